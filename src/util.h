@@ -1,0 +1,73 @@
+/*
+ * util: allocation that aborts on OOM, a bounded growable byte buffer, an arena for data that
+ * lives as long as a loaded model, and small string helpers. No project dependencies.
+ */
+#ifndef CAPPROXY_UTIL_H
+#define CAPPROXY_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#if defined(__GNUC__)
+#define UTIL_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define UTIL_PRINTF(a, b)
+#endif
+
+#define UTIL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Allocate or abort with a message on stderr: input sizes are capped, so OOM is environmental. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) UTIL_PRINTF(1, 2);
+
+/* Free *<pp> and set it to NULL, so no reachable pointer points to freed memory. */
+void free_null(void *pp);
+
+/* A growable buffer with a hard cap; always NUL-terminated after any successful append. */
+struct strbuf {
+    char *data;
+    size_t len;
+    size_t cap;
+    size_t max; /* 0: unlimited */
+};
+void strbuf_init(struct strbuf *b, size_t max);
+void strbuf_deinit(struct strbuf *b);
+void strbuf_reset(struct strbuf *b);
+/* Each returns 0, or -1 when the cap would be exceeded (the buffer is then left unchanged). */
+int strbuf_add(struct strbuf *b, const void *data, size_t len);
+int strbuf_addc(struct strbuf *b, char c);
+int strbuf_adds(struct strbuf *b, const char *s);
+int strbuf_addf(struct strbuf *b, const char *fmt, ...) UTIL_PRINTF(2, 3);
+/* Take the contents (caller frees); the buffer is left empty. Never NULL. */
+char *strbuf_detach(struct strbuf *b, size_t *len);
+
+/* Bump allocator: everything allocated is released at once by arena_deinit. */
+struct arena_block;
+struct arena {
+    struct arena_block *_head;
+};
+void arena_init(struct arena *a);
+void arena_deinit(struct arena *a);
+void *arena_alloc(struct arena *a, size_t n); /* zeroed, aligned for any type */
+char *arena_strdup(struct arena *a, const char *s);
+char *arena_strndup(struct arena *a, const char *s, size_t n);
+
+bool str_eq(const char *a, const char *b);                   /* NULL-safe */
+bool str_eq_ci(const char *a, const char *b);                /* ASCII case-insensitive, NULL-safe */
+bool str_eq_ci_n(const char *a, size_t alen, const char *b); /* a[0..alen) vs C string b */
+bool str_has_prefix(const char *s, const char *prefix);
+/* Constant-time comparison of two byte strings (length leaks, content does not). */
+bool str_ct_eq(const char *a, size_t alen, const char *b, size_t blen);
+/* Parse a whole decimal integer; 0 on success, -1 if not a number or out of [min, max]. */
+int str_to_long(const char *s, long min, long max, long *out);
+/* Parse a duration such as "1500", "1500ms", "30s", "2m" into milliseconds; -1 on error. */
+int str_to_ms(const char *s, long *out_ms);
+/* Parse a size such as "1048576", "64k", "1m", "1MiB" into bytes; -1 on error. */
+int str_to_size(const char *s, size_t *out);
+
+#endif
