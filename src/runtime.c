@@ -1,0 +1,674 @@
+/*
+ * runtime: see runtime.h. Everything a request needs is resolved here, once: base URIs,
+ * credential header values (bind variables rendered), route tables and tool lists, so the
+ * request path only reads.
+ */
+#include "runtime.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonpath.h"
+#include "log.h"
+#include "template.h"
+
+#define RT_DEFAULT_REST_HOST "0.0.0.0"
+#define RT_DEFAULT_REST_PORT 8080
+#define RT_DEFAULT_MCP_HOST  "127.0.0.1"
+#define RT_DEFAULT_MCP_PORT  9090
+
+const char *runtime_var(const struct runtime *rt, const char *name, size_t len)
+{
+    for (size_t i = 0; i < rt->nvars; i++)
+        if (strlen(rt->vars[i].name) == len && memcmp(rt->vars[i].name, name, len) == 0)
+            return rt->vars[i].value;
+    return NULL;
+}
+
+const struct rt_credential *runtime_credential(const struct rt_consumer *c, const char *name)
+{
+    for (size_t i = 0; i < c->ncreds; i++)
+        if (str_eq_ci(c->creds[i].header, name))
+            return &c->creds[i];
+    return NULL;
+}
+
+bool runtime_is_credential(const struct rt_consumer *c, const char *name)
+{
+    if (c && runtime_credential(c, name))
+        return true;
+    /* Header names that carry credentials by convention are treated as such even when nothing
+     * configures them: they must never become tool arguments or log fields. */
+    static const char *const exact[] = {"authorization", "proxy-authorization", "cookie"};
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(exact); i++)
+        if (str_eq_ci(name, exact[i]))
+            return true;
+    static const char *const parts[] = {"secret", "password", "token", "api-key", "apikey"};
+    char lower[128];
+    size_t n = strlen(name);
+    if (n >= sizeof lower)
+        n = sizeof lower - 1;
+    for (size_t i = 0; i < n; i++)
+        lower[i] = (char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32 : name[i]);
+    lower[n] = '\0';
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(parts); i++)
+        if (strstr(lower, parts[i]))
+            return true;
+    return false;
+}
+
+bool runtime_input_is_credential(const struct rt_consumer *c, const struct model_operation *op,
+                                 const char *name)
+{
+    const struct model_param *p = model_op_param(op, name);
+    if (p)
+        return p->in == MODEL_IN_HEADER && runtime_is_credential(c, p->name);
+    return runtime_credential(c, name) != NULL || str_eq_ci(name, "authorization");
+}
+
+/* ---- bind variables ---- */
+
+struct uses {
+    const char *var;
+    bool in_auth;   /* used by an authentication block */
+    bool elsewhere; /* used anywhere else */
+};
+
+static bool str_uses(const char *s, const char *var)
+{
+    if (!s)
+        return false;
+    size_t vlen = strlen(var);
+    for (const char *p = strstr(s, "{{"); p; p = strstr(p + 2, "{{")) {
+        const char *q = p + 2;
+        while (*q == ' ')
+            q++;
+        if (strncmp(q, var, vlen) == 0) {
+            const char *e = q + vlen;
+            while (*e == ' ')
+                e++;
+            if (e[0] == '}' && e[1] == '}')
+                return true;
+        }
+    }
+    return false;
+}
+
+static bool json_uses(const cJSON *j, const char *var)
+{
+    if (!j)
+        return false;
+    if (cJSON_IsString(j))
+        return str_uses(j->valuestring, var);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, j)
+    {
+        if (json_uses(e, var))
+            return true;
+    }
+    return false;
+}
+
+static bool auth_uses(const struct model_auth *a, const char *var)
+{
+    return str_uses(a->token, var) || str_uses(a->username, var) || str_uses(a->password, var) ||
+           str_uses(a->value, var);
+}
+
+static bool params_use(const struct model_param *p, size_t n, const char *var)
+{
+    for (size_t i = 0; i < n; i++)
+        if (str_uses(p[i].value, var))
+            return true;
+    return false;
+}
+
+static bool call_uses(const struct model_call *mc, const char *var)
+{
+    for (size_t i = 0; i < mc->nwith; i++)
+        if (mc->with[i].kind == MODEL_WITH_TEMPLATE && str_uses(mc->with[i].text, var))
+            return true;
+    return false;
+}
+
+static void find_uses(const struct model_capability *cap, struct uses *u)
+{
+    for (size_t i = 0; i < cap->nconsumers; i++) {
+        const struct model_consumer *c = &cap->consumers[i];
+        u->in_auth |= auth_uses(&c->auth, u->var);
+        u->elsewhere |= str_uses(c->base_uri, u->var) || params_use(c->params, c->nparams, u->var);
+        for (size_t r = 0; r < c->nresources; r++)
+            for (size_t o = 0; o < c->resources[r].noperations; o++) {
+                const struct model_operation *op = &c->resources[r].operations[o];
+                u->elsewhere |= params_use(op->params, op->nparams, u->var) ||
+                                str_uses(op->body.template, u->var) ||
+                                json_uses(op->body.json, u->var);
+            }
+    }
+    for (size_t i = 0; i < cap->nexposes; i++) {
+        const struct model_expose *e = &cap->exposes[i];
+        u->elsewhere |= auth_uses(&e->auth, u->var);
+        for (size_t r = 0; r < e->nresources; r++)
+            for (size_t o = 0; o < e->resources[r].noperations; o++)
+                u->elsewhere |= call_uses(&e->resources[r].operations[o].call, u->var);
+        for (size_t t = 0; t < e->ntools; t++)
+            u->elsewhere |= call_uses(&e->tools[t].call, u->var);
+    }
+}
+
+/* Read key <provider> from a JSON file given as file:///path. */
+static char *bind_from_file(const char *location, const char *provider, struct diag *d,
+                            const struct model_pos *pos)
+{
+    const char *path = str_has_prefix(location, "file://") ? location + 7 : location;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        diag_error(d, pos->file, pos->line, pos->col, "cannot read binds location '%s'", path);
+        return NULL;
+    }
+    struct strbuf b;
+    strbuf_init(&b, 1u << 20);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
+        if (strbuf_add(&b, chunk, n) < 0)
+            break;
+    fclose(fp);
+    cJSON *doc = cJSON_ParseWithLength(b.data ? b.data : "", b.len);
+    strbuf_deinit(&b);
+    if (!doc) {
+        diag_error(d, pos->file, pos->line, pos->col, "binds location '%s' is not a JSON object",
+                   path);
+        return NULL;
+    }
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, provider);
+    char *r = cJSON_IsString(v) ? xstrdup(v->valuestring) : NULL;
+    cJSON_Delete(doc);
+    return r;
+}
+
+static int build_vars(struct runtime *rt, struct diag *d)
+{
+    size_t before = d->nerrors;
+    const struct model *m = rt->model;
+    for (size_t i = 0; i < m->ncaps; i++) {
+        const struct model_capability *cap = m->caps[i];
+        for (size_t b = 0; b < cap->nbinds; b++) {
+            const struct model_bind *bind = &cap->binds[b];
+            for (size_t k = 0; k < bind->nkeys; k++) {
+                const struct model_bind_key *key = &bind->keys[k];
+                char *value = NULL;
+                if (bind->location) {
+                    value = bind_from_file(bind->location, key->provider, d, &bind->pos);
+                } else {
+                    const char *v = getenv(key->provider);
+                    value = v && *v ? xstrdup(v) : NULL;
+                }
+                if (!value) {
+                    struct uses u = {key->var, false, false};
+                    find_uses(cap, &u);
+                    if (u.elsewhere)
+                        diag_error(d, key->pos.file, key->pos.line, key->pos.col,
+                                   "bind variable '%s' is used by this document but %s '%s' "
+                                   "is not set",
+                                   key->var, bind->location ? "key" : "environment variable",
+                                   key->provider);
+                    else if (u.in_auth)
+                        diag_warn(d, key->pos.file, key->pos.line, key->pos.col,
+                                  "credential '%s' is not set (%s): callers must send their "
+                                  "own, or get 401",
+                                  key->var, key->provider);
+                    else
+                        diag_warn(d, key->pos.file, key->pos.line, key->pos.col,
+                                  "bind variable '%s' (%s) is not set; nothing uses it", key->var,
+                                  key->provider);
+                }
+                rt->vars = xrealloc(rt->vars, (rt->nvars + 1) * sizeof *rt->vars);
+                rt->vars[rt->nvars++] = (struct rt_var){key->var, value};
+            }
+        }
+    }
+    return d->nerrors > before ? -1 : 0;
+}
+
+/* ---- consumers ---- */
+
+struct var_ctx {
+    const struct runtime *rt;
+    bool missing;
+};
+
+static int var_lookup(void *arg, const char *name, size_t len, struct strbuf *out)
+{
+    struct var_ctx *vc = arg;
+    const char *v = runtime_var(vc->rt, name, len);
+    if (!v) {
+        vc->missing = true;
+        return 1;
+    }
+    return strbuf_adds(out, v);
+}
+
+/* Render an authentication value ({{VAR}} from binds); NULL when a variable is missing. */
+static char *render_secret(const struct runtime *rt, const char *prefix, const char *tpl)
+{
+    if (!tpl)
+        return NULL;
+    struct var_ctx vc = {rt, false};
+    struct strbuf b;
+    strbuf_init(&b, 0);
+    strbuf_adds(&b, prefix);
+    template_render(tpl, var_lookup, &vc, &b);
+    if (vc.missing || b.len == strlen(prefix)) {
+        strbuf_deinit(&b);
+        return NULL;
+    }
+    return strbuf_detach(&b, NULL);
+}
+
+static char *base64(const char *in)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = strlen(in);
+    char *out = xmalloc(4 * ((n + 2) / 3) + 1), *o = out;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned char)in[i] << 16;
+        if (i + 1 < n)
+            v |= (unsigned char)in[i + 1] << 8;
+        if (i + 2 < n)
+            v |= (unsigned char)in[i + 2];
+        *o++ = tbl[(v >> 18) & 63];
+        *o++ = tbl[(v >> 12) & 63];
+        *o++ = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
+        *o++ = i + 2 < n ? tbl[v & 63] : '=';
+    }
+    *o = '\0';
+    return out;
+}
+
+static char *auth_source(const struct model_auth *a)
+{
+    const char *tpl = a->kind == MODEL_AUTH_BEARER  ? a->token
+                      : a->kind == MODEL_AUTH_BASIC ? a->password
+                                                    : a->value;
+    const char *p = tpl ? strstr(tpl, "{{") : NULL;
+    if (!p)
+        return xstrdup("capability document");
+    const char *e = strstr(p, "}}");
+    return xasprintf("bind %.*s", e ? (int)(e - p - 2) : 0, p + 2);
+}
+
+static void add_cred(struct rt_consumer *rc, const char *header, char *value, char *source,
+                     bool from_auth, struct arena *a)
+{
+    rc->creds = xrealloc(rc->creds, (rc->ncreds + 1) * sizeof *rc->creds);
+    rc->creds[rc->ncreds++] =
+        (struct rt_credential){arena_strdup(a, header), value, source, from_auth};
+}
+
+static int build_consumer(struct runtime *rt, const struct model_consumer *mc,
+                          struct rt_consumer *rc, struct diag *d)
+{
+    struct arena *a = &rt->model->arena;
+    const struct config_consumer *cc = config_consumer_for(rt->config, mc->ns);
+    const char *base = cc && cc->base_uri && *cc->base_uri ? cc->base_uri : mc->base_uri;
+    rc->mc = mc;
+    if (!base || !*base) {
+        diag_error(d, mc->pos.file, mc->pos.line, mc->pos.col,
+                   "consumes '%s' has an empty baseUri and no configured base URI matches it: "
+                   "set consumers[].baseUri in the configuration (the shipped one reads "
+                   "CAL_COM_BASE_URI)",
+                   mc->ns);
+        return -1;
+    }
+    if (!str_has_prefix(base, "http://") && !str_has_prefix(base, "https://")) {
+        diag_error(d, mc->pos.file, mc->pos.line, mc->pos.col,
+                   "base URI '%s' of consumes '%s' must start with http:// or https://", base,
+                   mc->ns);
+        return -1;
+    }
+    size_t len = strlen(base);
+    while (len > 0 && base[len - 1] == '/')
+        len--;
+    rc->base_uri = xstrndup(base, len);
+    rc->https = str_has_prefix(base, "https://");
+
+    const struct model_auth *au = &mc->auth;
+    switch (au->kind) {
+    case MODEL_AUTH_BEARER:
+        add_cred(rc, "Authorization", render_secret(rt, "Bearer ", au->token), auth_source(au),
+                 true, a);
+        break;
+    case MODEL_AUTH_BASIC: {
+        struct var_ctx vc = {rt, false};
+        struct strbuf b;
+        strbuf_init(&b, 0);
+        template_render(au->username ? au->username : "", var_lookup, &vc, &b);
+        strbuf_addc(&b, ':');
+        template_render(au->password ? au->password : "", var_lookup, &vc, &b);
+        char *value = NULL;
+        if (!vc.missing) {
+            char *enc = base64(b.data);
+            value = xasprintf("Basic %s", enc);
+            free(enc);
+        }
+        strbuf_deinit(&b);
+        add_cred(rc, "Authorization", value, auth_source(au), true, a);
+        break;
+    }
+    case MODEL_AUTH_APIKEY:
+        if (!au->key || !*au->key) {
+            diag_error(d, au->pos.file, au->pos.line, au->pos.col,
+                       "apikey authentication needs 'key' (the header or query name)");
+            return -1;
+        }
+        if (au->in_query) {
+            rc->query_auth_name = xstrdup(au->key);
+            rc->query_auth_value = render_secret(rt, "", au->value);
+        } else {
+            add_cred(rc, au->key, render_secret(rt, "", au->value), auth_source(au), true, a);
+        }
+        break;
+    case MODEL_AUTH_NONE:
+        break;
+    }
+    /* Configured credentials fill what the document's own authentication does not cover. */
+    for (size_t i = 0; cc && i < cc->ncredentials; i++) {
+        const struct config_credential *cr = &cc->credentials[i];
+        struct rt_credential *have = (struct rt_credential *)runtime_credential(rc, cr->header);
+        if (have) {
+            if (!have->value && cr->value) {
+                have->value = xstrdup(cr->value);
+                free(have->source);
+                have->source = xstrdup(cr->source);
+            }
+            continue;
+        }
+        add_cred(rc, cr->header, cr->value ? xstrdup(cr->value) : NULL, xstrdup(cr->source), false,
+                 a);
+    }
+    return 0;
+}
+
+/* ---- listeners ---- */
+
+static struct rt_listener *listener_for(struct runtime *rt, enum model_expose_type type,
+                                        const char *host, int port)
+{
+    for (size_t i = 0; i < rt->nlisteners; i++) {
+        struct rt_listener *l = &rt->listeners[i];
+        if (l->type == type && l->port == port && str_eq(l->host, host))
+            return l;
+    }
+    rt->listeners = xrealloc(rt->listeners, (rt->nlisteners + 1) * sizeof *rt->listeners);
+    struct rt_listener *l = &rt->listeners[rt->nlisteners++];
+    memset(l, 0, sizeof *l);
+    l->type = type;
+    l->host = xstrdup(host);
+    l->port = port;
+    if (type == MODEL_EXPOSE_REST)
+        l->router = router_new();
+    return l;
+}
+
+static struct rt_mcp_endpoint *endpoint_for(struct rt_listener *l, const char *path,
+                                            const struct model_expose *e)
+{
+    for (size_t i = 0; i < l->nendpoints; i++)
+        if (str_eq(l->endpoints[i].path, path))
+            return &l->endpoints[i];
+    l->endpoints = xrealloc(l->endpoints, (l->nendpoints + 1) * sizeof *l->endpoints);
+    struct rt_mcp_endpoint *ep = &l->endpoints[l->nendpoints++];
+    memset(ep, 0, sizeof *ep);
+    ep->path = xstrdup(path);
+    ep->expose = e;
+    ep->description = e ? e->description : NULL;
+    return ep;
+}
+
+static int endpoint_add(struct rt_mcp_endpoint *ep, struct rt_call *call, struct diag *d)
+{
+    for (size_t i = 0; i < ep->ntools; i++)
+        if (str_eq(ep->tools[i]->name, call->name)) {
+            const struct model_pos *p = &call->tool->pos, *q = &ep->tools[i]->tool->pos;
+            diag_error(d, p->file, p->line, p->col,
+                       "tool '%s' is also defined at %s:%d:%d and both are served at %s",
+                       call->name, q->file, q->line, q->col, ep->path);
+            return -1;
+        }
+    ep->tools = xrealloc(ep->tools, (ep->ntools + 1) * sizeof *ep->tools);
+    ep->tools[ep->ntools++] = call;
+    return 0;
+}
+
+static bool outputs_passthrough(const struct model_call *mc)
+{
+    if (mc->noutputs == 0)
+        return true;
+    const struct model_output *o = &mc->outputs[0];
+    return mc->noutputs == 1 && !o->name && jsonpath_is_root(o->mapping) && !o->nproperties &&
+           !o->items;
+}
+
+static struct rt_consumer *consumer_of(struct runtime *rt, const struct model_operation *op)
+{
+    for (size_t i = 0; i < rt->nconsumers; i++)
+        if (rt->consumers[i].mc == op->consumer)
+            return &rt->consumers[i];
+    return NULL;
+}
+
+static int build_exposes(struct runtime *rt, struct diag *d)
+{
+    size_t before = d->nerrors;
+    const struct model *m = rt->model;
+    const struct config *cfg = rt->config;
+    size_t ncalls = 0;
+    for (size_t i = 0; i < m->ncaps; i++)
+        for (size_t e = 0; e < m->caps[i]->nexposes; e++) {
+            const struct model_expose *ex = &m->caps[i]->exposes[e];
+            ncalls += ex->ntools;
+            for (size_t r = 0; r < ex->nresources; r++)
+                ncalls += ex->resources[r].noperations;
+        }
+    /* Calls are allocated once: routers and endpoints keep pointers to them. */
+    rt->calls = xcalloc(ncalls, sizeof *rt->calls);
+
+    for (size_t i = 0; i < m->ncaps; i++) {
+        for (size_t e = 0; e < m->caps[i]->nexposes; e++) {
+            const struct model_expose *ex = &m->caps[i]->exposes[e];
+            if (ex->type == MODEL_EXPOSE_REST) {
+                const char *host =
+                    cfg->rest_listen.port >= 0
+                        ? (cfg->rest_listen.host ? cfg->rest_listen.host : RT_DEFAULT_REST_HOST)
+                        : (ex->address ? ex->address : RT_DEFAULT_REST_HOST);
+                int port = cfg->rest_listen.port >= 0 ? cfg->rest_listen.port
+                           : ex->port >= 0            ? ex->port
+                                                      : RT_DEFAULT_REST_PORT;
+                struct rt_listener *l = listener_for(rt, MODEL_EXPOSE_REST, host, port);
+                for (size_t r = 0; r < ex->nresources; r++) {
+                    const struct model_rest_resource *res = &ex->resources[r];
+                    for (size_t o = 0; o < res->noperations; o++) {
+                        const struct model_rest_op *op = &res->operations[o];
+                        if (!op->call.target)
+                            continue;
+                        struct rt_call *c = &rt->calls[rt->ncalls++];
+                        *c = (struct rt_call){&op->call,
+                                              op->call.target,
+                                              consumer_of(rt, op->call.target),
+                                              ex,
+                                              op->name ? op->name : op->call.target->name,
+                                              res->path,
+                                              op->method,
+                                              NULL,
+                                              outputs_passthrough(&op->call)};
+                        void *conflict = NULL;
+                        const char *err = NULL;
+                        if (router_add(l->router, op->method, res->path, c, &conflict, &err) < 0) {
+                            const struct rt_call *other = conflict;
+                            if (other)
+                                diag_error(d, op->pos.file, op->pos.line, op->pos.col,
+                                           "route %s %s is also defined by '%s' (%s) on "
+                                           "listener %s:%d",
+                                           model_method_name(op->method), res->path, other->name,
+                                           other->expose->cap->file, host, port);
+                            else
+                                diag_error(d, res->pos.file, res->pos.line, res->pos.col,
+                                           "path '%s': %s", res->path, err ? err : "invalid");
+                            continue;
+                        }
+                        l->nroutes++;
+                    }
+                }
+            } else {
+                size_t first = rt->ncalls;
+                for (size_t t = 0; t < ex->ntools; t++) {
+                    const struct model_tool *tool = &ex->tools[t];
+                    if (!tool->call.target)
+                        continue;
+                    rt->calls[rt->ncalls++] = (struct rt_call){&tool->call,
+                                                               tool->call.target,
+                                                               consumer_of(rt, tool->call.target),
+                                                               ex,
+                                                               tool->name,
+                                                               NULL,
+                                                               MODEL_POST,
+                                                               tool,
+                                                               outputs_passthrough(&tool->call)};
+                }
+                if (ex->transport && str_eq(ex->transport, "stdio")) {
+                    for (size_t k = first; k < rt->ncalls; k++) {
+                        rt->stdio_tools =
+                            xrealloc(rt->stdio_tools, (rt->nstdio_tools + 1) * sizeof(void *));
+                        rt->stdio_tools[rt->nstdio_tools++] = &rt->calls[k];
+                    }
+                    continue;
+                }
+                const char *host =
+                    cfg->mcp_listen.port >= 0
+                        ? (cfg->mcp_listen.host ? cfg->mcp_listen.host : RT_DEFAULT_MCP_HOST)
+                        : (ex->address ? ex->address : RT_DEFAULT_MCP_HOST);
+                int port = cfg->mcp_listen.port >= 0 ? cfg->mcp_listen.port
+                           : ex->port >= 0           ? ex->port
+                                                     : RT_DEFAULT_MCP_PORT;
+                struct rt_listener *l = listener_for(rt, MODEL_EXPOSE_MCP, host, port);
+                char *own = xasprintf("/mcp/%s", ex->ns);
+                struct rt_mcp_endpoint *all = endpoint_for(l, "/mcp", NULL);
+                /* Several adapters on one port share /mcp; its instructions are the first's. */
+                if (!all->description)
+                    all->description = ex->description;
+                /* The `path` extension: adapters naming the same path are served together. */
+                bool extra = ex->path && !str_eq(ex->path, "/mcp") && !str_eq(ex->path, own);
+                if (extra && !endpoint_for(l, ex->path, NULL)->description)
+                    endpoint_for(l, ex->path, NULL)->description = ex->description;
+                for (size_t k = first; k < rt->ncalls; k++) {
+                    endpoint_add(endpoint_for(l, own, ex), &rt->calls[k], d);
+                    endpoint_add(endpoint_for(l, "/mcp", NULL), &rt->calls[k], d);
+                    if (extra)
+                        endpoint_add(endpoint_for(l, ex->path, NULL), &rt->calls[k], d);
+                }
+                free(own);
+            }
+        }
+    }
+    return d->nerrors > before ? -1 : 0;
+}
+
+/* Whether some operation of <c> would send credential <cr>: the document's own
+ * authentication always does; a configured one only where an operation declares the header. */
+static bool credential_used(const struct rt_consumer *c, const struct rt_credential *cr)
+{
+    if (cr->from_auth)
+        return true;
+    const struct model_consumer *mc = c->mc;
+    for (size_t i = 0; i < mc->nparams; i++)
+        if (mc->params[i].in == MODEL_IN_HEADER && str_eq_ci(mc->params[i].name, cr->header))
+            return true;
+    for (size_t r = 0; r < mc->nresources; r++)
+        for (size_t o = 0; o < mc->resources[r].noperations; o++) {
+            const struct model_operation *op = &mc->resources[r].operations[o];
+            for (size_t i = 0; i < op->nparams; i++)
+                if (op->params[i].in == MODEL_IN_HEADER && str_eq_ci(op->params[i].name, cr->header))
+                    return true;
+        }
+    return false;
+}
+
+struct runtime *runtime_build(struct model *m, const struct config *c, struct diag *d)
+{
+    struct runtime *rt = xcalloc(1, sizeof *rt);
+    rt->model = m;
+    rt->config = c;
+    size_t before = d->nerrors;
+    build_vars(rt, d);
+    size_t n = 0;
+    for (size_t i = 0; i < m->ncaps; i++)
+        n += m->caps[i]->nconsumers;
+    rt->consumers = xcalloc(n, sizeof *rt->consumers);
+    for (size_t i = 0; i < m->ncaps; i++)
+        for (size_t j = 0; j < m->caps[i]->nconsumers; j++)
+            build_consumer(rt, &m->caps[i]->consumers[j], &rt->consumers[rt->nconsumers++], d);
+    if (d->nerrors == before)
+        build_exposes(rt, d);
+    if (d->nerrors > before) {
+        runtime_free(rt);
+        return NULL;
+    }
+    for (size_t i = 0; i < rt->nconsumers; i++)
+        for (size_t j = 0; j < rt->consumers[i].ncreds; j++) {
+            const struct rt_credential *cr = &rt->consumers[i].creds[j];
+            /* Document credentials were reported with their bind variable already. */
+            if (!cr->value && !cr->from_auth && credential_used(&rt->consumers[i], cr))
+                diag_warn(d, NULL, 0, 0,
+                          "no %s configured for consumes '%s' (%s): requests must carry their "
+                          "own, or get 401",
+                          cr->header, rt->consumers[i].mc->ns, cr->source);
+        }
+    return rt;
+}
+
+static void wipe_free(char *s)
+{
+    if (!s)
+        return;
+    volatile char *p = s;
+    while (*p)
+        *p++ = 0;
+    free(s);
+}
+
+void runtime_free(struct runtime *rt)
+{
+    if (!rt)
+        return;
+    for (size_t i = 0; i < rt->nvars; i++)
+        wipe_free(rt->vars[i].value);
+    free(rt->vars);
+    for (size_t i = 0; i < rt->nconsumers; i++) {
+        struct rt_consumer *c = &rt->consumers[i];
+        free(c->base_uri);
+        for (size_t j = 0; j < c->ncreds; j++) {
+            wipe_free(c->creds[j].value);
+            free(c->creds[j].source);
+        }
+        free(c->creds);
+        free(c->query_auth_name);
+        wipe_free(c->query_auth_value);
+    }
+    free(rt->consumers);
+    for (size_t i = 0; i < rt->nlisteners; i++) {
+        struct rt_listener *l = &rt->listeners[i];
+        free(l->host);
+        router_free(l->router);
+        for (size_t j = 0; j < l->nendpoints; j++) {
+            free(l->endpoints[j].path);
+            free(l->endpoints[j].tools);
+        }
+        free(l->endpoints);
+    }
+    free(rt->listeners);
+    free(rt->stdio_tools);
+    free(rt->calls);
+    model_free(rt->model);
+    free(rt);
+}
