@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,6 +21,8 @@ void config_defaults(struct config *c)
     memset(c, 0, sizeof *c);
     c->rest_listen = (struct config_listen){NULL, -1};
     c->mcp_listen = (struct config_listen){NULL, -1};
+    c->admin_listen = (struct config_listen){xstrdup("127.0.0.1"), 9901};
+    c->drain_timeout_ms = 10000;
     c->workers = 0;
     c->max_body_size = (size_t)1024 * 1024;
     c->max_header_size = (size_t)16 * 1024;
@@ -56,6 +59,7 @@ void config_deinit(struct config *c)
     free(c->file);
     free(c->rest_listen.host);
     free(c->mcp_listen.host);
+    free(c->admin_listen.host);
     for (size_t i = 0; i < c->nmcp_allowed_hosts; i++)
         free(c->mcp_allowed_hosts[i]);
     free(c->mcp_allowed_hosts);
@@ -240,7 +244,10 @@ static void cfg_bool(struct cfg_reader *r, const struct ynode *map, const char *
 static void cfg_listen(struct cfg_reader *r, const struct ynode *map, struct config_listen *l)
 {
     char *s = cfg_str(r, map, "listen");
-    if (s && *s && config_parse_listen(s, l) < 0)
+    if (s && str_eq_ci(s, "off")) {
+        free(l->host);
+        *l = (struct config_listen){NULL, -1};
+    } else if (s && *s && config_parse_listen(s, l) < 0)
         cfg_err(r, ynode_get(map, "listen"), "'listen' expects host:port, got '%s'", s);
     free(s);
 }
@@ -359,6 +366,9 @@ int config_load_file(struct config *c, const char *path, bool required, struct d
             c->mcp_allowed_hosts[c->nmcp_allowed_hosts++] = xstrdup(hosts->items[i]->str);
         }
     }
+    if ((s = cfg_section(&r, root, "admin", YNODE_MAPPING)))
+        cfg_listen(&r, s, &c->admin_listen);
+    cfg_ms(&r, root, "drainTimeout", &c->drain_timeout_ms);
     long workers = c->workers;
     cfg_long(&r, root, "workers", 0, 256, &workers);
     c->workers = (int)workers;
@@ -389,6 +399,14 @@ int config_load_file(struct config *c, const char *path, bool required, struct d
         }
         free(lvl);
         cfg_bool(&r, s, "access", &c->access_log);
+        char *fmt = cfg_str(&r, s, "format");
+        if (fmt && *fmt) {
+            if (str_eq_ci(fmt, "json") || str_eq_ci(fmt, "text"))
+                c->log_json = str_eq_ci(fmt, "json");
+            else
+                cfg_err(&r, ynode_get(s, "format"), "'format' expects text or json, got '%s'", fmt);
+        }
+        free(fmt);
     }
     if ((s = cfg_section(&r, root, "consumers", YNODE_SEQUENCE)))
         cfg_consumers(&r, s);
@@ -409,6 +427,25 @@ static int env_apply(struct diag *d, const char *name, int (*parse)(const char *
         diag_error(d, NULL, 0, 0, "environment %s expects %s, got '%s'", name, expected, v);
         return -1;
     }
+    return 0;
+}
+
+static int parse_listen_or_off(const char *s, void *out)
+{
+    struct config_listen *l = out;
+    if (str_eq_ci(s, "off")) {
+        free(l->host);
+        *l = (struct config_listen){NULL, -1};
+        return 0;
+    }
+    return config_parse_listen(s, l);
+}
+
+static int parse_format(const char *s, void *out)
+{
+    if (!str_eq_ci(s, "json") && !str_eq_ci(s, "text"))
+        return -1;
+    *(bool *)out = str_eq_ci(s, "json");
     return 0;
 }
 
@@ -466,6 +503,31 @@ int config_apply_env(struct config *c, struct diag *d)
     int rc = 0;
     rc |= env_apply(d, "CAPPROXY_REST_LISTEN", parse_listen, &c->rest_listen, "host:port");
     rc |= env_apply(d, "CAPPROXY_MCP_LISTEN", parse_listen, &c->mcp_listen, "host:port");
+    rc |= env_apply(d, "CAPPROXY_ADMIN_LISTEN", parse_listen_or_off, &c->admin_listen,
+                    "host:port or off");
+    rc |= env_apply(d, "CAPPROXY_DRAIN_TIMEOUT", parse_ms, &c->drain_timeout_ms, "a duration");
+    rc |= env_apply(d, "CAPPROXY_LOG_FORMAT", parse_format, &c->log_json, "text or json");
+    const char *hosts = getenv("CAPPROXY_MCP_ALLOWED_HOSTS");
+    if (hosts && *hosts) {
+        /* Comma-separated; replaces the file's list. */
+        for (size_t i = 0; i < c->nmcp_allowed_hosts; i++)
+            free(c->mcp_allowed_hosts[i]);
+        c->nmcp_allowed_hosts = 0;
+        for (const char *p = hosts; *p;) {
+            const char *e = strchr(p, ',');
+            size_t len = e ? (size_t)(e - p) : strlen(p);
+            while (len && *p == ' ')
+                p++, len--;
+            while (len && p[len - 1] == ' ')
+                len--;
+            if (len) {
+                c->mcp_allowed_hosts = xrealloc(c->mcp_allowed_hosts,
+                                                (c->nmcp_allowed_hosts + 1) * sizeof(char *));
+                c->mcp_allowed_hosts[c->nmcp_allowed_hosts++] = xstrndup(p, len);
+            }
+            p = e ? e + 1 : p + len;
+        }
+    }
     rc |= env_apply(d, "CAPPROXY_WORKERS", parse_workers, &c->workers, "0 to 256 (0: cores)");
     rc |= env_apply(d, "CAPPROXY_MAX_BODY_SIZE", parse_size, &c->max_body_size, "a size");
     rc |= env_apply(d, "CAPPROXY_MAX_HEADER_SIZE", parse_size, &c->max_header_size, "a size");
@@ -509,11 +571,31 @@ static char *read_secret_file(const char *path, struct diag *d, const char *head
     return buf;
 }
 
+/* The CPU limit of this container (cgroup v2 cpu.max "quota period"), rounded up; 0 when
+ * there is none. In a container the online CPU count is the node's, not what we may use. */
+static long cgroup_cpus(void)
+{
+    FILE *fp = fopen("/sys/fs/cgroup/cpu.max", "r");
+    if (!fp)
+        return 0;
+    char quota[32] = "";
+    long period = 0;
+    int n = fscanf(fp, "%31s %ld", quota, &period);
+    fclose(fp);
+    long q;
+    if (n != 2 || period <= 0 || str_to_long(quota, 1, LONG_MAX / 2, &q) < 0)
+        return 0; /* "max": no limit */
+    return (q + period - 1) / period;
+}
+
 int config_finish(struct config *c, struct diag *d)
 {
     size_t before = d->nerrors;
     if (c->workers <= 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
+        long limit = cgroup_cpus();
+        if (limit > 0 && (n <= 0 || limit < n))
+            n = limit;
         c->workers = n > 0 ? (int)(n > 64 ? 64 : n) : 1;
     }
     for (size_t i = 0; i < c->nconsumers; i++) {
@@ -549,6 +631,7 @@ void config_dump(const struct config *c, FILE *fp)
     fprintf(fp, "config: %s\n", c->file ? c->file : "(defaults)");
     dump_listen(fp, "rest", &c->rest_listen);
     dump_listen(fp, "mcp", &c->mcp_listen);
+    dump_listen(fp, "admin", &c->admin_listen);
     fprintf(fp, "workers: %d\n", c->workers);
     fprintf(fp,
             "limits: maxBodySize=%zu maxHeaderSize=%zu clientTimeout=%ldms "

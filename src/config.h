@@ -40,6 +40,7 @@ struct config {
     char *file; /* the config file read, NULL when none */
     struct config_listen rest_listen;
     struct config_listen mcp_listen;
+    struct config_listen admin_listen; /* health and metrics; port -1: disabled */
     char **mcp_allowed_hosts; /* extra Host values accepted by the MCP endpoint */
     size_t nmcp_allowed_hosts;
     int workers; /* >= 1 after config_finish */
@@ -56,6 +57,8 @@ struct config {
     bool upstream_tls_verify;
     int log_level; /* LOG_ERROR .. LOG_DEBUG from log.h */
     bool access_log;
+    bool log_json;         /* access and other log lines as JSON objects */
+    long drain_timeout_ms; /* SIGTERM: how long in-flight requests may take to finish */
     struct config_consumer *consumers;
     size_t nconsumers;
 };

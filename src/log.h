@@ -11,7 +11,8 @@
 
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
-void log_init(enum log_level level, bool access);
+/* <json>: every line a JSON object ({"level":...,"msg":...} / the access fields). */
+void log_init(enum log_level level, bool access, bool json);
 bool log_enabled(enum log_level level);
 bool log_access_enabled(void);
 void log_msg(enum log_level level, const char *fmt, ...) UTIL_PRINTF(2, 3);
@@ -35,6 +36,7 @@ struct log_access_rec {
     double duration_ms;
     const char *route;          /* operation or tool name, NULL when none matched */
     const char *upstream_error; /* NULL, "refused", "timeout", ... */
+    const char *request_id;
 };
 void log_access(const struct log_access_rec *r);
 

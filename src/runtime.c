@@ -66,6 +66,8 @@ bool runtime_input_is_credential(const struct rt_consumer *c, const struct model
     return runtime_credential(c, name) != NULL || str_eq_ci(name, "authorization");
 }
 
+static void wipe_free(char *s);
+
 /* ---- bind variables ---- */
 
 struct uses {
@@ -174,7 +176,9 @@ static char *bind_from_file(const char *location, const char *provider, struct d
         if (strbuf_add(&b, chunk, n) < 0)
             break;
     fclose(fp);
-    cJSON *doc = cJSON_ParseWithLength(b.data ? b.data : "", b.len);
+    cJSON *doc = json_has_nul_escape(b.data ? b.data : "", b.len)
+                     ? NULL
+                     : cJSON_ParseWithLength(b.data ? b.data : "", b.len);
     strbuf_deinit(&b);
     if (!doc) {
         diag_error(d, pos->file, pos->line, pos->col, "binds location '%s' is not a JSON object",
@@ -214,10 +218,7 @@ static int build_vars(struct runtime *rt, struct diag *d)
                                    key->var, bind->location ? "key" : "environment variable",
                                    key->provider);
                     else if (u.in_auth)
-                        diag_warn(d, key->pos.file, key->pos.line, key->pos.col,
-                                  "credential '%s' is not set (%s): callers must send their "
-                                  "own, or get 401",
-                                  key->var, key->provider);
+                        ; /* reported per consumer once configuration had its say */
                     else
                         diag_warn(d, key->pos.file, key->pos.line, key->pos.col,
                                   "bind variable '%s' (%s) is not set; nothing uses it", key->var,
@@ -269,7 +270,7 @@ static char *render_secret(const struct runtime *rt, const char *prefix, const c
 static char *base64(const char *in)
 {
     static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t n = strlen(in);
+    size_t n = strlen(in); /* user:password, no NUL inside */
     char *out = xmalloc(4 * ((n + 2) / 3) + 1), *o = out;
     for (size_t i = 0; i < n; i += 3) {
         unsigned v = (unsigned char)in[i] << 16;
@@ -388,6 +389,54 @@ static int build_consumer(struct runtime *rt, const struct model_consumer *mc,
                  a);
     }
     return 0;
+}
+
+/* ---- inbound authentication ---- */
+
+static void build_inbound(struct runtime *rt, const struct model_expose *e)
+{
+    const struct model_auth *a = &e->auth;
+    if (a->kind == MODEL_AUTH_NONE)
+        return;
+    struct rt_inbound in = {e, a->kind, "Authorization", false, NULL};
+    switch (a->kind) {
+    case MODEL_AUTH_BEARER:
+        in.expected = render_secret(rt, "", a->token);
+        break;
+    case MODEL_AUTH_BASIC: {
+        char *user = render_secret(rt, "", a->username);
+        char *pass = render_secret(rt, "", a->password);
+        if (user && pass) {
+            char *up = xasprintf("%s:%s", user, pass);
+            in.expected = base64(up);
+            wipe_free(up);
+        }
+        wipe_free(user);
+        wipe_free(pass);
+        break;
+    }
+    case MODEL_AUTH_APIKEY:
+        in.name = a->key && *a->key ? a->key : "Authorization";
+        in.in_query = a->in_query;
+        in.expected = render_secret(rt, "", a->value);
+        break;
+    case MODEL_AUTH_NONE:
+        break;
+    }
+    if (!in.expected)
+        LOG_W("adapter '%s': its authentication value is not set (missing bind); every request "
+              "to it gets 401",
+              e->ns);
+    rt->inbound = xrealloc(rt->inbound, (rt->ninbound + 1) * sizeof *rt->inbound);
+    rt->inbound[rt->ninbound++] = in;
+}
+
+const struct rt_inbound *runtime_inbound(const struct runtime *rt, const struct model_expose *e)
+{
+    for (size_t i = 0; i < rt->ninbound; i++)
+        if (rt->inbound[i].expose == e)
+            return &rt->inbound[i];
+    return NULL;
 }
 
 /* ---- listeners ---- */
@@ -597,6 +646,7 @@ static bool credential_used(const struct rt_consumer *c, const struct rt_credent
 struct runtime *runtime_build(struct model *m, const struct config *c, struct diag *d)
 {
     struct runtime *rt = xcalloc(1, sizeof *rt);
+    atomic_init(&rt->refs, 1);
     rt->model = m;
     rt->config = c;
     size_t before = d->nerrors;
@@ -610,6 +660,9 @@ struct runtime *runtime_build(struct model *m, const struct config *c, struct di
             build_consumer(rt, &m->caps[i]->consumers[j], &rt->consumers[rt->nconsumers++], d);
     if (d->nerrors == before)
         build_exposes(rt, d);
+    for (size_t i = 0; d->nerrors == before && i < m->ncaps; i++)
+        for (size_t j = 0; j < m->caps[i]->nexposes; j++)
+            build_inbound(rt, &m->caps[i]->exposes[j]);
     if (d->nerrors > before) {
         runtime_free(rt);
         return NULL;
@@ -617,8 +670,7 @@ struct runtime *runtime_build(struct model *m, const struct config *c, struct di
     for (size_t i = 0; i < rt->nconsumers; i++)
         for (size_t j = 0; j < rt->consumers[i].ncreds; j++) {
             const struct rt_credential *cr = &rt->consumers[i].creds[j];
-            /* Document credentials were reported with their bind variable already. */
-            if (!cr->value && !cr->from_auth && credential_used(&rt->consumers[i], cr))
+            if (!cr->value && credential_used(&rt->consumers[i], cr))
                 diag_warn(d, NULL, 0, 0,
                           "no %s configured for consumes '%s' (%s): requests must carry their "
                           "own, or get 401",
@@ -661,6 +713,9 @@ void runtime_free(struct runtime *rt)
         free(l->host);
         router_free(l->router);
         for (size_t j = 0; j < l->nendpoints; j++) {
+            void *cache = atomic_load(&l->endpoints[j].cache);
+            if (cache && l->endpoints[j].cache_free)
+                l->endpoints[j].cache_free(cache);
             free(l->endpoints[j].path);
             free(l->endpoints[j].tools);
         }
@@ -668,7 +723,91 @@ void runtime_free(struct runtime *rt)
     }
     free(rt->listeners);
     free(rt->stdio_tools);
+    for (size_t i = 0; i < rt->ninbound; i++)
+        wipe_free(rt->inbound[i].expected);
+    free(rt->inbound);
     free(rt->calls);
     model_free(rt->model);
+    if (rt->owned_config) {
+        config_deinit(rt->owned_config);
+        free(rt->owned_config);
+    }
     free(rt);
+}
+
+void runtime_ref(const struct runtime *rt)
+{
+    atomic_fetch_add(&((struct runtime *)rt)->refs, 1);
+}
+
+void runtime_unref(const struct runtime *rt)
+{
+    if (rt && atomic_fetch_sub(&((struct runtime *)rt)->refs, 1) == 1)
+        runtime_free((struct runtime *)rt);
+}
+
+/* Where the credentials of a call come from, for the route table: "caller|<source>". */
+static void credential_text(const struct rt_call *c, struct strbuf *out)
+{
+    const struct rt_consumer *cons = c->consumer;
+    for (size_t j = 0; j < cons->ncreds; j++) {
+        const struct rt_credential *cr = &cons->creds[j];
+        const struct model_param *p = model_op_param(c->op, cr->header);
+        if (!cr->from_auth && !(p && p->in == MODEL_IN_HEADER))
+            continue;
+        strbuf_addf(out, "%s%s: caller, else %s%s", out->len ? "; " : "", cr->header, cr->source,
+                    cr->value ? "" : " (unset)");
+    }
+    if (cons->query_auth_name)
+        strbuf_addf(out, "%squery %s: bind%s", out->len ? "; " : "", cons->query_auth_name,
+                    cons->query_auth_value ? "" : " (unset)");
+    if (!out->len)
+        strbuf_adds(out, "none");
+}
+
+void runtime_print_routes(const struct runtime *rt, FILE *fp)
+{
+    bool *done = xcalloc(rt->ncalls ? rt->ncalls : 1, sizeof *done);
+    size_t lines = 0, nrest = 0, ntools = 0;
+    fprintf(fp, "%-7s %-62s %-72s %-7s %-72s %s\n", "METHOD", "PATH", "MCP TOOL", "UP",
+            "UPSTREAM URL", "CREDENTIAL");
+    for (size_t i = 0; i < rt->ncalls; i++) {
+        if (done[i])
+            continue;
+        /* Every exposure of the same consumed operation in the same document: one line. */
+        const struct rt_call *c = &rt->calls[i];
+        struct strbuf methods, paths, tools, cred;
+        strbuf_init(&methods, 0);
+        strbuf_init(&paths, 0);
+        strbuf_init(&tools, 0);
+        strbuf_init(&cred, 0);
+        for (size_t j = i; j < rt->ncalls; j++) {
+            const struct rt_call *o = &rt->calls[j];
+            if (done[j] || o->op != c->op || o->expose->cap != c->expose->cap)
+                continue;
+            done[j] = true;
+            if (o->tool) {
+                strbuf_addf(&tools, "%s%s", tools.len ? "," : "", o->name);
+                ntools++;
+            } else {
+                strbuf_addf(&methods, "%s%s", methods.len ? "," : "",
+                            model_method_name(o->route_method));
+                strbuf_addf(&paths, "%s%s", paths.len ? "," : "", o->route_path);
+                nrest++;
+            }
+        }
+        credential_text(c, &cred);
+        fprintf(fp, "%-7s %-62s %-72s %-7s %s%-*s %s\n", methods.len ? methods.data : "-",
+                paths.len ? paths.data : "-", tools.len ? tools.data : "-",
+                model_method_name(c->op->method), c->consumer->base_uri,
+                (int)(72 > strlen(c->consumer->base_uri) ? 72 - strlen(c->consumer->base_uri) : 0),
+                c->op->resource->path, cred.data);
+        strbuf_deinit(&methods);
+        strbuf_deinit(&paths);
+        strbuf_deinit(&tools);
+        strbuf_deinit(&cred);
+        lines++;
+    }
+    fprintf(fp, "%zu routes: %zu REST operations, %zu MCP tools\n", lines, nrest, ntools);
+    free(done);
 }

@@ -7,8 +7,10 @@
 #ifndef CAPPROXY_RUNTIME_H
 #define CAPPROXY_RUNTIME_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "config.h"
 #include "diag.h"
@@ -53,6 +55,10 @@ struct rt_mcp_endpoint {
     const char *description;           /* sent as `instructions` */
     struct rt_call **tools;
     size_t ntools;
+    /* Front-end data derived from this endpoint once (the MCP tools/list answer), set at most
+     * once by whoever builds it first and freed with the runtime. */
+    _Atomic(void *) cache;
+    void (*cache_free)(void *);
 };
 
 struct rt_listener {
@@ -65,14 +71,25 @@ struct rt_listener {
     size_t nendpoints;
 };
 
+/* An exposed adapter's inbound credential (its `authentication` block), rendered once. */
+struct rt_inbound {
+    const struct model_expose *expose;
+    enum model_auth_kind kind;
+    const char *name; /* header ("Authorization", or the apikey's key), or query parameter */
+    bool in_query;
+    char *expected;   /* bearer token, base64(user:pass) or apikey value; NULL: nothing matches */
+};
+
 struct rt_var {
     const char *name;
     char *value; /* NULL when the bind is missing */
 };
 
 struct runtime {
-    struct model *model;         /* owned */
-    const struct config *config; /* borrowed: outlives the runtime */
+    atomic_int refs;              /* the server's, every worker's and every exchange's pin */
+    struct config *owned_config;  /* set when the runtime owns its configuration (reloads) */
+    struct model *model;          /* owned */
+    const struct config *config;  /* borrowed, or owned_config */
     struct rt_var *vars;
     size_t nvars;
     struct rt_consumer *consumers;
@@ -83,6 +100,8 @@ struct runtime {
     size_t nlisteners;
     struct rt_call **stdio_tools; /* MCP adapters with transport: stdio */
     size_t nstdio_tools;
+    struct rt_inbound *inbound; /* one per exposed adapter that has authentication */
+    size_t ninbound;
 };
 
 /* Build the runtime for a validated model (takes ownership of <m> whatever the outcome).
@@ -90,7 +109,19 @@ struct runtime {
  * colliding once adapters share a listener) and warnings (unused missing binds, credentials
  * not configured) into <d>. NULL on error. */
 struct runtime *runtime_build(struct model *m, const struct config *c, struct diag *d);
-void runtime_free(struct runtime *rt); /* NULL-safe */
+void runtime_free(struct runtime *rt); /* NULL-safe; ignores references */
+/* Reference counting across threads: a reload swaps the runtime while requests that started
+ * on the old one finish on it; the last unref frees it (and its owned configuration). */
+void runtime_ref(const struct runtime *rt);
+void runtime_unref(const struct runtime *rt); /* NULL-safe */
+
+/* Print the route table: one line per consumed operation a document exposes, with its REST
+ * route(s) and MCP tool(s), the upstream method and URL template, and where each credential
+ * comes from (never its value). */
+void runtime_print_routes(const struct runtime *rt, FILE *fp);
+
+/* The inbound credential adapter <e> demands, or NULL when it has none. */
+const struct rt_inbound *runtime_inbound(const struct runtime *rt, const struct model_expose *e);
 
 /* The value of bind variable <name>[0..len), NULL when unknown or missing. Never log it. */
 const char *runtime_var(const struct runtime *rt, const char *name, size_t len);

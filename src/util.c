@@ -251,6 +251,18 @@ bool str_eq_ci_n(const char *a, size_t alen, const char *b)
     return i == alen && b[i] == '\0';
 }
 
+bool json_has_nul_escape(const char *s, size_t len)
+{
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (s[i] != '\\')
+            continue;
+        if (s[i + 1] == 'u' && i + 5 < len && memcmp(s + i + 2, "0000", 4) == 0)
+            return true;
+        i++; /* skip the escaped character, so "\\\\u0000" (a literal backslash) is not one */
+    }
+    return false;
+}
+
 bool str_has_prefix(const char *s, const char *prefix)
 {
     return strncmp(s, prefix, strlen(prefix)) == 0;
