@@ -1,0 +1,294 @@
+/*
+ * rest: see rest.h. The handler never blocks: everything it needs is in the read-only runtime,
+ * and the upstream call is asynchronous (exchange_forward).
+ */
+#include "rest.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+
+#include "exchange.h"
+#include "log.h"
+#include "mapping.h"
+#include "router.h"
+#include "server.h"
+#include "urlenc.h"
+
+#define REST_MAX_QUERY   64
+#define REST_MAX_HEADERS 128
+
+static int method_of(enum evhttp_cmd_type cmd)
+{
+    switch (cmd) {
+    case EVHTTP_REQ_GET:
+        return MODEL_GET;
+    case EVHTTP_REQ_POST:
+        return MODEL_POST;
+    case EVHTTP_REQ_PUT:
+        return MODEL_PUT;
+    case EVHTTP_REQ_PATCH:
+        return MODEL_PATCH;
+    case EVHTTP_REQ_DELETE:
+        return MODEL_DELETE;
+    case EVHTTP_REQ_HEAD:
+        return MODEL_HEAD;
+    case EVHTTP_REQ_OPTIONS:
+        return MODEL_OPTIONS;
+    default:
+        return -1;
+    }
+}
+
+/* Decoded strings made for one request; freed when the handler returns (the mapping copies
+ * what it keeps). */
+struct scratch {
+    char *v[ROUTER_MAX_CAPTURES + 2 * REST_MAX_QUERY];
+    size_t n;
+};
+
+static const char *decode(struct scratch *s, const char *in, size_t len, bool plus, size_t *outlen)
+{
+    struct strbuf b;
+    strbuf_init(&b, 0);
+    if (urlenc_decode(in, len, plus, &b) < 0 || s->n >= UTIL_ARRAY_LEN(s->v)) {
+        strbuf_deinit(&b);
+        return NULL;
+    }
+    char *r = strbuf_detach(&b, outlen);
+    s->v[s->n++] = r;
+    return r;
+}
+
+static void allow_header(struct evhttp_request *req, unsigned mask)
+{
+    char buf[128] = "";
+    for (int m = 0; m < MODEL_METHOD_COUNT; m++)
+        if (mask & (1u << m)) {
+            if (*buf)
+                strcat(buf, ", ");
+            strcat(buf, model_method_name((enum model_method)m));
+        }
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", buf);
+}
+
+/* Request smuggling guard (evhttp 2.1 accepts duplicate and signed Content-Length values) and
+ * the header size limit, measured as on the wire. 0, or the status to answer. */
+static int check_headers(const struct evkeyvalq *h, size_t max, const char **why)
+{
+    size_t total = 0, ncl = 0;
+    for (const struct evkeyval *kv = h->tqh_first; kv; kv = kv->next.tqe_next) {
+        total += strlen(kv->key) + strlen(kv->value) + 4;
+        if (str_eq_ci(kv->key, "content-length")) {
+            ncl++;
+            for (const char *p = kv->value; *p; p++)
+                if (!isdigit((unsigned char)*p)) {
+                    *why = "Content-Length must be digits only";
+                    return 400;
+                }
+        }
+    }
+    if (ncl > 1) {
+        *why = "more than one Content-Length header";
+        return 400;
+    }
+    if (total > max) {
+        *why = "request headers are larger than the configured limit";
+        return 431;
+    }
+    return 0;
+}
+
+static bool op_takes_body(const struct rt_call *call)
+{
+    const struct model_operation *op = call->op;
+    if (op->body.kind != MODEL_BODY_NONE)
+        return true;
+    for (size_t i = 0; i < op->nparams; i++)
+        if (op->params[i].in == MODEL_IN_BODY)
+            return true;
+    return false;
+}
+
+static void on_upstream(const struct upstream_result *res, void *arg)
+{
+    struct exchange *x = arg;
+    struct evhttp_request *req = exchange_req(x);
+    const struct rt_call *call = exchange_ctx(x);
+    if (res->error != UPSTREAM_OK) {
+        int status = res->error == UPSTREAM_ERR_TIMEOUT ? 504 : 502;
+        cJSON *extra = cJSON_CreateObject();
+        cJSON_AddStringToObject(extra, "upstream_error", upstream_error_name(res->error));
+        exchange_problem(x, status,
+                         status == 504 ? "the upstream did not answer in time"
+                                       : "the upstream could not be reached or failed",
+                         NULL, extra);
+        return;
+    }
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    for (size_t i = 0; i < res->nheaders; i++) {
+        if (str_eq_ci(res->headers[i].name, "content-type"))
+            continue;
+        if (evhttp_add_header(out, res->headers[i].name, res->headers[i].value) < 0)
+            LOG_D("dropped an upstream header with an invalid value");
+    }
+    int status = (int)res->status;
+    if (!call->passthrough && status >= 200 && status < 300 && evbuffer_get_length(res->body) > 0) {
+        size_t len = evbuffer_get_length(res->body);
+        const char *body = (const char *)evbuffer_pullup(res->body, -1);
+        cJSON *mapped = mapping_response(call, body, len);
+        if (mapped) {
+            char *s = cJSON_PrintUnformatted(mapped);
+            cJSON_Delete(mapped);
+            struct evbuffer *b = evbuffer_new();
+            evbuffer_add(b, s, strlen(s));
+            cJSON_free(s);
+            exchange_reply(x, status, "application/json", b);
+            evbuffer_free(b);
+            return;
+        }
+    }
+    exchange_reply(x, status, res->content_type, res->body);
+}
+
+void rest_handle(struct evhttp_request *req, void *arg)
+{
+    struct worker_listener *wl = arg;
+    struct worker *w = wl->w;
+    struct exchange *x = exchange_begin(w, req, "rest");
+    if (!x)
+        return;
+
+    struct scratch sc = {.n = 0};
+    struct mapping_kv query[REST_MAX_QUERY], headers[REST_MAX_HEADERS], path[ROUTER_MAX_CAPTURES];
+    size_t nquery = 0, nheaders = 0;
+    cJSON *body = NULL;
+    struct evkeyvalq *in_h = evhttp_request_get_input_headers(req);
+    const char *why = NULL;
+
+    int bad = check_headers(in_h, w->cfg->max_header_size, &why);
+    if (bad) {
+        if (bad == 400)
+            evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+        exchange_problem(x, bad, why, NULL, NULL);
+        goto out;
+    }
+    int method = method_of(evhttp_request_get_command(req));
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *p = uri ? evhttp_uri_get_path(uri) : NULL;
+    if (!p || !*p)
+        p = "/";
+    struct router_match m;
+    enum router_result rr =
+        method < 0 ? ROUTER_NOT_FOUND
+                   : router_match(wl->l->router, (enum model_method)method, p, strlen(p), &m);
+    if (rr == ROUTER_NOT_FOUND) {
+        exchange_problem(x, 404, "no route for this path", NULL, NULL);
+        goto out;
+    }
+    if (rr == ROUTER_METHOD_NOT_ALLOWED) {
+        allow_header(req, m.allow_mask);
+        if (method == MODEL_OPTIONS) {
+            exchange_reply(x, 204, NULL, NULL);
+            goto out;
+        }
+        exchange_problem(x, 405, "method not allowed on this path", NULL, NULL);
+        goto out;
+    }
+    const struct rt_call *call = m.target;
+    exchange_set_route(x, call->name);
+    exchange_set_ctx(x, (void *)call, NULL);
+    const struct rt_inbound *inbound = runtime_inbound(w->rt, call->expose);
+    if (inbound && exchange_check_auth(x, &inbound, 1)) {
+        exchange_problem(x, 401, "missing or wrong credentials for this API", NULL, NULL);
+        goto out;
+    }
+
+    struct evbuffer *in_b = evhttp_request_get_input_buffer(req);
+    size_t blen = evbuffer_get_length(in_b);
+    if (blen > w->cfg->max_body_size) {
+        exchange_problem(x, 413, "request body is larger than the configured limit", NULL, NULL);
+        goto out;
+    }
+    for (size_t i = 0; i < m.ncaptures; i++) {
+        size_t len;
+        const char *v = decode(&sc, m.captures[i].value, m.captures[i].len, false, &len);
+        if (!v) {
+            exchange_problem(x, 400, "invalid percent-encoding in a path segment",
+                             m.captures[i].name, NULL);
+            goto out;
+        }
+        path[i] = (struct mapping_kv){m.captures[i].name, v, len};
+    }
+    const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
+    for (const char *s = q; s && *s;) {
+        const char *amp = strchr(s, '&');
+        size_t plen = amp ? (size_t)(amp - s) : strlen(s);
+        const char *eq = memchr(s, '=', plen);
+        size_t klen = eq ? (size_t)(eq - s) : plen;
+        if (klen > 0) {
+            if (nquery >= REST_MAX_QUERY) {
+                exchange_problem(x, 400, "too many query parameters", NULL, NULL);
+                goto out;
+            }
+            size_t kl, vl = 0;
+            const char *k = decode(&sc, s, klen, true, &kl);
+            const char *v = eq ? decode(&sc, eq + 1, plen - klen - 1, true, &vl) : "";
+            if (!k || !v) {
+                exchange_problem(x, 400, "invalid percent-encoding in the query string", NULL,
+                                 NULL);
+                goto out;
+            }
+            query[nquery++] = (struct mapping_kv){k, v, vl};
+        }
+        s = amp ? amp + 1 : NULL;
+    }
+    for (const struct evkeyval *kv = in_h->tqh_first; kv && nheaders < REST_MAX_HEADERS;
+         kv = kv->next.tqe_next)
+        /* Our own inbound credential never travels upstream. */
+        if (!inbound || !exchange_is_inbound_header(&inbound, 1, kv->key))
+            headers[nheaders++] = (struct mapping_kv){kv->key, kv->value, strlen(kv->value)};
+
+    const char *raw = NULL;
+    if (blen > 0 && op_takes_body(call)) {
+        raw = (const char *)evbuffer_pullup(in_b, -1);
+        if (json_has_nul_escape(raw, blen)) {
+            exchange_problem(x, 400, "the request body contains \\u0000, which is not accepted",
+                             "body", NULL);
+            goto out;
+        }
+        body = cJSON_ParseWithLength(raw, blen);
+        if (!body) {
+            exchange_problem(x, 400, "the request body is not valid JSON", "body", NULL);
+            goto out;
+        }
+    }
+    struct mapping_input in = {
+        .mcp = false,
+        .path = path,
+        .npath = m.ncaptures,
+        .query = query,
+        .nquery = nquery,
+        .headers = headers,
+        .nheaders = nheaders,
+        .body = body,
+        .raw_body = raw,
+        .raw_body_len = raw ? blen : 0,
+    };
+    struct mapping_error err;
+    if (mapping_build(w->rt, call, &in, exchange_out(x), &err) < 0) {
+        exchange_problem(x, err.status, err.detail, err.param, NULL);
+        goto out;
+    }
+    if (exchange_forward(x, on_upstream) < 0) {
+        exchange_note_upstream(x, -1, "setup");
+        exchange_problem(x, 502, "the upstream request could not be started", NULL, NULL);
+    }
+out:
+    cJSON_Delete(body);
+    for (size_t i = 0; i < sc.n; i++)
+        free(sc.v[i]);
+}
