@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# Build capproxy and run every test suite, then all of it again built with
+# -Db_sanitize=address,undefined. Ends with the single line "N passed, M failed" (all stages).
+#
+#   bash scripts/test.sh
+#
+# Environment:
+#   CAPPROXY_SKIP_ASAN=1       skip the sanitizer build and its runs
+#   CAPPROXY_SKIP_VALGRIND=1   skip the unit tests under valgrind
+#   CAPPROXY_TEST_FILES="rest.test.mjs"   integration test files (default: every *.test.mjs)
+#   CAPPROXY_BUILD_DIR=build, CAPPROXY_ASAN_BUILD_DIR=build-asan   the two build directories
+set -uo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
+ROOT=$(pwd)
+JOBS=$(nproc 2>/dev/null || echo 2)
+
+TOTAL_PASS=0
+TOTAL_FAIL=0
+SUMMARY=()
+T0=$(date +%s)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/capproxy-test.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+header() {
+    echo
+    echo "==================== $* ===================="
+}
+
+# record STAGE PASSED FAILED [note]
+record() {
+    TOTAL_PASS=$((TOTAL_PASS + $2))
+    TOTAL_FAIL=$((TOTAL_FAIL + $3))
+    SUMMARY+=("$(printf '  %-34s passed %4d   failed %3d  %s' "$1" "$2" "$3" "${4:-}")")
+    echo "---- $1: passed $2, failed $3 ${4:-}"
+}
+
+finish() {
+    header "summary ($(($(date +%s) - T0)) s)"
+    printf '%s\n' "${SUMMARY[@]}"
+    echo
+    echo "$TOTAL_PASS passed, $TOTAL_FAIL failed"
+    if [ "$TOTAL_FAIL" -gt 0 ]; then exit 1; fi
+    if [ "$TOTAL_PASS" -eq 0 ]; then exit 1; fi
+    exit 0
+}
+
+SAN_RE='ERROR: AddressSanitizer|LeakSanitizer|runtime error:|WARNING: ThreadSanitizer'
+
+# ---------------------------------------------------------------------------------------------
+header "setup"
+if ! bash scripts/setup.sh; then
+    record "setup" 0 1 "(scripts/setup.sh failed)"
+    finish
+fi
+echo "node $(node --version), meson $(meson --version), ninja $(ninja --version)"
+
+# build DIR [meson options...]: configure when needed, then compile
+build() {
+    local dir=$1
+    shift
+    header "build $dir $*"
+    if [ ! -f "$dir/build.ninja" ]; then
+        rm -rf "$dir"
+        if ! meson setup "$dir" "$@" >"$WORK/setup-${dir//[^A-Za-z0-9]/-}.log" 2>&1; then
+            cat "$WORK/setup-${dir//[^A-Za-z0-9]/-}.log"
+            record "build $dir" 0 1 "(meson setup failed)"
+            return 1
+        fi
+    fi
+    if ! ninja -C "$dir" -j "$JOBS" >"$WORK/ninja-${dir//[^A-Za-z0-9]/-}.log" 2>&1; then
+        cat "$WORK/ninja-${dir//[^A-Za-z0-9]/-}.log"
+        record "build $dir" 0 1 "(compile failed)"
+        return 1
+    fi
+    grep -E 'warning:' "$WORK/ninja-${dir//[^A-Za-z0-9]/-}.log" | sort -u | head -50 || true
+    echo "built $dir/capproxy"
+    return 0
+}
+
+# unit DIR LABEL [meson test options...]: run the unit suite; count each binary's own
+# "N passed, M failed" line from meson's JSON test log
+unit() {
+    local dir=$1 label=$2
+    shift 2
+    local logbase="unit-${label//[^a-z0-9]/-}"
+    header "unit tests: $label"
+    rm -f "$dir/meson-logs/$logbase".* "$dir/meson-logs/$logbase"-*
+    local rc=0
+    meson test -C "$dir" --suite unit --num-processes "$JOBS" --print-errorlogs --logbase "$logbase" "$@" || rc=$?
+    # meson appends the wrapper's name to the log base (unit-valgrind-valgrind.json)
+    local json
+    json=$(find "$dir/meson-logs" -maxdepth 1 -name "$logbase*.json" 2>/dev/null | head -1)
+    if [ -z "$json" ] || [ ! -f "$json" ]; then
+        record "unit ($label)" 0 1 "(no meson test log; meson test exit $rc)"
+        return
+    fi
+    local counts
+    # shellcheck disable=SC2016
+    counts=$(node -e '
+        const fs = require("fs");
+        const san = new RegExp(process.argv[2]);
+        let p = 0, f = 0, n = 0;
+        const notes = [];
+        for (const line of fs.readFileSync(process.argv[1], "utf8").split("\n")) {
+            if (!line.trim()) continue;
+            const t = JSON.parse(line);
+            n++;
+            const out = (t.stdout || "") + "\n" + (t.stderr || "");
+            const m = [...out.matchAll(/^(?:\w+: )?(\d+) passed, (\d+) failed/gm)].pop();
+            let tp = m ? +m[1] : 0, tf = m ? +m[2] : 0;
+            const ok = t.result === "OK" || t.result === "EXPECTEDFAIL";
+            if (san.test(out)) { tf++; notes.push(`${t.name}: sanitizer report`); }
+            else if (!ok && tf === 0) { tf = 1; notes.push(`${t.name}: ${t.result}${m ? "" : " (no count line)"}`); }
+            else if (!m) { tp++; }
+            p += tp; f += tf;
+        }
+        if (n === 0) { f++; notes.push("no unit test ran"); }
+        console.log(`${p} ${f} ${notes.join("; ")}`);
+    ' "$json" "$SAN_RE")
+    local p f note
+    read -r p f note <<<"$counts"
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        f=1
+        note="(meson test exit $rc)"
+    fi
+    record "unit ($label)" "$p" "$f" "${note:+($note)}"
+}
+
+# integration BIN LABEL: node --test over tests/integration/*.test.mjs against that binary
+integration() {
+    local bin=$1 label=$2
+    header "integration tests: $label ($bin)"
+    local logdir="$WORK/proxy-logs-${label//[^a-z0-9]/-}"
+    local tap="$WORK/integration-${label//[^a-z0-9]/-}.tap"
+    mkdir -p "$logdir"
+    local files
+    files=${CAPPROXY_TEST_FILES:-$(cd tests/integration && ls ./*.test.mjs 2>/dev/null | tr '\n' ' ')}
+    if [ -z "$files" ]; then
+        record "integration ($label)" 0 1 "(no test files)"
+        return
+    fi
+    local rc=0
+    # shellcheck disable=SC2086
+    (cd tests/integration &&
+        CAPPROXY_BIN="$(cd "$ROOT" && realpath -m "$bin")" CAPPROXY_LOG_DIR="$logdir" \
+            timeout -k 10 600 node --test --test-concurrency=1 \
+            --test-reporter=spec --test-reporter-destination=stdout \
+            --test-reporter=tap --test-reporter-destination="$tap" \
+            $files </dev/null) || rc=$?
+    local p=0 f=0 c=0 note=""
+    if [ -f "$tap" ]; then
+        p=$(grep -E '^# pass [0-9]+' "$tap" | tail -1 | awk '{print $3}')
+        f=$(grep -E '^# fail [0-9]+' "$tap" | tail -1 | awk '{print $3}')
+        c=$(grep -E '^# cancelled [0-9]+' "$tap" | tail -1 | awk '{print $3}')
+    fi
+    p=${p:-0}
+    f=$((${f:-0} + ${c:-0}))
+    if [ "${c:-0}" -gt 0 ]; then note="($c cancelled)"; fi
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        f=1
+        note="(node --test exit $rc)"
+    fi
+    # every capproxy's stderr, scanned for sanitizer reports
+    local hits
+    hits=$(grep -l -E "$SAN_RE" "$logdir"/*.log 2>/dev/null || true)
+    if [ -n "$hits" ]; then
+        local nhits
+        nhits=$(echo "$hits" | wc -l)
+        echo "sanitizer reports in capproxy's stderr ($nhits process(es)):"
+        for h in $hits; do
+            echo "--- $h"
+            grep -E -A 40 "$SAN_RE" "$h" | head -80
+        done
+        f=$((f + nhits))
+        note="$note (sanitizer reports: $nhits)"
+    fi
+    record "integration ($label)" "$p" "$f" "$note"
+}
+
+# ---------------------------------------------------------------------------------------------
+B=${CAPPROXY_BUILD_DIR:-build}
+BA=${CAPPROXY_ASAN_BUILD_DIR:-build-asan}
+
+if build "$B"; then
+    unit "$B" "build"
+    if [ -x "$B/capproxy" ]; then
+        integration "$B/capproxy" "build"
+    else
+        record "integration (build)" 0 1 "($B/capproxy missing)"
+    fi
+    if [ "${CAPPROXY_SKIP_VALGRIND:-0}" != 1 ] && command -v valgrind >/dev/null 2>&1; then
+        unit "$B" "valgrind" --wrapper "valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
+            --timeout-multiplier 10
+    fi
+fi
+
+if [ "${CAPPROXY_SKIP_ASAN:-0}" != 1 ]; then
+    export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
+    export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+    if build "$BA" -Db_sanitize=address,undefined -Db_lundef=false; then
+        unit "$BA" "asan"
+        if [ -x "$BA/capproxy" ]; then
+            integration "$BA/capproxy" "asan"
+        else
+            record "integration (asan)" 0 1 "($BA/capproxy missing)"
+        fi
+    fi
+    unset ASAN_OPTIONS UBSAN_OPTIONS
+fi
+
+finish
