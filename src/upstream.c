@@ -90,6 +90,7 @@ struct upstream {
     CURLM *multi;
     CURLSH *share;
     struct event timer;
+    struct event drain_ev; /* delivers completions of a transfer kicked off in upstream_start */
     bool timer_ready;
     struct upstream_opts opts;
     long maxage_s;
@@ -195,6 +196,13 @@ static void multi_action(struct upstream *u, curl_socket_t fd, int act)
         return;
     }
     drain_done(u);
+}
+
+static void on_drain(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    drain_done(arg);
 }
 
 static void on_sock_event(evutil_socket_t fd, short what, void *arg)
@@ -667,11 +675,22 @@ struct upstream_xfer *upstream_start(struct upstream *u, const struct upstream_r
     x->arg = arg;
     x->state = XS_ACTIVE;
     clock_gettime(CLOCK_MONOTONIC, &x->t0);
-    /* Only arms the timer (timer_cb with 0): done can never run from inside this call. */
     if (curl_multi_add_handle(u->multi, x->easy) != CURLM_OK)
         goto fail;
     xfer_link(&u->active, x);
     u->inflight++;
+    if (u->depth == 0) {
+        /* Start now instead of on the 0 ms timer curl just asked for: on a kept-alive
+         * connection the request is written in this call, which spares a loop iteration per
+         * request. Completions are still delivered from the loop (drain_ev, same iteration),
+         * so done never runs inside upstream_start. An error here resurfaces on the timer. */
+        int running;
+        u->depth++;
+        curl_multi_socket_action(u->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        u->depth--;
+        run_deferred(u);
+        event_active(&u->drain_ev, EV_TIMEOUT, 0);
+    }
     return x;
 
 fail:
@@ -877,7 +896,8 @@ struct upstream *upstream_new(struct event_base *base, const struct upstream_opt
         u->opts.max_response_bytes = def.max_response_bytes;
     u->maxage_s = (u->opts.max_idle_ms + 999) / 1000;
 
-    if (evtimer_assign(&u->timer, base, on_timeout, u) != 0)
+    if (evtimer_assign(&u->timer, base, on_timeout, u) != 0 ||
+        event_assign(&u->drain_ev, base, -1, 0, on_drain, u) != 0)
         goto fail;
     u->timer_ready = true;
     u->multi = curl_multi_init();
@@ -936,8 +956,10 @@ void upstream_free(struct upstream *u)
     }
     if (u->share)
         curl_share_cleanup(u->share);
-    if (u->timer_ready)
+    if (u->timer_ready) {
         evtimer_del(&u->timer);
+        event_del(&u->drain_ev);
+    }
     free(u);
 }
 
