@@ -219,6 +219,7 @@ log "upstream nginx on 127.0.0.1:$UPSTREAM_PORT (pid $UPSTREAM_PID, $BENCH_UPSTR
         CAPPROXY_WORKERS="$BENCH_WORKERS" \
         CAPPROXY_ACCESS_LOG=off \
         CAPPROXY_MCP_LISTEN="${CAPPROXY_MCP_LISTEN:-127.0.0.1:0}" \
+        CAPPROXY_ADMIN_LISTEN="${CAPPROXY_ADMIN_LISTEN:-127.0.0.1:0}" \
         "$CAPPROXY_BIN" $CAPPROXY_ARGS
 ) </dev/null >"$TMP/capproxy.stdout" 2>"$TMP/capproxy.stderr" &
 CAPPROXY_PID=$!
@@ -311,10 +312,11 @@ count_proxy_sockets() {
     fi
 }
 
-run_wrk() {  # out conns threads duration url   (in the background so Ctrl-C is prompt)
+run_wrk() {  # out conns threads duration url [wrk args...]  (in the background so Ctrl-C is prompt)
     local out=$1 c=$2 t=$3 d=$4 url=$5 rc=0
+    shift 5
     timeout -k 5 $(($(dur_secs "$d") + 30)) wrk -t"$t" -c"$c" -d"$d" --latency --timeout "$BENCH_WRK_TIMEOUT" \
-        "$url" </dev/null >"$out" 2>&1 &
+        "$@" "$url" </dev/null >"$out" 2>&1 &
     WRK_PID=$!
     wait "$WRK_PID" || rc=$?
     WRK_PID=""
@@ -409,6 +411,50 @@ for s in $BENCH_SCENARIOS; do
     idx=$((idx + 1))
 done
 
+# ---------------------------------------------------------------- 6. MCP tools/call vs REST
+# The same upstream call through both front ends of capproxy, back to back: REST GET of the
+# route, and MCP tools/call of the tool that calls the same consumed operation.
+MCP_ROWS=()
+if [[ ${BENCH_MCP:-1} != 0 ]]; then
+    mcp_line=$(grep -m1 'mcp listening on' "$TMP/capproxy.stderr" || true)
+    if [[ $mcp_line =~ listening\ on\ 127\.0\.0\.1:([0-9]+) ]]; then
+        MCP_PORT=${BASH_REMATCH[1]}
+        MCP_URL="http://127.0.0.1:$MCP_PORT/mcp/cal-com-deprecated-platform-managed-users-mcp"
+        MCP_SESSION=$(curl -s -D - -o /dev/null -H 'Content-Type: application/json' \
+            -H 'Accept: application/json, text/event-stream' \
+            -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}' \
+            "$MCP_URL" | tr -d '\r' | awk -F': ' 'tolower($1) == "mcp-session-id" {print $2}')
+        [[ -n $MCP_SESSION ]] || die "MCP initialize gave no Mcp-Session-Id"
+        export MCP_SESSION
+        check=$(curl -s -H 'Content-Type: application/json' -H 'Accept: application/json' \
+            -H "Mcp-Session-Id: $MCP_SESSION" -H 'MCP-Protocol-Version: 2025-06-18' \
+            -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get-managed-user","arguments":{"clientId":"abc","userId":42}}}' \
+            "$MCP_URL")
+        [[ $check == *'"isError"'* || $check != *'"content"'* ]] && die "MCP tools/call check failed: ${check:0:300}"
+        log "MCP tools/call verified on 127.0.0.1:$MCP_PORT"
+        for kind in rest mcp; do
+            out="$TMP/wrk-capproxy-$kind-c64.txt"
+            if [[ $kind == rest ]]; then
+                run_wrk "$TMP/warmup-$kind.txt" 64 2 "$BENCH_WARMUP" "http://127.0.0.1:$CAPPROXY_PORT$BENCH_PATH"
+                t0=$(cpu_ticks "$CAPPROXY_PID")
+                run_wrk "$out" 64 2 "$BENCH_DURATION" "http://127.0.0.1:$CAPPROXY_PORT$BENCH_PATH"
+            else
+                run_wrk "$TMP/warmup-$kind.txt" 64 2 "$BENCH_WARMUP" "$MCP_URL" -s "$SCRIPT_DIR/mcp-call.lua"
+                t0=$(cpu_ticks "$CAPPROXY_PID")
+                run_wrk "$out" 64 2 "$BENCH_DURATION" "$MCP_URL" -s "$SCRIPT_DIR/mcp-call.lua"
+            fi
+            t1=$(cpu_ticks "$CAPPROXY_PID")
+            read -r rps p50 p99 reqs errs < <(parse_wrk "$out")
+            cpu_us=$(awk -v d="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v n="$reqs" \
+                'BEGIN { if (n > 0) printf "%.1f", d / hz * 1e6 / n; else print "-" }')
+            MCP_ROWS+=("$(printf '| %s | %.0f | %s / %s | %s | %s |' "$kind" "$rps" "$p50" "$p99" "$errs" "$cpu_us")")
+            log "  $kind c64: $rps req/s, errors $errs"
+        done
+    else
+        log "no MCP listener found: skipping the MCP measurement"
+    fi
+fi
+
 # ---------------------------------------------------------------- report
 capproxy_version=$(timeout 5 "$CAPPROXY_BIN" --version 2>&1 | head -n1 || true)
 nginx_version=$("$NGINX_BIN" -v 2>&1 | head -n1 | sed 's/^nginx version: //')
@@ -455,7 +501,16 @@ report() {
         done
     done
 }
-report | tee "$TMP/report.md"
+report_mcp() {
+    ((${#MCP_ROWS[@]})) || return 0
+    echo
+    echo "## capproxy: MCP tools/call vs REST, same upstream call, back to back (c64, t2, $BENCH_DURATION)"
+    echo
+    echo "| front end | req/s | p50 / p99 ms | errors | CPU µs/req |"
+    echo "|---|---:|---:|---:|---:|"
+    printf '%s\n' "${MCP_ROWS[@]}"
+}
+{ report; report_mcp; } | tee "$TMP/report.md"
 
 if [[ -n $BENCH_RESULTS_DIR ]]; then
     mkdir -p "$BENCH_RESULTS_DIR"

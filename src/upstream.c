@@ -602,6 +602,10 @@ static int setup_easy(struct upstream *u, struct upstream_xfer *x,
     SET(CURLOPT_SHARE, u->share);
     SET(CURLOPT_NOSIGNAL, 1L);
     SET(CURLOPT_PROTOCOLS_STR, "http,https");
+    /* Straight to the configured upstream: never through a proxy named by http_proxy and
+     * friends in the environment (a credential must go nowhere else), and no getenv calls per
+     * request. */
+    SET(CURLOPT_PROXY, "");
     SET(CURLOPT_CONNECTTIMEOUT_MS, u->opts.connect_timeout_ms);
     SET(CURLOPT_TIMEOUT_MS, u->opts.timeout_ms);
     SET(CURLOPT_MAXAGE_CONN, u->maxage_s);
