@@ -285,6 +285,18 @@ describe('REST: the 7 operations against a recording upstream', () => {
     await assertNothingUpstream(up, 'bad or missing bodies');
   });
 
+  test('a JSON body with \\u0000 in a string: 400 naming body, nothing upstream (never cut at the NUL)', T, async () => {
+    const r = await call(px, '/v1/v2/oauth-clients/abc/users', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"ab\\u0000cd","email":"x@example.com"}' });
+    assertProblem(r, 400, { parameter: 'body' });
+    await assertNothingUpstream(up, 'a body with \\u0000');
+    // an escaped backslash followed by u0000 is ordinary text and goes through unchanged
+    const ok = '{"name":"ab\\\\u0000cd","email":"x@example.com"}';
+    const r2 = await call(px, '/v1/v2/oauth-clients/abc/users', { method: 'POST', headers: { 'content-type': 'application/json' }, body: ok });
+    assert.equal(r2.status, 200, describeRes(r2));
+    await up.waitForRequests(1);
+    assert.equal(up.requests[0].bodyText, ok);
+  });
+
   test('unknown path: 404 problem, nothing upstream', T, async () => {
     for (const p of ['/', '/v1', '/v1/v2/nope', '/v2/oauth-clients/abc/users', '/v1/v2/oauth-clients/abc/users/42/extra', '/v1/v2/oauth-clients/abc/things']) {
       const r = await call(px, p);
@@ -769,3 +781,50 @@ describe('capproxy validate', () => {
 function escapeRe(s) {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+describe('REST: an adapter with inbound authentication', () => {
+  const TOKEN = 'inbound-token-7c2e91d0';
+  let up;
+  let px;
+  let dir;
+  before(async () => {
+    // The seed with a bearer credential on its REST adapter, read from a bind.
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'capproxy-inbound-'));
+    const seed = fs.readFileSync(SEED, 'utf8');
+    const doc = seed
+      .replace('binds:\n- namespace: env\n  keys:\n    CAL_COM_API_KEY: CAL_COM_API_KEY', 'binds:\n- namespace: env\n  keys:\n    CAL_COM_API_KEY: CAL_COM_API_KEY\n    INBOUND_TOKEN: CPX_TEST_INBOUND_TOKEN')
+      .replace('    namespace: cal-com-deprecated-platform-managed-users-rest\n', "    namespace: cal-com-deprecated-platform-managed-users-rest\n    authentication:\n      type: bearer\n      token: '{{INBOUND_TOKEN}}'\n");
+    assert.notEqual(doc, seed);
+    assert.ok(doc.includes('INBOUND_TOKEN: CPX_TEST_INBOUND_TOKEN') && doc.includes("token: '{{INBOUND_TOKEN}}'"), 'the document was rewritten');
+    fs.writeFileSync(path.join(dir, 'seed.yaml'), doc);
+    up = await startUpstream();
+    px = await startProxy({ upstream: up, args: ['-c', 'config/capproxy.yaml', dir], env: { CAL_COM_CLIENT_SECRET: SECRET, CPX_TEST_INBOUND_TOKEN: TOKEN } });
+  });
+  after(async () => {
+    if (px && !px.exited) await px.stop().catch(() => {});
+    await up?.close();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+  beforeEach(() => up.reset());
+
+  test('no or a wrong bearer token: 401 with WWW-Authenticate, nothing upstream', T, async () => {
+    for (const auth of [undefined, 'Bearer wrong', `Basic ${TOKEN}`, `Bearer ${TOKEN}x`]) {
+      const r = await call(px, '/v1/v2/oauth-clients/abc/users/1', { headers: auth ? { authorization: auth } : {} });
+      assertProblem(r, 401);
+      assert.match(r.headers['www-authenticate'] || '', /^Bearer /, describeRes(r));
+    }
+    await assertNothingUpstream(up, 'unauthenticated requests');
+  });
+
+  test('the right token passes, and it is not forwarded upstream', T, async () => {
+    const r = await call(px, '/v1/v2/oauth-clients/abc/users/1', { headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.equal(r.status, 200, describeRes(r));
+    await up.waitForRequests(1);
+    assert.equal(up.requests[0].headers.authorization, undefined, 'the inbound token stays with capproxy');
+    assert.equal(up.requests[0].headers['x-cal-secret-key'], SECRET);
+  });
+
+  test('stops cleanly on SIGTERM', T, async () => {
+    await stopClean(px);
+  });
+});
