@@ -521,8 +521,8 @@ int config_apply_env(struct config *c, struct diag *d)
             while (len && p[len - 1] == ' ')
                 len--;
             if (len) {
-                c->mcp_allowed_hosts = xrealloc(c->mcp_allowed_hosts,
-                                                (c->nmcp_allowed_hosts + 1) * sizeof(char *));
+                c->mcp_allowed_hosts =
+                    xrealloc(c->mcp_allowed_hosts, (c->nmcp_allowed_hosts + 1) * sizeof(char *));
                 c->mcp_allowed_hosts[c->nmcp_allowed_hosts++] = xstrndup(p, len);
             }
             p = e ? e + 1 : p + len;

@@ -41,7 +41,7 @@ struct config {
     struct config_listen rest_listen;
     struct config_listen mcp_listen;
     struct config_listen admin_listen; /* health and metrics; port -1: disabled */
-    char **mcp_allowed_hosts; /* extra Host values accepted by the MCP endpoint */
+    char **mcp_allowed_hosts;          /* extra Host values accepted by the MCP endpoint */
     size_t nmcp_allowed_hosts;
     int workers; /* >= 1 after config_finish */
     size_t max_body_size;

@@ -190,36 +190,12 @@ static void exchange_free(struct exchange *x)
     free(x);
 }
 
-static const char *method_text(enum evhttp_cmd_type cmd)
-{
-    switch (cmd) {
-    case EVHTTP_REQ_GET:
-        return "GET";
-    case EVHTTP_REQ_POST:
-        return "POST";
-    case EVHTTP_REQ_HEAD:
-        return "HEAD";
-    case EVHTTP_REQ_PUT:
-        return "PUT";
-    case EVHTTP_REQ_DELETE:
-        return "DELETE";
-    case EVHTTP_REQ_OPTIONS:
-        return "OPTIONS";
-    case EVHTTP_REQ_TRACE:
-        return "TRACE";
-    case EVHTTP_REQ_CONNECT:
-        return "CONNECT";
-    case EVHTTP_REQ_PATCH:
-        return "PATCH";
-    }
-    return "?";
-}
-
 /* evhttp has flushed the reply; the request is freed right after this returns. */
 static void on_complete(struct evhttp_request *req, void *arg)
 {
     struct exchange *x = arg;
-    const char *method = method_text(evhttp_request_get_command(req));
+    int m = exchange_method(req);
+    const char *method = m >= 0 ? model_method_name((enum model_method)m) : "OTHER";
     metrics_request(x->w->metrics, x->adapter, x->route, method, x->status);
     if (log_access_enabled()) {
         const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
@@ -253,8 +229,7 @@ static void request_id(struct worker *w, struct evhttp_request *req, char *out)
     if (ok)
         memcpy(out, v, n + 1);
     else
-        snprintf(out, EXCHANGE_RID_MAX + 1, "%s-%d-%llu", w->srv->rid_prefix, w->id,
-                 ++w->rid_seq);
+        snprintf(out, EXCHANGE_RID_MAX + 1, "%s-%d-%llu", w->srv->rid_prefix, w->id, ++w->rid_seq);
 }
 
 const char *exchange_request_id(struct exchange *x)
@@ -455,6 +430,57 @@ void exchange_problem(struct exchange *x, int status, const char *detail, const 
     cJSON_free(s);
     exchange_reply(x, status, "application/problem+json", b);
     evbuffer_free(b);
+}
+
+int exchange_method(struct evhttp_request *req)
+{
+    switch (evhttp_request_get_command(req)) {
+    case EVHTTP_REQ_GET:
+        return MODEL_GET;
+    case EVHTTP_REQ_POST:
+        return MODEL_POST;
+    case EVHTTP_REQ_PUT:
+        return MODEL_PUT;
+    case EVHTTP_REQ_PATCH:
+        return MODEL_PATCH;
+    case EVHTTP_REQ_DELETE:
+        return MODEL_DELETE;
+    case EVHTTP_REQ_HEAD:
+        return MODEL_HEAD;
+    case EVHTTP_REQ_OPTIONS:
+        return MODEL_OPTIONS;
+    default:
+        return -1;
+    }
+}
+
+int exchange_check_headers(struct exchange *x, size_t max, const char **why)
+{
+    const struct evkeyvalq *h = evhttp_request_get_input_headers(x->req);
+    size_t total = 0, ncl = 0;
+    int status = 0;
+    for (const struct evkeyval *kv = h->tqh_first; kv; kv = kv->next.tqe_next) {
+        total += strlen(kv->key) + strlen(kv->value) + 4;
+        if (str_eq_ci(kv->key, "content-length")) {
+            ncl++;
+            for (const char *p = kv->value; *p && !status; p++)
+                if (*p < '0' || *p > '9') {
+                    *why = "Content-Length must be digits only";
+                    status = 400;
+                }
+        }
+    }
+    if (!status && ncl > 1) {
+        *why = "more than one Content-Length header";
+        status = 400;
+    } else if (!status && total > max) {
+        *why = "request headers are larger than the configured limit";
+        status = 431;
+    }
+    /* Whatever follows a bad framing header on this connection cannot be trusted. */
+    if (status == 400)
+        evhttp_add_header(evhttp_request_get_output_headers(x->req), "Connection", "close");
+    return status;
 }
 
 /* The token after "<scheme> " in an Authorization value, or NULL. */

@@ -56,6 +56,13 @@ const struct rt_inbound *exchange_check_auth(struct exchange *x,
  * to us and must not travel on to the upstream. */
 bool exchange_is_inbound_header(const struct rt_inbound *const *auth, size_t n, const char *name);
 
+/* The request's method as a model method, or -1 for TRACE, CONNECT and the like. */
+int exchange_method(struct evhttp_request *req);
+/* Request smuggling guard (evhttp 2.1 accepts duplicate and signed Content-Length values) and
+ * the header size limit <max>, measured as on the wire. 0, or the status to answer (400: the
+ * connection is also marked to close, 431) with <*why> a static message. */
+int exchange_check_headers(struct exchange *x, size_t max, const char **why);
+
 /* Free a worker's connection table (at worker shutdown, after evhttp_free). */
 void exchange_conn_table_free(struct conn_table *t);
 /* Status text for <status> ("Not Found"). */

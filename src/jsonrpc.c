@@ -244,18 +244,6 @@ static bool is_credential(const struct schema *s, const char *name)
     return runtime_input_is_credential(s->call->consumer, s->call->op, name);
 }
 
-static const struct model_with *with_for(const struct model_call *mc, const char *name)
-{
-    /* Same lookup as mapping's: exact name first, then case-insensitive. */
-    for (size_t i = 0; i < mc->nwith; i++)
-        if (str_eq(mc->with[i].name, name))
-            return &mc->with[i];
-    for (size_t i = 0; i < mc->nwith; i++)
-        if (str_eq_ci(mc->with[i].name, name))
-            return &mc->with[i];
-    return NULL;
-}
-
 /* Whether mapping reads consumed parameter <p> from the arguments at all: credentials come from
  * headers or configuration, environment parameters from the environment. */
 static bool param_from_args(const struct schema *s, const struct model_param *p)
@@ -319,7 +307,7 @@ static void schema_from_with(struct schema *s)
 static void schema_uncovered(struct schema *s, const struct model_param *p)
 {
     const struct model_call *mc = s->call->mcall;
-    if (with_for(mc, p->name) || p->value || !param_from_args(s, p))
+    if (model_call_with(mc, p->name) || p->value || !param_from_args(s, p))
         return;
     if (p->in != MODEL_IN_PATH && p->in != MODEL_IN_QUERY && p->in != MODEL_IN_HEADER &&
         p->in != MODEL_IN_BODY)

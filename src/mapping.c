@@ -17,7 +17,7 @@
 #include "template.h"
 #include "urlenc.h"
 
-#define MAPPING_MAX_URL ((size_t)64 * 1024)
+#define MAPPING_MAX_URL    ((size_t)64 * 1024)
 #define MAPPING_MAX_PARAMS 64
 
 enum val_kind { VAL_NONE, VAL_TEXT, VAL_JSON, VAL_RAW_BODY };
@@ -279,20 +279,9 @@ static const char *render(struct ctx *c, const char *tpl, size_t *len)
 
 /* ---- resolving parameters ---- */
 
-static const struct model_with *with_for(const struct model_call *mc, const char *name)
-{
-    for (size_t i = 0; i < mc->nwith; i++)
-        if (str_eq(mc->with[i].name, name))
-            return &mc->with[i];
-    for (size_t i = 0; i < mc->nwith; i++)
-        if (str_eq_ci(mc->with[i].name, name))
-            return &mc->with[i];
-    return NULL;
-}
-
 static bool resolve(struct ctx *c, const struct model_param *p, struct val *v)
 {
-    const struct model_with *w = with_for(c->call->mcall, p->name);
+    const struct model_with *w = model_call_with(c->call->mcall, p->name);
     *v = (struct val){VAL_NONE, NULL, 0, NULL};
     if (w) {
         switch (w->kind) {

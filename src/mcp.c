@@ -44,7 +44,7 @@
  * endpoint's cache slot (freed with the runtime). Never changed once published. */
 struct ep_cache {
     const struct rt_mcp_endpoint *ep;
-    char *tools_json; /* the serialised tools/list result */
+    char *tools_json;               /* the serialised tools/list result */
     const struct rt_inbound **auth; /* the credentials of every adapter behind the endpoint */
     size_t nauth;
 };
@@ -247,33 +247,6 @@ static void reply_msg(struct exchange *x, int status, cJSON *msg)
 static void http_error(struct exchange *x, int status, int code, const char *message)
 {
     reply_msg(x, status, jsonrpc_error(NULL, code, message));
-}
-
-/* Request smuggling guard (evhttp 2.1 accepts duplicate and signed Content-Length values) and
- * the header size limit, measured as on the wire. 0, or the status to answer. */
-static int check_headers(const struct evkeyvalq *h, size_t max, const char **why)
-{
-    size_t total = 0, ncl = 0;
-    for (const struct evkeyval *kv = h->tqh_first; kv; kv = kv->next.tqe_next) {
-        total += strlen(kv->key) + strlen(kv->value) + 4;
-        if (str_eq_ci(kv->key, "content-length")) {
-            ncl++;
-            for (const char *p = kv->value; *p; p++)
-                if (!isdigit((unsigned char)*p)) {
-                    *why = "Bad Request: Content-Length must be digits only";
-                    return 400;
-                }
-        }
-    }
-    if (ncl > 1) {
-        *why = "Bad Request: more than one Content-Length header";
-        return 400;
-    }
-    if (total > max) {
-        *why = "Request headers are larger than the configured limit";
-        return 431;
-    }
-    return 0;
 }
 
 /* Split "host[:port]" or "[v6][:port]" into a host (brackets kept for IPv6) and a port (-1 when
@@ -640,10 +613,8 @@ void mcp_handle(struct evhttp_request *req, void *arg)
         return;
     const struct evkeyvalq *in_h = evhttp_request_get_input_headers(req);
     const char *why = NULL;
-    int bad = check_headers(in_h, w->cfg->max_header_size, &why);
+    int bad = exchange_check_headers(x, w->cfg->max_header_size, &why);
     if (bad) {
-        if (bad == 400)
-            evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
         http_error(x, bad, JSONRPC_SERVER_ERROR, why);
         return;
     }

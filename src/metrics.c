@@ -14,13 +14,13 @@
 enum family { FAM_REQUESTS, FAM_UPSTREAM_DURATION, FAM_UPSTREAM_ERRORS, FAM_MCP_CALLS, FAM_COUNT };
 
 static const double buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                 0.25,  0.5,    1,     2.5,  5,    10,   30};
-#define NBUCKETS UTIL_ARRAY_LEN(buckets)
+                                 0.25,  0.5,    1,     2.5,  5,     10,   30};
+#define NBUCKETS    UTIL_ARRAY_LEN(buckets)
 #define HIST_VALUES (NBUCKETS + 3) /* buckets, +Inf, sum, count */
 
 struct series {
     enum family fam;
-    char *key;  /* label values, each NUL-terminated, <nlabels> of them */
+    char *key; /* label values, each NUL-terminated, <nlabels> of them */
     size_t keylen;
     double *v;
     struct series *next;
@@ -41,17 +41,32 @@ static const struct {
     size_t nlabels;
     size_t nvalues;
 } fams[FAM_COUNT] = {
-    [FAM_REQUESTS] = {"capproxy_requests_total", "Client requests served, by adapter, route, "
-                      "method and status.", "counter", {"adapter", "route", "method", "status"},
-                      4, 1},
+    [FAM_REQUESTS] = {"capproxy_requests_total",
+                      "Client requests served, by adapter, route, "
+                      "method and status.",
+                      "counter",
+                      {"adapter", "route", "method", "status"},
+                      4,
+                      1},
     [FAM_UPSTREAM_DURATION] = {"capproxy_upstream_duration_seconds",
-                               "Upstream transfer duration, by route.", "histogram", {"route"}, 1,
+                               "Upstream transfer duration, by route.",
+                               "histogram",
+                               {"route"},
+                               1,
                                HIST_VALUES},
     [FAM_UPSTREAM_ERRORS] = {"capproxy_upstream_errors_total",
-                             "Upstream transfers that got no HTTP answer, by kind.", "counter",
-                             {"kind"}, 1, 1},
-    [FAM_MCP_CALLS] = {"capproxy_mcp_tool_calls_total", "MCP tools/call requests, by tool and "
-                       "outcome.", "counter", {"tool", "outcome"}, 2, 1},
+                             "Upstream transfers that got no HTTP answer, by kind.",
+                             "counter",
+                             {"kind"},
+                             1,
+                             1},
+    [FAM_MCP_CALLS] = {"capproxy_mcp_tool_calls_total",
+                       "MCP tools/call requests, by tool and "
+                       "outcome.",
+                       "counter",
+                       {"tool", "outcome"},
+                       2,
+                       1},
 };
 
 struct metrics *metrics_new(void)
@@ -213,7 +228,8 @@ static void labels(struct strbuf *out, enum family fam, const char *key, const c
 
 static int cmp_series(const void *a, const void *b)
 {
-    const struct series *x = *(const struct series *const *)a, *y = *(const struct series *const *)b;
+    const struct series *x = *(const struct series *const *)a,
+                        *y = *(const struct series *const *)b;
     if (x->fam != y->fam)
         return (int)x->fam - (int)y->fam;
     size_t n = x->keylen < y->keylen ? x->keylen : y->keylen;
@@ -243,17 +259,21 @@ void metrics_render(struct metrics *const *shards, size_t n, const struct metric
             v[nv++] = s;
     qsort(v, nv, sizeof *v, cmp_series);
 
-    strbuf_addf(out, "# HELP capproxy_build_info capproxy version.\n# TYPE capproxy_build_info "
-                     "gauge\ncapproxy_build_info{version=\"%s\"} 1\n",
+    strbuf_addf(out,
+                "# HELP capproxy_build_info capproxy version.\n# TYPE capproxy_build_info "
+                "gauge\ncapproxy_build_info{version=\"%s\"} 1\n",
                 g->version);
-    strbuf_addf(out, "# HELP capproxy_ready 1 when serving, 0 when starting or draining.\n"
-                     "# TYPE capproxy_ready gauge\ncapproxy_ready %d\n",
+    strbuf_addf(out,
+                "# HELP capproxy_ready 1 when serving, 0 when starting or draining.\n"
+                "# TYPE capproxy_ready gauge\ncapproxy_ready %d\n",
                 g->ready);
-    strbuf_addf(out, "# HELP capproxy_inflight_requests Client requests being served.\n"
-                     "# TYPE capproxy_inflight_requests gauge\ncapproxy_inflight_requests %ld\n",
+    strbuf_addf(out,
+                "# HELP capproxy_inflight_requests Client requests being served.\n"
+                "# TYPE capproxy_inflight_requests gauge\ncapproxy_inflight_requests %ld\n",
                 g->inflight);
-    strbuf_addf(out, "# HELP capproxy_client_connections Open client connections.\n"
-                     "# TYPE capproxy_client_connections gauge\ncapproxy_client_connections %ld\n",
+    strbuf_addf(out,
+                "# HELP capproxy_client_connections Open client connections.\n"
+                "# TYPE capproxy_client_connections gauge\ncapproxy_client_connections %ld\n",
                 g->connections);
     for (int fam = 0; fam < FAM_COUNT; fam++) {
         strbuf_addf(out, "# HELP %s %s\n# TYPE %s %s\n", fams[fam].name, fams[fam].help,

@@ -138,6 +138,17 @@ struct model_operation *model_find_operation(const struct model *m, const char *
     return NULL;
 }
 
+const struct model_with *model_call_with(const struct model_call *mc, const char *name)
+{
+    for (size_t i = 0; i < mc->nwith; i++)
+        if (str_eq(mc->with[i].name, name))
+            return &mc->with[i];
+    for (size_t i = 0; i < mc->nwith; i++)
+        if (str_eq_ci(mc->with[i].name, name))
+            return &mc->with[i];
+    return NULL;
+}
+
 static const struct model_param *find_param(const struct model_param *p, size_t n, const char *name)
 {
     for (size_t i = 0; i < n; i++)

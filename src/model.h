@@ -288,6 +288,10 @@ const char *model_type_name(enum model_type t);
 struct model_operation *model_find_operation(const struct model *m, const char *call);
 struct model_consumer *model_find_consumer(const struct model *m, const char *ns);
 
+/* The `with` entry of <mc> for consumed parameter <name>: exact name first, then
+ * case-insensitive (header names); NULL when none. */
+const struct model_with *model_call_with(const struct model_call *mc, const char *name);
+
 /* Find a consumed operation's parameter by name (operation params first, then the consumer's
  * namespace-level params); NULL when not declared. */
 const struct model_param *model_op_param(const struct model_operation *op, const char *name);

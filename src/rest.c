@@ -21,28 +21,6 @@
 #define REST_MAX_QUERY   64
 #define REST_MAX_HEADERS 128
 
-static int method_of(enum evhttp_cmd_type cmd)
-{
-    switch (cmd) {
-    case EVHTTP_REQ_GET:
-        return MODEL_GET;
-    case EVHTTP_REQ_POST:
-        return MODEL_POST;
-    case EVHTTP_REQ_PUT:
-        return MODEL_PUT;
-    case EVHTTP_REQ_PATCH:
-        return MODEL_PATCH;
-    case EVHTTP_REQ_DELETE:
-        return MODEL_DELETE;
-    case EVHTTP_REQ_HEAD:
-        return MODEL_HEAD;
-    case EVHTTP_REQ_OPTIONS:
-        return MODEL_OPTIONS;
-    default:
-        return -1;
-    }
-}
-
 /* Decoded strings made for one request; freed when the handler returns (the mapping copies
  * what it keeps). */
 struct scratch {
@@ -73,33 +51,6 @@ static void allow_header(struct evhttp_request *req, unsigned mask)
             strcat(buf, model_method_name((enum model_method)m));
         }
     evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", buf);
-}
-
-/* Request smuggling guard (evhttp 2.1 accepts duplicate and signed Content-Length values) and
- * the header size limit, measured as on the wire. 0, or the status to answer. */
-static int check_headers(const struct evkeyvalq *h, size_t max, const char **why)
-{
-    size_t total = 0, ncl = 0;
-    for (const struct evkeyval *kv = h->tqh_first; kv; kv = kv->next.tqe_next) {
-        total += strlen(kv->key) + strlen(kv->value) + 4;
-        if (str_eq_ci(kv->key, "content-length")) {
-            ncl++;
-            for (const char *p = kv->value; *p; p++)
-                if (!isdigit((unsigned char)*p)) {
-                    *why = "Content-Length must be digits only";
-                    return 400;
-                }
-        }
-    }
-    if (ncl > 1) {
-        *why = "more than one Content-Length header";
-        return 400;
-    }
-    if (total > max) {
-        *why = "request headers are larger than the configured limit";
-        return 431;
-    }
-    return 0;
 }
 
 static bool op_takes_body(const struct rt_call *call)
@@ -169,14 +120,12 @@ void rest_handle(struct evhttp_request *req, void *arg)
     struct evkeyvalq *in_h = evhttp_request_get_input_headers(req);
     const char *why = NULL;
 
-    int bad = check_headers(in_h, w->cfg->max_header_size, &why);
+    int bad = exchange_check_headers(x, w->cfg->max_header_size, &why);
     if (bad) {
-        if (bad == 400)
-            evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
         exchange_problem(x, bad, why, NULL, NULL);
         goto out;
     }
-    int method = method_of(evhttp_request_get_command(req));
+    int method = exchange_method(req);
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *p = uri ? evhttp_uri_get_path(uri) : NULL;
     if (!p || !*p)

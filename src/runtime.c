@@ -637,7 +637,8 @@ static bool credential_used(const struct rt_consumer *c, const struct rt_credent
         for (size_t o = 0; o < mc->resources[r].noperations; o++) {
             const struct model_operation *op = &mc->resources[r].operations[o];
             for (size_t i = 0; i < op->nparams; i++)
-                if (op->params[i].in == MODEL_IN_HEADER && str_eq_ci(op->params[i].name, cr->header))
+                if (op->params[i].in == MODEL_IN_HEADER &&
+                    str_eq_ci(op->params[i].name, cr->header))
                     return true;
         }
     return false;

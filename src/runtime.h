@@ -77,7 +77,7 @@ struct rt_inbound {
     enum model_auth_kind kind;
     const char *name; /* header ("Authorization", or the apikey's key), or query parameter */
     bool in_query;
-    char *expected;   /* bearer token, base64(user:pass) or apikey value; NULL: nothing matches */
+    char *expected; /* bearer token, base64(user:pass) or apikey value; NULL: nothing matches */
 };
 
 struct rt_var {
@@ -86,10 +86,10 @@ struct rt_var {
 };
 
 struct runtime {
-    atomic_int refs;              /* the server's, every worker's and every exchange's pin */
-    struct config *owned_config;  /* set when the runtime owns its configuration (reloads) */
-    struct model *model;          /* owned */
-    const struct config *config;  /* borrowed, or owned_config */
+    atomic_int refs;             /* the server's, every worker's and every exchange's pin */
+    struct config *owned_config; /* set when the runtime owns its configuration (reloads) */
+    struct model *model;         /* owned */
+    const struct config *config; /* borrowed, or owned_config */
     struct rt_var *vars;
     size_t nvars;
     struct rt_consumer *consumers;

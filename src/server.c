@@ -27,7 +27,6 @@
 #include "mcp.h"
 #include "rest.h"
 
-
 /* Create a listening socket for <host>:<port>; fills the bound port into <*bound>. */
 static int listen_socket(const char *host, int port, int *bound, bool reuseport)
 {
@@ -259,8 +258,10 @@ static void admin_reply(struct evhttp_request *req, int status, const char *ctyp
     evbuffer_add(b, body, strlen(body));
     evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", ctype);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
-    evhttp_send_reply(req, status, status == 200 ? "OK" : status == 503 ? "Service Unavailable"
-                                                                       : "Not Found",
+    evhttp_send_reply(req, status,
+                      status == 200   ? "OK"
+                      : status == 503 ? "Service Unavailable"
+                                      : "Not Found",
                       evhttp_request_get_command(req) == EVHTTP_REQ_HEAD ? NULL : b);
     evbuffer_free(b);
 }
@@ -275,9 +276,9 @@ static void admin_handle(struct evhttp_request *req, void *arg)
     } else if (str_eq(path, "/readyz")) {
         bool ready = atomic_load(&s->ready) && !atomic_load(&s->draining);
         admin_reply(req, ready ? 200 : 503, "application/json",
-                    ready ? "{\"status\":\"ready\"}"
-                          : atomic_load(&s->draining) ? "{\"status\":\"draining\"}"
-                                                      : "{\"status\":\"starting\"}");
+                    ready                       ? "{\"status\":\"ready\"}"
+                    : atomic_load(&s->draining) ? "{\"status\":\"draining\"}"
+                                                : "{\"status\":\"starting\"}");
     } else if (str_eq(path, "/metrics")) {
         struct metrics **shards = xcalloc((size_t)s->nworkers, sizeof *shards);
         long inflight = 0;
