@@ -374,7 +374,7 @@ int exchange_forward(struct exchange *x, upstream_done_fn done)
     struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
     evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
     if (fd >= 0) {
-        static const struct timeval delay = {0, EXCHANGE_WATCH_DELAY_MS * 1000};
+        static const struct timeval delay = {0, (long)EXCHANGE_WATCH_DELAY_MS * 1000};
         event_assign(&x->watch, x->w->base, fd, EV_CLOSED, on_client_closed, x);
         evtimer_assign(&x->watch_timer, x->w->base, on_watch_timer, x);
         x->watching = true;

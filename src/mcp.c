@@ -481,7 +481,7 @@ static void http_tools_call(struct exchange *x, const struct ep_cache *c,
     if (exchange_forward(x, on_tool_upstream) < 0) {
         static const char msg[] = "the upstream request could not be started";
         exchange_note_upstream(x, -1, "setup");
-        metrics_mcp_call(w->metrics, call->name, "upstream_error");
+        metrics_mcp_call(w->metrics, call ? call->name : "", "upstream_error");
         reply_msg(x, 200,
                   jsonrpc_result(m->id, jsonrpc_mcp_text_result(msg, sizeof msg - 1, true)));
     }

@@ -492,7 +492,7 @@ void server_stop(struct server *s)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
-    struct timespec poll_ts = {0, 50 * 1000 * 1000};
+    struct timespec poll_ts = {0, 50L * 1000 * 1000};
     while (atomic_load(&workers_running) > 0) {
         if (sigtimedwait(&set, NULL, &poll_ts) > 0) {
             LOG_W("second signal: stopping without waiting for in-flight requests");
