@@ -828,3 +828,43 @@ describe('REST: an adapter with inbound authentication', () => {
     await stopClean(px);
   });
 });
+
+describe('REST: the client connection limit (CAPPROXY_MAX_CONNECTIONS=3)', () => {
+  let up;
+  let px;
+  const agents = [];
+  before(async () => {
+    up = await startUpstream();
+    px = await startProxy({ upstream: up, env: { CAL_COM_CLIENT_SECRET: SECRET, CAPPROXY_MAX_CONNECTIONS: '3' } });
+  });
+  after(async () => {
+    for (const a of agents) a.destroy();
+    if (px && !px.exited) await px.stop().catch(() => {});
+    await up?.close();
+  });
+
+  test('three kept-alive connections are served; a fourth gets 503 and is closed; freed slots are reused', T, async () => {
+    const p = '/v1/v2/oauth-clients/abc/users/1';
+    for (let i = 0; i < 3; i++) {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      agents.push(agent);
+      const r = await call(px, p, { agent });
+      assert.equal(r.status, 200, `connection ${i + 1}: ${describeRes(r)}`);
+    }
+    const fourth = await call(px, p); // a new connection (no keep-alive agent)
+    assertProblem(fourth, 503);
+    assert.equal(fourth.headers.connection, 'close', describeRes(fourth));
+    // the kept-alive connections still work
+    const again = await call(px, p, { agent: agents[0] });
+    assert.equal(again.status, 200, describeRes(again));
+    // closing one frees a slot for a new connection
+    agents.shift().destroy();
+    await sleep(200);
+    const after1 = await call(px, p);
+    assert.equal(after1.status, 200, describeRes(after1));
+  });
+
+  test('stops cleanly on SIGTERM', T, async () => {
+    await stopClean(px);
+  });
+});
