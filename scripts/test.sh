@@ -6,7 +6,7 @@
 #
 # Environment:
 #   CAPPROXY_SKIP_ASAN=1       skip the sanitizer build and its runs
-#   CAPPROXY_SKIP_VALGRIND=1   skip the unit tests under valgrind
+#   CAPPROXY_SKIP_VALGRIND=1   skip the valgrind passes (unit tests, and the proxy in the REST, MCP and ops suites)
 #   CAPPROXY_TEST_FILES="rest.test.mjs"   integration test files (default: every *.test.mjs)
 #   CAPPROXY_BUILD_DIR=build, CAPPROXY_ASAN_BUILD_DIR=build-asan   the two build directories
 set -uo pipefail
@@ -45,7 +45,7 @@ finish() {
     exit 0
 }
 
-SAN_RE='ERROR: AddressSanitizer|LeakSanitizer|runtime error:|WARNING: ThreadSanitizer'
+SAN_RE='ERROR: AddressSanitizer|LeakSanitizer|runtime error:|WARNING: ThreadSanitizer|==[0-9]+== (Invalid (read|write|free)|Conditional jump|Use of uninitialised|Syscall param|Mismatched free)|definitely lost in'
 
 # ---------------------------------------------------------------------------------------------
 header "setup"
@@ -127,15 +127,16 @@ unit() {
     record "unit ($label)" "$p" "$f" "${note:+($note)}"
 }
 
-# integration BIN LABEL: node --test over tests/integration/*.test.mjs against that binary
+# integration BIN LABEL [FILES]: node --test over tests/integration/*.test.mjs (or FILES)
+# against that binary
 integration() {
-    local bin=$1 label=$2
+    local bin=$1 label=$2 only=${3:-}
     header "integration tests: $label ($bin)"
     local logdir="$WORK/proxy-logs-${label//[^a-z0-9]/-}"
     local tap="$WORK/integration-${label//[^a-z0-9]/-}.tap"
     mkdir -p "$logdir"
     local files
-    files=${CAPPROXY_TEST_FILES:-$(cd tests/integration && ls ./*.test.mjs 2>/dev/null | tr '\n' ' ')}
+    files=${only:-${CAPPROXY_TEST_FILES:-$(cd tests/integration && ls ./*.test.mjs 2>/dev/null | tr '\n' ' ')}}
     if [ -z "$files" ]; then
         record "integration ($label)" 0 1 "(no test files)"
         return
@@ -192,6 +193,13 @@ if build "$B"; then
     if [ "${CAPPROXY_SKIP_VALGRIND:-0}" != 1 ] && command -v valgrind >/dev/null 2>&1; then
         unit "$B" "valgrind" --wrapper "valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" \
             --timeout-multiplier 10
+        # The proxy itself under memcheck, for the suites that exercise its request paths
+        # (slow: about 20x, hence a subset and longer time-outs).
+        if [ -x "$B/capproxy" ]; then
+            VALGRIND_TARGET_CAPPROXY="$(realpath "$B/capproxy")" CAPPROXY_TEST_TIMEOUT_SCALE=10 \
+                CAPPROXY_START_TIMEOUT_MS=60000 \
+                integration scripts/valgrind-capproxy.sh "valgrind" "./rest.test.mjs ./mcp.test.mjs ./ops.test.mjs"
+        fi
     fi
 fi
 

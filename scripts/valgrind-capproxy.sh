@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Run capproxy under valgrind memcheck; scripts/test.sh points CAPPROXY_BIN here for the valgrind
+# pass of the integration tests. Errors and definite leaks go to stderr (which the harness keeps
+# and scripts/test.sh scans) and make the process exit 99 instead of 0.
+exec valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+    --show-leak-kinds=definite "${VALGRIND_TARGET_CAPPROXY:?the capproxy binary to run}" "$@"
