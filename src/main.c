@@ -19,6 +19,7 @@
 #include "mcp.h"
 #include "runtime.h"
 #include "server.h"
+#include "session.h"
 
 #define DEFAULT_CONFIG       "config/capproxy.yaml"
 #define DEFAULT_CAPABILITIES "capabilities"
@@ -174,6 +175,10 @@ int main(int argc, char **argv)
     }
     if (str_eq(a.cmd, "routes")) {
         runtime_print_routes(rt, stdout);
+        goto out;
+    }
+    if (!str_eq(a.cmd, "mcp-stdio") && session_global_init() < 0) {
+        rc = 1; /* the session key: reported now, not at the first MCP client */
         goto out;
     }
     signal(SIGPIPE, SIG_IGN);
