@@ -423,13 +423,23 @@ void exchange_problem(struct exchange *x, int status, const char *detail, const 
         }
         cJSON_Delete(extra);
     }
-    char *s = cJSON_PrintUnformatted(p);
-    cJSON_Delete(p);
+    exchange_reply_json(x, status, "application/problem+json", p);
+}
+
+void exchange_reply_text(struct exchange *x, int status, const char *ctype, const char *text)
+{
     struct evbuffer *b = evbuffer_new();
-    evbuffer_add(b, s, strlen(s));
-    cJSON_free(s);
-    exchange_reply(x, status, "application/problem+json", b);
+    evbuffer_add(b, text, strlen(text));
+    exchange_reply(x, status, ctype, b);
     evbuffer_free(b);
+}
+
+void exchange_reply_json(struct exchange *x, int status, const char *ctype, cJSON *json)
+{
+    char *s = cJSON_PrintUnformatted(json);
+    cJSON_Delete(json);
+    exchange_reply_text(x, status, ctype, s ? s : "null");
+    cJSON_free(s);
 }
 
 int exchange_method(struct evhttp_request *req)

@@ -43,6 +43,10 @@ void exchange_note_upstream(struct exchange *x, int status, const char *error);
 
 /* Reply <status> with <body> (moved, may be NULL) and content type <ctype> (may be NULL). */
 void exchange_reply(struct exchange *x, int status, const char *ctype, struct evbuffer *body);
+/* Reply <status> with <text> (copied) as the body, content type <ctype>. */
+void exchange_reply_text(struct exchange *x, int status, const char *ctype, const char *text);
+/* Reply <status> with <json> serialised (<json> is deleted), content type <ctype>. */
+void exchange_reply_json(struct exchange *x, int status, const char *ctype, cJSON *json);
 /* Reply with an application/problem+json body. <param> may be NULL. <extra> (may be NULL) is
  * an object whose members are added to the problem (taken). */
 void exchange_problem(struct exchange *x, int status, const char *detail, const char *param,

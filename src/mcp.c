@@ -225,21 +225,10 @@ static const char *method_route(const char *method)
 
 /* ---- HTTP transport ---- */
 
-static void reply_text(struct exchange *x, int status, const char *text)
-{
-    struct evbuffer *b = evbuffer_new();
-    evbuffer_add(b, text, strlen(text));
-    exchange_reply(x, status, "application/json", b);
-    evbuffer_free(b);
-}
-
 /* Reply with JSON-RPC message <msg> (deleted). */
 static void reply_msg(struct exchange *x, int status, cJSON *msg)
 {
-    char *s = cJSON_PrintUnformatted(msg);
-    cJSON_Delete(msg);
-    reply_text(x, status, s);
-    cJSON_free(s);
+    exchange_reply_json(x, status, "application/json", msg);
 }
 
 /* A transport-level refusal: HTTP <status> with a JSON-RPC error body (id null), the shape
@@ -575,7 +564,7 @@ static void http_post(struct exchange *x, const struct ep_cache *c)
         reply_msg(x, 200, jsonrpc_result(m.id, cJSON_CreateObject()));
     } else if (str_eq(m.method, "tools/list")) {
         char *s = jsonrpc_result_text(m.id, c->tools_json);
-        reply_text(x, 200, s);
+        exchange_reply_text(x, 200, "application/json", s);
         free(s);
     } else if (str_eq(m.method, "tools/call")) {
         http_tools_call(x, c, &m);

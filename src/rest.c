@@ -92,13 +92,7 @@ static void on_upstream(const struct upstream_result *res, void *arg)
         const char *body = (const char *)evbuffer_pullup(res->body, -1);
         cJSON *mapped = mapping_response(call, body, len);
         if (mapped) {
-            char *s = cJSON_PrintUnformatted(mapped);
-            cJSON_Delete(mapped);
-            struct evbuffer *b = evbuffer_new();
-            evbuffer_add(b, s, strlen(s));
-            cJSON_free(s);
-            exchange_reply(x, status, "application/json", b);
-            evbuffer_free(b);
+            exchange_reply_json(x, status, "application/json", mapped);
             return;
         }
     }
