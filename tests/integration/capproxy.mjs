@@ -50,7 +50,8 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
   });
 }
 
-function buildEnv(extra, upstream) {
+/** The environment a test proxy runs with (also used for `capproxy mcp-stdio` children). */
+export function buildEnv(extra, upstream) {
   const env = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (k.startsWith('CAPPROXY_') || k.startsWith('CAL_COM_')) continue;

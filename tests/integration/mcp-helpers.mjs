@@ -9,7 +9,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 
-import { binPath, repoRoot, sanitizerReport } from './capproxy.mjs';
+import { binPath, buildEnv, repoRoot, sanitizerReport } from './capproxy.mjs';
 import { request } from './client.mjs';
 
 export const LATEST = '2025-11-25';
@@ -146,27 +146,6 @@ process.on('exit', () => {
   }
 });
 
-/** The proxy's environment, as startProxy builds it (no inherited CAPPROXY_* / CAL_COM_*). */
-export function proxyEnv(extra, upstream) {
-  const env = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (k.startsWith('CAPPROXY_') || k.startsWith('CAL_COM_')) continue;
-    if (v !== undefined) env[k] = v;
-  }
-  Object.assign(env, {
-    CAPPROXY_REST_LISTEN: '127.0.0.1:0',
-    CAPPROXY_MCP_LISTEN: '127.0.0.1:0',
-    CAPPROXY_WORKERS: '2',
-    CAPPROXY_LOG_LEVEL: 'info',
-  });
-  if (upstream) env.CAL_COM_BASE_URI = typeof upstream === 'string' ? upstream : upstream.url;
-  for (const [k, v] of Object.entries(extra || {})) {
-    if (v === null || v === undefined) delete env[k];
-    else env[k] = String(v);
-  }
-  return env;
-}
-
 /**
  * Spawn `capproxy mcp-stdio [args]` through the SDK and connect.
  * Resolves {client, transport, errors, lines (stderr), child, exit (promise of {code, signal})}.
@@ -175,7 +154,7 @@ export async function connectStdio({ upstream, env: extra, args = [], timeoutMs 
   const transport = new StdioClientTransport({
     command: binPath,
     args: ['mcp-stdio', ...args],
-    env: proxyEnv(extra, upstream),
+    env: buildEnv(extra, upstream),
     cwd: repoRoot,
     stderr: 'pipe',
   });

@@ -1,6 +1,7 @@
 /* Unit tests for mapping (and the runtime it reads): inputs through `with` to the upstream
  * request, checks before sending, credentials, bodies, output mappings. */
 #include "harness.h"
+#include "testrt.h"
 
 #include <stdlib.h>
 
@@ -75,18 +76,7 @@ static const char *doc_yaml =
 
 static struct runtime *load(const char *name, const char *yaml, struct config *cfg)
 {
-    struct diag d;
-    diag_init(&d);
-    struct model *m = model_new();
-    struct runtime *rt = NULL;
-    if (loader_load_buffer(m, name, yaml, strlen(yaml), &d) == 0 && loader_validate(m, &d) == 0)
-        rt = runtime_build(m, cfg, &d);
-    else
-        model_free(m);
-    if (!rt)
-        diag_print(&d, stderr);
-    diag_deinit(&d);
-    return rt;
+    return testrt_load(name, yaml, cfg);
 }
 
 static const struct rt_call *find_call(const struct runtime *rt, const char *name, bool tool)

@@ -4,6 +4,7 @@
  * version negotiation, JSON-RPC parsing and replies, tool input schemas and tool results.
  */
 #include "harness.h"
+#include "testrt.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -394,18 +395,7 @@ static void test_call_params(void)
 
 static struct runtime *load(const char *name, const char *yaml, struct config *cfg)
 {
-    struct diag d;
-    diag_init(&d);
-    struct model *m = model_new();
-    struct runtime *rt = NULL;
-    if (loader_load_buffer(m, name, yaml, strlen(yaml), &d) == 0 && loader_validate(m, &d) == 0)
-        rt = runtime_build(m, cfg, &d);
-    else
-        model_free(m);
-    if (!rt)
-        diag_print(&d, stderr);
-    diag_deinit(&d);
-    return rt;
+    return testrt_load(name, yaml, cfg);
 }
 
 static const struct rt_call *tool(const struct runtime *rt, const char *name)
