@@ -4,7 +4,6 @@
  */
 #include "rest.h"
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 

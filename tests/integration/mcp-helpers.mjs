@@ -114,6 +114,30 @@ export async function openSession(px, { path: p = '/mcp', protocolVersion = LATE
 // the SDK client
 
 /** Connect the official SDK client over Streamable HTTP. Resolves {client, transport, errors}. */
+const CALL_TIMEOUT = 10_000 * SCALE;
+
+/** Every tool of a connected SDK client, following nextCursor (bounded). */
+export async function listAllTools(client) {
+  const tools = [];
+  let cursor;
+  for (let i = 0; i < 20; i++) {
+    const r = await withTimeout(client.listTools(cursor ? { cursor } : undefined, { timeout: CALL_TIMEOUT }), CALL_TIMEOUT + 2000, 'tools/list');
+    tools.push(...r.tools);
+    if (!r.nextCursor) break;
+    cursor = r.nextCursor;
+  }
+  return tools;
+}
+
+/** tools/call through an SDK client, bounded. */
+export function callTool(client, name, args) {
+  return withTimeout(client.callTool({ name, arguments: args }, undefined, { timeout: CALL_TIMEOUT }), CALL_TIMEOUT + 2000, `tools/call ${name}`);
+}
+
+export function showResult(res) {
+  return JSON.stringify(res).slice(0, 800);
+}
+
 export async function connectHttp(url, { headers, timeoutMs = 10_000 * SCALE } = {}) {
   const transport = new StreamableHTTPClientTransport(new URL(url), headers ? { requestInit: { headers } } : {});
   const client = new Client({ name: 'capproxy-mcp-test', version: '0.0.0' });

@@ -12,7 +12,7 @@ import { startProxy } from './capproxy.mjs';
 import { request } from './client.mjs';
 import {
   SCALE, LATEST, sleep, withTimeout, rpc, show, initMsg, req, openSession,
-  connectHttp, closeClient, connectStdio,
+  connectHttp, closeClient, connectStdio, listAllTools, callTool, showResult,
 } from './mcp-helpers.mjs';
 
 const SECRET = 'sk-capproxy-MCP-TEST-3c9e1a7f5b2d4068a1e2f3c4d5b6a798';
@@ -21,7 +21,6 @@ const ARG_SECRET = 'argument-secret-must-not-be-used-77aa';
 
 const T = { timeout: 20_000 * SCALE };
 const T_LONG = { timeout: 60_000 * SCALE };
-const CALL_TIMEOUT = 10_000 * SCALE;
 
 const ADAPTER_NS = 'cal-com-deprecated-platform-managed-users-mcp';
 const INSTRUCTIONS =
@@ -136,25 +135,8 @@ async function assertNothingUpstream(up, what, waitMs = 200) {
   assert.deepEqual(up.requests.map((r) => `${r.method} ${r.url}`), [], `nothing must reach the upstream for ${what}`);
 }
 
-async function listAllTools(client) {
-  const tools = [];
-  let cursor;
-  for (let i = 0; i < 20; i++) {
-    const r = await client.listTools(cursor ? { cursor } : undefined, { timeout: CALL_TIMEOUT });
-    tools.push(...r.tools);
-    if (!r.nextCursor) break;
-    cursor = r.nextCursor;
-  }
-  return tools;
-}
 
-function callTool(client, name, args) {
-  return withTimeout(client.callTool({ name, arguments: args }, undefined, { timeout: CALL_TIMEOUT }), CALL_TIMEOUT + 2000, `tools/call ${name}`);
-}
 
-function showResult(res) {
-  return JSON.stringify(res).slice(0, 800);
-}
 
 /** Answer every upstream request with a distinct JSON object, remembered in `sent`. */
 function scriptUpstream(up, status = 200) {

@@ -19,7 +19,7 @@ import assert from 'node:assert/strict';
 import { startUpstream } from './upstream.mjs';
 import { startProxy, runCapproxy } from './capproxy.mjs';
 import { request } from './client.mjs';
-import { SCALE, sleep, withTimeout, connectHttp, closeClient } from './mcp-helpers.mjs';
+import { SCALE, sleep, withTimeout, connectHttp, closeClient, listAllTools, callTool, showResult } from './mcp-helpers.mjs';
 
 // distinctive credential values: they must reach the upstream only in their own header
 const SK = 'sk-PLATFORM-TEST-c0ffee5ecret-7d41a9b2e6f08c35';
@@ -30,7 +30,6 @@ const SECRETS = [SK, API_KEY];
 
 const T = { timeout: 20_000 * SCALE };
 const T_LONG = { timeout: 60_000 * SCALE };
-const CALL_TIMEOUT = 10_000 * SCALE;
 
 // ---------------------------------------------------------------------------------------------
 // the 29 operations
@@ -356,25 +355,8 @@ function scriptOk(up, o) {
 
 // MCP
 
-async function listAllTools(client) {
-  const tools = [];
-  let cursor;
-  for (let i = 0; i < 20; i++) {
-    const r = await withTimeout(client.listTools(cursor ? { cursor } : undefined, { timeout: CALL_TIMEOUT }), CALL_TIMEOUT + 2000, 'tools/list');
-    tools.push(...r.tools);
-    if (!r.nextCursor) break;
-    cursor = r.nextCursor;
-  }
-  return tools;
-}
 
-function callTool(client, name, args) {
-  return withTimeout(client.callTool({ name, arguments: args }, undefined, { timeout: CALL_TIMEOUT }), CALL_TIMEOUT + 2000, `tools/call ${name}`);
-}
 
-function showResult(res) {
-  return JSON.stringify(res).slice(0, 800);
-}
 
 function resultText(res) {
   return (res.content || []).filter((c) => c.type === 'text').map((c) => c.text).join('\n');

@@ -110,19 +110,12 @@ static void test_seed(void)
     config_finish(&cfg, &d);
     CHECK(d.nerrors == 0);
     diag_deinit(&d);
-    FILE *fp = fopen("capabilities/cal-com-managed-users.yaml", "rb");
-    char *buf = calloc(1, 1 << 20);
-    size_t n = fp ? fread(buf, 1, (1 << 20) - 1, fp) : 0;
-    if (fp)
-        fclose(fp);
-    struct runtime *rt = load("seed.yaml", buf, &cfg);
-    free(buf);
+    struct runtime *rt = testrt_load_file("capabilities/cal-com-managed-users.yaml", &cfg);
     CHECK(rt != NULL);
     if (!rt) {
         config_deinit(&cfg);
         return;
     }
-    (void)n;
     const struct rt_call *list = find_call(rt, "oauthclientuserscontrollergetmanagedusers", false);
     const struct rt_call *get = find_call(rt, "oauthclientuserscontrollergetuserbyid", false);
     const struct rt_call *patch = find_call(rt, "oauthclientuserscontrollerupdateuser", false);
@@ -230,14 +223,7 @@ out:
     unsetenv("CPX_UNSET_SECRET");
     config_finish(&cfg, &d);
     diag_deinit(&d);
-    fp = fopen("capabilities/cal-com-managed-users.yaml", "rb");
-    buf = calloc(1, 1 << 20);
-    if (fp) {
-        n = fread(buf, 1, (1 << 20) - 1, fp);
-        fclose(fp);
-    }
-    rt = load("seed.yaml", buf, &cfg);
-    free(buf);
+    rt = testrt_load_file("capabilities/cal-com-managed-users.yaml", &cfg);
     CHECK(rt != NULL);
     if (rt) {
         const struct rt_call *c = find_call(rt, "oauthclientuserscontrollergetmanagedusers", false);

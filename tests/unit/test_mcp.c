@@ -429,15 +429,7 @@ static void test_seed_schemas(void)
     config_finish(&cfg, &d);
     CHECK(d.nerrors == 0);
     diag_deinit(&d);
-    FILE *fp = fopen("capabilities/cal-com-managed-users.yaml", "rb");
-    char *buf = calloc(1, 1 << 20);
-    if (fp) {
-        size_t n = fread(buf, 1, (1 << 20) - 1, fp);
-        (void)n;
-        fclose(fp);
-    }
-    struct runtime *rt = load("seed.yaml", buf, &cfg);
-    free(buf);
+    struct runtime *rt = testrt_load_file("capabilities/cal-com-managed-users.yaml", &cfg);
     CHECK(rt != NULL);
     if (!rt) {
         config_deinit(&cfg);

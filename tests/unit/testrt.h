@@ -29,4 +29,21 @@ static inline struct runtime *testrt_load(const char *name, const char *yaml, st
     return rt;
 }
 
+/* The same for a document file. */
+static inline struct runtime *testrt_load_file(const char *path, struct config *cfg)
+{
+    struct diag d;
+    diag_init(&d);
+    struct model *m = model_new();
+    struct runtime *rt = NULL;
+    if (loader_load_file(m, path, &d) == 0 && loader_validate(m, &d) == 0)
+        rt = runtime_build(m, cfg, &d);
+    else
+        model_free(m);
+    if (!rt)
+        diag_print(&d, stderr);
+    diag_deinit(&d);
+    return rt;
+}
+
 #endif
