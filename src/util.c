@@ -351,3 +351,67 @@ int str_to_size(const char *s, size_t *out)
     *out = (size_t)v;
     return 0;
 }
+
+/* Optimal-string-alignment distance (Damerau-Levenshtein without repeated edits of one
+ * substring), case-insensitive; gives up above <limit> (returns limit + 1). Names compared here
+ * are keys and parameter names, so both are short: longer ones are never "close". */
+static size_t osa_distance(const char *a, const char *b, size_t limit)
+{
+    enum { MAXLEN = 64 };
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > MAXLEN || lb > MAXLEN)
+        return limit + 1;
+    if ((la > lb ? la - lb : lb - la) > limit)
+        return limit + 1;
+    size_t d[MAXLEN + 1][MAXLEN + 1];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        for (size_t j = 1; j <= lb; j++) {
+            int ca = tolower((unsigned char)a[i - 1]), cb = tolower((unsigned char)b[j - 1]);
+            size_t cost = ca != cb;
+            size_t v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v)
+                v = d[i][j - 1] + 1;
+            if (d[i - 1][j - 1] + cost < v)
+                v = d[i - 1][j - 1] + cost;
+            if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) &&
+                tolower((unsigned char)a[i - 2]) == cb && d[i - 2][j - 2] + 1 < v)
+                v = d[i - 2][j - 2] + 1;
+            d[i][j] = v;
+        }
+    }
+    return d[la][lb];
+}
+
+void util_closest_init(struct util_closest *c, const char *word)
+{
+    c->word = word;
+    c->best = NULL;
+    c->best_dist = 0;
+}
+
+void util_closest_add(struct util_closest *c, const char *candidate)
+{
+    if (!c->word || !candidate || strcmp(c->word, candidate) == 0)
+        return;
+    size_t limit = strlen(c->word) / 3;
+    if (limit < 1)
+        limit = 1;
+    size_t dist = osa_distance(c->word, candidate, limit);
+    if (dist <= limit && (!c->best || dist < c->best_dist)) {
+        c->best = candidate;
+        c->best_dist = dist;
+    }
+}
+
+const char *util_closest(const char *word, const char *const *cand, size_t n)
+{
+    struct util_closest c;
+    util_closest_init(&c, word);
+    for (size_t i = 0; i < n; i++)
+        util_closest_add(&c, cand[i]);
+    return c.best;
+}

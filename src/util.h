@@ -66,6 +66,20 @@ bool str_has_prefix(const char *s, const char *prefix);
 bool json_has_nul_escape(const char *s, size_t len);
 /* Constant-time comparison of two byte strings (length leaks, content does not). */
 bool str_ct_eq(const char *a, size_t alen, const char *b, size_t blen);
+/* "Did you mean": the candidate closest to a misspelt word, by ASCII case-insensitive
+ * Damerau-Levenshtein distance (a swap of two neighbours counts once). A candidate counts only
+ * when its distance is at most max(1, strlen(word) / 3) and it differs from <word>; ties keep
+ * the first. Feed candidates one by one with util_closest_add, or use util_closest on an array. */
+struct util_closest {
+    const char *word;
+    const char *best; /* NULL until a candidate is close enough */
+    size_t best_dist;
+};
+void util_closest_init(struct util_closest *c, const char *word);
+void util_closest_add(struct util_closest *c, const char *candidate); /* NULL-safe */
+/* <cand>[0..n) (NULL entries skipped); NULL when none is close enough. */
+const char *util_closest(const char *word, const char *const *cand, size_t n);
+
 /* Parse a whole decimal integer; 0 on success, -1 if not a number or out of [min, max]. */
 int str_to_long(const char *s, long min, long max, long *out);
 /* Parse a duration such as "1500", "1500ms", "30s", "2m" into milliseconds; -1 on error. */

@@ -37,6 +37,25 @@ static void test_arena(void)
     arena_deinit(&a);
 }
 
+static void test_closest(void)
+{
+    const char *keys[] = {"operations", "resources", NULL, "timeZone", "name"};
+    CHECK_STR(util_closest("opertions", keys, 5), "operations"); /* one deletion */
+    CHECK_STR(util_closest("timezone", keys, 5), "timeZone");    /* case only */
+    CHECK_STR(util_closest("resuorces", keys, 5), "resources");  /* a swap counts once */
+    CHECK(util_closest("name", keys, 5) == NULL);                /* exact: nothing to suggest */
+    CHECK(util_closest("zzzzzzzzzz", keys, 5) == NULL);          /* nothing close */
+    CHECK(util_closest("nm", keys, 5) == NULL);                  /* 2 edits > max(1, 2/3) */
+    const char *reqd[] = {"required", "description"};
+    CHECK_STR(util_closest("requird", reqd, 2), "required");
+    struct util_closest c;
+    util_closest_init(&c, "limt");
+    util_closest_add(&c, "list");
+    util_closest_add(&c, "limit"); /* 1 edit each: the first stays */
+    util_closest_add(&c, NULL);    /* ignored */
+    CHECK_STR(c.best, "list");
+}
+
 static void test_strings(void)
 {
     CHECK(str_eq_ci("X-Cal-Secret-Key", "x-cal-secret-key"));
@@ -72,5 +91,6 @@ int main(void)
     test_strbuf();
     test_arena();
     test_strings();
+    test_closest();
     return harness_report();
 }
