@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonnum.h"
 #include "jsonpath.h"
 #include "template.h"
 #include "urlenc.h"
@@ -776,6 +777,8 @@ cJSON *mapping_response(const struct rt_call *call, const char *body, size_t len
     cJSON *doc = cJSON_ParseWithLength(body, len);
     if (!doc)
         return NULL;
+    /* Integers beyond 2^53 (64-bit ids) keep the upstream's digits when re-encoded. */
+    jsonnum_keep_big_ints(doc, body, len);
     const struct model_call *mc = call->mcall;
     if (mc->noutputs == 0 || call->passthrough)
         return doc;
