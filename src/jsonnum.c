@@ -96,13 +96,16 @@ static bool is_integer_token(const char *s, size_t len)
            !memchr(s, 'E', len);
 }
 
-/* Walk <j> in document order; <*k> counts number nodes. */
-static size_t keep_walk(cJSON *j, const char *src, const struct tok *t, size_t *k)
+/* Walk <j> in document order; <*k> counts number nodes. Nodes change only once the walk is
+ * inside <under> (NULL: everywhere). */
+static size_t keep_walk(cJSON *j, const cJSON *under, bool inside, const char *src,
+                        const struct tok *t, size_t *k)
 {
     size_t changed = 0;
+    inside = inside || !under || j == under;
     if (cJSON_IsNumber(j)) {
         const struct tok *tk = &t[(*k)++];
-        if (fabs(j->valuedouble) >= JSONNUM_EXACT_LIMIT &&
+        if (inside && !j->valuestring && fabs(j->valuedouble) >= JSONNUM_EXACT_LIMIT &&
             is_integer_token(src + tk->off, tk->len)) {
             /* Printed verbatim by cJSON; the digits are the upstream's own. */
             char *raw = cJSON_malloc(tk->len + 1);
@@ -116,7 +119,7 @@ static size_t keep_walk(cJSON *j, const char *src, const struct tok *t, size_t *
         }
     }
     for (cJSON *c = j->child; c; c = c->next)
-        changed += keep_walk(c, src, t, k);
+        changed += keep_walk(c, under, inside, src, t, k);
     return changed;
 }
 
@@ -131,7 +134,7 @@ static bool has_long_digit_run(const char *s, size_t len)
     return false;
 }
 
-size_t jsonnum_keep_big_ints(cJSON *doc, const char *src, size_t len)
+size_t jsonnum_keep_big_ints(cJSON *doc, const cJSON *under, const char *src, size_t len)
 {
     if (!doc || !src || !has_long_digit_run(src, len))
         return 0;
@@ -140,7 +143,7 @@ size_t jsonnum_keep_big_ints(cJSON *doc, const char *src, size_t len)
     size_t n = scan(src, len, &t);
     if (n == count_numbers(doc)) {
         size_t k = 0;
-        changed = keep_walk(doc, src, t, &k);
+        changed = keep_walk(doc, under, false, src, t, &k);
     }
     free(t);
     return changed;

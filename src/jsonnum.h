@@ -14,10 +14,11 @@
 #include <cjson/cJSON.h>
 
 /* Turn every integer of <doc> (parsed from <src>[0..len)) whose magnitude is 2^53 or more into a
- * raw node holding the source's digits, so that printing <doc> keeps them. Cheap when <src> has
- * no run of 16 digits (then nothing can be that big). Returns how many nodes changed; 0 also
- * when the tokens do not pair with the nodes (the document is then left as it is). */
-size_t jsonnum_keep_big_ints(cJSON *doc, const char *src, size_t len);
+ * raw node holding the source's digits, so that printing <doc> keeps them; only inside subtree
+ * <under> of <doc> when it is not NULL. Numbers that already carry a valuestring are left alone.
+ * Cheap when <src> has no run of 16 digits (then nothing can be that big). Returns how many
+ * nodes changed; 0 also when the tokens do not pair with the nodes (<doc> is then unchanged). */
+size_t jsonnum_keep_big_ints(cJSON *doc, const cJSON *under, const char *src, size_t len);
 
 /* The source text of number node <node> inside <doc> (parsed from <src>[0..len)), or NULL when
  * it cannot be found; <*toklen> gets its length. */

@@ -115,6 +115,12 @@ int jsonrpc_parse(const char *buf, size_t len, struct jsonrpc_msg *msg, cJSON **
         msg->kind = id ? JSONRPC_REQUEST : JSONRPC_NOTIFICATION;
         msg->method = method->valuestring;
         msg->params = params;
+        /* Tool arguments go upstream: a 64-bit integer among them keeps its digits. */
+        const cJSON *args = cJSON_IsObject(params) && strcmp(msg->method, "tools/call") == 0
+                                ? cJSON_GetObjectItemCaseSensitive(params, "arguments")
+                                : NULL;
+        if (args)
+            jsonnum_keep_big_ints(doc, args, buf, len);
     } else {
         if (has_result == has_error || (!id && !null_ok)) {
             why = "Invalid Request: neither a request (method) nor a response (id with result "

@@ -188,7 +188,7 @@ static void number_text(double d, struct strbuf *out)
 
 static int json_text(const cJSON *j, struct strbuf *out)
 {
-    if (cJSON_IsString(j))
+    if (cJSON_IsString(j) || cJSON_IsRaw(j))
         return strbuf_adds(out, j->valuestring);
     if (cJSON_IsNumber(j)) {
         number_text(j->valuedouble, out);
@@ -334,9 +334,10 @@ static bool type_ok(const struct val *v, enum model_type t)
     case MODEL_TYPE_STRING:
         return cJSON_IsString(j);
     case MODEL_TYPE_NUMBER:
-        return cJSON_IsNumber(j);
+        return cJSON_IsNumber(j) || cJSON_IsRaw(j);
     case MODEL_TYPE_INTEGER:
-        return cJSON_IsNumber(j) && j->valuedouble == floor(j->valuedouble);
+        /* A raw input is an integer beyond 2^53 that keeps its digits (jsonnum). */
+        return (cJSON_IsNumber(j) && j->valuedouble == floor(j->valuedouble)) || cJSON_IsRaw(j);
     case MODEL_TYPE_BOOLEAN:
         return cJSON_IsBool(j);
     case MODEL_TYPE_ARRAY:
@@ -886,7 +887,7 @@ cJSON *mapping_response(const struct rt_call *call, const char *body, size_t len
     if (!doc)
         return NULL;
     /* Integers beyond 2^53 (64-bit ids) keep the upstream's digits when re-encoded. */
-    jsonnum_keep_big_ints(doc, body, len);
+    jsonnum_keep_big_ints(doc, NULL, body, len);
     const struct model_call *mc = call->mcall;
     if (mc->noutputs == 0 || call->passthrough)
         return doc;

@@ -12,6 +12,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "exchange.h"
+#include "jsonnum.h"
 #include "log.h"
 #include "mapping.h"
 #include "router.h"
@@ -94,6 +95,7 @@ static cJSON *parse_body(struct exchange *x, const char *ct, const char *raw, si
         cJSON_Delete(body);
         return NULL;
     }
+    jsonnum_keep_big_ints(body, NULL, raw, len); /* a 64-bit id goes upstream with its digits */
     return body;
 }
 

@@ -96,6 +96,12 @@ export default [
     expect: { status: 200 },
     upstream: upstreamBody('{}'),
   },
+  {
+    name: 'an integer beyond 2^53 in a body field goes upstream with all its digits',
+    raw: (ctx) => send(ctx, 'PATCH', ME, '{"defaultScheduleId":12345678901234567890}', JSON_CT + BEARER),
+    expect: { status: 200 },
+    upstream: upstreamBody('{"defaultScheduleId":12345678901234567890}'),
+  },
   // ---- JSON bodies: one JSON value, UTF-8, a JSON media type ----
   {
     name: 'bytes after the JSON value ({...} xyz) are refused',
@@ -206,6 +212,15 @@ export default [
       },
     },
     upstream: 1,
+  },
+  {
+    name: 'an integer beyond 2^53 in a tool argument goes upstream with all its digits',
+    port: 'mcp',
+    raw: (ctx) =>
+      mcp(ctx, '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"cal_platform_me_controller_update_me","arguments":{"defaultScheduleId":9007199254740993}}}'),
+    env: { CAL_COM_API_KEY: 'cal_hostile_test' },
+    expect: { status: 200, jsonrpc: { isError: false } },
+    upstream: upstreamBody('{"defaultScheduleId":9007199254740993}'),
   },
   // ---- JSON-RPC ids: echoed exactly or refused; the reply is always JSON ----
   {
