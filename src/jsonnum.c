@@ -3,13 +3,15 @@
  */
 #include "jsonnum.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
 
-#define JSONNUM_EXACT_LIMIT 9007199254740992.0 /* 2^53: doubles hold every integer below it */
+/* cJSON 1.7.15 prints a number with 15 significant digits when that reads back within a
+ * relative DBL_EPSILON, so an integer of 16 digits or more can come out changed even below 2^53
+ * (9007199254740991 prints as 9.00719925474099e+15): such integers keep their text. */
+#define JSONNUM_MIN_DIGITS 16
 
 struct tok {
     size_t off, len;
@@ -90,10 +92,12 @@ bool jsonnum_is_json_number(const char *s, size_t len)
     return i == len;
 }
 
-static bool is_integer_token(const char *s, size_t len)
+/* An integer token of JSONNUM_MIN_DIGITS digits or more, as RFC 8259 writes it. */
+static bool is_long_integer_token(const char *s, size_t len)
 {
-    return jsonnum_is_json_number(s, len) && !memchr(s, '.', len) && !memchr(s, 'e', len) &&
-           !memchr(s, 'E', len);
+    size_t digits = len - (len > 0 && s[0] == '-');
+    return digits >= JSONNUM_MIN_DIGITS && jsonnum_is_json_number(s, len) && !memchr(s, '.', len) &&
+           !memchr(s, 'e', len) && !memchr(s, 'E', len);
 }
 
 /* Walk <j> in document order; <*k> counts number nodes. Nodes change only once the walk is
@@ -105,8 +109,7 @@ static size_t keep_walk(cJSON *j, const cJSON *under, bool inside, const char *s
     inside = inside || !under || j == under;
     if (cJSON_IsNumber(j)) {
         const struct tok *tk = &t[(*k)++];
-        if (inside && !j->valuestring && fabs(j->valuedouble) >= JSONNUM_EXACT_LIMIT &&
-            is_integer_token(src + tk->off, tk->len)) {
+        if (inside && !j->valuestring && is_long_integer_token(src + tk->off, tk->len)) {
             /* Printed verbatim by cJSON; the digits are the upstream's own. */
             char *raw = cJSON_malloc(tk->len + 1);
             if (raw) {
@@ -128,7 +131,7 @@ static bool has_long_digit_run(const char *s, size_t len)
     size_t run = 0;
     for (size_t i = 0; i < len; i++) {
         run = (s[i] >= '0' && s[i] <= '9') ? run + 1 : 0;
-        if (run >= 16)
+        if (run >= JSONNUM_MIN_DIGITS)
             return true;
     }
     return false;

@@ -13,8 +13,9 @@
 
 #include <cjson/cJSON.h>
 
-/* Turn every integer of <doc> (parsed from <src>[0..len)) whose magnitude is 2^53 or more into a
- * raw node holding the source's digits, so that printing <doc> keeps them; only inside subtree
+/* Turn every integer of <doc> (parsed from <src>[0..len)) written with 16 digits or more (beyond
+ * 2^53 a double cannot hold it, and cJSON prints 16-digit ones rounded) into a raw node holding
+ * the source's digits, so that printing <doc> keeps them; only inside subtree
  * <under> of <doc> when it is not NULL. Numbers that already carry a valuestring are left alone.
  * Cheap when <src> has no run of 16 digits (then nothing can be that big). Returns how many
  * nodes changed; 0 also when the tokens do not pair with the nodes (<doc> is then unchanged). */

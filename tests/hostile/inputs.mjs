@@ -29,7 +29,7 @@ const rawHas = (s) => (res) => {
   if (!res.text.includes(s)) throw new Error(`reply must contain ${s}: ${res.text.slice(0, 400)}`);
 };
 
-const BIG = '{"status":"success","data":{"id":12345678901234567890,"n":-9007199254740993,"s":"12345678901234567891"}}';
+const BIG = '{"status":"success","data":{"id":12345678901234567890,"n":-9007199254740993,"m":9007199254740991,"s":"12345678901234567891"}}';
 
 export default [
   // ---- unknown inputs: refused naming them, with "did you mean" ----
@@ -207,7 +207,7 @@ export default [
       jsonrpc: { isError: false },
       check: (res) => {
         const sc = res.text.slice(res.text.indexOf('"structuredContent"'));
-        for (const s of ['"id":12345678901234567890', '"n":-9007199254740993', '"s":"12345678901234567891"'])
+        for (const s of ['"id":12345678901234567890', '"n":-9007199254740993', '"m":9007199254740991', '"s":"12345678901234567891"'])
           if (!sc.includes(s)) throw new Error(`structuredContent must keep ${s}: ${sc.slice(0, 300)}`);
       },
     },
