@@ -21,6 +21,7 @@
 #include <event2/event_struct.h>
 #include <event2/keyvalq_struct.h>
 
+#include "httpstatus.h"
 #include "log.h"
 #include "urlenc.h"
 
@@ -399,7 +400,7 @@ void exchange_reply(struct exchange *x, int status, const char *ctype, struct ev
                    status == 304 || (status >= 100 && status < 200);
     if (no_body && body)
         evbuffer_drain(body, evbuffer_get_length(body));
-    evhttp_send_reply(req, status, exchange_status_text(status), body);
+    evhttp_send_reply(req, status, httpstatus_text(status), body);
 }
 
 void exchange_problem(struct exchange *x, int status, const char *detail, const char *param,
@@ -407,7 +408,7 @@ void exchange_problem(struct exchange *x, int status, const char *detail, const 
 {
     cJSON *p = cJSON_CreateObject();
     cJSON_AddStringToObject(p, "type", "about:blank");
-    cJSON_AddStringToObject(p, "title", exchange_status_text(status));
+    cJSON_AddStringToObject(p, "title", httpstatus_text(status));
     cJSON_AddNumberToObject(p, "status", status);
     if (detail)
         cJSON_AddStringToObject(p, "detail", detail);
@@ -581,77 +582,4 @@ bool exchange_is_inbound_header(const struct rt_inbound *const *auth, size_t n, 
         if (!auth[i]->in_query && str_eq_ci(auth[i]->name, name))
             return true;
     return false;
-}
-
-const char *exchange_status_text(int status)
-{
-    switch (status) {
-    case 100:
-        return "Continue";
-    case 200:
-        return "OK";
-    case 201:
-        return "Created";
-    case 202:
-        return "Accepted";
-    case 204:
-        return "No Content";
-    case 301:
-        return "Moved Permanently";
-    case 302:
-        return "Found";
-    case 303:
-        return "See Other";
-    case 304:
-        return "Not Modified";
-    case 307:
-        return "Temporary Redirect";
-    case 308:
-        return "Permanent Redirect";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 406:
-        return "Not Acceptable";
-    case 408:
-        return "Request Timeout";
-    case 409:
-        return "Conflict";
-    case 413:
-        return "Content Too Large";
-    case 415:
-        return "Unsupported Media Type";
-    case 422:
-        return "Unprocessable Content";
-    case 429:
-        return "Too Many Requests";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 498:
-        return "Invalid Token";
-    case 500:
-        return "Internal Server Error";
-    case 501:
-        return "Not Implemented";
-    case 502:
-        return "Bad Gateway";
-    case 503:
-        return "Service Unavailable";
-    case 504:
-        return "Gateway Timeout";
-    }
-    if (status >= 200 && status < 300)
-        return "OK";
-    if (status >= 300 && status < 400)
-        return "Redirect";
-    if (status >= 400 && status < 500)
-        return "Client Error";
-    return "Server Error";
 }

@@ -69,7 +69,5 @@ int exchange_check_headers(struct exchange *x, size_t max, const char **why);
 
 /* Free a worker's connection table (at worker shutdown, after evhttp_free). */
 void exchange_conn_table_free(struct conn_table *t);
-/* Status text for <status> ("Not Found"). */
-const char *exchange_status_text(int status);
 
 #endif

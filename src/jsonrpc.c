@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "httpstatus.h"
+#include "jsonnum.h"
 #include "mapping.h"
 #include "template.h"
 #include "util.h"
@@ -18,8 +20,29 @@
 
 static bool valid_id(const cJSON *id)
 {
-    /* MCP: "the ID MUST NOT be null", and JSON-RPC allows only strings and numbers. */
-    return cJSON_IsString(id) || cJSON_IsNumber(id);
+    /* MCP: "the ID MUST NOT be null", and JSON-RPC allows only strings and numbers. cJSON turns
+     * 1e400 into infinity, which has no JSON form to echo: such an id is refused. */
+    return cJSON_IsString(id) || (cJSON_IsNumber(id) && isfinite(id->valuedouble));
+}
+
+/* Keep the source text of numeric id <idv> so that replies echo it exactly (a double would
+ * turn 12345678901234567890 or -0 into another number). The text rides in the node's
+ * valuestring, which cJSON leaves unused for numbers but duplicates and frees with the node,
+ * so the node stays a number for comparisons (notifications/cancelled). False when the text
+ * is not a JSON number as RFC 8259 writes it (cJSON also takes "01" and "1."). */
+static bool keep_id_text(cJSON *doc, cJSON *idv, const char *buf, size_t len)
+{
+    size_t tlen = 0;
+    const char *t = jsonnum_token(doc, idv, buf, len, &tlen);
+    if (!t || !jsonnum_is_json_number(t, tlen))
+        return false;
+    char *copy = cJSON_malloc(tlen + 1);
+    if (!copy)
+        return false;
+    memcpy(copy, t, tlen);
+    copy[tlen] = '\0';
+    idv->valuestring = copy;
+    return true;
 }
 
 int jsonrpc_parse(const char *buf, size_t len, struct jsonrpc_msg *msg, cJSON **error_reply)
@@ -31,6 +54,13 @@ int jsonrpc_parse(const char *buf, size_t len, struct jsonrpc_msg *msg, cJSON **
     if (json_has_nul_escape(buf, len)) {
         *error_reply = jsonrpc_error(NULL, JSONRPC_PARSE_ERROR,
                                      "Parse error: strings containing \\u0000 are not accepted");
+        return -1;
+    }
+    size_t bad_at = 0;
+    if (!utf8_valid(buf, len, &bad_at)) {
+        char why_utf8[96];
+        snprintf(why_utf8, sizeof why_utf8, "Parse error: invalid UTF-8 at byte %zu", bad_at);
+        *error_reply = jsonrpc_error(NULL, JSONRPC_PARSE_ERROR, why_utf8);
         return -1;
     }
     cJSON *doc = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
@@ -55,8 +85,8 @@ int jsonrpc_parse(const char *buf, size_t len, struct jsonrpc_msg *msg, cJSON **
         why = "Invalid Request: a JSON-RPC message must be an object";
         goto fail;
     }
-    const cJSON *idv = cJSON_GetObjectItemCaseSensitive(doc, "id");
-    if (valid_id(idv))
+    cJSON *idv = cJSON_GetObjectItemCaseSensitive(doc, "id");
+    if (valid_id(idv) && (!cJSON_IsNumber(idv) || keep_id_text(doc, idv, buf, len)))
         id = idv;
     const cJSON *ver = cJSON_GetObjectItemCaseSensitive(doc, "jsonrpc");
     if (!cJSON_IsString(ver) || strcmp(ver->valuestring, "2.0") != 0) {
@@ -70,7 +100,7 @@ int jsonrpc_parse(const char *buf, size_t len, struct jsonrpc_msg *msg, cJSON **
     /* Only an error response may carry id null (the peer could not read our id). */
     bool null_ok = !method && has_error && !has_result && cJSON_IsNull(idv);
     if (idv && !id && !null_ok) {
-        why = "Invalid Request: \"id\" must be a string or a number";
+        why = "Invalid Request: \"id\" must be a string or a finite JSON number";
         goto fail;
     }
     if (method) {
@@ -85,6 +115,12 @@ int jsonrpc_parse(const char *buf, size_t len, struct jsonrpc_msg *msg, cJSON **
         msg->kind = id ? JSONRPC_REQUEST : JSONRPC_NOTIFICATION;
         msg->method = method->valuestring;
         msg->params = params;
+        /* Tool arguments go upstream: a 64-bit integer among them keeps its digits. */
+        const cJSON *args = cJSON_IsObject(params) && strcmp(msg->method, "tools/call") == 0
+                                ? cJSON_GetObjectItemCaseSensitive(params, "arguments")
+                                : NULL;
+        if (args)
+            jsonnum_keep_big_ints(doc, args, buf, len);
     } else {
         if (has_result == has_error || (!id && !null_ok)) {
             why = "Invalid Request: neither a request (method) nor a response (id with result "
@@ -110,16 +146,17 @@ void jsonrpc_msg_free(struct jsonrpc_msg *msg)
     memset(msg, 0, sizeof *msg);
 }
 
-/* A copy of request id <id> that prints as the client wrote it. cJSON 1.7.15 prints integers
- * above 2^31 with 15 significant digits ("9.00719925474099e+15"), which a client would not
- * match to its request: integers are printed in full here (exact up to 2^53, where JSON
- * parsers into doubles stop anyway). */
+/* A copy of request id <id> that prints as the client wrote it: the source text jsonrpc_parse
+ * kept (keep_id_text). An id built otherwise is printed in full when it is an integer (cJSON
+ * 1.7.15 prints integers above 2^31 with 15 significant digits, "9.00719925474099e+15"). */
 static cJSON *id_copy(const cJSON *id)
 {
     if (!id)
         return cJSON_CreateNull();
     if (!cJSON_IsNumber(id))
         return cJSON_Duplicate(id, 1);
+    if (id->valuestring)
+        return cJSON_CreateRaw(id->valuestring);
     char buf[64];
     double d = id->valuedouble;
     if (d == floor(d) && fabs(d) < 9.2e18)
@@ -421,35 +458,6 @@ const char *jsonrpc_mcp_call_params(const cJSON *params, const char **name, cons
     return NULL;
 }
 
-/* Length of the valid UTF-8 sequence at <s> (at most <n> bytes), 0 when invalid. Overlong
- * forms, surrogates and code points above U+10FFFF are invalid (RFC 3629). */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    size_t len;
-    unsigned min, cp;
-    if (c < 0x80)
-        return c ? 1 : 0;
-    if ((c & 0xE0) == 0xC0)
-        len = 2, min = 0x80, cp = c & 0x1F;
-    else if ((c & 0xF0) == 0xE0)
-        len = 3, min = 0x800, cp = c & 0x0F;
-    else if ((c & 0xF8) == 0xF0)
-        len = 4, min = 0x10000, cp = c & 0x07;
-    else
-        return 0;
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
-}
-
 char *jsonrpc_utf8_sanitize(const char *s, size_t len)
 {
     struct strbuf b;
@@ -484,31 +492,55 @@ cJSON *jsonrpc_mcp_text_result(const char *text, size_t len, bool is_error)
     return r;
 }
 
-cJSON *jsonrpc_mcp_upstream_result(const struct rt_call *call, long status, const char *body,
-                                   size_t len)
+/* Add text item <text>[0..len) (made valid UTF-8) to tool result <r>. */
+static void add_text(cJSON *r, const char *text, size_t len)
 {
-    if (status >= 400) {
-        if (len > 0)
-            return jsonrpc_mcp_text_result(body, len, true);
-        char msg[64];
-        int n = snprintf(msg, sizeof msg, "the upstream answered HTTP %ld", status);
-        return jsonrpc_mcp_text_result(msg, (size_t)n, true);
-    }
-    cJSON *mapped = len > 0 ? mapping_response(call, body, len) : NULL;
-    if (!mapped)
-        return jsonrpc_mcp_text_result(body, len, false);
-    cJSON *r;
-    if (call->passthrough) {
-        /* The whole document unchanged: its own text keeps numbers exactly as sent. */
-        r = jsonrpc_mcp_text_result(body, len, false);
-    } else {
+    cJSON *item = cJSON_CreateObject();
+    cJSON_AddStringToObject(item, "type", "text");
+    char *t = jsonrpc_utf8_sanitize(text, len);
+    cJSON_AddStringToObject(item, "text", t);
+    free(t);
+    cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(r, "content"), item);
+}
+
+cJSON *jsonrpc_mcp_upstream_result(const struct rt_call *call, long status, const char *location,
+                                   const char *body, size_t len)
+{
+    bool ok = status >= 200 && status < 300;
+    cJSON *r, *mapped = ok && len > 0 ? mapping_response(call, body, len) : NULL;
+    if (mapped && !call->passthrough) {
         char *s = cJSON_PrintUnformatted(mapped);
         r = jsonrpc_mcp_text_result(s, strlen(s), false);
         cJSON_free(s);
+    } else {
+        /* Not JSON, not mapped, or the whole document unchanged: its own text keeps numbers
+         * exactly as the upstream wrote them. */
+        r = jsonrpc_mcp_text_result(body, len, status >= 400);
+    }
+    if (!ok) {
+        /* Nothing the upstream said is lost: the status (and a redirect's Location) as a
+         * sentence a model reads. The body stays the first item, which clients parse. */
+        struct strbuf said;
+        strbuf_init(&said, 0);
+        strbuf_addf(&said, "upstream answered %ld %s", status, httpstatus_text((int)status));
+        if (location)
+            strbuf_addf(&said, "; Location: %s", location);
+        if (len == 0)
+            cJSON_DeleteItemFromArray(cJSON_GetObjectItemCaseSensitive(r, "content"), 0);
+        add_text(r, said.data, said.len);
+        strbuf_deinit(&said);
     }
     if (cJSON_IsObject(mapped))
         cJSON_AddItemToObject(r, "structuredContent", mapped);
     else
         cJSON_Delete(mapped);
+    /* ... and for programs, in _meta. */
+    cJSON *meta = cJSON_AddObjectToObject(r, "_meta");
+    cJSON_AddNumberToObject(meta, "upstreamStatus", (double)status);
+    if (location) {
+        char *l = jsonrpc_utf8_sanitize(location, strlen(location));
+        cJSON_AddStringToObject(meta, "upstreamLocation", l);
+        free(l);
+    }
     return r;
 }

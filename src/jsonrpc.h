@@ -75,11 +75,14 @@ const char *jsonrpc_mcp_call_params(const cJSON *params, const char **name, cons
 /* A tool result with one text item: {content: [{type: text, text}], isError?}. <text> need not
  * be valid UTF-8 or NUL-free: bad bytes become U+FFFD. */
 cJSON *jsonrpc_mcp_text_result(const char *text, size_t len, bool is_error);
-/* The tool result for an upstream answer: for status < 400 the mapped JSON as text, and as
- * structuredContent when it is an object (a non-JSON body goes out as text); for status >= 400
- * isError with the upstream body as the text. */
-cJSON *jsonrpc_mcp_upstream_result(const struct rt_call *call, long status, const char *body,
-                                   size_t len);
+/* The tool result for an upstream answer. 2xx: the mapped JSON as text, and as
+ * structuredContent when it is an object (a non-JSON body goes out as text; integers beyond
+ * 2^53 keep their digits). Any other status: the upstream body as the first text item (when
+ * there is one), then "upstream answered 404 Not Found" (with "; Location: <url>" when
+ * <location> is not NULL), isError for status >= 400. Always _meta {upstreamStatus,
+ * upstreamLocation when given}. */
+cJSON *jsonrpc_mcp_upstream_result(const struct rt_call *call, long status, const char *location,
+                                   const char *body, size_t len);
 
 /* <s>[0..len) as a NUL-terminated valid UTF-8 string (caller frees): invalid sequences and NUL
  * bytes become U+FFFD, so the text can always be put into JSON. */

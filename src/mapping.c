@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonnum.h"
 #include "jsonpath.h"
 #include "template.h"
 #include "urlenc.h"
@@ -44,6 +45,7 @@ struct ctx {
     size_t nres;
     char **owned; /* strings owned by this mapping (freed at the end) */
     size_t nowned;
+    size_t repeats; /* how often the query parameter the last lookup found was given */
 };
 
 static int fail(struct ctx *c, int status, const char *param, const char *fmt, ...)
@@ -120,6 +122,7 @@ static bool query_find(struct ctx *c, const char *name, struct val *v)
 {
     const struct mapping_input *in = c->in;
     size_t count = 0;
+    c->repeats = 0;
     struct strbuf b;
     strbuf_init(&b, 0);
     for (size_t i = 0; i < in->nquery; i++) {
@@ -136,6 +139,7 @@ static bool query_find(struct ctx *c, const char *name, struct val *v)
     size_t len;
     const char *s = keep(c, strbuf_detach(&b, &len));
     *v = (struct val){VAL_TEXT, s, len, NULL};
+    c->repeats = count;
     return true;
 }
 
@@ -145,6 +149,7 @@ static bool query_find(struct ctx *c, const char *name, struct val *v)
 static bool input_find(struct ctx *c, const char *name, struct val *v)
 {
     const struct mapping_input *in = c->in;
+    c->repeats = 0;
     if (in->mcp) {
         const cJSON *j = in->args ? cJSON_GetObjectItemCaseSensitive(in->args, name) : NULL;
         if (!j || cJSON_IsNull(j))
@@ -183,7 +188,7 @@ static void number_text(double d, struct strbuf *out)
 
 static int json_text(const cJSON *j, struct strbuf *out)
 {
-    if (cJSON_IsString(j))
+    if (cJSON_IsString(j) || cJSON_IsRaw(j))
         return strbuf_adds(out, j->valuestring);
     if (cJSON_IsNumber(j)) {
         number_text(j->valuedouble, out);
@@ -329,9 +334,10 @@ static bool type_ok(const struct val *v, enum model_type t)
     case MODEL_TYPE_STRING:
         return cJSON_IsString(j);
     case MODEL_TYPE_NUMBER:
-        return cJSON_IsNumber(j);
+        return cJSON_IsNumber(j) || cJSON_IsRaw(j);
     case MODEL_TYPE_INTEGER:
-        return cJSON_IsNumber(j) && j->valuedouble == floor(j->valuedouble);
+        /* A raw input is an integer beyond 2^53 that keeps its digits (jsonnum). */
+        return (cJSON_IsNumber(j) && j->valuedouble == floor(j->valuedouble)) || cJSON_IsRaw(j);
     case MODEL_TYPE_BOOLEAN:
         return cJSON_IsBool(j);
     case MODEL_TYPE_ARRAY:
@@ -348,6 +354,16 @@ static const char *type_article(enum model_type t)
     return t == MODEL_TYPE_INTEGER || t == MODEL_TYPE_OBJECT || t == MODEL_TYPE_ARRAY ? "an" : "a";
 }
 
+/* A query parameter given several times joins into a list, which only an array (or an
+ * untyped parameter) takes: for a scalar, `limit=10&limit=20` is refused as what it is. */
+static int check_repeats(struct ctx *c, const char *name, enum model_type t)
+{
+    if (c->repeats > 1 && t != MODEL_TYPE_ARRAY && t != MODEL_TYPE_ANY)
+        return fail(c, 400, name, "query parameter '%s' was given %zu times; it takes one value",
+                    name, c->repeats);
+    return 0;
+}
+
 /* Check the exposed call's own declared inputParameters (tools in particular). */
 static int check_declared(struct ctx *c)
 {
@@ -362,11 +378,83 @@ static int check_declared(struct ctx *c)
                 return fail(c, 400, p->name, "missing required parameter '%s'", p->name);
             continue;
         }
+        if (check_repeats(c, p->name, p->type) < 0)
+            return -1;
         if (!type_ok(&v, p->type))
             return fail(c, 400, p->name, "parameter '%s' must be %s %s", p->name,
                         type_article(p->type), model_type_name(p->type));
     }
     return 0;
+}
+
+/* Refuse input <name> that the call does not read: 400 naming it, with the closest declared
+ * name when one is near (`timezone` -> `timeZone`). */
+static int unknown(struct ctx *c, const char *what, const char *name)
+{
+    const struct rt_call *call = c->call;
+    const char *near = util_closest(name, call->inputs, call->ninputs);
+    /* The caller's text: cut it short and keep the message valid UTF-8. */
+    char shown[64];
+    size_t n = strnlen(name, sizeof shown - 1);
+    while (n > 0 && !utf8_valid(name, n, NULL))
+        n--;
+    memcpy(shown, name, n);
+    shown[n] = '\0';
+    if (near)
+        return fail(c, 400, shown, "unknown %s '%s' (did you mean '%s'?)", what, shown, near);
+    if (call->ninputs == 0)
+        return fail(c, 400, shown, "unknown %s '%s': this operation takes none", what, shown);
+    struct strbuf b;
+    strbuf_init(&b, 300);
+    for (size_t i = 0; i < call->ninputs; i++)
+        if (strbuf_addf(&b, "%s%s", i ? ", " : "", call->inputs[i]) < 0) {
+            strbuf_adds(&b, ", ...");
+            break;
+        }
+    fail(c, 400, shown, "unknown %s '%s' (accepted: %s)", what, shown, b.data ? b.data : "");
+    strbuf_deinit(&b);
+    return -1;
+}
+
+/* Keys of object <obj> must be inputs, each given once (cJSON keeps duplicate keys, and only
+ * the first would be read). */
+static int check_keys(struct ctx *c, const cJSON *obj, const char *what)
+{
+    const struct rt_call *call = c->call;
+    unsigned char seen_small[64] = {0};
+    unsigned char *seen =
+        call->ninputs <= sizeof seen_small ? seen_small : xcalloc(call->ninputs, 1);
+    int rc = 0;
+    for (const cJSON *e = obj->child; e && rc == 0; e = e->next) {
+        size_t i = 0;
+        while (i < call->ninputs && !str_eq(call->inputs[i], e->string))
+            i++;
+        if (i == call->ninputs)
+            rc = unknown(c, what, e->string);
+        else if (seen[i]++)
+            rc = fail(c, 400, e->string, "%s '%s' was given twice", what, e->string);
+    }
+    if (seen != seen_small)
+        free(seen);
+    return rc;
+}
+
+/* Nothing the caller sends is dropped in silence: every query parameter, body field and tool
+ * argument must be one the call reads (runtime's input names, computed at load). Headers are
+ * not checked: clients send many standard ones. */
+static int check_unknown(struct ctx *c)
+{
+    const struct mapping_input *in = c->in;
+    if (in->mcp)
+        return in->args ? check_keys(c, in->args, "argument") : 0;
+    for (size_t i = 0; i < in->nquery; i++)
+        if (!runtime_call_has_input(c->call, in->query[i].name))
+            return unknown(c, "query parameter", in->query[i].name);
+    if (!in->body || c->call->opaque_body)
+        return 0;
+    if (!cJSON_IsObject(in->body))
+        return fail(c, 400, "body", "the request body must be a JSON object of named fields");
+    return check_keys(c, in->body, "body field");
 }
 
 static int resolve_param(struct ctx *c, const struct model_param *p)
@@ -377,11 +465,14 @@ static int resolve_param(struct ctx *c, const struct model_param *p)
         return 0;
     if (p->in == MODEL_IN_HEADER && runtime_is_credential(cons, p->name))
         return 0; /* credentials are resolved last, from headers only */
+    c->repeats = 0;
     if (!resolve(c, p, &v)) {
         if (p->required || p->in == MODEL_IN_PATH)
             return fail(c, 400, p->name, "missing required parameter '%s'", p->name);
         return 0;
     }
+    if (v.kind == VAL_TEXT && check_repeats(c, p->name, p->type) < 0)
+        return -1;
     if (!type_ok(&v, p->type))
         return fail(c, 400, p->name, "parameter '%s' must be %s %s", p->name, type_article(p->type),
                     model_type_name(p->type));
@@ -524,6 +615,23 @@ static cJSON *render_json(struct ctx *c, const cJSON *tpl)
     return cJSON_Duplicate(tpl, 1);
 }
 
+/* A POST, PUT or PATCH to an operation with an `in: body` parameter always sends a JSON object:
+ * the real API refuses a missing body ("Body parameter is required") even when every field is
+ * optional. */
+static bool takes_object_body(const struct rt_call *call)
+{
+    const struct model_operation *op = call->op;
+    if (op->method != MODEL_POST && op->method != MODEL_PUT && op->method != MODEL_PATCH)
+        return false;
+    const struct model_param *lists[2] = {op->params, call->consumer->mc->params};
+    size_t counts[2] = {op->nparams, call->consumer->mc->nparams};
+    for (int l = 0; l < 2; l++)
+        for (size_t i = 0; i < counts[l]; i++)
+            if (lists[l][i].in == MODEL_IN_BODY)
+                return true;
+    return false;
+}
+
 static int build_body(struct ctx *c, struct mapping_out *out)
 {
     const struct model_operation *op = c->call->op;
@@ -575,6 +683,8 @@ static int build_body(struct ctx *c, struct mapping_out *out)
         cJSON_Delete(fields);
         fields = j;
     }
+    if (!fields && takes_object_body(c->call))
+        fields = cJSON_CreateObject(); /* the API wants a body even when no field is given */
     if (fields) {
         out->body = cJSON_PrintUnformatted(fields);
         out->body_len = strlen(out->body);
@@ -649,7 +759,7 @@ int mapping_build(const struct runtime *rt, const struct rt_call *call,
     int rc = -1;
 
     memset(err, 0, sizeof *err);
-    if (check_declared(&c) < 0)
+    if (check_unknown(&c) < 0 || check_declared(&c) < 0)
         goto out;
     for (int l = 0; l < 2; l++)
         for (size_t i = 0; i < counts[l]; i++) {
@@ -776,6 +886,8 @@ cJSON *mapping_response(const struct rt_call *call, const char *body, size_t len
     cJSON *doc = cJSON_ParseWithLength(body, len);
     if (!doc)
         return NULL;
+    /* Integers beyond 2^53 (64-bit ids) keep the upstream's digits when re-encoded. */
+    jsonnum_keep_big_ints(doc, NULL, body, len);
     const struct model_call *mc = call->mcall;
     if (mc->noutputs == 0 || call->passthrough)
         return doc;

@@ -30,10 +30,11 @@ struct mapping_input {
     size_t nquery;
     const struct mapping_kv *headers; /* HTTP request headers (REST and MCP) */
     size_t nheaders;
-    const cJSON *body;    /* parsed JSON request body (REST), NULL when none */
+    const cJSON *body;    /* parsed JSON request body (REST), NULL when none; integers beyond
+                             2^53 may be raw nodes with their digits (jsonnum) */
     const char *raw_body; /* the raw body, forwarded as is for rest.body */
     size_t raw_body_len;
-    const cJSON *args; /* MCP tool arguments (object), NULL when none */
+    const cJSON *args; /* MCP tool arguments (object), NULL when none; raw big integers too */
 };
 
 /* The upstream request, ready for upstream_start. */

@@ -193,7 +193,12 @@ static cJSON *call_response(const struct rt_call *call, const cJSON *id,
     }
     size_t len = evbuffer_get_length(res->body);
     const char *body = len ? (const char *)evbuffer_pullup(res->body, -1) : "";
-    return jsonrpc_result(id, jsonrpc_mcp_upstream_result(call, res->status, body, len));
+    /* A redirect is passed on, not followed: the tool result must say where it points. */
+    const char *location = NULL;
+    for (size_t i = 0; res->status >= 300 && res->status < 400 && i < res->nheaders; i++)
+        if (str_eq_ci(res->headers[i].name, "location"))
+            location = res->headers[i].value;
+    return jsonrpc_result(id, jsonrpc_mcp_upstream_result(call, res->status, location, body, len));
 }
 
 static const char *const mcp_methods[] = {

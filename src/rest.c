@@ -4,6 +4,7 @@
  */
 #include "rest.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "exchange.h"
+#include "jsonnum.h"
 #include "log.h"
 #include "mapping.h"
 #include "router.h"
@@ -52,15 +54,49 @@ static void allow_header(struct evhttp_request *req, unsigned mask)
     evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", buf);
 }
 
-static bool op_takes_body(const struct rt_call *call)
+/* The request body as JSON, or NULL when it was refused (answered here). Every body is read:
+ * its fields are inputs like query parameters, and one that nothing reads is refused by the
+ * mapping rather than dropped. JSON means exactly one JSON value in UTF-8: a Content-Type
+ * naming anything else gets 415 (none at all is taken as JSON), and bytes that are not UTF-8,
+ * not JSON, \u0000 or anything but whitespace after the value get 400. */
+static cJSON *parse_body(struct exchange *x, const char *ct, const char *raw, size_t len)
 {
-    const struct model_operation *op = call->op;
-    if (op->body.kind != MODEL_BODY_NONE)
-        return true;
-    for (size_t i = 0; i < op->nparams; i++)
-        if (op->params[i].in == MODEL_IN_BODY)
-            return true;
-    return false;
+    if (ct && !media_type_is_json(ct)) {
+        exchange_problem(x, 415,
+                         "the request body must be JSON: send Content-Type: application/json",
+                         "Content-Type", NULL);
+        return NULL;
+    }
+    size_t bad_at = 0;
+    if (!utf8_valid(raw, len, &bad_at)) {
+        char why[96];
+        snprintf(why, sizeof why, "the request body is not valid UTF-8 (byte %zu)", bad_at);
+        exchange_problem(x, 400, why, "body", NULL);
+        return NULL;
+    }
+    if (json_has_nul_escape(raw, len)) {
+        exchange_problem(x, 400, "the request body contains \\u0000, which is not accepted", "body",
+                         NULL);
+        return NULL;
+    }
+    const char *end = NULL;
+    cJSON *body = cJSON_ParseWithLengthOpts(raw, len, &end, 0);
+    if (!body) {
+        exchange_problem(x, 400, "the request body is not valid JSON", "body", NULL);
+        return NULL;
+    }
+    while (end < raw + len && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
+        end++;
+    if (end != raw + len) {
+        char why[128];
+        snprintf(why, sizeof why, "the request body has bytes after its JSON value (from byte %zu)",
+                 (size_t)(end - raw));
+        exchange_problem(x, 400, why, "body", NULL);
+        cJSON_Delete(body);
+        return NULL;
+    }
+    jsonnum_keep_big_ints(body, NULL, raw, len); /* a 64-bit id goes upstream with its digits */
+    return body;
 }
 
 static void on_upstream(const struct upstream_result *res, void *arg)
@@ -184,7 +220,10 @@ void rest_handle(struct evhttp_request *req, void *arg)
                                  NULL);
                 goto out;
             }
-            query[nquery++] = (struct mapping_kv){k, v, vl};
+            /* The adapter's own query credential is checked by exchange_check_auth and is
+             * no input: it never travels upstream. */
+            if (!(inbound && inbound->in_query && str_eq(k, inbound->name)))
+                query[nquery++] = (struct mapping_kv){k, v, vl};
         }
         s = amp ? amp + 1 : NULL;
     }
@@ -195,18 +234,11 @@ void rest_handle(struct evhttp_request *req, void *arg)
             headers[nheaders++] = (struct mapping_kv){kv->key, kv->value, strlen(kv->value)};
 
     const char *raw = NULL;
-    if (blen > 0 && op_takes_body(call)) {
+    if (blen > 0) {
         raw = (const char *)evbuffer_pullup(in_b, -1);
-        if (json_has_nul_escape(raw, blen)) {
-            exchange_problem(x, 400, "the request body contains \\u0000, which is not accepted",
-                             "body", NULL);
+        body = parse_body(x, evhttp_find_header(in_h, "Content-Type"), raw, blen);
+        if (!body)
             goto out;
-        }
-        body = cJSON_ParseWithLength(raw, blen);
-        if (!body) {
-            exchange_problem(x, 400, "the request body is not valid JSON", "body", NULL);
-            goto out;
-        }
     }
     struct mapping_input in = {
         .mcp = false,

@@ -550,7 +550,10 @@ static int build_exposes(struct runtime *rt, struct diag *d)
                                               res->path,
                                               op->method,
                                               NULL,
-                                              outputs_passthrough(&op->call)};
+                                              outputs_passthrough(&op->call),
+                                              NULL,
+                                              0,
+                                              false};
                         void *conflict = NULL;
                         const char *err = NULL;
                         if (router_add(l->router, op->method, res->path, c, &conflict, &err) < 0) {
@@ -583,7 +586,10 @@ static int build_exposes(struct runtime *rt, struct diag *d)
                                                                NULL,
                                                                MODEL_POST,
                                                                tool,
-                                                               outputs_passthrough(&tool->call)};
+                                                               outputs_passthrough(&tool->call),
+                                                               NULL,
+                                                               0,
+                                                               false};
                 }
                 if (ex->transport && str_eq(ex->transport, "stdio")) {
                     for (size_t k = first; k < rt->ncalls; k++) {
@@ -644,6 +650,132 @@ static bool credential_used(const struct rt_consumer *c, const struct rt_credent
     return false;
 }
 
+/* ---- the input names of each call ---- */
+
+struct names {
+    const struct runtime *rt;
+    struct rt_call *call;
+};
+
+static bool is_var(const struct runtime *rt, const char *name, size_t len)
+{
+    for (size_t i = 0; i < rt->nvars; i++)
+        if (strlen(rt->vars[i].name) == len && memcmp(rt->vars[i].name, name, len) == 0)
+            return true;
+    return false;
+}
+
+static void names_add(struct names *s, const char *name, size_t len)
+{
+    struct rt_call *c = s->call;
+    if (len == 0)
+        return;
+    if (!c->tool && len == 4 && memcmp(name, "body", 4) == 0) {
+        c->opaque_body = true; /* REST reads `body` as the whole request body */
+        return;
+    }
+    for (size_t i = 0; i < c->ninputs; i++)
+        if (strlen(c->inputs[i]) == len && memcmp(c->inputs[i], name, len) == 0)
+            return;
+    char *n = arena_strndup(&s->rt->model->arena, name, len);
+    if (runtime_input_is_credential(c->consumer, c->op, n))
+        return; /* from headers or configuration only */
+    c->inputs = xrealloc(c->inputs, (c->ninputs + 1) * sizeof *c->inputs);
+    c->inputs[c->ninputs++] = n;
+}
+
+/* A placeholder as mapping's template lookup reads it: rest.NAME, tools.NAME and
+ * <namespace>.NAME are the input NAME; a bare name is an input unless it is a bind variable. */
+static int names_placeholder(void *arg, const char *name, size_t len, struct strbuf *out)
+{
+    struct names *s = arg;
+    const char *ns = s->call->expose ? s->call->expose->ns : NULL;
+    size_t nslen = ns ? strlen(ns) : 0;
+    if (len > 5 && memcmp(name, "rest.", 5) == 0)
+        names_add(s, name + 5, len - 5);
+    else if (len > 6 && memcmp(name, "tools.", 6) == 0)
+        names_add(s, name + 6, len - 6);
+    else if (ns && len > nslen + 1 && memcmp(name, ns, nslen) == 0 && name[nslen] == '.')
+        names_add(s, name + nslen + 1, len - nslen - 1);
+    else if (!is_var(s->rt, name, len))
+        names_add(s, name, len);
+    return 1;
+}
+
+static void names_template(struct names *s, const char *tpl)
+{
+    if (!tpl || !template_has_placeholder(tpl))
+        return;
+    struct strbuf scratch;
+    strbuf_init(&scratch, 0);
+    template_render(tpl, names_placeholder, s, &scratch);
+    strbuf_deinit(&scratch);
+}
+
+static void names_json(struct names *s, const cJSON *j)
+{
+    if (cJSON_IsString(j))
+        names_template(s, j->valuestring);
+    for (const cJSON *e = j ? j->child : NULL; e; e = e->next)
+        names_json(s, e);
+}
+
+static void names_path_var(void *arg, const char *name, size_t len)
+{
+    struct names *s = arg;
+    char *n = xstrndup(name, len);
+    if (!model_op_param(s->call->op, n))
+        names_add(s, name, len); /* an undeclared placeholder takes the same-named input */
+    free(n);
+}
+
+/* What mapping_build reads from the caller for <c>, in the same order of rules: the exposed
+ * call's declared inputParameters, then per consumed parameter its `with` reference or
+ * template, else its `value` template, else the input of its own name; body templates; and
+ * consumed path placeholders without a parameter. */
+static void build_inputs(const struct runtime *rt, struct rt_call *c)
+{
+    struct names s = {rt, c};
+    const struct model_call *mc = c->mcall;
+    const struct model_operation *op = c->op;
+    for (size_t i = 0; i < mc->nparams; i++)
+        names_add(&s, mc->params[i].name, strlen(mc->params[i].name));
+    const struct model_param *lists[2] = {op->params, c->consumer->mc->params};
+    size_t counts[2] = {op->nparams, c->consumer->mc->nparams};
+    for (int l = 0; l < 2; l++)
+        for (size_t i = 0; i < counts[l]; i++) {
+            const struct model_param *p = &lists[l][i];
+            if (l == 1 && model_op_param(op, p->name) != p)
+                continue; /* hidden by the operation's own parameter */
+            if (p->in == MODEL_IN_ENVIRONMENT ||
+                (p->in == MODEL_IN_HEADER && runtime_is_credential(c->consumer, p->name)))
+                continue;
+            const struct model_with *w = model_call_with(mc, p->name);
+            if (w && w->kind == MODEL_WITH_REF)
+                names_add(&s, w->ref, strlen(w->ref));
+            else if (w && w->kind == MODEL_WITH_TEMPLATE)
+                names_template(&s, w->text);
+            else if (!w && p->value)
+                names_template(&s, p->value);
+            else if (!w)
+                names_add(&s, p->name, strlen(p->name));
+        }
+    if (op->body.kind == MODEL_BODY_TEMPLATE)
+        names_template(&s, op->body.template);
+    else if (op->body.kind == MODEL_BODY_JSON)
+        names_json(&s, op->body.json);
+    if (op->resource)
+        template_path_vars(op->resource->path, names_path_var, &s);
+}
+
+bool runtime_call_has_input(const struct rt_call *call, const char *name)
+{
+    for (size_t i = 0; i < call->ninputs; i++)
+        if (str_eq(call->inputs[i], name))
+            return true;
+    return false;
+}
+
 struct runtime *runtime_build(struct model *m, const struct config *c, struct diag *d)
 {
     struct runtime *rt = xcalloc(1, sizeof *rt);
@@ -668,6 +800,8 @@ struct runtime *runtime_build(struct model *m, const struct config *c, struct di
         runtime_free(rt);
         return NULL;
     }
+    for (size_t i = 0; i < rt->ncalls; i++)
+        build_inputs(rt, &rt->calls[i]);
     for (size_t i = 0; i < rt->nconsumers; i++)
         for (size_t j = 0; j < rt->consumers[i].ncreds; j++) {
             const struct rt_credential *cr = &rt->consumers[i].creds[j];
@@ -727,6 +861,8 @@ void runtime_free(struct runtime *rt)
     for (size_t i = 0; i < rt->ninbound; i++)
         wipe_free(rt->inbound[i].expected);
     free(rt->inbound);
+    for (size_t i = 0; i < rt->ncalls; i++)
+        free(rt->calls[i].inputs);
     free(rt->calls);
     model_free(rt->model);
     if (rt->owned_config) {

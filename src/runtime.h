@@ -46,6 +46,12 @@ struct rt_call {
     enum model_method route_method;
     const struct model_tool *tool; /* NULL for REST */
     bool passthrough; /* the output mapping is the whole document: no JSON re-encoding */
+    /* The input names the call reads from the caller (built once per load): REST query
+     * parameters and top-level body fields, MCP tool arguments. Anything else the caller sends
+     * there is refused rather than dropped. Credentials are not inputs (headers only). */
+    const char **inputs;
+    size_t ninputs;
+    bool opaque_body; /* REST: `rest.body` takes the whole body, whose fields are not checked */
 };
 
 /* Tools served together at one MCP path ("/mcp" or "/mcp/<namespace>"). */
@@ -119,6 +125,9 @@ void runtime_unref(const struct runtime *rt); /* NULL-safe */
  * route(s) and MCP tool(s), the upstream method and URL template, and where each credential
  * comes from (never its value). */
 void runtime_print_routes(const struct runtime *rt, FILE *fp);
+
+/* Whether <name> is one of <call>'s inputs (case-sensitive, as JSON keys and query names are). */
+bool runtime_call_has_input(const struct rt_call *call, const char *name);
 
 /* The inbound credential adapter <e> demands, or NULL when it has none. */
 const struct rt_inbound *runtime_inbound(const struct runtime *rt, const struct model_expose *e);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static void oom(size_t n)
 {
@@ -261,6 +262,77 @@ bool json_has_nul_escape(const char *s, size_t len)
         i++; /* skip the escaped character, so "\\\\u0000" (a literal backslash) is not one */
     }
     return false;
+}
+
+size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    size_t len;
+    unsigned min, cp;
+    if (c < 0x80)
+        return c ? 1 : 0;
+    if ((c & 0xE0) == 0xC0)
+        len = 2, min = 0x80, cp = c & 0x1F;
+    else if ((c & 0xF0) == 0xE0)
+        len = 3, min = 0x800, cp = c & 0x0F;
+    else if ((c & 0xF8) == 0xF0)
+        len = 4, min = 0x10000, cp = c & 0x07;
+    else
+        return 0;
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return len;
+}
+
+bool utf8_valid(const char *s, size_t len, size_t *bad_at)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len) {
+        /* ASCII runs are the common case: no sequence decoding for them. */
+        if (p[i] >= 0x01 && p[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n = utf8_seq(p + i, len - i);
+        if (!n) {
+            if (bad_at)
+                *bad_at = i;
+            return false;
+        }
+        i += n;
+    }
+    return true;
+}
+
+bool media_type_is_json(const char *ct)
+{
+    if (!ct)
+        return false;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    size_t n = strcspn(ct, "; \t");
+    const char *rest = ct + n;
+    while (*rest == ' ' || *rest == '\t')
+        rest++;
+    if (*rest != '\0' && *rest != ';')
+        return false;
+    if (n < 16 || strncasecmp(ct, "application/", 12) != 0)
+        return false;
+    const char *sub = ct + 12;
+    size_t sublen = n - 12;
+    if (sublen == 4 && strncasecmp(sub, "json", 4) == 0)
+        return true;
+    /* application/<x>+json: a structured syntax suffix (RFC 6839), <x> not empty. */
+    return sublen > 5 && strncasecmp(sub + sublen - 5, "+json", 5) == 0 &&
+           !memchr(sub, '/', sublen);
 }
 
 bool str_has_prefix(const char *s, const char *prefix)

@@ -64,6 +64,16 @@ bool str_has_prefix(const char *s, const char *prefix);
 /* Whether JSON text <s>[0..len) contains the escape \u0000. Parsed strings are C strings, so a
  * NUL would silently cut them: such documents are refused (or not interpreted) instead. */
 bool json_has_nul_escape(const char *s, size_t len);
+/* Length of the valid UTF-8 sequence at <s> (at most <n> bytes, n >= 1), 0 when invalid.
+ * Overlong forms, surrogates, code points above U+10FFFF and the NUL byte are invalid (RFC 3629;
+ * NUL because parsed strings are C strings). The one home of UTF-8 validity. */
+size_t utf8_seq(const unsigned char *s, size_t n);
+/* Whether <s>[0..len) is valid UTF-8 (see utf8_seq); if not, <*bad_at> (may be NULL) gets the
+ * offset of the first bad byte. */
+bool utf8_valid(const char *s, size_t len, size_t *bad_at);
+/* Whether Content-Type value <ct> is a JSON media type: application/json or
+ * application/<anything>+json, case-insensitive, parameters (charset=utf-8) allowed. */
+bool media_type_is_json(const char *ct);
 /* Constant-time comparison of two byte strings (length leaks, content does not). */
 bool str_ct_eq(const char *a, size_t alen, const char *b, size_t blen);
 /* "Did you mean": the candidate closest to a misspelt word, by ASCII case-insensitive

@@ -113,6 +113,11 @@ function check(row, res, records) {
       assert.match(text, e.jsonrpc.text, show);
     }
   }
+  if (e.check) {
+    // every reply must be JSON when it claims to be
+    if (/json/.test(res.headers['content-type'] || '')) assert.ok(res.json, `the body must be valid JSON: ${show}`);
+    e.check(res);
+  }
   if (e.closed !== undefined) assert.equal(res.closed, e.closed, `connection ${e.closed ? 'not closed' : 'closed'}: ${show}`);
   if (e.withinMs !== undefined) assert.ok(res.ms <= e.withinMs * SCALE, `answered after ${res.ms} ms (limit ${e.withinMs})`);
   const up = row.upstream === undefined ? 0 : row.upstream;

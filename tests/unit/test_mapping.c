@@ -39,6 +39,18 @@ static const char *doc_yaml =
     "                - {name: triggers, in: body, type: array}\n"
     "                - {name: metadata, in: body, type: object}\n"
     "              outputParameters: [{name: result, type: object, value: $.}]\n"
+    "            - name: patch\n"
+    "              method: PATCH\n"
+    "              inputParameters:\n"
+    "                - {name: id, in: path, type: string, required: true}\n"
+    "                - {name: kind, in: path, type: string}\n"
+    "                - {name: note, in: body, type: string}\n"
+    "            - name: replace\n"
+    "              method: PUT\n"
+    "              inputParameters:\n"
+    "                - {name: id, in: path, type: string, required: true}\n"
+    "                - {name: kind, in: path, type: string}\n"
+    "                - {name: body, in: body, type: object}\n"
     "  exposes:\n"
     "    - type: rest\n"
     "      namespace: api-rest\n"
@@ -60,6 +72,16 @@ static const char *doc_yaml =
     "                triggers: rest.triggers\n"
     "                metadata: rest.metadata\n"
     "              outputParameters: [{type: object, mapping: $.data}]\n"
+    "            - method: PATCH\n"
+    "              name: patch\n"
+    "              call: api.patch\n"
+    "              with: {id: rest.id, kind: k, note: rest.note}\n"
+    "        - path: /v1/whole/{id}\n"
+    "          operations:\n"
+    "            - method: PUT\n"
+    "              name: replace\n"
+    "              call: api.replace\n"
+    "              with: {id: rest.id, kind: k, body: rest.body}\n"
     "    - type: mcp\n"
     "      namespace: api-mcp\n"
     "      port: 9090\n"
@@ -125,11 +147,9 @@ static void test_seed(void)
     CHECK(list->passthrough);
 
     struct mapping_kv path[] = {{"clientid", "cl 1?#", 6}};
-    struct mapping_kv query[] = {{"limit", "10", 2},
-                                 {"emails", "a@x.com", 7},
-                                 {"emails", "b+c@y.com", 9},
-                                 {"ignored", "1", 1}};
-    struct mapping_input in = {.path = path, .npath = 1, .query = query, .nquery = 4};
+    struct mapping_kv query[] = {
+        {"limit", "10", 2}, {"emails", "a@x.com", 7}, {"emails", "b+c@y.com", 9}, {"limt", "1", 1}};
+    struct mapping_input in = {.path = path, .npath = 1, .query = query, .nquery = 3};
     struct mapping_out out;
     struct mapping_error err;
     mapping_out_init(&out);
@@ -140,6 +160,26 @@ static void test_seed(void)
     CHECK_STR(header(&out, "x-cal-secret-key"), "x-cal-secret-key: configured-secret");
     CHECK(out.body == NULL);
     mapping_out_deinit(&out);
+
+    /* A query parameter nothing reads is refused, not dropped; a close name is suggested. */
+    in.nquery = 4;
+    mapping_out_init(&out);
+    CHECK(mapping_build(rt, list, &in, &out, &err) == -1);
+    CHECK(err.status == 400);
+    CHECK_STR(err.param, "limt");
+    CHECK_STR(err.detail, "unknown query parameter 'limt' (did you mean 'limit'?)");
+    mapping_out_deinit(&out);
+    /* A scalar given twice is refused as such; an array joins its repeats (above). */
+    struct mapping_kv twice[] = {{"limit", "10", 2}, {"limit", "20", 2}};
+    in.query = twice;
+    in.nquery = 2;
+    mapping_out_init(&out);
+    CHECK(mapping_build(rt, list, &in, &out, &err) == -1);
+    CHECK_STR(err.param, "limit");
+    CHECK_STR(err.detail, "query parameter 'limit' was given 2 times; it takes one value");
+    mapping_out_deinit(&out);
+    in.query = query;
+    in.nquery = 3;
 
     /* The caller's own secret wins. */
     struct mapping_kv hdrs[] = {{"X-Cal-Secret-Key", "callers", 7}};
@@ -260,7 +300,7 @@ static void test_flat_body_and_auth(void)
 
     /* REST: path variable matched case-insensitively, template, literal, flat typed body. */
     const char *raw = "{\"email\":\"e@x\",\"count\":3,\"active\":true,\"triggers\":[\"A\",\"B\"],"
-                      "\"metadata\":{\"k\":\"v\"},\"extra\":1}";
+                      "\"metadata\":{\"k\":\"v\"}}";
     cJSON *body = cJSON_Parse(raw);
     struct mapping_kv path[] = {{"ID", "t1", 2}};
     struct mapping_kv query[] = {{"take", "5", 1}, {"tags", "x,y", 3}};
@@ -357,9 +397,108 @@ static void test_numbers(void)
     CHECK(!mapping_is_number_text(" 1", 2, false));
 }
 
+/* Unknown inputs are refused naming them, a missing body becomes {}, and nothing is lost. */
+static void test_unknown_inputs(void)
+{
+    struct config cfg;
+    config_defaults(&cfg);
+    setenv("CPX_TEST_TOKEN", "tok-123", 1);
+    struct runtime *rt = load("doc.yaml", doc_yaml, &cfg);
+    CHECK(rt != NULL);
+    if (!rt) {
+        config_deinit(&cfg);
+        return;
+    }
+    const struct rt_call *rest = find_call(rt, "create", false);
+    const struct rt_call *tool = find_call(rt, "create-thing", true);
+    const struct rt_call *patch = find_call(rt, "patch", false);
+    const struct rt_call *whole = find_call(rt, "replace", false);
+    CHECK(rest && tool && patch && whole);
+    if (!rest || !tool || !patch || !whole)
+        goto out;
+    /* The names each call reads, computed at load. */
+    CHECK(runtime_call_has_input(rest, "email") && runtime_call_has_input(rest, "take"));
+    CHECK(!runtime_call_has_input(rest, "kind")); /* a literal: no input */
+    CHECK(!runtime_call_has_input(rest, "TEST_TOKEN"));
+    CHECK(runtime_call_has_input(tool, "triggers") && !runtime_call_has_input(tool, "kind"));
+    CHECK(whole->opaque_body && !rest->opaque_body);
+
+    struct mapping_kv path[] = {{"ID", "t1", 2}};
+    struct mapping_out out;
+    struct mapping_error err;
+    static const struct {
+        const char *body, *param, *detail;
+    } bad[] = {
+        {"{\"email\":\"e@x\",\"emial\":\"f@x\"}", "emial",
+         "unknown body field 'emial' (did you mean 'email'?)"},
+        {"{\"email\":\"e@x\",\"zzz\":1}", "zzz",
+         "unknown body field 'zzz' (accepted: id, take, tags, email, count, active, triggers, "
+         "metadata)"},
+        {"{\"email\":\"e@x\",\"email\":\"f@x\"}", "email", "body field 'email' was given twice"},
+        {"[{\"email\":\"e@x\"}]", "body", "the request body must be a JSON object of named fields"},
+    };
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(bad); i++) {
+        cJSON *body = cJSON_Parse(bad[i].body);
+        struct mapping_input in = {.path = path,
+                                   .npath = 1,
+                                   .body = body,
+                                   .raw_body = bad[i].body,
+                                   .raw_body_len = strlen(bad[i].body)};
+        mapping_out_init(&out);
+        CHECK(mapping_build(rt, rest, &in, &out, &err) == -1);
+        CHECK(err.status == 400);
+        CHECK_STR(err.param, bad[i].param);
+        CHECK_STR(err.detail, bad[i].detail);
+        mapping_out_deinit(&out);
+        cJSON_Delete(body);
+    }
+
+    /* A tool argument the tool does not read: a tool error naming it. */
+    cJSON *args = cJSON_Parse("{\"id\":\"t1\",\"email\":\"e@x\",\"cuont\":2}");
+    struct mapping_input tin = {.mcp = true, .args = args};
+    mapping_out_init(&out);
+    CHECK(mapping_build(rt, tool, &tin, &out, &err) == -1);
+    CHECK_STR(err.param, "cuont");
+    CHECK_STR(err.detail, "unknown argument 'cuont' (did you mean 'count'?)");
+    mapping_out_deinit(&out);
+    cJSON_Delete(args);
+
+    /* PATCH with body parameters and no field given: the body is {}, not absent. */
+    cJSON *empty = cJSON_Parse("{}");
+    struct mapping_input pin = {.path = path, .npath = 1};
+    mapping_out_init(&out);
+    CHECK(mapping_build(rt, patch, &pin, &out, &err) == 0);
+    CHECK_STR(out.body, "{}");
+    CHECK_STR(header(&out, "Content-Type"), "Content-Type: application/json");
+    mapping_out_deinit(&out);
+    pin.body = empty;
+    pin.raw_body = "{}";
+    pin.raw_body_len = 2;
+    mapping_out_init(&out);
+    CHECK(mapping_build(rt, patch, &pin, &out, &err) == 0);
+    CHECK_STR(out.body, "{}");
+    mapping_out_deinit(&out);
+    cJSON_Delete(empty);
+
+    /* `rest.body` takes the whole body: its fields are the upstream's business, sent as is. */
+    const char *raw = "{\"anything\": [1, 2]}";
+    cJSON *wb = cJSON_Parse(raw);
+    struct mapping_input win = {
+        .path = path, .npath = 1, .body = wb, .raw_body = raw, .raw_body_len = strlen(raw)};
+    mapping_out_init(&out);
+    CHECK(mapping_build(rt, whole, &win, &out, &err) == 0);
+    CHECK_STR(out.body, raw);
+    mapping_out_deinit(&out);
+    cJSON_Delete(wb);
+out:
+    runtime_free(rt);
+    config_deinit(&cfg);
+}
+
 int main(void)
 {
     test_seed();
+    test_unknown_inputs();
     test_flat_body_and_auth();
     test_numbers();
     return harness_report();

@@ -303,6 +303,50 @@ static void test_jsonrpc_parse(void)
     free(text);
     jsonrpc_msg_free(&m);
 
+    /* Ids a double cannot hold are echoed exactly as written, or refused; a reply is always
+     * valid JSON (1e400 used to give "id":inf). */
+    static const char *const echoed[] = {"12345678901234567890", "-0", "1.5", "1E+2",
+                                         "-12345678901234567890123"};
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(echoed); i++) {
+        char in[128], want[160];
+        snprintf(in, sizeof in, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"method\":\"ping\"}", echoed[i]);
+        snprintf(want, sizeof want, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{}}", echoed[i]);
+        CHECK(jsonrpc_parse(in, strlen(in), &m, &err) == 0);
+        check_json(jsonrpc_result(m.id, NULL), want);
+        /* a copy (kept while the call is upstream) echoes the same text */
+        cJSON *copy = cJSON_Duplicate(m.id, 1);
+        text = jsonrpc_result_text(copy, "{}");
+        CHECK_STR(text, want);
+        free(text);
+        CHECK(cJSON_Compare(copy, m.id, true));
+        cJSON_Delete(copy);
+        jsonrpc_msg_free(&m);
+    }
+    static const char *const refused[] = {"1e400", "-1e400", "01", "1."};
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(refused); i++) {
+        char in[128];
+        snprintf(in, sizeof in, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"method\":\"ping\"}", refused[i]);
+        CHECK(jsonrpc_parse(in, strlen(in), &m, &err) < 0);
+        check_json(err,
+                   "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32600,\"message\":"
+                   "\"Invalid Request: \\\"id\\\" must be a string or a finite JSON number\"}}");
+    }
+    const char *uni =
+        "{\"jsonrpc\":\"2.0\",\"id\":\"\\u00e9\\ud83d\\ude00\\\"x\",\"method\":\"ping\"}";
+    CHECK(jsonrpc_parse(uni, strlen(uni), &m, &err) == 0);
+    check_json(jsonrpc_result(m.id, NULL),
+               "{\"jsonrpc\":\"2.0\",\"id\":\"\xc3\xa9\xf0\x9f\x98\x80\\\"x\",\"result\":{}}");
+    jsonrpc_msg_free(&m);
+    /* Bytes that are not UTF-8 are not JSON: a parse error, wherever they are. */
+    CHECK(parse_code("{\"jsonrpc\":\"2.0\",\"id\":\"\xff\",\"method\":\"ping\"}") ==
+          JSONRPC_PARSE_ERROR);
+    CHECK(
+        parse_code(
+            "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{\"a\":\"\xc0\xaf\"}}") ==
+        JSONRPC_PARSE_ERROR);
+    CHECK(parse_code("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{\"a\":"
+                     "\"\xed\xa0\x80\"}}") == JSONRPC_PARSE_ERROR);
+
     const char *note = "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}";
     CHECK(jsonrpc_parse(note, strlen(note), &m, &err) == 0);
     CHECK(m.kind == JSONRPC_NOTIFICATION && m.id == NULL && m.params == NULL);
@@ -580,23 +624,43 @@ static void test_schemas(void)
     /* Tool results. */
     const struct rt_call *c = tool(rt, "bare");
     const char *obj = "{\"a\": 12345678901234567890, \"b\": [1]}";
+    /* Integers beyond 2^53 keep the upstream's digits in structuredContent. */
+    check_json(jsonrpc_mcp_upstream_result(c, 200, NULL, obj, strlen(obj)),
+               "{\"content\":[{\"type\":\"text\",\"text\":\"{\\\"a\\\": 12345678901234567890, "
+               "\\\"b\\\": [1]}\"}],\"structuredContent\":{\"a\":12345678901234567890,\"b\":[1]},"
+               "\"_meta\":{\"upstreamStatus\":200}}");
+    const char *deep =
+        "{\"x\":[1.5,\"12345678901234567891\",{\"y\":-9007199254740993}],\"z\":1e300}";
     check_json(
-        jsonrpc_mcp_upstream_result(c, 200, obj, strlen(obj)),
-        "{\"content\":[{\"type\":\"text\",\"text\":\"{\\\"a\\\": 12345678901234567890, "
-        "\\\"b\\\": [1]}\"}],\"structuredContent\":{\"a\":1.2345678901234567e+19,\"b\":[1]}}");
-    check_json(jsonrpc_mcp_upstream_result(c, 200, "[1,2]", 5),
-               "{\"content\":[{\"type\":\"text\",\"text\":\"[1,2]\"}]}");
-    check_json(jsonrpc_mcp_upstream_result(c, 200, "plain text", 10),
-               "{\"content\":[{\"type\":\"text\",\"text\":\"plain text\"}]}");
-    check_json(jsonrpc_mcp_upstream_result(c, 204, "", 0),
-               "{\"content\":[{\"type\":\"text\",\"text\":\"\"}]}");
+        jsonrpc_mcp_upstream_result(c, 200, NULL, deep, strlen(deep)),
+        "{\"content\":[{\"type\":\"text\",\"text\":\"{\\\"x\\\":[1.5,\\\"12345678901234567891\\\","
+        "{\\\"y\\\":-9007199254740993}],\\\"z\\\":1e300}\"}],"
+        "\"structuredContent\":{\"x\":[1.5,\"12345678901234567891\",{\"y\":-9007199254740993}],"
+        "\"z\":1e+300},\"_meta\":{\"upstreamStatus\":200}}");
+    check_json(jsonrpc_mcp_upstream_result(c, 200, NULL, "[1,2]", 5),
+               "{\"content\":[{\"type\":\"text\",\"text\":\"[1,2]\"}],"
+               "\"_meta\":{\"upstreamStatus\":200}}");
+    check_json(jsonrpc_mcp_upstream_result(c, 200, NULL, "plain text", 10),
+               "{\"content\":[{\"type\":\"text\",\"text\":\"plain text\"}],"
+               "\"_meta\":{\"upstreamStatus\":200}}");
+    check_json(jsonrpc_mcp_upstream_result(c, 204, NULL, "", 0),
+               "{\"content\":[{\"type\":\"text\",\"text\":\"\"}],"
+               "\"_meta\":{\"upstreamStatus\":204}}");
     const char *e404 = "{\"error\":\"not found\"}";
-    check_json(jsonrpc_mcp_upstream_result(c, 404, e404, strlen(e404)),
-               "{\"content\":[{\"type\":\"text\",\"text\":\"{\\\"error\\\":\\\"not found\\\"}\"}],"
-               "\"isError\":true}");
-    check_json(jsonrpc_mcp_upstream_result(c, 500, "", 0),
-               "{\"content\":[{\"type\":\"text\",\"text\":\"the upstream answered HTTP 500\"}],"
-               "\"isError\":true}");
+    check_json(jsonrpc_mcp_upstream_result(c, 404, NULL, e404, strlen(e404)),
+               "{\"content\":[{\"type\":\"text\",\"text\":\"{\\\"error\\\":\\\"not found\\\"}\"},"
+               "{\"type\":\"text\",\"text\":\"upstream answered 404 Not Found\"}],"
+               "\"isError\":true,\"_meta\":{\"upstreamStatus\":404}}");
+    check_json(jsonrpc_mcp_upstream_result(c, 500, NULL, "", 0),
+               "{\"content\":[{\"type\":\"text\",\"text\":\"upstream answered 500 Internal Server "
+               "Error\"}],\"isError\":true,\"_meta\":{\"upstreamStatus\":500}}");
+    /* A redirect is passed on: the result says where it points, and is not an error. */
+    check_json(
+        jsonrpc_mcp_upstream_result(c, 301, "https://example.test/done?x=1", "Moved", 5),
+        "{\"content\":[{\"type\":\"text\",\"text\":\"Moved\"},{\"type\":\"text\",\"text\":"
+        "\"upstream answered 301 Moved Permanently; Location: https://example.test/done?x=1\"}],"
+        "\"_meta\":{\"upstreamStatus\":301,\"upstreamLocation\":\"https://example.test/"
+        "done?x=1\"}}");
     runtime_free(rt);
     config_deinit(&cfg);
 }

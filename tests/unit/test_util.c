@@ -2,7 +2,10 @@
 #include "harness.h"
 
 #include <stdlib.h>
+#include <string.h>
 
+#include "httpstatus.h"
+#include "jsonnum.h"
 #include "util.h"
 
 static void test_strbuf(void)
@@ -86,8 +89,113 @@ static void test_strings(void)
     CHECK(str_to_size("10 parsecs", &z) == -1);
 }
 
+static void test_utf8(void)
+{
+    size_t at = 99;
+    CHECK(utf8_valid("", 0, &at));
+    CHECK(utf8_valid("plain ascii", 11, &at));
+    CHECK(utf8_valid("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9, &at)); /* é € 😀 */
+    CHECK(utf8_valid("\xf4\x8f\xbf\xbf", 4, &at));                     /* U+10FFFF */
+    CHECK(!utf8_valid("\xff", 1, &at) && at == 0);
+    CHECK(!utf8_valid("ab\xc0\xaf", 4, &at) && at == 2);       /* overlong '/' */
+    CHECK(!utf8_valid("\xe0\x80\xaf", 3, &at) && at == 0);     /* overlong, 3 bytes */
+    CHECK(!utf8_valid("x\xed\xa0\x80", 4, &at) && at == 1);    /* a surrogate */
+    CHECK(!utf8_valid("\xf4\x90\x80\x80", 4, &at) && at == 0); /* above U+10FFFF */
+    CHECK(!utf8_valid("\xe2\x82", 2, &at) && at == 0);         /* cut short */
+    CHECK(!utf8_valid("\x80", 1, &at));                        /* a lone continuation */
+    CHECK(!utf8_valid("a\0b", 3, &at) && at == 1);             /* NUL cuts C strings */
+    CHECK(utf8_seq((const unsigned char *)"\xc3\xa9", 2) == 2);
+}
+
+static void test_media_type(void)
+{
+    CHECK(media_type_is_json("application/json"));
+    CHECK(media_type_is_json("Application/JSON"));
+    CHECK(media_type_is_json("application/json; charset=utf-8"));
+    CHECK(media_type_is_json("  application/json ;charset=UTF-8"));
+    CHECK(media_type_is_json("application/merge-patch+json"));
+    CHECK(media_type_is_json("application/vnd.api+json; ext=x"));
+    CHECK(!media_type_is_json(NULL));
+    CHECK(!media_type_is_json(""));
+    CHECK(!media_type_is_json("text/plain"));
+    CHECK(!media_type_is_json("text/json"));
+    CHECK(!media_type_is_json("application/jsonx"));
+    CHECK(!media_type_is_json("application/json5"));
+    CHECK(!media_type_is_json("application/+json"));
+    CHECK(!media_type_is_json("application/x-www-form-urlencoded"));
+    CHECK(!media_type_is_json("application/json text/plain"));
+    CHECK(!media_type_is_json("multipart/form-data; boundary=x+json"));
+}
+
+static char *print(cJSON *j)
+{
+    char *s = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    return s;
+}
+
+static void test_jsonnum(void)
+{
+    CHECK(jsonnum_is_json_number("0", 1));
+    CHECK(jsonnum_is_json_number("-0", 2));
+    CHECK(jsonnum_is_json_number("1.5e-3", 6));
+    CHECK(jsonnum_is_json_number("12345678901234567890", 20));
+    CHECK(!jsonnum_is_json_number("01", 2));
+    CHECK(!jsonnum_is_json_number("1.", 2));
+    CHECK(!jsonnum_is_json_number(".5", 2));
+    CHECK(!jsonnum_is_json_number("1e", 2));
+    CHECK(!jsonnum_is_json_number("-", 1));
+    CHECK(!jsonnum_is_json_number("+1", 2));
+
+    /* Digits inside strings (escaped quotes included) are no numbers; integers of 16 digits or
+     * more keep them (cJSON prints 9007199254740991 as 9.00719925474099e+15), the others stay
+     * doubles. */
+    const char *src =
+        "{\"a\\\"1\":\"\\\"12345678901234567890\",\"b\":[12345678901234567890,"
+        "-9007199254740993,9007199254740991,1.5,1e300],\"c\":{\"d\":98765432109876543210}}";
+    cJSON *doc = cJSON_Parse(src);
+    CHECK(jsonnum_keep_big_ints(doc, NULL, src, strlen(src)) ==
+          4); /* 16 digits: cJSON would round */
+    char *s = print(doc);
+    CHECK_STR(s,
+              "{\"a\\\"1\":\"\\\"12345678901234567890\",\"b\":[12345678901234567890,"
+              "-9007199254740993,9007199254740991,1.5,1e+300],\"c\":{\"d\":98765432109876543210}}");
+    cJSON_free(s);
+    /* Only under a subtree when one is given. */
+    doc = cJSON_Parse(src);
+    CHECK(jsonnum_keep_big_ints(doc, cJSON_GetObjectItem(doc, "c"), src, strlen(src)) == 1);
+    CHECK(cJSON_IsNumber(cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "b"), 0)));
+    cJSON_Delete(doc);
+    /* Nothing with 16 digits in a row: nothing to do (and no scan). */
+    const char *small = "{\"a\":123456789012345}";
+    doc = cJSON_Parse(small);
+    CHECK(jsonnum_keep_big_ints(doc, NULL, small, strlen(small)) == 0);
+    cJSON_Delete(doc);
+
+    /* The token of one number node. */
+    const char *rpc = "{\"x\":[1,2],\"id\":-0,\"y\":3}";
+    doc = cJSON_Parse(rpc);
+    size_t len = 0;
+    const char *t = jsonnum_token(doc, cJSON_GetObjectItem(doc, "id"), rpc, strlen(rpc), &len);
+    CHECK(t && len == 2 && memcmp(t, "-0", 2) == 0);
+    CHECK(jsonnum_token(doc, cJSON_GetObjectItem(doc, "x"), rpc, strlen(rpc), &len) == NULL);
+    cJSON_Delete(doc);
+}
+
+static void test_httpstatus(void)
+{
+    CHECK_STR(httpstatus_text(404), "Not Found");
+    CHECK_STR(httpstatus_text(301), "Moved Permanently");
+    CHECK_STR(httpstatus_text(418), "Client Error");
+    CHECK_STR(httpstatus_text(599), "Server Error");
+}
+
 int main(void)
 {
+    test_utf8();
+    test_media_type();
+    test_jsonnum();
+    test_httpstatus();
     test_strbuf();
     test_arena();
     test_strings();

@@ -1,0 +1,32 @@
+/*
+ * jsonnum: the source digits of JSON numbers, which cJSON (every number a double) loses. An
+ * integer above 2^53, such as a 64-bit id, would otherwise be re-encoded rounded, and a
+ * JSON-RPC id such as 12345678901234567890 or -0 echoed as another number. After cJSON has
+ * parsed a text, its number nodes are paired, in document order, with the number tokens of the
+ * same text: a scanner that only skips strings and finds numbers (cJSON still does the parsing).
+ */
+#ifndef CAPPROXY_JSONNUM_H
+#define CAPPROXY_JSONNUM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+/* Turn every integer of <doc> (parsed from <src>[0..len)) written with 16 digits or more (beyond
+ * 2^53 a double cannot hold it, and cJSON prints 16-digit ones rounded) into a raw node holding
+ * the source's digits, so that printing <doc> keeps them; only inside subtree
+ * <under> of <doc> when it is not NULL. Numbers that already carry a valuestring are left alone.
+ * Cheap when <src> has no run of 16 digits (then nothing can be that big). Returns how many
+ * nodes changed; 0 also when the tokens do not pair with the nodes (<doc> is then unchanged). */
+size_t jsonnum_keep_big_ints(cJSON *doc, const cJSON *under, const char *src, size_t len);
+
+/* The source text of number node <node> inside <doc> (parsed from <src>[0..len)), or NULL when
+ * it cannot be found; <*toklen> gets its length. */
+const char *jsonnum_token(const cJSON *doc, const cJSON *node, const char *src, size_t len,
+                          size_t *toklen);
+
+/* Whether <s>[0..len) is a number as RFC 8259 writes it (cJSON also takes "01" and "1."). */
+bool jsonnum_is_json_number(const char *s, size_t len);
+
+#endif
