@@ -260,6 +260,11 @@ static int tpl_lookup(void *arg, const char *name, size_t len, struct strbuf *ou
     } else if (ns && len > nslen + 1 && memcmp(name, ns, nslen) == 0 && name[nslen] == '.') {
         key = name + nslen + 1, klen = len - nslen - 1;
     }
+    /* A bare name that a `binds` entry declares is that variable, whatever the caller sends:
+     * an input of the same name (a header, say) must never replace a configured value. */
+    const struct rt_var *bound = key == name ? runtime_find_var(c->rt, name, len) : NULL;
+    if (bound)
+        return bound->value ? strbuf_adds(out, bound->value) : 1;
     char *k = xstrndup(key, klen);
     struct val v;
     bool found = input_find(c, k, &v);
@@ -268,9 +273,6 @@ static int tpl_lookup(void *arg, const char *name, size_t len, struct strbuf *ou
         val_text(&v, out);
         return 0;
     }
-    const char *var = runtime_var(c->rt, name, len);
-    if (var)
-        return strbuf_adds(out, var);
     return 1;
 }
 

@@ -17,12 +17,18 @@
 #define RT_DEFAULT_MCP_HOST  "127.0.0.1"
 #define RT_DEFAULT_MCP_PORT  9090
 
-const char *runtime_var(const struct runtime *rt, const char *name, size_t len)
+const struct rt_var *runtime_find_var(const struct runtime *rt, const char *name, size_t len)
 {
     for (size_t i = 0; i < rt->nvars; i++)
         if (strlen(rt->vars[i].name) == len && memcmp(rt->vars[i].name, name, len) == 0)
-            return rt->vars[i].value;
+            return &rt->vars[i];
     return NULL;
+}
+
+const char *runtime_var(const struct runtime *rt, const char *name, size_t len)
+{
+    const struct rt_var *v = runtime_find_var(rt, name, len);
+    return v ? v->value : NULL;
 }
 
 const struct rt_credential *runtime_credential(const struct rt_consumer *c, const char *name)

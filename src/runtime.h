@@ -132,6 +132,8 @@ bool runtime_call_has_input(const struct rt_call *call, const char *name);
 /* The inbound credential adapter <e> demands, or NULL when it has none. */
 const struct rt_inbound *runtime_inbound(const struct runtime *rt, const struct model_expose *e);
 
+/* Bind variable <name>[0..len) (declared by a `binds` entry), or NULL when there is none. */
+const struct rt_var *runtime_find_var(const struct runtime *rt, const char *name, size_t len);
 /* The value of bind variable <name>[0..len), NULL when unknown or missing. Never log it. */
 const char *runtime_var(const struct runtime *rt, const char *name, size_t len);
 /* The credential the runtime holds for header <name> of <c> (case-insensitive), or NULL. */

@@ -45,6 +45,7 @@ static const char *doc_yaml =
     "                - {name: id, in: path, type: string, required: true}\n"
     "                - {name: kind, in: path, type: string}\n"
     "                - {name: note, in: body, type: string}\n"
+    "                - {name: x-sig, in: header, value: 'sig-{{TEST_TOKEN}}'}\n"
     "            - name: replace\n"
     "              method: PUT\n"
     "              inputParameters:\n"
@@ -337,6 +338,18 @@ static void test_flat_body_and_auth(void)
     CHECK_STR(out.body, "{\"email\":\"e@x\"}"); /* absent fields are left out */
     mapping_out_deinit(&out);
     cJSON_Delete(body);
+
+    /* A header named like a bind variable never replaces it: {{TEST_TOKEN}} in a consumed
+     * parameter's value stays the configured value, whatever the caller sends by that name. */
+    const struct rt_call *patch = find_call(rt, "patch", false);
+    CHECK(patch != NULL);
+    struct mapping_kv spoof[] = {{"TEST_TOKEN", "evil", 4}};
+    struct mapping_kv ppath[] = {{"ID", "t1", 2}};
+    struct mapping_input ip = {.path = ppath, .npath = 1, .headers = spoof, .nheaders = 1};
+    mapping_out_init(&out);
+    CHECK(patch && mapping_build(rt, patch, &ip, &out, &err) == 0);
+    CHECK_STR(header(&out, "x-sig"), "x-sig: sig-tok-123");
+    mapping_out_deinit(&out);
 
     /* A non-numeric number in the query is refused before anything is built. */
     struct mapping_kv q2[] = {{"take", "many", 4}};
