@@ -475,6 +475,74 @@ struct ynode *ynode_get(const struct ynode *map, const char *key)
     return NULL;
 }
 
+/* At most this many bytes of a key are quoted in a message: a key may be megabytes long. */
+#define YNODE_KEY_QUOTE 64
+/* Keys are listed in the message when no key is close and the table has at most this many. */
+#define YNODE_KEYS_LISTED 8
+
+size_t ynode_check_keys(const struct ynode *map, const struct ynode_keys *keys,
+                        ynode_unknown_fn *report, void *arg)
+{
+    size_t unknown = 0;
+
+    if (!map || map->kind != YNODE_MAPPING)
+        return 0;
+    for (size_t i = 0; i < map->npairs; i++) {
+        const struct ynode *k = map->pairs[i].key;
+        const char *const *name = keys->names;
+        size_t nnames = 0;
+        bool known = str_has_prefix(k->str, "x-");
+
+        for (; !known && name[nnames]; nnames++)
+            known = strcmp(name[nnames], k->str) == 0;
+        if (known)
+            continue;
+        unknown++;
+        /* Quote a bounded, printable copy: the message is one line of a terminal or log. */
+        char quoted[YNODE_KEY_QUOTE + 4];
+        size_t q = 0;
+        for (size_t j = 0; j < k->len && q < YNODE_KEY_QUOTE; j++) {
+            unsigned char c = (unsigned char)k->str[j];
+            quoted[q++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+        }
+        if (k->len > YNODE_KEY_QUOTE)
+            memcpy(quoted + q, "...", 3), q += 3;
+        quoted[q] = '\0';
+
+        const char *close = util_closest(k->str, keys->names, nnames);
+        struct strbuf msg;
+        strbuf_init(&msg, 0);
+        strbuf_addf(&msg, "unknown key '%s' in %s", quoted, keys->what);
+        if (close) {
+            strbuf_addf(&msg, " (did you mean '%s'?)", close);
+        } else if (nnames <= YNODE_KEYS_LISTED) {
+            strbuf_adds(&msg, " (expected ");
+            for (size_t j = 0; j < nnames; j++)
+                strbuf_addf(&msg, "%s%s",
+                            j == 0            ? ""
+                            : j + 1 == nnames ? " or "
+                                              : ", ",
+                            keys->names[j]);
+            strbuf_addc(&msg, ')');
+        }
+        report(arg, k, close, msg.data);
+        strbuf_deinit(&msg);
+    }
+    return unknown;
+}
+
+bool ynode_looks_like_html(const char *buf, size_t len)
+{
+    size_t i = 0;
+    if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
+        i = 3;
+    while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n'))
+        i++;
+    /* YAML could start with '<' only as a plain scalar or key such as "<a>: b", which no
+     * capability document or configuration has at its top: nothing valid is refused. */
+    return i < len && buf[i] == '<';
+}
+
 static bool is_plain_like(const struct ynode *n)
 {
     return n->style == YNODE_PLAIN && !n->tag;
