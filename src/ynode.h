@@ -6,9 +6,9 @@
  *
  * Hostile input is bounded: nesting depth, node count (aliases counted as the nodes they stand
  * for, against "billion laughs"), expanded scalar bytes, a single document per stream, no NUL
- * inside scalars, no duplicate mapping keys. An alias shares the anchored node instead of
- * copying it, so the tree may be a DAG; it is never cyclic (an alias to a collection that is
- * still open is refused).
+ * inside scalars, no duplicate mapping keys (each reported, the first kept). An alias shares the
+ * anchored node instead of copying it, so the tree may be a DAG; it is never cyclic (an alias to a
+ * collection that is still open is refused).
  *
  * Everything lives in the document's arena and is released by ynode_doc_free.
  */
@@ -74,7 +74,9 @@ struct ynode_doc {
 };
 
 /* Parse <buf>[0..len), named <file> in positions and messages. Returns the document (root NULL
- * when the stream holds no document), or NULL when an error was reported into <d>. */
+ * when the stream holds no document), or NULL when an error stopped the parse (reported into
+ * <d>). A duplicate key is reported but does not stop it: the document comes back without the
+ * repeated pair, so that the rest is checked too; callers look at <d> as well. */
 struct ynode_doc *ynode_parse(const char *file, const char *buf, size_t len, struct diag *d);
 void ynode_doc_free(struct ynode_doc *doc); /* NULL-safe */
 

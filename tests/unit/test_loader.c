@@ -669,6 +669,25 @@ static void test_unknown_keys(void)
     diag_deinit(&d);
     model_free(m);
 
+    /* A duplicate key does not hide the typos that follow it. */
+    static const char dup[] =
+        "naftiko: 1.0.0-alpha2\n"
+        "capability:\n"
+        "  consumes:\n"
+        "  - {type: http, namespace: up, namespace: up2, baseUri: 'http://h'}\n"
+        "  exposes:\n"
+        "  - {type: mcp, namespace: m, port: 9090, tols: []}\n";
+    m = model_new();
+    diag_init(&d);
+    CHECK(loader_load_buffer(m, "dup.yaml", dup, sizeof dup - 1, &d) == -1);
+    CHECK(d.nerrors == 2);
+    CHECK(diag_contains(&d, "dup.yaml:4:33: error: duplicate key 'namespace' (first at line 4, "
+                            "column 18)"));
+    CHECK(diag_contains(&d, "dup.yaml:6:43: error: unknown key 'tols' in MCP exposes entry (did "
+                            "you mean 'tools'?)"));
+    diag_deinit(&d);
+    model_free(m);
+
     /* ikanos documents follow a later schema, with keys alpha2 does not have: not checked. */
     static const char ik[] = "ikanos: 1.0.0-alpha3\n"
                              "capability:\n"
@@ -891,9 +910,35 @@ static void test_ynode(void)
     for (int i = 0; i < 40; i++)
         strbuf_addf(&sb, "k%d: %d\n", i, i);
     strbuf_adds(&sb, "k7: again\n");
+    strbuf_adds(&sb, "k9: again\nk7: thrice\n");
     char *many = strbuf_detach(&sb, NULL);
-    CHECK(parse_root(many, &doc, &d) == NULL && doc == NULL);
+    /* Each repetition is reported and dropped; the parse goes on, the first value is kept. */
+    root = parse_root(many, &doc, &d);
+    CHECK(root && root->npairs == 40 && d.nerrors == 3);
+    CHECK(root && str_eq(ynode_get(root, "k7")->str, "7") &&
+          str_eq(ynode_get(root, "k39")->str, "39"));
     CHECK(diag_contains(&d, "t.yaml:41:1: error: duplicate key 'k7' (first at line 8, column 1)"));
+    CHECK(diag_contains(&d, "t.yaml:42:1: error: duplicate key 'k9' (first at line 10, column 1)"));
+    CHECK(diag_contains(&d, "t.yaml:43:1: error: duplicate key 'k7' (first at line 8, column 1)"));
+    ynode_doc_free(doc);
+    free(many);
+    diag_deinit(&d);
+    /* The same in a small mapping, nested; then the cap stops the parse. */
+    root = parse_root("a:\n  b: 1\n  c: 2\n  b: 3\n  b: 4\nd: 5\n", &doc, &d);
+    CHECK(root && ynode_get(root, "a")->npairs == 2 &&
+          str_eq(ynode_get(ynode_get(root, "a"), "b")->str, "1"));
+    CHECK(d.nerrors == 2 &&
+          diag_contains(&d, "t.yaml:5:3: error: duplicate key 'b' (first at line 2, column 3)"));
+    ynode_doc_free(doc);
+    diag_deinit(&d);
+    strbuf_init(&sb, 0);
+    for (int i = 0; i < 150; i++)
+        strbuf_addf(&sb, "- {a: 1, a: 2}\n");
+    many = strbuf_detach(&sb, NULL);
+    CHECK(parse_root(many, &doc, &d) == NULL && doc == NULL);
+    CHECK(d.nerrors == 101);
+    CHECK(diag_contains(&d, "t.yaml:101:10: error: too many duplicate keys (100): the rest of the "
+                            "document is not read"));
     free(many);
 
     /* A non-scalar key. */
