@@ -164,6 +164,22 @@ const struct config_consumer *config_consumer_for(const struct config *c, const 
 
 /* ---- reading the file ---- */
 
+/* The keys each section may hold: any other key is an error at its own position, with "did you
+ * mean" when a known key is close (keys starting with "x-" are allowed). A new setting is one
+ * more string in its section's table, next to its reader below. */
+YNODE_KEYS(cfg_keys_root, "the configuration", "rest", "mcp", "admin", "drainTimeout", "workers",
+           "limits", "upstream", "log", "consumers");
+YNODE_KEYS(cfg_keys_rest, "rest", "listen");
+YNODE_KEYS(cfg_keys_mcp, "mcp", "listen", "allowedHosts");
+YNODE_KEYS(cfg_keys_admin, "admin", "listen");
+YNODE_KEYS(cfg_keys_limits, "limits", "maxBodySize", "maxHeaderSize", "clientTimeout",
+           "maxConnections");
+YNODE_KEYS(cfg_keys_upstream, "upstream", "connectTimeout", "timeout", "maxConnectionsPerHost",
+           "maxIdleConnections", "idleTimeout", "maxResponseSize", "tlsVerify");
+YNODE_KEYS(cfg_keys_log, "log", "level", "access", "format");
+YNODE_KEYS(cfg_keys_consumer, "consumers entry", "namespace", "baseUri", "credentials");
+YNODE_KEYS(cfg_keys_credential, "credentials entry", "header", "fromEnv", "fromFile");
+
 struct cfg_reader {
     struct config *c;
     struct diag *d;
@@ -179,6 +195,32 @@ static void cfg_err(struct cfg_reader *r, const struct ynode *n, const char *fmt
     va_start(ap, fmt);
     diag_vadd(r->d, DIAG_ERROR, r->file, n ? n->line : 0, n ? n->col : 0, fmt, ap);
     va_end(ap);
+}
+
+struct cfg_check {
+    struct cfg_reader *r;
+    const char *required;
+    bool misspelt;
+};
+
+static void cfg_unknown_key(void *arg, const struct ynode *key, const char *suggestion,
+                            const char *message)
+{
+    struct cfg_check *c = arg;
+    cfg_err(c->r, key, "%s", message);
+    if (suggestion && c->required && strcmp(suggestion, c->required) == 0)
+        c->misspelt = true;
+}
+
+/* Report the keys of section <map> that <keys> does not list. Returns whether one of them was
+ * reported as a misspelling of <required> (NULL: none), whose absence then needs no second
+ * error. */
+static bool cfg_check_keys(struct cfg_reader *r, const struct ynode *map,
+                           const struct ynode_keys *keys, const char *required)
+{
+    struct cfg_check c = {r, required, false};
+    ynode_check_keys(map, keys, cfg_unknown_key, &c);
+    return c.misspelt;
 }
 
 /* The scalar at <key> of <map>, with ${VAR} expanded (caller frees); NULL when absent. */
@@ -276,6 +318,7 @@ static void cfg_consumers(struct cfg_reader *r, const struct ynode *seq)
             cfg_err(r, n, "expected a mapping in 'consumers', got %s", ynode_describe(n));
             continue;
         }
+        cfg_check_keys(r, n, &cfg_keys_consumer, NULL);
         struct config_consumer *cc = &c->consumers[c->nconsumers++];
         cc->pattern = cfg_str(r, n, "namespace");
         if (!cc->pattern)
@@ -291,9 +334,11 @@ static void cfg_consumers(struct cfg_reader *r, const struct ynode *seq)
                 cfg_err(r, cn, "expected a mapping in 'credentials', got %s", ynode_describe(cn));
                 continue;
             }
+            bool misspelt = cfg_check_keys(r, cn, &cfg_keys_credential, "header");
             char *header = cfg_str(r, cn, "header");
             if (!header || !*header) {
-                cfg_err(r, cn, "a credential needs 'header' (the header name to inject)");
+                if (!misspelt)
+                    cfg_err(r, cn, "a credential needs 'header' (the header name to inject)");
                 free(header);
                 continue;
             }
@@ -335,6 +380,13 @@ int config_load_file(struct config *c, const char *path, bool required, struct d
         strbuf_deinit(&buf);
         return -1;
     }
+    if (ynode_looks_like_html(buf.data ? buf.data : "", buf.len)) {
+        diag_error(d, path, 1, 1,
+                   "this looks like an HTML page, not a YAML configuration file: did you save a "
+                   "web page instead of the raw file?");
+        strbuf_deinit(&buf);
+        return -1;
+    }
     struct ynode_doc *doc = ynode_parse(path, buf.data ? buf.data : "", buf.len, d);
     strbuf_deinit(&buf);
     if (!doc)
@@ -350,10 +402,14 @@ int config_load_file(struct config *c, const char *path, bool required, struct d
     }
     if (!root || ynode_is_null(root))
         goto out;
+    cfg_check_keys(&r, root, &cfg_keys_root, NULL);
     const struct ynode *s;
-    if ((s = cfg_section(&r, root, "rest", YNODE_MAPPING)))
+    if ((s = cfg_section(&r, root, "rest", YNODE_MAPPING))) {
+        cfg_check_keys(&r, s, &cfg_keys_rest, NULL);
         cfg_listen(&r, s, &c->rest_listen);
+    }
     if ((s = cfg_section(&r, root, "mcp", YNODE_MAPPING))) {
+        cfg_check_keys(&r, s, &cfg_keys_mcp, NULL);
         cfg_listen(&r, s, &c->mcp_listen);
         const struct ynode *hosts = cfg_section(&r, s, "allowedHosts", YNODE_SEQUENCE);
         for (size_t i = 0; hosts && i < hosts->nitems; i++) {
@@ -366,19 +422,23 @@ int config_load_file(struct config *c, const char *path, bool required, struct d
             c->mcp_allowed_hosts[c->nmcp_allowed_hosts++] = xstrdup(hosts->items[i]->str);
         }
     }
-    if ((s = cfg_section(&r, root, "admin", YNODE_MAPPING)))
+    if ((s = cfg_section(&r, root, "admin", YNODE_MAPPING))) {
+        cfg_check_keys(&r, s, &cfg_keys_admin, NULL);
         cfg_listen(&r, s, &c->admin_listen);
+    }
     cfg_ms(&r, root, "drainTimeout", &c->drain_timeout_ms);
     long workers = c->workers;
     cfg_long(&r, root, "workers", 0, 256, &workers);
     c->workers = (int)workers;
     if ((s = cfg_section(&r, root, "limits", YNODE_MAPPING))) {
+        cfg_check_keys(&r, s, &cfg_keys_limits, NULL);
         cfg_size(&r, s, "maxBodySize", &c->max_body_size);
         cfg_size(&r, s, "maxHeaderSize", &c->max_header_size);
         cfg_ms(&r, s, "clientTimeout", &c->client_timeout_ms);
         cfg_long(&r, s, "maxConnections", 1, 1000000, &c->max_connections);
     }
     if ((s = cfg_section(&r, root, "upstream", YNODE_MAPPING))) {
+        cfg_check_keys(&r, s, &cfg_keys_upstream, NULL);
         cfg_ms(&r, s, "connectTimeout", &c->upstream_connect_timeout_ms);
         cfg_ms(&r, s, "timeout", &c->upstream_timeout_ms);
         cfg_long(&r, s, "maxConnectionsPerHost", 0, 100000, &c->upstream_max_host_connections);
@@ -388,6 +448,7 @@ int config_load_file(struct config *c, const char *path, bool required, struct d
         cfg_bool(&r, s, "tlsVerify", &c->upstream_tls_verify);
     }
     if ((s = cfg_section(&r, root, "log", YNODE_MAPPING))) {
+        cfg_check_keys(&r, s, &cfg_keys_log, NULL);
         char *lvl = cfg_str(&r, s, "level");
         if (lvl && *lvl) {
             int l = log_level_parse(lvl);

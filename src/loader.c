@@ -27,6 +27,12 @@
  * into hundreds of thousands of messages. */
 #define LOADER_MAX_ERRORS 100
 
+/* An unknown key reported as a misspelling of <suggestion> in mapping <map>. */
+struct ld_typo {
+    const struct ynode *map;
+    const char *suggestion;
+};
+
 struct ld {
     struct model *m;
     struct diag *d;
@@ -34,6 +40,9 @@ struct ld {
     const char *file; /* the capability's own copy, used in positions */
     bool ikanos;
     int nerrors;
+    size_t nunknown;       /* unknown keys found so far */
+    struct ld_typo *typos; /* the first LOADER_MAX_ERRORS of them with a suggestion */
+    size_t ntypos;
 };
 
 /* ---- small helpers ---- */
@@ -41,14 +50,11 @@ struct ld {
 static void lerr_at(struct ld *l, int line, int col, const char *fmt, ...) UTIL_PRINTF(4, 5);
 static void lerr(struct ld *l, const struct ynode *at, const char *fmt, ...) UTIL_PRINTF(3, 4);
 
+/* Past the cap errors are only counted; loader_load_buffer says how many were left out. */
 static void lerr_v(struct ld *l, int line, int col, const char *fmt, va_list ap)
 {
     if (l->nerrors++ < LOADER_MAX_ERRORS)
         diag_vadd(l->d, DIAG_ERROR, l->file, line, col, fmt, ap);
-    else if (l->nerrors == LOADER_MAX_ERRORS + 1)
-        diag_error(l->d, l->file, line, col,
-                   "too many errors (%d): later ones in this document are not reported",
-                   LOADER_MAX_ERRORS);
 }
 
 static void lerr_at(struct ld *l, int line, int col, const char *fmt, ...)
@@ -96,6 +102,110 @@ static const struct ynode *at_key(const struct ynode *map, const char *key)
     return k ? k : map;
 }
 
+/* ---- the keys each object may hold ----
+ * From the alpha2 JSON schema (naftiko/framework, tag v1.0.0-alpha2,
+ * src/main/resources/schemas/naftiko-schema.json), where each of these objects sets
+ * additionalProperties (or unevaluatedProperties) to false: a key not listed is a typo, reported
+ * at its own position with "did you mean". Valid alpha2 keys that capproxy does not run are listed
+ * too, so they stay ignored (or refused by their reader) instead of reported as typos; the few
+ * keys capproxy reads beyond the schema are marked. Keys starting with "x-" are always allowed.
+ * Adding a key is one more string in its table.
+ *
+ * Not checked, because the schema leaves them open: `with` (parameter -> value), `binds[].keys`
+ * (variable -> provider key), an output's `properties` (name -> output parameter; each value is
+ * checked), a body's `data`. Not checked, because capproxy does not read them at all:
+ * aggregates, steps, mappings, MCP resources and prompts, forward, skill and control adapters.
+ * ikanos documents follow a later schema with other keys and are not checked. */
+YNODE_KEYS(keys_root, "the document root", "naftiko", "info", "binds", "capability", "consumes");
+YNODE_KEYS(keys_info, "info", "label", "description", "tags", "created", "modified",
+           "stakeholders");
+YNODE_KEYS(keys_person, "stakeholder", "role", "fullName", "email");
+YNODE_KEYS(keys_bind, "binds entry", "namespace", "description", "location", "keys");
+YNODE_KEYS(keys_capability, "capability", "binds", "exposes", "consumes", "aggregates");
+/* ConsumesHttp, plus ImportedConsumesHttp's location, import and as. */
+YNODE_KEYS(keys_consumes, "consumes entry", "type", "namespace", "description", "baseUri",
+           "inputParameters", "authentication", "resources", "location", "import", "as");
+YNODE_KEYS(keys_resource, "consumed resource", "name", "label", "description", "path",
+           "inputParameters", "operations");
+YNODE_KEYS(keys_operation, "consumed operation", "name", "label", "description", "method",
+           "inputParameters", "outputRawFormat", "outputSchema", "outputParameters", "body");
+/* ConsumedInputParameter is {name, in, value}; the reference engine's reader also takes the
+ * rest, and documents use type, description and required (which capproxy checks). */
+YNODE_KEYS(keys_consumed_param, "consumed parameter", "name", "in", "value", "type", "description",
+           "required", "const", "template", "pattern", "items");
+/* Every object form of RequestBody (json, text, xml, sparql, formUrlEncoded, multipartForm). */
+YNODE_KEYS(keys_body, "body", "type", "data");
+/* Mapped {type, mapping, value, const, properties, items}, orchestrated and mock output
+ * parameters (+ name), and ConsumedOutputParameter {name, type, value}: capproxy reads them
+ * all alike. */
+YNODE_KEYS(keys_output, "output parameter", "name", "type", "mapping", "value", "const",
+           "properties", "items");
+YNODE_KEYS(keys_auth_bearer, "bearer authentication", "type", "token");
+YNODE_KEYS(keys_auth_basic, "basic authentication", "type", "username", "password");
+YNODE_KEYS(keys_auth_apikey, "apikey authentication", "type", "key", "value", "placement");
+/* Without a type: the keys of every alpha2 authentication (digest and oauth2 too). */
+YNODE_KEYS(keys_auth_any, "authentication", "type", "token", "username", "password", "key", "value",
+           "placement", "authorizationServerUri", "resource", "scopes", "audience", "tokenEndpoint",
+           "tokenValidation");
+/* ExposesRest; capproxy also reads `description` (the shipped documents have it). */
+YNODE_KEYS(keys_expose_rest, "REST exposes entry", "type", "address", "port", "namespace",
+           "authentication", "resources", "description");
+/* ExposesMcp, plus capproxy's documented `path` extension. */
+YNODE_KEYS(keys_expose_mcp, "MCP exposes entry", "type", "transport", "address", "port",
+           "namespace", "description", "authentication", "tools", "resources", "prompts", "path");
+/* Without a type: both. */
+YNODE_KEYS(keys_expose_any, "exposes entry", "type", "transport", "address", "port", "namespace",
+           "description", "authentication", "resources", "tools", "prompts", "path");
+YNODE_KEYS(keys_rest_resource, "REST resource", "name", "label", "description", "path",
+           "inputParameters", "operations", "forward");
+YNODE_KEYS(keys_rest_op, "REST operation", "name", "label", "description", "method",
+           "inputParameters", "ref", "call", "with", "outputParameters", "steps", "mappings");
+/* ExposedInputParameter; capproxy also reads `required`, as on tool parameters. */
+YNODE_KEYS(keys_rest_param, "REST parameter", "name", "in", "type", "description", "pattern",
+           "value", "required");
+YNODE_KEYS(keys_tool, "MCP tool", "name", "label", "description", "inputParameters", "ref", "call",
+           "with", "steps", "mappings", "hints", "outputParameters");
+YNODE_KEYS(keys_tool_param, "MCP tool parameter", "name", "type", "description", "required");
+YNODE_KEYS(keys_hints, "hints", "readOnly", "destructive", "idempotent", "openWorld");
+
+struct ld_check {
+    struct ld *l;
+    const struct ynode *map;
+};
+
+static void on_unknown_key(void *arg, const struct ynode *key, const char *suggestion,
+                           const char *message)
+{
+    struct ld_check *c = arg;
+    struct ld *l = c->l;
+
+    lerr(l, key, "%s", message);
+    l->nunknown++;
+    /* Only reported typos need remembering: past the cap nothing more is reported anyway. */
+    if (suggestion && l->ntypos < LOADER_MAX_ERRORS) {
+        l->typos = xrealloc(l->typos, (l->ntypos + 1) * sizeof *l->typos);
+        l->typos[l->ntypos++] = (struct ld_typo){c->map, suggestion};
+    }
+}
+
+/* Report the keys of mapping <map> that <keys> does not list. */
+static void check_keys(struct ld *l, const struct ynode *map, const struct ynode_keys *keys)
+{
+    struct ld_check c = {l, map};
+    if (!l->ikanos)
+        ynode_check_keys(map, keys, on_unknown_key, &c);
+}
+
+/* Whether an unknown key of <map> was reported as a misspelling of <key>: a missing <key> then
+ * follows from that typo, and reporting it too would only repeat the same mistake. */
+static bool misspelt(const struct ld *l, const struct ynode *map, const char *key)
+{
+    for (size_t i = 0; i < l->ntypos; i++)
+        if (l->typos[i].map == map && strcmp(l->typos[i].suggestion, key) == 0)
+            return true;
+    return false;
+}
+
 /* <n> must be a mapping (the value of <what>). */
 static bool want_map(struct ld *l, const struct ynode *n, const char *what)
 {
@@ -124,7 +234,8 @@ static const char *req_str(struct ld *l, const struct ynode *map, const char *ke
 {
     const struct ynode *v = ynode_get(map, key);
     if (absent(v)) {
-        lerr(l, at_key(map, key), "missing required key '%s' in %s", key, where);
+        if (!misspelt(l, map, key))
+            lerr(l, at_key(map, key), "missing required key '%s' in %s", key, where);
         return NULL;
     }
     if (v->kind != YNODE_SCALAR) {
@@ -215,10 +326,11 @@ static const char *entry_name(struct ld *l, const struct ynode *item, const stru
 /* ---- parameters, outputs, authentication, body ---- */
 
 static void load_param(struct ld *l, const struct ynode *n, const struct ynode *key,
-                       struct model_param *p)
+                       const struct ynode_keys *keys, struct model_param *p)
 {
     const struct ynode *v;
 
+    check_keys(l, n, keys);
     p->pos = pos_of(l, n);
     p->name = entry_name(l, n, key, true, "parameter");
     p->description = opt_str(l, n, "description");
@@ -247,7 +359,9 @@ static void load_param(struct ld *l, const struct ynode *n, const struct ynode *
     }
 }
 
-static void load_params(struct ld *l, const struct ynode *n, struct model_param **out, size_t *nout)
+/* <keys>: the keys a parameter may have where this list is (consumed, REST or MCP tool). */
+static void load_params(struct ld *l, const struct ynode *n, const struct ynode_keys *keys,
+                        struct model_param **out, size_t *nout)
 {
     size_t count = nl_count(l, n, "inputParameters");
     *out = alloc_array(l, count, sizeof **out);
@@ -255,7 +369,7 @@ static void load_params(struct ld *l, const struct ynode *n, struct model_param 
     for (size_t i = 0; i < count; i++) {
         const struct ynode *key, *item = nl_item(l, n, i, "inputParameters", &key);
         if (item)
-            load_param(l, item, key, &(*out)[i]);
+            load_param(l, item, key, keys, &(*out)[i]);
         else
             (*out)[i].pos = pos_of(l, n);
     }
@@ -308,6 +422,7 @@ static void load_output(struct ld *l, const struct ynode *n, const char *name,
     const struct ynode *map = ynode_get(n, "mapping");
     const char *key = "mapping";
 
+    check_keys(l, n, &keys_output);
     if (absent(map)) {
         map = ynode_get(n, "value");
         key = "value";
@@ -355,26 +470,31 @@ static void load_auth(struct ld *l, const struct ynode *n, struct model_auth *a)
         return;
     t = ynode_get(n, "type");
     if (absent(t)) {
-        lerr(l, n, "missing required key 'type' in authentication (bearer, basic or apikey)");
+        check_keys(l, n, &keys_auth_any);
+        if (!misspelt(l, n, "type"))
+            lerr(l, n, "missing required key 'type' in authentication (bearer, basic or apikey)");
         return;
     }
     if (t->kind == YNODE_SCALAR && str_eq_ci(t->str, "bearer")) {
         a->kind = MODEL_AUTH_BEARER;
         need[0] = "token";
+        check_keys(l, n, &keys_auth_bearer);
     } else if (t->kind == YNODE_SCALAR && str_eq_ci(t->str, "basic")) {
         a->kind = MODEL_AUTH_BASIC;
         need[0] = "username";
+        check_keys(l, n, &keys_auth_basic);
     } else if (t->kind == YNODE_SCALAR && str_eq_ci(t->str, "apikey")) {
         a->kind = MODEL_AUTH_APIKEY;
         need[0] = "key";
         need[1] = "value";
+        check_keys(l, n, &keys_auth_apikey);
     } else {
         lerr(l, t, "unknown authentication type '%s', expected bearer, basic or apikey",
              t->kind == YNODE_SCALAR ? t->str : ynode_describe(t));
         return;
     }
     for (int i = 0; need[i]; i++)
-        if (absent(ynode_get(n, need[i])))
+        if (absent(ynode_get(n, need[i])) && !misspelt(l, n, need[i]))
             lerr(l, n, "missing required key '%s' in %s authentication", need[i], t->str);
     a->token = opt_str(l, n, "token");
     a->username = opt_str(l, n, "username");
@@ -410,13 +530,15 @@ static void load_body(struct ld *l, const struct ynode *n, struct model_body *b)
         return;
     }
     const struct ynode *t = ynode_get(n, "type"), *data = ynode_get(n, "data");
+    check_keys(l, n, &keys_body);
     if (!absent(t) && !(t->kind == YNODE_SCALAR && str_eq_ci(t->str, "json"))) {
         lerr(l, t, "unsupported body type '%s', expected 'json'",
              t->kind == YNODE_SCALAR ? t->str : ynode_describe(t));
         return;
     }
     if (!data) {
-        lerr(l, n, "missing required key 'data' in body");
+        if (!misspelt(l, n, "data"))
+            lerr(l, n, "missing required key 'data' in body");
         return;
     }
     b->kind = MODEL_BODY_JSON;
@@ -433,7 +555,8 @@ static bool load_method(struct ld *l, const struct ynode *map, enum model_method
     const struct ynode *v = ynode_get(map, "method");
     int m;
     if (absent(v)) {
-        lerr(l, at_key(map, "method"), "missing required key 'method' in %s", where);
+        if (!misspelt(l, map, "method"))
+            lerr(l, at_key(map, "method"), "missing required key 'method' in %s", where);
         return false;
     }
     m = v->kind == YNODE_SCALAR ? model_method_parse(v->str) : -1;
@@ -467,11 +590,13 @@ static const char *load_path(struct ld *l, const struct ynode *map, const char *
 static void load_operation(struct ld *l, const struct ynode *n, const struct ynode *key,
                            struct model_operation *op)
 {
+    check_keys(l, n, &keys_operation);
     op->pos = pos_of(l, n);
     op->name = entry_name(l, n, key, true, "consumed operation");
     load_method(l, n, &op->method, "consumed operation");
     op->description = opt_str(l, n, "description");
-    load_params(l, ynode_get(n, "inputParameters"), &op->params, &op->nparams);
+    load_params(l, ynode_get(n, "inputParameters"), &keys_consumed_param, &op->params,
+                &op->nparams);
     load_body(l, ynode_get(n, "body"), &op->body);
     op->output_raw_format = opt_str(l, n, "outputRawFormat");
     load_outputs(l, ynode_get(n, "outputParameters"), "outputParameters", &op->outputs,
@@ -483,6 +608,7 @@ static void load_resource(struct ld *l, const struct ynode *n, const struct ynod
 {
     const struct ynode *ops = ynode_get(n, "operations");
 
+    check_keys(l, n, &keys_resource);
     r->pos = pos_of(l, n);
     r->name = entry_name(l, n, key, false, "consumed resource");
     r->path = load_path(l, n, "consumed resource");
@@ -504,7 +630,9 @@ static void load_consumer(struct ld *l, const struct ynode *n, struct model_cons
 {
     const struct ynode *res = ynode_get(n, "resources");
     const char *type = opt_str(l, n, "type");
+    size_t unknown = l->nunknown;
 
+    check_keys(l, n, &keys_consumes);
     c->pos = pos_of(l, n);
     c->cap = l->cap;
     c->type = type ? type : "http";
@@ -515,7 +643,7 @@ static void load_consumer(struct ld *l, const struct ynode *n, struct model_cons
     if (!c->base_uri)
         c->base_uri = "";
     c->description = opt_str(l, n, "description");
-    load_params(l, ynode_get(n, "inputParameters"), &c->params, &c->nparams);
+    load_params(l, ynode_get(n, "inputParameters"), &keys_consumed_param, &c->params, &c->nparams);
     load_auth(l, ynode_get(n, "authentication"), &c->auth);
     c->nresources = nl_count(l, res, "resources");
     c->resources = alloc_array(l, c->nresources, sizeof *c->resources);
@@ -525,14 +653,18 @@ static void load_consumer(struct ld *l, const struct ynode *n, struct model_cons
         if (item)
             load_resource(l, item, k, c, &c->resources[i]);
     }
+    c->incomplete = l->nunknown > unknown;
 }
 
 /* ---- exposes ---- */
 
-/* Whether some operation of <c> has no name: it was reported already, and may be the one a
- * call means, so an unresolved call into <c> is not reported again. */
+/* Whether some operation of <c> has no name, or some key under <c> was unknown (`opertions:`
+ * leaves a resource without its operations): that was reported already and may be why a call
+ * does not resolve, so an unresolved call into <c> is not reported again. */
 static bool has_nameless_operation(const struct model_consumer *c)
 {
+    if (c->incomplete)
+        return true;
     for (size_t r = 0; r < c->nresources; r++)
         for (size_t o = 0; o < c->resources[r].noperations; o++)
             if (!c->resources[r].operations[o].name)
@@ -575,7 +707,8 @@ static void classify_with(struct ld *l, const struct ynode *v, const struct mode
  * checked now, at the call's position; one into a namespace that no document loaded so far
  * consumes may still be defined by a later file, so loader_validate checks it. */
 static void load_call(struct ld *l, const struct ynode *n, const struct model_expose *e,
-                      struct model_call *call, const char *where)
+                      struct model_call *call, const char *where,
+                      const struct ynode_keys *param_keys)
 {
     const struct ynode *v = ynode_get(n, "call");
     const struct ynode *with = ynode_get(n, "with");
@@ -619,7 +752,7 @@ static void load_call(struct ld *l, const struct ynode *n, const struct model_ex
             classify_with(l, val, e, w);
         }
     }
-    load_params(l, ynode_get(n, "inputParameters"), &call->params, &call->nparams);
+    load_params(l, ynode_get(n, "inputParameters"), param_keys, &call->params, &call->nparams);
     call->params_declared = !absent(ynode_get(n, "inputParameters"));
     load_outputs(l, ynode_get(n, "outputParameters"), "outputParameters", &call->outputs,
                  &call->noutputs);
@@ -630,6 +763,7 @@ static void load_rest_resource(struct ld *l, const struct ynode *n, const struct
 {
     const struct ynode *ops = ynode_get(n, "operations");
 
+    check_keys(l, n, &keys_rest_resource);
     r->pos = pos_of(l, n);
     r->expose = e;
     r->path = load_path(l, n, "REST resource");
@@ -644,10 +778,11 @@ static void load_rest_resource(struct ld *l, const struct ynode *n, const struct
         op->pos = pos_of(l, item ? item : ops);
         if (!item)
             continue;
+        check_keys(l, item, &keys_rest_op);
         load_method(l, item, &op->method, "REST operation");
         op->name = entry_name(l, item, k, false, "REST operation");
         op->description = opt_str(l, item, "description");
-        load_call(l, item, e, &op->call, "REST operation");
+        load_call(l, item, e, &op->call, "REST operation", &keys_rest_param);
     }
 }
 
@@ -656,6 +791,7 @@ static void load_tool(struct ld *l, const struct ynode *n, const struct ynode *k
 {
     const struct ynode *hints = ynode_get(n, "hints");
 
+    check_keys(l, n, &keys_tool);
     t->pos = pos_of(l, n);
     t->expose = e;
     t->name = entry_name(l, n, key, true, "MCP tool");
@@ -665,12 +801,13 @@ static void load_tool(struct ld *l, const struct ynode *n, const struct ynode *k
         t->label = opt_str(l, n, "display");
     t->hints = (struct model_hints){-1, -1, -1, -1};
     if (!absent(hints) && want_map(l, hints, "hints")) {
+        check_keys(l, hints, &keys_hints);
         opt_bool(l, hints, "readOnly", &t->hints.read_only);
         opt_bool(l, hints, "destructive", &t->hints.destructive);
         opt_bool(l, hints, "idempotent", &t->hints.idempotent);
         opt_bool(l, hints, "openWorld", &t->hints.open_world);
     }
-    load_call(l, n, e, &t->call, "MCP tool");
+    load_call(l, n, e, &t->call, "MCP tool", &keys_tool_param);
 }
 
 static void load_port(struct ld *l, const struct ynode *n, struct model_expose *e)
@@ -694,7 +831,13 @@ static void load_port(struct ld *l, const struct ynode *n, struct model_expose *
 static void load_expose(struct ld *l, const struct ynode *n, struct model_expose *e)
 {
     const struct ynode *t = ynode_get(n, "type");
+    bool rest = t && t->kind == YNODE_SCALAR && strcmp(t->str, "rest") == 0;
+    bool mcp = t && t->kind == YNODE_SCALAR && strcmp(t->str, "mcp") == 0;
 
+    /* Keys first, so a missing key that a typo explains is not reported again. Another type
+     * (skill, control) is refused below, and its keys are not ours to judge. */
+    if (rest || mcp || absent(t))
+        check_keys(l, n, rest ? &keys_expose_rest : mcp ? &keys_expose_mcp : &keys_expose_any);
     e->pos = pos_of(l, n);
     e->cap = l->cap;
     e->ns = req_str(l, n, "namespace", "exposes entry");
@@ -703,10 +846,12 @@ static void load_expose(struct ld *l, const struct ynode *n, struct model_expose
     e->description = opt_str(l, n, "description");
     load_auth(l, ynode_get(n, "authentication"), &e->auth);
     if (absent(t)) {
-        lerr(l, at_key(n, "type"), "missing required key 'type' in exposes entry (rest or mcp)");
+        if (!misspelt(l, n, "type"))
+            lerr(l, at_key(n, "type"),
+                 "missing required key 'type' in exposes entry (rest or mcp)");
         return;
     }
-    if (t->kind == YNODE_SCALAR && strcmp(t->str, "rest") == 0) {
+    if (rest) {
         const struct ynode *res = ynode_get(n, "resources");
         e->type = MODEL_EXPOSE_REST;
         e->nresources = nl_count(l, res, "resources");
@@ -718,7 +863,7 @@ static void load_expose(struct ld *l, const struct ynode *n, struct model_expose
             if (item)
                 load_rest_resource(l, item, k, e, &e->resources[i]);
         }
-    } else if (t->kind == YNODE_SCALAR && strcmp(t->str, "mcp") == 0) {
+    } else if (mcp) {
         const struct ynode *tools = ynode_get(n, "tools");
         e->type = MODEL_EXPOSE_MCP;
         e->transport = opt_str(l, n, "transport");
@@ -930,8 +1075,14 @@ static void check_operation_names(struct ld *l)
 
 static void load_info(struct ld *l, const struct ynode *n)
 {
+    const struct ynode *people;
+
     if (absent(n) || !want_map(l, n, "info"))
         return;
+    check_keys(l, n, &keys_info);
+    people = ynode_get(n, "stakeholders");
+    for (size_t i = 0; people && people->kind == YNODE_SEQUENCE && i < people->nitems; i++)
+        check_keys(l, people->items[i], &keys_person);
     l->cap->label = opt_str(l, n, "label");
     l->cap->description = opt_str(l, n, "description");
 }
@@ -940,6 +1091,7 @@ static void load_bind(struct ld *l, const struct ynode *n, struct model_bind *b)
 {
     const struct ynode *keys = ynode_get(n, "keys");
 
+    check_keys(l, n, &keys_bind);
     b->pos = pos_of(l, n);
     b->ns = opt_str(l, n, "namespace");
     b->location = opt_str(l, n, "location");
@@ -997,6 +1149,13 @@ static void load_capability(struct ld *l, const struct ynode *capn)
     struct model_capability *cap = l->cap;
     const struct ynode *cons = ynode_get(capn, "consumes");
     const struct ynode *exps = ynode_get(capn, "exposes");
+    const struct ynode *binds = ynode_get(capn, "binds");
+
+    check_keys(l, capn, &keys_capability);
+    /* alpha2 allows binds here too; like the reference engine, capproxy reads only the root
+     * list, but a typo inside is still one. */
+    for (size_t i = 0; binds && binds->kind == YNODE_SEQUENCE && i < binds->nitems; i++)
+        check_keys(l, binds->items[i], &keys_bind);
 
     /* Consumes first, whatever the key order, so calls into this document resolve. */
     cap->nconsumers = section_count(l, cons, "consumes");
@@ -1051,9 +1210,10 @@ static int check_version(struct ld *l, const struct ynode *root, const char **ve
         return -1;
     }
     if (!v) {
-        lerr(l, root,
-             "missing required key 'naftiko': this runtime reads naftiko: " LOADER_VERSION
-             " documents");
+        if (!misspelt(l, root, "naftiko"))
+            lerr(l, root,
+                 "missing required key 'naftiko': this runtime reads naftiko: " LOADER_VERSION
+                 " documents");
         return -1;
     }
     if (v->kind != YNODE_SCALAR || strcmp(v->str, LOADER_VERSION) != 0) {
@@ -1080,6 +1240,12 @@ int loader_load_buffer(struct model *m, const char *name, const char *buf, size_
                    len, LOADER_MAX_DOC_SIZE);
         goto cleanup;
     }
+    if (ynode_looks_like_html(buf, len)) {
+        diag_error(d, name, 1, 1,
+                   "this looks like an HTML page, not a YAML capability document: did you save "
+                   "a web page instead of the raw file?");
+        goto cleanup;
+    }
     doc = ynode_parse(name, buf, len, d);
     if (!doc)
         goto cleanup;
@@ -1089,10 +1255,16 @@ int loader_load_buffer(struct model *m, const char *name, const char *buf, size_
         goto cleanup;
     }
     if (doc->root->kind != YNODE_MAPPING) {
-        lerr(&l, doc->root, "expected a mapping at the document root, got %s",
+        lerr(&l, doc->root,
+             "expected a mapping at the document root, got %s: a capability document starts "
+             "with 'naftiko: " LOADER_VERSION "'",
              ynode_describe(doc->root));
         goto cleanup;
     }
+    /* The root's keys first (an ikanos document has its own), so that `naftiko` or
+     * `capability` misspelt is one error at the typo. */
+    l.ikanos = ynode_get(doc->root, "naftiko") == NULL && ynode_get(doc->root, "ikanos") != NULL;
+    check_keys(&l, doc->root, &keys_root);
     if (check_version(&l, doc->root, &version) < 0)
         goto cleanup;
 
@@ -1105,7 +1277,8 @@ int loader_load_buffer(struct model *m, const char *name, const char *buf, size_
 
     const struct ynode *capn = ynode_get(doc->root, "capability");
     if (absent(capn)) {
-        lerr(&l, at_key(doc->root, "capability"), "missing required key 'capability'");
+        if (!misspelt(&l, doc->root, "capability"))
+            lerr(&l, at_key(doc->root, "capability"), "missing required key 'capability'");
         goto cleanup;
     }
     if (!want_map(&l, capn, "capability"))
@@ -1114,6 +1287,12 @@ int loader_load_buffer(struct model *m, const char *name, const char *buf, size_
     check_duplicates(m, m->ncaps - 1, m->ncaps, false, d);
 
 cleanup:
+    if (l.nerrors > LOADER_MAX_ERRORS)
+        diag_error(d, l.file, 0, 0,
+                   "%d more errors in this document not reported (%d errors in all; at most %d "
+                   "are reported per document)",
+                   l.nerrors - LOADER_MAX_ERRORS, l.nerrors, LOADER_MAX_ERRORS);
+    free(l.typos);
     ynode_doc_free(doc);
     return d->nerrors > errors ? -1 : 0;
 }

@@ -1,8 +1,9 @@
 /*
  * loader: capability documents (naftiko 1.0.0-alpha2 YAML, read with libyaml) into the model.
  * Every problem is reported into a struct diag with file, line, column and what was expected;
- * loading continues past an error where it can so one run shows them all. Unknown keys are
- * accepted. See ../shared/docs/capability-format.md for the contract.
+ * loading continues past an error where it can so one run shows them all. An unknown key is an
+ * error, with "did you mean" (the known keys are the alpha2 schema's, in loader.c's tables). See
+ * docs/capability-format.md for the contract.
  */
 #ifndef CAPPROXY_LOADER_H
 #define CAPPROXY_LOADER_H

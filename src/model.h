@@ -141,6 +141,7 @@ struct model_consumer {
     size_t nresources;
     struct model_capability *cap;
     struct model_pos pos;
+    bool incomplete; /* an unknown key was reported inside: an operation may be missing */
 };
 
 enum model_with_kind {

@@ -51,6 +51,7 @@ struct yparse {
     size_t bytes; /* aliases expanded */
     int ndocs;
     bool failed;
+    int nduplicates; /* duplicate keys reported (they do not stop the parse) */
 };
 
 static void yerr(struct yparse *p, int line, int col, const char *fmt, ...) UTIL_PRINTF(4, 5);
@@ -257,36 +258,65 @@ static bool same_key(const struct ynode *a, const struct ynode *b)
     return a->len == b->len && memcmp(a->str, b->str, a->len) == 0;
 }
 
+/* Duplicate keys reported per document before the parse gives up. */
+#define YNODE_MAX_DUPLICATES 100
+
+/* A duplicate key is an error, but not one that stops the parse: the rest of the document is
+ * still read and checked, so one run lists every problem. Past the cap it does stop, as a
+ * mapping could hold a million copies of one key. */
 static void dup_key_error(struct yparse *p, const struct ynode *first, const struct ynode *again)
 {
-    yerr(p, again->line, again->col, "duplicate key '%s' (first at line %d, column %d)", again->str,
-         first->line, first->col);
-}
-
-/* Keys must be unique: a repeated `call:` or `path:` has no evident meaning. Sorting keeps a
- * mapping with many keys from costing quadratic time. */
-static void check_duplicate_keys(struct yparse *p, const struct ynode *map)
-{
-    size_t n = map->npairs;
-    if (n <= 16) {
-        for (size_t i = 1; i < n; i++)
-            for (size_t j = 0; j < i; j++)
-                if (same_key(map->pairs[j].key, map->pairs[i].key)) {
-                    dup_key_error(p, map->pairs[j].key, map->pairs[i].key);
-                    return;
-                }
+    if (++p->nduplicates > YNODE_MAX_DUPLICATES) {
+        yerr(p, again->line, again->col,
+             "too many duplicate keys (%d): the rest of the document is not read",
+             YNODE_MAX_DUPLICATES);
         return;
     }
-    struct key_ref *refs = xmalloc(n * sizeof *refs);
-    for (size_t i = 0; i < n; i++)
-        refs[i] = (struct key_ref){map->pairs[i].key, i};
-    qsort(refs, n, sizeof *refs, key_ref_cmp);
-    for (size_t i = 1; i < n; i++)
-        if (same_key(refs[i - 1].key, refs[i].key)) {
-            dup_key_error(p, refs[i - 1].key, refs[i].key);
-            break;
+    diag_error(p->d, p->doc->file, again->line, again->col,
+               "duplicate key '%s' (first at line %d, column %d)", again->str, first->line,
+               first->col);
+}
+
+/* Keys must be unique: a repeated `call:` or `path:` has no evident meaning. Each repetition is
+ * reported and dropped, so readers see the first. Sorting keeps a mapping with many keys from
+ * costing quadratic time. */
+static void check_duplicate_keys(struct yparse *p, struct ynode *map)
+{
+    size_t n = map->npairs, kept = 0;
+    bool *drop;
+
+    if (n < 2)
+        return;
+    drop = xcalloc(n, sizeof *drop);
+    if (n <= 16) {
+        for (size_t i = 1; i < n && !p->failed; i++)
+            for (size_t j = 0; j < i; j++)
+                if (!drop[j] && same_key(map->pairs[j].key, map->pairs[i].key)) {
+                    dup_key_error(p, map->pairs[j].key, map->pairs[i].key);
+                    drop[i] = true;
+                    break;
+                }
+    } else {
+        struct key_ref *refs = xmalloc(n * sizeof *refs);
+        for (size_t i = 0; i < n; i++)
+            refs[i] = (struct key_ref){map->pairs[i].key, i};
+        /* Equal keys sort by position, so the first of a run is the one kept. */
+        qsort(refs, n, sizeof *refs, key_ref_cmp);
+        for (size_t i = 1, first = 0; i < n && !p->failed; i++) {
+            if (!same_key(refs[first].key, refs[i].key)) {
+                first = i;
+                continue;
+            }
+            dup_key_error(p, refs[first].key, refs[i].key);
+            drop[refs[i].index] = true;
         }
-    free(refs);
+        free(refs);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!drop[i])
+            map->pairs[kept++] = map->pairs[i];
+    map->npairs = kept;
+    free(drop);
 }
 
 static void on_end(struct yparse *p)
@@ -473,6 +503,74 @@ struct ynode *ynode_get(const struct ynode *map, const char *key)
         if (strcmp(map->pairs[i].key->str, key) == 0)
             return map->pairs[i].value;
     return NULL;
+}
+
+/* At most this many bytes of a key are quoted in a message: a key may be megabytes long. */
+#define YNODE_KEY_QUOTE 64
+/* Keys are listed in the message when no key is close and the table has at most this many. */
+#define YNODE_KEYS_LISTED 8
+
+size_t ynode_check_keys(const struct ynode *map, const struct ynode_keys *keys,
+                        ynode_unknown_fn *report, void *arg)
+{
+    size_t unknown = 0;
+
+    if (!map || map->kind != YNODE_MAPPING)
+        return 0;
+    for (size_t i = 0; i < map->npairs; i++) {
+        const struct ynode *k = map->pairs[i].key;
+        const char *const *name = keys->names;
+        size_t nnames = 0;
+        bool known = str_has_prefix(k->str, "x-");
+
+        for (; !known && name[nnames]; nnames++)
+            known = strcmp(name[nnames], k->str) == 0;
+        if (known)
+            continue;
+        unknown++;
+        /* Quote a bounded, printable copy: the message is one line of a terminal or log. */
+        char quoted[YNODE_KEY_QUOTE + 4];
+        size_t q = 0;
+        for (size_t j = 0; j < k->len && q < YNODE_KEY_QUOTE; j++) {
+            unsigned char c = (unsigned char)k->str[j];
+            quoted[q++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+        }
+        if (k->len > YNODE_KEY_QUOTE)
+            memcpy(quoted + q, "...", 3), q += 3;
+        quoted[q] = '\0';
+
+        const char *close = util_closest(k->str, keys->names, nnames);
+        struct strbuf msg;
+        strbuf_init(&msg, 0);
+        strbuf_addf(&msg, "unknown key '%s' in %s", quoted, keys->what);
+        if (close) {
+            strbuf_addf(&msg, " (did you mean '%s'?)", close);
+        } else if (nnames <= YNODE_KEYS_LISTED) {
+            strbuf_adds(&msg, " (expected ");
+            for (size_t j = 0; j < nnames; j++)
+                strbuf_addf(&msg, "%s%s",
+                            j == 0            ? ""
+                            : j + 1 == nnames ? " or "
+                                              : ", ",
+                            keys->names[j]);
+            strbuf_addc(&msg, ')');
+        }
+        report(arg, k, close, msg.data);
+        strbuf_deinit(&msg);
+    }
+    return unknown;
+}
+
+bool ynode_looks_like_html(const char *buf, size_t len)
+{
+    size_t i = 0;
+    if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
+        i = 3;
+    while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n'))
+        i++;
+    /* YAML could start with '<' only as a plain scalar or key such as "<a>: b", which no
+     * capability document or configuration has at its top: nothing valid is refused. */
+    return i < len && buf[i] == '<';
 }
 
 static bool is_plain_like(const struct ynode *n)

@@ -6,9 +6,9 @@
  *
  * Hostile input is bounded: nesting depth, node count (aliases counted as the nodes they stand
  * for, against "billion laughs"), expanded scalar bytes, a single document per stream, no NUL
- * inside scalars, no duplicate mapping keys. An alias shares the anchored node instead of
- * copying it, so the tree may be a DAG; it is never cyclic (an alias to a collection that is
- * still open is refused).
+ * inside scalars, no duplicate mapping keys (each reported, the first kept). An alias shares the
+ * anchored node instead of copying it, so the tree may be a DAG; it is never cyclic (an alias to a
+ * collection that is still open is refused).
  *
  * Everything lives in the document's arena and is released by ynode_doc_free.
  */
@@ -74,7 +74,9 @@ struct ynode_doc {
 };
 
 /* Parse <buf>[0..len), named <file> in positions and messages. Returns the document (root NULL
- * when the stream holds no document), or NULL when an error was reported into <d>. */
+ * when the stream holds no document), or NULL when an error stopped the parse (reported into
+ * <d>). A duplicate key is reported but does not stop it: the document comes back without the
+ * repeated pair, so that the rest is checked too; callers look at <d> as well. */
 struct ynode_doc *ynode_parse(const char *file, const char *buf, size_t len, struct diag *d);
 void ynode_doc_free(struct ynode_doc *doc); /* NULL-safe */
 
@@ -82,6 +84,29 @@ void ynode_doc_free(struct ynode_doc *doc); /* NULL-safe */
 struct ynode *ynode_get(const struct ynode *map, const char *key);
 /* The key node of <key> in mapping <map> (for positions); NULL when absent. */
 struct ynode *ynode_get_key(const struct ynode *map, const char *key);
+
+/* The keys one kind of object may hold: <what> names the kind in messages ("parameter"),
+ * <names> is NULL-terminated. Keys starting with "x-" are always allowed (extensions). */
+struct ynode_keys {
+    const char *what;
+    const char *const *names;
+};
+/* Declare a key table: YNODE_KEYS(keys_hints, "hints", "readOnly", "destructive"). */
+#define YNODE_KEYS(var, what, ...)                                                                 \
+    static const struct ynode_keys var = {(what), (const char *const[]){__VA_ARGS__, NULL}}
+
+/* Called once per unknown key of a mapping with its message, e.g. "unknown key 'requird' in
+ * parameter (did you mean 'required'?)", and the known key it is close to (NULL when none). */
+typedef void ynode_unknown_fn(void *arg, const struct ynode *key, const char *suggestion,
+                              const char *message);
+/* Report every key of mapping <map> that <keys> does not list (nothing when <map> is not a
+ * mapping). Returns how many were reported. */
+size_t ynode_check_keys(const struct ynode *map, const struct ynode_keys *keys,
+                        ynode_unknown_fn *report, void *arg);
+
+/* Whether the text looks like an HTML page (a leading '<' after an optional byte-order mark and
+ * white space): a saved web page instead of the raw YAML file. */
+bool ynode_looks_like_html(const char *buf, size_t len);
 
 /* Whether <n> is a YAML null: a plain `null`, `Null`, `NULL`, `~` or empty scalar, or !!null. */
 bool ynode_is_null(const struct ynode *n);

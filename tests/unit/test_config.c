@@ -3,6 +3,7 @@
 #include "harness.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -141,11 +142,106 @@ static void test_bad_file(void)
     free(path);
 }
 
+/* Read <text> as a configuration file; its diagnostics, one per line, with the temporary file's
+ * name replaced by "c.yaml" (caller frees). */
+static char *load_text(const char *text, int *rc)
+{
+    char *path = write_tmp(text);
+    struct config c;
+    struct diag d;
+    struct strbuf out;
+    diag_init(&d);
+    config_defaults(&c);
+    *rc = config_load_file(&c, path, true, &d);
+    strbuf_init(&out, 0);
+    for (size_t i = 0; i < d.n; i++) {
+        char *line = diag_format(&d.v[i]);
+        size_t plen = strlen(path);
+        strbuf_adds(&out, "c.yaml");
+        strbuf_adds(&out, strncmp(line, path, plen) == 0 ? line + plen : line);
+        strbuf_addc(&out, '\n');
+        free(line);
+    }
+    config_deinit(&c);
+    diag_deinit(&d);
+    unlink(path);
+    free(path);
+    return strbuf_detach(&out, NULL);
+}
+
+/* A typo in any section is an error at its own position, with "did you mean"; every one of the
+ * file is reported, and what a typo leaves missing is not reported again. */
+static void test_unknown_keys(void)
+{
+    int rc;
+    char *got = load_text("rest:\n"                   /* 1 */
+                          "  listn: 127.0.0.1:8080\n" /* 2 */
+                          "mcp:\n"                    /* 3 */
+                          "  allowedHost: [a]\n"      /* 4 */
+                          "admin: {liste: off}\n"     /* 5 */
+                          "worker: 2\n"               /* 6 */
+                          "limits:\n"                 /* 7 */
+                          "  maxBodySise: 1k\n"       /* 8 */
+                          "  x-comment: fine\n"       /* 9 */
+                          "upstream:\n"               /* 10 */
+                          "  tlsverify: false\n"      /* 11 */
+                          "log:\n"                    /* 12 */
+                          "  colour: always\n"        /* 13 */
+                          "consumers:\n"              /* 14 */
+                          "  - namespce: 'a*'\n"      /* 15 */
+                          "    credentials:\n"        /* 16 */
+                          "      - haeder: x-key\n"   /* 17 */
+                          "        fromEnv: KEY\n"    /* 18 */
+                          "x-deploy: {team: gw}\n",   /* 19 */
+                          &rc);
+    CHECK(rc == -1);
+    CHECK_STR(got, "c.yaml:6:1: error: unknown key 'worker' in the configuration (did you mean "
+                   "'workers'?)\n"
+                   "c.yaml:2:3: error: unknown key 'listn' in rest (did you mean 'listen'?)\n"
+                   "c.yaml:4:3: error: unknown key 'allowedHost' in mcp (did you mean "
+                   "'allowedHosts'?)\n"
+                   "c.yaml:5:9: error: unknown key 'liste' in admin (did you mean 'listen'?)\n"
+                   "c.yaml:8:3: error: unknown key 'maxBodySise' in limits (did you mean "
+                   "'maxBodySize'?)\n"
+                   "c.yaml:11:3: error: unknown key 'tlsverify' in upstream (did you mean "
+                   "'tlsVerify'?)\n"
+                   "c.yaml:13:3: error: unknown key 'colour' in log (expected level, access or "
+                   "format)\n"
+                   "c.yaml:15:5: error: unknown key 'namespce' in consumers entry (did you mean "
+                   "'namespace'?)\n"
+                   "c.yaml:17:9: error: unknown key 'haeder' in credentials entry (did you mean "
+                   "'header'?)\n");
+    free(got);
+
+    /* The shipped configuration has no unknown key. */
+    struct config c;
+    struct diag d;
+    diag_init(&d);
+    config_defaults(&c);
+    CHECK(config_load_file(&c, "config/capproxy.yaml", true, &d) == 0);
+    CHECK(d.n == 0);
+    config_deinit(&c);
+    diag_deinit(&d);
+}
+
+/* A saved web page instead of the raw file gets a hint, not a YAML syntax error. */
+static void test_html(void)
+{
+    int rc;
+    char *got = load_text("\n  <!DOCTYPE html>\n<html><body>rest:</body></html>\n", &rc);
+    CHECK(rc == -1);
+    CHECK_STR(got, "c.yaml:1:1: error: this looks like an HTML page, not a YAML configuration "
+                   "file: did you save a web page instead of the raw file?\n");
+    free(got);
+}
+
 int main(void)
 {
     test_expand();
     test_listen_glob();
     test_file_and_env();
     test_bad_file();
+    test_unknown_keys();
+    test_html();
     return harness_report();
 }

@@ -448,7 +448,33 @@ static const struct bad_case bad_cases[] = {
                              "naftiko: 1.0.0-alpha2 documents"},
     {"version-wrong.yaml",
      "1:10: error: unsupported naftiko version '0.5': this runtime supports 1.0.0-alpha2"},
-    {"root-sequence.yaml", "1:1: error: expected a mapping at the document root, got a sequence"},
+    {"root-sequence.yaml", "1:1: error: expected a mapping at the document root, got a sequence: "
+                           "a capability document starts with 'naftiko: 1.0.0-alpha2'"},
+    {"root-scalar.yaml", "1:1: error: expected a mapping at the document root, got a scalar: a "
+                         "capability document starts with 'naftiko: 1.0.0-alpha2'"},
+    {"html-page.yaml", "1:1: error: this looks like an HTML page, not a YAML capability document: "
+                       "did you save a web page instead of the raw file?"},
+    /* Typos: one error at the unknown key, none for what the typo leaves missing (a call into
+     * the operations that `opertions:` hid, a required key spelt wrong). */
+    {"typo-param-required.yaml", "16:11: error: unknown key 'requird' in consumed parameter (did "
+                                 "you mean 'required'?)"},
+    {"typo-operations.yaml", "10:7: error: unknown key 'opertions' in consumed resource (did you "
+                             "mean 'operations'?)"},
+    {"typo-method.yaml",
+     "12:9: error: unknown key 'methd' in consumed operation (did you mean 'method'?)"},
+    {"typo-expose-type.yaml",
+     "31:5: error: unknown key 'tpye' in exposes entry (did you mean 'type'?)"},
+    {"typo-tool-call.yaml", "36:7: error: unknown key 'cal' in MCP tool (did you mean 'call'?)"},
+    {"typo-hints-case.yaml",
+     "38:9: error: unknown key 'readonly' in hints (did you mean 'readOnly'?)"},
+    {"typo-hints-unknown.yaml", "38:9: error: unknown key 'safe' in hints (expected readOnly, "
+                                "destructive, idempotent or openWorld)"},
+    {"typo-root.yaml",
+     "2:1: error: unknown key 'capabilty' in the document root (did you mean 'capability'?)"},
+    {"typo-auth.yaml",
+     "9:7: error: unknown key 'tokn' in bearer authentication (did you mean 'token'?)"},
+    {"typo-mcp-path.yaml",
+     "34:5: error: unknown key 'paht' in MCP exposes entry (did you mean 'path'?)"},
     {"empty.yaml", " error: empty document: expected a mapping with 'naftiko: 1.0.0-alpha2'"},
     {"capability-missing.yaml", "1:1: error: missing required key 'capability'"},
     {"capability-sequence.yaml", "3:1: error: expected a mapping for 'capability', got a sequence"},
@@ -571,21 +597,131 @@ static void test_many_errors_one_run(void)
     /* One mistake repeated by an alias is reported 100 times, then once more in summary. */
     struct strbuf b;
     strbuf_init(&b, 0);
-    strbuf_adds(&b, "naftiko: 1.0.0-alpha2\nx: &bad {type: grpc, namespace: n}\ncapability:\n"
+    strbuf_adds(&b, "naftiko: 1.0.0-alpha2\nx-a: &bad {type: grpc, namespace: n}\ncapability:\n"
                     "  consumes:\n");
     for (int i = 0; i < 150; i++)
         strbuf_adds(&b, "  - *bad\n");
     char *text = strbuf_detach(&b, NULL);
     CHECK(loader_load_buffer(m, "rep.yaml", text, strlen(text), &d) == -1);
     CHECK(d.nerrors == 101 + 101); /* plus the duplicate namespaces, reported separately */
-    CHECK(diag_contains(&d, "rep.yaml:2:16: error: unsupported consumes type 'grpc'"));
-    CHECK(diag_contains(&d, "rep.yaml:2:16: error: too many errors (100): later ones in this "
-                            "document are not reported"));
-    CHECK(diag_contains(&d, "rep.yaml:2:4: error: too many duplicates (100): later ones are not "
+    CHECK(diag_contains(&d, "rep.yaml:2:18: error: unsupported consumes type 'grpc'"));
+    CHECK(diag_contains(&d, "rep.yaml: error: 50 more errors in this document not reported (150 "
+                            "errors in all; at most 100 are reported per document)"));
+    CHECK(diag_contains(&d, "rep.yaml:2:6: error: too many duplicates (100): later ones are not "
                             "reported"));
     free(text);
     diag_deinit(&d);
     model_free(m);
+}
+
+/* Unknown keys: every one of a document is reported at its own position (an object's before
+ * those of what it contains), with "did you mean" when a known key is close; loading carries on
+ * past each. */
+static void test_unknown_keys(void)
+{
+    static const char doc[] = "naftiko: 1.0.0-alpha2\n"                         /* 1 */
+                              "infos: {label: a}\n"                             /* 2 */
+                              "capability:\n"                                   /* 3 */
+                              "  consumes:\n"                                   /* 4 */
+                              "  - namespace: up\n"                             /* 5 */
+                              "    baseURI: http://127.0.0.1:1\n"               /* 6 */
+                              "    resources:\n"                                /* 7 */
+                              "    - path: /x\n"                                /* 8 */
+                              "      operations:\n"                             /* 9 */
+                              "      - name: op\n"                              /* 10 */
+                              "        method: GET\n"                           /* 11 */
+                              "        inputParameters:\n"                      /* 12 */
+                              "        - {name: p, in: query, requird: true}\n" /* 13 */
+                              "        frobnicate: 1\n"                         /* 14 */
+                              "  exposes:\n"                                    /* 15 */
+                              "  - type: rest\n"                                /* 16 */
+                              "    namespace: r\n"                              /* 17 */
+                              "    port: 8080\n"                                /* 18 */
+                              "    path: /not-here\n"                           /* 19 */
+                              "    resources:\n"                                /* 20 */
+                              "    - path: /y\n"                                /* 21 */
+                              "      operations:\n"                             /* 22 */
+                              "      - method: GET\n"                           /* 23 */
+                              "        call: up.op\n"                           /* 24 */
+                              "        width: {p: rest.p}\n"                    /* 25 */
+                              "        x-anything: {ok: true}\n";               /* 26 */
+    struct model *m = model_new();
+    struct diag d;
+    diag_init(&d);
+
+    CHECK(loader_load_buffer(m, "t.yaml", doc, sizeof doc - 1, &d) == -1);
+    CHECK(d.nerrors == 6);
+    static const char *const want[] = {
+        "t.yaml:2:1: error: unknown key 'infos' in the document root (did you mean 'info'?)",
+        "t.yaml:6:5: error: unknown key 'baseURI' in consumes entry (did you mean 'baseUri'?)",
+        "t.yaml:14:9: error: unknown key 'frobnicate' in consumed operation",
+        "t.yaml:13:32: error: unknown key 'requird' in consumed parameter (did you mean "
+        "'required'?)",
+        "t.yaml:19:5: error: unknown key 'path' in REST exposes entry (expected type, address, "
+        "port, namespace, authentication, resources or description)",
+        "t.yaml:25:9: error: unknown key 'width' in REST operation (did you mean 'with'?)",
+    };
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(want) && i < d.n; i++) {
+        char *got = diag_format(&d.v[i]);
+        CHECK_STR(got, want[i]);
+        free(got);
+    }
+    diag_deinit(&d);
+    model_free(m);
+
+    /* A duplicate key does not hide the typos that follow it. */
+    static const char dup[] =
+        "naftiko: 1.0.0-alpha2\n"
+        "capability:\n"
+        "  consumes:\n"
+        "  - {type: http, namespace: up, namespace: up2, baseUri: 'http://h'}\n"
+        "  exposes:\n"
+        "  - {type: mcp, namespace: m, port: 9090, tols: []}\n";
+    m = model_new();
+    diag_init(&d);
+    CHECK(loader_load_buffer(m, "dup.yaml", dup, sizeof dup - 1, &d) == -1);
+    CHECK(d.nerrors == 2);
+    CHECK(diag_contains(&d, "dup.yaml:4:33: error: duplicate key 'namespace' (first at line 4, "
+                            "column 18)"));
+    CHECK(diag_contains(&d, "dup.yaml:6:43: error: unknown key 'tols' in MCP exposes entry (did "
+                            "you mean 'tools'?)"));
+    diag_deinit(&d);
+    model_free(m);
+
+    /* ikanos documents follow a later schema, with keys alpha2 does not have: not checked. */
+    static const char ik[] = "ikanos: 1.0.0-alpha3\n"
+                             "capability:\n"
+                             "  consumes:\n"
+                             "  - {type: http, namespace: up, baseUri: 'http://127.0.0.1:1',\n"
+                             "     tunnel: {}, resources: {r: {path: /x, tags: [a],\n"
+                             "     operations: {op: {method: GET}}}}}\n";
+    m = model_new();
+    diag_init(&d);
+    CHECK(loader_load_buffer(m, "ik.yaml", ik, sizeof ik - 1, &d) == 0);
+    CHECK(d.n == 0);
+    diag_deinit(&d);
+    model_free(m);
+}
+
+/* Every document under good/ loads and validates with no error or warning: x- keys, `path:` on
+ * an MCP adapter and alpha2 keys capproxy does not run are not typos. */
+static void test_good_fixtures(void)
+{
+    static const char *const good[] = {"features.yaml", "ikanos.yaml", "extensions.yaml"};
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(good); i++) {
+        struct model *m = model_new();
+        struct diag d;
+        char *path = xasprintf(DATA "good/%s", good[i]);
+        diag_init(&d);
+        CHECK(loader_load_file(m, path, &d) == 0);
+        CHECK(loader_validate(m, &d) == 0);
+        CHECK(d.n == 0);
+        if (d.n)
+            diag_print(&d, stderr);
+        free(path);
+        diag_deinit(&d);
+        model_free(m);
+    }
 }
 
 static char *repeat(const char *head, const char *unit, size_t n, const char *tail)
@@ -774,9 +910,35 @@ static void test_ynode(void)
     for (int i = 0; i < 40; i++)
         strbuf_addf(&sb, "k%d: %d\n", i, i);
     strbuf_adds(&sb, "k7: again\n");
+    strbuf_adds(&sb, "k9: again\nk7: thrice\n");
     char *many = strbuf_detach(&sb, NULL);
-    CHECK(parse_root(many, &doc, &d) == NULL && doc == NULL);
+    /* Each repetition is reported and dropped; the parse goes on, the first value is kept. */
+    root = parse_root(many, &doc, &d);
+    CHECK(root && root->npairs == 40 && d.nerrors == 3);
+    CHECK(root && str_eq(ynode_get(root, "k7")->str, "7") &&
+          str_eq(ynode_get(root, "k39")->str, "39"));
     CHECK(diag_contains(&d, "t.yaml:41:1: error: duplicate key 'k7' (first at line 8, column 1)"));
+    CHECK(diag_contains(&d, "t.yaml:42:1: error: duplicate key 'k9' (first at line 10, column 1)"));
+    CHECK(diag_contains(&d, "t.yaml:43:1: error: duplicate key 'k7' (first at line 8, column 1)"));
+    ynode_doc_free(doc);
+    free(many);
+    diag_deinit(&d);
+    /* The same in a small mapping, nested; then the cap stops the parse. */
+    root = parse_root("a:\n  b: 1\n  c: 2\n  b: 3\n  b: 4\nd: 5\n", &doc, &d);
+    CHECK(root && ynode_get(root, "a")->npairs == 2 &&
+          str_eq(ynode_get(ynode_get(root, "a"), "b")->str, "1"));
+    CHECK(d.nerrors == 2 &&
+          diag_contains(&d, "t.yaml:5:3: error: duplicate key 'b' (first at line 2, column 3)"));
+    ynode_doc_free(doc);
+    diag_deinit(&d);
+    strbuf_init(&sb, 0);
+    for (int i = 0; i < 150; i++)
+        strbuf_addf(&sb, "- {a: 1, a: 2}\n");
+    many = strbuf_detach(&sb, NULL);
+    CHECK(parse_root(many, &doc, &d) == NULL && doc == NULL);
+    CHECK(d.nerrors == 101);
+    CHECK(diag_contains(&d, "t.yaml:101:10: error: too many duplicate keys (100): the rest of the "
+                            "document is not read"));
     free(many);
 
     /* A non-scalar key. */
@@ -808,6 +970,8 @@ int main(void)
     test_missing_paths();
     test_cross_document();
     test_bad_fixtures();
+    test_unknown_keys();
+    test_good_fixtures();
     test_many_errors_one_run();
     test_limits();
     test_ynode();
