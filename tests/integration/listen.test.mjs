@@ -1,0 +1,139 @@
+// Listeners and start-up defaults (issue 8, section 4): a listen address held by another process
+// is a start-up error, REST defaults to loopback, a credential-injecting adapter reachable from
+// the network without `authentication` is warned about, the upstream's Server header stays with
+// capproxy, and placeholder secrets refuse to start.
+// Run: cd tests/integration && node --test listen.test.mjs   (CAPPROXY_BIN=build-asan/capproxy for ASan)
+
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+
+import { startUpstream } from './upstream.mjs';
+import { startProxy, runCapproxy, repoRoot } from './capproxy.mjs';
+import { request } from './client.mjs';
+import { rpc, openSession, req, show } from './mcp-helpers.mjs';
+
+const SECRET = 'sk-capproxy-LISTEN-7d3a9c1e5b2f4086a7e1';
+const SCALE = Number(process.env.CAPPROXY_TEST_TIMEOUT_SCALE || (process.env.CAPPROXY_BIN ? 3 : 1));
+const T = { timeout: 30_000 * SCALE };
+const T_LONG = { timeout: 60_000 * SCALE };
+
+const SEED = path.join(repoRoot, 'capabilities', 'cal-com-managed-users.yaml');
+const SEED_ARGS = ['-c', 'config/capproxy.yaml', 'capabilities/cal-com-managed-users.yaml'];
+const BASE_ENV = { CAL_COM_CLIENT_SECRET: SECRET };
+const R_GET = '/v1/v2/oauth-clients/abc/users/1';
+
+function describeRes(r) {
+  return `${r.status} ${JSON.stringify(r.headers)} ${String(r.text).slice(0, 300)}`;
+}
+
+/** Start a proxy that is expected to refuse to start; resolves its exit and stderr. */
+async function startFails(opts) {
+  const px = await startProxy({ ...opts, waitReady: false });
+  let r;
+  try {
+    r = await px.waitExit(15_000 * SCALE);
+  } catch (e) {
+    // it started (the bug): stop it so that it does not hold the port for the next test
+    await px.stop(5000).catch(() => {});
+    throw new Error(`capproxy did not exit on its own: ${e.message}; stderr:\n${px.stderr()}`);
+  }
+  return { ...r, stderr: px.stderr(), lines: px.lines };
+}
+
+async function stopClean(px) {
+  const r = await px.stop();
+  assert.equal(r.sanitizer, null, `sanitizer report:\n${r.sanitizer}`);
+  assert.equal(r.killed, false, 'capproxy had to be killed');
+  assert.equal(r.code, 0, `exit code; stderr tail:\n${px.lines.slice(-20).join('\n')}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe('a listen address in use by another process is a start-up error', () => {
+  let up;
+  let px;
+  before(async () => {
+    up = await startUpstream();
+    px = await startProxy({ upstream: up, args: SEED_ARGS, env: BASE_ENV });
+  });
+  after(async () => {
+    if (px && !px.exited) await px.stop().catch(() => {});
+    await up?.close();
+  });
+
+  /** 40 fresh connections to the first proxy: every one answered by it (its upstream saw them). */
+  async function firstServesAll() {
+    up.reset();
+    const n = 40;
+    const rs = await Promise.all(Array.from({ length: n }, (_, i) => request(px.restUrl, `/v1/v2/oauth-clients/c${i}/users/${i + 1}`)));
+    for (const r of rs) assert.equal(r.status, 200, describeRes(r));
+    await up.waitForRequests(n);
+    assert.equal(up.requests.length, n, 'every request reached the first proxy\'s upstream');
+    const s = await openSession(px);
+    for (let i = 0; i < 10; i++) {
+      const c = await rpc(px, req('tools/call', { name: 'get-managed-user', arguments: { clientId: 'm', userId: i + 1 } }), { session: s.session, version: s.version });
+      assert.equal(c.status, 200, show(c));
+      assert.ok(c.msg?.result && !c.msg.result.isError, show(c));
+    }
+  }
+
+  test('a second capproxy on the same REST port: exit 1, "address in use"; the first keeps serving', T, async () => {
+    const r = await startFails({ upstream: up, args: SEED_ARGS, env: { ...BASE_ENV, CAPPROXY_REST_LISTEN: `127.0.0.1:${px.rest.port}` } });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${px.rest.port} \\(rest\\): address in use by another process`), r.stderr);
+    assert.ok(!r.lines.some((l) => /\bready\b/.test(l)), 'it never said ready');
+    await firstServesAll();
+  });
+
+  test('a second capproxy on the same MCP port: exit 1, "address in use"; the first keeps serving', T, async () => {
+    const r = await startFails({ upstream: up, args: SEED_ARGS, env: { ...BASE_ENV, CAPPROXY_MCP_LISTEN: `127.0.0.1:${px.mcp.port}` } });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${px.mcp.port} \\(mcp\\): address in use by another process`), r.stderr);
+    await firstServesAll();
+  });
+
+  test('a second capproxy on the same admin port: exit 1, "address in use"', T, async () => {
+    const r = await startFails({ upstream: up, args: SEED_ARGS, env: { ...BASE_ENV, CAPPROXY_ADMIN_LISTEN: `127.0.0.1:${px.admin.port}` } });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${px.admin.port} \\(admin\\): address in use by another process`), r.stderr);
+    const h = await request(px.adminUrl, '/healthz');
+    assert.equal(h.status, 200);
+  });
+
+  test('a port held by a plain node server: exit 1, "address in use", naming the listener', T, async () => {
+    const srv = http.createServer((q, s) => s.end('node'));
+    await new Promise((res) => srv.listen(0, '127.0.0.1', res));
+    const port = srv.address().port;
+    try {
+      const r = await startFails({ upstream: up, args: SEED_ARGS, env: { ...BASE_ENV, CAPPROXY_REST_LISTEN: `127.0.0.1:${port}` } });
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port} \\(rest\\): address in use by another process`), r.stderr);
+      const n = await request(`http://127.0.0.1:${port}`, '/');
+      assert.equal(n.text, 'node', 'the node server still has its port');
+    } finally {
+      await new Promise((res) => srv.close(res));
+    }
+  });
+
+  test('REST and MCP configured on one port of this process: a clear error, not "another process"', T, async () => {
+    const srv = http.createServer();
+    await new Promise((res) => srv.listen(0, '127.0.0.1', res));
+    const port = srv.address().port;
+    await new Promise((res) => srv.close(res));
+    const r = await startFails({ upstream: up, args: SEED_ARGS, env: { ...BASE_ENV, CAPPROXY_REST_LISTEN: `127.0.0.1:${port}`, CAPPROXY_MCP_LISTEN: `127.0.0.1:${port}` } });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port} \\(mcp\\): the rest listener is on 127\\.0\\.0\\.1:${port} too`), r.stderr);
+  });
+
+  test('SIGHUP reload still keeps the listeners, and the first proxy stops cleanly', T_LONG, async () => {
+    const from = px.lines.length;
+    px.child.kill('SIGHUP');
+    await px.waitForLine(/reloaded:/, 10_000 * SCALE, from);
+    await firstServesAll();
+    await stopClean(px);
+  });
+});
