@@ -137,3 +137,40 @@ describe('a listen address in use by another process is a start-up error', () =>
     await stopClean(px);
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+
+describe('response headers: the upstream Server header is not passed on', () => {
+  let up;
+  let px;
+  before(async () => {
+    up = await startUpstream();
+    px = await startProxy({ upstream: up, args: SEED_ARGS, env: BASE_ENV });
+  });
+  after(async () => {
+    if (px && !px.exited) await px.stop().catch(() => {});
+    await up?.close();
+  });
+
+  test('REST: Server dropped, other end-to-end headers kept', T, async () => {
+    up.handle(() => ({ status: 200, headers: { server: 'Apache/2.4.1 (Unix) upstream-internal', 'x-upstream-note': 'kept' }, body: { status: 'success', data: { id: 1 } } }));
+    const r = await request(px.restUrl, R_GET);
+    assert.equal(r.status, 200, describeRes(r));
+    assert.equal(r.headers['x-upstream-note'], 'kept', describeRes(r));
+    assert.equal(r.headers.server, undefined, describeRes(r));
+    assert.ok(!r.rawHeaders.some((h) => /upstream-internal/.test(h)), describeRes(r));
+  });
+
+  test('MCP tools/call: the upstream Server header is nowhere in the answer', T, async () => {
+    up.handle(() => ({ status: 200, headers: { server: 'Apache/2.4.1 (Unix) upstream-internal' }, body: { status: 'success', data: { id: 1 } } }));
+    const s = await openSession(px);
+    const c = await rpc(px, req('tools/call', { name: 'get-managed-user', arguments: { clientId: 'm', userId: 1 } }), { session: s.session, version: s.version });
+    assert.equal(c.status, 200, show(c));
+    assert.equal(c.headers.server, undefined, show(c));
+    assert.ok(!c.text.includes('upstream-internal') && !c.rawHeaders.some((h) => /upstream-internal/.test(h)), show(c));
+  });
+
+  test('stops cleanly', T, async () => {
+    await stopClean(px);
+  });
+});
