@@ -5,14 +5,19 @@
  */
 #include "runtime.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "jsonpath.h"
 #include "log.h"
 #include "template.h"
 
-#define RT_DEFAULT_REST_HOST "0.0.0.0"
+/* Loopback unless a document's `address`, the configuration or CAPPROXY_REST_LISTEN says
+ * otherwise: the proxy injects credentials, so it is not offered to the network by default. */
+#define RT_DEFAULT_REST_HOST "127.0.0.1"
 #define RT_DEFAULT_REST_PORT 8080
 #define RT_DEFAULT_MCP_HOST  "127.0.0.1"
 #define RT_DEFAULT_MCP_PORT  9090
@@ -507,6 +512,24 @@ static struct rt_consumer *consumer_of(struct runtime *rt, const struct model_op
     return NULL;
 }
 
+/* Where adapter <e> listens: the configured shared listener of its kind, else its own
+ * `address` and `port`, else the defaults. */
+static void expose_listen(const struct config *cfg, const struct model_expose *e, const char **host,
+                          int *port)
+{
+    bool rest = e->type == MODEL_EXPOSE_REST;
+    const struct config_listen *cl = rest ? &cfg->rest_listen : &cfg->mcp_listen;
+    const char *dhost = rest ? RT_DEFAULT_REST_HOST : RT_DEFAULT_MCP_HOST;
+    int dport = rest ? RT_DEFAULT_REST_PORT : RT_DEFAULT_MCP_PORT;
+    if (cl->port >= 0) {
+        *host = cl->host ? cl->host : dhost;
+        *port = cl->port;
+    } else {
+        *host = e->address ? e->address : dhost;
+        *port = e->port >= 0 ? e->port : dport;
+    }
+}
+
 static int build_exposes(struct runtime *rt, struct diag *d)
 {
     size_t before = d->nerrors;
@@ -527,13 +550,9 @@ static int build_exposes(struct runtime *rt, struct diag *d)
         for (size_t e = 0; e < m->caps[i]->nexposes; e++) {
             const struct model_expose *ex = &m->caps[i]->exposes[e];
             if (ex->type == MODEL_EXPOSE_REST) {
-                const char *host =
-                    cfg->rest_listen.port >= 0
-                        ? (cfg->rest_listen.host ? cfg->rest_listen.host : RT_DEFAULT_REST_HOST)
-                        : (ex->address ? ex->address : RT_DEFAULT_REST_HOST);
-                int port = cfg->rest_listen.port >= 0 ? cfg->rest_listen.port
-                           : ex->port >= 0            ? ex->port
-                                                      : RT_DEFAULT_REST_PORT;
+                const char *host;
+                int port;
+                expose_listen(cfg, ex, &host, &port);
                 struct rt_listener *l = listener_for(rt, MODEL_EXPOSE_REST, host, port);
                 for (size_t r = 0; r < ex->nresources; r++) {
                     const struct model_rest_resource *res = &ex->resources[r];
@@ -593,13 +612,9 @@ static int build_exposes(struct runtime *rt, struct diag *d)
                     }
                     continue;
                 }
-                const char *host =
-                    cfg->mcp_listen.port >= 0
-                        ? (cfg->mcp_listen.host ? cfg->mcp_listen.host : RT_DEFAULT_MCP_HOST)
-                        : (ex->address ? ex->address : RT_DEFAULT_MCP_HOST);
-                int port = cfg->mcp_listen.port >= 0 ? cfg->mcp_listen.port
-                           : ex->port >= 0           ? ex->port
-                                                     : RT_DEFAULT_MCP_PORT;
+                const char *host;
+                int port;
+                expose_listen(cfg, ex, &host, &port);
                 struct rt_listener *l = listener_for(rt, MODEL_EXPOSE_MCP, host, port);
                 char *own = xasprintf("/mcp/%s", ex->ns);
                 struct rt_mcp_endpoint *all = endpoint_for(l, "/mcp", NULL);
@@ -644,6 +659,78 @@ static bool credential_used(const struct rt_consumer *c, const struct rt_credent
     return false;
 }
 
+/* Whether <host> can only be reached from this machine. A name other than localhost counts
+ * as reachable: it is not resolved here. */
+static bool loopback_host(const char *host)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (str_eq_ci(host, "localhost"))
+        return true;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6);
+    return false;
+}
+
+/* Append <name> to the ", "-separated list <b> unless it is there already. */
+static void list_add_once(struct strbuf *b, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = b->data; p && *p;) {
+        const char *e = strstr(p, ", ");
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && strncasecmp(p, name, n) == 0)
+            return;
+        p = e ? e + 2 : p + len;
+    }
+    strbuf_addf(b, "%s%s", b->len ? ", " : "", name);
+}
+
+/* Warn about every adapter that anyone on the network can use to send the configured
+ * credentials upstream: it listens on a non-loopback address, has no `authentication`, and
+ * some of its operations get a credential injected (one the caller does not have to send). */
+static void warn_open_adapters(const struct runtime *rt, struct diag *d)
+{
+    const struct model *m = rt->model;
+    for (size_t i = 0; i < m->ncaps; i++)
+        for (size_t e = 0; e < m->caps[i]->nexposes; e++) {
+            const struct model_expose *ex = &m->caps[i]->exposes[e];
+            if ((ex->transport && str_eq(ex->transport, "stdio")) || runtime_inbound(rt, ex))
+                continue;
+            const char *host;
+            int port;
+            expose_listen(rt->config, ex, &host, &port);
+            if (loopback_host(host))
+                continue;
+            struct strbuf names;
+            strbuf_init(&names, 0);
+            for (size_t k = 0; k < rt->ncalls; k++) {
+                const struct rt_call *c = &rt->calls[k];
+                if (c->expose != ex || !c->consumer)
+                    continue;
+                for (size_t j = 0; j < c->consumer->ncreds; j++) {
+                    const struct rt_credential *cr = &c->consumer->creds[j];
+                    const struct model_param *p = model_op_param(c->op, cr->header);
+                    if (!cr->value || !(cr->from_auth || (p && p->in == MODEL_IN_HEADER)))
+                        continue;
+                    list_add_once(&names, cr->header);
+                }
+                if (c->consumer->query_auth_value)
+                    list_add_once(&names, c->consumer->query_auth_name);
+            }
+            if (names.len)
+                diag_warn(d, ex->pos.file, ex->pos.line, ex->pos.col,
+                          "adapter '%s' listens on %s:%d, which is not loopback, has no "
+                          "'authentication' and injects the configured %s: anyone who can reach "
+                          "that address can call the upstream API with that credential. Add an "
+                          "'authentication' block or listen on 127.0.0.1",
+                          ex->ns, host, port, names.data);
+            strbuf_deinit(&names);
+        }
+}
+
 struct runtime *runtime_build(struct model *m, const struct config *c, struct diag *d)
 {
     struct runtime *rt = xcalloc(1, sizeof *rt);
@@ -677,6 +764,7 @@ struct runtime *runtime_build(struct model *m, const struct config *c, struct di
                           "own, or get 401",
                           cr->header, rt->consumers[i].mc->ns, cr->source);
         }
+    warn_open_adapters(rt, d);
     return rt;
 }
 

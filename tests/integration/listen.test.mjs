@@ -140,6 +140,91 @@ describe('a listen address in use by another process is a start-up error', () =>
 
 // ---------------------------------------------------------------------------------------------
 
+describe('loopback unless told otherwise', () => {
+  let dir;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'capproxy-listen-'));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test('no CAPPROXY_*_LISTEN and a listen without host: REST, MCP and admin are on 127.0.0.1', T, async () => {
+    // A free port through the configuration file, with no host: the defaults choose the host.
+    const cfg = fs.readFileSync(path.join(repoRoot, 'config', 'capproxy.yaml'), 'utf8')
+      .replace(/^rest:\n((?: {2}#.*\n)*) {2}listen: ""/m, 'rest:\n$1  listen: ":0"')
+      .replace(/^mcp:\n((?: {2}#.*\n)*) {2}listen: ""/m, 'mcp:\n$1  listen: ":0"');
+    assert.match(cfg, /^rest:\n(?: {2}#.*\n)* {2}listen: ":0"/m, 'the configuration was rewritten (rest)');
+    assert.match(cfg, /^mcp:\n(?: {2}#.*\n)* {2}listen: ":0"/m, 'the configuration was rewritten (mcp)');
+    const file = path.join(dir, 'capproxy.yaml');
+    fs.writeFileSync(file, `${cfg}\nadmin:\n  listen: ":0"\n`);
+    const up = await startUpstream();
+    const px = await startProxy({
+      upstream: up,
+      args: ['-c', file, 'capabilities/cal-com-managed-users.yaml'],
+      env: { ...BASE_ENV, CAPPROXY_REST_LISTEN: null, CAPPROXY_MCP_LISTEN: null, CAPPROXY_ADMIN_LISTEN: null },
+    });
+    try {
+      for (const kind of ['rest', 'mcp', 'admin']) {
+        const line = px.lines.find((l) => new RegExp(`\\b${kind} listening on `).test(l));
+        assert.match(line || '', new RegExp(`${kind} listening on 127\\.0\\.0\\.1:[1-9]\\d*\\b`), `${kind}: ${line}`);
+      }
+      const r = await request(px.restUrl, R_GET);
+      assert.equal(r.status, 200, describeRes(r));
+      await stopClean(px);
+    } finally {
+      if (!px.exited) await px.stop().catch(() => {});
+      await up.close();
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe('warning: a credential-injecting adapter on a non-loopback address without authentication', () => {
+  let dir;
+  let authDoc;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'capproxy-listen-'));
+    const seed = fs.readFileSync(SEED, 'utf8');
+    const doc = seed
+      .replace('binds:\n- namespace: env\n  keys:\n    CAL_COM_API_KEY: CAL_COM_API_KEY', 'binds:\n- namespace: env\n  keys:\n    CAL_COM_API_KEY: CAL_COM_API_KEY\n    INBOUND_TOKEN: CPX_TEST_INBOUND_TOKEN')
+      .replace('    namespace: cal-com-deprecated-platform-managed-users-rest\n', "    namespace: cal-com-deprecated-platform-managed-users-rest\n    authentication:\n      type: bearer\n      token: '{{INBOUND_TOKEN}}'\n");
+    assert.ok(doc.includes("token: '{{INBOUND_TOKEN}}'"), 'the document was rewritten');
+    authDoc = path.join(dir, 'seed-auth.yaml');
+    fs.writeFileSync(authDoc, doc);
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const REST_NS = 'cal-com-deprecated-platform-managed-users-rest';
+  const MCP_NS = 'cal-com-deprecated-platform-managed-users-mcp';
+  const warnRe = (ns) => new RegExp(`warning: adapter '${ns}' listens on 0\\.0\\.0\\.0:\\d+, which is not loopback, has no 'authentication' and injects the configured x-cal-secret-key: anyone who can reach that address can call the upstream API`);
+
+  // validate builds the same runtime as a start (and binds nothing): the warning is a start-up one
+  const validate = (env, doc = 'capabilities/cal-com-managed-users.yaml') => runCapproxy(['validate', '-c', 'config/capproxy.yaml', doc], { env: { CAL_COM_BASE_URI: 'http://127.0.0.1:9', ...env }, timeoutMs: 15_000 * SCALE });
+
+  test('REST and MCP on 0.0.0.0 with the secret configured: one warning per adapter, naming it and the risk', T, async () => {
+    const r = await validate({ ...BASE_ENV, CAPPROXY_REST_LISTEN: '0.0.0.0:8080', CAPPROXY_MCP_LISTEN: '0.0.0.0:9090' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, warnRe(REST_NS), r.stderr);
+    assert.match(r.stderr, warnRe(MCP_NS), r.stderr);
+    assert.ok(!r.stderr.includes(SECRET), 'the secret is not printed');
+  });
+
+  test('no warning on loopback, without a configured secret, or with authentication', T, async () => {
+    const quiet = [
+      [{ ...BASE_ENV, CAPPROXY_REST_LISTEN: '127.0.0.1:8080', CAPPROXY_MCP_LISTEN: '127.0.0.1:9090' }, undefined, 'loopback'],
+      [{ CAPPROXY_REST_LISTEN: '0.0.0.0:8080', CAPPROXY_MCP_LISTEN: '0.0.0.0:9090' }, undefined, 'nothing injected'],
+      [{ ...BASE_ENV, CAPPROXY_REST_LISTEN: '0.0.0.0:8080', CPX_TEST_INBOUND_TOKEN: 'inbound-4c1f' }, authDoc, 'authentication'],
+    ];
+    for (const [env, doc, why] of quiet) {
+      const r = await validate(env, doc);
+      assert.equal(r.code, 0, r.stderr);
+      assert.doesNotMatch(r.stderr, /not loopback/, `${why}:\n${r.stderr}`);
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
 describe('response headers: the upstream Server header is not passed on', () => {
   let up;
   let px;
