@@ -163,6 +163,35 @@ static void find_uses(const struct model_capability *cap, struct uses *u)
     }
 }
 
+static bool header_params_use(const struct model_param *p, size_t n, const char *var)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i].in == MODEL_IN_HEADER && str_uses(p[i].value, var))
+            return true;
+    return false;
+}
+
+/* Whether bind variable <var> is used as a credential: by an authentication block (of a
+ * consumed API or of an exposed adapter) or in a header parameter's value. */
+static bool bind_is_credential(const struct model_capability *cap, const char *var)
+{
+    for (size_t i = 0; i < cap->nconsumers; i++) {
+        const struct model_consumer *c = &cap->consumers[i];
+        if (auth_uses(&c->auth, var) || header_params_use(c->params, c->nparams, var))
+            return true;
+        for (size_t r = 0; r < c->nresources; r++)
+            for (size_t o = 0; o < c->resources[r].noperations; o++) {
+                const struct model_operation *op = &c->resources[r].operations[o];
+                if (header_params_use(op->params, op->nparams, var))
+                    return true;
+            }
+    }
+    for (size_t i = 0; i < cap->nexposes; i++)
+        if (auth_uses(&cap->exposes[i].auth, var))
+            return true;
+    return false;
+}
+
 /* Read key <provider> from a JSON file given as file:///path. */
 static char *bind_from_file(const char *location, const char *provider, struct diag *d,
                             const struct model_pos *pos)
@@ -213,6 +242,13 @@ static int build_vars(struct runtime *rt, struct diag *d)
                     const char *v = getenv(key->provider);
                     value = v && *v ? xstrdup(v) : NULL;
                 }
+                if (value && config_is_placeholder(value) && bind_is_credential(cap, key->var))
+                    diag_error(d, key->pos.file, key->pos.line, key->pos.col,
+                               "bind variable '%s' is a credential but %s '%s'%s%s holds a "
+                               "placeholder, not a secret: set the real value",
+                               key->var, bind->location ? "key" : "environment variable",
+                               key->provider, bind->location ? " of " : "",
+                               bind->location ? bind->location : "");
                 if (!value) {
                     struct uses u = {key->var, false, false};
                     find_uses(cap, &u);

@@ -259,3 +259,61 @@ describe('response headers: the upstream Server header is not passed on', () => 
     await stopClean(px);
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+
+describe('placeholder secrets are a start-up error', () => {
+  let dir;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'capproxy-listen-'));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const PLATFORM_ARGS = ['-c', 'config/capproxy.yaml', 'capabilities/cal-com-platform-me.yaml'];
+
+  /** Exit 1, every pattern in the log, no value in it, never ready. */
+  async function refused(env, patterns, values, args = SEED_ARGS) {
+    const r = await startFails({ upstream: 'http://127.0.0.1:9', args, env });
+    assert.equal(r.code, 1, r.stderr);
+    for (const re of patterns) assert.match(r.stderr, re, r.stderr);
+    for (const v of values) assert.ok(!r.stderr.includes(v), `the value ${JSON.stringify(v)} is not printed:\n${r.stderr}`);
+    assert.ok(!r.lines.some((l) => /\bready\b/.test(l)), 'it never said ready');
+  }
+
+  test('a configured credential from the environment (REPLACE-ME..., changeme, <...>, your-...-here)', T_LONG, async () => {
+    for (const v of ['REPLACE-ME-cal-com-oauth-client-secret', 'changeme', '<your-client-secret>', 'your-client-secret-here', 'xxxxxxxxxxxx']) {
+      await refused({ CAL_COM_CLIENT_SECRET: v }, [/environment variable CAL_COM_CLIENT_SECRET \(header 'x-cal-secret-key'\) holds a placeholder/], [v]);
+    }
+  });
+
+  test('a configured credential from a file', T, async () => {
+    const v = 'REPLACE_ME_client_secret_from_file';
+    const file = path.join(dir, 'client-secret');
+    fs.writeFileSync(file, `${v}\n`);
+    await refused({ CAL_COM_CLIENT_SECRET_FILE: file }, [new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: error: the secret file for header 'x-cal-secret-key' holds a placeholder`)], [v]);
+  });
+
+  test('CAPPROXY_SESSION_KEY', T, async () => {
+    const v = 'REPLACE-ME-at-least-32-random-bytes';
+    await refused({ ...BASE_ENV, CAPPROXY_SESSION_KEY: v }, [/environment variable CAPPROXY_SESSION_KEY holds a placeholder/], [v]);
+  });
+
+  test('a bind variable used as a credential (the API key of the platform documents)', T, async () => {
+    const v = 'REPLACE-ME-cal_live_api_key';
+    await refused({ ...BASE_ENV, CAL_COM_API_KEY: v }, [/cal-com-platform-me\.yaml:\d+:\d+: error: bind variable 'CAL_COM_API_KEY' is a credential but environment variable 'CAL_COM_API_KEY' holds a placeholder/], [v], PLATFORM_ARGS);
+  });
+
+  test('real-looking values start (and a bind that is no credential is not checked)', T, async () => {
+    // the seed binds CAL_COM_API_KEY without using it: whatever it holds is not a credential
+    const up = await startUpstream();
+    const px = await startProxy({ upstream: up, args: SEED_ARGS, env: { CAL_COM_CLIENT_SECRET: 'todoist-9f1c2e7a-not-a-placeholder', CAL_COM_API_KEY: 'changeme', CAPPROXY_SESSION_KEY: 'a3f9c2e17b5d4e8f9a0b1c2d3e4f5a6b' } });
+    try {
+      const r = await request(px.restUrl, R_GET);
+      assert.equal(r.status, 200, describeRes(r));
+      await stopClean(px);
+    } finally {
+      if (!px.exited) await px.stop().catch(() => {});
+      await up.close();
+    }
+  });
+});
