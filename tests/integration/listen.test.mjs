@@ -129,10 +129,13 @@ describe('a listen address in use by another process is a start-up error', () =>
     assert.match(r.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port} \\(mcp\\): the rest listener is on 127\\.0\\.0\\.1:${port} too`), r.stderr);
   });
 
-  test('SIGHUP reload still keeps the listeners, and the first proxy stops cleanly', T_LONG, async () => {
+  test('after a SIGHUP reload the listeners still hold their ports; the first proxy stops cleanly', T_LONG, async () => {
     const from = px.lines.length;
     px.child.kill('SIGHUP');
     await px.waitForLine(/reloaded:/, 10_000 * SCALE, from);
+    const r = await startFails({ upstream: up, args: SEED_ARGS, env: { ...BASE_ENV, CAPPROXY_REST_LISTEN: `127.0.0.1:${px.rest.port}` } });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /address in use by another process/, r.stderr);
     await firstServesAll();
     await stopClean(px);
   });
@@ -201,24 +204,21 @@ describe('warning: a credential-injecting adapter on a non-loopback address with
   // validate builds the same runtime as a start (and binds nothing): the warning is a start-up one
   const validate = (env, doc = 'capabilities/cal-com-managed-users.yaml') => runCapproxy(['validate', '-c', 'config/capproxy.yaml', doc], { env: { CAL_COM_BASE_URI: 'http://127.0.0.1:9', ...env }, timeoutMs: 15_000 * SCALE });
 
-  test('REST and MCP on 0.0.0.0 with the secret configured: one warning per adapter, naming it and the risk', T, async () => {
+  test('REST and MCP on 0.0.0.0 with the secret configured: one warning per adapter, naming it and the risk; none on loopback, without a configured secret, or with authentication', T, async () => {
     const r = await validate({ ...BASE_ENV, CAPPROXY_REST_LISTEN: '0.0.0.0:8080', CAPPROXY_MCP_LISTEN: '0.0.0.0:9090' });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, warnRe(REST_NS), r.stderr);
     assert.match(r.stderr, warnRe(MCP_NS), r.stderr);
     assert.ok(!r.stderr.includes(SECRET), 'the secret is not printed');
-  });
-
-  test('no warning on loopback, without a configured secret, or with authentication', T, async () => {
     const quiet = [
       [{ ...BASE_ENV, CAPPROXY_REST_LISTEN: '127.0.0.1:8080', CAPPROXY_MCP_LISTEN: '127.0.0.1:9090' }, undefined, 'loopback'],
       [{ CAPPROXY_REST_LISTEN: '0.0.0.0:8080', CAPPROXY_MCP_LISTEN: '0.0.0.0:9090' }, undefined, 'nothing injected'],
       [{ ...BASE_ENV, CAPPROXY_REST_LISTEN: '0.0.0.0:8080', CPX_TEST_INBOUND_TOKEN: 'inbound-4c1f' }, authDoc, 'authentication'],
     ];
     for (const [env, doc, why] of quiet) {
-      const r = await validate(env, doc);
-      assert.equal(r.code, 0, r.stderr);
-      assert.doesNotMatch(r.stderr, /not loopback/, `${why}:\n${r.stderr}`);
+      const q = await validate(env, doc);
+      assert.equal(q.code, 0, q.stderr);
+      assert.doesNotMatch(q.stderr, /not loopback/, `${why}:\n${q.stderr}`);
     }
   });
 });
@@ -237,25 +237,19 @@ describe('response headers: the upstream Server header is not passed on', () => 
     await up?.close();
   });
 
-  test('REST: Server dropped, other end-to-end headers kept', T, async () => {
+  test('REST: Server dropped, other end-to-end headers kept; MCP tools/call: nowhere in the answer', T, async () => {
     up.handle(() => ({ status: 200, headers: { server: 'Apache/2.4.1 (Unix) upstream-internal', 'x-upstream-note': 'kept' }, body: { status: 'success', data: { id: 1 } } }));
     const r = await request(px.restUrl, R_GET);
     assert.equal(r.status, 200, describeRes(r));
     assert.equal(r.headers['x-upstream-note'], 'kept', describeRes(r));
     assert.equal(r.headers.server, undefined, describeRes(r));
     assert.ok(!r.rawHeaders.some((h) => /upstream-internal/.test(h)), describeRes(r));
-  });
-
-  test('MCP tools/call: the upstream Server header is nowhere in the answer', T, async () => {
-    up.handle(() => ({ status: 200, headers: { server: 'Apache/2.4.1 (Unix) upstream-internal' }, body: { status: 'success', data: { id: 1 } } }));
+    // MCP answers with JSON-RPC: the upstream's headers are not in it, Server included
     const s = await openSession(px);
     const c = await rpc(px, req('tools/call', { name: 'get-managed-user', arguments: { clientId: 'm', userId: 1 } }), { session: s.session, version: s.version });
     assert.equal(c.status, 200, show(c));
     assert.equal(c.headers.server, undefined, show(c));
     assert.ok(!c.text.includes('upstream-internal') && !c.rawHeaders.some((h) => /upstream-internal/.test(h)), show(c));
-  });
-
-  test('stops cleanly', T, async () => {
     await stopClean(px);
   });
 });
@@ -280,9 +274,20 @@ describe('placeholder secrets are a start-up error', () => {
     assert.ok(!r.lines.some((l) => /\bready\b/.test(l)), 'it never said ready');
   }
 
-  test('a configured credential from the environment (REPLACE-ME..., changeme, <...>, your-...-here)', T_LONG, async () => {
+  test('a configured credential from the environment (REPLACE-ME..., changeme, <...>, your-...-here); real-looking values start', T_LONG, async () => {
     for (const v of ['REPLACE-ME-cal-com-oauth-client-secret', 'changeme', '<your-client-secret>', 'your-client-secret-here', 'xxxxxxxxxxxx']) {
       await refused({ CAL_COM_CLIENT_SECRET: v }, [/environment variable CAL_COM_CLIENT_SECRET \(header 'x-cal-secret-key'\) holds a placeholder/], [v]);
+    }
+    // the seed binds CAL_COM_API_KEY without using it: whatever it holds is not a credential
+    const up = await startUpstream();
+    const px = await startProxy({ upstream: up, args: SEED_ARGS, env: { CAL_COM_CLIENT_SECRET: 'todoist-9f1c2e7a-not-a-placeholder', CAL_COM_API_KEY: 'changeme', CAPPROXY_SESSION_KEY: 'a3f9c2e17b5d4e8f9a0b1c2d3e4f5a6b' } });
+    try {
+      const r = await request(px.restUrl, R_GET);
+      assert.equal(r.status, 200, describeRes(r));
+      await stopClean(px);
+    } finally {
+      if (!px.exited) await px.stop().catch(() => {});
+      await up.close();
     }
   });
 
@@ -301,19 +306,5 @@ describe('placeholder secrets are a start-up error', () => {
   test('a bind variable used as a credential (the API key of the platform documents)', T, async () => {
     const v = 'REPLACE-ME-cal_live_api_key';
     await refused({ ...BASE_ENV, CAL_COM_API_KEY: v }, [/cal-com-platform-me\.yaml:\d+:\d+: error: bind variable 'CAL_COM_API_KEY' is a credential but environment variable 'CAL_COM_API_KEY' holds a placeholder/], [v], PLATFORM_ARGS);
-  });
-
-  test('real-looking values start (and a bind that is no credential is not checked)', T, async () => {
-    // the seed binds CAL_COM_API_KEY without using it: whatever it holds is not a credential
-    const up = await startUpstream();
-    const px = await startProxy({ upstream: up, args: SEED_ARGS, env: { CAL_COM_CLIENT_SECRET: 'todoist-9f1c2e7a-not-a-placeholder', CAL_COM_API_KEY: 'changeme', CAPPROXY_SESSION_KEY: 'a3f9c2e17b5d4e8f9a0b1c2d3e4f5a6b' } });
-    try {
-      const r = await request(px.restUrl, R_GET);
-      assert.equal(r.status, 200, describeRes(r));
-      await stopClean(px);
-    } finally {
-      if (!px.exited) await px.stop().catch(() => {});
-      await up.close();
-    }
   });
 });
