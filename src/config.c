@@ -696,7 +696,7 @@ int config_finish(struct config *c, struct diag *d)
 static void dump_listen(FILE *fp, const char *name, const struct config_listen *l)
 {
     if (l->port >= 0)
-        fprintf(fp, "%s.listen: %s:%d\n", name, l->host ? l->host : "0.0.0.0", l->port);
+        fprintf(fp, "%s.listen: %s:%d\n", name, l->host ? l->host : "127.0.0.1", l->port);
     else
         fprintf(fp, "%s.listen: (per adapter)\n", name);
 }
