@@ -67,7 +67,9 @@ static int new_socket(const struct listen_addr *a, bool reuseport)
  * while anyone listens there, including another process's SO_REUSEPORT sockets (which the
  * workers' own sockets would silently join: the kernel would then split connections between
  * two processes holding different secrets). Once our workers listen, a later process's probe
- * fails the same way. Port 0 gets its real port here, once, and the workers join it. Returns
+ * fails the same way. Port 0 gets its real port here, once, and the workers join it. Two
+ * processes of the same user that probe within the same instant (before either listens) can
+ * still both pass: the check guards against a second start, not against that race. Returns
  * the bound, not listening, probe socket with <*out> set, or -1 (logged). */
 static int listen_probe(const char *what, const char *host, int port, struct listen_addr *out)
 {
