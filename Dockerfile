@@ -84,9 +84,12 @@ COPY config/ /app/config/
 # Listeners (README.md "Configuration"; every other setting is an environment variable too:
 # CAL_COM_CLIENT_SECRET or CAL_COM_CLIENT_SECRET_FILE, CAL_COM_API_KEY, CAL_COM_BASE_URI,
 # CAPPROXY_WORKERS, CAPPROXY_SESSION_KEY, CAPPROXY_DRAIN_TIMEOUT, CAPPROXY_LOG_LEVEL...).
-# MCP listens on every interface to be reachable from outside the container; its Host
-# allow-list then only admits loopback names on port 9090: name the others in
-# CAPPROXY_MCP_ALLOWED_HOSTS (comma-separated) or mcp.allowedHosts.
+# capproxy listens on 127.0.0.1 by default; inside a container that is unreachable through
+# `docker run -p` or a Kubernetes Service, so the image opens REST, MCP and admin on every
+# interface of the container's own network namespace. An adapter without `authentication` that
+# injects a configured credential is then reported at start: only publish the ports to callers
+# that may use that credential. MCP's Host allow-list only admits loopback names on port 9090:
+# name the others in CAPPROXY_MCP_ALLOWED_HOSTS (comma-separated) or mcp.allowedHosts.
 ENV CAPPROXY_REST_LISTEN=0.0.0.0:8080 \
     CAPPROXY_MCP_LISTEN=0.0.0.0:9090 \
     CAPPROXY_ADMIN_LISTEN=0.0.0.0:9901 \

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -632,6 +633,65 @@ static char *read_secret_file(const char *path, struct diag *d, const char *head
     return buf;
 }
 
+/* Words that mark a value someone was meant to replace: a whole value, or its beginning when a
+ * separator follows ("REPLACE-ME-cal-com-oauth-client-secret", "TODO: ask ops"). Compared
+ * case-insensitively with '-', '_', '.' and spaces removed. */
+static const char *const placeholder_words[] = {"replaceme", "changeme", "changeit",   "todo",
+                                                "fixme",     "tbd",      "placeholder"};
+
+bool config_is_placeholder(const char *v)
+{
+    while (*v == ' ' || *v == '\t')
+        v++;
+    size_t n = strlen(v);
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
+    if (n == 0)
+        return false;
+    /* <your-api-key>, ${CAL_COM_API_KEY}: a template nobody filled in. */
+    if ((v[0] == '<' && v[n - 1] == '>') ||
+        (n > 3 && v[0] == '$' && v[1] == '{' && v[n - 1] == '}'))
+        return true;
+    /* your-api-key-here, YOUR_SECRET */
+    if (n > 5 && strncasecmp(v, "your", 4) == 0 && strchr("-_ ", v[4]))
+        return true;
+    /* xxx, XXXXXXXX, ***, cal_live_xxxxxxxx: masked or elided, not a value. */
+    size_t run = 0, letters = 0;
+    for (size_t i = 0; i < n; i++)
+        letters += v[i] == 'x' || v[i] == 'X' || v[i] == '*';
+    while (run < n && strchr("xX*", v[n - 1 - run]))
+        run++;
+    if ((letters == n && n >= 3) || run >= 4)
+        return true;
+    /* The words, squeezed: "REPLACE_ME", "change-me", "TODO: ..." */
+    char sq[32];
+    size_t k = 0, used = 0;
+    for (; used < n && k < sizeof sq - 1; used++) {
+        char c = v[used];
+        if (c == '-' || c == '_' || c == '.' || c == ' ')
+            continue;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
+            break;
+        sq[k++] = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
+    }
+    sq[k] = '\0';
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(placeholder_words); i++) {
+        size_t wl = strlen(placeholder_words[i]);
+        if (k < wl || memcmp(sq, placeholder_words[i], wl) != 0)
+            continue;
+        if (k == wl && used == n)
+            return true; /* the whole value */
+        /* A prefix: only when the word ends at a separator in the original value. */
+        size_t seen = 0, j = 0;
+        for (; j < n && seen < wl; j++)
+            if (!strchr("-_. ", v[j]))
+                seen++;
+        if (j == n || strchr("-_.: ", v[j]))
+            return true;
+    }
+    return false;
+}
+
 /* The CPU limit of this container (cgroup v2 cpu.max "quota period"), rounded up; 0 when
  * there is none. In a container the online CPU count is the node's, not what we may use. */
 static long cgroup_cpus(void)
@@ -668,21 +728,36 @@ int config_finish(struct config *c, struct diag *d)
             if (v && *v) {
                 cr->value = xstrdup(v);
                 cr->source = xasprintf("env %s", cr->env);
+                if (config_is_placeholder(v))
+                    diag_error(d, NULL, 0, 0,
+                               "environment variable %s (header '%s') holds a placeholder, not "
+                               "a secret: set the real value",
+                               cr->env, cr->header);
             } else if (cr->file) {
                 cr->value = read_secret_file(cr->file, d, cr->header);
                 cr->source = xasprintf("file %s", cr->file);
+                if (cr->value && config_is_placeholder(cr->value))
+                    diag_error(d, cr->file, 0, 0,
+                               "the secret file for header '%s' holds a placeholder, not a "
+                               "secret: put the real value in it",
+                               cr->header);
             } else {
                 cr->source = cr->env ? xasprintf("env %s, unset", cr->env) : xstrdup("unset");
             }
         }
     }
+    const char *key = getenv("CAPPROXY_SESSION_KEY");
+    if (key && config_is_placeholder(key))
+        diag_error(d, NULL, 0, 0,
+                   "environment variable CAPPROXY_SESSION_KEY holds a placeholder, not a key: "
+                   "set a random value (the same on every replica)");
     return d->nerrors > before ? -1 : 0;
 }
 
 static void dump_listen(FILE *fp, const char *name, const struct config_listen *l)
 {
     if (l->port >= 0)
-        fprintf(fp, "%s.listen: %s:%d\n", name, l->host ? l->host : "0.0.0.0", l->port);
+        fprintf(fp, "%s.listen: %s:%d\n", name, l->host ? l->host : "127.0.0.1", l->port);
     else
         fprintf(fp, "%s.listen: (per adapter)\n", name);
 }

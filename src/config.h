@@ -79,6 +79,9 @@ const struct config_consumer *config_consumer_for(const struct config *c, const 
 char *config_expand_env(const char *s, const char **err);
 /* Parse "host:port", ":port" or "port" (host NULL then). 0 or -1. */
 int config_parse_listen(const char *s, struct config_listen *out);
+/* Whether secret <value> is a placeholder someone was meant to replace (README.md,
+ * "Placeholder secrets"): a start-up error wherever a secret is read. */
+bool config_is_placeholder(const char *value);
 /* Print the effective settings, secrets redacted. */
 void config_dump(const struct config *c, FILE *fp);
 /* Simple glob: '*' matches any run of characters, '?' one character. */

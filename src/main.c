@@ -196,6 +196,7 @@ int main(int argc, char **argv)
     evthread_use_pthreads(); /* the main thread wakes the workers with event_active */
     struct server srv;
     if (server_start(&srv, rt->config, rt, reload, &a) < 0) {
+        server_stop(&srv); /* closes what was bound; the runtime stays ours */
         rc = 1;
     } else {
         server_run(&srv);

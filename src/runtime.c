@@ -5,14 +5,19 @@
  */
 #include "runtime.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "jsonpath.h"
 #include "log.h"
 #include "template.h"
 
-#define RT_DEFAULT_REST_HOST "0.0.0.0"
+/* Loopback unless a document's `address`, the configuration or CAPPROXY_REST_LISTEN says
+ * otherwise: the proxy injects credentials, so it is not offered to the network by default. */
+#define RT_DEFAULT_REST_HOST "127.0.0.1"
 #define RT_DEFAULT_REST_PORT 8080
 #define RT_DEFAULT_MCP_HOST  "127.0.0.1"
 #define RT_DEFAULT_MCP_PORT  9090
@@ -164,6 +169,35 @@ static void find_uses(const struct model_capability *cap, struct uses *u)
     }
 }
 
+static bool header_params_use(const struct model_param *p, size_t n, const char *var)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i].in == MODEL_IN_HEADER && str_uses(p[i].value, var))
+            return true;
+    return false;
+}
+
+/* Whether bind variable <var> is used as a credential: by an authentication block (of a
+ * consumed API or of an exposed adapter) or in a header parameter's value. */
+static bool bind_is_credential(const struct model_capability *cap, const char *var)
+{
+    for (size_t i = 0; i < cap->nconsumers; i++) {
+        const struct model_consumer *c = &cap->consumers[i];
+        if (auth_uses(&c->auth, var) || header_params_use(c->params, c->nparams, var))
+            return true;
+        for (size_t r = 0; r < c->nresources; r++)
+            for (size_t o = 0; o < c->resources[r].noperations; o++) {
+                const struct model_operation *op = &c->resources[r].operations[o];
+                if (header_params_use(op->params, op->nparams, var))
+                    return true;
+            }
+    }
+    for (size_t i = 0; i < cap->nexposes; i++)
+        if (auth_uses(&cap->exposes[i].auth, var))
+            return true;
+    return false;
+}
+
 /* Read key <provider> from a JSON file given as file:///path. */
 static char *bind_from_file(const char *location, const char *provider, struct diag *d,
                             const struct model_pos *pos)
@@ -214,6 +248,13 @@ static int build_vars(struct runtime *rt, struct diag *d)
                     const char *v = getenv(key->provider);
                     value = v && *v ? xstrdup(v) : NULL;
                 }
+                if (value && config_is_placeholder(value) && bind_is_credential(cap, key->var))
+                    diag_error(d, key->pos.file, key->pos.line, key->pos.col,
+                               "bind variable '%s' is a credential but %s '%s'%s%s holds a "
+                               "placeholder, not a secret: set the real value",
+                               key->var, bind->location ? "key" : "environment variable",
+                               key->provider, bind->location ? " of " : "",
+                               bind->location ? bind->location : "");
                 if (!value) {
                     struct uses u = {key->var, false, false};
                     find_uses(cap, &u);
@@ -513,6 +554,24 @@ static struct rt_consumer *consumer_of(struct runtime *rt, const struct model_op
     return NULL;
 }
 
+/* Where adapter <e> listens: the configured shared listener of its kind, else its own
+ * `address` and `port`, else the defaults. */
+static void expose_listen(const struct config *cfg, const struct model_expose *e, const char **host,
+                          int *port)
+{
+    bool rest = e->type == MODEL_EXPOSE_REST;
+    const struct config_listen *cl = rest ? &cfg->rest_listen : &cfg->mcp_listen;
+    const char *dhost = rest ? RT_DEFAULT_REST_HOST : RT_DEFAULT_MCP_HOST;
+    int dport = rest ? RT_DEFAULT_REST_PORT : RT_DEFAULT_MCP_PORT;
+    if (cl->port >= 0) {
+        *host = cl->host ? cl->host : dhost;
+        *port = cl->port;
+    } else {
+        *host = e->address ? e->address : dhost;
+        *port = e->port >= 0 ? e->port : dport;
+    }
+}
+
 static int build_exposes(struct runtime *rt, struct diag *d)
 {
     size_t before = d->nerrors;
@@ -533,13 +592,9 @@ static int build_exposes(struct runtime *rt, struct diag *d)
         for (size_t e = 0; e < m->caps[i]->nexposes; e++) {
             const struct model_expose *ex = &m->caps[i]->exposes[e];
             if (ex->type == MODEL_EXPOSE_REST) {
-                const char *host =
-                    cfg->rest_listen.port >= 0
-                        ? (cfg->rest_listen.host ? cfg->rest_listen.host : RT_DEFAULT_REST_HOST)
-                        : (ex->address ? ex->address : RT_DEFAULT_REST_HOST);
-                int port = cfg->rest_listen.port >= 0 ? cfg->rest_listen.port
-                           : ex->port >= 0            ? ex->port
-                                                      : RT_DEFAULT_REST_PORT;
+                const char *host;
+                int port;
+                expose_listen(cfg, ex, &host, &port);
                 struct rt_listener *l = listener_for(rt, MODEL_EXPOSE_REST, host, port);
                 for (size_t r = 0; r < ex->nresources; r++) {
                     const struct model_rest_resource *res = &ex->resources[r];
@@ -605,13 +660,9 @@ static int build_exposes(struct runtime *rt, struct diag *d)
                     }
                     continue;
                 }
-                const char *host =
-                    cfg->mcp_listen.port >= 0
-                        ? (cfg->mcp_listen.host ? cfg->mcp_listen.host : RT_DEFAULT_MCP_HOST)
-                        : (ex->address ? ex->address : RT_DEFAULT_MCP_HOST);
-                int port = cfg->mcp_listen.port >= 0 ? cfg->mcp_listen.port
-                           : ex->port >= 0           ? ex->port
-                                                     : RT_DEFAULT_MCP_PORT;
+                const char *host;
+                int port;
+                expose_listen(cfg, ex, &host, &port);
                 struct rt_listener *l = listener_for(rt, MODEL_EXPOSE_MCP, host, port);
                 char *own = xasprintf("/mcp/%s", ex->ns);
                 struct rt_mcp_endpoint *all = endpoint_for(l, "/mcp", NULL);
@@ -663,14 +714,6 @@ struct names {
     struct rt_call *call;
 };
 
-static bool is_var(const struct runtime *rt, const char *name, size_t len)
-{
-    for (size_t i = 0; i < rt->nvars; i++)
-        if (strlen(rt->vars[i].name) == len && memcmp(rt->vars[i].name, name, len) == 0)
-            return true;
-    return false;
-}
-
 static void names_add(struct names *s, const char *name, size_t len)
 {
     struct rt_call *c = s->call;
@@ -703,7 +746,7 @@ static int names_placeholder(void *arg, const char *name, size_t len, struct str
         names_add(s, name + 6, len - 6);
     else if (ns && len > nslen + 1 && memcmp(name, ns, nslen) == 0 && name[nslen] == '.')
         names_add(s, name + nslen + 1, len - nslen - 1);
-    else if (!is_var(s->rt, name, len))
+    else if (!runtime_find_var(s->rt, name, len))
         names_add(s, name, len);
     return 1;
 }
@@ -782,6 +825,78 @@ bool runtime_call_has_input(const struct rt_call *call, const char *name)
     return false;
 }
 
+/* Whether <host> can only be reached from this machine. A name other than localhost counts
+ * as reachable: it is not resolved here. */
+static bool loopback_host(const char *host)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (str_eq_ci(host, "localhost"))
+        return true;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6);
+    return false;
+}
+
+/* Append <name> to the ", "-separated list <b> unless it is there already. */
+static void list_add_once(struct strbuf *b, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = b->data; p && *p;) {
+        const char *e = strstr(p, ", ");
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && strncasecmp(p, name, n) == 0)
+            return;
+        p = e ? e + 2 : p + len;
+    }
+    strbuf_addf(b, "%s%s", b->len ? ", " : "", name);
+}
+
+/* Warn about every adapter that anyone on the network can use to send the configured
+ * credentials upstream: it listens on a non-loopback address, has no `authentication`, and
+ * some of its operations get a credential injected (one the caller does not have to send). */
+static void warn_open_adapters(const struct runtime *rt, struct diag *d)
+{
+    const struct model *m = rt->model;
+    for (size_t i = 0; i < m->ncaps; i++)
+        for (size_t e = 0; e < m->caps[i]->nexposes; e++) {
+            const struct model_expose *ex = &m->caps[i]->exposes[e];
+            if ((ex->transport && str_eq(ex->transport, "stdio")) || runtime_inbound(rt, ex))
+                continue;
+            const char *host;
+            int port;
+            expose_listen(rt->config, ex, &host, &port);
+            if (loopback_host(host))
+                continue;
+            struct strbuf names;
+            strbuf_init(&names, 0);
+            for (size_t k = 0; k < rt->ncalls; k++) {
+                const struct rt_call *c = &rt->calls[k];
+                if (c->expose != ex || !c->consumer)
+                    continue;
+                for (size_t j = 0; j < c->consumer->ncreds; j++) {
+                    const struct rt_credential *cr = &c->consumer->creds[j];
+                    const struct model_param *p = model_op_param(c->op, cr->header);
+                    if (!cr->value || !(cr->from_auth || (p && p->in == MODEL_IN_HEADER)))
+                        continue;
+                    list_add_once(&names, cr->header);
+                }
+                if (c->consumer->query_auth_value)
+                    list_add_once(&names, c->consumer->query_auth_name);
+            }
+            if (names.len)
+                diag_warn(d, ex->pos.file, ex->pos.line, ex->pos.col,
+                          "adapter '%s' listens on %s:%d, which is not loopback, has no "
+                          "'authentication' and injects the configured %s: anyone who can reach "
+                          "that address can call the upstream API with that credential. Add an "
+                          "'authentication' block or listen on 127.0.0.1",
+                          ex->ns, host, port, names.data);
+            strbuf_deinit(&names);
+        }
+}
+
 struct runtime *runtime_build(struct model *m, const struct config *c, struct diag *d)
 {
     struct runtime *rt = xcalloc(1, sizeof *rt);
@@ -817,6 +932,7 @@ struct runtime *runtime_build(struct model *m, const struct config *c, struct di
                           "own, or get 401",
                           cr->header, rt->consumers[i].mc->ns, cr->source);
         }
+    warn_open_adapters(rt, d);
     return rt;
 }
 

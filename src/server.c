@@ -27,8 +27,51 @@
 #include "mcp.h"
 #include "rest.h"
 
-/* Create a listening socket for <host>:<port>; fills the bound port into <*bound>. */
-static int listen_socket(const char *host, int port, int *bound, bool reuseport)
+/* A resolved listen address; the port is the actual one once a probe has bound it. */
+struct listen_addr {
+    struct sockaddr_storage ss;
+    socklen_t len;
+};
+
+static int addr_port(const struct listen_addr *a)
+{
+    if (a->ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 s6;
+        memcpy(&s6, &a->ss, sizeof s6);
+        return ntohs(s6.sin6_port);
+    }
+    struct sockaddr_in s4;
+    memcpy(&s4, &a->ss, sizeof s4);
+    return ntohs(s4.sin_port);
+}
+
+/* A TCP socket for <a>'s family with the options every listener has. */
+static int new_socket(const struct listen_addr *a, bool reuseport)
+{
+    int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    /* A previous run's connections in TIME_WAIT must not stop a restart. */
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    /* One socket per worker on the same port; the kernel spreads connections. */
+    if (reuseport)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    /* Accepted sockets inherit TCP_NODELAY; evhttp never sets it itself. */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return fd;
+}
+
+/* Claim <host>:<port> for this process: resolve it and bind a probe socket *without*
+ * SO_REUSEPORT to the first address that takes it. On Linux that bind fails with EADDRINUSE
+ * while anyone listens there, including another process's SO_REUSEPORT sockets (which the
+ * workers' own sockets would silently join: the kernel would then split connections between
+ * two processes holding different secrets). Once our workers listen, a later process's probe
+ * fails the same way. Port 0 gets its real port here, once, and the workers join it. Two
+ * processes of the same user that probe within the same instant (before either listens) can
+ * still both pass: the check guards against a second start, not against that race. Returns
+ * the bound, not listening, probe socket with <*out> set, or -1 (logged). */
+static int listen_probe(const char *what, const char *host, int port, struct listen_addr *out)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
                              .ai_socktype = SOCK_STREAM,
@@ -38,47 +81,70 @@ static int listen_socket(const char *host, int port, int *bound, bool reuseport)
     snprintf(portstr, sizeof portstr, "%d", port);
     int rc = getaddrinfo(host, portstr, &hints, &res);
     if (rc != 0) {
-        LOG_E("cannot resolve listen address %s: %s", host, gai_strerror(rc));
+        LOG_E("cannot resolve the %s listen address %s: %s", what, host, gai_strerror(rc));
         return -1;
     }
-    int fd = -1;
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0)
+    int fd = -1, err = 0;
+    bool in_use = false;
+    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+        if (ai->ai_addrlen > sizeof out->ss)
             continue;
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        /* One socket per worker on the same port; the kernel spreads connections. Not for the
-         * admin port: a second process must fail to bind it rather than share it. */
-        if (reuseport)
-            setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-        /* Accepted sockets inherit TCP_NODELAY; evhttp never sets it itself. */
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, SOMAXCONN) == 0)
+        memcpy(&out->ss, ai->ai_addr, ai->ai_addrlen);
+        out->len = (socklen_t)ai->ai_addrlen;
+        fd = new_socket(out, false);
+        if (fd < 0) {
+            err = errno;
+            continue;
+        }
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0)
             break;
-        LOG_E("cannot listen on %s:%d: %s", host, port, strerror(errno));
+        err = errno;
+        in_use |= err == EADDRINUSE;
         close(fd);
         fd = -1;
     }
     freeaddrinfo(res);
-    if (fd < 0)
+    if (fd < 0) {
+        if (in_use)
+            LOG_E("cannot listen on %s:%d (%s): address in use by another process (only "
+                  "capproxy's own workers share a port)",
+                  host, port, what);
+        else
+            LOG_E("cannot listen on %s:%d (%s): %s", host, port, what, strerror(err));
         return -1;
-    struct sockaddr_storage ss = {0};
-    socklen_t sl = sizeof ss;
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
-        in_port_t p;
-        if (ss.ss_family == AF_INET6) {
-            struct sockaddr_in6 s6;
-            memcpy(&s6, &ss, sizeof s6);
-            p = s6.sin6_port;
-        } else {
-            struct sockaddr_in s4;
-            memcpy(&s4, &ss, sizeof s4);
-            p = s4.sin_port;
-        }
-        *bound = ntohs(p);
+    }
+    out->len = sizeof out->ss;
+    if (getsockname(fd, (struct sockaddr *)&out->ss, &out->len) < 0) {
+        LOG_E("cannot listen on %s:%d (%s): %s", host, port, what, strerror(errno));
+        close(fd);
+        return -1;
     }
     return fd;
+}
+
+static bool wildcard_host(const char *h)
+{
+    return !h || !*h || str_eq(h, "0.0.0.0") || str_eq(h, "::");
+}
+
+/* Whether two of our own listeners would claim the same address: the probe would then blame
+ * "another process" for what is a configuration mistake. */
+static bool same_address(const char *h1, int p1, const char *h2, int p2)
+{
+    return p1 == p2 && p1 != 0 && (wildcard_host(h1) || wildcard_host(h2) || str_eq(h1, h2));
+}
+
+/* One worker's SO_REUSEPORT listening socket on the address a probe has claimed. */
+static int listen_worker_socket(const char *what, const char *host, const struct listen_addr *a)
+{
+    int fd = new_socket(a, true);
+    if (fd >= 0 && bind(fd, (const struct sockaddr *)&a->ss, a->len) == 0 &&
+        listen(fd, SOMAXCONN) == 0)
+        return fd;
+    LOG_E("cannot listen on %s:%d (%s): %s", host, addr_port(a), what, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return -1;
 }
 
 /* EMFILE and friends: without this callback libevent 2.1 spins on the readable listener. */
@@ -350,28 +416,64 @@ int server_start(struct server *s, const struct config *cfg, struct runtime *rt,
     atomic_init(&s->connections, 0);
     size_t nfds = (size_t)s->nworkers * rt->nlisteners;
     s->nfds = nfds;
+    s->admin_fd = -1;
     s->fds = xcalloc(nfds ? nfds : 1, sizeof *s->fds);
     for (size_t i = 0; i < nfds; i++)
         s->fds[i] = -1;
     for (size_t i = 0; i < rt->nlisteners; i++) {
         struct rt_listener *l = &rt->listeners[i];
+        const char *what = l->type == MODEL_EXPOSE_REST ? "rest" : "mcp";
+        const char *other = NULL, *other_host = NULL;
+        int other_port = 0;
+        for (size_t j = 0; j < i && !other; j++)
+            if (same_address(l->host, l->port, rt->listeners[j].host, rt->listeners[j].port)) {
+                other = rt->listeners[j].type == MODEL_EXPOSE_REST ? "rest" : "mcp";
+                other_host = rt->listeners[j].host;
+                other_port = rt->listeners[j].port;
+            }
+        const char *admin_host = cfg->admin_listen.host ? cfg->admin_listen.host : "127.0.0.1";
+        if (!other && cfg->admin_listen.port >= 0 &&
+            same_address(l->host, l->port, admin_host, cfg->admin_listen.port)) {
+            other = "admin";
+            other_host = admin_host;
+            other_port = cfg->admin_listen.port;
+        }
+        if (other) {
+            LOG_E("cannot listen on %s:%d (%s): the %s listener is on %s:%d too; give them "
+                  "different ports",
+                  l->host, l->port, what, other, other_host, other_port);
+            return -1;
+        }
+        struct listen_addr a;
+        int probe = listen_probe(what, l->host, l->port, &a);
+        if (probe < 0)
+            return -1;
+        /* The probe stays bound until every worker listens: the port (chosen by the kernel
+         * for port 0) cannot be handed to anyone else meanwhile. */
         for (int k = 0; k < s->nworkers; k++) {
-            int bound = l->port;
-            int fd = listen_socket(l->host, l->port, &bound, true);
-            if (fd < 0)
+            int fd = listen_worker_socket(what, l->host, &a);
+            if (fd < 0) {
+                close(probe);
                 return -1;
-            l->port = bound; /* port 0: the first socket's port, shared by the others */
+            }
             s->fds[(size_t)k * rt->nlisteners + i] = fd;
         }
+        close(probe);
+        l->port = addr_port(&a);
     }
-    s->admin_fd = -1;
     if (cfg->admin_listen.port >= 0) {
+        /* Loopback unless configured otherwise: /metrics shows route names and traffic. */
         const char *host = cfg->admin_listen.host ? cfg->admin_listen.host : "127.0.0.1";
-        int bound = cfg->admin_listen.port;
-        s->admin_fd = listen_socket(host, cfg->admin_listen.port, &bound, false);
+        struct listen_addr a;
+        /* One socket, no SO_REUSEPORT: the probe itself becomes the listener. */
+        s->admin_fd = listen_probe("admin", host, cfg->admin_listen.port, &a);
         if (s->admin_fd < 0)
             return -1;
-        LOG_I("admin listening on %s:%d (/healthz /readyz /metrics)", host, bound);
+        if (listen(s->admin_fd, SOMAXCONN) < 0) {
+            LOG_E("cannot listen on %s:%d (admin): %s", host, addr_port(&a), strerror(errno));
+            return -1;
+        }
+        LOG_I("admin listening on %s:%d (/healthz /readyz /metrics)", host, addr_port(&a));
     }
     unsigned char rnd[8] = {0};
     if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
@@ -514,4 +616,7 @@ void server_stop(struct server *s)
             close(s->fds[i]);
     free(s->fds);
     s->fds = NULL;
+    if (s->admin_fd >= 0)
+        close(s->admin_fd); /* not adopted by worker 0: server_start failed */
+    s->admin_fd = -1;
 }

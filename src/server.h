@@ -75,6 +75,8 @@ int server_start(struct server *s, const struct config *cfg, struct runtime *rt,
                  server_reload_fn reload, void *reload_arg);
 /* Block until SIGTERM or SIGINT (drain, then stop the workers); SIGHUP reloads. */
 void server_run(struct server *s);
+/* Stop the workers and close the listeners; also after a failed server_start, to close what it
+ * bound. */
 void server_stop(struct server *s);
 
 #endif

@@ -298,12 +298,14 @@ static bool is_tchar(unsigned char c)
 }
 
 /* Hop-by-hop and framing headers: evhttp frames the reply itself, and a copied
- * Transfer-Encoding or Content-Length would break the client's framing (doc section 7). */
+ * Transfer-Encoding or Content-Length would break the client's framing (doc section 7).
+ * Server too: the upstream's software and version are not the client's business (nginx
+ * hides it as well). The one list for REST and MCP. */
 static bool is_dropped(const char *name, size_t len)
 {
-    static const char *const drop[] = {"connection",    "keep-alive",        "te",
-                                       "trailer",       "transfer-encoding", "upgrade",
-                                       "content-length"};
+    static const char *const drop[] = {
+        "connection", "keep-alive",     "te",    "trailer", "transfer-encoding",
+        "upgrade",    "content-length", "server"};
     if (len >= 6 && strncasecmp(name, "proxy-", 6) == 0)
         return true;
     for (size_t i = 0; i < UTIL_ARRAY_LEN(drop); i++)

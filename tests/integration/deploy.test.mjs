@@ -815,27 +815,33 @@ function checkCapproxyPod(k8s, dep) {
   return { container: c, env, ports, podSpec, podLabels };
 }
 
-function secretValue(k8s, name, key) {
+/** The manifests' Secret value, as written (real = false) or, for a placeholder such as
+ * REPLACE-ME-..., a real-looking stand-in: capproxy refuses placeholders (the point: the user must
+ * replace them), so a test that starts it with the manifest's wiring needs values that pass. */
+function secretValue(k8s, name, key, real = false) {
   const s = byKind(k8s, 'Secret').find((x) => x.metadata.name === name);
-  return s.stringData?.[key] ?? Buffer.from(s.data[key], 'base64').toString();
+  const v = s.stringData?.[key] ?? Buffer.from(s.data[key], 'base64').toString();
+  return real ? v.replace(/^REPLACE-ME-?/i, 'test-') + '-7f3a9c1e5b2d4086' : v;
 }
 
-/** The container's environment as the kubelet would give it, secret files written to dir. */
-function resolveEnv(k8s, pod, dir) {
+/** The container's environment as the kubelet would give it, secret files written to dir.
+ * Secret values are real-looking stand-ins, except the one named by <shipped> ("name/key"). */
+function resolveEnv(k8s, pod, dir, shipped = null) {
+  const real = (name, key) => `${name}/${key}` !== shipped;
   const { container: c, podSpec } = pod;
   const mounts = [];
   for (const m of c.volumeMounts || []) {
     const v = podSpec.volumes.find((x) => x.name === m.name);
     if (!v?.secret) continue;
     const local = fs.mkdtempSync(path.join(dir, 'secret-'));
-    for (const it of v.secret.items || []) fs.writeFileSync(path.join(local, it.path), secretValue(k8s, v.secret.secretName, it.key) + '\n');
+    for (const it of v.secret.items || []) fs.writeFileSync(path.join(local, it.path), secretValue(k8s, v.secret.secretName, it.key, real(v.secret.secretName, it.key)) + '\n');
     mounts.push([m.mountPath.replace(/\/$/, ''), local]);
   }
   const env = {};
   for (const e of c.env || []) {
     let v;
     if (e.value !== undefined) v = e.value.replace(/\$\((\w+)\)/g, (_, n) => env[n] ?? '');
-    else if (e.valueFrom.secretKeyRef) v = secretValue(k8s, e.valueFrom.secretKeyRef.name, e.valueFrom.secretKeyRef.key);
+    else if (e.valueFrom.secretKeyRef) v = secretValue(k8s, e.valueFrom.secretKeyRef.name, e.valueFrom.secretKeyRef.key, real(e.valueFrom.secretKeyRef.name, e.valueFrom.secretKeyRef.key));
     else if (e.valueFrom.fieldRef) v = { 'metadata.namespace': 'default', 'metadata.name': 'pod-0' }[e.valueFrom.fieldRef.fieldPath] ?? 'x';
     else if (e.valueFrom.resourceFieldRef) {
       const rf = e.valueFrom.resourceFieldRef;
@@ -872,6 +878,34 @@ async function checkEnvWithBinary(k8s, pod) {
   for (const [k, val] of Object.entries(env)) if (/SECRET|_KEY$/.test(k) && !k.endsWith('_FILE')) assert.ok(!r.stdout.includes(val) && !v.stderr.includes(val), `${k} is never printed`);
 }
 
+/** The manifest's Secrets as shipped are placeholders: each one alone (the others real-looking)
+ * makes capproxy refuse to start, naming where it comes from (the file, the variable), never
+ * printing the value. */
+async function checkPlaceholdersRefused(k8s, pod) {
+  const { container: c, podSpec } = pod;
+  const refs = []; // [secret, key, what the error names]
+  for (const e of c.env || []) if (e.valueFrom?.secretKeyRef) refs.push([e.valueFrom.secretKeyRef.name, e.valueFrom.secretKeyRef.key, `environment variable ${e.name}`]);
+  for (const m of c.volumeMounts || []) {
+    const v = podSpec.volumes.find((x) => x.name === m.name);
+    for (const it of v?.secret?.items || []) refs.push([v.secret.secretName, it.key, 'the secret file']);
+  }
+  assert.ok(refs.length >= 2, `${k8s.file}: secrets used by capproxy`);
+  for (const [name, key, what] of refs) {
+    const value = secretValue(k8s, name, key);
+    assert.match(value, /^REPLACE-ME/, `${k8s.file}: Secret ${name}/${key} ships a placeholder`);
+    const env = resolveEnv(k8s, pod, tmpRoot, `${name}/${key}`);
+    const full = { ...runtimeEnv, CAPPROXY_WORKERS: null, CAPPROXY_LOG_LEVEL: null, ...env };
+    const v = await runCapproxy(['validate', ...localCmd()], { env: full, timeoutMs: 15000 * SCALE });
+    assert.equal(v.code, 1, `${k8s.file}: Secret ${name}/${key} as shipped is refused:\n${v.stderr}`);
+    assert.equal(v.sanitizer, null);
+    // "environment variable NAME" (configuration) or "environment variable 'NAME'" (a bind)
+    const named = what === 'the secret file' ? `${env.CAL_COM_CLIENT_SECRET_FILE}: error: the secret file` : what;
+    const said = v.stderr.replace(/environment variable '(\w+)'/g, 'environment variable $1');
+    assert.ok(said.includes(named) && /holds a placeholder/.test(said), `${k8s.file}: the error names ${named}:\n${v.stderr}`);
+    assert.ok(!v.stderr.includes(value), `${k8s.file}: the value of ${name}/${key} is not printed`);
+  }
+}
+
 describe('deploy/kubernetes/sidecar.yaml', () => {
   const k8s = loadK8s('sidecar.yaml');
   const deps = byKind(k8s, 'Deployment');
@@ -902,6 +936,10 @@ describe('deploy/kubernetes/sidecar.yaml', () => {
 
   test('the manifest\'s environment is accepted by the real binary, every credential configured', async () => {
     await checkEnvWithBinary(k8s, checkCapproxyPod(k8s, deps[0]));
+  });
+
+  test('the example Secret values are placeholders: capproxy refuses to start with them', async () => {
+    await checkPlaceholdersRefused(k8s, checkCapproxyPod(k8s, deps[0]));
   });
 });
 
@@ -969,6 +1007,10 @@ describe('deploy/kubernetes/standalone.yaml', () => {
 
   test('the manifest\'s environment is accepted by the real binary, every credential configured', async () => {
     await checkEnvWithBinary(k8s, checkCapproxyPod(k8s, dep));
+  });
+
+  test('the example Secret values are placeholders: capproxy refuses to start with them (session key too)', async () => {
+    await checkPlaceholdersRefused(k8s, checkCapproxyPod(k8s, dep));
   });
 });
 

@@ -235,8 +235,68 @@ static void test_html(void)
     free(got);
 }
 
+/* The documented placeholder rule (README.md, "Placeholder secrets"), both ways. */
+static void test_placeholder(void)
+{
+    static const char *const yes[] = {
+        "REPLACE-ME",
+        "replace_me",
+        "ReplaceMe",
+        "REPLACE-ME-cal-com-oauth-client-secret",
+        "CHANGEME",
+        "change-me",
+        "Change_Me",
+        "changeit",
+        "TODO",
+        "todo: ask ops",
+        "FIXME",
+        "TBD",
+        "placeholder",
+        "<your-api-key>",
+        "<>x>",
+        "${CAL_COM_API_KEY}",
+        "your-api-key-here",
+        "YOUR_SECRET",
+        "xxx",
+        "XXXXXXXXXXXX",
+        "****",
+        "cal_live_xxxxxxxx",
+        "  REPLACE-ME  ",
+    };
+    static const char *const no[] = {
+        "",
+        "s",
+        "abc",
+        "sk-capproxy-TEST-9f27c1e4b8d3a6f05e1d2c3b4a596877",
+        "todoist-9f1c2e7a",
+        "changemeplease",
+        "replacement-key-1",
+        "cal_live_8f2c1e9a",
+        "xx",
+        "youre-1",
+        "yours",
+        "x1x",
+        "box-xxx",
+        "<leading",
+        "trailing>",
+        "${unterminated",
+        "tbdx",
+    };
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(yes); i++) {
+        if (!config_is_placeholder(yes[i]))
+            fprintf(stderr, "  expected a placeholder: '%s'\n", yes[i]);
+        CHECK(config_is_placeholder(yes[i]));
+    }
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(no); i++) {
+        if (config_is_placeholder(no[i]))
+            fprintf(stderr, "  expected no placeholder: '%s'\n", no[i]);
+        CHECK(!config_is_placeholder(no[i]));
+    }
+}
+
 int main(void)
 {
+    test_placeholder();
     test_expand();
     test_listen_glob();
     test_file_and_env();
