@@ -126,12 +126,13 @@ static struct runtime *load_all(const struct args *a)
     config_finish(cfg, &d);
     log_init((enum log_level)cfg->log_level, cfg->access_log, cfg->log_json);
     bool cfg_json = cfg->log_json;
-    if (d.nerrors == 0) {
-        for (size_t i = 0; i < a->npaths; i++)
-            loader_load_path(m, a->paths[i], &d);
-        if (d.nerrors == 0)
-            loader_validate(m, &d);
-    }
+    /* The documents are read even when the configuration has errors, so that one run of
+     * `validate` reports every error there is, not the configuration's first. */
+    size_t cfg_errors = d.nerrors;
+    for (size_t i = 0; i < a->npaths; i++)
+        loader_load_path(m, a->paths[i], &d);
+    if (d.nerrors == cfg_errors)
+        loader_validate(m, &d);
     if (d.nerrors == 0) {
         rt = runtime_build(m, cfg, &d);
         m = NULL; /* owned by the runtime now, whatever the outcome */

@@ -157,6 +157,19 @@ describe('capproxy validate: typos', () => {
     ], r.stderr);
   });
 
+  test('a configuration typo does not hide the documents\' typos: one run reports both', T, async () => {
+    const c = path.join(dir, 'typos-config-and-doc.yaml');
+    fs.writeFileSync(c, 'rest:\n  lisen: ":0"\n');
+    const d = path.join(dir, 'typos-doc-with-config.yaml');
+    fs.writeFileSync(d, fs.readFileSync(path.join(repoRoot, 'capabilities/cal-com-managed-users.yaml'), 'utf8')
+      .replace('naftiko: 1.0.0-alpha2\n', 'naftiko: 1.0.0-alpha2\nx-ok: 1\ninfoo: {}\n'));
+    const r = await runCapproxy(['validate', '-c', c, d]);
+    assert.equal(r.code, 1, `exit ${r.code}; stderr:\n${r.stderr}`);
+    const lines = errorLines(r.stderr);
+    assert.ok(lines.includes(`${c}:2:3: error: unknown key 'lisen' in rest (did you mean 'listen'?)`), r.stderr);
+    assert.ok(lines.some((l) => l.startsWith(`${d}:3:1: error: unknown key 'infoo'`)), r.stderr);
+  });
+
   test('the shipped configuration and capabilities validate', T, async () => {
     const r = await runCapproxy(['validate', '-c', 'config/capproxy.yaml', 'capabilities/']);
     assert.equal(r.sanitizer, null, r.sanitizer);
