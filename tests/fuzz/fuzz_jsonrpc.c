@@ -5,10 +5,11 @@
  * tool arguments to the upstream request (mapping_build), and the tool result built from an
  * upstream body (jsonrpc_mcp_upstream_result), with every reply serialised as it would be sent.
  *
- * Input: the message, optionally followed by a NUL byte and the upstream body (without one the
- * message text doubles as the body). An unknown tool name is answered as the server does and
- * then also mapped with a tool chosen from the name's bytes, so the arguments reach the mapping
- * of every tool without the fuzzer having to guess exact names.
+ * Input: the message, optionally followed by the line "\n#body\n" and the upstream body (without
+ * it the message doubles as the body). Not a NUL byte: the message must be able to hold raw NULs
+ * (a raw NUL in a tool name once cut it short inside cJSON). An unknown tool name is answered as
+ * the server does and then also mapped with a tool chosen from the name's bytes, so the arguments
+ * reach the mapping of every tool without the fuzzer having to guess exact names.
  */
 #include "fuzz.h"
 
@@ -98,20 +99,39 @@ static void tools_call(const struct jsonrpc_msg *m, const char *body, size_t ble
     send_reply(jsonrpc_result(m->id, jsonrpc_mcp_upstream_result(call, status, body, blen)));
 }
 
+/* What goes into a tool result's text: valid UTF-8 without NUL, so sanitising it again changes
+ * nothing. Each bad byte becomes the 3 bytes of U+FFFD, so the text never shrinks, and when its
+ * length is unchanged nothing was replaced. */
+static void check_sanitize(const char *s, size_t len)
+{
+    char *a = jsonrpc_utf8_sanitize(s, len);
+    size_t alen = strlen(a);
+    char *b = jsonrpc_utf8_sanitize(a, alen);
+    FUZZ_ASSERT(strcmp(a, b) == 0, "sanitising twice changed the text");
+    FUZZ_ASSERT(alen >= len, "sanitising shrank %zu bytes to %zu", len, alen);
+    FUZZ_ASSERT(alen != len || memcmp(a, s, len) == 0, "same length, other text");
+    free(a);
+    free(b);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *msg_text, *body;
-    size_t mlen, blen;
-    fuzz_split(data, size, &msg_text, &mlen, &body, &blen);
-    const char *b = memchr(data, 0, size) ? body : msg_text;
-    size_t bl = memchr(data, 0, size) ? blen : mlen;
+    static const char sep[] = "\n#body\n";
+    const char *msg_text = (const char *)data;
+    const char *at = memmem(data, size, sep, sizeof sep - 1);
+    size_t mlen = at ? (size_t)(at - msg_text) : size;
+    const char *b = at ? at + sizeof sep - 1 : msg_text;
+    size_t bl = at ? size - mlen - (sizeof sep - 1) : size;
+    check_sanitize(b, bl);
 
     struct jsonrpc_msg m;
     cJSON *error_reply = NULL;
     if (jsonrpc_parse(msg_text, mlen, &m, &error_reply) < 0) {
         send_reply(error_reply);
-        goto out;
+        return 0;
     }
+    /* Outside strings a NUL byte is not JSON; inside one, cJSON would cut the string at it. */
+    FUZZ_ASSERT(!memchr(msg_text, 0, mlen), "a message holding a NUL byte was accepted");
     FUZZ_ASSERT(m.kind == JSONRPC_RESPONSE || m.method, "a request without a method");
     if (m.kind == JSONRPC_REQUEST && strcmp(m.method, "initialize") == 0) {
         const cJSON *pv = cJSON_IsObject(m.params)
@@ -130,8 +150,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         send_reply(jsonrpc_error(m.id, JSONRPC_METHOD_NOT_FOUND, "Method not found"));
     }
     jsonrpc_msg_free(&m);
-out:
-    free(msg_text);
-    free(body);
     return 0;
 }

@@ -1,14 +1,18 @@
 /*
  * fuzz_loader: the bytes as one capability document, through loader_load_buffer (the entry
  * loader_load_file uses), the cross-document checks, and for a valid document the runtime
- * build (route tables, tool lists, templates and JSONPaths checked at load). Every diagnostic
- * is formatted as the CLI would print it.
+ * build (route tables, tool lists, templates and JSONPaths checked at load), then what is
+ * derived from a loaded document before any request: the route table `capproxy routes` prints
+ * and each MCP endpoint's tools/list answer with its input schemas. Every diagnostic is
+ * formatted as the CLI would print it.
  */
 #include "fuzz.h"
 
+#include "jsonrpc.h"
 #include "model.h"
 
 static struct config cfg;
+static FILE *devnull;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -24,6 +28,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         exit(1);
     }
     diag_deinit(&d);
+    devnull = fopen("/dev/null", "w");
+    if (!devnull)
+        abort();
     return 0;
 }
 
@@ -47,6 +54,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         loader_validate(m, &d) == 0 && !reads_files(m)) {
         struct runtime *rt = runtime_build(m, &cfg, &d); /* owns m now */
         m = NULL;
+        if (rt) {
+            runtime_print_routes(rt, devnull);
+            for (size_t i = 0; i < rt->nlisteners; i++)
+                for (size_t j = 0; j < rt->listeners[i].nendpoints; j++) {
+                    const struct rt_mcp_endpoint *ep = &rt->listeners[i].endpoints[j];
+                    char *list = jsonrpc_mcp_tools_list(ep->tools, ep->ntools);
+                    FUZZ_ASSERT(list && str_has_prefix(list, "{\"tools\":["), "tools/list: %s",
+                                list ? list : "NULL");
+                    free(list);
+                }
+            if (rt->nstdio_tools) {
+                char *list = jsonrpc_mcp_tools_list(rt->stdio_tools, rt->nstdio_tools);
+                free(list);
+            }
+        }
         runtime_free(rt);
     }
     model_free(m);
