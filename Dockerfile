@@ -33,10 +33,12 @@ RUN apt-get update \
 
 WORKDIR /src
 # Only what meson.build reads: it names the unit-test sources, so they must be present to
-# configure, but only the capproxy target is compiled.
-COPY meson.build ./
+# configure, but only the capproxy target is compiled. meson_options.txt declares the `fuzz`
+# option meson.build asks for; tests/fuzz/ is only read with -Dfuzz=true, copied to stay whole.
+COPY meson.build meson_options.txt ./
 COPY src/ src/
 COPY tests/unit/ tests/unit/
+COPY tests/fuzz/ tests/fuzz/
 RUN meson setup build --buildtype=release \
     && ninja -C build capproxy
 

@@ -2,17 +2,20 @@
 # Install what building and testing capproxy needs, and only what is missing (Debian bookworm, root).
 #   bash scripts/setup.sh           build + test tools (what CI needs)
 #   bash scripts/setup.sh --bench   also nginx-light and wrk for the benchmark
+#   bash scripts/setup.sh --fuzz    also clang and libFuzzer (libclang-rt-14-dev) for scripts/fuzz.sh
 # Idempotent and quiet: prints nothing when everything is there; fails loudly.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 want_bench=0
+want_fuzz=0
 for arg in "$@"; do
     case "$arg" in
         --bench) want_bench=1 ;;
+        --fuzz) want_fuzz=1 ;;
         -h | --help)
-            sed -n '2,5p' "$0"
+            sed -n '2,6p' "$0"
             exit 0
             ;;
         *)
@@ -41,6 +44,9 @@ pkgs=(
 )
 if [ "$want_bench" = 1 ]; then
     pkgs+=("nginx-light:" "wrk:wrk")
+fi
+if [ "$want_fuzz" = 1 ]; then
+    pkgs+=("clang:clang" "libclang-rt-14-dev:")
 fi
 
 missing=()

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Build capproxy and run every test suite, then all of it again built with
-# -Db_sanitize=address,undefined. Ends with the single line "N passed, M failed" (all stages).
+# -Db_sanitize=address,undefined, then each fuzz target for a few seconds. Ends with the single
+# line "N passed, M failed" (all stages).
 #
 #   bash scripts/test.sh
 #
 # Environment:
 #   CAPPROXY_SKIP_ASAN=1       skip the sanitizer build and its runs
 #   CAPPROXY_SKIP_VALGRIND=1   skip the valgrind passes (unit tests, and the proxy in the REST, MCP and ops suites)
+#   CAPPROXY_SKIP_FUZZ=1       skip the short fuzzing stage (scripts/fuzz.sh 5: every libFuzzer target for 5 s)
 #   CAPPROXY_TEST_FILES="rest.test.mjs"   integration test files (default: every *.test.mjs)
 #   CAPPROXY_BUILD_DIR=build, CAPPROXY_ASAN_BUILD_DIR=build-asan   the two build directories
 set -uo pipefail
@@ -215,6 +217,22 @@ if [ "${CAPPROXY_SKIP_ASAN:-0}" != 1 ]; then
         fi
     fi
     unset ASAN_OPTIONS UBSAN_OPTIONS
+fi
+
+# Every libFuzzer target of tests/fuzz/ for a few seconds (clang build in build-fuzz/): a smoke
+# run that keeps the targets building and catches what their seeds and a short run reach.
+if [ "${CAPPROXY_SKIP_FUZZ:-0}" != 1 ]; then
+    header "fuzz (scripts/fuzz.sh 5)"
+    fuzz_rc=0
+    bash scripts/fuzz.sh 5 2>&1 | tee "$WORK/fuzz.log" || fuzz_rc=$?
+    counts=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$WORK/fuzz.log" | tail -1)
+    if [ -n "$counts" ]; then
+        read -r fp _ ff _ <<<"$counts"
+        if [ "$fuzz_rc" -ne 0 ] && [ "$ff" -eq 0 ]; then ff=1; fi
+        record "fuzz (5 s per target)" "$fp" "$ff" "$([ "$ff" -gt 0 ] && echo "(see above)")"
+    else
+        record "fuzz (5 s per target)" 0 1 "(scripts/fuzz.sh gave no count line, exit $fuzz_rc)"
+    fi
 fi
 
 finish

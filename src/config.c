@@ -357,7 +357,6 @@ static void cfg_consumers(struct cfg_reader *r, const struct ynode *seq)
 
 int config_load_file(struct config *c, const char *path, bool required, struct diag *d)
 {
-    size_t before = d->nerrors;
     FILE *fp = fopen(path, "rb");
     if (!fp) {
         if (!required && errno == ENOENT)
@@ -381,20 +380,27 @@ int config_load_file(struct config *c, const char *path, bool required, struct d
         strbuf_deinit(&buf);
         return -1;
     }
-    if (ynode_looks_like_html(buf.data ? buf.data : "", buf.len)) {
-        diag_error(d, path, 1, 1,
+    int rc = config_load_buffer(c, path, buf.data ? buf.data : "", buf.len, d);
+    strbuf_deinit(&buf);
+    return rc;
+}
+
+int config_load_buffer(struct config *c, const char *name, const char *buf, size_t len,
+                       struct diag *d)
+{
+    size_t before = d->nerrors;
+    if (ynode_looks_like_html(buf, len)) {
+        diag_error(d, name, 1, 1,
                    "this looks like an HTML page, not a YAML configuration file: did you save a "
                    "web page instead of the raw file?");
-        strbuf_deinit(&buf);
         return -1;
     }
-    struct ynode_doc *doc = ynode_parse(path, buf.data ? buf.data : "", buf.len, d);
-    strbuf_deinit(&buf);
+    struct ynode_doc *doc = ynode_parse(name, buf, len, d);
     if (!doc)
         return -1;
     free(c->file);
-    c->file = xstrdup(path);
-    struct cfg_reader r = {c, d, path};
+    c->file = xstrdup(name);
+    struct cfg_reader r = {c, d, name};
     const struct ynode *root = doc->root;
     if (root && !ynode_is_null(root) && root->kind != YNODE_MAPPING) {
         cfg_err(&r, root, "expected a mapping at the top of the configuration, got %s",

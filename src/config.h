@@ -68,6 +68,9 @@ void config_deinit(struct config *c);
 /* Read <path> (YAML). With <required> false a missing file is not an error (defaults stay).
  * Errors go to <d> with file:line:col. 0 or -1. */
 int config_load_file(struct config *c, const char *path, bool required, struct diag *d);
+/* The same for a document held in memory, named <name> in messages (tests, fuzzing). */
+int config_load_buffer(struct config *c, const char *name, const char *buf, size_t len,
+                       struct diag *d);
 /* Apply the CAPPROXY_* environment overrides. 0 or -1 (bad value, reported in <d>). */
 int config_apply_env(struct config *c, struct diag *d);
 /* Fill computed defaults (workers = cores) and read secrets from their sources. */

@@ -254,6 +254,10 @@ bool str_eq_ci_n(const char *a, size_t alen, const char *b)
 
 bool json_has_nul_escape(const char *s, size_t len)
 {
+    /* A raw NUL byte is invalid JSON, yet cJSON reads it inside a string and cuts the string
+     * there ("get-managed-user<NUL>evil" would name get-managed-user). */
+    if (len && memchr(s, '\0', len))
+        return true;
     for (size_t i = 0; i + 1 < len; i++) {
         if (s[i] != '\\')
             continue;

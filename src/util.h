@@ -61,8 +61,9 @@ bool str_eq(const char *a, const char *b);                   /* NULL-safe */
 bool str_eq_ci(const char *a, const char *b);                /* ASCII case-insensitive, NULL-safe */
 bool str_eq_ci_n(const char *a, size_t alen, const char *b); /* a[0..alen) vs C string b */
 bool str_has_prefix(const char *s, const char *prefix);
-/* Whether JSON text <s>[0..len) contains the escape \u0000. Parsed strings are C strings, so a
- * NUL would silently cut them: such documents are refused (or not interpreted) instead. */
+/* Whether JSON text <s>[0..len) contains the escape \u0000 or a raw NUL byte. Parsed strings are
+ * C strings, so a NUL would silently cut them: such documents are refused (or not interpreted)
+ * instead. */
 bool json_has_nul_escape(const char *s, size_t len);
 /* Length of the valid UTF-8 sequence at <s> (at most <n> bytes, n >= 1), 0 when invalid.
  * Overlong forms, surrogates, code points above U+10FFFF and the NUL byte are invalid (RFC 3629;

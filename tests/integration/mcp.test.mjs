@@ -894,6 +894,19 @@ describe('MCP Streamable HTTP transport rules (raw HTTP)', () => {
     await assertNothingUpstream(up, 'tool name "get-managed-user\\u0000evil"');
   });
 
+  // The same with a raw NUL byte instead of the escape (invalid JSON, but cJSON reads it and
+  // cuts the string there): found by tests/fuzz/fuzz_jsonpath.
+  test('raw NUL byte in a tool name: "get-managed-user<NUL>evil" is refused, nothing upstream', T, async () => {
+    scriptUpstream(up);
+    const text = JSON.stringify(req('tools/call', { name: 'get-managed-user\u0000evil', arguments: { clientId: 'c', userId: 1 } }, 'raw-nul-name'));
+    const body = text.replace('\\u0000', '\u0000');
+    assert.ok(body.includes('\u0000') && !body.includes('\\u0000'), 'the body holds a raw NUL byte');
+    const r = await rpc(px, body, { session: S.session });
+    assert.ok(r.msg?.error, `refused as a JSON-RPC error; got ${show(r)}`);
+    assert.strictEqual(r.msg.error.code, -32700, show(r));
+    await assertNothingUpstream(up, 'tool name "get-managed-user<NUL>evil"');
+  });
+
   test('NUL (\\u0000) in a path argument: refused, or sent encoded, never cut off', T, async () => {
     scriptUpstream(up);
     const r = await rpc(px, req('tools/call', { name: 'get-managed-user', arguments: { clientId: 'ab\u0000cd', userId: 1 } }, 'nul-arg'), { session: S.session });

@@ -297,6 +297,16 @@ describe('REST: the 7 operations against a recording upstream', () => {
     assert.equal(up.requests[0].bodyText, ok);
   });
 
+  // A raw NUL byte (invalid JSON, but cJSON reads it and cuts the string there): found by
+  // tests/fuzz/fuzz_jsonpath.
+  test('a JSON body with a raw NUL byte in a string: 400 naming body, nothing upstream', T, async () => {
+    const body = '{"name":"ab\u0000cd","email":"x@example.com"}';
+    assert.strictEqual(Buffer.from(body)[11], 0, 'the body holds a raw NUL byte');
+    const r = await call(px, '/v1/v2/oauth-clients/abc/users', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    assertProblem(r, 400, { parameter: 'body' });
+    await assertNothingUpstream(up, 'a body with a raw NUL byte');
+  });
+
   test('unknown path: 404 problem, nothing upstream', T, async () => {
     for (const p of ['/', '/v1', '/v1/v2/nope', '/v2/oauth-clients/abc/users', '/v1/v2/oauth-clients/abc/users/42/extra', '/v1/v2/oauth-clients/abc/things']) {
       const r = await call(px, p);

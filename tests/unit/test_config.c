@@ -294,6 +294,29 @@ static void test_placeholder(void)
     }
 }
 
+/* The in-memory entry (used by the fuzz target) reads the same way and names the buffer. */
+static void test_buffer(void)
+{
+    static const char yaml[] = "workers: 3\nlog:\n  level: loud\n";
+    struct config c;
+    struct diag d;
+    diag_init(&d);
+    config_defaults(&c);
+    CHECK(config_load_buffer(&c, "mem.yaml", yaml, sizeof yaml - 1, &d) == -1);
+    CHECK(c.workers == 3);
+    CHECK(diag_contains(&d, "mem.yaml:3:10: error: 'level' expects error, warn, info or debug"));
+    CHECK_STR(c.file, "mem.yaml");
+    config_deinit(&c);
+    diag_deinit(&d);
+    /* Not NUL-terminated: only <len> bytes are read. */
+    diag_init(&d);
+    config_defaults(&c);
+    CHECK(config_load_buffer(&c, "mem.yaml", "workers: 2workers", 10, &d) == 0);
+    CHECK(c.workers == 2);
+    config_deinit(&c);
+    diag_deinit(&d);
+}
+
 int main(void)
 {
     test_placeholder();
@@ -303,5 +326,6 @@ int main(void)
     test_bad_file();
     test_unknown_keys();
     test_html();
+    test_buffer();
     return harness_report();
 }

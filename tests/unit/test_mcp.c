@@ -359,6 +359,16 @@ static void test_jsonrpc_parse(void)
     CHECK(parse_code(
               "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":1,\"message\":\"x\"}}") == 0);
 
+    /* A raw NUL byte would cut the tool name at it (cJSON reads it inside strings): refused
+     * like the \u0000 escape. Found by tests/fuzz/fuzz_jsonpath. */
+    static const char raw_nul[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
+                                  "\"params\":{\"name\":\"get-managed-user\0evil\"}}";
+    CHECK(jsonrpc_parse(raw_nul, sizeof raw_nul - 1, &m, &err) == -1);
+    CHECK(err && cJSON_GetObjectItem(cJSON_GetObjectItem(err, "error"), "code")->valueint ==
+                     JSONRPC_PARSE_ERROR);
+    cJSON_Delete(err);
+    err = NULL;
+
     /* Not parseable JSON, and not a JSON-RPC 2.0 message. */
     CHECK(parse_code("{\"jsonrpc\":\"2.0\",") == JSONRPC_PARSE_ERROR);
     CHECK(parse_code("") == JSONRPC_PARSE_ERROR);

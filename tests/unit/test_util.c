@@ -190,6 +190,17 @@ static void test_httpstatus(void)
     CHECK_STR(httpstatus_text(599), "Server Error");
 }
 
+/* The NUL check before cJSON: the escape and, found by tests/fuzz/fuzz_jsonpath, a raw byte. */
+static void test_json_nul(void)
+{
+    CHECK(json_has_nul_escape("{\"a\":\"x\\u0000y\"}", 16));
+    CHECK(!json_has_nul_escape("{\"a\":\"x\\\\u0000y\"}", 17)); /* an escaped backslash */
+    CHECK(json_has_nul_escape("{\"a\":\"x\0y\"}", 11));
+    CHECK(json_has_nul_escape("{}\0", 3));
+    CHECK(!json_has_nul_escape("{\"a\":\"xy\"}", 10));
+    CHECK(!json_has_nul_escape(NULL, 0));
+}
+
 int main(void)
 {
     test_utf8();
@@ -200,5 +211,6 @@ int main(void)
     test_arena();
     test_strings();
     test_closest();
+    test_json_nul();
     return harness_report();
 }
