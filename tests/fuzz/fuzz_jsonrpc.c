@@ -95,8 +95,12 @@ static void tools_call(const struct jsonrpc_msg *m, const char *body, size_t ble
             FUZZ_ASSERT(!strpbrk(out.headers[i], "\r\n"), "header %s", out.headers[i]);
     }
     mapping_out_deinit(&out);
-    long status = blen & 1 ? 502 : 200;
-    send_reply(jsonrpc_result(m->id, jsonrpc_mcp_upstream_result(call, status, body, blen)));
+    /* 200, 301 (with a Location) or 502, chosen by the body's length. */
+    static const long statuses[] = {200, 301, 502};
+    long status = statuses[blen % 3];
+    const char *location = status == 301 ? "https://api.example.test/base/next?a=b" : NULL;
+    send_reply(
+        jsonrpc_result(m->id, jsonrpc_mcp_upstream_result(call, status, location, body, blen)));
 }
 
 /* What goes into a tool result's text: valid UTF-8 without NUL, so sanitising it again changes
