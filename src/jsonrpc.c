@@ -51,9 +51,12 @@ int jsonrpc_parse(const char *buf, size_t len, struct jsonrpc_msg *msg, cJSON **
     *error_reply = NULL;
     /* cJSON stops after the first value: anything but whitespace after it is malformed too. */
     const char *end = NULL;
-    if (json_has_nul_escape(buf, len)) {
-        *error_reply = jsonrpc_error(NULL, JSONRPC_PARSE_ERROR,
-                                     "Parse error: strings containing \\u0000 are not accepted");
+    size_t at = 0;
+    const char *refused = json_text_refusal(buf, len, true, &at);
+    if (refused) {
+        char why[128];
+        snprintf(why, sizeof why, "Parse error: %s at byte %zu is not accepted", refused, at);
+        *error_reply = jsonrpc_error(NULL, JSONRPC_PARSE_ERROR, why);
         return -1;
     }
     size_t bad_at = 0;

@@ -883,7 +883,7 @@ static cJSON *map_output(const struct model_output *o, const cJSON *doc)
 
 cJSON *mapping_response(const struct rt_call *call, const char *body, size_t len)
 {
-    if (json_has_nul_escape(body, len))
+    if (json_text_refusal(body, len, false, NULL))
         return NULL; /* cannot be represented faithfully: the caller passes the text through */
     cJSON *doc = cJSON_ParseWithLength(body, len);
     if (!doc)

@@ -74,9 +74,13 @@ static cJSON *parse_body(struct exchange *x, const char *ct, const char *raw, si
         exchange_problem(x, 400, why, "body", NULL);
         return NULL;
     }
-    if (json_has_nul_escape(raw, len)) {
-        exchange_problem(x, 400, "the request body contains \\u0000, which is not accepted", "body",
-                         NULL);
+    size_t at = 0;
+    const char *refused = json_text_refusal(raw, len, true, &at);
+    if (refused) {
+        char why[128];
+        snprintf(why, sizeof why,
+                 "the request body holds %s at byte %zu, which JSON does not allow", refused, at);
+        exchange_problem(x, 400, why, "body", NULL);
         return NULL;
     }
     const char *end = NULL;

@@ -216,7 +216,7 @@ static char *bind_from_file(const char *location, const char *provider, struct d
         if (strbuf_add(&b, chunk, n) < 0)
             break;
     fclose(fp);
-    cJSON *doc = json_has_nul_escape(b.data ? b.data : "", b.len)
+    cJSON *doc = json_text_refusal(b.data ? b.data : "", b.len, true, NULL)
                      ? NULL
                      : cJSON_ParseWithLength(b.data ? b.data : "", b.len);
     strbuf_deinit(&b);

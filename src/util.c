@@ -252,20 +252,34 @@ bool str_eq_ci_n(const char *a, size_t alen, const char *b)
     return i == alen && b[i] == '\0';
 }
 
-bool json_has_nul_escape(const char *s, size_t len)
+const char *json_text_refusal(const char *s, size_t len, bool strict, size_t *at)
 {
-    /* A raw NUL byte is invalid JSON, yet cJSON reads it inside a string and cuts the string
-     * there ("get-managed-user<NUL>evil" would name get-managed-user). */
-    if (len && memchr(s, '\0', len))
-        return true;
-    for (size_t i = 0; i + 1 < len; i++) {
-        if (s[i] != '\\')
-            continue;
-        if (s[i + 1] == 'u' && i + 5 < len && memcmp(s + i + 2, "0000", 4) == 0)
-            return true;
-        i++; /* skip the escaped character, so "\\\\u0000" (a literal backslash) is not one */
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        const char *why = NULL;
+        if (ch == '\0') {
+            /* cJSON reads it inside a string and cuts the string there
+             * ("get-managed-user<NUL>evil" would name get-managed-user) */
+            why = "a NUL byte";
+        } else if (in_string && ch == '\\') {
+            if (i + 5 < len && s[i + 1] == 'u' && memcmp(s + i + 2, "0000", 4) == 0)
+                why = "the escape \\u0000";
+            else
+                i++; /* skip the escaped character: "\\\\u0000" is a backslash, then text */
+        } else if (ch == '"') {
+            in_string = !in_string;
+        } else if (strict && ch < 0x20 && (in_string || (ch != '\t' && ch != '\n' && ch != '\r'))) {
+            /* RFC 8259 allows them nowhere but as whitespace; cJSON takes them anywhere */
+            why = "a control character";
+        }
+        if (why) {
+            if (at)
+                *at = i;
+            return why;
+        }
     }
-    return false;
+    return NULL;
 }
 
 size_t utf8_seq(const unsigned char *s, size_t n)

@@ -61,10 +61,13 @@ bool str_eq(const char *a, const char *b);                   /* NULL-safe */
 bool str_eq_ci(const char *a, const char *b);                /* ASCII case-insensitive, NULL-safe */
 bool str_eq_ci_n(const char *a, size_t alen, const char *b); /* a[0..alen) vs C string b */
 bool str_has_prefix(const char *s, const char *prefix);
-/* Whether JSON text <s>[0..len) contains the escape \u0000 or a raw NUL byte. Parsed strings are
- * C strings, so a NUL would silently cut them: such documents are refused (or not interpreted)
- * instead. */
-bool json_has_nul_escape(const char *s, size_t len);
+/* Why JSON text <s>[0..len) must not be handed to cJSON, or NULL when it may: cJSON reads a
+ * raw NUL byte and the escape \u0000 without complaint, but its strings are C strings, so either
+ * would silently cut a value; and it takes raw control characters anywhere, which RFC 8259
+ * allows only as whitespace (tab, LF, CR) outside strings. <strict> also refuses those control
+ * characters (for what callers send); otherwise only the two NUL forms count (an upstream
+ * answer holding one is passed through as text). <*at> (may be NULL) gets the byte offset. */
+const char *json_text_refusal(const char *s, size_t len, bool strict, size_t *at);
 /* Length of the valid UTF-8 sequence at <s> (at most <n> bytes, n >= 1), 0 when invalid.
  * Overlong forms, surrogates, code points above U+10FFFF and the NUL byte are invalid (RFC 3629;
  * NUL because parsed strings are C strings). The one home of UTF-8 validity. */

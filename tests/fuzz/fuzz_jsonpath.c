@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t plen, jlen;
     fuzz_split(data, size, &path, &plen, &json, &jlen);
     cJSON *own = NULL;
-    if (jlen && !json_has_nul_escape(json, jlen))
+    if (jlen && !json_text_refusal(json, jlen, false, NULL))
         own = cJSON_ParseWithLength(json, jlen);
     const cJSON *doc = own ? own : fixed;
 

@@ -135,6 +135,16 @@ export default [
     expect: { status: 400, problem: /not valid UTF-8/ },
   },
   {
+    name: 'a raw tab inside a JSON string is not JSON (cJSON would take it): 400',
+    raw: (ctx) => send(ctx, 'PATCH', ME, '{"name":"A\tB"}', JSON_CT + BEARER),
+    expect: { status: 400, problem: /a control character at byte 10/ },
+  },
+  {
+    name: 'a raw control character between JSON tokens (0x01, whitespace to cJSON) is refused',
+    raw: (ctx) => send(ctx, 'PATCH', ME, '{\x01"name":"A"}', JSON_CT + BEARER),
+    expect: { status: 400, problem: /a control character at byte 1/ },
+  },
+  {
     name: 'a form-encoded body without Content-Type is not JSON: 400',
     raw: (ctx) => send(ctx, 'PATCH', ME, 'name=A', BEARER),
     expect: { status: 400, problem: /not valid JSON/ },
@@ -279,6 +289,12 @@ export default [
     name: 'a JSON-RPC message with invalid UTF-8 is a parse error (-32700)',
     port: 'mcp',
     raw: (ctx) => mcp(ctx, '{"jsonrpc":"2.0","id":"\xff","method":"ping"}'),
+    expect: { status: 400, jsonrpc: { code: -32700 } },
+  },
+  {
+    name: 'a JSON-RPC message with a raw control character in a string is a parse error (-32700)',
+    port: 'mcp',
+    raw: (ctx) => mcp(ctx, '{"jsonrpc":"2.0","id":"a\x1fb","method":"ping"}'),
     expect: { status: 400, jsonrpc: { code: -32700 } },
   },
 ];

@@ -193,12 +193,23 @@ static void test_httpstatus(void)
 /* The NUL check before cJSON: the escape and, found by tests/fuzz/fuzz_jsonpath, a raw byte. */
 static void test_json_nul(void)
 {
-    CHECK(json_has_nul_escape("{\"a\":\"x\\u0000y\"}", 16));
-    CHECK(!json_has_nul_escape("{\"a\":\"x\\\\u0000y\"}", 17)); /* an escaped backslash */
-    CHECK(json_has_nul_escape("{\"a\":\"x\0y\"}", 11));
-    CHECK(json_has_nul_escape("{}\0", 3));
-    CHECK(!json_has_nul_escape("{\"a\":\"xy\"}", 10));
-    CHECK(!json_has_nul_escape(NULL, 0));
+    size_t at = 99;
+    CHECK_STR(json_text_refusal("{\"a\":\"x\\u0000y\"}", 16, false, &at), "the escape \\u0000");
+    CHECK(at == 7);
+    CHECK(!json_text_refusal("{\"a\":\"x\\\\u0000y\"}", 17, true, NULL)); /* an escaped backslash */
+    CHECK_STR(json_text_refusal("{\"a\":\"x\0y\"}", 11, false, &at), "a NUL byte");
+    CHECK(at == 7);
+    CHECK(json_text_refusal("{}\0", 3, false, NULL));
+    CHECK(!json_text_refusal("{\"a\":\"xy\"}", 10, true, NULL));
+    CHECK(!json_text_refusal(NULL, 0, true, NULL));
+    /* Raw control characters: only tab, LF and CR, and only outside strings (strict). */
+    CHECK(!json_text_refusal("{\t\"a\":\r\n1}", 10, true, NULL));
+    CHECK_STR(json_text_refusal("{\"a\":\"x\ty\"}", 11, true, &at), "a control character");
+    CHECK(at == 7);
+    CHECK(!json_text_refusal("{\"a\":\"x\ty\"}", 11, false, NULL)); /* upstream answers: NUL only */
+    CHECK(json_text_refusal("{\x01\"a\":1}", 8, true, NULL));
+    CHECK(!json_text_refusal("{\"a\\\"\":1}", 9, true, NULL)); /* an escaped quote stays inside */
+    CHECK(json_text_refusal("{\"a\\\"\x02\":1}", 10, true, NULL));
 }
 
 int main(void)
