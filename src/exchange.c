@@ -374,9 +374,12 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
                     ? "the request body did not arrive within the configured time (bodyTimeout)"
                     : "the request head did not arrive within the configured time "
                       "(headerTimeout)");
-    /* evhttp reads the synthetic request now when it is waiting for one, else once it has
-     * answered the request in progress. Last: the answer may free <c>. */
-    bufferevent_trigger(c->bev, EV_READ, 0);
+    /* evhttp reads the synthetic request now when it is waiting for one (reading enabled),
+     * else once it has answered the request in progress (it looks at its input then). Never
+     * while it handles a request: bufferevent_trigger ignores the disabled state, and evhttp
+     * aborts the process on a read in that state. Last: the answer may free <c>. */
+    if (bufferevent_get_enabled(c->bev) & EV_READ)
+        bufferevent_trigger(c->bev, EV_READ, 0);
 }
 
 struct bufferevent *exchange_accept(struct event_base *base, void *arg)

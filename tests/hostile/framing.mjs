@@ -287,6 +287,14 @@ export default [
     expect: { status: 408, problem: 'head', closed: true, withinMs: 2500 },
   },
   {
+    name: 'a partial head pipelined behind a request whose upstream is slow: its deadline passes meanwhile, the first is still answered, no crash',
+    env: SLOW,
+    handle: () => ({ delayMs: 1500 }),
+    raw: `GET ${PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET ${PATH} HTTP/1.1\r\nHost: 1`,
+    expect: { status: 200 },
+    upstream: 1,
+  },
+  {
     name: 'a request that completes within the deadlines still goes through',
     env: SLOW,
     chunks: [
