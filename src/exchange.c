@@ -219,15 +219,13 @@ static void conn_arm(struct conn *c, enum conn_timer t)
     if (c->timer == t)
         return; /* a deadline runs from when it was first armed */
     c->timer = t;
-    if (t == CONN_TIMER_NONE) {
-        event_del(&c->deadline);
-        return;
-    }
     long ms = t == CONN_TIMER_HEAD   ? c->w->cfg->header_timeout_ms
               : t == CONN_TIMER_BODY ? c->w->cfg->body_timeout_ms
                                      : 0;
-    if (ms <= 0 && t != CONN_TIMER_SETUP)
-        return; /* 0: that deadline is off */
+    if (t == CONN_TIMER_NONE || (t != CONN_TIMER_SETUP && ms <= 0)) {
+        event_del(&c->deadline); /* none, or that deadline is off (0): not the previous one */
+        return;
+    }
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
     event_add(&c->deadline, &tv);
 }

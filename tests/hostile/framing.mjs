@@ -295,6 +295,16 @@ export default [
     upstream: 1,
   },
   {
+    name: 'bodyTimeout 0 turns the body deadline off: a body 1.3 s after its head still goes through',
+    env: { CAPPROXY_HEADER_TIMEOUT: '1s', CAPPROXY_BODY_TIMEOUT: '0' },
+    chunks: [
+      { bytes: `POST ${PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${JSON_BODY.length}\r\n\r\n`, delayMs: 0 },
+      { bytes: JSON_BODY, delayMs: 1300 },
+    ],
+    expect: { status: 200 },
+    upstream: 1,
+  },
+  {
     name: 'a request that completes within the deadlines still goes through',
     env: SLOW,
     chunks: [
