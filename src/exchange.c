@@ -300,15 +300,29 @@ static void conn_send_continue(struct conn *c)
         LOG_D("could not send 100 Continue at once; the client sends its body anyway");
 }
 
-/* Hand every complete, checked request in <held> to evhttp; refuse a bad one. */
-static void conn_process(struct conn *c, struct evbuffer *in)
+static struct framing_limits conn_limits(const struct conn *c)
 {
     const struct config *cfg = c->w->cfg;
-    const struct framing_limits lim = {
+    return (struct framing_limits){
         .max_head = cfg->max_header_size,
         .max_headers = (size_t)cfg->max_headers,
         .max_body = cfg->max_body_size,
     };
+}
+
+/* A whole, checked request of <len> bytes is now in the input, where evhttp reads it. */
+static void conn_passed(struct conn *c, size_t len)
+{
+    c->passed += len;
+    c->npassed++;
+    c->continue_sent = false;
+    conn_arm(c, CONN_TIMER_NONE); /* the next request's deadline starts afresh */
+}
+
+/* Hand every complete, checked request in <held> to evhttp; refuse a bad one. */
+static void conn_process(struct conn *c, struct evbuffer *in)
+{
+    const struct framing_limits lim = conn_limits(c);
     while (evbuffer_get_length(c->held) > 0) {
         size_t len = 0;
         struct framing_refusal why;
@@ -323,12 +337,35 @@ static void conn_process(struct conn *c, struct evbuffer *in)
             return;
         }
         evbuffer_remove_buffer(c->held, in, len);
-        c->passed += len;
-        c->npassed++;
-        c->continue_sent = false;
-        conn_arm(c, CONN_TIMER_NONE); /* the next request's deadline starts afresh */
+        conn_passed(c, len);
     }
     conn_rearm(c);
+}
+
+/* The usual case: nothing held, nothing unread, and the bytes just read are one whole request.
+ * It is checked where it lies, and nothing is moved. Anything else goes through <held>. */
+static void conn_process_in_place(struct conn *c, struct evbuffer *in)
+{
+    const struct framing_limits lim = conn_limits(c);
+    size_t len = 0;
+    struct framing_refusal why;
+    enum framing_result r = framing_scan(&c->fs, in, &lim, &len, &why);
+    if (r == FRAMING_REFUSED) {
+        evbuffer_drain(in, evbuffer_get_length(in));
+        conn_refuse(c, why.status, why.detail);
+        return;
+    }
+    if (r == FRAMING_DONE) {
+        conn_passed(c, len);
+        if (len == evbuffer_get_length(in)) {
+            conn_rearm(c);
+            return;
+        }
+    }
+    /* Incomplete (the scan state stays valid: the bytes keep their offsets in <held>), or
+     * more requests behind this one. */
+    take_tail(in, c->passed, c->held);
+    conn_process(c, in);
 }
 
 /* Bytes were added to (read) or removed from (parsed by evhttp) a connection's input. */
@@ -345,10 +382,15 @@ static void on_input(struct evbuffer *in, const struct evbuffer_cb_info *info, v
     size_t len = evbuffer_get_length(in);
     if (c->passed > len)
         c->passed = len;
-    /* After a refusal nothing more is read from this connection: it closes after the answer. */
-    take_tail(in, c->passed, c->refused_at ? NULL : c->held);
-    if (!c->refused_at)
+    if (c->refused_at) {
+        /* Nothing more is read from this connection: it closes after the answer. */
+        take_tail(in, c->passed, NULL);
+    } else if (c->passed == 0 && evbuffer_get_length(c->held) == 0) {
+        conn_process_in_place(c, in);
+    } else {
+        take_tail(in, c->passed, c->held);
         conn_process(c, in);
+    }
     c->busy = false;
 }
 
