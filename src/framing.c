@@ -130,7 +130,9 @@ int framing_check_head(const char *p, size_t len, const struct framing_limits *l
         if (nlen == 0)
             return refuse(why, 400, "a header line has no name");
         s++;
-        while (*s == ' ' || *s == '\t')
+        /* Leading spaces only: evhttp keeps a leading tab in the value it stores, so a
+         * "Transfer-Encoding:<TAB>chunked" must not be read as chunked here. */
+        while (*s == ' ')
             s++;
         const char *v = s;
         while (is_field_char((unsigned char)*s))
@@ -185,6 +187,9 @@ int framing_check_head(const char *p, size_t len, const struct framing_limits *l
         return refuse(why, 400, "both Transfer-Encoding and Content-Length: ambiguous framing");
     if (nte && http10)
         return refuse(why, 400, "Transfer-Encoding is not allowed in HTTP/1.0");
+    /* evhttp reads no body for HEAD: its bytes would be parsed as the next request. */
+    if ((nte || cl) && mlen == 4 && memcmp(m, "HEAD", 4) == 0)
+        return refuse(why, 400, "a HEAD request must not have a body");
     if (cl > lim->max_body)
         return refuse(why, 413,
                       "request body is larger than the configured limit "

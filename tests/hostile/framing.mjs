@@ -68,6 +68,16 @@ export default [
     expect: refused(400, 'Transfer-Encoding'),
   },
   {
+    name: 'Transfer-Encoding:<TAB>chunked (evhttp keeps the tab and reads no body): 400, the chunked body is not a second request',
+    raw: (ctx) => POST(ctx, 'Transfer-Encoding:\tchunked\r\n', `${SMUGGLED.length.toString(16)}\r\n${SMUGGLED}\r\n0\r\n\r\n`),
+    expect: refused(400, 'Transfer-Encoding'),
+  },
+  {
+    name: 'a HEAD request with a body (evhttp reads none): 400, the body is not a second request',
+    raw: (ctx) => `HEAD ${PATH} HTTP/1.1\r\nHost: ${ctx.host}\r\nContent-Length: ${SMUGGLED.length}\r\n\r\n${SMUGGLED}`,
+    expect: refused(400, 'HEAD'),
+  },
+  {
     name: 'whitespace between a header name and the colon (Content-Length : 5): 400 (RFC 9112 5.1)',
     raw: (ctx) => POST(ctx, `Content-Length : ${JSON_BODY.length}\r\n`, JSON_BODY),
     expect: refused(400, /Content-Length.*colon/),
