@@ -101,7 +101,7 @@ int framing_check_head(const char *p, size_t len, const struct framing_limits *l
         return refuse(why, 400, "the request line does not end in HTTP/1.1 and CRLF");
     s += 10;
 
-    size_t nheaders = 0, nhost = 0, ncl = 0, nte = 0;
+    size_t nheaders = 0, nhost = 0, ncl = 0, nte = 0, norigin = 0;
     uint64_t cl = 0;
     st->expect_100 = false;
     /* The head ends with CRLF CRLF, and every loop below stops at any CTL, so none runs past
@@ -174,6 +174,10 @@ int framing_check_head(const char *p, size_t len, const struct framing_limits *l
             if (!str_eq_ci_n(v, vlen, "chunked"))
                 return refuse(why, 400, "Transfer-Encoding '%.*s' is not accepted: only 'chunked'",
                               (int)(vlen > 64 ? 64 : vlen), v);
+        } else if (name_is(name, (size_t)nlen, "origin")) {
+            /* The MCP Origin check reads one value: it must be the only one. */
+            if (++norigin > 1)
+                return refuse(why, 400, "more than one Origin header");
         } else if (name_is(name, (size_t)nlen, "expect")) {
             if (!str_eq_ci_n(v, vlen, "100-continue"))
                 return refuse(why, 417, "Expect '%.*s' is not supported: only '100-continue'",

@@ -223,6 +223,15 @@ export default [
     expect: refused(400, 'Host'),
   },
   {
+    name: 'MCP: an allowed Origin followed by a foreign one: 400, not passed on the first',
+    port: 'mcp',
+    raw: (ctx) => {
+      const body = '{"jsonrpc":"2.0","id":1,"method":"tools/list"}';
+      return `POST /mcp HTTP/1.1\r\n${ctx.mcpHeaders}Origin: http://localhost\r\nOrigin: http://evil.example\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+    },
+    expect: refused(400, 'Origin'),
+  },
+  {
     name: 'MCP: a control character in Host: 400',
     port: 'mcp',
     raw: (ctx) => {

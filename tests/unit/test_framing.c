@@ -36,6 +36,8 @@ static void test_heads(void)
     CHECK(head("GET / HTTP/1.1\r\n\r\n", &w) == 400 && names(&w, "Host"));
     CHECK(head("GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", &w) == 400 && names(&w, "Host"));
     CHECK(head("GET / HTTP/1.1\r\nHost: a b\r\n\r\n", &w) == 400 && names(&w, "Host"));
+    CHECK(head("GET / HTTP/1.1\r\nHost: a\r\nOrigin: x\r\nOrigin: y\r\n\r\n", &w) == 400 &&
+          names(&w, "Origin"));
     CHECK(head("GET / HTTP/1.1\r\nHost:\r\n\r\n", &w) == 400 && names(&w, "Host"));
     static const char nul[] = "GET / HTTP/1.1\r\nHost: a\r\nX-K: a\0b\r\n\r\n";
     struct framing_state st = {0};
