@@ -27,6 +27,9 @@ void config_defaults(struct config *c)
     c->workers = 0;
     c->max_body_size = (size_t)1024 * 1024;
     c->max_header_size = (size_t)16 * 1024;
+    c->max_headers = 100;
+    c->header_timeout_ms = 10000;
+    c->body_timeout_ms = 30000;
     c->client_timeout_ms = 30000;
     c->max_connections = 4096;
     c->upstream_connect_timeout_ms = 3000;
@@ -173,8 +176,8 @@ YNODE_KEYS(cfg_keys_root, "the configuration", "rest", "mcp", "admin", "drainTim
 YNODE_KEYS(cfg_keys_rest, "rest", "listen");
 YNODE_KEYS(cfg_keys_mcp, "mcp", "listen", "allowedHosts");
 YNODE_KEYS(cfg_keys_admin, "admin", "listen");
-YNODE_KEYS(cfg_keys_limits, "limits", "maxBodySize", "maxHeaderSize", "clientTimeout",
-           "maxConnections");
+YNODE_KEYS(cfg_keys_limits, "limits", "maxBodySize", "maxHeaderSize", "maxHeaders", "headerTimeout",
+           "bodyTimeout", "clientTimeout", "maxConnections");
 YNODE_KEYS(cfg_keys_upstream, "upstream", "connectTimeout", "timeout", "maxConnectionsPerHost",
            "maxIdleConnections", "idleTimeout", "maxResponseSize", "tlsVerify");
 YNODE_KEYS(cfg_keys_log, "log", "level", "access", "format");
@@ -441,6 +444,9 @@ int config_load_buffer(struct config *c, const char *name, const char *buf, size
         cfg_check_keys(&r, s, &cfg_keys_limits, NULL);
         cfg_size(&r, s, "maxBodySize", &c->max_body_size);
         cfg_size(&r, s, "maxHeaderSize", &c->max_header_size);
+        cfg_long(&r, s, "maxHeaders", 1, CONFIG_MAX_HEADERS_LIMIT, &c->max_headers);
+        cfg_ms(&r, s, "headerTimeout", &c->header_timeout_ms);
+        cfg_ms(&r, s, "bodyTimeout", &c->body_timeout_ms);
         cfg_ms(&r, s, "clientTimeout", &c->client_timeout_ms);
         cfg_long(&r, s, "maxConnections", 1, 1000000, &c->max_connections);
     }
@@ -546,6 +552,11 @@ static int parse_conns(const char *s, void *out)
     return str_to_long(s, 1, 1000000, out);
 }
 
+static int parse_max_headers(const char *s, void *out)
+{
+    return str_to_long(s, 1, CONFIG_MAX_HEADERS_LIMIT, out);
+}
+
 static int parse_level(const char *s, void *out)
 {
     int l = log_level_parse(s);
@@ -599,6 +610,9 @@ int config_apply_env(struct config *c, struct diag *d)
     rc |= env_apply(d, "CAPPROXY_WORKERS", parse_workers, &c->workers, "0 to 256 (0: cores)");
     rc |= env_apply(d, "CAPPROXY_MAX_BODY_SIZE", parse_size, &c->max_body_size, "a size");
     rc |= env_apply(d, "CAPPROXY_MAX_HEADER_SIZE", parse_size, &c->max_header_size, "a size");
+    rc |= env_apply(d, "CAPPROXY_MAX_HEADERS", parse_max_headers, &c->max_headers, "1 to 512");
+    rc |= env_apply(d, "CAPPROXY_HEADER_TIMEOUT", parse_ms, &c->header_timeout_ms, "a duration");
+    rc |= env_apply(d, "CAPPROXY_BODY_TIMEOUT", parse_ms, &c->body_timeout_ms, "a duration");
     rc |= env_apply(d, "CAPPROXY_CLIENT_TIMEOUT", parse_ms, &c->client_timeout_ms, "a duration");
     rc |=
         env_apply(d, "CAPPROXY_MAX_CONNECTIONS", parse_conns, &c->max_connections, "1 to 1000000");
@@ -776,9 +790,10 @@ void config_dump(const struct config *c, FILE *fp)
     dump_listen(fp, "admin", &c->admin_listen);
     fprintf(fp, "workers: %d\n", c->workers);
     fprintf(fp,
-            "limits: maxBodySize=%zu maxHeaderSize=%zu clientTimeout=%ldms "
-            "maxConnections=%ld\n",
-            c->max_body_size, c->max_header_size, c->client_timeout_ms, c->max_connections);
+            "limits: maxBodySize=%zu maxHeaderSize=%zu maxHeaders=%ld headerTimeout=%ldms "
+            "bodyTimeout=%ldms clientTimeout=%ldms maxConnections=%ld\n",
+            c->max_body_size, c->max_header_size, c->max_headers, c->header_timeout_ms,
+            c->body_timeout_ms, c->client_timeout_ms, c->max_connections);
     fprintf(fp,
             "upstream: connectTimeout=%ldms timeout=%ldms maxConnectionsPerHost=%ld "
             "maxIdleConnections=%ld idleTimeout=%ldms maxResponseSize=%zu tlsVerify=%s\n",

@@ -31,6 +31,9 @@ struct config_consumer {
     size_t ncredentials;
 };
 
+/* Upper bound of limits.maxHeaders: the front ends collect headers into arrays this big. */
+#define CONFIG_MAX_HEADERS_LIMIT 512
+
 struct config_listen {
     char *host; /* NULL when not set */
     int port;   /* -1 when not set */
@@ -46,6 +49,9 @@ struct config {
     int workers; /* >= 1 after config_finish */
     size_t max_body_size;
     size_t max_header_size;
+    long max_headers;       /* header fields per request, 1..CONFIG_MAX_HEADERS_LIMIT */
+    long header_timeout_ms; /* a whole request head, from accept or its first bytes */
+    long body_timeout_ms;   /* a whole request body, from the end of its head */
     long client_timeout_ms;
     long max_connections;
     long upstream_connect_timeout_ms;

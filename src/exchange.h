@@ -21,7 +21,8 @@ struct exchange;
 /* Front-end specific clean-up, called when the exchange ends however it ends. */
 typedef void (*exchange_free_fn)(void *ctx);
 
-/* Adopt <req>. Returns NULL when the request was already answered (connection limit: 503). */
+/* Adopt <req>. Returns NULL when the request was already answered: a request refused by the
+ * framing checks (its status, Connection: close), or the connection limit (503). */
 struct exchange *exchange_begin(struct worker *w, struct evhttp_request *req, const char *adapter);
 struct evhttp_request *exchange_req(struct exchange *x);
 /* This request's id (X-Request-Id): logged, forwarded upstream and echoed to the client. */
@@ -62,10 +63,10 @@ bool exchange_is_inbound_header(const struct rt_inbound *const *auth, size_t n, 
 
 /* The request's method as a model method, or -1 for TRACE, CONNECT and the like. */
 int exchange_method(struct evhttp_request *req);
-/* Request smuggling guard (evhttp 2.1 accepts duplicate and signed Content-Length values) and
- * the header size limit <max>, measured as on the wire. 0, or the status to answer (400: the
- * connection is also marked to close, 431) with <*why> a static message. */
-int exchange_check_headers(struct exchange *x, size_t max, const char **why);
+/* evhttp's bevcb for the front-end listeners (<arg>: the worker): makes the connection's
+ * bufferevent, counts the connection and checks the framing of every request on it before
+ * evhttp parses it (framing.h). A refused request is answered by exchange_begin. */
+struct bufferevent *exchange_accept(struct event_base *base, void *arg);
 
 /* Free a worker's connection table (at worker shutdown, after evhttp_free). */
 void exchange_conn_table_free(struct conn_table *t);

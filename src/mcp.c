@@ -32,7 +32,8 @@
 #include "server.h"
 #include "session.h"
 
-#define MCP_MAX_HEADERS       128
+/* The framing checks refuse (431) more header fields than limits.maxHeaders, at most this. */
+#define MCP_MAX_HEADERS       CONFIG_MAX_HEADERS_LIMIT
 #define MCP_SESSION_HDR       "Mcp-Session-Id"
 #define MCP_VERSION_HDR       "MCP-Protocol-Version"
 #define MCP_ALLOW             "POST, DELETE, OPTIONS"
@@ -455,10 +456,15 @@ static void http_tools_call(struct exchange *x, const struct ep_cache *c,
     struct mapping_kv headers[MCP_MAX_HEADERS];
     size_t nheaders = 0;
     const struct evkeyvalq *in_h = evhttp_request_get_input_headers(req);
-    for (const struct evkeyval *kv = in_h->tqh_first; kv && nheaders < MCP_MAX_HEADERS;
-         kv = kv->next.tqe_next)
-        if (!exchange_is_inbound_header(c->auth, c->nauth, kv->key))
-            headers[nheaders++] = (struct mapping_kv){kv->key, kv->value, strlen(kv->value)};
+    for (const struct evkeyval *kv = in_h->tqh_first; kv; kv = kv->next.tqe_next) {
+        if (exchange_is_inbound_header(c->auth, c->nauth, kv->key))
+            continue;
+        if (nheaders == MCP_MAX_HEADERS) {
+            http_error(x, 431, JSONRPC_SERVER_ERROR, "too many header fields");
+            return;
+        }
+        headers[nheaders++] = (struct mapping_kv){kv->key, kv->value, strlen(kv->value)};
+    }
     const struct rt_call *call;
     cJSON *now = prepare_call(w->rt, c->ep, m, headers, nheaders, exchange_out(x), &call);
     exchange_set_route(x, call ? call->name : "tools/call");
@@ -606,13 +612,8 @@ void mcp_handle(struct evhttp_request *req, void *arg)
     if (!x)
         return;
     const struct evkeyvalq *in_h = evhttp_request_get_input_headers(req);
-    const char *why = NULL;
-    int bad = exchange_check_headers(x, w->cfg->max_header_size, &why);
-    if (bad) {
-        http_error(x, bad, JSONRPC_SERVER_ERROR, why);
-        return;
-    }
-    /* DNS rebinding: a page of a foreign site whose name resolves to us must get nothing. */
+    /* DNS rebinding: a page of a foreign site whose name resolves to us must get nothing. The
+     * framing checks (framing.c) let through one Host at most, so this one is the only one. */
     if (!host_ok(wl->l, w->cfg, evhttp_find_header(in_h, "Host"))) {
         http_error(x, 403, JSONRPC_SERVER_ERROR, "Forbidden: Host header not allowed");
         return;

@@ -19,8 +19,10 @@
 #include "server.h"
 #include "urlenc.h"
 
-#define REST_MAX_QUERY   64
-#define REST_MAX_HEADERS 128
+#define REST_MAX_QUERY 64
+/* The framing checks refuse (431) a request with more header fields than limits.maxHeaders,
+ * which is at most this: no header is ever left out. */
+#define REST_MAX_HEADERS CONFIG_MAX_HEADERS_LIMIT
 
 /* Decoded strings made for one request; freed when the handler returns (the mapping copies
  * what it keeps). */
@@ -151,13 +153,6 @@ void rest_handle(struct evhttp_request *req, void *arg)
     size_t nquery = 0, nheaders = 0;
     cJSON *body = NULL;
     struct evkeyvalq *in_h = evhttp_request_get_input_headers(req);
-    const char *why = NULL;
-
-    int bad = exchange_check_headers(x, w->cfg->max_header_size, &why);
-    if (bad) {
-        exchange_problem(x, bad, why, NULL, NULL);
-        goto out;
-    }
     int method = exchange_method(req);
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *p = uri ? evhttp_uri_get_path(uri) : NULL;
@@ -231,11 +226,16 @@ void rest_handle(struct evhttp_request *req, void *arg)
         }
         s = amp ? amp + 1 : NULL;
     }
-    for (const struct evkeyval *kv = in_h->tqh_first; kv && nheaders < REST_MAX_HEADERS;
-         kv = kv->next.tqe_next)
+    for (const struct evkeyval *kv = in_h->tqh_first; kv; kv = kv->next.tqe_next) {
         /* Our own inbound credential never travels upstream. */
-        if (!inbound || !exchange_is_inbound_header(&inbound, 1, kv->key))
-            headers[nheaders++] = (struct mapping_kv){kv->key, kv->value, strlen(kv->value)};
+        if (inbound && exchange_is_inbound_header(&inbound, 1, kv->key))
+            continue;
+        if (nheaders == REST_MAX_HEADERS) {
+            exchange_problem(x, 431, "too many header fields", NULL, NULL);
+            goto out;
+        }
+        headers[nheaders++] = (struct mapping_kv){kv->key, kv->value, strlen(kv->value)};
+    }
 
     const char *raw = NULL;
     if (blen > 0) {

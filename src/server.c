@@ -254,6 +254,8 @@ static int worker_init(struct worker *w, struct server *s, int id)
         if (!wl->http)
             return -1;
         apply_limits(wl->http, s->cfg);
+        /* Every request's framing is checked on the raw bytes before evhttp parses them. */
+        evhttp_set_bevcb(wl->http, exchange_accept, w);
         evhttp_set_allowed_methods(wl->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
                                                  EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE |
                                                  EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);

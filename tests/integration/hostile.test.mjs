@@ -18,7 +18,19 @@ for (const f of fs.readdirSync(dir).filter((n) => n.endsWith('.mjs')).sort()) {
   tables.push({ file: f, rows: mod.default });
 }
 
-/** Send the row's bytes (or timed chunks); resolve {status, headers, text, json, closed, ms}. */
+/** Interim (1xx) responses at the front of <buf>: their statuses, and the bytes after them. */
+function splitInterim(buf) {
+  const interim = [];
+  for (;;) {
+    const m = /^HTTP\/1\.[01] (1\d\d)/.exec(buf.subarray(0, 16).toString('latin1'));
+    const end = buf.indexOf('\r\n\r\n');
+    if (!m || end < 0) return { interim, rest: buf };
+    interim.push(Number(m[1]));
+    buf = buf.subarray(end + 4);
+  }
+}
+
+/** Send the row's bytes (or timed chunks); resolve {status, headers, text, json, closed, ms, interim}. */
 function exchange(port, row, ctx) {
   const timeoutMs = (row.timeoutMs ?? 5000) * SCALE;
   return new Promise((resolve) => {
@@ -32,14 +44,15 @@ function exchange(port, row, ctx) {
       if (done) return;
       done = true;
       timers.forEach(clearTimeout);
-      const p = parseResponse(buf);
+      const { interim, rest } = splitInterim(buf);
+      const p = parseResponse(rest);
       let json = null;
       try {
         json = p.text ? JSON.parse(p.text) : null;
       } catch {
         json = null;
       }
-      const res = { ...p, json, closed, timedOut: why === 'timeout', ms: Date.now() - t0 };
+      const res = { ...p, json, interim, closed, timedOut: why === 'timeout', ms: Date.now() - t0 };
       // after a complete answer, wait briefly to see whether the server closes
       if (why === 'complete' && row.expect && row.expect.closed !== undefined) {
         const t = setTimeout(() => {
@@ -75,7 +88,7 @@ function exchange(port, row, ctx) {
     });
     sock.on('data', (c) => {
       buf = Buffer.concat([buf, c]);
-      if (parseResponse(buf).complete) finish('complete');
+      if (parseResponse(splitInterim(buf).rest).complete) finish('complete');
     });
     sock.on('end', () => {
       closed = true;
@@ -95,6 +108,7 @@ function exchange(port, row, ctx) {
 function check(row, res, records) {
   const e = row.expect || {};
   const show = `${res.status} ${res.rawText ? res.rawText.slice(0, 400) : ''}`;
+  if (e.interim !== undefined) assert.deepEqual(res.interim, e.interim, `interim responses: ${show}`);
   if (e.status === null) assert.equal(res.status, null, `expected no response, got ${show}`);
   else if (e.status !== undefined) assert.equal(res.status, e.status, `status: ${show}`);
   if (e.problem !== undefined) {

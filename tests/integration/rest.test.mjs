@@ -609,6 +609,26 @@ describe('REST: limits and time-outs (CAPPROXY_MAX_BODY_SIZE=1k, CAPPROXY_MAX_HE
     await assertNothingUpstream(up, 'oversized headers');
   });
 
+  test('pipelined: a good request is answered, a refused one behind it gets 400 and the connection closes', T, async () => {
+    const good = `GET /v1/v2/oauth-clients/pipe/users HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`;
+    const bad = `GET /v1/v2/oauth-clients/pipe/users HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Cal-Secret-Key: a\0b\r\n\r\n`;
+    const all = await new Promise((resolve) => {
+      const sock = net.connect({ host: '127.0.0.1', port: px.rest.port }, () => sock.write(good + bad, 'latin1'));
+      let buf = '';
+      const t = setTimeout(() => sock.destroy(), 3000 * SCALE);
+      sock.on('data', (c) => (buf += c.toString('latin1')));
+      sock.on('close', () => {
+        clearTimeout(t);
+        resolve(buf);
+      });
+      sock.on('error', () => {});
+    });
+    const statuses = [...all.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]));
+    assert.deepEqual(statuses, [200, 400], all.slice(0, 600));
+    assert.match(all, /X-Cal-Secret-Key/, 'the refusal names the header');
+    assert.equal(up.requests.length, 1, 'only the good request went upstream');
+  });
+
   test('an upstream slower than CAPPROXY_UPSTREAM_TIMEOUT: 504 problem in time, the upstream request is abandoned', T, async () => {
     up.handle(() => ({ delayMs: 5000 }));
     const t0 = Date.now();
@@ -872,6 +892,35 @@ describe('REST: the client connection limit (CAPPROXY_MAX_CONNECTIONS=3)', () =>
     await sleep(200);
     const after1 = await call(px, p);
     assert.equal(after1.status, 200, describeRes(after1));
+  });
+
+  test('connections count from accept: idle sockets fill the limit, and the count returns to 0 when they close', T, async () => {
+    const conns = async () => Number(/^capproxy_client_connections (\d+)/m.exec((await request(px.adminUrl, '/metrics')).text)[1]);
+    const until = async (want, what) => {
+      const deadline = Date.now() + 3000 * SCALE;
+      let n;
+      while ((n = await conns()) !== want && Date.now() < deadline) await sleep(50);
+      assert.equal(n, want, what);
+    };
+    for (const a of agents.splice(0)) a.destroy();
+    await until(0, 'the previous connections are gone');
+    const idle = await Promise.all(
+      [0, 1, 2].map(
+        () =>
+          new Promise((resolve, reject) => {
+            const s = net.connect({ host: '127.0.0.1', port: px.rest.port }, () => resolve(s));
+            s.on('error', reject);
+          }),
+      ),
+    );
+    try {
+      await until(3, 'three connections that sent nothing are counted');
+      const fourth = await call(px, '/v1/v2/oauth-clients/abc/users/1');
+      assertProblem(fourth, 503);
+    } finally {
+      idle.forEach((s) => s.destroy());
+    }
+    await until(0, 'connections closed before any request are uncounted');
   });
 
   test('stops cleanly on SIGTERM', T, async () => {

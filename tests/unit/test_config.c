@@ -317,6 +317,46 @@ static void test_buffer(void)
     diag_deinit(&d);
 }
 
+/* The framing limits: defaults, file keys, environment, and the maxHeaders range (the front
+ * ends' header arrays hold CONFIG_MAX_HEADERS_LIMIT). */
+static void test_framing_limits(void)
+{
+    struct config c;
+    struct diag d;
+    diag_init(&d);
+    config_defaults(&c);
+    CHECK(c.max_headers == 100 && c.header_timeout_ms == 10000 && c.body_timeout_ms == 30000);
+    char *path =
+        write_tmp("limits:\n  maxHeaders: 50\n  headerTimeout: 2s\n  bodyTimeout: 1500ms\n");
+    CHECK(config_load_file(&c, path, true, &d) == 0);
+    CHECK(c.max_headers == 50 && c.header_timeout_ms == 2000 && c.body_timeout_ms == 1500);
+    setenv("CAPPROXY_MAX_HEADERS", "200", 1);
+    setenv("CAPPROXY_HEADER_TIMEOUT", "0", 1);
+    setenv("CAPPROXY_BODY_TIMEOUT", "1m", 1);
+    CHECK(config_apply_env(&c, &d) == 0);
+    CHECK(c.max_headers == 200 && c.header_timeout_ms == 0 && c.body_timeout_ms == 60000);
+    setenv("CAPPROXY_MAX_HEADERS", "513", 1);
+    CHECK(config_apply_env(&c, &d) == -1);
+    CHECK(diag_contains(&d, "CAPPROXY_MAX_HEADERS expects 1 to 512"));
+    unsetenv("CAPPROXY_MAX_HEADERS");
+    unsetenv("CAPPROXY_HEADER_TIMEOUT");
+    unsetenv("CAPPROXY_BODY_TIMEOUT");
+    config_deinit(&c);
+    diag_deinit(&d);
+    unlink(path);
+    free(path);
+
+    char *bad = write_tmp("limits:\n  maxHeaders: 1000\n");
+    diag_init(&d);
+    config_defaults(&c);
+    CHECK(config_load_file(&c, bad, true, &d) == -1);
+    CHECK(diag_contains(&d, "maxHeaders"));
+    config_deinit(&c);
+    diag_deinit(&d);
+    unlink(bad);
+    free(bad);
+}
+
 int main(void)
 {
     test_placeholder();
@@ -324,6 +364,7 @@ int main(void)
     test_listen_glob();
     test_file_and_env();
     test_bad_file();
+    test_framing_limits();
     test_unknown_keys();
     test_html();
     test_buffer();
