@@ -219,6 +219,12 @@ void rest_handle(struct evhttp_request *req, void *arg)
                                  NULL);
                 goto out;
             }
+            /* Names are looked up as C strings: "limit%00x" would act as "limit". */
+            if (memchr(k, '\0', kl)) {
+                exchange_problem(x, 400, "a query parameter name holds %00 (a NUL byte)", NULL,
+                                 NULL);
+                goto out;
+            }
             /* The adapter's own query credential is checked by exchange_check_auth and is
              * no input: it never travels upstream. */
             if (!(inbound && inbound->in_query && str_eq(k, inbound->name)))

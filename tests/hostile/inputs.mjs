@@ -69,6 +69,11 @@ export default [
     expect: { status: 400, problem: /unknown body field 'verbose'/ },
   },
   {
+    name: 'a query parameter name with %00 (limit%00x) is refused, not read as limit',
+    raw: (ctx) => send(ctx, 'GET', `${USERS}?limit%00x=5`),
+    expect: { status: 400, problem: /query parameter name holds %00/ },
+  },
+  {
     name: 'a scalar query parameter given twice (limit=10&limit=20) is refused as such',
     raw: (ctx) => send(ctx, 'GET', `${USERS}?limit=10&limit=20`),
     expect: { status: 400, problem: /'limit' was given 2 times; it takes one value/ },
