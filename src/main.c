@@ -35,12 +35,17 @@ static void usage(FILE *fp)
             "\n"
             "Defaults: -c " DEFAULT_CONFIG " (optional unless given) and " DEFAULT_CAPABILITIES
             "/.\n"
-            "Environment (wins over the file): CAPPROXY_REST_LISTEN, CAPPROXY_MCP_LISTEN,\n"
-            "CAPPROXY_WORKERS, CAPPROXY_MAX_BODY_SIZE, CAPPROXY_MAX_HEADER_SIZE,\n"
-            "CAPPROXY_CLIENT_TIMEOUT, CAPPROXY_MAX_CONNECTIONS, CAPPROXY_UPSTREAM_TIMEOUT,\n"
-            "CAPPROXY_UPSTREAM_CONNECT_TIMEOUT, CAPPROXY_LOG_LEVEL, CAPPROXY_ACCESS_LOG; the\n"
-            "shipped configuration also reads CAL_COM_BASE_URI, CAL_COM_CLIENT_SECRET and\n"
-            "CAL_COM_CLIENT_SECRET_FILE. See README.md.\n");
+            "Environment (wins over the file; README.md says what each does):\n"
+            "  listeners   CAPPROXY_REST_LISTEN CAPPROXY_MCP_LISTEN CAPPROXY_ADMIN_LISTEN\n"
+            "              CAPPROXY_MCP_ALLOWED_HOSTS CAPPROXY_WORKERS\n"
+            "  limits      CAPPROXY_MAX_BODY_SIZE CAPPROXY_MAX_HEADER_SIZE CAPPROXY_MAX_HEADERS\n"
+            "              CAPPROXY_HEADER_TIMEOUT CAPPROXY_BODY_TIMEOUT CAPPROXY_CLIENT_TIMEOUT\n"
+            "              CAPPROXY_MAX_CONNECTIONS CAPPROXY_DRAIN_TIMEOUT\n"
+            "  upstream    CAPPROXY_UPSTREAM_CONNECT_TIMEOUT CAPPROXY_UPSTREAM_TIMEOUT\n"
+            "  logs        CAPPROXY_LOG_LEVEL CAPPROXY_LOG_FORMAT CAPPROXY_ACCESS_LOG\n"
+            "  MCP         CAPPROXY_SESSION_KEY\n"
+            "  Cal.com     CAL_COM_BASE_URI CAL_COM_CLIENT_SECRET CAL_COM_CLIENT_SECRET_FILE\n"
+            "              CAL_COM_API_KEY (read by the shipped configuration and documents)\n");
 }
 
 struct args {

@@ -11,7 +11,7 @@ import path from 'node:path';
 import net from 'node:net';
 
 import { startUpstream, closedPort } from './upstream.mjs';
-import { startProxy, repoRoot, sanitizerReport, SANITIZER_PATTERNS } from './capproxy.mjs';
+import { startProxy, runCapproxy, repoRoot, sanitizerReport, SANITIZER_PATTERNS } from './capproxy.mjs';
 import { request } from './client.mjs';
 import { rpc, openSession, req, show } from './mcp-helpers.mjs';
 
@@ -799,5 +799,17 @@ describe('MCP sessions across processes (CAPPROXY_SESSION_KEY)', () => {
     await stopClean(px1);
     await stopClean(px2);
     await stopClean(px3);
+  });
+});
+
+describe('--help', () => {
+  test('lists every environment variable the README documents', T, async () => {
+    const r = await runCapproxy(['--help']);
+    assert.equal(r.code, 0, r.stderr);
+    const readme = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
+    const vars = [...new Set(readme.match(/\b(?:CAPPROXY|CAL_COM)_[A-Z_]*[A-Z]\b/g))];
+    assert.ok(vars.length >= 20, `found ${vars.length} variables in the README`);
+    const missing = vars.filter((v) => !new RegExp(`\\b${v}\\b`).test(r.stdout));
+    assert.deepEqual(missing, [], `--help does not list: ${missing.join(', ')}`);
   });
 });
