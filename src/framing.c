@@ -52,6 +52,19 @@ static bool is_host_char(unsigned char c)
            (c && memchr(extra, c, sizeof extra - 1));
 }
 
+/* <v>[0..n) for quoting in a refusal detail: at most 64 bytes, each byte that is not printable
+ * ASCII as '?'. The detail goes into a JSON problem body and the log; a raw obs-text byte
+ * there is invalid UTF-8 (the body is no longer JSON) and a raw tab or DEL is log noise. */
+static const char *quotable(char out[65], const char *v, size_t n)
+{
+    if (n > 64)
+        n = 64;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (unsigned char)v[i] >= 0x20 && (unsigned char)v[i] < 0x7f ? v[i] : '?';
+    out[n] = '\0';
+    return out;
+}
+
 static bool name_is(const char *n, size_t len, const char *want)
 {
     return str_eq_ci_n(n, len, want);
@@ -103,6 +116,7 @@ int framing_check_head(const char *p, size_t len, const struct framing_limits *l
 
     size_t nheaders = 0, nhost = 0, ncl = 0, nte = 0, norigin = 0;
     uint64_t cl = 0;
+    char q[65];
     st->expect_100 = false;
     /* The head ends with CRLF CRLF, and every loop below stops at any CTL, so none runs past
      * <end>. */
@@ -172,16 +186,16 @@ int framing_check_head(const char *p, size_t len, const struct framing_limits *l
             if (++nte > 1)
                 return refuse(why, 400, "more than one Transfer-Encoding header");
             if (!str_eq_ci_n(v, vlen, "chunked"))
-                return refuse(why, 400, "Transfer-Encoding '%.*s' is not accepted: only 'chunked'",
-                              (int)(vlen > 64 ? 64 : vlen), v);
+                return refuse(why, 400, "Transfer-Encoding '%s' is not accepted: only 'chunked'",
+                              quotable(q, v, vlen));
         } else if (name_is(name, (size_t)nlen, "origin")) {
             /* The MCP Origin check reads one value: it must be the only one. */
             if (++norigin > 1)
                 return refuse(why, 400, "more than one Origin header");
         } else if (name_is(name, (size_t)nlen, "expect")) {
             if (!str_eq_ci_n(v, vlen, "100-continue"))
-                return refuse(why, 417, "Expect '%.*s' is not supported: only '100-continue'",
-                              (int)(vlen > 64 ? 64 : vlen), v);
+                return refuse(why, 417, "Expect '%s' is not supported: only '100-continue'",
+                              quotable(q, v, vlen));
             st->expect_100 = true;
         }
     }

@@ -8,6 +8,7 @@
 
 #include "framing.h"
 #include "harness.h"
+#include "util.h"
 
 static const struct framing_limits lim = {.max_head = 1024, .max_headers = 4, .max_body = 100};
 
@@ -70,6 +71,11 @@ static void test_heads(void)
     CHECK(head("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", &w) == 400);
     CHECK(head("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 101\r\n\r\n", &w) == 413);
     CHECK(head("POST / HTTP/1.1\r\nHost: a\r\nExpect: nope\r\n\r\n", &w) == 417);
+    /* a quoted value is printable ASCII: the detail goes into a JSON body and the log */
+    CHECK(head("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: g\xffz\tip\r\n\r\n", &w) == 400 &&
+          names(&w, "'g?z?ip'") && utf8_valid(w.detail, strlen(w.detail), NULL));
+    CHECK(head("POST / HTTP/1.1\r\nHost: a\r\nExpect: 20\xd1\xd2\x90\x94\r\n\r\n", &w) == 417 &&
+          names(&w, "'20?\?\?\?'") && utf8_valid(w.detail, strlen(w.detail), NULL));
     /* evhttp keeps a leading tab: values are read the way evhttp reads them */
     CHECK(head("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\tchunked\r\n\r\n", &w) == 400);
     CHECK(head("POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\t1\r\n\r\n", &w) == 400);
