@@ -196,7 +196,7 @@ int framing_check_head(const char *p, size_t len, const struct framing_limits *l
             if (!str_eq_ci_n(v, vlen, "100-continue"))
                 return refuse(why, 417, "Expect '%s' is not supported: only '100-continue'",
                               quotable(q, v, vlen));
-            st->expect_100 = true;
+            st->expect_100 = !http10; /* RFC 9110 10.1.1: never a 1xx to an HTTP/1.0 client */
         }
     }
     if (nhost == 0 && !http10)
@@ -251,6 +251,16 @@ static int chunk_size(const char *line, size_t n, uint64_t *size)
     }
     *size = v;
     return 0;
+}
+
+/* The raw bytes a chunked body may take (its framing included): twice the body limit plus the
+ * head and some slack, saturated so that a huge configured limit cannot wrap it. */
+static size_t raw_cap(const struct framing_limits *lim)
+{
+    size_t slack = lim->max_head + 65536;
+    if (slack < lim->max_head || lim->max_body > (SIZE_MAX - slack) / 2)
+        return SIZE_MAX;
+    return slack + 2 * lim->max_body;
 }
 
 enum framing_result framing_scan(struct framing_state *st, struct evbuffer *buf,
@@ -319,7 +329,7 @@ enum framing_result framing_scan(struct framing_state *st, struct evbuffer *buf,
             }
             /* Tiny chunks make the framing outweigh the data: cap the raw bytes held too. */
             if (size > lim->max_body || st->decoded + size > lim->max_body ||
-                st->scan > lim->max_head + 2 * lim->max_body + 65536) {
+                st->scan > raw_cap(lim)) {
                 refuse(why, 413, "request body is larger than the configured limit (chunked)");
                 return FRAMING_REFUSED;
             }

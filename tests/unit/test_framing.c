@@ -163,9 +163,44 @@ static void test_scan(void)
     CHECK(feed(big, sizeof big, 7, lens, 4) == -431);
 }
 
+/* "100 Continue" is promised to HTTP/1.1 clients only (RFC 9110 10.1.1). */
+static void test_expect(void)
+{
+    struct framing_refusal w;
+    struct framing_state st = {0};
+    static const char h11[] =
+        "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nExpect: 100-continue\r\n\r\n";
+    CHECK(framing_check_head(h11, sizeof h11 - 1, &lim, &st, &w) == 0 && st.expect_100);
+    memset(&st, 0, sizeof st);
+    static const char h10[] =
+        "POST / HTTP/1.0\r\nContent-Length: 1\r\nExpect: 100-continue\r\n\r\n";
+    CHECK(framing_check_head(h10, sizeof h10 - 1, &lim, &st, &w) == 0 && !st.expect_100);
+}
+
+/* A body limit near SIZE_MAX / 2 (the largest the configuration takes) must not wrap the cap
+ * on the raw bytes of a chunked body: 60,000 one-byte chunks (360 kB of framing) pass. */
+static void test_huge_limit(void)
+{
+    const struct framing_limits huge = {
+        .max_head = 16384, .max_headers = 100, .max_body = SIZE_MAX / 2};
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add_printf(b, "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n");
+    for (int i = 0; i < 60000; i++)
+        evbuffer_add(b, "1\r\na\r\n", 6);
+    evbuffer_add(b, "0\r\n\r\n", 5);
+    struct framing_state st = {0};
+    struct framing_refusal why;
+    size_t len = 0;
+    CHECK(framing_scan(&st, b, &huge, &len, &why) == FRAMING_DONE);
+    CHECK(len == evbuffer_get_length(b));
+    evbuffer_free(b);
+}
+
 int main(void)
 {
     test_heads();
     test_scan();
+    test_expect();
+    test_huge_limit();
     return harness_report();
 }
