@@ -29,9 +29,9 @@ struct diag {
 void diag_init(struct diag *d);
 void diag_deinit(struct diag *d);
 void diag_add(struct diag *d, enum diag_level level, const char *file, int line, int col,
-              const char *fmt, ...) UTIL_PRINTF(6, 7);
+              const char *fmt, ...) UTIL_PRINTF(6, 7) UTIL_NONNULL(6);
 void diag_vadd(struct diag *d, enum diag_level level, const char *file, int line, int col,
-               const char *fmt, va_list ap);
+               const char *fmt, va_list ap) UTIL_NONNULL(6);
 #define diag_error(d, file, line, col, ...)                                                        \
     diag_add((d), DIAG_ERROR, (file), (line), (col), __VA_ARGS__)
 #define diag_warn(d, file, line, col, ...)                                                         \

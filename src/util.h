@@ -11,8 +11,10 @@
 
 #if defined(__GNUC__)
 #define UTIL_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define UTIL_NONNULL(...) __attribute__((nonnull(__VA_ARGS__)))
 #else
 #define UTIL_PRINTF(a, b)
+#define UTIL_NONNULL(...)
 #endif
 
 #define UTIL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -23,7 +25,7 @@ void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
-char *xasprintf(const char *fmt, ...) UTIL_PRINTF(1, 2);
+char *xasprintf(const char *fmt, ...) UTIL_PRINTF(1, 2) UTIL_NONNULL(1);
 
 /* Free *<pp> and set it to NULL, so no reachable pointer points to freed memory. */
 void free_null(void *pp);
