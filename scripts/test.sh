@@ -57,6 +57,13 @@ if ! bash scripts/setup.sh; then
 fi
 echo "node $(node --version), meson $(meson --version), ninja $(ninja --version)"
 
+header "layers"
+if bash scripts/check-layers.sh; then
+    record "layers (scripts/check-layers.sh)" 1 0
+else
+    record "layers (scripts/check-layers.sh)" 0 1 "(an include runs up a layer: see above)"
+fi
+
 # build DIR [meson options...]: configure when needed, then compile
 build() {
     local dir=$1

@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "diag.h"
-#include "loader.h"
-#include "log.h"
-#include "runtime.h"
+#include "spec/config.h"
+#include "base/diag.h"
+#include "spec/loader.h"
+#include "base/log.h"
+#include "core/runtime.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -29,9 +29,9 @@
 
 #include <event2/buffer.h>
 
-#include "framing.h"
+#include "http/framing.h"
 #include "fuzz.h"
-#include "util.h"
+#include "base/util.h"
 
 #define MAX_PASSED 64
 /* Empty lines the scanner may drop before a request line (framing.c FRAMING_LEADING_MAX). */

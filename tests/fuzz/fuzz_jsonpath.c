@@ -9,8 +9,8 @@
  */
 #include "fuzz.h"
 
-#include "jsonpath.h"
-#include "util.h"
+#include "spec/jsonpath.h"
+#include "base/util.h"
 
 static cJSON *fixed;
 

@@ -13,9 +13,9 @@
  */
 #include "fuzz.h"
 
-#include "jsonrpc.h"
-#include "mapping.h"
-#include "session.h"
+#include "core/jsonrpc.h"
+#include "core/mapping.h"
+#include "core/session.h"
 
 static struct runtime *rt;
 static const struct rt_call **tools;

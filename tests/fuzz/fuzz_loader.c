@@ -8,8 +8,8 @@
  */
 #include "fuzz.h"
 
-#include "jsonrpc.h"
-#include "model.h"
+#include "core/jsonrpc.h"
+#include "spec/model.h"
 
 static struct config cfg;
 static FILE *devnull;

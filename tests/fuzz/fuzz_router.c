@@ -12,9 +12,9 @@
  */
 #include "fuzz.h"
 
-#include "mapping.h"
-#include "router.h"
-#include "urlenc.h"
+#include "core/mapping.h"
+#include "core/router.h"
+#include "spec/urlenc.h"
 
 #define MAX_QUERY 64 /* REST_MAX_QUERY */
 

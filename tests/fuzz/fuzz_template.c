@@ -13,7 +13,7 @@
  */
 #include "fuzz.h"
 
-#include "template.h"
+#include "spec/template.h"
 
 struct lookup_arg {
     const char *value;

@@ -9,7 +9,7 @@
  */
 #include "fuzz.h"
 
-#include "urlenc.h"
+#include "spec/urlenc.h"
 
 static bool is_unreserved(unsigned char c)
 {

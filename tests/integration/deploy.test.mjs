@@ -566,8 +566,10 @@ describe('Dockerfile', () => {
 
   test('.dockerignore keeps build output, node_modules and .git out, and everything COPY takes in', () => {
     const ignored = dockerignoreMatcher(fs.readFileSync(path.join(deployRoot, '.dockerignore'), 'utf8'));
-    for (const p of ['.git/HEAD', 'build/capproxy', 'build-asan/capproxy', 'tests/integration/node_modules/yaml/package.json', 'node_modules/x/index.js', 'src/core', 'src/core.1234'])
+    for (const p of ['.git/HEAD', 'build/capproxy', 'build-asan/capproxy', 'tests/integration/node_modules/yaml/package.json', 'node_modules/x/index.js', 'core', 'src/core.1234'])
       assert.ok(ignored(p), `.dockerignore excludes ${p}`);
+    // a core dump is 'core' where the process ran (the top); src/core/ is the core layer's source
+    assert.ok(!ignored('src/core/runtime.c'), '.dockerignore keeps src/core/ (source, not a core dump)');
     const sources = df.stages.flatMap((s) => contextCopies(s)).map((c) => c.src.replace(/\/$/, ''));
     for (const src of sources) {
       const abs = path.join(repoRoot, src);

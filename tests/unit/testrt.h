@@ -8,10 +8,10 @@
 
 #include <string.h>
 
-#include "config.h"
-#include "diag.h"
-#include "loader.h"
-#include "runtime.h"
+#include "spec/config.h"
+#include "base/diag.h"
+#include "spec/loader.h"
+#include "core/runtime.h"
 
 static inline struct runtime *testrt_load(const char *name, const char *yaml, struct config *cfg)
 {

@@ -1,0 +1,46 @@
+#!/bin/sh
+# The layer rule (README "Source layout"): a file in src/<layer>/ (or tests/unit/<layer>/) includes
+# only "<same or lower layer>/x.h"; libevent and curl only from http up; libyaml only in spec/ynode.c.
+# Known exceptions, one "file include" per line: scripts/layers-allow.txt (to be emptied).
+cd "$(dirname "$0")/.." || exit 2
+allow=${LAYERS_ALLOW:-scripts/layers-allow.txt}
+awk -v allow="$allow" '
+BEGIN {
+    n = split("base spec core http front app", L, " ")
+    for (i = 1; i <= n; i++) rank[L[i]] = i
+    while ((getline line < allow) > 0) if (line !~ /^#/ && line != "") ok[line] = 1
+    bad = 0
+}
+FNR == 1 {
+    nfiles++
+    file = FILENAME; split(file, p, "/")
+    layer = (p[1] == "src") ? p[2] : (p[3] in rank ? p[3] : "")
+}
+layer != "" && /^[ \t]*#[ \t]*include/ {
+    inc = $0; sub(/^[ \t]*#[ \t]*include[ \t]*/, "", inc); sub(/[ \t].*$/, "", inc)
+    if (inc ~ /^</) {
+        if ((inc ~ /^<event2\// || inc ~ /^<curl\//) && rank[layer] < rank["http"])
+            why = layer " may not use libevent or curl (http and above)"
+        else if (inc == "<yaml.h>" && file != "src/spec/ynode.c")
+            why = "libyaml is read only by spec/ynode.c"
+        else next
+    } else {
+        name = inc; gsub(/"/, "", name)
+        if (name !~ /\//) {
+            if (p[1] == "tests" && (name == "harness.h" || name == "testrt.h")) next
+            why = "a project include names its folder (\"" layer "/" name "\")"
+        } else {
+            split(name, q, "/")
+            if (!(q[1] in rank)) why = "unknown folder " q[1]
+            else if (rank[q[1]] > rank[layer]) why = layer " includes " q[1] " (only itself and lower layers)"
+            else next
+        }
+    }
+    if ((file " " inc) in ok) { allowed++; next }
+    printf "%s:%d: %s: %s\n", file, FNR, inc, why; bad = 1
+}
+END {
+    if (!bad) printf "check-layers: %d files, every include goes to its own layer or a lower one%s\n", nfiles,
+                     allowed ? " but " allowed " known exceptions (" allow ")" : ""
+    exit bad
+}' $(find src tests/unit -name '*.[ch]' | sort)

@@ -1,0 +1,185 @@
+/*
+ * jsonnum: see jsonnum.h.
+ */
+#include "base/jsonnum.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/util.h"
+
+/* cJSON 1.7.15 prints a number with 15 significant digits when that reads back within a
+ * relative DBL_EPSILON, so an integer of 16 digits or more can come out changed even below 2^53
+ * (9007199254740991 prints as 9.00719925474099e+15): such integers keep their text. */
+#define JSONNUM_MIN_DIGITS 16
+
+struct tok {
+    size_t off, len;
+};
+
+/* The number tokens of JSON text <s>, in order (caller frees *<out>). Strings are skipped with
+ * their escapes; everything else that starts with '-' or a digit is a number in a text cJSON
+ * accepted (true, false and null hold no digits). */
+static size_t scan(const char *s, size_t len, struct tok **out)
+{
+    size_t n = 0, cap = 0;
+    struct tok *t = NULL;
+    size_t i = 0;
+    while (i < len) {
+        char c = s[i];
+        if (c == '"') {
+            for (i++; i < len && s[i] != '"'; i++)
+                if (s[i] == '\\')
+                    i++;
+            i++;
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+            size_t b = i;
+            while (i < len && (strchr("0123456789+-.eE", s[i]) && s[i] != '\0'))
+                i++;
+            if (n == cap) {
+                cap = cap ? 2 * cap : 16;
+                t = xrealloc(t, cap * sizeof *t);
+            }
+            t[n++] = (struct tok){b, i - b};
+        } else {
+            i++;
+        }
+    }
+    *out = t;
+    return n;
+}
+
+static size_t count_numbers(const cJSON *j)
+{
+    size_t n = cJSON_IsNumber(j) ? 1 : 0;
+    for (const cJSON *c = j->child; c; c = c->next)
+        n += count_numbers(c);
+    return n;
+}
+
+bool jsonnum_is_json_number(const char *s, size_t len)
+{
+    size_t i = 0;
+    if (i < len && s[i] == '-')
+        i++;
+    if (i >= len)
+        return false;
+    if (s[i] == '0') {
+        i++;
+    } else if (s[i] >= '1' && s[i] <= '9') {
+        while (i < len && s[i] >= '0' && s[i] <= '9')
+            i++;
+    } else {
+        return false;
+    }
+    if (i < len && s[i] == '.') {
+        size_t d = ++i;
+        while (i < len && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == d)
+            return false;
+    }
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < len && (s[i] == '+' || s[i] == '-'))
+            i++;
+        size_t d = i;
+        while (i < len && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == d)
+            return false;
+    }
+    return i == len;
+}
+
+/* An integer token of JSONNUM_MIN_DIGITS digits or more, as RFC 8259 writes it. */
+static bool is_long_integer_token(const char *s, size_t len)
+{
+    size_t digits = len - (len > 0 && s[0] == '-');
+    return digits >= JSONNUM_MIN_DIGITS && jsonnum_is_json_number(s, len) && !memchr(s, '.', len) &&
+           !memchr(s, 'e', len) && !memchr(s, 'E', len);
+}
+
+/* Walk <j> in document order; <*k> counts number nodes. Nodes change only once the walk is
+ * inside <under> (NULL: everywhere). */
+static size_t keep_walk(cJSON *j, const cJSON *under, bool inside, const char *src,
+                        const struct tok *t, size_t *k)
+{
+    size_t changed = 0;
+    inside = inside || !under || j == under;
+    if (cJSON_IsNumber(j)) {
+        const struct tok *tk = &t[(*k)++];
+        if (inside && !j->valuestring && is_long_integer_token(src + tk->off, tk->len)) {
+            /* Printed verbatim by cJSON; the digits are the upstream's own. */
+            char *raw = cJSON_malloc(tk->len + 1);
+            if (raw) {
+                memcpy(raw, src + tk->off, tk->len);
+                raw[tk->len] = '\0';
+                j->type = cJSON_Raw;
+                j->valuestring = raw;
+                changed++;
+            }
+        }
+    }
+    for (cJSON *c = j->child; c; c = c->next)
+        changed += keep_walk(c, under, inside, src, t, k);
+    return changed;
+}
+
+static bool has_long_digit_run(const char *s, size_t len)
+{
+    size_t run = 0;
+    for (size_t i = 0; i < len; i++) {
+        run = (s[i] >= '0' && s[i] <= '9') ? run + 1 : 0;
+        if (run >= JSONNUM_MIN_DIGITS)
+            return true;
+    }
+    return false;
+}
+
+size_t jsonnum_keep_big_ints(cJSON *doc, const cJSON *under, const char *src, size_t len)
+{
+    if (!doc || !src || !has_long_digit_run(src, len))
+        return 0;
+    struct tok *t = NULL;
+    size_t changed = 0;
+    size_t n = scan(src, len, &t);
+    if (n == count_numbers(doc)) {
+        size_t k = 0;
+        changed = keep_walk(doc, under, false, src, t, &k);
+    }
+    free(t);
+    return changed;
+}
+
+/* The document-order index of number node <node> in <j>, counting from *<k>. */
+static bool find_walk(const cJSON *j, const cJSON *node, size_t *k)
+{
+    if (j == node)
+        return true;
+    if (cJSON_IsNumber(j))
+        (*k)++;
+    for (const cJSON *c = j->child; c; c = c->next)
+        if (find_walk(c, node, k))
+            return true;
+    return false;
+}
+
+const char *jsonnum_token(const cJSON *doc, const cJSON *node, const char *src, size_t len,
+                          size_t *toklen)
+{
+    if (!doc || !cJSON_IsNumber(node))
+        return NULL;
+    size_t k = 0;
+    if (!find_walk(doc, node, &k))
+        return NULL;
+    struct tok *t = NULL;
+    const char *r = NULL;
+    size_t n = scan(src, len, &t);
+    if (n == count_numbers(doc) && k < n) {
+        r = src + t[k].off;
+        *toklen = t[k].len;
+    }
+    free(t);
+    return r;
+}

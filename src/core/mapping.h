@@ -1,0 +1,74 @@
+/*
+ * mapping: how an exposed call becomes an upstream request, and how the upstream answer
+ * becomes the reply. Shared by the REST and MCP front ends (one code path, two front ends),
+ * pure: no event loop, so it is unit-tested directly. The rules are those of
+ * ../shared/docs/capability-format.md, "How values flow".
+ */
+#ifndef CAPPROXY_MAPPING_H
+#define CAPPROXY_MAPPING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "core/runtime.h"
+#include "base/util.h"
+
+struct mapping_kv {
+    const char *name;
+    const char *value;
+    size_t len;
+};
+
+/* What the exposed side received. All borrowed. */
+struct mapping_input {
+    bool mcp;                      /* tools.NAME refs read <args>; else rest.NAME refs */
+    const struct mapping_kv *path; /* decoded path variables (REST) */
+    size_t npath;
+    const struct mapping_kv *query; /* decoded query pairs, repeats allowed (REST) */
+    size_t nquery;
+    const struct mapping_kv *headers; /* HTTP request headers (REST and MCP) */
+    size_t nheaders;
+    const cJSON *body;    /* parsed JSON request body (REST), NULL when none; integers beyond
+                             2^53 may be raw nodes with their digits (jsonnum) */
+    const char *raw_body; /* the raw body, forwarded as is for rest.body */
+    size_t raw_body_len;
+    const cJSON *args; /* MCP tool arguments (object), NULL when none; raw big integers too */
+};
+
+/* The upstream request, ready for upstream_start. */
+struct mapping_out {
+    const char *method;
+    struct strbuf url;
+    char **headers; /* "Name: value" lines, owned */
+    size_t nheaders;
+    char *body; /* owned; NULL when none */
+    size_t body_len;
+};
+
+/* Why a call was refused before anything was sent. <param> names the input at fault. */
+struct mapping_error {
+    int status; /* 400, 401 or 500 */
+    char param[128];
+    char detail[512];
+};
+
+void mapping_out_init(struct mapping_out *out);
+void mapping_out_deinit(struct mapping_out *out);
+
+/* Resolve every consumed parameter of <call> from <in> through `with`, check required and typed
+ * values, and build the upstream request into <out> (initialised by the caller). 0 on success;
+ * -1 with <err> filled (nothing must then be sent). */
+int mapping_build(const struct runtime *rt, const struct rt_call *call,
+                  const struct mapping_input *in, struct mapping_out *out,
+                  struct mapping_error *err);
+
+/* Apply the call's output mapping to a JSON upstream body. Returns a new cJSON (caller
+ * deletes), or NULL when the body is not JSON (the caller then passes it through). */
+cJSON *mapping_response(const struct rt_call *call, const char *body, size_t len);
+
+/* Whether <v> is a JSON number or a string holding one (integer when <integer>). */
+bool mapping_is_number_text(const char *s, size_t len, bool integer);
+
+#endif

@@ -1,0 +1,1072 @@
+/*
+ * runtime: see runtime.h. Everything a request needs is resolved here, once: base URIs,
+ * credential header values (bind variables rendered), route tables and tool lists, so the
+ * request path only reads.
+ */
+#include "core/runtime.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "spec/jsonpath.h"
+#include "base/log.h"
+#include "spec/template.h"
+
+/* Loopback unless a document's `address`, the configuration or CAPPROXY_REST_LISTEN says
+ * otherwise: the proxy injects credentials, so it is not offered to the network by default. */
+#define RT_DEFAULT_REST_HOST "127.0.0.1"
+#define RT_DEFAULT_REST_PORT 8080
+#define RT_DEFAULT_MCP_HOST  "127.0.0.1"
+#define RT_DEFAULT_MCP_PORT  9090
+
+const struct rt_var *runtime_find_var(const struct runtime *rt, const char *name, size_t len)
+{
+    for (size_t i = 0; i < rt->nvars; i++)
+        if (strlen(rt->vars[i].name) == len && memcmp(rt->vars[i].name, name, len) == 0)
+            return &rt->vars[i];
+    return NULL;
+}
+
+const char *runtime_var(const struct runtime *rt, const char *name, size_t len)
+{
+    const struct rt_var *v = runtime_find_var(rt, name, len);
+    return v ? v->value : NULL;
+}
+
+const struct rt_credential *runtime_credential(const struct rt_consumer *c, const char *name)
+{
+    for (size_t i = 0; i < c->ncreds; i++)
+        if (str_eq_ci(c->creds[i].header, name))
+            return &c->creds[i];
+    return NULL;
+}
+
+bool runtime_is_credential(const struct rt_consumer *c, const char *name)
+{
+    if (c && runtime_credential(c, name))
+        return true;
+    /* Header names that carry credentials by convention are treated as such even when nothing
+     * configures them: they must never become tool arguments or log fields. */
+    static const char *const exact[] = {"authorization", "proxy-authorization", "cookie"};
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(exact); i++)
+        if (str_eq_ci(name, exact[i]))
+            return true;
+    static const char *const parts[] = {"secret", "password", "token", "api-key", "apikey"};
+    char lower[128];
+    size_t n = strlen(name);
+    if (n >= sizeof lower)
+        n = sizeof lower - 1;
+    for (size_t i = 0; i < n; i++)
+        lower[i] = (char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32 : name[i]);
+    lower[n] = '\0';
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(parts); i++)
+        if (strstr(lower, parts[i]))
+            return true;
+    return false;
+}
+
+bool runtime_input_is_credential(const struct rt_consumer *c, const struct model_operation *op,
+                                 const char *name)
+{
+    const struct model_param *p = model_op_param(op, name);
+    if (p)
+        return p->in == MODEL_IN_HEADER && runtime_is_credential(c, p->name);
+    return runtime_credential(c, name) != NULL || str_eq_ci(name, "authorization");
+}
+
+static void wipe_free(char *s);
+
+/* ---- bind variables ---- */
+
+struct uses {
+    const char *var;
+    bool in_auth;   /* used by an authentication block */
+    bool elsewhere; /* used anywhere else */
+};
+
+static bool str_uses(const char *s, const char *var)
+{
+    if (!s)
+        return false;
+    size_t vlen = strlen(var);
+    for (const char *p = strstr(s, "{{"); p; p = strstr(p + 2, "{{")) {
+        const char *q = p + 2;
+        while (*q == ' ')
+            q++;
+        if (strncmp(q, var, vlen) == 0) {
+            const char *e = q + vlen;
+            while (*e == ' ')
+                e++;
+            if (e[0] == '}' && e[1] == '}')
+                return true;
+        }
+    }
+    return false;
+}
+
+static bool json_uses(const cJSON *j, const char *var)
+{
+    if (!j)
+        return false;
+    if (cJSON_IsString(j))
+        return str_uses(j->valuestring, var);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, j)
+    {
+        if (json_uses(e, var))
+            return true;
+    }
+    return false;
+}
+
+static bool auth_uses(const struct model_auth *a, const char *var)
+{
+    return str_uses(a->token, var) || str_uses(a->username, var) || str_uses(a->password, var) ||
+           str_uses(a->value, var);
+}
+
+static bool params_use(const struct model_param *p, size_t n, const char *var)
+{
+    for (size_t i = 0; i < n; i++)
+        if (str_uses(p[i].value, var))
+            return true;
+    return false;
+}
+
+static bool call_uses(const struct model_call *mc, const char *var)
+{
+    for (size_t i = 0; i < mc->nwith; i++)
+        if (mc->with[i].kind == MODEL_WITH_TEMPLATE && str_uses(mc->with[i].text, var))
+            return true;
+    return false;
+}
+
+static void find_uses(const struct model_capability *cap, struct uses *u)
+{
+    for (size_t i = 0; i < cap->nconsumers; i++) {
+        const struct model_consumer *c = &cap->consumers[i];
+        u->in_auth |= auth_uses(&c->auth, u->var);
+        u->elsewhere |= str_uses(c->base_uri, u->var) || params_use(c->params, c->nparams, u->var);
+        for (size_t r = 0; r < c->nresources; r++)
+            for (size_t o = 0; o < c->resources[r].noperations; o++) {
+                const struct model_operation *op = &c->resources[r].operations[o];
+                u->elsewhere |= params_use(op->params, op->nparams, u->var) ||
+                                str_uses(op->body.template, u->var) ||
+                                json_uses(op->body.json, u->var);
+            }
+    }
+    for (size_t i = 0; i < cap->nexposes; i++) {
+        const struct model_expose *e = &cap->exposes[i];
+        u->elsewhere |= auth_uses(&e->auth, u->var);
+        for (size_t r = 0; r < e->nresources; r++)
+            for (size_t o = 0; o < e->resources[r].noperations; o++)
+                u->elsewhere |= call_uses(&e->resources[r].operations[o].call, u->var);
+        for (size_t t = 0; t < e->ntools; t++)
+            u->elsewhere |= call_uses(&e->tools[t].call, u->var);
+    }
+}
+
+static bool header_params_use(const struct model_param *p, size_t n, const char *var)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i].in == MODEL_IN_HEADER && str_uses(p[i].value, var))
+            return true;
+    return false;
+}
+
+/* Whether bind variable <var> is used as a credential: by an authentication block (of a
+ * consumed API or of an exposed adapter) or in a header parameter's value. */
+static bool bind_is_credential(const struct model_capability *cap, const char *var)
+{
+    for (size_t i = 0; i < cap->nconsumers; i++) {
+        const struct model_consumer *c = &cap->consumers[i];
+        if (auth_uses(&c->auth, var) || header_params_use(c->params, c->nparams, var))
+            return true;
+        for (size_t r = 0; r < c->nresources; r++)
+            for (size_t o = 0; o < c->resources[r].noperations; o++) {
+                const struct model_operation *op = &c->resources[r].operations[o];
+                if (header_params_use(op->params, op->nparams, var))
+                    return true;
+            }
+    }
+    for (size_t i = 0; i < cap->nexposes; i++)
+        if (auth_uses(&cap->exposes[i].auth, var))
+            return true;
+    return false;
+}
+
+/* Read key <provider> from a JSON file given as file:///path. */
+static char *bind_from_file(const char *location, const char *provider, struct diag *d,
+                            const struct model_pos *pos)
+{
+    const char *path = str_has_prefix(location, "file://") ? location + 7 : location;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        diag_error(d, pos->file, pos->line, pos->col, "cannot read binds location '%s'", path);
+        return NULL;
+    }
+    struct strbuf b;
+    strbuf_init(&b, 1u << 20);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
+        if (strbuf_add(&b, chunk, n) < 0)
+            break;
+    fclose(fp);
+    cJSON *doc = json_text_refusal(b.data ? b.data : "", b.len, true, NULL)
+                     ? NULL
+                     : cJSON_ParseWithLength(b.data ? b.data : "", b.len);
+    strbuf_deinit(&b);
+    if (!doc) {
+        diag_error(d, pos->file, pos->line, pos->col, "binds location '%s' is not a JSON object",
+                   path);
+        return NULL;
+    }
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, provider);
+    char *r = cJSON_IsString(v) ? xstrdup(v->valuestring) : NULL;
+    cJSON_Delete(doc);
+    return r;
+}
+
+static int build_vars(struct runtime *rt, struct diag *d)
+{
+    size_t before = d->nerrors;
+    const struct model *m = rt->model;
+    for (size_t i = 0; i < m->ncaps; i++) {
+        const struct model_capability *cap = m->caps[i];
+        for (size_t b = 0; b < cap->nbinds; b++) {
+            const struct model_bind *bind = &cap->binds[b];
+            for (size_t k = 0; k < bind->nkeys; k++) {
+                const struct model_bind_key *key = &bind->keys[k];
+                char *value = NULL;
+                if (bind->location) {
+                    value = bind_from_file(bind->location, key->provider, d, &bind->pos);
+                } else {
+                    const char *v = getenv(key->provider);
+                    value = v && *v ? xstrdup(v) : NULL;
+                }
+                if (value && config_is_placeholder(value) && bind_is_credential(cap, key->var))
+                    diag_error(d, key->pos.file, key->pos.line, key->pos.col,
+                               "bind variable '%s' is a credential but %s '%s'%s%s holds a "
+                               "placeholder, not a secret: set the real value",
+                               key->var, bind->location ? "key" : "environment variable",
+                               key->provider, bind->location ? " of " : "",
+                               bind->location ? bind->location : "");
+                if (!value) {
+                    struct uses u = {key->var, false, false};
+                    find_uses(cap, &u);
+                    if (u.elsewhere)
+                        diag_error(d, key->pos.file, key->pos.line, key->pos.col,
+                                   "bind variable '%s' is used by this document but %s '%s' "
+                                   "is not set",
+                                   key->var, bind->location ? "key" : "environment variable",
+                                   key->provider);
+                    else if (u.in_auth)
+                        ; /* reported per consumer once configuration had its say */
+                    else
+                        diag_warn(d, key->pos.file, key->pos.line, key->pos.col,
+                                  "bind variable '%s' (%s) is not set; nothing uses it", key->var,
+                                  key->provider);
+                }
+                rt->vars = xrealloc(rt->vars, (rt->nvars + 1) * sizeof *rt->vars);
+                rt->vars[rt->nvars++] = (struct rt_var){key->var, value};
+            }
+        }
+    }
+    return d->nerrors > before ? -1 : 0;
+}
+
+/* ---- consumers ---- */
+
+struct var_ctx {
+    const struct runtime *rt;
+    bool missing;
+};
+
+static int var_lookup(void *arg, const char *name, size_t len, struct strbuf *out)
+{
+    struct var_ctx *vc = arg;
+    const char *v = runtime_var(vc->rt, name, len);
+    if (!v) {
+        vc->missing = true;
+        return 1;
+    }
+    return strbuf_adds(out, v);
+}
+
+/* Render an authentication value ({{VAR}} from binds); NULL when a variable is missing. */
+static char *render_secret(const struct runtime *rt, const char *prefix, const char *tpl)
+{
+    if (!tpl)
+        return NULL;
+    struct var_ctx vc = {rt, false};
+    struct strbuf b;
+    strbuf_init(&b, 0);
+    strbuf_adds(&b, prefix);
+    template_render(tpl, var_lookup, &vc, &b);
+    if (vc.missing || b.len == strlen(prefix)) {
+        strbuf_deinit(&b);
+        return NULL;
+    }
+    return strbuf_detach(&b, NULL);
+}
+
+static char *base64(const char *in)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = strlen(in); /* user:password, no NUL inside */
+    char *out = xmalloc(4 * ((n + 2) / 3) + 1), *o = out;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned char)in[i] << 16;
+        if (i + 1 < n)
+            v |= (unsigned char)in[i + 1] << 8;
+        if (i + 2 < n)
+            v |= (unsigned char)in[i + 2];
+        *o++ = tbl[(v >> 18) & 63];
+        *o++ = tbl[(v >> 12) & 63];
+        *o++ = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
+        *o++ = i + 2 < n ? tbl[v & 63] : '=';
+    }
+    *o = '\0';
+    return out;
+}
+
+static char *auth_source(const struct model_auth *a)
+{
+    const char *tpl = a->kind == MODEL_AUTH_BEARER  ? a->token
+                      : a->kind == MODEL_AUTH_BASIC ? a->password
+                                                    : a->value;
+    const char *p = tpl ? strstr(tpl, "{{") : NULL;
+    if (!p)
+        return xstrdup("capability document");
+    const char *e = strstr(p, "}}");
+    return xasprintf("bind %.*s", e ? (int)(e - p - 2) : 0, p + 2);
+}
+
+static void add_cred(struct rt_consumer *rc, const char *header, char *value, char *source,
+                     bool from_auth, struct arena *a)
+{
+    rc->creds = xrealloc(rc->creds, (rc->ncreds + 1) * sizeof *rc->creds);
+    rc->creds[rc->ncreds++] =
+        (struct rt_credential){arena_strdup(a, header), value, source, from_auth};
+}
+
+static int build_consumer(struct runtime *rt, const struct model_consumer *mc,
+                          struct rt_consumer *rc, struct diag *d)
+{
+    struct arena *a = &rt->model->arena;
+    const struct config_consumer *cc = config_consumer_for(rt->config, mc->ns);
+    const char *base = cc && cc->base_uri && *cc->base_uri ? cc->base_uri : mc->base_uri;
+    rc->mc = mc;
+    if (!base || !*base) {
+        diag_error(d, mc->pos.file, mc->pos.line, mc->pos.col,
+                   "consumes '%s' has an empty baseUri and no configured base URI matches it: "
+                   "set consumers[].baseUri in the configuration (the shipped one reads "
+                   "CAL_COM_BASE_URI)",
+                   mc->ns);
+        return -1;
+    }
+    if (!str_has_prefix(base, "http://") && !str_has_prefix(base, "https://")) {
+        diag_error(d, mc->pos.file, mc->pos.line, mc->pos.col,
+                   "base URI '%s' of consumes '%s' must start with http:// or https://", base,
+                   mc->ns);
+        return -1;
+    }
+    size_t len = strlen(base);
+    while (len > 0 && base[len - 1] == '/')
+        len--;
+    rc->base_uri = xstrndup(base, len);
+    rc->https = str_has_prefix(base, "https://");
+
+    const struct model_auth *au = &mc->auth;
+    switch (au->kind) {
+    case MODEL_AUTH_BEARER:
+        add_cred(rc, "Authorization", render_secret(rt, "Bearer ", au->token), auth_source(au),
+                 true, a);
+        break;
+    case MODEL_AUTH_BASIC: {
+        struct var_ctx vc = {rt, false};
+        struct strbuf b;
+        strbuf_init(&b, 0);
+        template_render(au->username ? au->username : "", var_lookup, &vc, &b);
+        strbuf_addc(&b, ':');
+        template_render(au->password ? au->password : "", var_lookup, &vc, &b);
+        char *value = NULL;
+        if (!vc.missing) {
+            char *enc = base64(b.data);
+            value = xasprintf("Basic %s", enc);
+            free(enc);
+        }
+        strbuf_deinit(&b);
+        add_cred(rc, "Authorization", value, auth_source(au), true, a);
+        break;
+    }
+    case MODEL_AUTH_APIKEY:
+        if (!au->key || !*au->key) {
+            diag_error(d, au->pos.file, au->pos.line, au->pos.col,
+                       "apikey authentication needs 'key' (the header or query name)");
+            return -1;
+        }
+        if (au->in_query) {
+            rc->query_auth_name = xstrdup(au->key);
+            rc->query_auth_value = render_secret(rt, "", au->value);
+        } else {
+            add_cred(rc, au->key, render_secret(rt, "", au->value), auth_source(au), true, a);
+        }
+        break;
+    case MODEL_AUTH_NONE:
+        break;
+    }
+    /* Configured credentials fill what the document's own authentication does not cover. */
+    for (size_t i = 0; cc && i < cc->ncredentials; i++) {
+        const struct config_credential *cr = &cc->credentials[i];
+        struct rt_credential *have = (struct rt_credential *)runtime_credential(rc, cr->header);
+        if (have) {
+            if (!have->value && cr->value) {
+                have->value = xstrdup(cr->value);
+                free(have->source);
+                have->source = xstrdup(cr->source);
+            }
+            continue;
+        }
+        add_cred(rc, cr->header, cr->value ? xstrdup(cr->value) : NULL, xstrdup(cr->source), false,
+                 a);
+    }
+    return 0;
+}
+
+/* ---- inbound authentication ---- */
+
+static void build_inbound(struct runtime *rt, const struct model_expose *e)
+{
+    const struct model_auth *a = &e->auth;
+    if (a->kind == MODEL_AUTH_NONE)
+        return;
+    struct rt_inbound in = {e, a->kind, "Authorization", false, NULL};
+    switch (a->kind) {
+    case MODEL_AUTH_BEARER:
+        in.expected = render_secret(rt, "", a->token);
+        break;
+    case MODEL_AUTH_BASIC: {
+        char *user = render_secret(rt, "", a->username);
+        char *pass = render_secret(rt, "", a->password);
+        if (user && pass) {
+            char *up = xasprintf("%s:%s", user, pass);
+            in.expected = base64(up);
+            wipe_free(up);
+        }
+        wipe_free(user);
+        wipe_free(pass);
+        break;
+    }
+    case MODEL_AUTH_APIKEY:
+        in.name = a->key && *a->key ? a->key : "Authorization";
+        in.in_query = a->in_query;
+        in.expected = render_secret(rt, "", a->value);
+        break;
+    case MODEL_AUTH_NONE:
+        break;
+    }
+    if (!in.expected)
+        LOG_W("adapter '%s': its authentication value is not set (missing bind); every request "
+              "to it gets 401",
+              e->ns);
+    rt->inbound = xrealloc(rt->inbound, (rt->ninbound + 1) * sizeof *rt->inbound);
+    rt->inbound[rt->ninbound++] = in;
+}
+
+const struct rt_inbound *runtime_inbound(const struct runtime *rt, const struct model_expose *e)
+{
+    for (size_t i = 0; i < rt->ninbound; i++)
+        if (rt->inbound[i].expose == e)
+            return &rt->inbound[i];
+    return NULL;
+}
+
+/* ---- listeners ---- */
+
+static struct rt_listener *listener_for(struct runtime *rt, enum model_expose_type type,
+                                        const char *host, int port)
+{
+    for (size_t i = 0; i < rt->nlisteners; i++) {
+        struct rt_listener *l = &rt->listeners[i];
+        if (l->type == type && l->port == port && str_eq(l->host, host))
+            return l;
+    }
+    rt->listeners = xrealloc(rt->listeners, (rt->nlisteners + 1) * sizeof *rt->listeners);
+    struct rt_listener *l = &rt->listeners[rt->nlisteners++];
+    memset(l, 0, sizeof *l);
+    l->type = type;
+    l->host = xstrdup(host);
+    l->port = port;
+    if (type == MODEL_EXPOSE_REST)
+        l->router = router_new();
+    return l;
+}
+
+static struct rt_mcp_endpoint *endpoint_for(struct rt_listener *l, const char *path,
+                                            const struct model_expose *e)
+{
+    for (size_t i = 0; i < l->nendpoints; i++)
+        if (str_eq(l->endpoints[i].path, path))
+            return &l->endpoints[i];
+    l->endpoints = xrealloc(l->endpoints, (l->nendpoints + 1) * sizeof *l->endpoints);
+    struct rt_mcp_endpoint *ep = &l->endpoints[l->nendpoints++];
+    memset(ep, 0, sizeof *ep);
+    ep->path = xstrdup(path);
+    ep->expose = e;
+    ep->description = e ? e->description : NULL;
+    return ep;
+}
+
+static int endpoint_add(struct rt_mcp_endpoint *ep, struct rt_call *call, struct diag *d)
+{
+    for (size_t i = 0; i < ep->ntools; i++)
+        if (str_eq(ep->tools[i]->name, call->name)) {
+            const struct model_pos *p = &call->tool->pos, *q = &ep->tools[i]->tool->pos;
+            diag_error(d, p->file, p->line, p->col,
+                       "tool '%s' is also defined at %s:%d:%d and both are served at %s",
+                       call->name, q->file, q->line, q->col, ep->path);
+            return -1;
+        }
+    ep->tools = xrealloc(ep->tools, (ep->ntools + 1) * sizeof *ep->tools);
+    ep->tools[ep->ntools++] = call;
+    return 0;
+}
+
+static bool outputs_passthrough(const struct model_call *mc)
+{
+    if (mc->noutputs == 0)
+        return true;
+    const struct model_output *o = &mc->outputs[0];
+    return mc->noutputs == 1 && !o->name && jsonpath_is_root(o->mapping) && !o->nproperties &&
+           !o->items;
+}
+
+static struct rt_consumer *consumer_of(struct runtime *rt, const struct model_operation *op)
+{
+    for (size_t i = 0; i < rt->nconsumers; i++)
+        if (rt->consumers[i].mc == op->consumer)
+            return &rt->consumers[i];
+    return NULL;
+}
+
+/* Where adapter <e> listens: the configured shared listener of its kind, else its own
+ * `address` and `port`, else the defaults. */
+static void expose_listen(const struct config *cfg, const struct model_expose *e, const char **host,
+                          int *port)
+{
+    bool rest = e->type == MODEL_EXPOSE_REST;
+    const struct config_listen *cl = rest ? &cfg->rest_listen : &cfg->mcp_listen;
+    const char *dhost = rest ? RT_DEFAULT_REST_HOST : RT_DEFAULT_MCP_HOST;
+    int dport = rest ? RT_DEFAULT_REST_PORT : RT_DEFAULT_MCP_PORT;
+    if (cl->port >= 0) {
+        *host = cl->host ? cl->host : dhost;
+        *port = cl->port;
+    } else {
+        *host = e->address ? e->address : dhost;
+        *port = e->port >= 0 ? e->port : dport;
+    }
+}
+
+static int build_exposes(struct runtime *rt, struct diag *d)
+{
+    size_t before = d->nerrors;
+    const struct model *m = rt->model;
+    const struct config *cfg = rt->config;
+    size_t ncalls = 0;
+    for (size_t i = 0; i < m->ncaps; i++)
+        for (size_t e = 0; e < m->caps[i]->nexposes; e++) {
+            const struct model_expose *ex = &m->caps[i]->exposes[e];
+            ncalls += ex->ntools;
+            for (size_t r = 0; r < ex->nresources; r++)
+                ncalls += ex->resources[r].noperations;
+        }
+    /* Calls are allocated once: routers and endpoints keep pointers to them. */
+    rt->calls = xcalloc(ncalls, sizeof *rt->calls);
+
+    for (size_t i = 0; i < m->ncaps; i++) {
+        for (size_t e = 0; e < m->caps[i]->nexposes; e++) {
+            const struct model_expose *ex = &m->caps[i]->exposes[e];
+            if (ex->type == MODEL_EXPOSE_REST) {
+                const char *host;
+                int port;
+                expose_listen(cfg, ex, &host, &port);
+                struct rt_listener *l = listener_for(rt, MODEL_EXPOSE_REST, host, port);
+                for (size_t r = 0; r < ex->nresources; r++) {
+                    const struct model_rest_resource *res = &ex->resources[r];
+                    for (size_t o = 0; o < res->noperations; o++) {
+                        const struct model_rest_op *op = &res->operations[o];
+                        if (!op->call.target)
+                            continue;
+                        struct rt_call *c = &rt->calls[rt->ncalls++];
+                        *c = (struct rt_call){&op->call,
+                                              op->call.target,
+                                              consumer_of(rt, op->call.target),
+                                              ex,
+                                              op->name ? op->name : op->call.target->name,
+                                              res->path,
+                                              op->method,
+                                              NULL,
+                                              outputs_passthrough(&op->call),
+                                              NULL,
+                                              0,
+                                              false};
+                        void *conflict = NULL;
+                        const char *err = NULL;
+                        if (router_add(l->router, op->method, res->path, c, &conflict, &err) < 0) {
+                            const struct rt_call *other = conflict;
+                            if (other)
+                                diag_error(d, op->pos.file, op->pos.line, op->pos.col,
+                                           "route %s %s is also defined by '%s' (%s) on "
+                                           "listener %s:%d",
+                                           model_method_name(op->method), res->path, other->name,
+                                           other->expose->cap->file, host, port);
+                            else
+                                diag_error(d, res->pos.file, res->pos.line, res->pos.col,
+                                           "path '%s': %s", res->path, err ? err : "invalid");
+                            continue;
+                        }
+                        l->nroutes++;
+                    }
+                }
+            } else {
+                size_t first = rt->ncalls;
+                for (size_t t = 0; t < ex->ntools; t++) {
+                    const struct model_tool *tool = &ex->tools[t];
+                    if (!tool->call.target)
+                        continue;
+                    rt->calls[rt->ncalls++] = (struct rt_call){&tool->call,
+                                                               tool->call.target,
+                                                               consumer_of(rt, tool->call.target),
+                                                               ex,
+                                                               tool->name,
+                                                               NULL,
+                                                               MODEL_POST,
+                                                               tool,
+                                                               outputs_passthrough(&tool->call),
+                                                               NULL,
+                                                               0,
+                                                               false};
+                }
+                if (ex->transport && str_eq(ex->transport, "stdio")) {
+                    for (size_t k = first; k < rt->ncalls; k++) {
+                        rt->stdio_tools =
+                            xrealloc(rt->stdio_tools, (rt->nstdio_tools + 1) * sizeof(void *));
+                        rt->stdio_tools[rt->nstdio_tools++] = &rt->calls[k];
+                    }
+                    continue;
+                }
+                const char *host;
+                int port;
+                expose_listen(cfg, ex, &host, &port);
+                struct rt_listener *l = listener_for(rt, MODEL_EXPOSE_MCP, host, port);
+                char *own = xasprintf("/mcp/%s", ex->ns);
+                struct rt_mcp_endpoint *all = endpoint_for(l, "/mcp", NULL);
+                /* Several adapters on one port share /mcp; its instructions are the first's. */
+                if (!all->description)
+                    all->description = ex->description;
+                /* The `path` extension: adapters naming the same path are served together. */
+                bool extra = ex->path && !str_eq(ex->path, "/mcp") && !str_eq(ex->path, own);
+                if (extra && !endpoint_for(l, ex->path, NULL)->description)
+                    endpoint_for(l, ex->path, NULL)->description = ex->description;
+                for (size_t k = first; k < rt->ncalls; k++) {
+                    endpoint_add(endpoint_for(l, own, ex), &rt->calls[k], d);
+                    endpoint_add(endpoint_for(l, "/mcp", NULL), &rt->calls[k], d);
+                    if (extra)
+                        endpoint_add(endpoint_for(l, ex->path, NULL), &rt->calls[k], d);
+                }
+                free(own);
+            }
+        }
+    }
+    return d->nerrors > before ? -1 : 0;
+}
+
+/* Whether some operation of <c> would send credential <cr>: the document's own
+ * authentication always does; a configured one only where an operation declares the header. */
+static bool credential_used(const struct rt_consumer *c, const struct rt_credential *cr)
+{
+    if (cr->from_auth)
+        return true;
+    const struct model_consumer *mc = c->mc;
+    for (size_t i = 0; i < mc->nparams; i++)
+        if (mc->params[i].in == MODEL_IN_HEADER && str_eq_ci(mc->params[i].name, cr->header))
+            return true;
+    for (size_t r = 0; r < mc->nresources; r++)
+        for (size_t o = 0; o < mc->resources[r].noperations; o++) {
+            const struct model_operation *op = &mc->resources[r].operations[o];
+            for (size_t i = 0; i < op->nparams; i++)
+                if (op->params[i].in == MODEL_IN_HEADER &&
+                    str_eq_ci(op->params[i].name, cr->header))
+                    return true;
+        }
+    return false;
+}
+
+/* ---- the input names of each call ---- */
+
+struct names {
+    const struct runtime *rt;
+    struct rt_call *call;
+};
+
+static void names_add(struct names *s, const char *name, size_t len)
+{
+    struct rt_call *c = s->call;
+    if (len == 0)
+        return;
+    if (!c->tool && len == 4 && memcmp(name, "body", 4) == 0) {
+        c->opaque_body = true; /* REST reads `body` as the whole request body */
+        return;
+    }
+    for (size_t i = 0; i < c->ninputs; i++)
+        if (strlen(c->inputs[i]) == len && memcmp(c->inputs[i], name, len) == 0)
+            return;
+    char *n = arena_strndup(&s->rt->model->arena, name, len);
+    if (runtime_input_is_credential(c->consumer, c->op, n))
+        return; /* from headers or configuration only */
+    c->inputs = xrealloc(c->inputs, (c->ninputs + 1) * sizeof *c->inputs);
+    c->inputs[c->ninputs++] = n;
+}
+
+/* A placeholder as mapping's template lookup reads it: rest.NAME, tools.NAME and
+ * <namespace>.NAME are the input NAME; a bare name is an input unless it is a bind variable. */
+static int names_placeholder(void *arg, const char *name, size_t len, struct strbuf *out)
+{
+    struct names *s = arg;
+    const char *ns = s->call->expose ? s->call->expose->ns : NULL;
+    size_t nslen = ns ? strlen(ns) : 0;
+    if (len > 5 && memcmp(name, "rest.", 5) == 0)
+        names_add(s, name + 5, len - 5);
+    else if (len > 6 && memcmp(name, "tools.", 6) == 0)
+        names_add(s, name + 6, len - 6);
+    else if (ns && len > nslen + 1 && memcmp(name, ns, nslen) == 0 && name[nslen] == '.')
+        names_add(s, name + nslen + 1, len - nslen - 1);
+    else if (!runtime_find_var(s->rt, name, len))
+        names_add(s, name, len);
+    return 1;
+}
+
+static void names_template(struct names *s, const char *tpl)
+{
+    if (!tpl || !template_has_placeholder(tpl))
+        return;
+    struct strbuf scratch;
+    strbuf_init(&scratch, 0);
+    template_render(tpl, names_placeholder, s, &scratch);
+    strbuf_deinit(&scratch);
+}
+
+static void names_json(struct names *s, const cJSON *j)
+{
+    if (cJSON_IsString(j))
+        names_template(s, j->valuestring);
+    for (const cJSON *e = j ? j->child : NULL; e; e = e->next)
+        names_json(s, e);
+}
+
+static void names_path_var(void *arg, const char *name, size_t len)
+{
+    struct names *s = arg;
+    char *n = xstrndup(name, len);
+    if (!model_op_param(s->call->op, n))
+        names_add(s, name, len); /* an undeclared placeholder takes the same-named input */
+    free(n);
+}
+
+/* What mapping_build reads from the caller for <c>, in the same order of rules: the exposed
+ * call's declared inputParameters, then per consumed parameter its `with` reference or
+ * template, else its `value` template, else the input of its own name; body templates; and
+ * consumed path placeholders without a parameter. */
+static void build_inputs(const struct runtime *rt, struct rt_call *c)
+{
+    struct names s = {rt, c};
+    const struct model_call *mc = c->mcall;
+    const struct model_operation *op = c->op;
+    for (size_t i = 0; i < mc->nparams; i++)
+        names_add(&s, mc->params[i].name, strlen(mc->params[i].name));
+    const struct model_param *lists[2] = {op->params, c->consumer->mc->params};
+    size_t counts[2] = {op->nparams, c->consumer->mc->nparams};
+    for (int l = 0; l < 2; l++)
+        for (size_t i = 0; i < counts[l]; i++) {
+            const struct model_param *p = &lists[l][i];
+            if (l == 1 && model_op_param(op, p->name) != p)
+                continue; /* hidden by the operation's own parameter */
+            if (p->in == MODEL_IN_ENVIRONMENT ||
+                (p->in == MODEL_IN_HEADER && runtime_is_credential(c->consumer, p->name)))
+                continue;
+            const struct model_with *w = model_call_with(mc, p->name);
+            if (w && w->kind == MODEL_WITH_REF)
+                names_add(&s, w->ref, strlen(w->ref));
+            else if (w && w->kind == MODEL_WITH_TEMPLATE)
+                names_template(&s, w->text);
+            else if (!w && p->value)
+                names_template(&s, p->value);
+            else if (!w)
+                names_add(&s, p->name, strlen(p->name));
+        }
+    if (op->body.kind == MODEL_BODY_TEMPLATE)
+        names_template(&s, op->body.template);
+    else if (op->body.kind == MODEL_BODY_JSON)
+        names_json(&s, op->body.json);
+    if (op->resource)
+        template_path_vars(op->resource->path, names_path_var, &s);
+}
+
+bool runtime_call_has_input(const struct rt_call *call, const char *name)
+{
+    for (size_t i = 0; i < call->ninputs; i++)
+        if (str_eq(call->inputs[i], name))
+            return true;
+    return false;
+}
+
+/* Whether <host> can only be reached from this machine. A name other than localhost counts
+ * as reachable: it is not resolved here. */
+static bool loopback_host(const char *host)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (str_eq_ci(host, "localhost"))
+        return true;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6);
+    return false;
+}
+
+/* Append <name> to the ", "-separated list <b> unless it is there already. */
+static void list_add_once(struct strbuf *b, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = b->data; p && *p;) {
+        const char *e = strstr(p, ", ");
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && strncasecmp(p, name, n) == 0)
+            return;
+        p = e ? e + 2 : p + len;
+    }
+    strbuf_addf(b, "%s%s", b->len ? ", " : "", name);
+}
+
+/* Warn about every adapter that anyone on the network can use to send the configured
+ * credentials upstream: it listens on a non-loopback address, has no `authentication`, and
+ * some of its operations get a credential injected (one the caller does not have to send). */
+static void warn_open_adapters(const struct runtime *rt, struct diag *d)
+{
+    const struct model *m = rt->model;
+    for (size_t i = 0; i < m->ncaps; i++)
+        for (size_t e = 0; e < m->caps[i]->nexposes; e++) {
+            const struct model_expose *ex = &m->caps[i]->exposes[e];
+            if ((ex->transport && str_eq(ex->transport, "stdio")) || runtime_inbound(rt, ex))
+                continue;
+            const char *host;
+            int port;
+            expose_listen(rt->config, ex, &host, &port);
+            if (loopback_host(host))
+                continue;
+            struct strbuf names;
+            strbuf_init(&names, 0);
+            for (size_t k = 0; k < rt->ncalls; k++) {
+                const struct rt_call *c = &rt->calls[k];
+                if (c->expose != ex || !c->consumer)
+                    continue;
+                for (size_t j = 0; j < c->consumer->ncreds; j++) {
+                    const struct rt_credential *cr = &c->consumer->creds[j];
+                    const struct model_param *p = model_op_param(c->op, cr->header);
+                    if (!cr->value || !(cr->from_auth || (p && p->in == MODEL_IN_HEADER)))
+                        continue;
+                    list_add_once(&names, cr->header);
+                }
+                if (c->consumer->query_auth_value)
+                    list_add_once(&names, c->consumer->query_auth_name);
+            }
+            if (names.len)
+                diag_warn(d, ex->pos.file, ex->pos.line, ex->pos.col,
+                          "adapter '%s' listens on %s:%d, which is not loopback, has no "
+                          "'authentication' and injects the configured %s: anyone who can reach "
+                          "that address can call the upstream API with that credential. Add an "
+                          "'authentication' block or listen on 127.0.0.1",
+                          ex->ns, host, port, names.data);
+            strbuf_deinit(&names);
+        }
+}
+
+struct runtime *runtime_build(struct model *m, const struct config *c, struct diag *d)
+{
+    struct runtime *rt = xcalloc(1, sizeof *rt);
+    atomic_init(&rt->refs, 1);
+    rt->model = m;
+    rt->config = c;
+    size_t before = d->nerrors;
+    build_vars(rt, d);
+    size_t n = 0;
+    for (size_t i = 0; i < m->ncaps; i++)
+        n += m->caps[i]->nconsumers;
+    rt->consumers = xcalloc(n, sizeof *rt->consumers);
+    for (size_t i = 0; i < m->ncaps; i++)
+        for (size_t j = 0; j < m->caps[i]->nconsumers; j++)
+            build_consumer(rt, &m->caps[i]->consumers[j], &rt->consumers[rt->nconsumers++], d);
+    if (d->nerrors == before)
+        build_exposes(rt, d);
+    for (size_t i = 0; d->nerrors == before && i < m->ncaps; i++)
+        for (size_t j = 0; j < m->caps[i]->nexposes; j++)
+            build_inbound(rt, &m->caps[i]->exposes[j]);
+    if (d->nerrors > before) {
+        runtime_free(rt);
+        return NULL;
+    }
+    for (size_t i = 0; i < rt->ncalls; i++)
+        build_inputs(rt, &rt->calls[i]);
+    for (size_t i = 0; i < rt->nconsumers; i++)
+        for (size_t j = 0; j < rt->consumers[i].ncreds; j++) {
+            const struct rt_credential *cr = &rt->consumers[i].creds[j];
+            if (!cr->value && credential_used(&rt->consumers[i], cr))
+                diag_warn(d, NULL, 0, 0,
+                          "no %s configured for consumes '%s' (%s): requests must carry their "
+                          "own, or get 401",
+                          cr->header, rt->consumers[i].mc->ns, cr->source);
+        }
+    warn_open_adapters(rt, d);
+    return rt;
+}
+
+static void wipe_free(char *s)
+{
+    if (!s)
+        return;
+    volatile char *p = s;
+    while (*p)
+        *p++ = 0;
+    free(s);
+}
+
+void runtime_free(struct runtime *rt)
+{
+    if (!rt)
+        return;
+    for (size_t i = 0; i < rt->nvars; i++)
+        wipe_free(rt->vars[i].value);
+    free(rt->vars);
+    for (size_t i = 0; i < rt->nconsumers; i++) {
+        struct rt_consumer *c = &rt->consumers[i];
+        free(c->base_uri);
+        for (size_t j = 0; j < c->ncreds; j++) {
+            wipe_free(c->creds[j].value);
+            free(c->creds[j].source);
+        }
+        free(c->creds);
+        free(c->query_auth_name);
+        wipe_free(c->query_auth_value);
+    }
+    free(rt->consumers);
+    for (size_t i = 0; i < rt->nlisteners; i++) {
+        struct rt_listener *l = &rt->listeners[i];
+        free(l->host);
+        router_free(l->router);
+        for (size_t j = 0; j < l->nendpoints; j++) {
+            void *cache = atomic_load(&l->endpoints[j].cache);
+            if (cache && l->endpoints[j].cache_free)
+                l->endpoints[j].cache_free(cache);
+            free(l->endpoints[j].path);
+            free(l->endpoints[j].tools);
+        }
+        free(l->endpoints);
+    }
+    free(rt->listeners);
+    free(rt->stdio_tools);
+    for (size_t i = 0; i < rt->ninbound; i++)
+        wipe_free(rt->inbound[i].expected);
+    free(rt->inbound);
+    for (size_t i = 0; i < rt->ncalls; i++)
+        free(rt->calls[i].inputs);
+    free(rt->calls);
+    model_free(rt->model);
+    if (rt->owned_config) {
+        config_deinit(rt->owned_config);
+        free(rt->owned_config);
+    }
+    free(rt);
+}
+
+void runtime_ref(const struct runtime *rt)
+{
+    atomic_fetch_add(&((struct runtime *)rt)->refs, 1);
+}
+
+void runtime_unref(const struct runtime *rt)
+{
+    if (rt && atomic_fetch_sub(&((struct runtime *)rt)->refs, 1) == 1)
+        runtime_free((struct runtime *)rt);
+}
+
+/* Where the credentials of a call come from, for the route table: "caller|<source>". */
+static void credential_text(const struct rt_call *c, struct strbuf *out)
+{
+    const struct rt_consumer *cons = c->consumer;
+    for (size_t j = 0; j < cons->ncreds; j++) {
+        const struct rt_credential *cr = &cons->creds[j];
+        const struct model_param *p = model_op_param(c->op, cr->header);
+        if (!cr->from_auth && !(p && p->in == MODEL_IN_HEADER))
+            continue;
+        strbuf_addf(out, "%s%s: caller, else %s%s", out->len ? "; " : "", cr->header, cr->source,
+                    cr->value ? "" : " (unset)");
+    }
+    if (cons->query_auth_name)
+        strbuf_addf(out, "%squery %s: bind%s", out->len ? "; " : "", cons->query_auth_name,
+                    cons->query_auth_value ? "" : " (unset)");
+    if (!out->len)
+        strbuf_adds(out, "none");
+}
+
+void runtime_print_routes(const struct runtime *rt, FILE *fp)
+{
+    bool *done = xcalloc(rt->ncalls ? rt->ncalls : 1, sizeof *done);
+    size_t lines = 0, nrest = 0, ntools = 0;
+    fprintf(fp, "%-7s %-62s %-72s %-7s %-72s %s\n", "METHOD", "PATH", "MCP TOOL", "UP",
+            "UPSTREAM URL", "CREDENTIAL");
+    for (size_t i = 0; i < rt->ncalls; i++) {
+        if (done[i])
+            continue;
+        /* Every exposure of the same consumed operation in the same document: one line. */
+        const struct rt_call *c = &rt->calls[i];
+        struct strbuf methods, paths, tools, cred;
+        strbuf_init(&methods, 0);
+        strbuf_init(&paths, 0);
+        strbuf_init(&tools, 0);
+        strbuf_init(&cred, 0);
+        for (size_t j = i; j < rt->ncalls; j++) {
+            const struct rt_call *o = &rt->calls[j];
+            if (done[j] || o->op != c->op || o->expose->cap != c->expose->cap)
+                continue;
+            done[j] = true;
+            if (o->tool) {
+                strbuf_addf(&tools, "%s%s", tools.len ? "," : "", o->name);
+                ntools++;
+            } else {
+                strbuf_addf(&methods, "%s%s", methods.len ? "," : "",
+                            model_method_name(o->route_method));
+                strbuf_addf(&paths, "%s%s", paths.len ? "," : "", o->route_path);
+                nrest++;
+            }
+        }
+        credential_text(c, &cred);
+        fprintf(fp, "%-7s %-62s %-72s %-7s %s%-*s %s\n", methods.len ? methods.data : "-",
+                paths.len ? paths.data : "-", tools.len ? tools.data : "-",
+                model_method_name(c->op->method), c->consumer->base_uri,
+                (int)(72 > strlen(c->consumer->base_uri) ? 72 - strlen(c->consumer->base_uri) : 0),
+                c->op->resource->path, cred.data);
+        strbuf_deinit(&methods);
+        strbuf_deinit(&paths);
+        strbuf_deinit(&tools);
+        strbuf_deinit(&cred);
+        lines++;
+    }
+    fprintf(fp, "%zu routes: %zu REST operations, %zu MCP tools\n", lines, nrest, ntools);
+    free(done);
+}

@@ -1,0 +1,150 @@
+/*
+ * runtime: what the workers serve, built once per (re)load from the model and the
+ * configuration, then only read (shared by every worker thread without locks): the listeners
+ * with their route tables and tool lists, the effective base URI and credentials of each
+ * consumed API, and the bind variables.
+ */
+#ifndef CAPPROXY_RUNTIME_H
+#define CAPPROXY_RUNTIME_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "spec/config.h"
+#include "base/diag.h"
+#include "spec/model.h"
+#include "core/router.h"
+
+/* A header the runtime may put on upstream requests when the caller sent none. */
+struct rt_credential {
+    const char *header; /* header name, e.g. "x-cal-secret-key" or "Authorization" */
+    char *value;        /* full header value (e.g. "Bearer ..."); NULL when none is configured */
+    char *source;       /* where it comes from, safe to print: "env CAL_COM_CLIENT_SECRET" */
+    bool from_auth;     /* from the document's authentication block (else from config) */
+};
+
+struct rt_consumer {
+    const struct model_consumer *mc;
+    char *base_uri; /* effective, without a trailing '/' */
+    bool https;
+    struct rt_credential *creds;
+    size_t ncreds;
+    char *query_auth_name;  /* apikey placement: query (NULL otherwise) */
+    char *query_auth_value; /* NULL when its bind is missing */
+};
+
+/* One exposed operation (REST op or MCP tool) bound to the consumed operation it calls. */
+struct rt_call {
+    const struct model_call *mcall;
+    const struct model_operation *op;
+    struct rt_consumer *consumer;
+    const struct model_expose *expose;
+    const char *name;       /* REST operation name or tool name (logs, metrics) */
+    const char *route_path; /* REST: exposed path template; NULL for tools */
+    enum model_method route_method;
+    const struct model_tool *tool; /* NULL for REST */
+    bool passthrough; /* the output mapping is the whole document: no JSON re-encoding */
+    /* The input names the call reads from the caller (built once per load): REST query
+     * parameters and top-level body fields, MCP tool arguments. Anything else the caller sends
+     * there is refused rather than dropped. Credentials are not inputs (headers only). */
+    const char **inputs;
+    size_t ninputs;
+    bool opaque_body; /* REST: `rest.body` takes the whole body, whose fields are not checked */
+};
+
+/* Tools served together at one MCP path ("/mcp" or "/mcp/<namespace>"). */
+struct rt_mcp_endpoint {
+    char *path;
+    const struct model_expose *expose; /* the single adapter behind it; NULL for an aggregate */
+    const char *description;           /* sent as `instructions` */
+    struct rt_call **tools;
+    size_t ntools;
+    /* Front-end data derived from this endpoint once (the MCP tools/list answer), set at most
+     * once by whoever builds it first and freed with the runtime. */
+    _Atomic(void *) cache;
+    void (*cache_free)(void *);
+};
+
+struct rt_listener {
+    enum model_expose_type type;
+    char *host;
+    int port;
+    struct router *router; /* REST */
+    size_t nroutes;
+    struct rt_mcp_endpoint *endpoints; /* MCP */
+    size_t nendpoints;
+};
+
+/* An exposed adapter's inbound credential (its `authentication` block), rendered once. */
+struct rt_inbound {
+    const struct model_expose *expose;
+    enum model_auth_kind kind;
+    const char *name; /* header ("Authorization", or the apikey's key), or query parameter */
+    bool in_query;
+    char *expected; /* bearer token, base64(user:pass) or apikey value; NULL: nothing matches */
+};
+
+struct rt_var {
+    const char *name;
+    char *value; /* NULL when the bind is missing */
+};
+
+struct runtime {
+    atomic_int refs;             /* the server's, every worker's and every exchange's pin */
+    struct config *owned_config; /* set when the runtime owns its configuration (reloads) */
+    struct model *model;         /* owned */
+    const struct config *config; /* borrowed, or owned_config */
+    struct rt_var *vars;
+    size_t nvars;
+    struct rt_consumer *consumers;
+    size_t nconsumers;
+    struct rt_call *calls;
+    size_t ncalls;
+    struct rt_listener *listeners;
+    size_t nlisteners;
+    struct rt_call **stdio_tools; /* MCP adapters with transport: stdio */
+    size_t nstdio_tools;
+    struct rt_inbound *inbound; /* one per exposed adapter that has authentication */
+    size_t ninbound;
+};
+
+/* Build the runtime for a validated model (takes ownership of <m> whatever the outcome).
+ * Reports errors (empty baseUri without configuration, missing binds that are used, routes
+ * colliding once adapters share a listener) and warnings (unused missing binds, credentials
+ * not configured) into <d>. NULL on error. */
+struct runtime *runtime_build(struct model *m, const struct config *c, struct diag *d);
+void runtime_free(struct runtime *rt); /* NULL-safe; ignores references */
+/* Reference counting across threads: a reload swaps the runtime while requests that started
+ * on the old one finish on it; the last unref frees it (and its owned configuration). */
+void runtime_ref(const struct runtime *rt);
+void runtime_unref(const struct runtime *rt); /* NULL-safe */
+
+/* Print the route table: one line per consumed operation a document exposes, with its REST
+ * route(s) and MCP tool(s), the upstream method and URL template, and where each credential
+ * comes from (never its value). */
+void runtime_print_routes(const struct runtime *rt, FILE *fp);
+
+/* Whether <name> is one of <call>'s inputs (case-sensitive, as JSON keys and query names are). */
+bool runtime_call_has_input(const struct rt_call *call, const char *name);
+
+/* The inbound credential adapter <e> demands, or NULL when it has none. */
+const struct rt_inbound *runtime_inbound(const struct runtime *rt, const struct model_expose *e);
+
+/* Bind variable <name>[0..len) (declared by a `binds` entry), or NULL when there is none. */
+const struct rt_var *runtime_find_var(const struct runtime *rt, const char *name, size_t len);
+/* The value of bind variable <name>[0..len), NULL when unknown or missing. Never log it. */
+const char *runtime_var(const struct runtime *rt, const char *name, size_t len);
+/* The credential the runtime holds for header <name> of <c> (case-insensitive), or NULL. */
+const struct rt_credential *runtime_credential(const struct rt_consumer *c, const char *name);
+/* Whether header <name> of a consumed API is a credential: never logged, never a tool
+ * argument, only taken from the caller's HTTP headers. A header name, not any parameter's. */
+bool runtime_is_credential(const struct rt_consumer *c, const char *name);
+/* Whether input <name> of a call to <op> is a credential: it feeds a credential header of the
+ * operation (or names a credential header the runtime injects). Body or query parameters such
+ * as `refreshToken` or a webhook `secret` are ordinary arguments. */
+bool runtime_input_is_credential(const struct rt_consumer *c, const struct model_operation *op,
+                                 const char *name);
+
+#endif

@@ -1,0 +1,302 @@
+/*
+ * session: see session.h.
+ */
+#include "core/session.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "base/log.h"
+#include "base/sha256.h"
+#include "base/util.h"
+
+#define SESSION_FORMAT   0x01
+#define SESSION_RAND_LEN 16
+#define SESSION_BODY_LEN (1 + SESSION_RAND_LEN + 8)
+#define SESSION_RAW_LEN  (SESSION_BODY_LEN + SHA256_DIGEST_SIZE)
+#define SESSION_TEXT_LEN ((SESSION_RAW_LEN * 4 + 2) / 3) /* base64url without padding */
+
+const char *const session_versions[] = {"2025-11-25", "2025-06-18", "2025-03-26"};
+const size_t session_nversions = UTIL_ARRAY_LEN(session_versions);
+
+bool session_version_supported(const char *v)
+{
+    for (size_t i = 0; v && i < session_nversions; i++)
+        if (str_eq(v, session_versions[i]))
+            return true;
+    return false;
+}
+
+const char *session_negotiate_version(const char *client)
+{
+    for (size_t i = 0; client && i < session_nversions; i++)
+        if (str_eq(client, session_versions[i]))
+            return session_versions[i];
+    return SESSION_VERSION_LATEST;
+}
+
+/* ---- the key ---- */
+
+static uint8_t session_key[SHA256_DIGEST_SIZE];
+static bool session_key_set;
+static long session_ttl = SESSION_TTL_DEFAULT_S;
+static pthread_once_t session_once = PTHREAD_ONCE_INIT;
+static int session_init_rc;
+
+static int random_bytes(void *out, size_t len)
+{
+    uint8_t *p = out;
+    while (len > 0) {
+        ssize_t n = getrandom(p, len, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+void session_set_key(const void *key, size_t len)
+{
+    /* Domain-separate the operator's string so the same secret used elsewhere yields an
+     * unrelated key here. */
+    struct sha256 s;
+    static const char label[] = "capproxy mcp session key v1";
+    sha256_init(&s);
+    sha256_update(&s, label, sizeof label);
+    sha256_update(&s, key, len);
+    sha256_final(&s, session_key);
+    session_key_set = true;
+}
+
+void session_set_ttl(long seconds)
+{
+    if (seconds > 0)
+        session_ttl = seconds;
+}
+
+static void session_init_once(void)
+{
+    if (session_key_set)
+        return;
+    const char *env = getenv("CAPPROXY_SESSION_KEY");
+    if (env && *env) {
+        session_set_key(env, strlen(env));
+        LOG_I("mcp session ids are signed with CAPPROXY_SESSION_KEY");
+        return;
+    }
+    if (random_bytes(session_key, sizeof session_key) < 0) {
+        LOG_E("getrandom failed: %s; cannot issue MCP session ids", strerror(errno));
+        session_init_rc = -1;
+        return;
+    }
+    session_key_set = true;
+    LOG_W("CAPPROXY_SESSION_KEY is not set: MCP session ids are signed with a random per-process "
+          "key and do not survive a restart or work across replicas");
+}
+
+int session_global_init(void)
+{
+    pthread_once(&session_once, session_init_once);
+    return session_init_rc;
+}
+
+/* ---- base64url ---- */
+
+static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static void b64url_encode(const uint8_t *in, size_t n, char *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)in[i + 1] << 8;
+        if (i + 2 < n)
+            v |= in[i + 2];
+        out[o++] = b64url[(v >> 18) & 63];
+        out[o++] = b64url[(v >> 12) & 63];
+        if (i + 1 < n)
+            out[o++] = b64url[(v >> 6) & 63];
+        if (i + 2 < n)
+            out[o++] = b64url[v & 63];
+    }
+    out[o] = '\0';
+}
+
+static int b64url_value(char c)
+{
+    const char *p = c ? strchr(b64url, c) : NULL;
+    return p ? (int)(p - b64url) : -1;
+}
+
+/* Decode exactly <n> bytes from a text of exactly the matching length; -1 otherwise. */
+static int b64url_decode(const char *in, size_t inlen, uint8_t *out, size_t n)
+{
+    if (inlen != (n * 4 + 2) / 3)
+        return -1;
+    uint32_t acc = 0;
+    int bits = 0;
+    size_t o = 0;
+    for (size_t i = 0; i < inlen; i++) {
+        int v = b64url_value(in[i]);
+        if (v < 0)
+            return -1;
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (o < n)
+                out[o++] = (uint8_t)(acc >> bits);
+        }
+        acc &= (1u << bits) - 1;
+    }
+    /* Leftover bits must be zero, so every id has exactly one spelling. */
+    return o == n && acc == 0 ? 0 : -1;
+}
+
+/* ---- ids ---- */
+
+int session_issue(int64_t now, char out[SESSION_ID_MAX])
+{
+    uint8_t raw[SESSION_RAW_LEN];
+    if (session_global_init() < 0)
+        return -1;
+    raw[0] = SESSION_FORMAT;
+    if (random_bytes(raw + 1, SESSION_RAND_LEN) < 0)
+        return -1;
+    uint64_t t = (uint64_t)now;
+    for (int i = 0; i < 8; i++)
+        raw[1 + SESSION_RAND_LEN + i] = (uint8_t)(t >> (56 - 8 * i));
+    sha256_hmac(session_key, sizeof session_key, raw, SESSION_BODY_LEN, raw + SESSION_BODY_LEN);
+    b64url_encode(raw, sizeof raw, out);
+    return 0;
+}
+
+/* Decode and verify signature and age; on success <raw> holds the decoded id. */
+static enum session_status verify(const char *id, int64_t now, uint8_t raw[SESSION_RAW_LEN])
+{
+    if (session_global_init() < 0 || !id)
+        return SESSION_MALFORMED;
+    size_t len = strlen(id);
+    if (len != SESSION_TEXT_LEN || b64url_decode(id, len, raw, SESSION_RAW_LEN) < 0 ||
+        raw[0] != SESSION_FORMAT)
+        return SESSION_MALFORMED;
+    uint8_t mac[SHA256_DIGEST_SIZE];
+    sha256_hmac(session_key, sizeof session_key, raw, SESSION_BODY_LEN, mac);
+    if (!str_ct_eq((const char *)raw + SESSION_BODY_LEN, SHA256_DIGEST_SIZE, (const char *)mac,
+                   SHA256_DIGEST_SIZE))
+        return SESSION_FORGED;
+    uint64_t t = 0;
+    for (int i = 0; i < 8; i++)
+        t = (t << 8) | raw[1 + SESSION_RAND_LEN + i];
+    int64_t issued = (int64_t)t;
+    if (issued > now + SESSION_MAX_SKEW_S || now - issued >= session_ttl)
+        return SESSION_EXPIRED;
+    return SESSION_OK;
+}
+
+/* Ended ids of this process. Lookups happen on every MCP request, so an atomic count lets the
+ * usual case (nothing ended) skip the lock. */
+struct ended {
+    uint8_t rnd[SESSION_RAND_LEN];
+    int64_t expires;
+};
+static struct ended session_ended[SESSION_ENDED_MAX];
+static size_t session_nended;
+static atomic_size_t session_nended_hint;
+static pthread_mutex_t session_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool ended_find(const uint8_t *rnd, int64_t now)
+{
+    if (atomic_load(&session_nended_hint) == 0)
+        return false;
+    bool found = false;
+    pthread_mutex_lock(&session_lock);
+    for (size_t i = 0; i < session_nended && !found; i++)
+        found = session_ended[i].expires > now &&
+                memcmp(session_ended[i].rnd, rnd, SESSION_RAND_LEN) == 0;
+    pthread_mutex_unlock(&session_lock);
+    return found;
+}
+
+static void ended_add(const uint8_t *rnd, int64_t expires, int64_t now)
+{
+    pthread_mutex_lock(&session_lock);
+    /* Ids past their expiry are refused anyway: drop them first. */
+    size_t j = 0, oldest = 0;
+    for (size_t i = 0; i < session_nended; i++)
+        if (session_ended[i].expires > now)
+            session_ended[j++] = session_ended[i];
+    session_nended = j;
+    size_t slot = session_nended;
+    if (slot == SESSION_ENDED_MAX) {
+        /* Full: forget the one closest to expiry (bounded memory beats remembering all). */
+        for (size_t i = 1; i < session_nended; i++)
+            if (session_ended[i].expires < session_ended[oldest].expires)
+                oldest = i;
+        slot = oldest;
+    } else {
+        session_nended++;
+    }
+    memcpy(session_ended[slot].rnd, rnd, SESSION_RAND_LEN);
+    session_ended[slot].expires = expires;
+    atomic_store(&session_nended_hint, session_nended);
+    pthread_mutex_unlock(&session_lock);
+}
+
+enum session_status session_check(const char *id, int64_t now)
+{
+    uint8_t raw[SESSION_RAW_LEN];
+    enum session_status st = verify(id, now, raw);
+    if (st == SESSION_OK && ended_find(raw + 1, now))
+        st = SESSION_ENDED;
+    return st;
+}
+
+enum session_status session_end(const char *id, int64_t now)
+{
+    uint8_t raw[SESSION_RAW_LEN];
+    enum session_status st = verify(id, now, raw);
+    if (st != SESSION_OK)
+        return st;
+    if (ended_find(raw + 1, now))
+        return SESSION_ENDED;
+    uint64_t t = 0;
+    for (int i = 0; i < 8; i++)
+        t = (t << 8) | raw[1 + SESSION_RAND_LEN + i];
+    ended_add(raw + 1, (int64_t)t + session_ttl, now);
+    return SESSION_OK;
+}
+
+void session_forget_ended(void)
+{
+    pthread_mutex_lock(&session_lock);
+    session_nended = 0;
+    atomic_store(&session_nended_hint, 0);
+    pthread_mutex_unlock(&session_lock);
+}
+
+const char *session_status_name(enum session_status s)
+{
+    switch (s) {
+    case SESSION_OK:
+        return "ok";
+    case SESSION_MALFORMED:
+        return "malformed";
+    case SESSION_FORGED:
+        return "forged";
+    case SESSION_EXPIRED:
+        return "expired";
+    case SESSION_ENDED:
+        return "ended";
+    }
+    return "?";
+}

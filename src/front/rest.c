@@ -1,0 +1,278 @@
+/*
+ * rest: see rest.h. The handler never blocks: everything it needs is in the read-only runtime,
+ * and the upstream call is asynchronous (exchange_forward).
+ */
+#include "front/rest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+
+#include "http/exchange.h"
+#include "base/jsonnum.h"
+#include "base/log.h"
+#include "core/mapping.h"
+#include "core/router.h"
+#include "app/server.h"
+#include "spec/urlenc.h"
+
+#define REST_MAX_QUERY 64
+/* The framing checks refuse (431) a request with more header fields than limits.maxHeaders,
+ * which is at most this: no header is ever left out. */
+#define REST_MAX_HEADERS CONFIG_MAX_HEADERS_LIMIT
+
+/* Decoded strings made for one request; freed when the handler returns (the mapping copies
+ * what it keeps). */
+struct scratch {
+    char *v[ROUTER_MAX_CAPTURES + 2 * REST_MAX_QUERY];
+    size_t n;
+};
+
+static const char *decode(struct scratch *s, const char *in, size_t len, bool plus, size_t *outlen)
+{
+    struct strbuf b;
+    strbuf_init(&b, 0);
+    if (urlenc_decode(in, len, plus, &b) < 0 || s->n >= UTIL_ARRAY_LEN(s->v)) {
+        strbuf_deinit(&b);
+        return NULL;
+    }
+    char *r = strbuf_detach(&b, outlen);
+    s->v[s->n++] = r;
+    return r;
+}
+
+static void allow_header(struct evhttp_request *req, unsigned mask)
+{
+    char buf[128] = "";
+    for (int m = 0; m < MODEL_METHOD_COUNT; m++)
+        if (mask & (1u << m)) {
+            if (*buf)
+                strcat(buf, ", ");
+            strcat(buf, model_method_name((enum model_method)m));
+        }
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", buf);
+}
+
+/* The request body as JSON, or NULL when it was refused (answered here). Every body is read:
+ * its fields are inputs like query parameters, and one that nothing reads is refused by the
+ * mapping rather than dropped. JSON means exactly one JSON value in UTF-8: a Content-Type
+ * naming anything else gets 415 (none at all is taken as JSON), and bytes that are not UTF-8,
+ * not JSON, \u0000 or anything but whitespace after the value get 400. */
+static cJSON *parse_body(struct exchange *x, const char *ct, const char *raw, size_t len)
+{
+    if (ct && !media_type_is_json(ct)) {
+        exchange_problem(x, 415,
+                         "the request body must be JSON: send Content-Type: application/json",
+                         "Content-Type", NULL);
+        return NULL;
+    }
+    size_t bad_at = 0;
+    if (!utf8_valid(raw, len, &bad_at)) {
+        char why[96];
+        snprintf(why, sizeof why, "the request body is not valid UTF-8 (byte %zu)", bad_at);
+        exchange_problem(x, 400, why, "body", NULL);
+        return NULL;
+    }
+    size_t at = 0;
+    const char *refused = json_text_refusal(raw, len, true, &at);
+    if (refused) {
+        char why[128];
+        snprintf(why, sizeof why,
+                 "the request body holds %s at byte %zu, which JSON does not allow", refused, at);
+        exchange_problem(x, 400, why, "body", NULL);
+        return NULL;
+    }
+    const char *end = NULL;
+    cJSON *body = cJSON_ParseWithLengthOpts(raw, len, &end, 0);
+    if (!body) {
+        exchange_problem(x, 400, "the request body is not valid JSON", "body", NULL);
+        return NULL;
+    }
+    while (end < raw + len && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
+        end++;
+    if (end != raw + len) {
+        char why[128];
+        snprintf(why, sizeof why, "the request body has bytes after its JSON value (from byte %zu)",
+                 (size_t)(end - raw));
+        exchange_problem(x, 400, why, "body", NULL);
+        cJSON_Delete(body);
+        return NULL;
+    }
+    jsonnum_keep_big_ints(body, NULL, raw, len); /* a 64-bit id goes upstream with its digits */
+    return body;
+}
+
+static void on_upstream(const struct upstream_result *res, void *arg)
+{
+    struct exchange *x = arg;
+    struct evhttp_request *req = exchange_req(x);
+    const struct rt_call *call = exchange_ctx(x);
+    if (res->error != UPSTREAM_OK) {
+        int status = res->error == UPSTREAM_ERR_TIMEOUT ? 504 : 502;
+        cJSON *extra = cJSON_CreateObject();
+        cJSON_AddStringToObject(extra, "upstream_error", upstream_error_name(res->error));
+        exchange_problem(x, status,
+                         status == 504 ? "the upstream did not answer in time"
+                                       : "the upstream could not be reached or failed",
+                         NULL, extra);
+        return;
+    }
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    for (size_t i = 0; i < res->nheaders; i++) {
+        if (str_eq_ci(res->headers[i].name, "content-type"))
+            continue;
+        if (evhttp_add_header(out, res->headers[i].name, res->headers[i].value) < 0)
+            LOG_D("dropped an upstream header with an invalid value");
+    }
+    int status = (int)res->status;
+    if (!call->passthrough && status >= 200 && status < 300 && evbuffer_get_length(res->body) > 0) {
+        size_t len = evbuffer_get_length(res->body);
+        const char *body = (const char *)evbuffer_pullup(res->body, -1);
+        cJSON *mapped = mapping_response(call, body, len);
+        if (mapped) {
+            exchange_reply_json(x, status, "application/json", mapped);
+            return;
+        }
+    }
+    exchange_reply(x, status, res->content_type, res->body);
+}
+
+void rest_handle(struct evhttp_request *req, void *arg)
+{
+    struct worker_listener *wl = arg;
+    struct worker *w = wl->w;
+    struct exchange *x = exchange_begin(w, req, "rest");
+    if (!x)
+        return;
+
+    struct scratch sc = {.n = 0};
+    struct mapping_kv query[REST_MAX_QUERY], headers[REST_MAX_HEADERS], path[ROUTER_MAX_CAPTURES];
+    size_t nquery = 0, nheaders = 0;
+    cJSON *body = NULL;
+    struct evkeyvalq *in_h = evhttp_request_get_input_headers(req);
+    int method = exchange_method(req);
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *p = uri ? evhttp_uri_get_path(uri) : NULL;
+    if (!p || !*p)
+        p = "/";
+    struct router_match m;
+    enum router_result rr =
+        method < 0 ? ROUTER_NOT_FOUND
+                   : router_match(wl->l->router, (enum model_method)method, p, strlen(p), &m);
+    if (rr == ROUTER_NOT_FOUND) {
+        exchange_problem(x, 404, "no route for this path", NULL, NULL);
+        goto out;
+    }
+    if (rr == ROUTER_METHOD_NOT_ALLOWED) {
+        allow_header(req, m.allow_mask);
+        if (method == MODEL_OPTIONS) {
+            exchange_reply(x, 204, NULL, NULL);
+            goto out;
+        }
+        exchange_problem(x, 405, "method not allowed on this path", NULL, NULL);
+        goto out;
+    }
+    const struct rt_call *call = m.target;
+    exchange_set_route(x, call->name);
+    exchange_set_ctx(x, (void *)call, NULL);
+    const struct rt_inbound *inbound = runtime_inbound(w->rt, call->expose);
+    if (inbound && exchange_check_auth(x, &inbound, 1)) {
+        exchange_problem(x, 401, "missing or wrong credentials for this API", NULL, NULL);
+        goto out;
+    }
+
+    struct evbuffer *in_b = evhttp_request_get_input_buffer(req);
+    size_t blen = evbuffer_get_length(in_b);
+    if (blen > w->cfg->max_body_size) {
+        exchange_problem(x, 413, "request body is larger than the configured limit", NULL, NULL);
+        goto out;
+    }
+    for (size_t i = 0; i < m.ncaptures; i++) {
+        size_t len;
+        const char *v = decode(&sc, m.captures[i].value, m.captures[i].len, false, &len);
+        if (!v) {
+            exchange_problem(x, 400, "invalid percent-encoding in a path segment",
+                             m.captures[i].name, NULL);
+            goto out;
+        }
+        path[i] = (struct mapping_kv){m.captures[i].name, v, len};
+    }
+    const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
+    for (const char *s = q; s && *s;) {
+        const char *amp = strchr(s, '&');
+        size_t plen = amp ? (size_t)(amp - s) : strlen(s);
+        const char *eq = memchr(s, '=', plen);
+        size_t klen = eq ? (size_t)(eq - s) : plen;
+        if (klen > 0) {
+            if (nquery >= REST_MAX_QUERY) {
+                exchange_problem(x, 400, "too many query parameters", NULL, NULL);
+                goto out;
+            }
+            size_t kl, vl = 0;
+            const char *k = decode(&sc, s, klen, true, &kl);
+            const char *v = eq ? decode(&sc, eq + 1, plen - klen - 1, true, &vl) : "";
+            if (!k || !v) {
+                exchange_problem(x, 400, "invalid percent-encoding in the query string", NULL,
+                                 NULL);
+                goto out;
+            }
+            /* Names are looked up as C strings: "limit%00x" would act as "limit". */
+            if (memchr(k, '\0', kl)) {
+                exchange_problem(x, 400, "a query parameter name holds %00 (a NUL byte)", NULL,
+                                 NULL);
+                goto out;
+            }
+            /* The adapter's own query credential is checked by exchange_check_auth and is
+             * no input: it never travels upstream. */
+            if (!(inbound && inbound->in_query && str_eq(k, inbound->name)))
+                query[nquery++] = (struct mapping_kv){k, v, vl};
+        }
+        s = amp ? amp + 1 : NULL;
+    }
+    for (const struct evkeyval *kv = in_h->tqh_first; kv; kv = kv->next.tqe_next) {
+        /* Our own inbound credential never travels upstream. */
+        if (inbound && exchange_is_inbound_header(&inbound, 1, kv->key))
+            continue;
+        if (nheaders == REST_MAX_HEADERS) {
+            exchange_problem(x, 431, "too many header fields", NULL, NULL);
+            goto out;
+        }
+        headers[nheaders++] = (struct mapping_kv){kv->key, kv->value, strlen(kv->value)};
+    }
+
+    const char *raw = NULL;
+    if (blen > 0) {
+        raw = (const char *)evbuffer_pullup(in_b, -1);
+        body = parse_body(x, evhttp_find_header(in_h, "Content-Type"), raw, blen);
+        if (!body)
+            goto out;
+    }
+    struct mapping_input in = {
+        .mcp = false,
+        .path = path,
+        .npath = m.ncaptures,
+        .query = query,
+        .nquery = nquery,
+        .headers = headers,
+        .nheaders = nheaders,
+        .body = body,
+        .raw_body = raw,
+        .raw_body_len = raw ? blen : 0,
+    };
+    struct mapping_error err;
+    if (mapping_build(w->rt, call, &in, exchange_out(x), &err) < 0) {
+        exchange_problem(x, err.status, err.detail, err.param, NULL);
+        goto out;
+    }
+    if (exchange_forward(x, on_upstream) < 0) {
+        exchange_note_upstream(x, -1, "setup");
+        exchange_problem(x, 502, "the upstream request could not be started", NULL, NULL);
+    }
+out:
+    cJSON_Delete(body);
+    for (size_t i = 0; i < sc.n; i++)
+        free(sc.v[i]);
+}

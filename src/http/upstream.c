@@ -1,0 +1,980 @@
+/*
+ * upstream: see upstream.h. The hiperfifo structure (curl docs/examples/hiperfifo.c) on one
+ * event_base: curl tells us which sockets to watch (socket_cb) and when to wake it (timer_cb);
+ * libevent tells curl what happened (curl_multi_socket_action); finished transfers are drained
+ * from curl_multi_info_read after every action, outside any curl callback, which is the only
+ * place user callbacks run. Transfers (with their easy handle, header arrays and body evbuffer)
+ * are pooled, so a request in steady state allocates nothing but body chains.
+ */
+#include "http/upstream.h"
+
+#include "base/util.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+
+/* Response header limits: a header flood fails the transfer (UPSTREAM_ERR_TOO_BIG) rather than
+ * being forwarded truncated, as nginx does with "upstream sent too big header". */
+#define HDR_MAX_COUNT 100
+#define HDR_MAX_BYTES ((size_t)64 * 1024)
+/* Tokens of the upstream's Connection header, to drop the headers it names (RFC 9110 7.6.1). */
+#define CONN_TOKENS_MAX 256
+/* Idle transfers kept for reuse; each holds an easy handle with its buffers, so bound it. */
+#define POOL_MAX 256
+
+enum xfer_state {
+    XS_FREE,      /* in the pool */
+    XS_ACTIVE,    /* added to the multi */
+    XS_CALLING,   /* its done callback is running */
+    XS_CANCELLED, /* cancelled inside a curl callback; removal deferred */
+};
+
+enum method { M_GET, M_HEAD, M_POST, M_PUT, M_PATCH, M_DELETE, M_OPTIONS };
+
+struct hdr_span {
+    uint32_t name; /* offsets into hbuf: "name\0value\0" */
+    uint32_t value;
+};
+
+struct upstream_xfer {
+    struct upstream *u;
+    struct upstream_xfer *next; /* active, deferred or pool list */
+    struct upstream_xfer **pprev;
+    CURL *easy;
+    enum xfer_state state;
+    bool idempotent;
+    bool retried;
+    bool body_too_big;
+    bool hdr_too_big;
+    bool hdr_done;  /* the blank line after the final headers: later lines are trailers */
+    bool last_kept; /* the previous header line was stored (obs-fold continues it) */
+    upstream_done_fn done;
+    void *arg;
+    struct timespec t0;
+    long timeout_ms;
+
+    struct curl_slist *reqh; /* request header nodes, pointing at the caller's strings */
+    size_t reqh_cap;
+
+    struct evbuffer *body;
+
+    char *hbuf; /* collected response headers */
+    size_t hlen, hcap;
+    struct hdr_span spans[HDR_MAX_COUNT];
+    size_t nspans;
+    struct upstream_header out[HDR_MAX_COUNT];
+    char conn_tokens[CONN_TOKENS_MAX];
+    size_t conn_len;
+
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+struct sockctx {
+    struct event ev; /* embedded: no event_new per socket state change */
+    int what;        /* the CURL_POLL_* interest currently registered */
+    struct upstream *u;
+    struct sockctx *next, **pprev;
+};
+
+struct upstream {
+    struct event_base *base;
+    CURLM *multi;
+    CURLSH *share;
+    struct event timer;
+    struct event drain_ev; /* delivers completions of a transfer kicked off in upstream_start */
+    bool timer_ready;
+    struct upstream_opts opts;
+    long maxage_s;
+    struct upstream_xfer *active;
+    struct upstream_xfer *deferred;
+    struct upstream_xfer *pool;
+    size_t npool;
+    struct sockctx *socks;
+    size_t inflight;
+    long connects;
+    int depth; /* > 0 while inside curl_multi_socket_action: multi calls are forbidden */
+};
+
+void upstream_opts_defaults(struct upstream_opts *o)
+{
+    o->connect_timeout_ms = 3000;
+    o->timeout_ms = 30000;
+    o->max_host_connections = 256;
+    o->max_connects = 256;
+    o->max_idle_ms = 30000;
+    o->max_response_bytes = (size_t)16 * 1024 * 1024;
+    o->verify_tls = 1;
+}
+
+const char *upstream_error_name(enum upstream_error e)
+{
+    switch (e) {
+    case UPSTREAM_OK:
+        return "ok";
+    case UPSTREAM_ERR_REFUSED:
+        return "refused";
+    case UPSTREAM_ERR_RESET:
+        return "reset";
+    case UPSTREAM_ERR_TIMEOUT:
+        return "timeout";
+    case UPSTREAM_ERR_TOO_BIG:
+        return "too_big";
+    case UPSTREAM_ERR_TLS:
+        return "tls";
+    case UPSTREAM_ERR_OTHER:
+        break;
+    }
+    return "other";
+}
+
+/* ---- intrusive lists ---------------------------------------------------------------------- */
+
+static void xfer_link(struct upstream_xfer **head, struct upstream_xfer *x)
+{
+    x->next = *head;
+    if (x->next)
+        x->next->pprev = &x->next;
+    *head = x;
+    x->pprev = head;
+}
+
+static void xfer_unlink(struct upstream_xfer *x)
+{
+    *x->pprev = x->next;
+    if (x->next)
+        x->next->pprev = x->pprev;
+    x->next = NULL;
+    x->pprev = NULL;
+}
+
+/* Unlink and return the first element of <head>, or NULL. */
+static struct upstream_xfer *xfer_pop(struct upstream_xfer **head)
+{
+    struct upstream_xfer *x = *head;
+    if (!x)
+        return NULL;
+    *head = x->next;
+    if (x->next)
+        x->next->pprev = head;
+    x->next = NULL;
+    x->pprev = NULL;
+    return x;
+}
+
+static double ms_since(const struct timespec *t0)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t0->tv_sec) * 1e3 + (double)(now.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* ---- libevent <-> curl glue ---------------------------------------------------------------- */
+
+static void drain_done(struct upstream *u);
+static void run_deferred(struct upstream *u);
+static void fail_all(struct upstream *u, CURLMcode mc);
+
+static void multi_action(struct upstream *u, curl_socket_t fd, int act)
+{
+    int running;
+    u->depth++;
+    CURLMcode mc = curl_multi_socket_action(u->multi, fd, act, &running);
+    u->depth--;
+    run_deferred(u);
+    if (mc != CURLM_OK) {
+        /* Every transfer is now in an unknown state (doc section 2.7): fail them all. */
+        fail_all(u, mc);
+        return;
+    }
+    drain_done(u);
+}
+
+static void on_drain(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    drain_done(arg);
+}
+
+static void on_sock_event(evutil_socket_t fd, short what, void *arg)
+{
+    struct sockctx *sc = arg;
+    int act = ((what & EV_READ) ? CURL_CSELECT_IN : 0) | ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
+    multi_action(sc->u, fd, act);
+}
+
+static void on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    multi_action(arg, CURL_SOCKET_TIMEOUT, 0);
+}
+
+static int socket_cb(CURL *e, curl_socket_t s, int what, void *up, void *sp)
+{
+    struct upstream *u = up;
+    struct sockctx *sc = sp;
+    (void)e;
+
+    if (what == CURL_POLL_REMOVE) {
+        /* Tolerate REMOVE for a socket never seen (curl#17949) or already closed (curl#6237). */
+        if (sc) {
+            event_del(&sc->ev);
+            *sc->pprev = sc->next;
+            if (sc->next)
+                sc->next->pprev = sc->pprev;
+            free(sc);
+            curl_multi_assign(u->multi, s, NULL);
+        }
+        return 0;
+    }
+    if (!sc) {
+        sc = xcalloc(1, sizeof *sc);
+        sc->u = u;
+        sc->next = u->socks;
+        if (sc->next)
+            sc->next->pprev = &sc->next;
+        u->socks = sc;
+        sc->pprev = &u->socks;
+        curl_multi_assign(u->multi, s, sc);
+    } else if (sc->what == what) {
+        return 0; /* unchanged interest: spare the epoll_ctl */
+    } else {
+        event_del(&sc->ev); /* event_assign on a pending event corrupts the base */
+    }
+    sc->what = what;
+    short ev = EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0) |
+               ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
+    event_assign(&sc->ev, u->base, s, ev, on_sock_event, sc);
+    return event_add(&sc->ev, NULL) == 0 ? 0 : -1;
+}
+
+static int timer_cb(CURLM *m, long ms, void *up)
+{
+    struct upstream *u = up;
+    (void)m;
+    if (ms < 0) {
+        evtimer_del(&u->timer);
+        return 0;
+    }
+    /* One timer, re-added: a new value replaces the old one. Never call curl from here. */
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    return evtimer_add(&u->timer, &tv) == 0 ? 0 : -1;
+}
+
+/* ---- response collection (curl callbacks: no multi calls, no user code) ---------------------- */
+
+static size_t on_body(char *data, size_t size, size_t n, void *arg)
+{
+    struct upstream_xfer *x = arg;
+    size_t len = size * n;
+    if (x->state != XS_ACTIVE)
+        return 0; /* cancelled while curl still delivers: abort the transfer */
+    size_t have = evbuffer_get_length(x->body);
+    size_t max = x->u->opts.max_response_bytes;
+    if (len > max - have) {
+        x->body_too_big = true;
+        return 0; /* CURLE_WRITE_ERROR, mapped to UPSTREAM_ERR_TOO_BIG */
+    }
+    if (evbuffer_add(x->body, data, len) != 0)
+        return 0;
+    return len;
+}
+
+static bool is_tchar(unsigned char c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return true;
+    return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+/* Hop-by-hop and framing headers: evhttp frames the reply itself, and a copied
+ * Transfer-Encoding or Content-Length would break the client's framing (doc section 7).
+ * Server too: the upstream's software and version are not the client's business (nginx
+ * hides it as well). The one list for REST and MCP. */
+static bool is_dropped(const char *name, size_t len)
+{
+    static const char *const drop[] = {
+        "connection", "keep-alive",     "te",    "trailer", "transfer-encoding",
+        "upgrade",    "content-length", "server"};
+    if (len >= 6 && strncasecmp(name, "proxy-", 6) == 0)
+        return true;
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(drop); i++)
+        if (str_eq_ci_n(name, len, drop[i]))
+            return true;
+    return false;
+}
+
+static bool hbuf_reserve(struct upstream_xfer *x, size_t extra)
+{
+    if (extra > HDR_MAX_BYTES - x->hlen)
+        return false;
+    if (x->hlen + extra > x->hcap) {
+        size_t cap = x->hcap ? x->hcap : 2048;
+        while (cap < x->hlen + extra)
+            cap *= 2;
+        if (cap > HDR_MAX_BYTES)
+            cap = HDR_MAX_BYTES;
+        x->hbuf = xrealloc(x->hbuf, cap);
+        x->hcap = cap;
+    }
+    return true;
+}
+
+static void headers_reset(struct upstream_xfer *x)
+{
+    x->hlen = 0;
+    x->nspans = 0;
+    x->conn_len = 0;
+    x->hdr_done = false;
+    x->last_kept = false;
+}
+
+static void conn_tokens_add(struct upstream_xfer *x, const char *v, size_t len)
+{
+    /* Overflow only loses the ability to drop extra Connection-named headers: harmless. */
+    if (len + 1 > sizeof x->conn_tokens - x->conn_len)
+        return;
+    x->conn_tokens[x->conn_len++] = ',';
+    memcpy(x->conn_tokens + x->conn_len, v, len);
+    x->conn_len += len;
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *arg)
+{
+    struct upstream_xfer *x = arg;
+    size_t total = size * n, len = total;
+
+    if (x->state != XS_ACTIVE)
+        return 0;
+    /* Every response of the exchange comes through here (1xx, redirects): keep the last one. */
+    if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
+        headers_reset(x);
+        return total;
+    }
+    while (len && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+        len--;
+    if (len == 0) {
+        x->hdr_done = true;
+        return total;
+    }
+    if (x->hdr_done)
+        return total; /* a trailer: the reply is framed by evhttp, trailers are not forwarded */
+
+    if (data[0] == ' ' || data[0] == '\t') {
+        /* obs-fold: join with a space onto the previous value, which ends hbuf. */
+        if (!x->last_kept)
+            return total;
+        size_t i = 0;
+        while (i < len && (data[i] == ' ' || data[i] == '\t'))
+            i++;
+        if (i == len)
+            return total;
+        if (!hbuf_reserve(x, len - i + 1)) {
+            x->hdr_too_big = true;
+            return 0;
+        }
+        x->hbuf[x->hlen - 1] = ' '; /* replaces the value's NUL */
+        memcpy(x->hbuf + x->hlen, data + i, len - i);
+        x->hlen += len - i;
+        x->hbuf[x->hlen++] = '\0';
+        return total;
+    }
+
+    x->last_kept = false;
+    size_t nl = 0;
+    while (nl < len && is_tchar((unsigned char)data[nl]))
+        nl++;
+    if (nl == 0 || nl == len || data[nl] != ':')
+        return total; /* not "token:": curl tolerated it, we do not forward it */
+    size_t vb = nl + 1, ve = len;
+    while (vb < ve && (data[vb] == ' ' || data[vb] == '\t'))
+        vb++;
+    while (ve > vb && (data[ve - 1] == ' ' || data[ve - 1] == '\t'))
+        ve--;
+
+    if (is_dropped(data, nl)) {
+        if (str_eq_ci_n(data, nl, "connection"))
+            conn_tokens_add(x, data + vb, ve - vb);
+        return total;
+    }
+    if (x->nspans == HDR_MAX_COUNT || !hbuf_reserve(x, nl + 1 + (ve - vb) + 1)) {
+        x->hdr_too_big = true;
+        return 0;
+    }
+    struct hdr_span *sp = &x->spans[x->nspans++];
+    sp->name = (uint32_t)x->hlen;
+    memcpy(x->hbuf + x->hlen, data, nl);
+    x->hlen += nl;
+    x->hbuf[x->hlen++] = '\0';
+    sp->value = (uint32_t)x->hlen;
+    memcpy(x->hbuf + x->hlen, data + vb, ve - vb);
+    x->hlen += ve - vb;
+    x->hbuf[x->hlen++] = '\0';
+    x->last_kept = true;
+    return total;
+}
+
+/* Whether <name> is listed in the upstream's Connection header (other than close/keep-alive,
+ * which name no header we keep anyway). */
+static bool named_by_connection(const struct upstream_xfer *x, const char *name)
+{
+    const char *p = x->conn_tokens, *end = x->conn_tokens + x->conn_len;
+    while (p < end) {
+        while (p < end && (*p == ',' || *p == ' ' || *p == '\t'))
+            p++;
+        const char *t = p;
+        while (p < end && *p != ',' && *p != ' ' && *p != '\t')
+            p++;
+        if (p > t && str_eq_ci_n(t, (size_t)(p - t), name))
+            return true;
+    }
+    return false;
+}
+
+/* Resolve the collected spans into x->out (pointers are stable now: hbuf no longer grows). */
+static size_t headers_finish(struct upstream_xfer *x, const char **content_type)
+{
+    size_t n = 0;
+    *content_type = NULL;
+    for (size_t i = 0; i < x->nspans; i++) {
+        char *name = x->hbuf + x->spans[i].name;
+        char *value = x->hbuf + x->spans[i].value;
+        if (x->conn_len && named_by_connection(x, name))
+            continue;
+        if (!*content_type && str_eq_ci(name, "content-type"))
+            *content_type = value;
+        x->out[n].name = name;
+        x->out[n].value = value;
+        n++;
+    }
+    return n;
+}
+
+/* ---- transfer pool ------------------------------------------------------------------------- */
+
+static void xfer_destroy(struct upstream_xfer *x)
+{
+    curl_easy_cleanup(x->easy);
+    evbuffer_free(x->body);
+    free(x->reqh);
+    free(x->hbuf);
+    free(x);
+}
+
+static struct upstream_xfer *xfer_get(struct upstream *u)
+{
+    struct upstream_xfer *x = u->pool;
+    if (x) {
+        u->pool = x->next;
+        u->npool--;
+        x->next = NULL;
+        return x;
+    }
+    x = xcalloc(1, sizeof *x);
+    x->u = u;
+    x->easy = curl_easy_init();
+    x->body = evbuffer_new();
+    if (!x->easy || !x->body) {
+        if (x->easy)
+            curl_easy_cleanup(x->easy);
+        if (x->body)
+            evbuffer_free(x->body);
+        free(x);
+        return NULL;
+    }
+    return x;
+}
+
+/* Back to the pool. The easy handle is reset now rather than at the next start so that it
+ * keeps no pointer to the caller's borrowed URL, headers or body while idle. */
+static void xfer_put(struct upstream *u, struct upstream_xfer *x)
+{
+    x->state = XS_FREE;
+    x->done = NULL;
+    x->arg = NULL;
+    size_t blen = evbuffer_get_length(x->body);
+    if (blen)
+        evbuffer_drain(x->body, blen);
+    if (u->npool >= POOL_MAX) {
+        xfer_destroy(x);
+        return;
+    }
+    curl_easy_reset(x->easy);
+    x->next = u->pool;
+    x->pprev = NULL;
+    u->pool = x;
+    u->npool++;
+}
+
+static long easy_num_connects(CURL *e)
+{
+    long n = 0;
+    if (curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &n) != CURLE_OK)
+        return 0;
+    return n;
+}
+
+/* ---- request setup ------------------------------------------------------------------------- */
+
+static int method_parse(const char *m, enum method *out)
+{
+    static const struct {
+        const char *name;
+        enum method m;
+    } tab[] = {{"GET", M_GET},     {"HEAD", M_HEAD},     {"POST", M_POST},      {"PUT", M_PUT},
+               {"PATCH", M_PATCH}, {"DELETE", M_DELETE}, {"OPTIONS", M_OPTIONS}};
+    if (!m)
+        return -1;
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(tab); i++) {
+        if (strcmp(m, tab[i].name) == 0) {
+            *out = tab[i].m;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static bool is_content_type_line(const char *h)
+{
+    return strncasecmp(h, "content-type", 12) == 0 && (h[12] == ':' || h[12] == ';');
+}
+
+/* Build the header list in the transfer's own node array: no curl_slist_append (two mallocs
+ * per line). curl only reads the nodes and their strings (it copies a "Name;" line before
+ * editing it), and both outlive the transfer by contract. Returns -1 on a CR or LF. */
+static int build_headers(struct upstream_xfer *x, const struct upstream_request *req, bool has_body,
+                         bool empty_body)
+{
+    size_t need = req->nheaders + 2;
+    if (need > x->reqh_cap) {
+        x->reqh = xrealloc(x->reqh, need * sizeof *x->reqh);
+        x->reqh_cap = need;
+    }
+    size_t n = 0;
+    bool have_ct = false;
+    for (size_t i = 0; i < req->nheaders; i++) {
+        const char *h = req->headers[i];
+        if (!h || strpbrk(h, "\r\n"))
+            return -1; /* curl does not sanitise CURLOPT_HTTPHEADER: never split a request */
+        have_ct = have_ct || is_content_type_line(h);
+        x->reqh[n++].data = (char *)h;
+    }
+    /* An empty "Expect:" removes curl's Expect: 100-continue (bodies over 1 MiB). */
+    x->reqh[n++].data = (char *)"Expect:";
+    if (!have_ct && has_body)
+        x->reqh[n++].data = (char *)"Content-Type: application/json";
+    else if (!have_ct && empty_body)
+        /* POSTFIELDS would add x-www-form-urlencoded; an empty "Content-Type:" removes it. */
+        x->reqh[n++].data = (char *)"Content-Type:";
+    for (size_t i = 0; i + 1 < n; i++)
+        x->reqh[i].next = &x->reqh[i + 1];
+    x->reqh[n - 1].next = NULL;
+    return 0;
+}
+
+static int setup_easy(struct upstream *u, struct upstream_xfer *x,
+                      const struct upstream_request *req)
+{
+    CURL *e = x->easy;
+    enum method m;
+    int bad = 0;
+
+    if (!req || !req->url || method_parse(req->method, &m) != 0)
+        return -1;
+    bool has_body = req->body != NULL && m != M_HEAD;
+    /* POST, PUT and PATCH always carry a Content-Length, 0 when empty: some servers answer 411
+     * otherwise. Nothing else gets a body unless one is given. */
+    bool empty_body = !has_body && (m == M_POST || m == M_PUT || m == M_PATCH);
+    if (build_headers(x, req, has_body, empty_body) != 0)
+        return -1;
+
+#define SET(opt, val) bad |= curl_easy_setopt(e, opt, val) != CURLE_OK
+    SET(CURLOPT_URL, req->url);
+    SET(CURLOPT_PRIVATE, x);
+    SET(CURLOPT_SHARE, u->share);
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_PROTOCOLS_STR, "http,https");
+    /* Straight to the configured upstream: never through a proxy named by http_proxy and
+     * friends in the environment (a credential must go nowhere else), and no getenv calls per
+     * request. */
+    SET(CURLOPT_PROXY, "");
+    SET(CURLOPT_CONNECTTIMEOUT_MS, u->opts.connect_timeout_ms);
+    SET(CURLOPT_TIMEOUT_MS, u->opts.timeout_ms);
+    SET(CURLOPT_MAXAGE_CONN, u->maxage_s);
+    SET(CURLOPT_TCP_KEEPALIVE, 1L);
+    SET(CURLOPT_TCP_NODELAY, 1L);
+    SET(CURLOPT_FOLLOWLOCATION, 0L); /* a 301 and its Location go back to the client */
+    SET(CURLOPT_SSL_VERIFYPEER, u->opts.verify_tls ? 1L : 0L);
+    SET(CURLOPT_SSL_VERIFYHOST, u->opts.verify_tls ? 2L : 0L);
+    /* PIPEWAIT helps HTTP/2 (TLS) only; on plain HTTP/1.1 it just serialises the first burst. */
+    if (strncasecmp(req->url, "https:", 6) == 0)
+        SET(CURLOPT_PIPEWAIT, 1L);
+    SET(CURLOPT_ERRORBUFFER, x->errbuf);
+    SET(CURLOPT_WRITEFUNCTION, on_body);
+    SET(CURLOPT_WRITEDATA, x);
+    SET(CURLOPT_HEADERFUNCTION, on_header);
+    SET(CURLOPT_HEADERDATA, x);
+    SET(CURLOPT_HTTPHEADER, x->reqh);
+
+    switch (m) {
+    case M_GET:
+        if (has_body)
+            SET(CURLOPT_CUSTOMREQUEST, "GET");
+        else
+            SET(CURLOPT_HTTPGET, 1L);
+        break;
+    case M_HEAD:
+        SET(CURLOPT_NOBODY, 1L); /* CUSTOMREQUEST "HEAD" would wait for a body that never comes */
+        break;
+    case M_POST:
+        SET(CURLOPT_POST, 1L);
+        break;
+    case M_PUT:
+        SET(CURLOPT_CUSTOMREQUEST, "PUT");
+        break;
+    case M_PATCH:
+        SET(CURLOPT_CUSTOMREQUEST, "PATCH");
+        break;
+    case M_DELETE:
+        SET(CURLOPT_CUSTOMREQUEST, "DELETE");
+        break;
+    case M_OPTIONS:
+        SET(CURLOPT_CUSTOMREQUEST, "OPTIONS");
+        break;
+    }
+    if (has_body || empty_body) {
+        /* Borrowed, not copied (CURLOPT_POSTFIELDS.3): the caller keeps it until done. */
+        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(has_body ? req->body_len : 0));
+        SET(CURLOPT_POSTFIELDS, has_body ? req->body : "");
+    }
+#undef SET
+
+    x->idempotent = m == M_GET || m == M_HEAD || m == M_PUT || m == M_DELETE || m == M_OPTIONS;
+    x->timeout_ms = u->opts.timeout_ms;
+    return bad ? -1 : 0;
+}
+
+struct upstream_xfer *upstream_start(struct upstream *u, const struct upstream_request *req,
+                                     upstream_done_fn done, void *arg)
+{
+    struct upstream_xfer *x = xfer_get(u);
+    if (!x)
+        return NULL;
+    x->retried = false;
+    x->body_too_big = false;
+    x->hdr_too_big = false;
+    x->errbuf[0] = '\0';
+    headers_reset(x);
+    if (setup_easy(u, x, req) != 0)
+        goto fail;
+    x->done = done;
+    x->arg = arg;
+    x->state = XS_ACTIVE;
+    clock_gettime(CLOCK_MONOTONIC, &x->t0);
+    if (curl_multi_add_handle(u->multi, x->easy) != CURLM_OK)
+        goto fail;
+    xfer_link(&u->active, x);
+    u->inflight++;
+    if (u->depth == 0) {
+        /* Start now instead of on the 0 ms timer curl just asked for: on a kept-alive
+         * connection the request is written in this call, which spares a loop iteration per
+         * request. Completions are still delivered from the loop (drain_ev, same iteration),
+         * so done never runs inside upstream_start. An error here resurfaces on the timer. */
+        int running;
+        u->depth++;
+        curl_multi_socket_action(u->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        u->depth--;
+        run_deferred(u);
+        event_active(&u->drain_ev, EV_TIMEOUT, 0);
+    }
+    return x;
+
+fail:
+    xfer_put(u, x);
+    return NULL;
+}
+
+/* ---- completion ---------------------------------------------------------------------------- */
+
+static enum upstream_error map_error(CURLcode rc, const struct upstream_xfer *x)
+{
+    switch (rc) {
+    case CURLE_OK:
+        return UPSTREAM_OK;
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        return UPSTREAM_ERR_REFUSED;
+    case CURLE_OPERATION_TIMEDOUT:
+        return UPSTREAM_ERR_TIMEOUT;
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2_STREAM: /* RST_STREAM from an HTTP/2 upstream */
+        return UPSTREAM_ERR_RESET;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_CLIENTCERT:
+    case CURLE_USE_SSL_FAILED:
+        return UPSTREAM_ERR_TLS;
+    case CURLE_WRITE_ERROR:
+        return (x->body_too_big || x->hdr_too_big) ? UPSTREAM_ERR_TOO_BIG : UPSTREAM_ERR_OTHER;
+    default:
+        return UPSTREAM_ERR_OTHER;
+    }
+}
+
+/* Debian's 7.88.1 lacks the fix for curl#10646: a dead cached connection can fail a request
+ * after curl's own retries picked more dead ones. Retry idempotent requests once, on a fresh
+ * connection, when the failed attempt reused a connection and got no response at all. */
+static bool try_retry(struct upstream *u, struct upstream_xfer *x, CURLcode rc, long nconnects)
+{
+    if (x->retried || !x->idempotent || nconnects != 0)
+        return false;
+    if (rc != CURLE_SEND_ERROR && rc != CURLE_GOT_NOTHING && rc != CURLE_RECV_ERROR)
+        return false;
+    if (x->nspans || evbuffer_get_length(x->body))
+        return false; /* something arrived: not a dead connection */
+    long remaining = 0;
+    if (x->timeout_ms > 0) {
+        remaining = x->timeout_ms - (long)ms_since(&x->t0);
+        if (remaining <= 0)
+            return false;
+    }
+    x->retried = true;
+    headers_reset(x);
+    x->errbuf[0] = '\0';
+    if (curl_easy_setopt(x->easy, CURLOPT_FRESH_CONNECT, 1L) != CURLE_OK ||
+        curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, remaining) != CURLE_OK)
+        return false;
+    return curl_multi_add_handle(u->multi, x->easy) == CURLM_OK;
+}
+
+/* Report a finished (already removed) transfer and return it to the pool. A <failure> message
+ * means the multi itself failed (not this transfer): the result is UPSTREAM_ERR_OTHER. */
+static void xfer_complete(struct upstream *u, struct upstream_xfer *x, CURLcode rc,
+                          const char *failure)
+{
+    struct upstream_result res;
+    memset(&res, 0, sizeof res);
+
+    xfer_unlink(x);
+    u->inflight--;
+    res.error = failure ? UPSTREAM_ERR_OTHER : map_error(rc, x);
+    if (res.error != UPSTREAM_OK) {
+        if (failure)
+            res.error_detail = failure;
+        else if (x->body_too_big)
+            res.error_detail = "response body exceeds max_response_bytes";
+        else if (x->hdr_too_big)
+            res.error_detail = "response headers exceed the header limits";
+        else if (x->errbuf[0])
+            res.error_detail = x->errbuf;
+        else
+            res.error_detail = curl_easy_strerror(rc);
+    }
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &res.status);
+    res.nheaders = headers_finish(x, &res.content_type);
+    res.headers = x->out;
+    res.body = x->body;
+    res.total_ms = ms_since(&x->t0);
+
+    x->state = XS_CALLING; /* upstream_cancel(x) from its own callback is a no-op */
+    if (x->done)
+        x->done(&res, x->arg);
+    xfer_put(u, x);
+}
+
+static void drain_done(struct upstream *u)
+{
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(u->multi, &left))) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        CURL *e = msg->easy_handle;
+        CURLcode rc = msg->data.result; /* msg is invalid after remove_handle */
+        char *p = NULL;
+        curl_easy_getinfo(e, CURLINFO_PRIVATE, &p);
+        struct upstream_xfer *x = (struct upstream_xfer *)p;
+        curl_multi_remove_handle(u->multi, e);
+        long nc = easy_num_connects(e);
+        u->connects += nc;
+        if (x->state != XS_ACTIVE)
+            continue; /* cannot happen: cancelled transfers are removed before draining */
+        if (rc != CURLE_OK && try_retry(u, x, rc, nc))
+            continue;
+        xfer_complete(u, x, rc, NULL);
+    }
+}
+
+static void run_deferred(struct upstream *u)
+{
+    struct upstream_xfer *x;
+    while ((x = xfer_pop(&u->deferred))) {
+        curl_multi_remove_handle(u->multi, x->easy);
+        u->connects += easy_num_connects(x->easy);
+        xfer_put(u, x);
+    }
+}
+
+static void fail_all(struct upstream *u, CURLMcode mc)
+{
+    /* Detach the list first: callbacks may start transfers, which must not be failed too. */
+    struct upstream_xfer *list = u->active;
+    u->active = NULL;
+    if (list)
+        list->pprev = &list;
+    while (list) {
+        struct upstream_xfer *x = list;
+        curl_multi_remove_handle(u->multi, x->easy);
+        u->connects += easy_num_connects(x->easy);
+        /* xfer_complete unlinks from <list>; a callback cancelling the next one does too. */
+        xfer_complete(u, x, CURLE_OK, curl_multi_strerror(mc));
+    }
+}
+
+void upstream_cancel(struct upstream_xfer *x)
+{
+    if (!x || x->state != XS_ACTIVE)
+        return; /* finished (or inside its own done callback): nothing to abort */
+    struct upstream *u = x->u;
+    u->inflight--;
+    xfer_unlink(x);
+    if (u->depth > 0) {
+        /* Inside curl_multi_socket_action remove_handle would fail with
+         * CURLM_RECURSIVE_API_CALL: finish the job when it returns. */
+        x->state = XS_CANCELLED;
+        xfer_link(&u->deferred, x);
+        return;
+    }
+    /* Removing an unfinished transfer closes its connection: the upstream sees the abort. */
+    curl_multi_remove_handle(u->multi, x->easy);
+    u->connects += easy_num_connects(x->easy);
+    xfer_put(u, x);
+}
+
+/* ---- lifecycle ----------------------------------------------------------------------------- */
+
+struct upstream *upstream_new(struct event_base *base, const struct upstream_opts *opts)
+{
+    struct upstream_opts def;
+    struct upstream *u = xcalloc(1, sizeof *u);
+
+    upstream_opts_defaults(&def);
+    u->base = base;
+    u->opts = *opts;
+    /* Zero means "default" except where zero has a meaning of its own (max_host_connections:
+     * unlimited; verify_tls: off), so a zero-initialised struct is never a footgun. */
+    if (u->opts.connect_timeout_ms <= 0)
+        u->opts.connect_timeout_ms = def.connect_timeout_ms;
+    if (u->opts.timeout_ms <= 0)
+        u->opts.timeout_ms = def.timeout_ms;
+    if (u->opts.max_host_connections < 0)
+        u->opts.max_host_connections = 0;
+    if (u->opts.max_connects <= 0)
+        u->opts.max_connects = def.max_connects;
+    if (u->opts.max_idle_ms <= 0)
+        u->opts.max_idle_ms = def.max_idle_ms;
+    if (u->opts.max_response_bytes == 0)
+        u->opts.max_response_bytes = def.max_response_bytes;
+    u->maxage_s = (u->opts.max_idle_ms + 999) / 1000;
+
+    if (evtimer_assign(&u->timer, base, on_timeout, u) != 0 ||
+        event_assign(&u->drain_ev, base, -1, 0, on_drain, u) != 0)
+        goto fail;
+    u->timer_ready = true;
+    u->multi = curl_multi_init();
+    u->share = curl_share_init();
+    if (!u->multi || !u->share)
+        goto fail;
+    /* Single-threaded loop: no lock callbacks. The TLS session cache is per easy handle in 7.88
+     * unless shared (doc section 4). */
+    if (curl_share_setopt(u->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK ||
+        curl_share_setopt(u->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) != CURLSHE_OK)
+        goto fail;
+    if (curl_multi_setopt(u->multi, CURLMOPT_SOCKETFUNCTION, socket_cb) != CURLM_OK ||
+        curl_multi_setopt(u->multi, CURLMOPT_SOCKETDATA, u) != CURLM_OK ||
+        curl_multi_setopt(u->multi, CURLMOPT_TIMERFUNCTION, timer_cb) != CURLM_OK ||
+        curl_multi_setopt(u->multi, CURLMOPT_TIMERDATA, u) != CURLM_OK ||
+        curl_multi_setopt(u->multi, CURLMOPT_MAXCONNECTS, u->opts.max_connects) != CURLM_OK ||
+        curl_multi_setopt(u->multi, CURLMOPT_MAX_HOST_CONNECTIONS, u->opts.max_host_connections) !=
+            CURLM_OK)
+        goto fail;
+    return u;
+
+fail:
+    upstream_free(u);
+    return NULL;
+}
+
+void upstream_free(struct upstream *u)
+{
+    if (!u)
+        return;
+    struct upstream_xfer *x;
+    while ((x = xfer_pop(&u->active))) {
+        curl_multi_remove_handle(u->multi, x->easy);
+        xfer_destroy(x);
+    }
+    while ((x = xfer_pop(&u->deferred))) {
+        curl_multi_remove_handle(u->multi, x->easy);
+        xfer_destroy(x);
+    }
+    while ((x = u->pool)) {
+        u->pool = x->next;
+        xfer_destroy(x);
+    }
+    u->npool = 0;
+    u->inflight = 0;
+    /* Easy handles go first: curl_share_cleanup refuses while a handle still uses the share.
+     * curl_multi_cleanup closes cached connections and calls socket_cb (REMOVE) for them, so
+     * the socket contexts and the base must still be alive here. */
+    if (u->multi)
+        curl_multi_cleanup(u->multi);
+    while (u->socks) {
+        struct sockctx *sc = u->socks;
+        u->socks = sc->next;
+        event_del(&sc->ev);
+        free(sc);
+    }
+    if (u->share)
+        curl_share_cleanup(u->share);
+    if (u->timer_ready) {
+        evtimer_del(&u->timer);
+        event_del(&u->drain_ev);
+    }
+    free(u);
+}
+
+size_t upstream_inflight(const struct upstream *u)
+{
+    return u->inflight;
+}
+
+long upstream_connects(const struct upstream *u)
+{
+    return u->connects;
+}

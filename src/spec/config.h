@@ -1,0 +1,99 @@
+/*
+ * config: deployment settings. Built-in defaults, then config/capproxy.yaml (where ${VAR} and
+ * ${VAR:-default} are expanded from the environment), then the fixed CAPPROXY_* environment
+ * variables, which always win. Secrets are read here (environment or a mounted file) and never
+ * printed: config_dump redacts them.
+ */
+#ifndef CAPPROXY_CONFIG_H
+#define CAPPROXY_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "base/diag.h"
+
+/* A header value injected into upstream requests of matching consumers, when the consumed
+ * operation declares that header and the caller did not send it. */
+struct config_credential {
+    char *header; /* e.g. "x-cal-secret-key" */
+    char *env;    /* environment variable it is read from (NULL: none) */
+    char *file;   /* file it is read from (NULL: none); env wins when both are set */
+    char *value;  /* the secret, NULL when neither source has one. Never log it. */
+    char *source; /* "env CAL_COM_CLIENT_SECRET" / "file /run/..." / "unset": safe to print */
+};
+
+/* Settings for the consumed APIs whose namespace matches <pattern> (a glob, '*' for all). */
+struct config_consumer {
+    char *pattern;
+    char *base_uri; /* NULL or "": keep the document's */
+    struct config_credential *credentials;
+    size_t ncredentials;
+};
+
+/* Upper bound of limits.maxHeaders: the front ends collect headers into arrays this big. */
+#define CONFIG_MAX_HEADERS_LIMIT 512
+
+struct config_listen {
+    char *host; /* NULL when not set */
+    int port;   /* -1 when not set */
+};
+
+struct config {
+    char *file; /* the config file read, NULL when none */
+    struct config_listen rest_listen;
+    struct config_listen mcp_listen;
+    struct config_listen admin_listen; /* health and metrics; port -1: disabled */
+    char **mcp_allowed_hosts;          /* extra Host values accepted by the MCP endpoint */
+    size_t nmcp_allowed_hosts;
+    int workers; /* >= 1 after config_finish */
+    size_t max_body_size;
+    size_t max_header_size;
+    long max_headers;       /* header fields per request, 1..CONFIG_MAX_HEADERS_LIMIT */
+    long header_timeout_ms; /* a whole request head, from accept or its first bytes */
+    long body_timeout_ms;   /* a whole request body, from the end of its head */
+    long client_timeout_ms;
+    long max_connections;
+    long upstream_connect_timeout_ms;
+    long upstream_timeout_ms;
+    long upstream_max_host_connections;
+    long upstream_max_idle_connections;
+    long upstream_idle_timeout_ms;
+    size_t upstream_max_response_size;
+    bool upstream_tls_verify;
+    int log_level; /* LOG_ERROR .. LOG_DEBUG from log.h */
+    bool access_log;
+    bool log_json;         /* access and other log lines as JSON objects */
+    long drain_timeout_ms; /* SIGTERM: how long in-flight requests may take to finish */
+    struct config_consumer *consumers;
+    size_t nconsumers;
+};
+
+void config_defaults(struct config *c);
+void config_deinit(struct config *c);
+/* Read <path> (YAML). With <required> false a missing file is not an error (defaults stay).
+ * Errors go to <d> with file:line:col. 0 or -1. */
+int config_load_file(struct config *c, const char *path, bool required, struct diag *d);
+/* The same for a document held in memory, named <name> in messages (tests, fuzzing). */
+int config_load_buffer(struct config *c, const char *name, const char *buf, size_t len,
+                       struct diag *d);
+/* Apply the CAPPROXY_* environment overrides. 0 or -1 (bad value, reported in <d>). */
+int config_apply_env(struct config *c, struct diag *d);
+/* Fill computed defaults (workers = cores) and read secrets from their sources. */
+int config_finish(struct config *c, struct diag *d);
+/* The settings for consumer namespace <ns>: the first entry whose pattern matches, or NULL. */
+const struct config_consumer *config_consumer_for(const struct config *c, const char *ns);
+/* Expand ${VAR} and ${VAR:-default} in <s> from the environment (caller frees). NULL with
+ * <*err> set on a malformed reference. */
+char *config_expand_env(const char *s, const char **err);
+/* Parse "host:port", ":port" or "port" (host NULL then). 0 or -1. */
+int config_parse_listen(const char *s, struct config_listen *out);
+/* Whether secret <value> is a placeholder someone was meant to replace (README.md,
+ * "Placeholder secrets"): a start-up error wherever a secret is read. */
+bool config_is_placeholder(const char *value);
+/* Print the effective settings, secrets redacted. */
+void config_dump(const struct config *c, FILE *fp);
+/* Simple glob: '*' matches any run of characters, '?' one character. */
+bool config_glob_match(const char *pattern, const char *s);
+
+#endif

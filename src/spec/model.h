@@ -1,0 +1,300 @@
+/*
+ * model: the loaded capability documents as plain data. Built by the loader, read-only after
+ * load and shared by every worker thread. All strings and arrays live in the model's arena;
+ * cJSON values (body data, literals) are owned by the model and deleted by model_free.
+ * No libevent or libcurl here, so everything on top can be unit-tested without a loop.
+ */
+#ifndef CAPPROXY_MODEL_H
+#define CAPPROXY_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "base/util.h"
+
+enum model_method {
+    MODEL_GET,
+    MODEL_POST,
+    MODEL_PUT,
+    MODEL_PATCH,
+    MODEL_DELETE,
+    MODEL_HEAD,
+    MODEL_OPTIONS,
+    MODEL_METHOD_COUNT
+};
+
+/* Where a parameter lives. MODEL_IN_NONE for exposed/tool parameters that declare no `in`. */
+enum model_in {
+    MODEL_IN_NONE,
+    MODEL_IN_PATH,
+    MODEL_IN_QUERY,
+    MODEL_IN_HEADER,
+    MODEL_IN_COOKIE,
+    MODEL_IN_BODY,
+    MODEL_IN_ENVIRONMENT
+};
+
+/* A parameter's declared JSON type. MODEL_TYPE_ANY when absent or unknown. */
+enum model_type {
+    MODEL_TYPE_ANY,
+    MODEL_TYPE_STRING,
+    MODEL_TYPE_NUMBER,
+    MODEL_TYPE_INTEGER,
+    MODEL_TYPE_BOOLEAN,
+    MODEL_TYPE_ARRAY,
+    MODEL_TYPE_OBJECT
+};
+
+/* Position in a source file, 1-based. <file> points to the capability's file name. */
+struct model_pos {
+    const char *file;
+    int line;
+    int col;
+};
+
+struct model_param {
+    const char *name;
+    enum model_in in;
+    enum model_type type;
+    const char *description; /* NULL when absent */
+    bool required;
+    const char *value; /* optional fixed value or {{template}} (`value:`), NULL when absent */
+    struct model_pos pos;
+};
+
+enum model_auth_kind { MODEL_AUTH_NONE, MODEL_AUTH_BEARER, MODEL_AUTH_BASIC, MODEL_AUTH_APIKEY };
+
+/* Outbound (consumes) or inbound (exposes) authentication. Values may hold {{VAR}} templates. */
+struct model_auth {
+    enum model_auth_kind kind;
+    const char *token;    /* bearer */
+    const char *username; /* basic */
+    const char *password; /* basic */
+    const char *key;      /* apikey: header or query parameter name */
+    const char *value;    /* apikey */
+    bool in_query;        /* apikey placement: query instead of header */
+    struct model_pos pos;
+};
+
+/* An output parameter. <mapping> is a JSONPath (`mapping:` or `value:`); NULL means the whole
+ * document. Object outputs may list <properties>; array outputs may describe <items>. */
+struct model_output {
+    const char *name; /* NULL when absent */
+    enum model_type type;
+    const char *mapping;
+    struct model_output *properties;
+    size_t nproperties;
+    struct model_output *items; /* NULL when absent */
+    struct model_pos pos;
+};
+
+enum model_body_kind { MODEL_BODY_NONE, MODEL_BODY_TEMPLATE, MODEL_BODY_JSON };
+
+/* An operation's `body:` either a Mustache string template or {type: json, data: ...}. */
+struct model_body {
+    enum model_body_kind kind;
+    const char *template; /* MODEL_BODY_TEMPLATE */
+    cJSON *json;          /* MODEL_BODY_JSON: the `data` value; string leaves may hold {{x}} */
+    struct model_pos pos;
+};
+
+struct model_resource;
+struct model_consumer;
+struct model_capability;
+struct model_expose;
+
+struct model_operation {
+    const char *name;
+    enum model_method method;
+    const char *description;
+    struct model_param *params;
+    size_t nparams;
+    struct model_body body;
+    const char *output_raw_format; /* NULL when absent */
+    struct model_output *outputs;
+    size_t noutputs;
+    struct model_resource *resource; /* back pointer */
+    struct model_consumer *consumer; /* back pointer */
+    struct model_pos pos;
+};
+
+struct model_resource {
+    const char *name;
+    const char *path; /* as written, e.g. /v2/oauth-clients/{clientId}/users */
+    const char *description;
+    struct model_operation *operations;
+    size_t noperations;
+    struct model_pos pos;
+};
+
+struct model_consumer {
+    const char *type; /* "http" */
+    const char *ns;
+    const char *base_uri; /* as written; may be "" (then configuration must supply it) */
+    const char *description;
+    struct model_param *params; /* namespace-level inputParameters, sent on every operation */
+    size_t nparams;
+    struct model_auth auth; /* kind MODEL_AUTH_NONE when absent */
+    struct model_resource *resources;
+    size_t nresources;
+    struct model_capability *cap;
+    struct model_pos pos;
+    bool incomplete; /* an unknown key was reported inside: an operation may be missing */
+};
+
+enum model_with_kind {
+    MODEL_WITH_REF,      /* rest.NAME, tools.NAME or <own namespace>.NAME: the input NAME */
+    MODEL_WITH_TEMPLATE, /* a string containing {{...}} */
+    MODEL_WITH_LITERAL   /* any other scalar */
+};
+
+/* One entry of `with:`: consumed parameter <name> gets a value. */
+struct model_with {
+    const char *name;
+    enum model_with_kind kind;
+    const char *ref;  /* REF: the input name, prefix removed */
+    const char *text; /* TEMPLATE: the template; LITERAL: the scalar as written */
+    cJSON *literal;   /* LITERAL: typed value (number, bool, string, null) */
+    struct model_pos pos;
+};
+
+/* What REST operations and MCP tools have in common: the call to a consumed operation. */
+struct model_call {
+    const char *call;               /* "<consumes namespace>.<operation>" as written */
+    struct model_operation *target; /* resolved by loader_validate: never NULL after it passed */
+    struct model_with *with;
+    size_t nwith;
+    struct model_param *params; /* declared inputParameters of the exposed op/tool */
+    size_t nparams;
+    bool params_declared; /* `inputParameters` is present (possibly empty: a tool without
+                             arguments), as opposed to absent (the schema is then derived) */
+    struct model_output *outputs;
+    size_t noutputs;
+};
+
+struct model_rest_resource;
+
+struct model_rest_op {
+    enum model_method method;
+    const char *name;
+    const char *description;
+    struct model_call call;
+    struct model_rest_resource *resource; /* back pointer */
+    struct model_pos pos;
+};
+
+struct model_rest_resource {
+    const char *path; /* as written, e.g. /v1/v2/oauth-clients/{clientid}/users */
+    const char *name;
+    const char *description;
+    struct model_rest_op *operations;
+    size_t noperations;
+    struct model_expose *expose; /* back pointer */
+    struct model_pos pos;
+};
+
+/* Tri-state MCP hints: -1 when the document does not set them. */
+struct model_hints {
+    signed char read_only;
+    signed char destructive;
+    signed char idempotent;
+    signed char open_world;
+};
+
+struct model_tool {
+    const char *name;
+    const char *description;
+    const char *label; /* becomes MCP `title`; NULL when absent */
+    struct model_hints hints;
+    struct model_call call;
+    struct model_expose *expose; /* back pointer */
+    struct model_pos pos;
+};
+
+enum model_expose_type { MODEL_EXPOSE_REST, MODEL_EXPOSE_MCP };
+
+struct model_expose {
+    enum model_expose_type type;
+    const char *ns;
+    int port;              /* -1 when absent */
+    const char *address;   /* NULL when absent */
+    const char *transport; /* mcp: "http" (default) or "stdio"; NULL for rest */
+    const char *path;      /* mcp extension: an extra endpoint path shared by every adapter
+                              that names it (e.g. /cal-platform); NULL when absent */
+    const char *description;
+    struct model_auth auth; /* inbound; kind MODEL_AUTH_NONE when absent */
+    struct model_rest_resource *resources;
+    size_t nresources;
+    struct model_tool *tools;
+    size_t ntools;
+    struct model_capability *cap;
+    struct model_pos pos;
+};
+
+struct model_bind_key {
+    const char *var;      /* usable as {{var}} */
+    const char *provider; /* environment variable (or file key) it is read from */
+    struct model_pos pos;
+};
+
+struct model_bind {
+    const char *ns;
+    const char *location; /* NULL: environment; else file:///path.json or .yaml */
+    struct model_bind_key *keys;
+    size_t nkeys;
+    struct model_pos pos;
+};
+
+struct model_capability {
+    const char *file;
+    const char *version; /* the `naftiko:` value */
+    const char *label;
+    const char *description;
+    struct model_bind *binds;
+    size_t nbinds;
+    struct model_consumer *consumers;
+    size_t nconsumers;
+    struct model_expose *exposes;
+    size_t nexposes;
+    struct model_pos pos;
+};
+
+struct model {
+    struct arena arena;
+    struct model_capability **caps;
+    size_t ncaps;
+    cJSON **_owned; /* cJSON values to delete in model_free */
+    size_t _nowned;
+};
+
+struct model *model_new(void);
+void model_free(struct model *m); /* NULL-safe */
+/* Add an empty capability for <file> and return it (owned by <m>). */
+struct model_capability *model_add_capability(struct model *m, const char *file);
+/* Record <v> as owned by <m> (deleted by model_free) and return it. */
+cJSON *model_own_json(struct model *m, cJSON *v);
+
+/* "GET" -> MODEL_GET (case-insensitive); -1 when unknown. */
+int model_method_parse(const char *s);
+const char *model_method_name(enum model_method m);
+int model_in_parse(const char *s); /* -1 when unknown */
+const char *model_in_name(enum model_in in);
+enum model_type model_type_parse(const char *s); /* unknown -> MODEL_TYPE_ANY */
+const char *model_type_name(enum model_type t);
+
+/* Resolve "<ns>.<operation>" against every capability; NULL when not found. The namespace may
+ * itself contain dots: the split is at the last dot. */
+struct model_operation *model_find_operation(const struct model *m, const char *call);
+struct model_consumer *model_find_consumer(const struct model *m, const char *ns);
+
+/* The `with` entry of <mc> for consumed parameter <name>: exact name first, then
+ * case-insensitive (header names); NULL when none. */
+const struct model_with *model_call_with(const struct model_call *mc, const char *name);
+
+/* Find a consumed operation's parameter by name (operation params first, then the consumer's
+ * namespace-level params); NULL when not declared. */
+const struct model_param *model_op_param(const struct model_operation *op, const char *name);
+
+#endif

@@ -1,0 +1,149 @@
+/*
+ * urlenc: see urlenc.h. Every function either appends its whole result or leaves the buffer as
+ * it was, so a caller that hits the cap never sends a half-encoded value upstream. Encoding goes
+ * through a small stack chunk to keep the number of strbuf calls (and reallocations) low.
+ */
+#include "spec/urlenc.h"
+
+#include <string.h>
+
+static const char urlenc_hex[] = "0123456789ABCDEF";
+
+static bool is_unreserved(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
+}
+
+static int hex_value(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* Undo a failed append: the strbuf contract is "unchanged on failure", and we extend it to the
+ * whole multi-chunk operation. */
+static void truncate_to(struct strbuf *out, size_t len)
+{
+    out->len = len;
+    if (out->data)
+        out->data[len] = '\0';
+}
+
+/* Encode every byte that is not unreserved. With <all>, unreserved bytes are escaped too: used
+ * for the dot segments below. */
+static int encode(const char *in, size_t len, bool all, struct strbuf *out)
+{
+    char chunk[256];
+    size_t n = 0;
+    size_t start = out->len;
+
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (n > sizeof chunk - 3) {
+            if (strbuf_add(out, chunk, n) < 0)
+                goto fail;
+            n = 0;
+        }
+        if (!all && is_unreserved(c)) {
+            chunk[n++] = (char)c;
+        } else {
+            chunk[n++] = '%';
+            chunk[n++] = urlenc_hex[c >> 4];
+            chunk[n++] = urlenc_hex[c & 0x0F];
+        }
+    }
+    /* Always append, even nothing, so <out> is NUL-terminated afterwards. */
+    if (strbuf_add(out, chunk, n) < 0)
+        goto fail;
+    return 0;
+
+fail:
+    truncate_to(out, start);
+    return -1;
+}
+
+int urlenc_segment(const char *in, size_t len, struct strbuf *out)
+{
+    /* "." and ".." are made only of unreserved bytes, yet as a whole segment they are dot
+     * segments that curl (and many servers) squash, which would change the path. Escaping them
+     * keeps the value one opaque segment. Callers should still refuse such values with
+     * urlenc_segment_value_ok: an upstream may decode %2E before removing dot segments. */
+    bool dots = (len == 1 && in[0] == '.') || (len == 2 && in[0] == '.' && in[1] == '.');
+    return encode(in, len, dots, out);
+}
+
+int urlenc_query(const char *in, size_t len, struct strbuf *out)
+{
+    /* Only unreserved bytes survive, so '&', '=', '+', ' ', '#' are all escaped; a space is
+     * %20 rather than '+' because both encodings are understood and %20 is unambiguous. */
+    return encode(in, len, false, out);
+}
+
+int urlenc_decode(const char *in, size_t len, bool plus_is_space, struct strbuf *out)
+{
+    char chunk[256];
+    size_t n = 0;
+    size_t start = out->len;
+
+    for (size_t i = 0; i < len; i++) {
+        char c = in[i];
+        if (n == sizeof chunk) {
+            if (strbuf_add(out, chunk, n) < 0)
+                goto fail;
+            n = 0;
+        }
+        if (c == '%') {
+            if (len - i < 3)
+                goto fail;
+            int hi = hex_value((unsigned char)in[i + 1]);
+            int lo = hex_value((unsigned char)in[i + 2]);
+            if (hi < 0 || lo < 0)
+                goto fail;
+            c = (char)(hi << 4 | lo);
+            i += 2;
+        } else if (c == '+' && plus_is_space) {
+            c = ' ';
+        }
+        chunk[n++] = c;
+    }
+    if (strbuf_add(out, chunk, n) < 0)
+        goto fail;
+    return 0;
+
+fail:
+    truncate_to(out, start);
+    return -1;
+}
+
+bool urlenc_segment_value_ok(const char *v, size_t len)
+{
+    if (len == 0 || !v)
+        return false;
+    if ((len == 1 && v[0] == '.') || (len == 2 && v[0] == '.' && v[1] == '.'))
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (c < 0x20 || c == 0x7F || c == '/' || c == '\\')
+            return false;
+    }
+    return true;
+}
+
+bool urlenc_header_value_ok(const char *v, size_t len)
+{
+    if (len && !v)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)v[i];
+        /* Bytes >= 0x80 are obs-text, allowed by RFC 9110; CR/LF would split the header. */
+        if ((c < 0x20 && c != '\t') || c == 0x7F)
+            return false;
+    }
+    return true;
+}

@@ -1,0 +1,227 @@
+/* Unit tests for util: strbuf caps, arena, string helpers, duration and size parsing. */
+#include "harness.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/httpstatus.h"
+#include "base/jsonnum.h"
+#include "base/util.h"
+
+static void test_strbuf(void)
+{
+    struct strbuf b;
+    strbuf_init(&b, 8);
+    CHECK(strbuf_adds(&b, "abcd") == 0);
+    CHECK(strbuf_addf(&b, "%d", 123) == 0);
+    CHECK_STR(b.data, "abcd123");
+    CHECK(strbuf_adds(&b, "xy") == -1); /* 9 > cap 8: refused, unchanged */
+    CHECK_STR(b.data, "abcd123");
+    CHECK(strbuf_addc(&b, 'z') == 0);
+    CHECK(b.len == 8);
+    size_t len;
+    char *s = strbuf_detach(&b, &len);
+    CHECK_STR(s, "abcd123z");
+    CHECK(len == 8 && b.data == NULL && b.len == 0);
+    free(s);
+    strbuf_deinit(&b);
+}
+
+static void test_arena(void)
+{
+    struct arena a;
+    arena_init(&a);
+    char *s = arena_strdup(&a, "hello");
+    int *big = arena_alloc(&a, 100000 * sizeof(int)); /* larger than a block */
+    big[99999] = 7;
+    CHECK_STR(s, "hello");
+    CHECK(big[0] == 0 && big[99999] == 7);
+    CHECK(arena_strdup(&a, NULL) == NULL);
+    arena_deinit(&a);
+}
+
+static void test_closest(void)
+{
+    const char *keys[] = {"operations", "resources", NULL, "timeZone", "name"};
+    CHECK_STR(util_closest("opertions", keys, 5), "operations"); /* one deletion */
+    CHECK_STR(util_closest("timezone", keys, 5), "timeZone");    /* case only */
+    CHECK_STR(util_closest("resuorces", keys, 5), "resources");  /* a swap counts once */
+    CHECK(util_closest("name", keys, 5) == NULL);                /* exact: nothing to suggest */
+    CHECK(util_closest("zzzzzzzzzz", keys, 5) == NULL);          /* nothing close */
+    CHECK(util_closest("nm", keys, 5) == NULL);                  /* 2 edits > max(1, 2/3) */
+    const char *reqd[] = {"required", "description"};
+    CHECK_STR(util_closest("requird", reqd, 2), "required");
+    struct util_closest c;
+    util_closest_init(&c, "limt");
+    util_closest_add(&c, "list");
+    util_closest_add(&c, "limit"); /* 1 edit each: the first stays */
+    util_closest_add(&c, NULL);    /* ignored */
+    CHECK_STR(c.best, "list");
+}
+
+static void test_strings(void)
+{
+    CHECK(str_eq_ci("X-Cal-Secret-Key", "x-cal-secret-key"));
+    CHECK(!str_eq_ci("abc", "abcd"));
+    CHECK(str_eq_ci_n("CLIENTID/users", 8, "clientid"));
+    CHECK(!str_eq_ci_n("clientid", 8, "clientidx"));
+    CHECK(str_ct_eq("secret", 6, "secret", 6));
+    CHECK(!str_ct_eq("secreT", 6, "secret", 6));
+    CHECK(!str_ct_eq("secret", 6, "secret1", 7));
+    long v;
+    CHECK(str_to_long("42", 0, 100, &v) == 0 && v == 42);
+    CHECK(str_to_long("101", 0, 100, &v) == -1);
+    CHECK(str_to_long("4x", 0, 100, &v) == -1);
+    CHECK(str_to_long(" 4", 0, 100, &v) == -1);
+    CHECK(str_to_ms("500ms", &v) == 0 && v == 500);
+    CHECK(str_to_ms("30s", &v) == 0 && v == 30000);
+    CHECK(str_to_ms("2m", &v) == 0 && v == 120000);
+    CHECK(str_to_ms("1500", &v) == 0 && v == 1500);
+    CHECK(str_to_ms("1.5s", &v) == 0 && v == 1500);
+    CHECK(str_to_ms("abc", &v) == -1);
+    CHECK(str_to_ms("5h", &v) == -1);
+    size_t z;
+    CHECK(str_to_size("1MiB", &z) == 0 && z == 1048576);
+    CHECK(str_to_size("16KiB", &z) == 0 && z == 16384);
+    CHECK(str_to_size("64k", &z) == 0 && z == 65536);
+    CHECK(str_to_size("100", &z) == 0 && z == 100);
+    CHECK(str_to_size("-1", &z) == -1);
+    CHECK(str_to_size("10 parsecs", &z) == -1);
+}
+
+static void test_utf8(void)
+{
+    size_t at = 99;
+    CHECK(utf8_valid("", 0, &at));
+    CHECK(utf8_valid("plain ascii", 11, &at));
+    CHECK(utf8_valid("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9, &at)); /* é € 😀 */
+    CHECK(utf8_valid("\xf4\x8f\xbf\xbf", 4, &at));                     /* U+10FFFF */
+    CHECK(!utf8_valid("\xff", 1, &at) && at == 0);
+    CHECK(!utf8_valid("ab\xc0\xaf", 4, &at) && at == 2);       /* overlong '/' */
+    CHECK(!utf8_valid("\xe0\x80\xaf", 3, &at) && at == 0);     /* overlong, 3 bytes */
+    CHECK(!utf8_valid("x\xed\xa0\x80", 4, &at) && at == 1);    /* a surrogate */
+    CHECK(!utf8_valid("\xf4\x90\x80\x80", 4, &at) && at == 0); /* above U+10FFFF */
+    CHECK(!utf8_valid("\xe2\x82", 2, &at) && at == 0);         /* cut short */
+    CHECK(!utf8_valid("\x80", 1, &at));                        /* a lone continuation */
+    CHECK(!utf8_valid("a\0b", 3, &at) && at == 1);             /* NUL cuts C strings */
+    CHECK(utf8_seq((const unsigned char *)"\xc3\xa9", 2) == 2);
+}
+
+static void test_media_type(void)
+{
+    CHECK(media_type_is_json("application/json"));
+    CHECK(media_type_is_json("Application/JSON"));
+    CHECK(media_type_is_json("application/json; charset=utf-8"));
+    CHECK(media_type_is_json("  application/json ;charset=UTF-8"));
+    CHECK(media_type_is_json("application/merge-patch+json"));
+    CHECK(media_type_is_json("application/vnd.api+json; ext=x"));
+    CHECK(!media_type_is_json(NULL));
+    CHECK(!media_type_is_json(""));
+    CHECK(!media_type_is_json("text/plain"));
+    CHECK(!media_type_is_json("text/json"));
+    CHECK(!media_type_is_json("application/jsonx"));
+    CHECK(!media_type_is_json("application/json5"));
+    CHECK(!media_type_is_json("application/+json"));
+    CHECK(!media_type_is_json("application/x-www-form-urlencoded"));
+    CHECK(!media_type_is_json("application/json text/plain"));
+    CHECK(!media_type_is_json("multipart/form-data; boundary=x+json"));
+}
+
+static char *print(cJSON *j)
+{
+    char *s = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    return s;
+}
+
+static void test_jsonnum(void)
+{
+    CHECK(jsonnum_is_json_number("0", 1));
+    CHECK(jsonnum_is_json_number("-0", 2));
+    CHECK(jsonnum_is_json_number("1.5e-3", 6));
+    CHECK(jsonnum_is_json_number("12345678901234567890", 20));
+    CHECK(!jsonnum_is_json_number("01", 2));
+    CHECK(!jsonnum_is_json_number("1.", 2));
+    CHECK(!jsonnum_is_json_number(".5", 2));
+    CHECK(!jsonnum_is_json_number("1e", 2));
+    CHECK(!jsonnum_is_json_number("-", 1));
+    CHECK(!jsonnum_is_json_number("+1", 2));
+
+    /* Digits inside strings (escaped quotes included) are no numbers; integers of 16 digits or
+     * more keep them (cJSON prints 9007199254740991 as 9.00719925474099e+15), the others stay
+     * doubles. */
+    const char *src =
+        "{\"a\\\"1\":\"\\\"12345678901234567890\",\"b\":[12345678901234567890,"
+        "-9007199254740993,9007199254740991,1.5,1e300],\"c\":{\"d\":98765432109876543210}}";
+    cJSON *doc = cJSON_Parse(src);
+    CHECK(jsonnum_keep_big_ints(doc, NULL, src, strlen(src)) ==
+          4); /* 16 digits: cJSON would round */
+    char *s = print(doc);
+    CHECK_STR(s,
+              "{\"a\\\"1\":\"\\\"12345678901234567890\",\"b\":[12345678901234567890,"
+              "-9007199254740993,9007199254740991,1.5,1e+300],\"c\":{\"d\":98765432109876543210}}");
+    cJSON_free(s);
+    /* Only under a subtree when one is given. */
+    doc = cJSON_Parse(src);
+    CHECK(jsonnum_keep_big_ints(doc, cJSON_GetObjectItem(doc, "c"), src, strlen(src)) == 1);
+    CHECK(cJSON_IsNumber(cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "b"), 0)));
+    cJSON_Delete(doc);
+    /* Nothing with 16 digits in a row: nothing to do (and no scan). */
+    const char *small = "{\"a\":123456789012345}";
+    doc = cJSON_Parse(small);
+    CHECK(jsonnum_keep_big_ints(doc, NULL, small, strlen(small)) == 0);
+    cJSON_Delete(doc);
+
+    /* The token of one number node. */
+    const char *rpc = "{\"x\":[1,2],\"id\":-0,\"y\":3}";
+    doc = cJSON_Parse(rpc);
+    size_t len = 0;
+    const char *t = jsonnum_token(doc, cJSON_GetObjectItem(doc, "id"), rpc, strlen(rpc), &len);
+    CHECK(t && len == 2 && memcmp(t, "-0", 2) == 0);
+    CHECK(jsonnum_token(doc, cJSON_GetObjectItem(doc, "x"), rpc, strlen(rpc), &len) == NULL);
+    cJSON_Delete(doc);
+}
+
+static void test_httpstatus(void)
+{
+    CHECK_STR(httpstatus_text(404), "Not Found");
+    CHECK_STR(httpstatus_text(301), "Moved Permanently");
+    CHECK_STR(httpstatus_text(418), "Client Error");
+    CHECK_STR(httpstatus_text(599), "Server Error");
+}
+
+/* The NUL check before cJSON: the escape and, found by tests/fuzz/fuzz_jsonpath, a raw byte. */
+static void test_json_nul(void)
+{
+    size_t at = 99;
+    CHECK_STR(json_text_refusal("{\"a\":\"x\\u0000y\"}", 16, false, &at), "the escape \\u0000");
+    CHECK(at == 7);
+    CHECK(!json_text_refusal("{\"a\":\"x\\\\u0000y\"}", 17, true, NULL)); /* an escaped backslash */
+    CHECK_STR(json_text_refusal("{\"a\":\"x\0y\"}", 11, false, &at), "a NUL byte");
+    CHECK(at == 7);
+    CHECK(json_text_refusal("{}\0", 3, false, NULL));
+    CHECK(!json_text_refusal("{\"a\":\"xy\"}", 10, true, NULL));
+    CHECK(!json_text_refusal(NULL, 0, true, NULL));
+    /* Raw control characters: only tab, LF and CR, and only outside strings (strict). */
+    CHECK(!json_text_refusal("{\t\"a\":\r\n1}", 10, true, NULL));
+    CHECK_STR(json_text_refusal("{\"a\":\"x\ty\"}", 11, true, &at), "a control character");
+    CHECK(at == 7);
+    CHECK(!json_text_refusal("{\"a\":\"x\ty\"}", 11, false, NULL)); /* upstream answers: NUL only */
+    CHECK(json_text_refusal("{\x01\"a\":1}", 8, true, NULL));
+    CHECK(!json_text_refusal("{\"a\\\"\":1}", 9, true, NULL)); /* an escaped quote stays inside */
+    CHECK(json_text_refusal("{\"a\\\"\x02\":1}", 10, true, NULL));
+}
+
+int main(void)
+{
+    test_utf8();
+    test_media_type();
+    test_jsonnum();
+    test_httpstatus();
+    test_strbuf();
+    test_arena();
+    test_strings();
+    test_closest();
+    test_json_nul();
+    return harness_report();
+}
