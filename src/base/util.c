@@ -330,6 +330,25 @@ bool utf8_valid(const char *s, size_t len, size_t *bad_at)
     return true;
 }
 
+char *utf8_sanitize(const char *s, size_t len)
+{
+    struct strbuf b;
+    strbuf_init(&b, 0);
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len) {
+        size_t n = utf8_seq(p + i, len - i);
+        if (n) {
+            strbuf_add(&b, p + i, n);
+            i += n;
+        } else {
+            strbuf_add(&b, "\xEF\xBF\xBD", 3);
+            i++;
+        }
+    }
+    return strbuf_detach(&b, NULL);
+}
+
 bool media_type_is_json(const char *ct)
 {
     if (!ct)

@@ -77,6 +77,9 @@ size_t utf8_seq(const unsigned char *s, size_t n);
 /* Whether <s>[0..len) is valid UTF-8 (see utf8_seq); if not, <*bad_at> (may be NULL) gets the
  * offset of the first bad byte. */
 bool utf8_valid(const char *s, size_t len, size_t *bad_at);
+/* A copy of <s>[0..len) as valid UTF-8 (a new string; free it): each byte that does not start
+ * a valid sequence (see utf8_seq, so NUL too) becomes U+FFFD, one replacement per byte. */
+char *utf8_sanitize(const char *s, size_t len);
 /* Whether Content-Type value <ct> is a JSON media type: application/json or
  * application/<anything>+json, case-insensitive, parameters (charset=utf-8) allowed. */
 bool media_type_is_json(const char *ct);

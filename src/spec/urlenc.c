@@ -9,7 +9,7 @@
 
 static const char urlenc_hex[] = "0123456789ABCDEF";
 
-static bool is_unreserved(unsigned char c)
+bool urlenc_is_unreserved(unsigned char c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
            c == '.' || c == '_' || c == '~';
@@ -50,7 +50,7 @@ static int encode(const char *in, size_t len, bool all, struct strbuf *out)
                 goto fail;
             n = 0;
         }
-        if (!all && is_unreserved(c)) {
+        if (!all && urlenc_is_unreserved(c)) {
             chunk[n++] = (char)c;
         } else {
             chunk[n++] = '%';
@@ -146,4 +146,46 @@ bool urlenc_header_value_ok(const char *v, size_t len)
             return false;
     }
     return true;
+}
+
+int urlenc_segment_in_place(struct strbuf *out, size_t vstart)
+{
+    static const char pad[32];
+    size_t start = out->len;
+    size_t vlen = out->len - vstart;
+    size_t nesc = 0;
+
+    if (!vlen || !out->data)
+        return 0;
+    for (size_t i = 0; i < vlen; i++)
+        if (!urlenc_is_unreserved((unsigned char)out->data[vstart + i]))
+            nesc++;
+    if (!nesc)
+        return 0;
+    /* Grow by two bytes per escaped byte, then encode backwards so that no unread byte is
+     * overwritten. */
+    for (size_t need = 2 * nesc; need;) {
+        size_t n = need < sizeof pad ? need : sizeof pad;
+        if (strbuf_add(out, pad, n) < 0)
+            goto fail;
+        need -= n;
+    }
+
+    char *v = out->data + vstart;
+    size_t dst = vlen + 2 * nesc;
+    for (size_t i = vlen; i-- > 0;) {
+        unsigned char c = (unsigned char)v[i];
+        if (urlenc_is_unreserved(c)) {
+            v[--dst] = (char)c;
+        } else {
+            v[--dst] = urlenc_hex[c & 0x0F];
+            v[--dst] = urlenc_hex[c >> 4];
+            v[--dst] = '%';
+        }
+    }
+    return 0;
+
+fail:
+    truncate_to(out, start);
+    return -1;
 }
