@@ -677,23 +677,18 @@ static void classify_with(struct ld *l, const struct ynode *v, const struct mode
                           struct model_with *w)
 {
     const char *s = v->str;
-    size_t nslen = e->ns ? strlen(e->ns) : 0;
-    const char *ref = NULL;
 
-    if (strstr(s, "{{")) {
+    if (template_has_open(s)) {
         w->kind = MODEL_WITH_TEMPLATE;
         w->text = sdup(l, s);
         return;
     }
     /* Either prefix is accepted on either adapter: documents are often copied between the two,
      * and the literal text "rest.x" is never what a document means. */
-    if (str_has_prefix(s, "rest."))
-        ref = s + 5;
-    else if (str_has_prefix(s, "tools."))
-        ref = s + 6;
-    else if (nslen && strncmp(s, e->ns, nslen) == 0 && s[nslen] == '.')
-        ref = s + nslen + 1;
-    if (ref && *ref) {
+    enum template_ref kind;
+    size_t klen;
+    const char *ref = template_ref_key(s, strlen(s), e->ns, TREF_ANY, &klen, &kind);
+    if (kind != TREF_NONE) {
         w->kind = MODEL_WITH_REF;
         w->ref = sdup(l, ref);
         return;
