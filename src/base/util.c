@@ -415,6 +415,44 @@ static int parse_number_suffix(const char *s, double *num, const char **suffix)
     return 0;
 }
 
+bool hostport_split(const char *s, size_t len, char *host, size_t hostcap, long *port)
+{
+    const char *end = s + len, *colon = NULL;
+    *port = -1;
+    if (len == 0)
+        return false;
+    if (s[0] == '[') {
+        const char *rb = memchr(s, ']', len);
+        if (!rb)
+            return false;
+        if (rb + 1 < end) {
+            if (rb[1] != ':')
+                return false;
+            colon = rb + 1;
+        }
+    } else {
+        colon = memchr(s, ':', len);
+        if (colon && memchr(colon + 1, ':', (size_t)(end - colon - 1)))
+            return false; /* an unbracketed IPv6 address is not a valid Host */
+    }
+    size_t hlen = colon ? (size_t)(colon - s) : len;
+    if (hlen == 0 || hlen >= hostcap)
+        return false;
+    memcpy(host, s, hlen);
+    host[hlen] = '\0';
+    if (colon) {
+        char pbuf[8];
+        size_t plen = (size_t)(end - colon - 1);
+        if (plen == 0 || plen >= sizeof pbuf)
+            return false;
+        memcpy(pbuf, colon + 1, plen);
+        pbuf[plen] = '\0';
+        if (str_to_long(pbuf, 0, 65535, port) < 0)
+            return false;
+    }
+    return true;
+}
+
 /* A unit suffix and what it multiplies by; "" is a number without a unit. */
 struct unit {
     const char *name;

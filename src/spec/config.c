@@ -53,6 +53,46 @@ static void credential_deinit(struct config_credential *cr)
     free(cr->source);
 }
 
+static void allowed_free(struct config *c)
+{
+    for (size_t i = 0; i < c->nmcp_allowed; i++)
+        free(c->mcp_allowed[i].host);
+    free(c->mcp_allowed);
+    c->mcp_allowed = NULL;
+    c->nmcp_allowed = 0;
+}
+
+/* An allowedHosts entry is "host[:port]" or "[v6][:port]"; anything that does not split that
+ * way (a bare IPv6 address, say) is taken as a whole bracketed host on any port. */
+static void allowed_parse(struct config *c)
+{
+    allowed_free(c);
+    if (!c->nmcp_allowed_hosts)
+        return;
+    c->mcp_allowed = xcalloc(c->nmcp_allowed_hosts, sizeof *c->mcp_allowed);
+    for (size_t i = 0; i < c->nmcp_allowed_hosts; i++) {
+        const char *e = c->mcp_allowed_hosts[i];
+        struct config_allowed_host *a = &c->mcp_allowed[c->nmcp_allowed++];
+        char host[CONFIG_HOST_MAX];
+        if (hostport_split(e, strlen(e), host, sizeof host, &a->port)) {
+            a->host = xstrdup(host);
+        } else {
+            a->host = xasprintf("[%s]", e);
+            a->port = -1;
+        }
+    }
+}
+
+bool config_mcp_host_allowed(const struct config *c, const char *host, long port)
+{
+    for (size_t i = 0; i < c->nmcp_allowed; i++) {
+        const struct config_allowed_host *a = &c->mcp_allowed[i];
+        if (str_eq_ci(a->host, host) && (a->port < 0 || port < 0 || a->port == port))
+            return true;
+    }
+    return false;
+}
+
 void config_deinit(struct config *c)
 {
     free(c->file);
@@ -62,6 +102,7 @@ void config_deinit(struct config *c)
     for (size_t i = 0; i < c->nmcp_allowed_hosts; i++)
         free(c->mcp_allowed_hosts[i]);
     free(c->mcp_allowed_hosts);
+    allowed_free(c);
     for (size_t i = 0; i < c->nconsumers; i++) {
         struct config_consumer *cc = &c->consumers[i];
         free(cc->pattern);
@@ -744,6 +785,7 @@ int config_finish(struct config *c, struct diag *d)
             n = limit;
         c->workers = n > 0 ? (int)(n > 64 ? 64 : n) : 1;
     }
+    allowed_parse(c);
     for (size_t i = 0; i < c->nconsumers; i++) {
         struct config_consumer *cc = &c->consumers[i];
         for (size_t j = 0; j < cc->ncredentials; j++) {
