@@ -14,6 +14,7 @@
 
 #include "spec/config.h"
 #include "base/diag.h"
+#include "spec/checks.h"
 #include "spec/loader.h"
 #include "base/log.h"
 #include "front/mcp.h"
@@ -137,7 +138,7 @@ static struct runtime *load_all(const struct args *a)
     for (size_t i = 0; i < a->npaths; i++)
         loader_load_path(m, a->paths[i], &d);
     if (d.nerrors == cfg_errors)
-        loader_validate(m, &d);
+        checks_validate(m, &d);
     if (d.nerrors == 0) {
         rt = runtime_build(m, cfg, &d);
         m = NULL; /* owned by the runtime now, whatever the outcome */

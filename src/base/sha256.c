@@ -6,6 +6,8 @@
 
 #include <string.h>
 
+#include "base/secret.h"
+
 static const uint32_t K[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
     0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
@@ -109,9 +111,7 @@ void sha256_final(struct sha256 *s, uint8_t out[SHA256_DIGEST_SIZE])
         out[4 * i + 3] = (uint8_t)s->_h[i];
     }
     /* The state holds key material when hashing HMAC pads. */
-    volatile uint8_t *v = (volatile uint8_t *)s;
-    for (size_t i = 0; i < sizeof *s; i++)
-        v[i] = 0;
+    secret_wipe(s, sizeof *s);
 }
 
 void sha256(const void *data, size_t len, uint8_t out[SHA256_DIGEST_SIZE])
@@ -143,10 +143,6 @@ void sha256_hmac(const void *key, size_t keylen, const void *msg, size_t msglen,
     sha256_update(&s, pad, sizeof pad);
     sha256_update(&s, inner, sizeof inner);
     sha256_final(&s, out);
-    volatile uint8_t *v = k;
-    for (size_t i = 0; i < sizeof k; i++)
-        v[i] = 0;
-    v = pad;
-    for (size_t i = 0; i < sizeof pad; i++)
-        v[i] = 0;
+    secret_wipe(k, sizeof k);
+    secret_wipe(pad, sizeof pad);
 }

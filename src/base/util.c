@@ -330,6 +330,25 @@ bool utf8_valid(const char *s, size_t len, size_t *bad_at)
     return true;
 }
 
+char *utf8_sanitize(const char *s, size_t len)
+{
+    struct strbuf b;
+    strbuf_init(&b, 0);
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len) {
+        size_t n = utf8_seq(p + i, len - i);
+        if (n) {
+            strbuf_add(&b, p + i, n);
+            i += n;
+        } else {
+            strbuf_add(&b, "\xEF\xBF\xBD", 3);
+            i++;
+        }
+    }
+    return strbuf_detach(&b, NULL);
+}
+
 bool media_type_is_json(const char *ct)
 {
     if (!ct)
@@ -396,23 +415,77 @@ static int parse_number_suffix(const char *s, double *num, const char **suffix)
     return 0;
 }
 
-int str_to_ms(const char *s, long *out_ms)
+bool hostport_split(const char *s, size_t len, char *host, size_t hostcap, long *port)
+{
+    const char *end = s + len, *colon = NULL;
+    *port = -1;
+    if (len == 0)
+        return false;
+    if (s[0] == '[') {
+        const char *rb = memchr(s, ']', len);
+        if (!rb)
+            return false;
+        if (rb + 1 < end) {
+            if (rb[1] != ':')
+                return false;
+            colon = rb + 1;
+        }
+    } else {
+        colon = memchr(s, ':', len);
+        if (colon && memchr(colon + 1, ':', (size_t)(end - colon - 1)))
+            return false; /* an unbracketed IPv6 address is not a valid Host */
+    }
+    size_t hlen = colon ? (size_t)(colon - s) : len;
+    if (hlen == 0 || hlen >= hostcap)
+        return false;
+    memcpy(host, s, hlen);
+    host[hlen] = '\0';
+    if (colon) {
+        char pbuf[8];
+        size_t plen = (size_t)(end - colon - 1);
+        if (plen == 0 || plen >= sizeof pbuf)
+            return false;
+        memcpy(pbuf, colon + 1, plen);
+        pbuf[plen] = '\0';
+        if (str_to_long(pbuf, 0, 65535, port) < 0)
+            return false;
+    }
+    return true;
+}
+
+/* A unit suffix and what it multiplies by; "" is a number without a unit. */
+struct unit {
+    const char *name;
+    double mult;
+};
+
+/* Parse "<number>[ ]<unit>" with <units> (a table ended by a NULL name; names compared
+ * case-insensitively when <ci>): <*out> gets number * mult, which must not exceed <max>. */
+static int parse_scaled(const char *s, const struct unit *units, bool ci, double max, double *out)
 {
     double v;
     const char *u;
     if (parse_number_suffix(s, &v, &u) < 0)
         return -1;
-    double mult;
-    if (!*u || str_eq(u, "ms"))
-        mult = 1;
-    else if (str_eq(u, "s"))
-        mult = 1000;
-    else if (str_eq(u, "m"))
-        mult = 60000;
-    else
+    for (; units->name; units++)
+        if (ci ? str_eq_ci(u, units->name) : str_eq(u, units->name))
+            break;
+    if (!units->name)
         return -1;
-    v *= mult;
-    if (v > (double)LONG_MAX / 2)
+    v *= units->mult;
+    if (v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int str_to_ms(const char *s, long *out_ms)
+{
+    static const struct unit units[] = {
+        {"", 1}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {NULL, 0},
+    };
+    double v;
+    if (parse_scaled(s, units, false, (double)LONG_MAX / 2, &v) < 0)
         return -1;
     *out_ms = (long)v;
     return 0;
@@ -420,23 +493,22 @@ int str_to_ms(const char *s, long *out_ms)
 
 int str_to_size(const char *s, size_t *out)
 {
+    static const struct unit units[] = {
+        {"", 1},
+        {"b", 1},
+        {"k", 1024},
+        {"kb", 1024},
+        {"kib", 1024},
+        {"m", 1024.0 * 1024},
+        {"mb", 1024.0 * 1024},
+        {"mib", 1024.0 * 1024},
+        {"g", 1024.0 * 1024 * 1024},
+        {"gb", 1024.0 * 1024 * 1024},
+        {"gib", 1024.0 * 1024 * 1024},
+        {NULL, 0},
+    };
     double v;
-    const char *u;
-    if (parse_number_suffix(s, &v, &u) < 0)
-        return -1;
-    double mult;
-    if (!*u || str_eq_ci(u, "b"))
-        mult = 1;
-    else if (str_eq_ci(u, "k") || str_eq_ci(u, "kb") || str_eq_ci(u, "kib"))
-        mult = 1024;
-    else if (str_eq_ci(u, "m") || str_eq_ci(u, "mb") || str_eq_ci(u, "mib"))
-        mult = 1024.0 * 1024;
-    else if (str_eq_ci(u, "g") || str_eq_ci(u, "gb") || str_eq_ci(u, "gib"))
-        mult = 1024.0 * 1024 * 1024;
-    else
-        return -1;
-    v *= mult;
-    if (v > (double)(SIZE_MAX / 2))
+    if (parse_scaled(s, units, true, (double)(SIZE_MAX / 2), &v) < 0)
         return -1;
     *out = (size_t)v;
     return 0;

@@ -77,6 +77,9 @@ size_t utf8_seq(const unsigned char *s, size_t n);
 /* Whether <s>[0..len) is valid UTF-8 (see utf8_seq); if not, <*bad_at> (may be NULL) gets the
  * offset of the first bad byte. */
 bool utf8_valid(const char *s, size_t len, size_t *bad_at);
+/* A copy of <s>[0..len) as valid UTF-8 (a new string; free it): each byte that does not start
+ * a valid sequence (see utf8_seq, so NUL too) becomes U+FFFD, one replacement per byte. */
+char *utf8_sanitize(const char *s, size_t len);
 /* Whether Content-Type value <ct> is a JSON media type: application/json or
  * application/<anything>+json, case-insensitive, parameters (charset=utf-8) allowed. */
 bool media_type_is_json(const char *ct);
@@ -96,6 +99,12 @@ void util_closest_add(struct util_closest *c, const char *candidate); /* NULL-sa
 /* <cand>[0..n) (NULL entries skipped); NULL when none is close enough. */
 const char *util_closest(const char *word, const char *const *cand, size_t n);
 
+/* Split "host[:port]" or "[v6][:port]" (<s>[0..len), as a Host header or an allowed-hosts
+ * entry carries it) into <host> (NUL-terminated, IPv6 brackets kept) and <*port> (0..65535, or
+ * -1 when absent). False when malformed: empty, an unclosed '[', text after ']' that is not
+ * ":port", an unbracketed IPv6 address, an empty host or port, a host of <hostcap> bytes or
+ * more, or a port that is not a number in range. */
+bool hostport_split(const char *s, size_t len, char *host, size_t hostcap, long *port);
 /* Parse a whole decimal integer; 0 on success, -1 if not a number or out of [min, max]. */
 int str_to_long(const char *s, long min, long max, long *out);
 /* Parse a duration such as "1500", "1500ms", "30s", "2m" into milliseconds; -1 on error. */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/secret.h"
 #include "spec/ynode.h"
 
 #define CONFIG_MAX_FILE   (1u << 20)
@@ -48,14 +49,48 @@ static void credential_deinit(struct config_credential *cr)
     free(cr->header);
     free(cr->env);
     free(cr->file);
-    if (cr->value) {
-        /* Do not leave the secret in freed heap memory. */
-        volatile char *p = cr->value;
-        while (*p)
-            *p++ = 0;
-    }
-    free(cr->value);
+    secret_free(cr->value); /* do not leave the secret in freed heap memory */
     free(cr->source);
+}
+
+static void allowed_free(struct config *c)
+{
+    for (size_t i = 0; i < c->nmcp_allowed; i++)
+        free(c->mcp_allowed[i].host);
+    free(c->mcp_allowed);
+    c->mcp_allowed = NULL;
+    c->nmcp_allowed = 0;
+}
+
+/* An allowedHosts entry is "host[:port]" or "[v6][:port]"; anything that does not split that
+ * way (a bare IPv6 address, say) is taken as a whole bracketed host on any port. */
+static void allowed_parse(struct config *c)
+{
+    allowed_free(c);
+    if (!c->nmcp_allowed_hosts)
+        return;
+    c->mcp_allowed = xcalloc(c->nmcp_allowed_hosts, sizeof *c->mcp_allowed);
+    for (size_t i = 0; i < c->nmcp_allowed_hosts; i++) {
+        const char *e = c->mcp_allowed_hosts[i];
+        struct config_allowed_host *a = &c->mcp_allowed[c->nmcp_allowed++];
+        char host[CONFIG_HOST_MAX];
+        if (hostport_split(e, strlen(e), host, sizeof host, &a->port)) {
+            a->host = xstrdup(host);
+        } else {
+            a->host = xasprintf("[%s]", e);
+            a->port = -1;
+        }
+    }
+}
+
+bool config_mcp_host_allowed(const struct config *c, const char *host, long port)
+{
+    for (size_t i = 0; i < c->nmcp_allowed; i++) {
+        const struct config_allowed_host *a = &c->mcp_allowed[i];
+        if (str_eq_ci(a->host, host) && (a->port < 0 || port < 0 || a->port == port))
+            return true;
+    }
+    return false;
 }
 
 void config_deinit(struct config *c)
@@ -67,6 +102,7 @@ void config_deinit(struct config *c)
     for (size_t i = 0; i < c->nmcp_allowed_hosts; i++)
         free(c->mcp_allowed_hosts[i]);
     free(c->mcp_allowed_hosts);
+    allowed_free(c);
     for (size_t i = 0; i < c->nconsumers; i++) {
         struct config_consumer *cc = &c->consumers[i];
         free(cc->pattern);
@@ -312,16 +348,50 @@ static const struct ynode *cfg_section(struct cfg_reader *r, const struct ynode 
     return n;
 }
 
+/* Whether item <n> of sequence <what> is a mapping; reports it when not. */
+static bool cfg_map_item(struct cfg_reader *r, const struct ynode *n, const char *what)
+{
+    if (n->kind == YNODE_MAPPING)
+        return true;
+    cfg_err(r, n, "expected a mapping in '%s', got %s", what, ynode_describe(n));
+    return false;
+}
+
+static void cfg_credentials(struct cfg_reader *r, struct config_consumer *cc,
+                            const struct ynode *creds)
+{
+    cc->credentials = xcalloc(creds->nitems, sizeof *cc->credentials);
+    for (size_t j = 0; j < creds->nitems; j++) {
+        const struct ynode *cn = creds->items[j];
+        if (!cfg_map_item(r, cn, "credentials"))
+            continue;
+        bool misspelt = cfg_check_keys(r, cn, &cfg_keys_credential, "header");
+        char *header = cfg_str(r, cn, "header");
+        if (!header || !*header) {
+            if (!misspelt)
+                cfg_err(r, cn, "a credential needs 'header' (the header name to inject)");
+            free(header);
+            continue;
+        }
+        struct config_credential *cr = &cc->credentials[cc->ncredentials++];
+        cr->header = header;
+        cr->env = cfg_str(r, cn, "fromEnv");
+        cr->file = cfg_str(r, cn, "fromFile");
+        if (cr->env && !*cr->env)
+            free_null(&cr->env);
+        if (cr->file && !*cr->file)
+            free_null(&cr->file);
+    }
+}
+
 static void cfg_consumers(struct cfg_reader *r, const struct ynode *seq)
 {
     struct config *c = r->c;
     c->consumers = xcalloc(seq->nitems, sizeof *c->consumers);
     for (size_t i = 0; i < seq->nitems; i++) {
         const struct ynode *n = seq->items[i];
-        if (n->kind != YNODE_MAPPING) {
-            cfg_err(r, n, "expected a mapping in 'consumers', got %s", ynode_describe(n));
+        if (!cfg_map_item(r, n, "consumers"))
             continue;
-        }
         cfg_check_keys(r, n, &cfg_keys_consumer, NULL);
         struct config_consumer *cc = &c->consumers[c->nconsumers++];
         cc->pattern = cfg_str(r, n, "namespace");
@@ -329,32 +399,8 @@ static void cfg_consumers(struct cfg_reader *r, const struct ynode *seq)
             cc->pattern = xstrdup("*");
         cc->base_uri = cfg_str(r, n, "baseUri");
         const struct ynode *creds = cfg_section(r, n, "credentials", YNODE_SEQUENCE);
-        if (!creds)
-            continue;
-        cc->credentials = xcalloc(creds->nitems, sizeof *cc->credentials);
-        for (size_t j = 0; j < creds->nitems; j++) {
-            const struct ynode *cn = creds->items[j];
-            if (cn->kind != YNODE_MAPPING) {
-                cfg_err(r, cn, "expected a mapping in 'credentials', got %s", ynode_describe(cn));
-                continue;
-            }
-            bool misspelt = cfg_check_keys(r, cn, &cfg_keys_credential, "header");
-            char *header = cfg_str(r, cn, "header");
-            if (!header || !*header) {
-                if (!misspelt)
-                    cfg_err(r, cn, "a credential needs 'header' (the header name to inject)");
-                free(header);
-                continue;
-            }
-            struct config_credential *cr = &cc->credentials[cc->ncredentials++];
-            cr->header = header;
-            cr->env = cfg_str(r, cn, "fromEnv");
-            cr->file = cfg_str(r, cn, "fromFile");
-            if (cr->env && !*cr->env)
-                free_null(&cr->env);
-            if (cr->file && !*cr->file)
-                free_null(&cr->file);
-        }
+        if (creds)
+            cfg_credentials(r, cc, creds);
     }
 }
 
@@ -739,6 +785,7 @@ int config_finish(struct config *c, struct diag *d)
             n = limit;
         c->workers = n > 0 ? (int)(n > 64 ? 64 : n) : 1;
     }
+    allowed_parse(c);
     for (size_t i = 0; i < c->nconsumers; i++) {
         struct config_consumer *cc = &c->consumers[i];
         for (size_t j = 0; j < cc->ncredentials; j++) {

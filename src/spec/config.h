@@ -39,6 +39,15 @@ struct config_listen {
     int port;   /* -1 when not set */
 };
 
+/* An mcp.allowedHosts entry, parsed once by config_finish. */
+struct config_allowed_host {
+    char *host; /* compared case-insensitively; IPv6 bracketed ("[::1]") */
+    long port;  /* -1: any port */
+};
+
+/* Host names longer than this are never a valid Host (the MCP front end's buffer). */
+#define CONFIG_HOST_MAX 256
+
 struct config {
     char *file; /* the config file read, NULL when none */
     struct config_listen rest_listen;
@@ -46,6 +55,8 @@ struct config {
     struct config_listen admin_listen; /* health and metrics; port -1: disabled */
     char **mcp_allowed_hosts;          /* extra Host values accepted by the MCP endpoint */
     size_t nmcp_allowed_hosts;
+    struct config_allowed_host *mcp_allowed; /* the same entries parsed, by config_finish */
+    size_t nmcp_allowed;
     int workers; /* >= 1 after config_finish */
     size_t max_body_size;
     size_t max_header_size;
@@ -79,8 +90,12 @@ int config_load_buffer(struct config *c, const char *name, const char *buf, size
                        struct diag *d);
 /* Apply the CAPPROXY_* environment overrides. 0 or -1 (bad value, reported in <d>). */
 int config_apply_env(struct config *c, struct diag *d);
-/* Fill computed defaults (workers = cores) and read secrets from their sources. */
+/* Fill computed defaults (workers = cores), parse mcp.allowedHosts into mcp_allowed, and read
+ * secrets from their sources. */
 int config_finish(struct config *c, struct diag *d);
+/* Whether the mcp.allowedHosts entries (config_finish parses them) admit <host> as
+ * hostport_split returns it (brackets kept) on <port> (-1: any port, as for an Origin). */
+bool config_mcp_host_allowed(const struct config *c, const char *host, long port);
 /* The settings for consumer namespace <ns>: the first entry whose pattern matches, or NULL. */
 const struct config_consumer *config_consumer_for(const struct config *c, const char *ns);
 /* Expand ${VAR} and ${VAR:-default} in <s> from the environment (caller frees). NULL with

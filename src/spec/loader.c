@@ -3,7 +3,8 @@
  * size and alias limits), then the functions below walk the tree into the model, reporting each
  * problem at the node it concerns and carrying on, so one run lists every problem of a
  * document. Checks that need every document (calls into another file, namespaces, routes and
- * tool names shared by several files) wait for loader_validate.
+ * tool names shared by several files) are spec/checks.c's, run by checks_validate; the same
+ * uniqueness checks run here on each document alone as it is loaded.
  */
 #include "spec/loader.h"
 
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "spec/checks.h"
 #include "spec/jsonpath.h"
 #include "spec/template.h"
 #include "spec/ynode.h"
@@ -25,7 +27,7 @@
 #define LOADER_IKANOS_PREFIX "1.0.0-alpha"
 /* Errors reported per document: an alias repeated many times could otherwise turn one mistake
  * into hundreds of thousands of messages. */
-#define LOADER_MAX_ERRORS 100
+#define LOADER_MAX_ERRORS CHECKS_MAX_ERRORS
 
 /* An unknown key reported as a misspelling of <suggestion> in mapping <map>. */
 struct ld_typo {
@@ -658,42 +660,23 @@ static void load_consumer(struct ld *l, const struct ynode *n, struct model_cons
 
 /* ---- exposes ---- */
 
-/* Whether some operation of <c> has no name, or some key under <c> was unknown (`opertions:`
- * leaves a resource without its operations): that was reported already and may be why a call
- * does not resolve, so an unresolved call into <c> is not reported again. */
-static bool has_nameless_operation(const struct model_consumer *c)
-{
-    if (c->incomplete)
-        return true;
-    for (size_t r = 0; r < c->nresources; r++)
-        for (size_t o = 0; o < c->resources[r].noperations; o++)
-            if (!c->resources[r].operations[o].name)
-                return true;
-    return false;
-}
-
 /* Where a REST operation or tool gets its values (see model_with_kind). */
 static void classify_with(struct ld *l, const struct ynode *v, const struct model_expose *e,
                           struct model_with *w)
 {
     const char *s = v->str;
-    size_t nslen = e->ns ? strlen(e->ns) : 0;
-    const char *ref = NULL;
 
-    if (strstr(s, "{{")) {
+    if (template_has_open(s)) {
         w->kind = MODEL_WITH_TEMPLATE;
         w->text = sdup(l, s);
         return;
     }
     /* Either prefix is accepted on either adapter: documents are often copied between the two,
      * and the literal text "rest.x" is never what a document means. */
-    if (str_has_prefix(s, "rest."))
-        ref = s + 5;
-    else if (str_has_prefix(s, "tools."))
-        ref = s + 6;
-    else if (nslen && strncmp(s, e->ns, nslen) == 0 && s[nslen] == '.')
-        ref = s + nslen + 1;
-    if (ref && *ref) {
+    enum template_ref kind;
+    size_t klen;
+    const char *ref = template_ref_key(s, strlen(s), e->ns, TREF_ANY, &klen, &kind);
+    if (kind != TREF_NONE) {
         w->kind = MODEL_WITH_REF;
         w->ref = sdup(l, ref);
         return;
@@ -705,7 +688,7 @@ static void classify_with(struct ld *l, const struct ynode *v, const struct mode
 
 /* `call:` of a REST operation or tool. A call into a namespace this document consumes is
  * checked now, at the call's position; one into a namespace that no document loaded so far
- * consumes may still be defined by a later file, so loader_validate checks it. */
+ * consumes may still be defined by a later file, so checks_validate checks it. */
 static void load_call(struct ld *l, const struct ynode *n, const struct model_expose *e,
                       struct model_call *call, const char *where,
                       const struct ynode_keys *param_keys)
@@ -724,7 +707,7 @@ static void load_call(struct ld *l, const struct ynode *n, const struct model_ex
             if (!call->target) {
                 char *ns = xstrndup(call->call, (size_t)(dot - call->call));
                 const struct model_consumer *c = model_find_consumer(l->m, ns);
-                if (c && !has_nameless_operation(c))
+                if (c && !model_consumer_has_nameless_operation(c))
                     lerr(l, v,
                          "call '%s' names no consumed operation: consumes namespace '%s' has "
                          "no operation '%s'",
@@ -892,185 +875,6 @@ static void load_expose(struct ld *l, const struct ynode *n, struct model_expose
     }
 }
 
-/* ---- duplicates (one document here, every document in loader_validate) ---- */
-
-struct dup_entry {
-    char *key;    /* what must be unique, normalised */
-    char *label;  /* "REST route GET /x on port 8080", for the message */
-    char *detail; /* shown as "as ..." when it differs between the two (route paths), or NULL */
-    size_t cap;   /* index of the capability, to tell documents apart */
-    size_t seq;   /* discovery order, so the first definition is the one kept */
-    struct model_pos pos;
-};
-
-struct dupset {
-    struct dup_entry *v;
-    size_t n;
-};
-
-static void dup_add(struct dupset *s, char *key, char *label, char *detail, size_t cap,
-                    struct model_pos pos)
-{
-    s->v = xrealloc(s->v, (s->n + 1) * sizeof *s->v);
-    s->v[s->n] = (struct dup_entry){key, label, detail, cap, s->n, pos};
-    s->n++;
-}
-
-static void dup_free(struct dupset *s)
-{
-    for (size_t i = 0; i < s->n; i++) {
-        free(s->v[i].key);
-        free(s->v[i].label);
-        free(s->v[i].detail);
-    }
-    free_null(&s->v);
-    s->n = 0;
-}
-
-static int dup_cmp(const void *a, const void *b)
-{
-    const struct dup_entry *x = a, *y = b;
-    int c = strcmp(x->key, y->key);
-    if (c)
-        return c;
-    if (x->cap != y->cap)
-        return x->cap < y->cap ? -1 : 1;
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-/* Report every entry whose key an earlier entry already has. With <cross>, only pairs from two
- * different documents (pairs within one document were reported when it was loaded). Sorting
- * keeps a document with thousands of routes from costing quadratic time. */
-static void dup_report(struct dupset *s, struct diag *d, bool cross)
-{
-    int reported = 0;
-
-    if (s->n < 2)
-        return;
-    qsort(s->v, s->n, sizeof *s->v, dup_cmp);
-    for (size_t g = 0; g < s->n;) {
-        size_t end = g + 1;
-        while (end < s->n && strcmp(s->v[end].key, s->v[g].key) == 0)
-            end++;
-        for (size_t i = g + 1; i < end; i++) {
-            const struct dup_entry *e = &s->v[i], *first = NULL;
-            for (size_t j = g; j < i && !first; j++)
-                if (!cross || s->v[j].cap != e->cap)
-                    first = &s->v[j];
-            if (!first)
-                continue;
-            bool show = first->detail && e->detail && strcmp(first->detail, e->detail) != 0;
-            if (++reported > LOADER_MAX_ERRORS) {
-                diag_error(d, e->pos.file, e->pos.line, e->pos.col,
-                           "too many duplicates (%d): later ones are not reported",
-                           LOADER_MAX_ERRORS);
-                return;
-            }
-            diag_add(d, DIAG_ERROR, e->pos.file, e->pos.line, e->pos.col,
-                     "duplicate %s: already defined at %s:%d:%d%s%s", e->label, first->pos.file,
-                     first->pos.line, first->pos.col, show ? " as " : "",
-                     show ? first->detail : "");
-        }
-        g = end;
-    }
-}
-
-/* A path with every {x} / {{x}} replaced by {}: /a/{id} and /a/{userId} are the same route. */
-static char *normalise_path(const char *path)
-{
-    struct strbuf b;
-    strbuf_init(&b, 0);
-    for (const char *p = path; *p;) {
-        if (*p == '{') {
-            while (*p == '{')
-                p++;
-            while (*p && *p != '}')
-                p++;
-            while (*p == '}')
-                p++;
-            strbuf_adds(&b, "{}");
-        } else {
-            strbuf_addc(&b, *p++);
-        }
-    }
-    return strbuf_detach(&b, NULL);
-}
-
-static char *port_text(int port)
-{
-    return port >= 0 ? xasprintf("port %d", port) : xstrdup("the default port");
-}
-
-static void collect_cap(struct dupset *consumes, struct dupset *exposes, struct dupset *routes,
-                        struct dupset *tools, const struct model_capability *cap, size_t ci)
-{
-    for (size_t i = 0; i < cap->nconsumers; i++) {
-        const struct model_consumer *c = &cap->consumers[i];
-        if (c->ns)
-            dup_add(consumes, xstrdup(c->ns), xasprintf("consumes namespace '%s'", c->ns), NULL, ci,
-                    c->pos);
-    }
-    for (size_t i = 0; i < cap->nexposes; i++) {
-        const struct model_expose *e = &cap->exposes[i];
-        char *port = port_text(e->port);
-        if (e->ns)
-            dup_add(exposes, xstrdup(e->ns), xasprintf("exposes namespace '%s'", e->ns), NULL, ci,
-                    e->pos);
-        for (size_t r = 0; e->type == MODEL_EXPOSE_REST && r < e->nresources; r++) {
-            const struct model_rest_resource *res = &e->resources[r];
-            if (!res->path)
-                continue;
-            char *norm = normalise_path(res->path);
-            for (size_t o = 0; o < res->noperations; o++) {
-                const char *method = model_method_name(res->operations[o].method);
-                dup_add(routes, xasprintf("%d %s %s", e->port, method, norm),
-                        xasprintf("REST route %s %s on %s", method, res->path, port),
-                        xasprintf("%s %s", method, res->path), ci, res->operations[o].pos);
-            }
-            free(norm);
-        }
-        for (size_t t = 0; e->type == MODEL_EXPOSE_MCP && t < e->ntools; t++) {
-            const struct model_tool *tool = &e->tools[t];
-            if (tool->name)
-                dup_add(tools, xasprintf("%d %s", e->port, tool->name),
-                        xasprintf("MCP tool '%s' on %s", tool->name, port), NULL, ci, tool->pos);
-        }
-        free(port);
-    }
-}
-
-/* Collect the unique things of capabilities [from, to) and report duplicates. */
-static void check_duplicates(const struct model *m, size_t from, size_t to, bool cross,
-                             struct diag *d)
-{
-    struct dupset sets[4] = {{0}};
-    for (size_t i = from; i < to; i++)
-        collect_cap(&sets[0], &sets[1], &sets[2], &sets[3], m->caps[i], i);
-    for (size_t i = 0; i < UTIL_ARRAY_LEN(sets); i++) {
-        dup_report(&sets[i], d, cross);
-        dup_free(&sets[i]);
-    }
-}
-
-/* Two operations of one namespace with the same name would make `call: ns.name` ambiguous. */
-static void check_operation_names(struct ld *l)
-{
-    struct dupset s = {0};
-    for (size_t i = 0; i < l->cap->nconsumers; i++) {
-        const struct model_consumer *c = &l->cap->consumers[i];
-        for (size_t r = 0; r < c->nresources; r++)
-            for (size_t o = 0; o < c->resources[r].noperations; o++) {
-                const struct model_operation *op = &c->resources[r].operations[o];
-                if (c->ns && op->name)
-                    dup_add(&s, xasprintf("%s\n%s", c->ns, op->name),
-                            xasprintf("operation '%s' in consumes namespace '%s'", op->name, c->ns),
-                            NULL, 0, op->pos);
-            }
-    }
-    dup_report(&s, l->d, false);
-    dup_free(&s);
-}
-
 /* ---- the document ---- */
 
 static void load_info(struct ld *l, const struct ynode *n)
@@ -1172,7 +976,7 @@ static void load_capability(struct ld *l, const struct ynode *capn)
         else
             load_consumer(l, item, &cap->consumers[i]);
     }
-    check_operation_names(l);
+    checks_operation_names(l->cap, l->d);
 
     cap->nexposes = section_count(l, exps, "exposes");
     cap->exposes = alloc_array(l, cap->nexposes, sizeof *cap->exposes);
@@ -1284,7 +1088,7 @@ int loader_load_buffer(struct model *m, const char *name, const char *buf, size_
     if (!want_map(&l, capn, "capability"))
         goto cleanup;
     load_capability(&l, capn);
-    check_duplicates(m, m->ncaps - 1, m->ncaps, false, d);
+    checks_duplicates(m, m->ncaps - 1, m->ncaps, false, d);
 
 cleanup:
     if (l.nerrors > LOADER_MAX_ERRORS)
@@ -1393,69 +1197,4 @@ cleanup:
         free(names[i]);
     free(names);
     return rc;
-}
-
-/* ---- across documents ---- */
-
-static size_t cap_index(const struct model *m, const struct model_capability *cap)
-{
-    for (size_t i = 0; i < m->ncaps; i++)
-        if (m->caps[i] == cap)
-            return i;
-    return m->ncaps;
-}
-
-/* Resolve a call left open at load. When its namespace belongs to the same or an earlier
- * document, load already knew the namespace and reported the missing operation there. */
-static void validate_call(struct model *m, size_t ci, struct model_call *call, struct model_pos pos,
-                          bool nameless_consumer, struct diag *d)
-{
-    if (!call->call || call->target)
-        return;
-    call->target = model_find_operation(m, call->call);
-    if (call->target)
-        return;
-    const char *dot = strrchr(call->call, '.');
-    if (!dot || dot == call->call || !dot[1])
-        return; /* malformed: reported at load */
-    char *ns = xstrndup(call->call, (size_t)(dot - call->call));
-    const struct model_consumer *c = model_find_consumer(m, ns);
-    if (!c && !nameless_consumer)
-        diag_add(d, DIAG_ERROR, pos.file, pos.line, pos.col,
-                 "call '%s' names no consumed operation: no document consumes namespace '%s'",
-                 call->call, ns);
-    else if (c && cap_index(m, c->cap) > ci && !has_nameless_operation(c))
-        diag_add(d, DIAG_ERROR, pos.file, pos.line, pos.col,
-                 "call '%s' names no consumed operation: consumes namespace '%s' (%s) has no "
-                 "operation '%s'",
-                 call->call, ns, c->cap ? c->cap->file : "?", dot + 1);
-    free(ns);
-}
-
-int loader_validate(struct model *m, struct diag *d)
-{
-    size_t errors = d->nerrors;
-    bool nameless_consumer = false;
-
-    /* A consumes entry without a namespace was reported at load; a call into an unknown
-     * namespace may mean that one, so it is not reported a second time. */
-    for (size_t i = 0; i < m->ncaps; i++)
-        for (size_t j = 0; j < m->caps[i]->nconsumers; j++)
-            if (!m->caps[i]->consumers[j].ns)
-                nameless_consumer = true;
-
-    for (size_t i = 0; i < m->ncaps; i++) {
-        struct model_capability *cap = m->caps[i];
-        for (size_t j = 0; j < cap->nexposes; j++) {
-            struct model_expose *e = &cap->exposes[j];
-            for (size_t r = 0; r < e->nresources; r++)
-                for (size_t o = 0; o < e->resources[r].noperations; o++)
-                    validate_call(m, i, &e->resources[r].operations[o].call,
-                                  e->resources[r].operations[o].pos, nameless_consumer, d);
-            for (size_t t = 0; t < e->ntools; t++)
-                validate_call(m, i, &e->tools[t].call, e->tools[t].pos, nameless_consumer, d);
-        }
-    }
-    check_duplicates(m, 0, m->ncaps, true, d);
-    return d->nerrors > errors ? -1 : 0;
 }

@@ -2,8 +2,9 @@
  * loader: capability documents (naftiko 1.0.0-alpha2 YAML, read with libyaml) into the model.
  * Every problem is reported into a struct diag with file, line, column and what was expected;
  * loading continues past an error where it can so one run shows them all. An unknown key is an
- * error, with "did you mean" (the known keys are the alpha2 schema's, in loader.c's tables). See
- * docs/capability-format.md for the contract.
+ * error, with "did you mean" (the known keys are the alpha2 schema's, in loader.c's tables). The
+ * format is described in docs/capability-format.md in this repository. Checks across documents
+ * are spec/checks.h's (checks_validate), run once every document is loaded.
  */
 #ifndef CAPPROXY_LOADER_H
 #define CAPPROXY_LOADER_H
@@ -21,9 +22,4 @@ int loader_load_buffer(struct model *m, const char *name, const char *buf, size_
 int loader_load_file(struct model *m, const char *path, struct diag *d);
 /* Load <path>: a file, or every *.yaml / *.yml file of a directory in sorted order. */
 int loader_load_path(struct model *m, const char *path, struct diag *d);
-/* Checks across all loaded documents: every `call` resolves, namespaces are unique, REST routes
- * (method + path) and MCP tool names are unique per port, path templates are balanced...
- * Errors name both files where two documents collide. 0 when valid, -1 otherwise. */
-int loader_validate(struct model *m, struct diag *d);
-
 #endif

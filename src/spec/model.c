@@ -168,3 +168,14 @@ const struct model_param *model_op_param(const struct model_operation *op, const
         p = find_param(op->consumer->params, op->consumer->nparams, name);
     return p;
 }
+
+bool model_consumer_has_nameless_operation(const struct model_consumer *c)
+{
+    if (c->incomplete)
+        return true;
+    for (size_t r = 0; r < c->nresources; r++)
+        for (size_t o = 0; o < c->resources[r].noperations; o++)
+            if (!c->resources[r].operations[o].name)
+                return true;
+    return false;
+}

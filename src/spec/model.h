@@ -163,7 +163,7 @@ struct model_with {
 /* What REST operations and MCP tools have in common: the call to a consumed operation. */
 struct model_call {
     const char *call;               /* "<consumes namespace>.<operation>" as written */
-    struct model_operation *target; /* resolved by loader_validate: never NULL after it passed */
+    struct model_operation *target; /* resolved by checks_validate: never NULL after it passed */
     struct model_with *with;
     size_t nwith;
     struct model_param *params; /* declared inputParameters of the exposed op/tool */
@@ -288,6 +288,10 @@ const char *model_type_name(enum model_type t);
  * itself contain dots: the split is at the last dot. */
 struct model_operation *model_find_operation(const struct model *m, const char *call);
 struct model_consumer *model_find_consumer(const struct model *m, const char *ns);
+/* Whether some operation of <c> has no name, or some key under <c> was unknown (`opertions:`
+ * leaves a resource without its operations): that was reported already and may be why a call
+ * does not resolve, so an unresolved call into <c> is not reported again. */
+bool model_consumer_has_nameless_operation(const struct model_consumer *c);
 
 /* The `with` entry of <mc> for consumed parameter <name>: exact name first, then
  * case-insensitive (header names); NULL when none. */

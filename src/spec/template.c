@@ -7,6 +7,8 @@
 
 #include <string.h>
 
+#include "spec/urlenc.h"
+
 /* A path placeholder found by parse_path_placeholder. */
 struct placeholder {
     const char *name; /* trimmed */
@@ -46,26 +48,36 @@ static int do_lookup(template_lookup_fn lookup, void *arg, const char *name, siz
     return rc < 0 ? -1 : rc > 0 ? 1 : 0;
 }
 
+/* Find the next {{...}} placeholder at or after <p>: <*open> gets its "{{", <*close> its "}}".
+ * False when there is none (no "{{", or no "}}" after it: the rest is text). The placeholder is
+ * opened by the last "{{" before the first "}}": in "{{{x}}}" or "{{a {{b}}" the earlier braces
+ * are plain text, which keeps JSON bodies such as {"a":{{{x}}}} (an object holding a
+ * placeholder) rendering as written. */
+static bool next_placeholder(const char *p, const char **open, const char **close)
+{
+    const char *o = strstr(p, "{{");
+    if (!o)
+        return false;
+    const char *q = o + 2;
+    while (*q && !(q[0] == '}' && q[1] == '}')) {
+        if (q[0] == '{' && q[-1] == '{')
+            o = q - 1;
+        q++;
+    }
+    if (!*q)
+        return false;
+    *open = o;
+    *close = q;
+    return true;
+}
+
 int template_render(const char *tpl, template_lookup_fn lookup, void *arg, struct strbuf *out)
 {
     size_t start = out->len;
     const char *p = tpl ? tpl : "";
+    const char *open, *q;
 
-    for (;;) {
-        const char *open = strstr(p, "{{");
-        if (!open)
-            break;
-        /* The placeholder is opened by the last "{{" before the first "}}": in "{{{x}}}" or
-         * "{{a {{b}}" the earlier braces are plain text, which keeps JSON bodies such as
-         * {"a":{{{x}}}} (an object holding a placeholder) rendering as written. */
-        const char *q = open + 2;
-        while (*q && !(q[0] == '}' && q[1] == '}')) {
-            if (q[0] == '{' && q[-1] == '{')
-                open = q - 1;
-            q++;
-        }
-        if (!*q)
-            break; /* unclosed: the rest is text */
+    while (next_placeholder(p, &open, &q)) {
         if (strbuf_add(out, p, (size_t)(open - p)) < 0)
             goto fail;
 
@@ -90,6 +102,51 @@ int template_render(const char *tpl, template_lookup_fn lookup, void *arg, struc
 fail:
     truncate_to(out, start);
     return -1;
+}
+
+size_t template_each(const char *tpl, int (*fn)(void *arg, const char *name, size_t len), void *arg)
+{
+    size_t count = 0;
+    const char *p = tpl ? tpl : "";
+    const char *open, *q;
+
+    while (next_placeholder(p, &open, &q)) {
+        const char *name = open + 2;
+        size_t len = (size_t)(q - name);
+        trim(&name, &len);
+        p = q + 2;
+        if (!len)
+            continue;
+        count++;
+        if (fn && fn(arg, name, len))
+            break;
+    }
+    return count;
+}
+
+bool template_has_open(const char *s)
+{
+    return s && strstr(s, "{{");
+}
+
+const char *template_ref_key(const char *name, size_t len, const char *ns, unsigned accept,
+                             size_t *klen, enum template_ref *kind)
+{
+    size_t nslen = ns ? strlen(ns) : 0;
+    enum template_ref k = TREF_NONE;
+    size_t skip = 0;
+
+    if ((accept & TREF_REST) && len > 5 && memcmp(name, "rest.", 5) == 0)
+        k = TREF_REST, skip = 5;
+    else if ((accept & TREF_TOOLS) && len > 6 && memcmp(name, "tools.", 6) == 0)
+        k = TREF_TOOLS, skip = 6;
+    else if ((accept & TREF_NS) && nslen && len > nslen + 1 && memcmp(name, ns, nslen) == 0 &&
+             name[nslen] == '.')
+        k = TREF_NS, skip = nslen + 1;
+    if (kind)
+        *kind = k;
+    *klen = len - skip;
+    return name + skip;
 }
 
 bool template_has_placeholder(const char *s)
@@ -137,53 +194,6 @@ static int parse_path_placeholder(const char *tpl, size_t i, struct placeholder 
     return 0;
 }
 
-static bool is_unreserved(unsigned char c)
-{
-    /* Same set as urlenc.c; duplicated because the in-place encoder below needs it byte by
-     * byte and urlenc.h has no per-byte API. */
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '.' || c == '_' || c == '~';
-}
-
-/* Percent-encode out->data[vstart..len) in place as one segment (the urlenc_segment rules):
- * grow the buffer by two bytes per escaped byte, then encode backwards so that no unread byte
- * is overwritten. */
-static int encode_in_place(struct strbuf *out, size_t vstart)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    static const char pad[32];
-    size_t vlen = out->len - vstart;
-    size_t nesc = 0;
-
-    if (!vlen || !out->data)
-        return 0;
-    for (size_t i = 0; i < vlen; i++)
-        if (!is_unreserved((unsigned char)out->data[vstart + i]))
-            nesc++;
-    if (!nesc)
-        return 0;
-    for (size_t need = 2 * nesc; need;) {
-        size_t n = need < sizeof pad ? need : sizeof pad;
-        if (strbuf_add(out, pad, n) < 0)
-            return -1;
-        need -= n;
-    }
-
-    char *v = out->data + vstart;
-    size_t dst = vlen + 2 * nesc;
-    for (size_t i = vlen; i-- > 0;) {
-        unsigned char c = (unsigned char)v[i];
-        if (is_unreserved(c)) {
-            v[--dst] = (char)c;
-        } else {
-            v[--dst] = hex[c & 0x0F];
-            v[--dst] = hex[c >> 4];
-            v[--dst] = '%';
-        }
-    }
-    return 0;
-}
-
 int template_expand_path(const char *tpl, template_lookup_fn lookup, void *arg, struct strbuf *out,
                          const char **missing, size_t *missing_len)
 {
@@ -226,7 +236,7 @@ int template_expand_path(const char *tpl, template_lookup_fn lookup, void *arg, 
                 *missing_len = ph.len;
             goto fail;
         }
-        if (encode_in_place(out, vstart) < 0)
+        if (urlenc_segment_in_place(out, vstart) < 0)
             goto fail;
         i = ph.end;
     }

@@ -31,6 +31,34 @@ int template_expand_path(const char *tpl, template_lookup_fn lookup, void *arg, 
 /* Whether <s> contains a {{...}} placeholder. */
 bool template_has_placeholder(const char *s);
 
+/* Whether <s> contains "{{", closed or not: the test that makes a `with` value a template
+ * rather than a reference (an unterminated "{{" still makes one: it renders as text). */
+bool template_has_open(const char *s);
+
+/* Call <fn> once for each {{name}} placeholder of <tpl>, in order, with the name exactly as
+ * template_render passes it to its lookup: the last "{{" before the first "}}" opens it, the
+ * name is trimmed of spaces and tabs, empty names and an unclosed tail are skipped. A non-zero
+ * return from <fn> stops the walk. Returns the number of names passed to <fn>. */
+size_t template_each(const char *tpl, int (*fn)(void *arg, const char *name, size_t len),
+                     void *arg);
+
+/* The prefix a placeholder name or `with` reference is read through. */
+enum template_ref {
+    TREF_NONE = 0,  /* a bare name */
+    TREF_REST = 1,  /* rest.NAME */
+    TREF_TOOLS = 2, /* tools.NAME */
+    TREF_NS = 4,    /* <namespace>.NAME, the exposing adapter's own namespace */
+};
+#define TREF_ANY (TREF_REST | TREF_TOOLS | TREF_NS)
+
+/* The input key that <name>[0..len) refers to: NAME after "rest.", "tools." or "<ns>." (tried in
+ * that order, each only when its bit is in <accept>; <ns> may be NULL or empty: no namespace
+ * prefix), with a non-empty NAME; otherwise <name> itself. <*klen> gets the key's length,
+ * <*kind> (may be NULL) which prefix was stripped (TREF_NONE: none). Either adapter accepts
+ * either of rest./tools.: documents are often copied between the two. */
+const char *template_ref_key(const char *name, size_t len, const char *ns, unsigned accept,
+                             size_t *klen, enum template_ref *kind);
+
 /* Check that every '{' of a path template opens a {x} or {{x}} placeholder with a non-empty
  * name and is closed. 0 when balanced; -1 otherwise with <*err_offset> the byte offset of the
  * offending brace and <*err> a static message. */

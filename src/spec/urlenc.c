@@ -9,7 +9,7 @@
 
 static const char urlenc_hex[] = "0123456789ABCDEF";
 
-static bool is_unreserved(unsigned char c)
+bool urlenc_is_unreserved(unsigned char c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
            c == '.' || c == '_' || c == '~';
@@ -35,37 +35,59 @@ static void truncate_to(struct strbuf *out, size_t len)
         out->data[len] = '\0';
 }
 
+/* Output staged through a stack chunk, appended to <out> when full and at the end. */
+struct chunked {
+    struct strbuf *out;
+    size_t start; /* out->len before the operation: where a failure truncates back to */
+    size_t n;
+    char buf[256];
+};
+
+static void chunked_init(struct chunked *ch, struct strbuf *out)
+{
+    ch->out = out;
+    ch->start = out->len;
+    ch->n = 0;
+}
+
+/* Stage <len> (at most 3) bytes. -1 when flushing the full chunk exceeds the cap. */
+static int chunked_put(struct chunked *ch, const char *s, size_t len)
+{
+    if (ch->n + len > sizeof ch->buf) {
+        if (strbuf_add(ch->out, ch->buf, ch->n) < 0)
+            return -1;
+        ch->n = 0;
+    }
+    memcpy(ch->buf + ch->n, s, len);
+    ch->n += len;
+    return 0;
+}
+
+/* Finish: with <ok>, append the rest (always, even nothing, so <out> is NUL-terminated) and
+ * return 0; otherwise, or when that append fails, put <out> back as it was and return -1. */
+static int chunked_end(struct chunked *ch, bool ok)
+{
+    if (ok && strbuf_add(ch->out, ch->buf, ch->n) == 0)
+        return 0;
+    truncate_to(ch->out, ch->start);
+    return -1;
+}
+
 /* Encode every byte that is not unreserved. With <all>, unreserved bytes are escaped too: used
  * for the dot segments below. */
 static int encode(const char *in, size_t len, bool all, struct strbuf *out)
 {
-    char chunk[256];
-    size_t n = 0;
-    size_t start = out->len;
-
+    struct chunked ch;
+    chunked_init(&ch, out);
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)in[i];
-        if (n > sizeof chunk - 3) {
-            if (strbuf_add(out, chunk, n) < 0)
-                goto fail;
-            n = 0;
-        }
-        if (!all && is_unreserved(c)) {
-            chunk[n++] = (char)c;
-        } else {
-            chunk[n++] = '%';
-            chunk[n++] = urlenc_hex[c >> 4];
-            chunk[n++] = urlenc_hex[c & 0x0F];
-        }
+        char esc[3] = {'%', urlenc_hex[c >> 4], urlenc_hex[c & 0x0F]};
+        int rc = !all && urlenc_is_unreserved(c) ? chunked_put(&ch, &in[i], 1)
+                                                 : chunked_put(&ch, esc, 3);
+        if (rc < 0)
+            return chunked_end(&ch, false);
     }
-    /* Always append, even nothing, so <out> is NUL-terminated afterwards. */
-    if (strbuf_add(out, chunk, n) < 0)
-        goto fail;
-    return 0;
-
-fail:
-    truncate_to(out, start);
-    return -1;
+    return chunked_end(&ch, true);
 }
 
 int urlenc_segment(const char *in, size_t len, struct strbuf *out)
@@ -87,38 +109,26 @@ int urlenc_query(const char *in, size_t len, struct strbuf *out)
 
 int urlenc_decode(const char *in, size_t len, bool plus_is_space, struct strbuf *out)
 {
-    char chunk[256];
-    size_t n = 0;
-    size_t start = out->len;
-
+    struct chunked ch;
+    chunked_init(&ch, out);
     for (size_t i = 0; i < len; i++) {
         char c = in[i];
-        if (n == sizeof chunk) {
-            if (strbuf_add(out, chunk, n) < 0)
-                goto fail;
-            n = 0;
-        }
         if (c == '%') {
             if (len - i < 3)
-                goto fail;
+                return chunked_end(&ch, false);
             int hi = hex_value((unsigned char)in[i + 1]);
             int lo = hex_value((unsigned char)in[i + 2]);
             if (hi < 0 || lo < 0)
-                goto fail;
+                return chunked_end(&ch, false);
             c = (char)(hi << 4 | lo);
             i += 2;
         } else if (c == '+' && plus_is_space) {
             c = ' ';
         }
-        chunk[n++] = c;
+        if (chunked_put(&ch, &c, 1) < 0)
+            return chunked_end(&ch, false);
     }
-    if (strbuf_add(out, chunk, n) < 0)
-        goto fail;
-    return 0;
-
-fail:
-    truncate_to(out, start);
-    return -1;
+    return chunked_end(&ch, true);
 }
 
 bool urlenc_segment_value_ok(const char *v, size_t len)
@@ -146,4 +156,46 @@ bool urlenc_header_value_ok(const char *v, size_t len)
             return false;
     }
     return true;
+}
+
+int urlenc_segment_in_place(struct strbuf *out, size_t vstart)
+{
+    static const char pad[32];
+    size_t start = out->len;
+    size_t vlen = out->len - vstart;
+    size_t nesc = 0;
+
+    if (!vlen || !out->data)
+        return 0;
+    for (size_t i = 0; i < vlen; i++)
+        if (!urlenc_is_unreserved((unsigned char)out->data[vstart + i]))
+            nesc++;
+    if (!nesc)
+        return 0;
+    /* Grow by two bytes per escaped byte, then encode backwards so that no unread byte is
+     * overwritten. */
+    for (size_t need = 2 * nesc; need;) {
+        size_t n = need < sizeof pad ? need : sizeof pad;
+        if (strbuf_add(out, pad, n) < 0)
+            goto fail;
+        need -= n;
+    }
+
+    char *v = out->data + vstart;
+    size_t dst = vlen + 2 * nesc;
+    for (size_t i = vlen; i-- > 0;) {
+        unsigned char c = (unsigned char)v[i];
+        if (urlenc_is_unreserved(c)) {
+            v[--dst] = (char)c;
+        } else {
+            v[--dst] = urlenc_hex[c & 0x0F];
+            v[--dst] = urlenc_hex[c >> 4];
+            v[--dst] = '%';
+        }
+    }
+    return 0;
+
+fail:
+    truncate_to(out, start);
+    return -1;
 }

@@ -26,5 +26,12 @@ bool urlenc_segment_value_ok(const char *v, size_t len);
 /* Whether <v> may be sent as an HTTP header value: no CR, LF, NUL or other control byte
  * except horizontal tab. */
 bool urlenc_header_value_ok(const char *v, size_t len);
+/* Whether byte <c> is RFC 3986 unreserved (A-Z a-z 0-9 - . _ ~): the bytes encoders keep. */
+bool urlenc_is_unreserved(unsigned char c);
+/* Percent-encode <out>->data[vstart..len) in place as one path segment: every byte that is not
+ * unreserved is escaped, as urlenc_segment does, but "." and ".." are kept as they are (callers
+ * refuse such values first, see urlenc_segment_value_ok). For a value a lookup has just appended
+ * to <out>: no scratch buffer. 0, or -1 when the cap is exceeded (<out> is then unchanged). */
+int urlenc_segment_in_place(struct strbuf *out, size_t vstart);
 
 #endif

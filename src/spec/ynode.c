@@ -485,24 +485,27 @@ void ynode_doc_free(struct ynode_doc *doc)
     free(doc);
 }
 
-struct ynode *ynode_get_key(const struct ynode *map, const char *key)
+/* The pair of mapping <map> whose key is <key>, or NULL (also when <map> is not a mapping). */
+static const struct ynode_pair *find_pair(const struct ynode *map, const char *key)
 {
     if (!map || map->kind != YNODE_MAPPING)
         return NULL;
     for (size_t i = 0; i < map->npairs; i++)
         if (strcmp(map->pairs[i].key->str, key) == 0)
-            return map->pairs[i].key;
+            return &map->pairs[i];
     return NULL;
+}
+
+struct ynode *ynode_get_key(const struct ynode *map, const char *key)
+{
+    const struct ynode_pair *p = find_pair(map, key);
+    return p ? p->key : NULL;
 }
 
 struct ynode *ynode_get(const struct ynode *map, const char *key)
 {
-    if (!map || map->kind != YNODE_MAPPING)
-        return NULL;
-    for (size_t i = 0; i < map->npairs; i++)
-        if (strcmp(map->pairs[i].key->str, key) == 0)
-            return map->pairs[i].value;
-    return NULL;
+    const struct ynode_pair *p = find_pair(map, key);
+    return p ? p->value : NULL;
 }
 
 /* At most this many bytes of a key are quoted in a message: a key may be megabytes long. */

@@ -13,6 +13,7 @@
 
 #include "spec/config.h"
 #include "base/diag.h"
+#include "spec/checks.h"
 #include "spec/loader.h"
 #include "base/log.h"
 #include "core/runtime.h"
@@ -78,7 +79,7 @@ static inline struct runtime *fuzz_shipped_runtime(void)
     if (config_load_buffer(&cfg, "fuzz-config.yaml", cfg_yaml, sizeof cfg_yaml - 1, &d) == 0 &&
         config_finish(&cfg, &d) == 0 &&
         loader_load_path(m, FUZZ_SOURCE_ROOT "/capabilities", &d) == 0 &&
-        loader_validate(m, &d) == 0)
+        checks_validate(m, &d) == 0)
         rt = runtime_build(m, &cfg, &d);
     else
         model_free(m);

@@ -51,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     diag_init(&d);
     struct model *m = model_new();
     if (loader_load_buffer(m, "fuzz.yaml", (const char *)data, size, &d) == 0 &&
-        loader_validate(m, &d) == 0 && !reads_files(m)) {
+        checks_validate(m, &d) == 0 && !reads_files(m)) {
         struct runtime *rt = runtime_build(m, &cfg, &d); /* owns m now */
         m = NULL;
         if (rt) {

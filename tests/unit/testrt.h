@@ -10,6 +10,7 @@
 
 #include "spec/config.h"
 #include "base/diag.h"
+#include "spec/checks.h"
 #include "spec/loader.h"
 #include "core/runtime.h"
 
@@ -19,7 +20,7 @@ static inline struct runtime *testrt_load(const char *name, const char *yaml, st
     diag_init(&d);
     struct model *m = model_new();
     struct runtime *rt = NULL;
-    if (loader_load_buffer(m, name, yaml, strlen(yaml), &d) == 0 && loader_validate(m, &d) == 0)
+    if (loader_load_buffer(m, name, yaml, strlen(yaml), &d) == 0 && checks_validate(m, &d) == 0)
         rt = runtime_build(m, cfg, &d);
     else
         model_free(m);
@@ -36,7 +37,7 @@ static inline struct runtime *testrt_load_file(const char *path, struct config *
     diag_init(&d);
     struct model *m = model_new();
     struct runtime *rt = NULL;
-    if (loader_load_file(m, path, &d) == 0 && loader_validate(m, &d) == 0)
+    if (loader_load_file(m, path, &d) == 0 && checks_validate(m, &d) == 0)
         rt = runtime_build(m, cfg, &d);
     else
         model_free(m);

@@ -212,9 +212,28 @@ static void test_json_nul(void)
     CHECK(json_text_refusal("{\"a\\\"\x02\":1}", 10, true, NULL));
 }
 
+/* The same cases as jsonrpc_utf8_sanitize's (tests/unit/core/test_mcp.c), which this replaces. */
+static void test_utf8_sanitize(void)
+{
+    char *s = utf8_sanitize("ok \xC3\xA9 \xFF x\0y \xED\xA0\x80 \xF0\x9F\x98\x80", 20);
+    CHECK_STR(s, "ok \xC3\xA9 \xEF\xBF\xBD x\xEF\xBF\xBDy \xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD "
+                 "\xF0\x9F\x98\x80");
+    free(s);
+    s = utf8_sanitize("\xC0\xAF|\xE2\x82", 5); /* overlong, truncated */
+    CHECK_STR(s, "\xEF\xBF\xBD\xEF\xBF\xBD|\xEF\xBF\xBD\xEF\xBF\xBD");
+    free(s);
+    s = utf8_sanitize("", 0);
+    CHECK_STR(s, "");
+    free(s);
+    s = utf8_sanitize("\xF4\x90\x80\x80", 4); /* above U+10FFFF: one replacement per byte */
+    CHECK_STR(s, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+    free(s);
+}
+
 int main(void)
 {
     test_utf8();
+    test_utf8_sanitize();
     test_media_type();
     test_jsonnum();
     test_httpstatus();

@@ -357,8 +357,111 @@ static void test_framing_limits(void)
     free(bad);
 }
 
+/* mcp.allowedHosts is parsed once by config_finish into {host, port} pairs, and matched as the
+ * MCP front end's Host and Origin checks match each entry. */
+static void test_allowed_hosts(void)
+{
+    static const char doc[] = "mcp:\n  allowedHosts:\n"
+                              "    - example.com\n"
+                              "    - 'Proxy.Example.com:8443'\n"
+                              "    - '[::1]:9000'\n"
+                              "    - '[fe80::1]'\n"
+                              "    - 'fe80::2'\n"        /* bare IPv6: bracketed, any port */
+                              "    - 'bad:port:99999'\n" /* does not split: taken whole */
+                              "    - 'host:99999'\n";    /* port out of range: taken whole */
+    struct config c;
+    struct diag d;
+    diag_init(&d);
+    config_defaults(&c);
+    unsetenv("CAPPROXY_MCP_ALLOWED_HOSTS");
+    CHECK(config_load_buffer(&c, "allowed.yaml", doc, sizeof doc - 1, &d) == 0);
+    CHECK(c.nmcp_allowed == 0); /* not parsed before config_finish */
+    CHECK(config_finish(&c, &d) == 0);
+    CHECK(c.nmcp_allowed_hosts == 7 && c.nmcp_allowed == 7);
+    if (c.nmcp_allowed == 7) {
+        CHECK_STR(c.mcp_allowed_hosts[1], "Proxy.Example.com:8443"); /* the strings stay */
+        CHECK_STR(c.mcp_allowed[0].host, "example.com");
+        CHECK(c.mcp_allowed[0].port == -1);
+        CHECK_STR(c.mcp_allowed[1].host, "Proxy.Example.com");
+        CHECK(c.mcp_allowed[1].port == 8443);
+        CHECK_STR(c.mcp_allowed[2].host, "[::1]");
+        CHECK(c.mcp_allowed[2].port == 9000);
+        CHECK_STR(c.mcp_allowed[3].host, "[fe80::1]");
+        CHECK(c.mcp_allowed[3].port == -1);
+        CHECK_STR(c.mcp_allowed[4].host, "[fe80::2]");
+        CHECK(c.mcp_allowed[4].port == -1);
+        CHECK_STR(c.mcp_allowed[5].host, "[bad:port:99999]");
+        CHECK_STR(c.mcp_allowed[6].host, "[host:99999]");
+        CHECK(c.mcp_allowed[6].port == -1);
+    }
+    CHECK(config_mcp_host_allowed(&c, "example.com", 80));
+    CHECK(config_mcp_host_allowed(&c, "EXAMPLE.com", 1234)); /* no port: any */
+    CHECK(config_mcp_host_allowed(&c, "proxy.example.com", 8443));
+    CHECK(!config_mcp_host_allowed(&c, "proxy.example.com", 80));
+    CHECK(config_mcp_host_allowed(&c, "proxy.example.com", -1)); /* an Origin: any port */
+    CHECK(config_mcp_host_allowed(&c, "[::1]", 9000));
+    CHECK(!config_mcp_host_allowed(&c, "[::1]", 9001));
+    CHECK(config_mcp_host_allowed(&c, "[FE80::1]", 7));
+    CHECK(config_mcp_host_allowed(&c, "[fe80::2]", 7));
+    CHECK(!config_mcp_host_allowed(&c, "fe80::2", 7));
+    CHECK(config_mcp_host_allowed(&c, "[host:99999]", 80));
+    CHECK(!config_mcp_host_allowed(&c, "host", 99999));
+    CHECK(!config_mcp_host_allowed(&c, "example.org", 80));
+    config_deinit(&c);
+
+    /* The environment's list replaces the file's, and is parsed the same way. */
+    setenv("CAPPROXY_MCP_ALLOWED_HOSTS", " a.test:81 , b.test ", 1);
+    config_defaults(&c);
+    CHECK(config_load_buffer(&c, "allowed.yaml", doc, sizeof doc - 1, &d) == 0);
+    CHECK(config_apply_env(&c, &d) == 0);
+    CHECK(config_finish(&c, &d) == 0);
+    CHECK(c.nmcp_allowed == 2);
+    CHECK(config_mcp_host_allowed(&c, "a.test", 81) && !config_mcp_host_allowed(&c, "a.test", 80));
+    CHECK(config_mcp_host_allowed(&c, "b.test", 80));
+    CHECK(!config_mcp_host_allowed(&c, "example.com", 80));
+    /* A second config_finish (as a reload does on a fresh config) parses again, no leak. */
+    CHECK(config_finish(&c, &d) == 0);
+    CHECK(c.nmcp_allowed == 2);
+    config_deinit(&c);
+    unsetenv("CAPPROXY_MCP_ALLOWED_HOSTS");
+    CHECK(d.nerrors == 0);
+    diag_deinit(&d);
+
+    /* No entries: nothing allowed beyond the listener itself. */
+    config_defaults(&c);
+    CHECK(config_mcp_host_allowed(&c, "example.com", 80) == false);
+    config_deinit(&c);
+}
+
+static void test_hostport_split(void)
+{
+    char h[16];
+    long port;
+    CHECK(hostport_split("a.b:80", 6, h, sizeof h, &port) && port == 80);
+    CHECK_STR(h, "a.b");
+    CHECK(hostport_split("a.b", 3, h, sizeof h, &port) && port == -1);
+    CHECK(hostport_split("[::1]", 5, h, sizeof h, &port) && port == -1);
+    CHECK_STR(h, "[::1]");
+    CHECK(hostport_split("[::1]:0", 7, h, sizeof h, &port) && port == 0);
+    CHECK(hostport_split("x:65535", 7, h, sizeof h, &port) && port == 65535);
+    CHECK(!hostport_split("", 0, h, sizeof h, &port));
+    CHECK(!hostport_split("::1", 3, h, sizeof h, &port));     /* unbracketed IPv6 */
+    CHECK(!hostport_split("[::1", 4, h, sizeof h, &port));    /* unclosed */
+    CHECK(!hostport_split("[::1]x", 6, h, sizeof h, &port));  /* text after ']' */
+    CHECK(!hostport_split(":80", 3, h, sizeof h, &port));     /* empty host */
+    CHECK(!hostport_split("a:", 2, h, sizeof h, &port));      /* empty port */
+    CHECK(!hostport_split("a:65536", 7, h, sizeof h, &port)); /* out of range */
+    CHECK(!hostport_split("a:8o", 4, h, sizeof h, &port));    /* not a number */
+    CHECK(!hostport_split("a:12345678", 10, h, sizeof h, &port));
+    CHECK(!hostport_split("0123456789abcdef", 16, h, sizeof h, &port)); /* does not fit */
+    CHECK(hostport_split("0123456789abcde:1", 17, h, sizeof h, &port) && port == 1);
+    CHECK(hostport_split("a.b:80/x", 6, h, sizeof h, &port)); /* only <len> bytes are read */
+}
+
 int main(void)
 {
+    test_allowed_hosts();
+    test_hostport_split();
     test_placeholder();
     test_expand();
     test_listen_glob();

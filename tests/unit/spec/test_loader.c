@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "spec/checks.h"
 #include "spec/loader.h"
 #include "spec/ynode.h"
 
@@ -39,7 +40,7 @@ static void test_seed(void)
     diag_init(&d);
 
     CHECK(loader_load_file(m, SEED, &d) == 0);
-    CHECK(loader_validate(m, &d) == 0);
+    CHECK(checks_validate(m, &d) == 0);
     CHECK(d.n == 0);
     if (d.n)
         diag_print(&d, stderr);
@@ -209,7 +210,7 @@ static void test_features(void)
     diag_init(&d);
 
     CHECK(loader_load_path(m, DATA "good/features.yaml", &d) == 0);
-    CHECK(loader_validate(m, &d) == 0);
+    CHECK(checks_validate(m, &d) == 0);
     if (d.n)
         diag_print(&d, stderr);
     CHECK(d.n == 0 && m->ncaps == 1);
@@ -337,7 +338,7 @@ static void test_ikanos(void)
     diag_init(&d);
 
     CHECK(loader_load_file(m, DATA "good/ikanos.yaml", &d) == 0);
-    CHECK(loader_validate(m, &d) == 0);
+    CHECK(checks_validate(m, &d) == 0);
     CHECK(d.n == 0 && m->ncaps == 1);
     if (m->ncaps == 1) {
         const struct model_capability *cap = m->caps[0];
@@ -357,7 +358,7 @@ static void test_ikanos(void)
 }
 
 /* A directory: sorted, hidden files, other extensions and sub-directories skipped, and a call
- * into a later file resolved by loader_validate. */
+ * into a later file resolved by checks_validate. */
 static void test_directory(void)
 {
     struct model *m = model_new();
@@ -372,7 +373,7 @@ static void test_directory(void)
         CHECK_STR(m->caps[1]->file, DATA "multi/b-consumes.yml");
         struct model_call *call = &m->caps[0]->exposes[0].resources[0].operations[0].call;
         CHECK(call->target == NULL);
-        CHECK(loader_validate(m, &d) == 0);
+        CHECK(checks_validate(m, &d) == 0);
         CHECK(call->target == &m->caps[1]->consumers[0].resources[0].operations[0]);
     }
     /* The trailing slash is not doubled in file names. */
@@ -405,31 +406,6 @@ static void test_missing_paths(void)
         rmdir(dir);
     }
     CHECK(d.nerrors == 3);
-    diag_deinit(&d);
-    model_free(m);
-}
-
-/* Documents that collide: every message names both files. */
-static void test_cross_document(void)
-{
-    struct model *m = model_new();
-    struct diag d;
-    diag_init(&d);
-
-    CHECK(loader_load_file(m, DATA "cross/a.yaml", &d) == 0);
-    CHECK(loader_load_file(m, DATA "cross/b.yaml", &d) == 0);
-    CHECK(d.n == 0);
-    CHECK(loader_validate(m, &d) == -1);
-    CHECK(d.nerrors == 4);
-    CHECK(diag_contains(&d, DATA "cross/b.yaml:4:5: error: duplicate consumes namespace "
-                                 "'shared': already defined at " DATA "cross/a.yaml:4:5"));
-    CHECK(diag_contains(&d, DATA "cross/b.yaml:13:5: error: duplicate exposes namespace "
-                                 "'users-rest': already defined at " DATA "cross/a.yaml:13:5"));
-    CHECK(diag_contains(&d, DATA "cross/b.yaml:19:9: error: duplicate REST route GET "
-                                 "/users/{userId} on port 8080: already defined at " DATA
-                                 "cross/a.yaml:19:9 as GET /users/{id}"));
-    CHECK(diag_contains(&d, DATA "cross/b.yaml:35:7: error: duplicate MCP tool 'get-user' on "
-                                 "port 9090: already defined at " DATA "cross/a.yaml:25:7"));
     diag_deinit(&d);
     model_free(m);
 }
@@ -549,7 +525,7 @@ static void test_bad_fixtures(void)
         char *want = xasprintf("%s:%s", path, bad_cases[i].want);
         diag_init(&d);
         int rc = loader_load_file(m, path, &d);
-        int vrc = loader_validate(m, &d);
+        int vrc = checks_validate(m, &d);
         CHECK(rc == -1 || vrc == -1);
         CHECK(d.nerrors == 1);
         if (!diag_contains(&d, want) || d.nerrors != 1) {
@@ -714,7 +690,7 @@ static void test_good_fixtures(void)
         char *path = xasprintf(DATA "good/%s", good[i]);
         diag_init(&d);
         CHECK(loader_load_file(m, path, &d) == 0);
-        CHECK(loader_validate(m, &d) == 0);
+        CHECK(checks_validate(m, &d) == 0);
         CHECK(d.n == 0);
         if (d.n)
             diag_print(&d, stderr);
@@ -968,7 +944,6 @@ int main(void)
     test_ikanos();
     test_directory();
     test_missing_paths();
-    test_cross_document();
     test_bad_fixtures();
     test_unknown_keys();
     test_good_fixtures();

@@ -348,8 +348,145 @@ static void test_path_vars(void)
     CHECK_STR(c.names[0], "z");
 }
 
+struct seen {
+    char names[8][32];
+    size_t n;
+    size_t stop_after; /* 0: never stop */
+};
+
+static int collect_each(void *arg, const char *name, size_t len)
+{
+    struct seen *s = arg;
+    if (s->n < 8 && len < 32) {
+        memcpy(s->names[s->n], name, len);
+        s->names[s->n][len] = '\0';
+    }
+    s->n++;
+    return s->stop_after && s->n == s->stop_after;
+}
+
+/* template_each yields exactly the names template_render looks up. */
+static void test_each(void)
+{
+    struct seen s = {0};
+    CHECK(template_each("a {{ x }} b {{\ty\t}} {{}} {{  }} c {{z}}", collect_each, &s) == 3);
+    CHECK(s.n == 3);
+    CHECK_STR(s.names[0], "x");
+    CHECK_STR(s.names[1], "y");
+    CHECK_STR(s.names[2], "z");
+
+    /* The last "{{" before the first "}}" opens the placeholder; an unclosed tail is text. */
+    memset(&s, 0, sizeof s);
+    CHECK(template_each("{\"a\":{{{x}}}} {{a {{b}} {{c", collect_each, &s) == 2);
+    CHECK_STR(s.names[0], "x");
+    CHECK_STR(s.names[1], "b");
+
+    /* Dotted names come as written; inner spaces stay. */
+    memset(&s, 0, sizeof s);
+    CHECK(template_each("{{rest.id}}{{ tools.a b }}", collect_each, &s) == 2);
+    CHECK_STR(s.names[0], "rest.id");
+    CHECK_STR(s.names[1], "tools.a b");
+
+    /* A non-zero return stops the walk. */
+    memset(&s, 0, sizeof s);
+    s.stop_after = 1;
+    CHECK(template_each("{{first}} {{second}}", collect_each, &s) == 1);
+    CHECK(s.n == 1);
+    CHECK_STR(s.names[0], "first");
+
+    CHECK(template_each(NULL, collect_each, &s) == 0);
+    CHECK(template_each("no {{placeholder", collect_each, &s) == 0);
+    CHECK(template_each("{{a}}{{b}}", NULL, NULL) == 2);
+
+    /* Agreement with the renderer: every yielded name is what the lookup is asked for. */
+    const char *tpl = "x{{ id }}-{{{name}}}-{{rest.clientId}}{{";
+    memset(&s, 0, sizeof s);
+    template_each(tpl, collect_each, &s);
+    struct strbuf b;
+    strbuf_init(&b, 0);
+    CHECK(template_render(tpl, lookup, NULL, &b) == 0);
+    CHECK_STR(b.data, "x42-{Ann}-c-1{{");
+    strbuf_deinit(&b);
+    CHECK(s.n == 3);
+    CHECK_STR(s.names[0], "id");
+    CHECK_STR(s.names[1], "name");
+    CHECK_STR(s.names[2], "rest.clientId");
+}
+
+static void test_has_open(void)
+{
+    CHECK(template_has_open("a {{x}}"));
+    CHECK(template_has_open("unterminated {{x")); /* still a template: renders as text */
+    CHECK(template_has_open("{{"));
+    CHECK(!template_has_open("{x}"));
+    CHECK(!template_has_open("rest.x"));
+    CHECK(!template_has_open(""));
+    CHECK(!template_has_open(NULL));
+}
+
+static const char *key(const char *name, const char *ns, unsigned accept, enum template_ref *kind,
+                       char *buf)
+{
+    size_t klen;
+    const char *k = template_ref_key(name, strlen(name), ns, accept, &klen, kind);
+    memcpy(buf, k, klen);
+    buf[klen] = '\0';
+    return buf;
+}
+
+static void test_ref_key(void)
+{
+    char buf[64];
+    enum template_ref kind;
+    CHECK_STR(key("rest.id", "cal", TREF_ANY, &kind, buf), "id");
+    CHECK(kind == TREF_REST);
+    CHECK_STR(key("tools.id", "cal", TREF_ANY, &kind, buf), "id");
+    CHECK(kind == TREF_TOOLS);
+    CHECK_STR(key("cal.id", "cal", TREF_ANY, &kind, buf), "id");
+    CHECK(kind == TREF_NS);
+    CHECK_STR(key("cal.a.b", "cal", TREF_ANY, &kind, buf), "a.b");
+    CHECK(kind == TREF_NS);
+    /* Bare names, empty keys and near misses stay as written. */
+    CHECK_STR(key("id", "cal", TREF_ANY, &kind, buf), "id");
+    CHECK(kind == TREF_NONE);
+    CHECK_STR(key("rest.", "cal", TREF_ANY, &kind, buf), "rest.");
+    CHECK(kind == TREF_NONE);
+    CHECK_STR(key("tools.", "cal", TREF_ANY, &kind, buf), "tools.");
+    CHECK_STR(key("cal.", "cal", TREF_ANY, &kind, buf), "cal.");
+    CHECK(kind == TREF_NONE);
+    CHECK_STR(key("calx.id", "cal", TREF_ANY, &kind, buf), "calx.id");
+    CHECK_STR(key("ca.id", "cal", TREF_ANY, &kind, buf), "ca.id");
+    CHECK_STR(key("restid", "cal", TREF_ANY, &kind, buf), "restid");
+    CHECK_STR(key("REST.id", "cal", TREF_ANY, &kind, buf), "REST.id"); /* case matters */
+    /* No namespace (NULL or empty): only rest. and tools. */
+    CHECK_STR(key("cal.id", NULL, TREF_ANY, &kind, buf), "cal.id");
+    CHECK_STR(key(".id", "", TREF_ANY, &kind, buf), ".id");
+    CHECK(kind == TREF_NONE);
+    CHECK_STR(key("rest.id", NULL, TREF_ANY, NULL, buf), "id"); /* kind may be NULL */
+    /* rest. is tried first, then tools., then the namespace. */
+    CHECK_STR(key("rest.id", "rest", TREF_ANY, &kind, buf), "id");
+    CHECK(kind == TREF_REST);
+    /* <accept> limits the prefixes: a tools-only reader (MCP schemas) still reads rest.NAME
+     * through a namespace called "rest". */
+    CHECK_STR(key("rest.id", "cal", TREF_TOOLS | TREF_NS, &kind, buf), "rest.id");
+    CHECK(kind == TREF_NONE);
+    CHECK_STR(key("rest.id", "rest", TREF_TOOLS | TREF_NS, &kind, buf), "id");
+    CHECK(kind == TREF_NS);
+    CHECK_STR(key("tools.id", "cal", TREF_REST, &kind, buf), "tools.id");
+    CHECK(kind == TREF_NONE);
+    /* Only <len> bytes are read. */
+    size_t klen;
+    const char *k = template_ref_key("rest.idXYZ", 7, NULL, TREF_ANY, &klen, &kind);
+    CHECK(klen == 2 && memcmp(k, "id", 2) == 0 && kind == TREF_REST);
+    k = template_ref_key("rest.XYZ", 5, NULL, TREF_ANY, &klen, &kind);
+    CHECK(klen == 5 && kind == TREF_NONE);
+}
+
 int main(void)
 {
+    test_each();
+    test_has_open();
+    test_ref_key();
     test_render();
     test_has_placeholder();
     test_expand_path();

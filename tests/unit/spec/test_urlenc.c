@@ -284,8 +284,80 @@ static void test_header_value_ok(void)
     CHECK(urlenc_header_value_ok(NULL, 0));
 }
 
+static void test_is_unreserved(void)
+{
+    const char *keep = "ABCXYZabcxyz0189-._~";
+    for (const char *k = keep; *k; k++)
+        CHECK(urlenc_is_unreserved((unsigned char)*k));
+    const char *esc = "/?#%&=+ :@!$'()*,;[]{}\\\"<>^`|";
+    for (const char *e = esc; *e; e++)
+        CHECK(!urlenc_is_unreserved((unsigned char)*e));
+    CHECK(!urlenc_is_unreserved(0));
+    CHECK(!urlenc_is_unreserved(0x7F));
+    CHECK(!urlenc_is_unreserved(0x80));
+    CHECK(!urlenc_is_unreserved(0xFF));
+}
+
+/* In place: the bytes after <vstart> are encoded as urlenc_segment does, the prefix is kept. */
+static void test_segment_in_place(void)
+{
+    static const char *const values[] = {"abc", "a b/c?d#e%f", "caf\xC3\xA9", "~-._",
+                                         "/",   "%2F",         "a&b=c+d"};
+    for (size_t i = 0; i < sizeof values / sizeof *values; i++) {
+        struct strbuf want, got;
+        strbuf_init(&want, 0);
+        strbuf_init(&got, 0);
+        strbuf_adds(&want, "/p/");
+        urlenc_segment(values[i], strlen(values[i]), &want);
+        strbuf_adds(&got, "/p/");
+        size_t vstart = got.len;
+        strbuf_adds(&got, values[i]);
+        CHECK(urlenc_segment_in_place(&got, vstart) == 0);
+        CHECK_STR(got.data, want.data);
+        strbuf_deinit(&want);
+        strbuf_deinit(&got);
+    }
+    struct strbuf b;
+    strbuf_init(&b, 0);
+    /* Dot segments are left to the caller, which refuses them before encoding. */
+    strbuf_adds(&b, "..");
+    CHECK(urlenc_segment_in_place(&b, 0) == 0);
+    CHECK_STR(b.data, "..");
+    /* Nothing to encode: an empty value, or one the buffer has not allocated. */
+    CHECK(urlenc_segment_in_place(&b, b.len) == 0);
+    CHECK_STR(b.data, "..");
+    strbuf_deinit(&b);
+    strbuf_init(&b, 0);
+    CHECK(urlenc_segment_in_place(&b, 0) == 0);
+    CHECK(b.len == 0);
+    strbuf_deinit(&b);
+    /* A NUL byte inside the value is escaped too. */
+    strbuf_init(&b, 0);
+    strbuf_add(&b, "a\0b", 3);
+    CHECK(urlenc_segment_in_place(&b, 0) == 0);
+    CHECK_STR(b.data, "a%00b");
+    strbuf_deinit(&b);
+    /* Over the cap: -1 and the buffer as it was. */
+    strbuf_init(&b, 8);
+    strbuf_adds(&b, "x/a b");
+    CHECK(urlenc_segment_in_place(&b, 1) == -1);
+    CHECK(b.len == 5);
+    CHECK_STR(b.data, "x/a b");
+    strbuf_deinit(&b);
+    /* Long values grow through several pad chunks. */
+    strbuf_init(&b, 0);
+    for (int i = 0; i < 100; i++)
+        strbuf_adds(&b, "/");
+    CHECK(urlenc_segment_in_place(&b, 0) == 0);
+    CHECK(b.len == 300);
+    CHECK(strncmp(b.data, "%2F%2F", 6) == 0 && strcmp(b.data + 297, "%2F") == 0);
+    strbuf_deinit(&b);
+}
+
 int main(void)
 {
+    test_is_unreserved();
+    test_segment_in_place();
     test_segment();
     test_segment_cap();
     test_query();

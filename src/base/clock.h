@@ -1,0 +1,19 @@
+/*
+ * clock: the process's clocks. Durations (request and upstream timings, timeouts) use the
+ * monotonic clock, which a wall-clock step cannot move; session lifetimes use seconds of
+ * wall-clock time. Log timestamps are formatted by log.c from CLOCK_REALTIME themselves.
+ */
+#ifndef CAPPROXY_CLOCK_H
+#define CAPPROXY_CLOCK_H
+
+#include <stdint.h>
+#include <time.h>
+
+/* Store the monotonic time in <t>: the start of a duration for clock_ms_since. */
+void clock_mono(struct timespec *t);
+/* Milliseconds of monotonic time elapsed since <t0> (taken with clock_mono). */
+double clock_ms_since(const struct timespec *t0);
+/* Wall-clock seconds since the epoch: what sessions are issued and checked against. */
+int64_t clock_now_s(void);
+
+#endif
