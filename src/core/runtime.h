@@ -121,15 +121,10 @@ void runtime_free(struct runtime *rt); /* NULL-safe; ignores references */
 void runtime_ref(const struct runtime *rt);
 void runtime_unref(const struct runtime *rt); /* NULL-safe */
 
-/* Print the route table: one line per consumed operation a document exposes, with its REST
- * route(s) and MCP tool(s), the upstream method and URL template, and where each credential
- * comes from (never its value). */
-void runtime_print_routes(const struct runtime *rt, FILE *fp);
-
 /* Whether <name> is one of <call>'s inputs (case-sensitive, as JSON keys and query names are). */
 bool runtime_call_has_input(const struct rt_call *call, const char *name);
 
-/* The inbound credential adapter <e> demands, or NULL when it has none. */
+/* The inbound credential adapter <e> demands, or NULL when it has none (core/inbound.c). */
 const struct rt_inbound *runtime_inbound(const struct runtime *rt, const struct model_expose *e);
 
 /* Bind variable <name>[0..len) (declared by a `binds` entry), or NULL when there is none. */

@@ -8,6 +8,7 @@
  */
 #include "fuzz.h"
 
+#include "app/routes.h"
 #include "core/jsonrpc.h"
 #include "spec/model.h"
 
@@ -55,7 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct runtime *rt = runtime_build(m, &cfg, &d); /* owns m now */
         m = NULL;
         if (rt) {
-            runtime_print_routes(rt, devnull);
+            routes_print(rt, devnull);
             for (size_t i = 0; i < rt->nlisteners; i++)
                 for (size_t j = 0; j < rt->listeners[i].nendpoints; j++) {
                     const struct rt_mcp_endpoint *ep = &rt->listeners[i].endpoints[j];
