@@ -9,7 +9,7 @@
 #include "fuzz.h"
 
 #include "app/routes.h"
-#include "core/jsonrpc.h"
+#include "core/mcptool.h"
 #include "spec/model.h"
 
 static struct config cfg;
@@ -60,13 +60,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             for (size_t i = 0; i < rt->nlisteners; i++)
                 for (size_t j = 0; j < rt->listeners[i].nendpoints; j++) {
                     const struct rt_mcp_endpoint *ep = &rt->listeners[i].endpoints[j];
-                    char *list = jsonrpc_mcp_tools_list(ep->tools, ep->ntools);
+                    char *list = mcptool_tools_list(ep->tools, ep->ntools);
                     FUZZ_ASSERT(list && str_has_prefix(list, "{\"tools\":["), "tools/list: %s",
                                 list ? list : "NULL");
                     free(list);
                 }
             if (rt->nstdio_tools) {
-                char *list = jsonrpc_mcp_tools_list(rt->stdio_tools, rt->nstdio_tools);
+                char *list = mcptool_tools_list(rt->stdio_tools, rt->nstdio_tools);
                 free(list);
             }
         }
