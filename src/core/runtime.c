@@ -14,6 +14,7 @@
 #include "spec/jsonpath.h"
 #include "base/log.h"
 #include "spec/template.h"
+#include "spec/urlenc.h"
 #include "core/inbound.h"
 #include "core/secrets.h"
 
@@ -196,18 +197,14 @@ static int build_exposes(struct runtime *rt, struct diag *d)
                         if (!op->call.target)
                             continue;
                         struct rt_call *c = &rt->calls[rt->ncalls++];
-                        *c = (struct rt_call){&op->call,
-                                              op->call.target,
-                                              consumer_of(rt, op->call.target),
-                                              ex,
-                                              op->name ? op->name : op->call.target->name,
-                                              res->path,
-                                              op->method,
-                                              NULL,
-                                              outputs_passthrough(&op->call),
-                                              NULL,
-                                              0,
-                                              false};
+                        *c = (struct rt_call){.mcall = &op->call,
+                                              .op = op->call.target,
+                                              .consumer = consumer_of(rt, op->call.target),
+                                              .expose = ex,
+                                              .name = op->name ? op->name : op->call.target->name,
+                                              .route_path = res->path,
+                                              .route_method = op->method,
+                                              .passthrough = outputs_passthrough(&op->call)};
                         void *conflict = NULL;
                         const char *err = NULL;
                         if (router_add(l->router, op->method, res->path, c, &conflict, &err) < 0) {
@@ -232,18 +229,15 @@ static int build_exposes(struct runtime *rt, struct diag *d)
                     const struct model_tool *tool = &ex->tools[t];
                     if (!tool->call.target)
                         continue;
-                    rt->calls[rt->ncalls++] = (struct rt_call){&tool->call,
-                                                               tool->call.target,
-                                                               consumer_of(rt, tool->call.target),
-                                                               ex,
-                                                               tool->name,
-                                                               NULL,
-                                                               MODEL_POST,
-                                                               tool,
-                                                               outputs_passthrough(&tool->call),
-                                                               NULL,
-                                                               0,
-                                                               false};
+                    rt->calls[rt->ncalls++] =
+                        (struct rt_call){.mcall = &tool->call,
+                                         .op = tool->call.target,
+                                         .consumer = consumer_of(rt, tool->call.target),
+                                         .expose = ex,
+                                         .name = tool->name,
+                                         .route_method = MODEL_POST,
+                                         .tool = tool,
+                                         .passthrough = outputs_passthrough(&tool->call)};
                 }
                 if (ex->transport && str_eq(ex->transport, "stdio")) {
                     for (size_t k = first; k < rt->ncalls; k++) {
@@ -298,6 +292,100 @@ static bool credential_used(const struct rt_consumer *c, const struct rt_credent
                     return true;
         }
     return false;
+}
+
+/* ---- per-call facts for mapping ---- */
+
+/* A POST, PUT or PATCH to an operation with an `in: body` parameter always sends a JSON object:
+ * the real API refuses a missing body ("Body parameter is required") even when every field is
+ * optional. */
+static bool takes_object_body(const struct rt_call *call)
+{
+    const struct model_operation *op = call->op;
+    if (op->method != MODEL_POST && op->method != MODEL_PUT && op->method != MODEL_PATCH)
+        return false;
+    const struct model_param *lists[2] = {op->params, call->consumer->mc->params};
+    size_t counts[2] = {op->nparams, call->consumer->mc->nparams};
+    for (int l = 0; l < 2; l++)
+        for (size_t i = 0; i < counts[l]; i++)
+            if (lists[l][i].in == MODEL_IN_BODY)
+                return true;
+    return false;
+}
+
+static void add_cred_out(struct rt_call *c, struct rt_cred_out co)
+{
+    c->creds = xrealloc(c->creds, (c->ncreds + 1) * sizeof *c->creds);
+    c->creds[c->ncreds++] = co;
+}
+
+/* What mapping_build reads for <c> besides the request: its parameters in mapping order with
+ * their `with` entry and credential flag, the credential headers it may add, its inbound
+ * credential and whether it always sends a body. The same answers the document lookups gave
+ * per request before. */
+static void build_call_tables(const struct runtime *rt, struct rt_call *c)
+{
+    const struct model_operation *op = c->op;
+    const struct rt_consumer *cons = c->consumer;
+    const struct model_param *lists[2] = {op->params, cons->mc->params};
+    size_t counts[2] = {op->nparams, cons->mc->nparams};
+    c->params = xcalloc(counts[0] + counts[1] + 1, sizeof *c->params);
+    for (int l = 0; l < 2; l++)
+        for (size_t i = 0; i < counts[l]; i++) {
+            const struct model_param *p = &lists[l][i];
+            /* An operation's own parameter hides the namespace-level one of the same name. */
+            if (l == 1 && model_op_param(op, p->name) != p)
+                continue;
+            struct rt_param *rp = &c->params[c->nparams++];
+            rp->p = p;
+            rp->with = model_call_with(c->mcall, p->name);
+            rp->credential = p->in == MODEL_IN_HEADER && runtime_is_credential(cons, p->name);
+            if (p->in == MODEL_IN_QUERY) {
+                struct strbuf b;
+                strbuf_init(&b, 0);
+                urlenc_query(p->name, strlen(p->name), &b);
+                rp->query_name_enc = strbuf_detach(&b, NULL);
+            }
+        }
+    const struct model_call *mc = c->mcall;
+    c->declared_is_cred = xcalloc(mc->nparams + 1, sizeof *c->declared_is_cred);
+    for (size_t i = 0; i < mc->nparams; i++)
+        c->declared_is_cred[i] = runtime_input_is_credential(cons, op, mc->params[i].name);
+    /* Credentials: a configured secret only goes where the operation declares it; the
+     * document's own authentication always does. */
+    for (size_t i = 0; i < cons->ncreds; i++) {
+        const struct rt_credential *cr = &cons->creds[i];
+        const struct model_param *p = model_op_param(op, cr->header);
+        bool declared = p && p->in == MODEL_IN_HEADER;
+        if (!declared && !cr->from_auth)
+            continue;
+        add_cred_out(c, (struct rt_cred_out){cr, p, cr->header, declared ? p->name : cr->header,
+                                             cr->from_auth || (p && p->required)});
+    }
+    /* Declared credential headers that nothing configures: only the caller can send them. */
+    for (int l = 0; l < 2; l++)
+        for (size_t i = 0; i < counts[l]; i++) {
+            const struct model_param *p = &lists[l][i];
+            if (p->in != MODEL_IN_HEADER || !runtime_is_credential(cons, p->name) ||
+                runtime_credential(cons, p->name))
+                continue;
+            add_cred_out(c, (struct rt_cred_out){NULL, p, p->name, p->name, p->required});
+        }
+    c->inbound = runtime_inbound(rt, c->expose);
+    c->object_body = takes_object_body(c);
+}
+
+/* "name=value" of an apikey placed in the query, encoded once (mapping appends it as is). */
+static void build_query_auth(struct rt_consumer *rc)
+{
+    if (!rc->query_auth_name || !rc->query_auth_value)
+        return;
+    struct strbuf b;
+    strbuf_init(&b, 0);
+    urlenc_query(rc->query_auth_name, strlen(rc->query_auth_name), &b);
+    strbuf_addc(&b, '=');
+    urlenc_query(rc->query_auth_value, strlen(rc->query_auth_value), &b);
+    rc->query_auth_enc = strbuf_detach(&b, NULL);
 }
 
 /* ---- the input names of each call ---- */
@@ -382,26 +470,20 @@ static void build_inputs(const struct runtime *rt, struct rt_call *c)
     const struct model_operation *op = c->op;
     for (size_t i = 0; i < mc->nparams; i++)
         names_add(&s, mc->params[i].name, strlen(mc->params[i].name));
-    const struct model_param *lists[2] = {op->params, c->consumer->mc->params};
-    size_t counts[2] = {op->nparams, c->consumer->mc->nparams};
-    for (int l = 0; l < 2; l++)
-        for (size_t i = 0; i < counts[l]; i++) {
-            const struct model_param *p = &lists[l][i];
-            if (l == 1 && model_op_param(op, p->name) != p)
-                continue; /* hidden by the operation's own parameter */
-            if (p->in == MODEL_IN_ENVIRONMENT ||
-                (p->in == MODEL_IN_HEADER && runtime_is_credential(c->consumer, p->name)))
-                continue;
-            const struct model_with *w = model_call_with(mc, p->name);
-            if (w && w->kind == MODEL_WITH_REF)
-                names_add(&s, w->ref, strlen(w->ref));
-            else if (w && w->kind == MODEL_WITH_TEMPLATE)
-                names_template(&s, w->text);
-            else if (!w && p->value)
-                names_template(&s, p->value);
-            else if (!w)
-                names_add(&s, p->name, strlen(p->name));
-        }
+    for (size_t i = 0; i < c->nparams; i++) {
+        const struct model_param *p = c->params[i].p;
+        if (p->in == MODEL_IN_ENVIRONMENT || c->params[i].credential)
+            continue;
+        const struct model_with *w = c->params[i].with;
+        if (w && w->kind == MODEL_WITH_REF)
+            names_add(&s, w->ref, strlen(w->ref));
+        else if (w && w->kind == MODEL_WITH_TEMPLATE)
+            names_template(&s, w->text);
+        else if (!w && p->value)
+            names_template(&s, p->value);
+        else if (!w)
+            names_add(&s, p->name, strlen(p->name));
+    }
     if (op->body.kind == MODEL_BODY_TEMPLATE)
         names_template(&s, op->body.template);
     else if (op->body.kind == MODEL_BODY_JSON)
@@ -515,8 +597,12 @@ struct runtime *runtime_build(struct model *m, const struct config *c, struct di
         runtime_free(rt);
         return NULL;
     }
-    for (size_t i = 0; i < rt->ncalls; i++)
+    for (size_t i = 0; i < rt->nconsumers; i++)
+        build_query_auth(&rt->consumers[i]);
+    for (size_t i = 0; i < rt->ncalls; i++) {
+        build_call_tables(rt, &rt->calls[i]);
         build_inputs(rt, &rt->calls[i]);
+    }
     for (size_t i = 0; i < rt->nconsumers; i++)
         for (size_t j = 0; j < rt->consumers[i].ncreds; j++) {
             const struct rt_credential *cr = &rt->consumers[i].creds[j];
@@ -547,6 +633,7 @@ void runtime_free(struct runtime *rt)
         free(c->creds);
         free(c->query_auth_name);
         secrets_free(c->query_auth_value);
+        secrets_free(c->query_auth_enc);
     }
     free(rt->consumers);
     for (size_t i = 0; i < rt->nlisteners; i++) {
@@ -567,8 +654,15 @@ void runtime_free(struct runtime *rt)
     for (size_t i = 0; i < rt->ninbound; i++)
         secrets_free(rt->inbound[i].expected);
     free(rt->inbound);
-    for (size_t i = 0; i < rt->ncalls; i++)
-        free(rt->calls[i].inputs);
+    for (size_t i = 0; i < rt->ncalls; i++) {
+        struct rt_call *c = &rt->calls[i];
+        free(c->inputs);
+        for (size_t j = 0; j < c->nparams; j++)
+            free(c->params[j].query_name_enc);
+        free(c->params);
+        free(c->declared_is_cred);
+        free(c->creds);
+    }
     free(rt->calls);
     model_free(rt->model);
     if (rt->owned_config) {
