@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "spec/template.h"
 #include "spec/urlenc.h"
+#include "core/catalog.h"
 #include "core/inbound.h"
 #include "core/secrets.h"
 
@@ -603,6 +604,12 @@ struct runtime *runtime_build(struct model *m, const struct config *c, struct di
         build_call_tables(rt, &rt->calls[i]);
         build_inputs(rt, &rt->calls[i]);
     }
+    /* Last: the MCP catalogs read the finished calls and inbound credentials. */
+    for (size_t i = 0; i < rt->nlisteners; i++)
+        for (size_t j = 0; j < rt->listeners[i].nendpoints; j++)
+            rt->listeners[i].endpoints[j].catalog =
+                catalog_build(rt, &rt->listeners[i].endpoints[j]);
+    rt->stdio_ep = catalog_stdio_endpoint(rt);
     for (size_t i = 0; i < rt->nconsumers; i++)
         for (size_t j = 0; j < rt->consumers[i].ncreds; j++) {
             const struct rt_credential *cr = &rt->consumers[i].creds[j];
@@ -644,6 +651,7 @@ void runtime_free(struct runtime *rt)
             void *cache = atomic_load(&l->endpoints[j].cache);
             if (cache && l->endpoints[j].cache_free)
                 l->endpoints[j].cache_free(cache);
+            catalog_free(l->endpoints[j].catalog);
             free(l->endpoints[j].path);
             free(l->endpoints[j].tools);
         }
@@ -651,6 +659,7 @@ void runtime_free(struct runtime *rt)
     }
     free(rt->listeners);
     free(rt->stdio_tools);
+    catalog_stdio_free(rt->stdio_ep);
     for (size_t i = 0; i < rt->ninbound; i++)
         secrets_free(rt->inbound[i].expected);
     free(rt->inbound);

@@ -18,6 +18,7 @@
 #include "core/router.h"
 
 struct rt_inbound;
+struct catalog;
 
 /* A header the runtime may put on upstream requests when the caller sent none. */
 struct rt_credential {
@@ -85,6 +86,11 @@ struct rt_call {
     bool object_body; /* POST/PUT/PATCH with an `in: body` parameter: always a JSON object */
 };
 
+/* A tool of the stdio endpoint left out for its name: <kept> has it already. */
+struct rt_tool_dup {
+    const struct rt_call *kept, *dropped;
+};
+
 /* Tools served together at one MCP path ("/mcp" or "/mcp/<namespace>"). */
 struct rt_mcp_endpoint {
     char *path;
@@ -92,8 +98,14 @@ struct rt_mcp_endpoint {
     const char *description;           /* sent as `instructions` */
     struct rt_call **tools;
     size_t ntools;
-    /* Front-end data derived from this endpoint once (the MCP tools/list answer), set at most
-     * once by whoever builds it first and freed with the runtime. */
+    struct catalog *catalog; /* tools/list answer, credentials, tool index (core/catalog.h) */
+    /* The stdio endpoint only: tools left out because an earlier one has the same name, and
+     * the instructions it owns. */
+    struct rt_tool_dup *dups;
+    size_t ndups;
+    char *owned_description;
+    /* Old front-end slot (the tools/list answer built at first use): kept until front/mcp.c
+     * reads the catalog instead, then deleted. */
     _Atomic(void *) cache;
     void (*cache_free)(void *);
 };
@@ -137,7 +149,8 @@ struct runtime {
     size_t nlisteners;
     struct rt_call **stdio_tools; /* MCP adapters with transport: stdio */
     size_t nstdio_tools;
-    struct rt_inbound *inbound; /* one per exposed adapter that has authentication */
+    struct rt_mcp_endpoint *stdio_ep; /* what `capproxy mcp-stdio` serves: every tool */
+    struct rt_inbound *inbound;       /* one per exposed adapter that has authentication */
     size_t ninbound;
 };
 
