@@ -9,6 +9,7 @@
 #include "fuzz.h"
 
 #include "app/routes.h"
+#include "core/catalog.h"
 #include "core/mcptool.h"
 #include "spec/model.h"
 
@@ -63,6 +64,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     char *list = mcptool_tools_list(ep->tools, ep->ntools);
                     FUZZ_ASSERT(list && str_has_prefix(list, "{\"tools\":["), "tools/list: %s",
                                 list ? list : "NULL");
+                    /* The catalog built at load serves the same answer. */
+                    FUZZ_ASSERT(str_eq(catalog_tools_json(ep->catalog), list),
+                                "catalog of %s differs from tools/list", ep->path);
+                    for (size_t k = 0; k < ep->ntools; k++)
+                        FUZZ_ASSERT(catalog_find_tool(ep->catalog, ep->tools[k]->name) ==
+                                        ep->tools[k],
+                                    "catalog_find_tool(%s)", ep->tools[k]->name);
                     free(list);
                 }
             if (rt->nstdio_tools) {
