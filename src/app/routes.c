@@ -14,10 +14,11 @@
 static void credential_text(const struct rt_call *c, struct strbuf *out)
 {
     const struct rt_consumer *cons = c->consumer;
-    for (size_t j = 0; j < cons->ncreds; j++) {
-        const struct rt_credential *cr = &cons->creds[j];
-        const struct model_param *p = model_op_param(c->op, cr->header);
-        if (!cr->from_auth && !(p && p->in == MODEL_IN_HEADER))
+    /* The credentials the call sends (runtime_build's list); declared ones nothing configures
+     * (no rt_credential) only come from the caller and are not listed. */
+    for (size_t j = 0; j < c->ncreds; j++) {
+        const struct rt_credential *cr = c->creds[j].cr;
+        if (!cr)
             continue;
         strbuf_addf(out, "%s%s: caller, else %s%s", out->len ? "; " : "", cr->header, cr->source,
                     cr->value ? "" : " (unset)");

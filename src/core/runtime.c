@@ -552,12 +552,10 @@ static void warn_open_adapters(const struct runtime *rt, struct diag *d)
                 const struct rt_call *c = &rt->calls[k];
                 if (c->expose != ex || !c->consumer)
                     continue;
-                for (size_t j = 0; j < c->consumer->ncreds; j++) {
-                    const struct rt_credential *cr = &c->consumer->creds[j];
-                    const struct model_param *p = model_op_param(c->op, cr->header);
-                    if (!cr->value || !(cr->from_auth || (p && p->in == MODEL_IN_HEADER)))
-                        continue;
-                    list_add_once(&names, cr->header);
+                for (size_t j = 0; j < c->ncreds; j++) {
+                    const struct rt_credential *cr = c->creds[j].cr;
+                    if (cr && cr->value)
+                        list_add_once(&names, cr->header);
                 }
                 if (c->consumer->query_auth_value)
                     list_add_once(&names, c->consumer->query_auth_name);
