@@ -276,6 +276,16 @@ static char *auth_source(const struct model_auth *a)
     return xasprintf("bind %.*s", e ? (int)(e - p - 2) : 0, p + 2);
 }
 
+/* runtime_credential for the consumer being built: the one place a credential is changed
+ * after it was added (configuration fills a value the document's authentication left unset). */
+static struct rt_credential *cred_to_fill(struct rt_consumer *rc, const char *name)
+{
+    for (size_t i = 0; i < rc->ncreds; i++)
+        if (str_eq_ci(rc->creds[i].header, name))
+            return &rc->creds[i];
+    return NULL;
+}
+
 static void add_cred(struct rt_consumer *rc, const char *header, char *value, char *source,
                      bool from_auth, struct arena *a)
 {
@@ -353,7 +363,7 @@ int secrets_build_consumer(struct runtime *rt, const struct model_consumer *mc,
     /* Configured credentials fill what the document's own authentication does not cover. */
     for (size_t i = 0; cc && i < cc->ncredentials; i++) {
         const struct config_credential *cr = &cc->credentials[i];
-        struct rt_credential *have = (struct rt_credential *)runtime_credential(rc, cr->header);
+        struct rt_credential *have = cred_to_fill(rc, cr->header);
         if (have) {
             if (!have->value && cr->value) {
                 have->value = xstrdup(cr->value);
