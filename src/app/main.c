@@ -19,6 +19,7 @@
 #include "base/log.h"
 #include "front/mcp.h"
 #include "core/runtime.h"
+#include "app/routes.h"
 #include "app/server.h"
 #include "core/session.h"
 
@@ -181,7 +182,7 @@ int main(int argc, char **argv)
         goto out;
     }
     if (str_eq(a.cmd, "routes")) {
-        runtime_print_routes(rt, stdout);
+        routes_print(rt, stdout);
         goto out;
     }
     if (!str_eq(a.cmd, "mcp-stdio") && session_global_init() < 0) {

@@ -1,7 +1,8 @@
 /*
- * jsonrpc: JSON-RPC 2.0 messages and the MCP messages carried in them (initialize result,
- * tool descriptors with their input schemas, tool results). Pure, no event loop and no
- * transport: the HTTP and stdio front ends in mcp.c share it, and it is unit-tested directly.
+ * jsonrpc: JSON-RPC 2.0 framing: parse and check one message, build result and error
+ * responses. Pure, no event loop and no transport: the HTTP and stdio front ends share it. The
+ * MCP messages carried in it (initialize result, tool descriptors, tool results) are
+ * core/mcptool.h.
  */
 #ifndef CAPPROXY_JSONRPC_H
 #define CAPPROXY_JSONRPC_H
@@ -10,8 +11,6 @@
 #include <stddef.h>
 
 #include <cjson/cJSON.h>
-
-#include "core/runtime.h"
 
 #define JSONRPC_PARSE_ERROR      (-32700)
 #define JSONRPC_INVALID_REQUEST  (-32600)
@@ -49,43 +48,19 @@ cJSON *jsonrpc_error(const cJSON *id, int code, const char *message);
  * serialised, e.g. a cached tools list). Caller frees with free(). */
 char *jsonrpc_result_text(const cJSON *id, const char *result_json);
 
-/* ---- MCP ---- */
-
-/* The initialize result: protocolVersion <version>, serverInfo {name: "capproxy", version},
- * capabilities {tools: {listChanged: false}}, and <instructions> when not NULL. */
-cJSON *jsonrpc_mcp_initialize_result(const char *version, const char *instructions);
-
-/* The JSON Schema of <call>'s arguments: {type: object, properties, required}. From the tool's
- * own inputParameters when it declares some; else from `with` (tools.NAME entries, typed and
- * described by the consumed parameter they feed, and tools.NAME placeholders of templates),
- * plus the consumed parameters no `with` entry covers that the call reads from a same-named
- * argument. Credentials (runtime_is_credential) never appear: they come from HTTP headers or
- * configuration only. */
-cJSON *jsonrpc_mcp_input_schema(const struct rt_call *call);
-/* One tools/list entry: name, title (label), description, inputSchema, annotations (hints). */
-cJSON *jsonrpc_mcp_tool(const struct rt_call *call);
-/* The serialised tools/list result {"tools": [...]} (caller frees with free()). */
-char *jsonrpc_mcp_tools_list(struct rt_call *const *tools, size_t ntools);
-
-/* Check tools/call params: an object with a string `name` and, when present and not null, an
- * object `arguments`. NULL when fine (<*name> and <*args> set, <*args> may be NULL), else the
- * message of the -32602 error. */
-const char *jsonrpc_mcp_call_params(const cJSON *params, const char **name, const cJSON **args);
-
-/* A tool result with one text item: {content: [{type: text, text}], isError?}. <text> need not
- * be valid UTF-8 or NUL-free: bad bytes become U+FFFD. */
-cJSON *jsonrpc_mcp_text_result(const char *text, size_t len, bool is_error);
-/* The tool result for an upstream answer. 2xx: the mapped JSON as text, and as
- * structuredContent when it is an object (a non-JSON body goes out as text; integers beyond
- * 2^53 keep their digits). Any other status: the upstream body as the first text item (when
- * there is one), then "upstream answered 404 Not Found" (with "; Location: <url>" when
- * <location> is not NULL), isError for status >= 400. Always _meta {upstreamStatus,
- * upstreamLocation when given}. */
-cJSON *jsonrpc_mcp_upstream_result(const struct rt_call *call, long status, const char *location,
-                                   const char *body, size_t len);
-
 /* <s>[0..len) as a NUL-terminated valid UTF-8 string (caller frees): invalid sequences and NUL
  * bytes become U+FFFD, so the text can always be put into JSON. */
 char *jsonrpc_utf8_sanitize(const char *s, size_t len);
+
+/* Old names of the MCP functions, now core/mcptool.h: kept until front/mcp.c switches, then
+ * deleted. */
+#include "core/mcptool.h"
+#define jsonrpc_mcp_initialize_result mcptool_initialize_result
+#define jsonrpc_mcp_input_schema      mcptool_input_schema
+#define jsonrpc_mcp_tool              mcptool_tool
+#define jsonrpc_mcp_tools_list        mcptool_tools_list
+#define jsonrpc_mcp_call_params       mcptool_call_params
+#define jsonrpc_mcp_text_result       mcptool_text_result
+#define jsonrpc_mcp_upstream_result   mcptool_upstream_result
 
 #endif

@@ -13,8 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/jsonnum.h"
-#include "spec/jsonpath.h"
 #include "spec/template.h"
 #include "spec/urlenc.h"
 
@@ -33,6 +31,7 @@ struct val {
 
 struct resolved {
     const struct model_param *p;
+    const struct rt_param *rp;
     struct val v;
 };
 
@@ -286,9 +285,10 @@ static const char *render(struct ctx *c, const char *tpl, size_t *len)
 
 /* ---- resolving parameters ---- */
 
-static bool resolve(struct ctx *c, const struct model_param *p, struct val *v)
+static bool resolve(struct ctx *c, const struct rt_param *rp, struct val *v)
 {
-    const struct model_with *w = model_call_with(c->call->mcall, p->name);
+    const struct model_param *p = rp->p;
+    const struct model_with *w = rp->with;
     *v = (struct val){VAL_NONE, NULL, 0, NULL};
     if (w) {
         switch (w->kind) {
@@ -372,7 +372,7 @@ static int check_declared(struct ctx *c)
     const struct model_call *mc = c->call->mcall;
     for (size_t i = 0; i < mc->nparams; i++) {
         const struct model_param *p = &mc->params[i];
-        if (runtime_input_is_credential(c->call->consumer, c->call->op, p->name))
+        if (c->call->declared_is_cred[i])
             continue;
         struct val v;
         if (!input_find(c, p->name, &v)) {
@@ -459,16 +459,16 @@ static int check_unknown(struct ctx *c)
     return check_keys(c, in->body, "body field");
 }
 
-static int resolve_param(struct ctx *c, const struct model_param *p)
+static int resolve_param(struct ctx *c, const struct rt_param *rp)
 {
     struct val v;
-    const struct rt_consumer *cons = c->call->consumer;
+    const struct model_param *p = rp->p;
     if (p->in == MODEL_IN_ENVIRONMENT)
         return 0;
-    if (p->in == MODEL_IN_HEADER && runtime_is_credential(cons, p->name))
+    if (rp->credential)
         return 0; /* credentials are resolved last, from headers only */
     c->repeats = 0;
-    if (!resolve(c, p, &v)) {
+    if (!resolve(c, rp, &v)) {
         if (p->required || p->in == MODEL_IN_PATH)
             return fail(c, 400, p->name, "missing required parameter '%s'", p->name);
         return 0;
@@ -497,7 +497,7 @@ static int resolve_param(struct ctx *c, const struct model_param *p)
     }
     if (c->nres >= MAPPING_MAX_PARAMS)
         return fail(c, 500, p->name, "too many parameters");
-    c->res[c->nres++] = (struct resolved){p, v};
+    c->res[c->nres++] = (struct resolved){p, rp, v};
     return 0;
 }
 
@@ -617,23 +617,6 @@ static cJSON *render_json(struct ctx *c, const cJSON *tpl)
     return cJSON_Duplicate(tpl, 1);
 }
 
-/* A POST, PUT or PATCH to an operation with an `in: body` parameter always sends a JSON object:
- * the real API refuses a missing body ("Body parameter is required") even when every field is
- * optional. */
-static bool takes_object_body(const struct rt_call *call)
-{
-    const struct model_operation *op = call->op;
-    if (op->method != MODEL_POST && op->method != MODEL_PUT && op->method != MODEL_PATCH)
-        return false;
-    const struct model_param *lists[2] = {op->params, call->consumer->mc->params};
-    size_t counts[2] = {op->nparams, call->consumer->mc->nparams};
-    for (int l = 0; l < 2; l++)
-        for (size_t i = 0; i < counts[l]; i++)
-            if (lists[l][i].in == MODEL_IN_BODY)
-                return true;
-    return false;
-}
-
 static int build_body(struct ctx *c, struct mapping_out *out)
 {
     const struct model_operation *op = c->call->op;
@@ -685,7 +668,7 @@ static int build_body(struct ctx *c, struct mapping_out *out)
         cJSON_Delete(fields);
         fields = j;
     }
-    if (!fields && takes_object_body(c->call))
+    if (!fields && c->call->object_body)
         fields = cJSON_CreateObject(); /* the API wants a body even when no field is given */
     if (fields) {
         out->body = cJSON_PrintUnformatted(fields);
@@ -695,58 +678,36 @@ static int build_body(struct ctx *c, struct mapping_out *out)
     return 0;
 }
 
-/* Credentials: the caller's own header wins, else the configured one; with neither, 401. */
+/* Credentials: the caller's own header wins, else the configured one; with neither, 401. The
+ * list (runtime_build) holds the consumer's credentials the call sends, then the declared
+ * credential headers that nothing configures. */
 static int add_credentials(struct ctx *c, struct mapping_out *out)
 {
-    const struct rt_consumer *cons = c->call->consumer;
-    const struct model_operation *op = c->call->op;
-    for (size_t i = 0; i < cons->ncreds; i++) {
-        const struct rt_credential *cr = &cons->creds[i];
-        const struct model_param *p = model_op_param(op, cr->header);
-        bool declared = p && p->in == MODEL_IN_HEADER;
-        if (!declared && !cr->from_auth)
-            continue; /* a configured secret only goes where the operation declares it */
+    for (size_t i = 0; i < c->call->ncreds; i++) {
+        const struct rt_cred_out *co = &c->call->creds[i];
+        const struct rt_credential *cr = co->cr;
         struct val v;
-        if (kv_find(c->in->headers, c->in->nheaders, cr->header, true, &v) && v.len > 0) {
+        if (kv_find(c->in->headers, c->in->nheaders, co->header, true, &v) && v.len > 0) {
             if (!urlenc_header_value_ok(v.s, v.len))
-                return fail(c, 400, cr->header,
+                return fail(c, 400, co->header,
                             "header '%s' contains CR, LF or a control "
                             "character",
-                            cr->header);
-            add_header(out, declared ? p->name : cr->header, v.s, v.len);
-        } else if (cr->value) {
-            add_header(out, declared ? p->name : cr->header, cr->value, strlen(cr->value));
-        } else if (cr->from_auth || (p && p->required)) {
-            return fail(c, 401, cr->header,
+                            co->header);
+            add_header(out, co->send_as, v.s, v.len);
+        } else if (cr && cr->value) {
+            add_header(out, co->send_as, cr->value, strlen(cr->value));
+        } else if (co->required && cr) {
+            return fail(c, 401, co->header,
                         "no credential for header '%s': send it with the request or configure "
                         "it (%s)",
-                        cr->header, cr->source);
+                        co->header, cr->source);
+        } else if (co->required) {
+            return fail(c, 401, co->header,
+                        "no credential for header '%s': send it with the "
+                        "request",
+                        co->header);
         }
     }
-    /* Declared credential headers that nothing configures: only the caller can send them. */
-    const struct model_param *lists[2] = {op->params, cons->mc->params};
-    size_t counts[2] = {op->nparams, cons->mc->nparams};
-    for (int l = 0; l < 2; l++)
-        for (size_t i = 0; i < counts[l]; i++) {
-            const struct model_param *p = &lists[l][i];
-            if (p->in != MODEL_IN_HEADER || !runtime_is_credential(cons, p->name) ||
-                runtime_credential(cons, p->name))
-                continue;
-            struct val v;
-            if (kv_find(c->in->headers, c->in->nheaders, p->name, true, &v) && v.len > 0) {
-                if (!urlenc_header_value_ok(v.s, v.len))
-                    return fail(c, 400, p->name,
-                                "header '%s' contains CR, LF or a control "
-                                "character",
-                                p->name);
-                add_header(out, p->name, v.s, v.len);
-            } else if (p->required) {
-                return fail(c, 401, p->name,
-                            "no credential for header '%s': send it with the "
-                            "request",
-                            p->name);
-            }
-        }
     return 0;
 }
 
@@ -756,22 +717,14 @@ int mapping_build(const struct runtime *rt, const struct rt_call *call,
 {
     struct ctx c = {.rt = rt, .call = call, .in = in, .err = err};
     const struct model_operation *op = call->op;
-    const struct model_param *lists[2] = {op->params, call->consumer->mc->params};
-    size_t counts[2] = {op->nparams, call->consumer->mc->nparams};
     int rc = -1;
 
     memset(err, 0, sizeof *err);
     if (check_unknown(&c) < 0 || check_declared(&c) < 0)
         goto out;
-    for (int l = 0; l < 2; l++)
-        for (size_t i = 0; i < counts[l]; i++) {
-            const struct model_param *p = &lists[l][i];
-            /* An operation's own parameter hides the namespace-level one of the same name. */
-            if (l == 1 && model_op_param(op, p->name) != p)
-                continue;
-            if (resolve_param(&c, p) < 0)
-                goto out;
-        }
+    for (size_t i = 0; i < call->nparams; i++)
+        if (resolve_param(&c, &call->params[i]) < 0)
+            goto out;
 
     out->method = model_method_name(op->method);
     strbuf_adds(&out->url, call->consumer->base_uri);
@@ -797,16 +750,14 @@ int mapping_build(const struct runtime *rt, const struct rt_call *call,
             continue;
         strbuf_addc(&out->url, sep);
         sep = '&';
-        urlenc_query(r->p->name, strlen(r->p->name), &out->url);
+        strbuf_adds(&out->url, r->rp->query_name_enc);
         strbuf_addc(&out->url, '=');
         urlenc_query(r->v.s, r->v.len, &out->url);
     }
     const struct rt_consumer *cons = call->consumer;
-    if (cons->query_auth_name && cons->query_auth_value) {
+    if (cons->query_auth_enc) {
         strbuf_addc(&out->url, sep);
-        urlenc_query(cons->query_auth_name, strlen(cons->query_auth_name), &out->url);
-        strbuf_addc(&out->url, '=');
-        urlenc_query(cons->query_auth_value, strlen(cons->query_auth_value), &out->url);
+        strbuf_adds(&out->url, cons->query_auth_enc);
     }
     if (out->url.len >= MAPPING_MAX_URL - 1) {
         fail(&c, 400, "", "the upstream URL is too long");
@@ -840,70 +791,4 @@ out:
         free(c.owned[i]);
     free(c.owned);
     return rc;
-}
-
-/* ---- the response ---- */
-
-static cJSON *map_output(const struct model_output *o, const cJSON *doc);
-
-static cJSON *map_object(const struct model_output *o, const cJSON *doc)
-{
-    cJSON *obj = cJSON_CreateObject();
-    for (size_t i = 0; i < o->nproperties; i++) {
-        const struct model_output *p = &o->properties[i];
-        cJSON *v = map_output(p, doc);
-        cJSON_AddItemToObject(obj, p->name ? p->name : "value", v ? v : cJSON_CreateNull());
-    }
-    return obj;
-}
-
-static cJSON *map_output(const struct model_output *o, const cJSON *doc)
-{
-    cJSON *sel =
-        jsonpath_is_root(o->mapping) ? cJSON_Duplicate(doc, 1) : jsonpath_eval(doc, o->mapping);
-    if (!sel)
-        return NULL;
-    if (o->type == MODEL_TYPE_OBJECT && o->nproperties && !cJSON_IsArray(sel)) {
-        cJSON *r = map_object(o, sel);
-        cJSON_Delete(sel);
-        return r;
-    }
-    if (o->type == MODEL_TYPE_ARRAY && o->items && o->items->nproperties && cJSON_IsArray(sel)) {
-        cJSON *arr = cJSON_CreateArray();
-        const cJSON *e;
-        cJSON_ArrayForEach(e, sel)
-        {
-            cJSON_AddItemToArray(arr, map_object(o->items, e));
-        }
-        cJSON_Delete(sel);
-        return arr;
-    }
-    return sel;
-}
-
-cJSON *mapping_response(const struct rt_call *call, const char *body, size_t len)
-{
-    if (json_text_refusal(body, len, false, NULL))
-        return NULL; /* cannot be represented faithfully: the caller passes the text through */
-    cJSON *doc = cJSON_ParseWithLength(body, len);
-    if (!doc)
-        return NULL;
-    /* Integers beyond 2^53 (64-bit ids) keep the upstream's digits when re-encoded. */
-    jsonnum_keep_big_ints(doc, NULL, body, len);
-    const struct model_call *mc = call->mcall;
-    if (mc->noutputs == 0 || call->passthrough)
-        return doc;
-    cJSON *r;
-    if (mc->noutputs == 1 && !mc->outputs[0].name) {
-        r = map_output(&mc->outputs[0], doc);
-    } else {
-        r = cJSON_CreateObject();
-        for (size_t i = 0; i < mc->noutputs; i++) {
-            cJSON *v = map_output(&mc->outputs[i], doc);
-            cJSON_AddItemToObject(r, mc->outputs[i].name ? mc->outputs[i].name : "result",
-                                  v ? v : cJSON_CreateNull());
-        }
-    }
-    cJSON_Delete(doc);
-    return r ? r : cJSON_CreateNull();
 }

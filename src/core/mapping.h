@@ -1,8 +1,8 @@
 /*
- * mapping: how an exposed call becomes an upstream request, and how the upstream answer
- * becomes the reply. Shared by the REST and MCP front ends (one code path, two front ends),
+ * mapping: how an exposed call becomes an upstream request (the answer's way back is
+ * core/respmap.h). Shared by the REST and MCP front ends (one code path, two front ends),
  * pure: no event loop, so it is unit-tested directly. The rules are those of
- * ../shared/docs/capability-format.md, "How values flow".
+ * docs/capability-format.md in this repository, "How values flow".
  */
 #ifndef CAPPROXY_MAPPING_H
 #define CAPPROXY_MAPPING_H
@@ -64,9 +64,9 @@ int mapping_build(const struct runtime *rt, const struct rt_call *call,
                   const struct mapping_input *in, struct mapping_out *out,
                   struct mapping_error *err);
 
-/* Apply the call's output mapping to a JSON upstream body. Returns a new cJSON (caller
- * deletes), or NULL when the body is not JSON (the caller then passes it through). */
-cJSON *mapping_response(const struct rt_call *call, const char *body, size_t len);
+/* Old name of respmap_apply (core/respmap.h): kept until front/rest.c switches, then deleted. */
+#include "core/respmap.h"
+#define mapping_response respmap_apply
 
 /* Whether <v> is a JSON number or a string holding one (integer when <integer>). */
 bool mapping_is_number_text(const char *s, size_t len, bool integer);

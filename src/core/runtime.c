@@ -14,6 +14,10 @@
 #include "spec/jsonpath.h"
 #include "base/log.h"
 #include "spec/template.h"
+#include "spec/urlenc.h"
+#include "core/catalog.h"
+#include "core/inbound.h"
+#include "core/secrets.h"
 
 /* Loopback unless a document's `address`, the configuration or CAPPROXY_REST_LISTEN says
  * otherwise: the proxy injects credentials, so it is not offered to the network by default. */
@@ -75,415 +79,6 @@ bool runtime_input_is_credential(const struct rt_consumer *c, const struct model
     if (p)
         return p->in == MODEL_IN_HEADER && runtime_is_credential(c, p->name);
     return runtime_credential(c, name) != NULL || str_eq_ci(name, "authorization");
-}
-
-static void wipe_free(char *s);
-
-/* ---- bind variables ---- */
-
-struct uses {
-    const char *var;
-    bool in_auth;   /* used by an authentication block */
-    bool elsewhere; /* used anywhere else */
-};
-
-static bool str_uses(const char *s, const char *var)
-{
-    if (!s)
-        return false;
-    size_t vlen = strlen(var);
-    for (const char *p = strstr(s, "{{"); p; p = strstr(p + 2, "{{")) {
-        const char *q = p + 2;
-        while (*q == ' ')
-            q++;
-        if (strncmp(q, var, vlen) == 0) {
-            const char *e = q + vlen;
-            while (*e == ' ')
-                e++;
-            if (e[0] == '}' && e[1] == '}')
-                return true;
-        }
-    }
-    return false;
-}
-
-static bool json_uses(const cJSON *j, const char *var)
-{
-    if (!j)
-        return false;
-    if (cJSON_IsString(j))
-        return str_uses(j->valuestring, var);
-    const cJSON *e;
-    cJSON_ArrayForEach(e, j)
-    {
-        if (json_uses(e, var))
-            return true;
-    }
-    return false;
-}
-
-static bool auth_uses(const struct model_auth *a, const char *var)
-{
-    return str_uses(a->token, var) || str_uses(a->username, var) || str_uses(a->password, var) ||
-           str_uses(a->value, var);
-}
-
-static bool params_use(const struct model_param *p, size_t n, const char *var)
-{
-    for (size_t i = 0; i < n; i++)
-        if (str_uses(p[i].value, var))
-            return true;
-    return false;
-}
-
-static bool call_uses(const struct model_call *mc, const char *var)
-{
-    for (size_t i = 0; i < mc->nwith; i++)
-        if (mc->with[i].kind == MODEL_WITH_TEMPLATE && str_uses(mc->with[i].text, var))
-            return true;
-    return false;
-}
-
-static void find_uses(const struct model_capability *cap, struct uses *u)
-{
-    for (size_t i = 0; i < cap->nconsumers; i++) {
-        const struct model_consumer *c = &cap->consumers[i];
-        u->in_auth |= auth_uses(&c->auth, u->var);
-        u->elsewhere |= str_uses(c->base_uri, u->var) || params_use(c->params, c->nparams, u->var);
-        for (size_t r = 0; r < c->nresources; r++)
-            for (size_t o = 0; o < c->resources[r].noperations; o++) {
-                const struct model_operation *op = &c->resources[r].operations[o];
-                u->elsewhere |= params_use(op->params, op->nparams, u->var) ||
-                                str_uses(op->body.template, u->var) ||
-                                json_uses(op->body.json, u->var);
-            }
-    }
-    for (size_t i = 0; i < cap->nexposes; i++) {
-        const struct model_expose *e = &cap->exposes[i];
-        u->elsewhere |= auth_uses(&e->auth, u->var);
-        for (size_t r = 0; r < e->nresources; r++)
-            for (size_t o = 0; o < e->resources[r].noperations; o++)
-                u->elsewhere |= call_uses(&e->resources[r].operations[o].call, u->var);
-        for (size_t t = 0; t < e->ntools; t++)
-            u->elsewhere |= call_uses(&e->tools[t].call, u->var);
-    }
-}
-
-static bool header_params_use(const struct model_param *p, size_t n, const char *var)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i].in == MODEL_IN_HEADER && str_uses(p[i].value, var))
-            return true;
-    return false;
-}
-
-/* Whether bind variable <var> is used as a credential: by an authentication block (of a
- * consumed API or of an exposed adapter) or in a header parameter's value. */
-static bool bind_is_credential(const struct model_capability *cap, const char *var)
-{
-    for (size_t i = 0; i < cap->nconsumers; i++) {
-        const struct model_consumer *c = &cap->consumers[i];
-        if (auth_uses(&c->auth, var) || header_params_use(c->params, c->nparams, var))
-            return true;
-        for (size_t r = 0; r < c->nresources; r++)
-            for (size_t o = 0; o < c->resources[r].noperations; o++) {
-                const struct model_operation *op = &c->resources[r].operations[o];
-                if (header_params_use(op->params, op->nparams, var))
-                    return true;
-            }
-    }
-    for (size_t i = 0; i < cap->nexposes; i++)
-        if (auth_uses(&cap->exposes[i].auth, var))
-            return true;
-    return false;
-}
-
-/* Read key <provider> from a JSON file given as file:///path. */
-static char *bind_from_file(const char *location, const char *provider, struct diag *d,
-                            const struct model_pos *pos)
-{
-    const char *path = str_has_prefix(location, "file://") ? location + 7 : location;
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        diag_error(d, pos->file, pos->line, pos->col, "cannot read binds location '%s'", path);
-        return NULL;
-    }
-    struct strbuf b;
-    strbuf_init(&b, 1u << 20);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
-        if (strbuf_add(&b, chunk, n) < 0)
-            break;
-    fclose(fp);
-    cJSON *doc = json_text_refusal(b.data ? b.data : "", b.len, true, NULL)
-                     ? NULL
-                     : cJSON_ParseWithLength(b.data ? b.data : "", b.len);
-    strbuf_deinit(&b);
-    if (!doc) {
-        diag_error(d, pos->file, pos->line, pos->col, "binds location '%s' is not a JSON object",
-                   path);
-        return NULL;
-    }
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, provider);
-    char *r = cJSON_IsString(v) ? xstrdup(v->valuestring) : NULL;
-    cJSON_Delete(doc);
-    return r;
-}
-
-static int build_vars(struct runtime *rt, struct diag *d)
-{
-    size_t before = d->nerrors;
-    const struct model *m = rt->model;
-    for (size_t i = 0; i < m->ncaps; i++) {
-        const struct model_capability *cap = m->caps[i];
-        for (size_t b = 0; b < cap->nbinds; b++) {
-            const struct model_bind *bind = &cap->binds[b];
-            for (size_t k = 0; k < bind->nkeys; k++) {
-                const struct model_bind_key *key = &bind->keys[k];
-                char *value = NULL;
-                if (bind->location) {
-                    value = bind_from_file(bind->location, key->provider, d, &bind->pos);
-                } else {
-                    const char *v = getenv(key->provider);
-                    value = v && *v ? xstrdup(v) : NULL;
-                }
-                if (value && config_is_placeholder(value) && bind_is_credential(cap, key->var))
-                    diag_error(d, key->pos.file, key->pos.line, key->pos.col,
-                               "bind variable '%s' is a credential but %s '%s'%s%s holds a "
-                               "placeholder, not a secret: set the real value",
-                               key->var, bind->location ? "key" : "environment variable",
-                               key->provider, bind->location ? " of " : "",
-                               bind->location ? bind->location : "");
-                if (!value) {
-                    struct uses u = {key->var, false, false};
-                    find_uses(cap, &u);
-                    if (u.elsewhere)
-                        diag_error(d, key->pos.file, key->pos.line, key->pos.col,
-                                   "bind variable '%s' is used by this document but %s '%s' "
-                                   "is not set",
-                                   key->var, bind->location ? "key" : "environment variable",
-                                   key->provider);
-                    else if (u.in_auth)
-                        ; /* reported per consumer once configuration had its say */
-                    else
-                        diag_warn(d, key->pos.file, key->pos.line, key->pos.col,
-                                  "bind variable '%s' (%s) is not set; nothing uses it", key->var,
-                                  key->provider);
-                }
-                rt->vars = xrealloc(rt->vars, (rt->nvars + 1) * sizeof *rt->vars);
-                rt->vars[rt->nvars++] = (struct rt_var){key->var, value};
-            }
-        }
-    }
-    return d->nerrors > before ? -1 : 0;
-}
-
-/* ---- consumers ---- */
-
-struct var_ctx {
-    const struct runtime *rt;
-    bool missing;
-};
-
-static int var_lookup(void *arg, const char *name, size_t len, struct strbuf *out)
-{
-    struct var_ctx *vc = arg;
-    const char *v = runtime_var(vc->rt, name, len);
-    if (!v) {
-        vc->missing = true;
-        return 1;
-    }
-    return strbuf_adds(out, v);
-}
-
-/* Render an authentication value ({{VAR}} from binds); NULL when a variable is missing. */
-static char *render_secret(const struct runtime *rt, const char *prefix, const char *tpl)
-{
-    if (!tpl)
-        return NULL;
-    struct var_ctx vc = {rt, false};
-    struct strbuf b;
-    strbuf_init(&b, 0);
-    strbuf_adds(&b, prefix);
-    template_render(tpl, var_lookup, &vc, &b);
-    if (vc.missing || b.len == strlen(prefix)) {
-        strbuf_deinit(&b);
-        return NULL;
-    }
-    return strbuf_detach(&b, NULL);
-}
-
-static char *base64(const char *in)
-{
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t n = strlen(in); /* user:password, no NUL inside */
-    char *out = xmalloc(4 * ((n + 2) / 3) + 1), *o = out;
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned char)in[i] << 16;
-        if (i + 1 < n)
-            v |= (unsigned char)in[i + 1] << 8;
-        if (i + 2 < n)
-            v |= (unsigned char)in[i + 2];
-        *o++ = tbl[(v >> 18) & 63];
-        *o++ = tbl[(v >> 12) & 63];
-        *o++ = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
-        *o++ = i + 2 < n ? tbl[v & 63] : '=';
-    }
-    *o = '\0';
-    return out;
-}
-
-static char *auth_source(const struct model_auth *a)
-{
-    const char *tpl = a->kind == MODEL_AUTH_BEARER  ? a->token
-                      : a->kind == MODEL_AUTH_BASIC ? a->password
-                                                    : a->value;
-    const char *p = tpl ? strstr(tpl, "{{") : NULL;
-    if (!p)
-        return xstrdup("capability document");
-    const char *e = strstr(p, "}}");
-    return xasprintf("bind %.*s", e ? (int)(e - p - 2) : 0, p + 2);
-}
-
-static void add_cred(struct rt_consumer *rc, const char *header, char *value, char *source,
-                     bool from_auth, struct arena *a)
-{
-    rc->creds = xrealloc(rc->creds, (rc->ncreds + 1) * sizeof *rc->creds);
-    rc->creds[rc->ncreds++] =
-        (struct rt_credential){arena_strdup(a, header), value, source, from_auth};
-}
-
-static int build_consumer(struct runtime *rt, const struct model_consumer *mc,
-                          struct rt_consumer *rc, struct diag *d)
-{
-    struct arena *a = &rt->model->arena;
-    const struct config_consumer *cc = config_consumer_for(rt->config, mc->ns);
-    const char *base = cc && cc->base_uri && *cc->base_uri ? cc->base_uri : mc->base_uri;
-    rc->mc = mc;
-    if (!base || !*base) {
-        diag_error(d, mc->pos.file, mc->pos.line, mc->pos.col,
-                   "consumes '%s' has an empty baseUri and no configured base URI matches it: "
-                   "set consumers[].baseUri in the configuration (the shipped one reads "
-                   "CAL_COM_BASE_URI)",
-                   mc->ns);
-        return -1;
-    }
-    if (!str_has_prefix(base, "http://") && !str_has_prefix(base, "https://")) {
-        diag_error(d, mc->pos.file, mc->pos.line, mc->pos.col,
-                   "base URI '%s' of consumes '%s' must start with http:// or https://", base,
-                   mc->ns);
-        return -1;
-    }
-    size_t len = strlen(base);
-    while (len > 0 && base[len - 1] == '/')
-        len--;
-    rc->base_uri = xstrndup(base, len);
-    rc->https = str_has_prefix(base, "https://");
-
-    const struct model_auth *au = &mc->auth;
-    switch (au->kind) {
-    case MODEL_AUTH_BEARER:
-        add_cred(rc, "Authorization", render_secret(rt, "Bearer ", au->token), auth_source(au),
-                 true, a);
-        break;
-    case MODEL_AUTH_BASIC: {
-        struct var_ctx vc = {rt, false};
-        struct strbuf b;
-        strbuf_init(&b, 0);
-        template_render(au->username ? au->username : "", var_lookup, &vc, &b);
-        strbuf_addc(&b, ':');
-        template_render(au->password ? au->password : "", var_lookup, &vc, &b);
-        char *value = NULL;
-        if (!vc.missing) {
-            char *enc = base64(b.data);
-            value = xasprintf("Basic %s", enc);
-            free(enc);
-        }
-        strbuf_deinit(&b);
-        add_cred(rc, "Authorization", value, auth_source(au), true, a);
-        break;
-    }
-    case MODEL_AUTH_APIKEY:
-        if (!au->key || !*au->key) {
-            diag_error(d, au->pos.file, au->pos.line, au->pos.col,
-                       "apikey authentication needs 'key' (the header or query name)");
-            return -1;
-        }
-        if (au->in_query) {
-            rc->query_auth_name = xstrdup(au->key);
-            rc->query_auth_value = render_secret(rt, "", au->value);
-        } else {
-            add_cred(rc, au->key, render_secret(rt, "", au->value), auth_source(au), true, a);
-        }
-        break;
-    case MODEL_AUTH_NONE:
-        break;
-    }
-    /* Configured credentials fill what the document's own authentication does not cover. */
-    for (size_t i = 0; cc && i < cc->ncredentials; i++) {
-        const struct config_credential *cr = &cc->credentials[i];
-        struct rt_credential *have = (struct rt_credential *)runtime_credential(rc, cr->header);
-        if (have) {
-            if (!have->value && cr->value) {
-                have->value = xstrdup(cr->value);
-                free(have->source);
-                have->source = xstrdup(cr->source);
-            }
-            continue;
-        }
-        add_cred(rc, cr->header, cr->value ? xstrdup(cr->value) : NULL, xstrdup(cr->source), false,
-                 a);
-    }
-    return 0;
-}
-
-/* ---- inbound authentication ---- */
-
-static void build_inbound(struct runtime *rt, const struct model_expose *e)
-{
-    const struct model_auth *a = &e->auth;
-    if (a->kind == MODEL_AUTH_NONE)
-        return;
-    struct rt_inbound in = {e, a->kind, "Authorization", false, NULL};
-    switch (a->kind) {
-    case MODEL_AUTH_BEARER:
-        in.expected = render_secret(rt, "", a->token);
-        break;
-    case MODEL_AUTH_BASIC: {
-        char *user = render_secret(rt, "", a->username);
-        char *pass = render_secret(rt, "", a->password);
-        if (user && pass) {
-            char *up = xasprintf("%s:%s", user, pass);
-            in.expected = base64(up);
-            wipe_free(up);
-        }
-        wipe_free(user);
-        wipe_free(pass);
-        break;
-    }
-    case MODEL_AUTH_APIKEY:
-        in.name = a->key && *a->key ? a->key : "Authorization";
-        in.in_query = a->in_query;
-        in.expected = render_secret(rt, "", a->value);
-        break;
-    case MODEL_AUTH_NONE:
-        break;
-    }
-    if (!in.expected)
-        LOG_W("adapter '%s': its authentication value is not set (missing bind); every request "
-              "to it gets 401",
-              e->ns);
-    rt->inbound = xrealloc(rt->inbound, (rt->ninbound + 1) * sizeof *rt->inbound);
-    rt->inbound[rt->ninbound++] = in;
-}
-
-const struct rt_inbound *runtime_inbound(const struct runtime *rt, const struct model_expose *e)
-{
-    for (size_t i = 0; i < rt->ninbound; i++)
-        if (rt->inbound[i].expose == e)
-            return &rt->inbound[i];
-    return NULL;
 }
 
 /* ---- listeners ---- */
@@ -603,18 +198,14 @@ static int build_exposes(struct runtime *rt, struct diag *d)
                         if (!op->call.target)
                             continue;
                         struct rt_call *c = &rt->calls[rt->ncalls++];
-                        *c = (struct rt_call){&op->call,
-                                              op->call.target,
-                                              consumer_of(rt, op->call.target),
-                                              ex,
-                                              op->name ? op->name : op->call.target->name,
-                                              res->path,
-                                              op->method,
-                                              NULL,
-                                              outputs_passthrough(&op->call),
-                                              NULL,
-                                              0,
-                                              false};
+                        *c = (struct rt_call){.mcall = &op->call,
+                                              .op = op->call.target,
+                                              .consumer = consumer_of(rt, op->call.target),
+                                              .expose = ex,
+                                              .name = op->name ? op->name : op->call.target->name,
+                                              .route_path = res->path,
+                                              .route_method = op->method,
+                                              .passthrough = outputs_passthrough(&op->call)};
                         void *conflict = NULL;
                         const char *err = NULL;
                         if (router_add(l->router, op->method, res->path, c, &conflict, &err) < 0) {
@@ -639,18 +230,15 @@ static int build_exposes(struct runtime *rt, struct diag *d)
                     const struct model_tool *tool = &ex->tools[t];
                     if (!tool->call.target)
                         continue;
-                    rt->calls[rt->ncalls++] = (struct rt_call){&tool->call,
-                                                               tool->call.target,
-                                                               consumer_of(rt, tool->call.target),
-                                                               ex,
-                                                               tool->name,
-                                                               NULL,
-                                                               MODEL_POST,
-                                                               tool,
-                                                               outputs_passthrough(&tool->call),
-                                                               NULL,
-                                                               0,
-                                                               false};
+                    rt->calls[rt->ncalls++] =
+                        (struct rt_call){.mcall = &tool->call,
+                                         .op = tool->call.target,
+                                         .consumer = consumer_of(rt, tool->call.target),
+                                         .expose = ex,
+                                         .name = tool->name,
+                                         .route_method = MODEL_POST,
+                                         .tool = tool,
+                                         .passthrough = outputs_passthrough(&tool->call)};
                 }
                 if (ex->transport && str_eq(ex->transport, "stdio")) {
                     for (size_t k = first; k < rt->ncalls; k++) {
@@ -705,6 +293,100 @@ static bool credential_used(const struct rt_consumer *c, const struct rt_credent
                     return true;
         }
     return false;
+}
+
+/* ---- per-call facts for mapping ---- */
+
+/* A POST, PUT or PATCH to an operation with an `in: body` parameter always sends a JSON object:
+ * the real API refuses a missing body ("Body parameter is required") even when every field is
+ * optional. */
+static bool takes_object_body(const struct rt_call *call)
+{
+    const struct model_operation *op = call->op;
+    if (op->method != MODEL_POST && op->method != MODEL_PUT && op->method != MODEL_PATCH)
+        return false;
+    const struct model_param *lists[2] = {op->params, call->consumer->mc->params};
+    size_t counts[2] = {op->nparams, call->consumer->mc->nparams};
+    for (int l = 0; l < 2; l++)
+        for (size_t i = 0; i < counts[l]; i++)
+            if (lists[l][i].in == MODEL_IN_BODY)
+                return true;
+    return false;
+}
+
+static void add_cred_out(struct rt_call *c, struct rt_cred_out co)
+{
+    c->creds = xrealloc(c->creds, (c->ncreds + 1) * sizeof *c->creds);
+    c->creds[c->ncreds++] = co;
+}
+
+/* What mapping_build reads for <c> besides the request: its parameters in mapping order with
+ * their `with` entry and credential flag, the credential headers it may add, its inbound
+ * credential and whether it always sends a body. The same answers the document lookups gave
+ * per request before. */
+static void build_call_tables(const struct runtime *rt, struct rt_call *c)
+{
+    const struct model_operation *op = c->op;
+    const struct rt_consumer *cons = c->consumer;
+    const struct model_param *lists[2] = {op->params, cons->mc->params};
+    size_t counts[2] = {op->nparams, cons->mc->nparams};
+    c->params = xcalloc(counts[0] + counts[1] + 1, sizeof *c->params);
+    for (int l = 0; l < 2; l++)
+        for (size_t i = 0; i < counts[l]; i++) {
+            const struct model_param *p = &lists[l][i];
+            /* An operation's own parameter hides the namespace-level one of the same name. */
+            if (l == 1 && model_op_param(op, p->name) != p)
+                continue;
+            struct rt_param *rp = &c->params[c->nparams++];
+            rp->p = p;
+            rp->with = model_call_with(c->mcall, p->name);
+            rp->credential = p->in == MODEL_IN_HEADER && runtime_is_credential(cons, p->name);
+            if (p->in == MODEL_IN_QUERY) {
+                struct strbuf b;
+                strbuf_init(&b, 0);
+                urlenc_query(p->name, strlen(p->name), &b);
+                rp->query_name_enc = strbuf_detach(&b, NULL);
+            }
+        }
+    const struct model_call *mc = c->mcall;
+    c->declared_is_cred = xcalloc(mc->nparams + 1, sizeof *c->declared_is_cred);
+    for (size_t i = 0; i < mc->nparams; i++)
+        c->declared_is_cred[i] = runtime_input_is_credential(cons, op, mc->params[i].name);
+    /* Credentials: a configured secret only goes where the operation declares it; the
+     * document's own authentication always does. */
+    for (size_t i = 0; i < cons->ncreds; i++) {
+        const struct rt_credential *cr = &cons->creds[i];
+        const struct model_param *p = model_op_param(op, cr->header);
+        bool declared = p && p->in == MODEL_IN_HEADER;
+        if (!declared && !cr->from_auth)
+            continue;
+        add_cred_out(c, (struct rt_cred_out){cr, p, cr->header, declared ? p->name : cr->header,
+                                             cr->from_auth || (p && p->required)});
+    }
+    /* Declared credential headers that nothing configures: only the caller can send them. */
+    for (int l = 0; l < 2; l++)
+        for (size_t i = 0; i < counts[l]; i++) {
+            const struct model_param *p = &lists[l][i];
+            if (p->in != MODEL_IN_HEADER || !runtime_is_credential(cons, p->name) ||
+                runtime_credential(cons, p->name))
+                continue;
+            add_cred_out(c, (struct rt_cred_out){NULL, p, p->name, p->name, p->required});
+        }
+    c->inbound = runtime_inbound(rt, c->expose);
+    c->object_body = takes_object_body(c);
+}
+
+/* "name=value" of an apikey placed in the query, encoded once (mapping appends it as is). */
+static void build_query_auth(struct rt_consumer *rc)
+{
+    if (!rc->query_auth_name || !rc->query_auth_value)
+        return;
+    struct strbuf b;
+    strbuf_init(&b, 0);
+    urlenc_query(rc->query_auth_name, strlen(rc->query_auth_name), &b);
+    strbuf_addc(&b, '=');
+    urlenc_query(rc->query_auth_value, strlen(rc->query_auth_value), &b);
+    rc->query_auth_enc = strbuf_detach(&b, NULL);
 }
 
 /* ---- the input names of each call ---- */
@@ -789,26 +471,20 @@ static void build_inputs(const struct runtime *rt, struct rt_call *c)
     const struct model_operation *op = c->op;
     for (size_t i = 0; i < mc->nparams; i++)
         names_add(&s, mc->params[i].name, strlen(mc->params[i].name));
-    const struct model_param *lists[2] = {op->params, c->consumer->mc->params};
-    size_t counts[2] = {op->nparams, c->consumer->mc->nparams};
-    for (int l = 0; l < 2; l++)
-        for (size_t i = 0; i < counts[l]; i++) {
-            const struct model_param *p = &lists[l][i];
-            if (l == 1 && model_op_param(op, p->name) != p)
-                continue; /* hidden by the operation's own parameter */
-            if (p->in == MODEL_IN_ENVIRONMENT ||
-                (p->in == MODEL_IN_HEADER && runtime_is_credential(c->consumer, p->name)))
-                continue;
-            const struct model_with *w = model_call_with(mc, p->name);
-            if (w && w->kind == MODEL_WITH_REF)
-                names_add(&s, w->ref, strlen(w->ref));
-            else if (w && w->kind == MODEL_WITH_TEMPLATE)
-                names_template(&s, w->text);
-            else if (!w && p->value)
-                names_template(&s, p->value);
-            else if (!w)
-                names_add(&s, p->name, strlen(p->name));
-        }
+    for (size_t i = 0; i < c->nparams; i++) {
+        const struct model_param *p = c->params[i].p;
+        if (p->in == MODEL_IN_ENVIRONMENT || c->params[i].credential)
+            continue;
+        const struct model_with *w = c->params[i].with;
+        if (w && w->kind == MODEL_WITH_REF)
+            names_add(&s, w->ref, strlen(w->ref));
+        else if (w && w->kind == MODEL_WITH_TEMPLATE)
+            names_template(&s, w->text);
+        else if (!w && p->value)
+            names_template(&s, p->value);
+        else if (!w)
+            names_add(&s, p->name, strlen(p->name));
+    }
     if (op->body.kind == MODEL_BODY_TEMPLATE)
         names_template(&s, op->body.template);
     else if (op->body.kind == MODEL_BODY_JSON)
@@ -876,12 +552,10 @@ static void warn_open_adapters(const struct runtime *rt, struct diag *d)
                 const struct rt_call *c = &rt->calls[k];
                 if (c->expose != ex || !c->consumer)
                     continue;
-                for (size_t j = 0; j < c->consumer->ncreds; j++) {
-                    const struct rt_credential *cr = &c->consumer->creds[j];
-                    const struct model_param *p = model_op_param(c->op, cr->header);
-                    if (!cr->value || !(cr->from_auth || (p && p->in == MODEL_IN_HEADER)))
-                        continue;
-                    list_add_once(&names, cr->header);
+                for (size_t j = 0; j < c->ncreds; j++) {
+                    const struct rt_credential *cr = c->creds[j].cr;
+                    if (cr && cr->value)
+                        list_add_once(&names, cr->header);
                 }
                 if (c->consumer->query_auth_value)
                     list_add_once(&names, c->consumer->query_auth_name);
@@ -904,25 +578,36 @@ struct runtime *runtime_build(struct model *m, const struct config *c, struct di
     rt->model = m;
     rt->config = c;
     size_t before = d->nerrors;
-    build_vars(rt, d);
+    secrets_build_vars(rt, d);
     size_t n = 0;
     for (size_t i = 0; i < m->ncaps; i++)
         n += m->caps[i]->nconsumers;
     rt->consumers = xcalloc(n, sizeof *rt->consumers);
     for (size_t i = 0; i < m->ncaps; i++)
         for (size_t j = 0; j < m->caps[i]->nconsumers; j++)
-            build_consumer(rt, &m->caps[i]->consumers[j], &rt->consumers[rt->nconsumers++], d);
+            secrets_build_consumer(rt, &m->caps[i]->consumers[j], &rt->consumers[rt->nconsumers++],
+                                   d);
     if (d->nerrors == before)
         build_exposes(rt, d);
     for (size_t i = 0; d->nerrors == before && i < m->ncaps; i++)
         for (size_t j = 0; j < m->caps[i]->nexposes; j++)
-            build_inbound(rt, &m->caps[i]->exposes[j]);
+            inbound_build(rt, &m->caps[i]->exposes[j]);
     if (d->nerrors > before) {
         runtime_free(rt);
         return NULL;
     }
-    for (size_t i = 0; i < rt->ncalls; i++)
+    for (size_t i = 0; i < rt->nconsumers; i++)
+        build_query_auth(&rt->consumers[i]);
+    for (size_t i = 0; i < rt->ncalls; i++) {
+        build_call_tables(rt, &rt->calls[i]);
         build_inputs(rt, &rt->calls[i]);
+    }
+    /* Last: the MCP catalogs read the finished calls and inbound credentials. */
+    for (size_t i = 0; i < rt->nlisteners; i++)
+        for (size_t j = 0; j < rt->listeners[i].nendpoints; j++)
+            rt->listeners[i].endpoints[j].catalog =
+                catalog_build(rt, &rt->listeners[i].endpoints[j]);
+    rt->stdio_ep = catalog_stdio_endpoint(rt);
     for (size_t i = 0; i < rt->nconsumers; i++)
         for (size_t j = 0; j < rt->consumers[i].ncreds; j++) {
             const struct rt_credential *cr = &rt->consumers[i].creds[j];
@@ -936,33 +621,24 @@ struct runtime *runtime_build(struct model *m, const struct config *c, struct di
     return rt;
 }
 
-static void wipe_free(char *s)
-{
-    if (!s)
-        return;
-    volatile char *p = s;
-    while (*p)
-        *p++ = 0;
-    free(s);
-}
-
 void runtime_free(struct runtime *rt)
 {
     if (!rt)
         return;
     for (size_t i = 0; i < rt->nvars; i++)
-        wipe_free(rt->vars[i].value);
+        secrets_free(rt->vars[i].value);
     free(rt->vars);
     for (size_t i = 0; i < rt->nconsumers; i++) {
         struct rt_consumer *c = &rt->consumers[i];
         free(c->base_uri);
         for (size_t j = 0; j < c->ncreds; j++) {
-            wipe_free(c->creds[j].value);
+            secrets_free(c->creds[j].value);
             free(c->creds[j].source);
         }
         free(c->creds);
         free(c->query_auth_name);
-        wipe_free(c->query_auth_value);
+        secrets_free(c->query_auth_value);
+        secrets_free(c->query_auth_enc);
     }
     free(rt->consumers);
     for (size_t i = 0; i < rt->nlisteners; i++) {
@@ -973,6 +649,7 @@ void runtime_free(struct runtime *rt)
             void *cache = atomic_load(&l->endpoints[j].cache);
             if (cache && l->endpoints[j].cache_free)
                 l->endpoints[j].cache_free(cache);
+            catalog_free(l->endpoints[j].catalog);
             free(l->endpoints[j].path);
             free(l->endpoints[j].tools);
         }
@@ -980,11 +657,19 @@ void runtime_free(struct runtime *rt)
     }
     free(rt->listeners);
     free(rt->stdio_tools);
+    catalog_stdio_free(rt->stdio_ep);
     for (size_t i = 0; i < rt->ninbound; i++)
-        wipe_free(rt->inbound[i].expected);
+        secrets_free(rt->inbound[i].expected);
     free(rt->inbound);
-    for (size_t i = 0; i < rt->ncalls; i++)
-        free(rt->calls[i].inputs);
+    for (size_t i = 0; i < rt->ncalls; i++) {
+        struct rt_call *c = &rt->calls[i];
+        free(c->inputs);
+        for (size_t j = 0; j < c->nparams; j++)
+            free(c->params[j].query_name_enc);
+        free(c->params);
+        free(c->declared_is_cred);
+        free(c->creds);
+    }
     free(rt->calls);
     model_free(rt->model);
     if (rt->owned_config) {
@@ -1003,70 +688,4 @@ void runtime_unref(const struct runtime *rt)
 {
     if (rt && atomic_fetch_sub(&((struct runtime *)rt)->refs, 1) == 1)
         runtime_free((struct runtime *)rt);
-}
-
-/* Where the credentials of a call come from, for the route table: "caller|<source>". */
-static void credential_text(const struct rt_call *c, struct strbuf *out)
-{
-    const struct rt_consumer *cons = c->consumer;
-    for (size_t j = 0; j < cons->ncreds; j++) {
-        const struct rt_credential *cr = &cons->creds[j];
-        const struct model_param *p = model_op_param(c->op, cr->header);
-        if (!cr->from_auth && !(p && p->in == MODEL_IN_HEADER))
-            continue;
-        strbuf_addf(out, "%s%s: caller, else %s%s", out->len ? "; " : "", cr->header, cr->source,
-                    cr->value ? "" : " (unset)");
-    }
-    if (cons->query_auth_name)
-        strbuf_addf(out, "%squery %s: bind%s", out->len ? "; " : "", cons->query_auth_name,
-                    cons->query_auth_value ? "" : " (unset)");
-    if (!out->len)
-        strbuf_adds(out, "none");
-}
-
-void runtime_print_routes(const struct runtime *rt, FILE *fp)
-{
-    bool *done = xcalloc(rt->ncalls ? rt->ncalls : 1, sizeof *done);
-    size_t lines = 0, nrest = 0, ntools = 0;
-    fprintf(fp, "%-7s %-62s %-72s %-7s %-72s %s\n", "METHOD", "PATH", "MCP TOOL", "UP",
-            "UPSTREAM URL", "CREDENTIAL");
-    for (size_t i = 0; i < rt->ncalls; i++) {
-        if (done[i])
-            continue;
-        /* Every exposure of the same consumed operation in the same document: one line. */
-        const struct rt_call *c = &rt->calls[i];
-        struct strbuf methods, paths, tools, cred;
-        strbuf_init(&methods, 0);
-        strbuf_init(&paths, 0);
-        strbuf_init(&tools, 0);
-        strbuf_init(&cred, 0);
-        for (size_t j = i; j < rt->ncalls; j++) {
-            const struct rt_call *o = &rt->calls[j];
-            if (done[j] || o->op != c->op || o->expose->cap != c->expose->cap)
-                continue;
-            done[j] = true;
-            if (o->tool) {
-                strbuf_addf(&tools, "%s%s", tools.len ? "," : "", o->name);
-                ntools++;
-            } else {
-                strbuf_addf(&methods, "%s%s", methods.len ? "," : "",
-                            model_method_name(o->route_method));
-                strbuf_addf(&paths, "%s%s", paths.len ? "," : "", o->route_path);
-                nrest++;
-            }
-        }
-        credential_text(c, &cred);
-        fprintf(fp, "%-7s %-62s %-72s %-7s %s%-*s %s\n", methods.len ? methods.data : "-",
-                paths.len ? paths.data : "-", tools.len ? tools.data : "-",
-                model_method_name(c->op->method), c->consumer->base_uri,
-                (int)(72 > strlen(c->consumer->base_uri) ? 72 - strlen(c->consumer->base_uri) : 0),
-                c->op->resource->path, cred.data);
-        strbuf_deinit(&methods);
-        strbuf_deinit(&paths);
-        strbuf_deinit(&tools);
-        strbuf_deinit(&cred);
-        lines++;
-    }
-    fprintf(fp, "%zu routes: %zu REST operations, %zu MCP tools\n", lines, nrest, ntools);
-    free(done);
 }

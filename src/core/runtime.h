@@ -17,6 +17,9 @@
 #include "spec/model.h"
 #include "core/router.h"
 
+struct rt_inbound;
+struct catalog;
+
 /* A header the runtime may put on upstream requests when the caller sent none. */
 struct rt_credential {
     const char *header; /* header name, e.g. "x-cal-secret-key" or "Authorization" */
@@ -33,6 +36,27 @@ struct rt_consumer {
     size_t ncreds;
     char *query_auth_name;  /* apikey placement: query (NULL otherwise) */
     char *query_auth_value; /* NULL when its bind is missing */
+    char *query_auth_enc;   /* "name=value" query-encoded once, when both are set; a secret */
+};
+
+/* One consumed parameter of a call as mapping reads it, resolved at load so that no request
+ * looks anything up in the documents. */
+struct rt_param {
+    const struct model_param *p;   /* the operation's, or its namespace's unless hidden */
+    const struct model_with *with; /* the call's `with` entry for it, or NULL */
+    bool credential;               /* a credential header: from the caller's headers only */
+    char *query_name_enc;          /* in: query: the name query-encoded; else NULL */
+};
+
+/* One credential header mapping may add to a call's upstream request, in the order it adds
+ * them: the consumer's credentials the call sends, then the operation's and namespace's
+ * declared credential headers that nothing configures (only the caller can send those). */
+struct rt_cred_out {
+    const struct rt_credential *cr; /* NULL: a declared credential nothing configures */
+    const struct model_param *p;    /* the operation's parameter of that name, or NULL */
+    const char *header;             /* the name looked up in the caller's headers */
+    const char *send_as;            /* the name sent upstream (the declared spelling) */
+    bool required;                  /* no value from the caller nor configuration: 401 */
 };
 
 /* One exposed operation (REST op or MCP tool) bound to the consumed operation it calls. */
@@ -52,6 +76,19 @@ struct rt_call {
     const char **inputs;
     size_t ninputs;
     bool opaque_body; /* REST: `rest.body` takes the whole body, whose fields are not checked */
+    /* Facts mapping would otherwise derive per request, computed in runtime_build: */
+    struct rt_param *params; /* operation params, then the namespace's not hidden by one */
+    size_t nparams;
+    bool *declared_is_cred; /* [mcall->nparams]: runtime_input_is_credential of each */
+    struct rt_cred_out *creds;
+    size_t ncreds;
+    const struct rt_inbound *inbound; /* runtime_inbound(rt, expose), NULL when none */
+    bool object_body; /* POST/PUT/PATCH with an `in: body` parameter: always a JSON object */
+};
+
+/* A tool of the stdio endpoint left out for its name: <kept> has it already. */
+struct rt_tool_dup {
+    const struct rt_call *kept, *dropped;
 };
 
 /* Tools served together at one MCP path ("/mcp" or "/mcp/<namespace>"). */
@@ -61,8 +98,14 @@ struct rt_mcp_endpoint {
     const char *description;           /* sent as `instructions` */
     struct rt_call **tools;
     size_t ntools;
-    /* Front-end data derived from this endpoint once (the MCP tools/list answer), set at most
-     * once by whoever builds it first and freed with the runtime. */
+    struct catalog *catalog; /* tools/list answer, credentials, tool index (core/catalog.h) */
+    /* The stdio endpoint only: tools left out because an earlier one has the same name, and
+     * the instructions it owns. */
+    struct rt_tool_dup *dups;
+    size_t ndups;
+    char *owned_description;
+    /* Old front-end slot (the tools/list answer built at first use): kept until front/mcp.c
+     * reads the catalog instead, then deleted. */
     _Atomic(void *) cache;
     void (*cache_free)(void *);
 };
@@ -106,7 +149,8 @@ struct runtime {
     size_t nlisteners;
     struct rt_call **stdio_tools; /* MCP adapters with transport: stdio */
     size_t nstdio_tools;
-    struct rt_inbound *inbound; /* one per exposed adapter that has authentication */
+    struct rt_mcp_endpoint *stdio_ep; /* what `capproxy mcp-stdio` serves: every tool */
+    struct rt_inbound *inbound;       /* one per exposed adapter that has authentication */
     size_t ninbound;
 };
 
@@ -121,15 +165,10 @@ void runtime_free(struct runtime *rt); /* NULL-safe; ignores references */
 void runtime_ref(const struct runtime *rt);
 void runtime_unref(const struct runtime *rt); /* NULL-safe */
 
-/* Print the route table: one line per consumed operation a document exposes, with its REST
- * route(s) and MCP tool(s), the upstream method and URL template, and where each credential
- * comes from (never its value). */
-void runtime_print_routes(const struct runtime *rt, FILE *fp);
-
 /* Whether <name> is one of <call>'s inputs (case-sensitive, as JSON keys and query names are). */
 bool runtime_call_has_input(const struct rt_call *call, const char *name);
 
-/* The inbound credential adapter <e> demands, or NULL when it has none. */
+/* The inbound credential adapter <e> demands, or NULL when it has none (core/inbound.c). */
 const struct rt_inbound *runtime_inbound(const struct runtime *rt, const struct model_expose *e);
 
 /* Bind variable <name>[0..len) (declared by a `binds` entry), or NULL when there is none. */
@@ -139,11 +178,13 @@ const char *runtime_var(const struct runtime *rt, const char *name, size_t len);
 /* The credential the runtime holds for header <name> of <c> (case-insensitive), or NULL. */
 const struct rt_credential *runtime_credential(const struct rt_consumer *c, const char *name);
 /* Whether header <name> of a consumed API is a credential: never logged, never a tool
- * argument, only taken from the caller's HTTP headers. A header name, not any parameter's. */
+ * argument, only taken from the caller's HTTP headers. A header name, not any parameter's.
+ * Load time only (it lower-cases and scans the name): requests read rt_param.credential. */
 bool runtime_is_credential(const struct rt_consumer *c, const char *name);
 /* Whether input <name> of a call to <op> is a credential: it feeds a credential header of the
  * operation (or names a credential header the runtime injects). Body or query parameters such
- * as `refreshToken` or a webhook `secret` are ordinary arguments. */
+ * as `refreshToken` or a webhook `secret` are ordinary arguments. Load time only: requests read
+ * rt_call.declared_is_cred. */
 bool runtime_input_is_credential(const struct rt_consumer *c, const struct model_operation *op,
                                  const char *name);
 

@@ -3,7 +3,7 @@
  * steps of their dispatch that need no network, against the shipped documents loaded once:
  * initialize (version negotiation and result), the tools/call params check, the mapping of the
  * tool arguments to the upstream request (mapping_build), and the tool result built from an
- * upstream body (jsonrpc_mcp_upstream_result), with every reply serialised as it would be sent.
+ * upstream body (mcptool_upstream_result), with every reply serialised as it would be sent.
  *
  * Input: the message, optionally followed by the line "\n#body\n" and the upstream body (without
  * it the message doubles as the body). Not a NUL byte: the message must be able to hold raw NULs
@@ -15,6 +15,7 @@
 
 #include "core/jsonrpc.h"
 #include "core/mapping.h"
+#include "core/mcptool.h"
 #include "core/session.h"
 
 static struct runtime *rt;
@@ -62,7 +63,7 @@ static void tools_call(const struct jsonrpc_msg *m, const char *body, size_t ble
 {
     const char *name;
     const cJSON *args;
-    const char *bad = jsonrpc_mcp_call_params(m->params, &name, &args);
+    const char *bad = mcptool_call_params(m->params, &name, &args);
     if (bad) {
         send_reply(jsonrpc_error(m->id, JSONRPC_INVALID_PARAMS, bad));
         return;
@@ -85,7 +86,7 @@ static void tools_call(const struct jsonrpc_msg *m, const char *body, size_t ble
         FUZZ_ASSERT(err.status == 400 || err.status == 401 || err.status == 500, "status %d",
                     err.status);
         send_reply(
-            jsonrpc_result(m->id, jsonrpc_mcp_text_result(err.detail, strlen(err.detail), true)));
+            jsonrpc_result(m->id, mcptool_text_result(err.detail, strlen(err.detail), true)));
     } else {
         /* Whatever the arguments, the request goes to the configured upstream. */
         FUZZ_ASSERT(strncmp(out.url.data, "https://api.example.test/base/", 30) == 0,
@@ -99,8 +100,7 @@ static void tools_call(const struct jsonrpc_msg *m, const char *body, size_t ble
     static const long statuses[] = {200, 301, 502};
     long status = statuses[blen % 3];
     const char *location = status == 301 ? "https://api.example.test/base/next?a=b" : NULL;
-    send_reply(
-        jsonrpc_result(m->id, jsonrpc_mcp_upstream_result(call, status, location, body, blen)));
+    send_reply(jsonrpc_result(m->id, mcptool_upstream_result(call, status, location, body, blen)));
 }
 
 /* What goes into a tool result's text: valid UTF-8 without NUL, so sanitising it again changes
@@ -144,7 +144,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (cJSON_IsString(pv)) {
             const char *v = session_negotiate_version(pv->valuestring);
             FUZZ_ASSERT(session_version_supported(v), "negotiated %s", v);
-            send_reply(jsonrpc_result(m.id, jsonrpc_mcp_initialize_result(v, "fuzz")));
+            send_reply(jsonrpc_result(m.id, mcptool_initialize_result(v, "fuzz")));
         } else {
             send_reply(jsonrpc_error(m.id, JSONRPC_INVALID_PARAMS, "no protocolVersion"));
         }

@@ -8,7 +8,9 @@
  */
 #include "fuzz.h"
 
-#include "core/jsonrpc.h"
+#include "app/routes.h"
+#include "core/catalog.h"
+#include "core/mcptool.h"
 #include "spec/model.h"
 
 static struct config cfg;
@@ -55,17 +57,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct runtime *rt = runtime_build(m, &cfg, &d); /* owns m now */
         m = NULL;
         if (rt) {
-            runtime_print_routes(rt, devnull);
+            routes_print(rt, devnull);
             for (size_t i = 0; i < rt->nlisteners; i++)
                 for (size_t j = 0; j < rt->listeners[i].nendpoints; j++) {
                     const struct rt_mcp_endpoint *ep = &rt->listeners[i].endpoints[j];
-                    char *list = jsonrpc_mcp_tools_list(ep->tools, ep->ntools);
+                    char *list = mcptool_tools_list(ep->tools, ep->ntools);
                     FUZZ_ASSERT(list && str_has_prefix(list, "{\"tools\":["), "tools/list: %s",
                                 list ? list : "NULL");
+                    /* The catalog built at load serves the same answer. */
+                    FUZZ_ASSERT(str_eq(catalog_tools_json(ep->catalog), list),
+                                "catalog of %s differs from tools/list", ep->path);
+                    for (size_t k = 0; k < ep->ntools; k++)
+                        FUZZ_ASSERT(catalog_find_tool(ep->catalog, ep->tools[k]->name) ==
+                                        ep->tools[k],
+                                    "catalog_find_tool(%s)", ep->tools[k]->name);
                     free(list);
                 }
             if (rt->nstdio_tools) {
-                char *list = jsonrpc_mcp_tools_list(rt->stdio_tools, rt->nstdio_tools);
+                char *list = mcptool_tools_list(rt->stdio_tools, rt->nstdio_tools);
                 free(list);
             }
         }

@@ -1,0 +1,36 @@
+/*
+ * catalog: what an MCP endpoint serves, built once per (re)load inside runtime_build: the
+ * serialised tools/list result, the inbound credentials a request must satisfy (every adapter
+ * behind the endpoint) and a sorted index for finding a tool by name. Immutable once built, so
+ * every worker reads it without locks.
+ */
+#ifndef CAPPROXY_CATALOG_H
+#define CAPPROXY_CATALOG_H
+
+#include <stddef.h>
+
+#include "core/runtime.h"
+
+struct catalog;
+
+/* Build <ep>'s catalog (the inbound credentials of <rt> must be built). Tool names of <ep>
+ * must be unique (runtime_build refuses duplicates, the stdio endpoint skips them). */
+struct catalog *catalog_build(const struct runtime *rt, const struct rt_mcp_endpoint *ep);
+void catalog_free(struct catalog *c); /* NULL-safe */
+
+/* The serialised tools/list result {"tools": [...]}, tools in the endpoint's order. */
+const char *catalog_tools_json(const struct catalog *c);
+/* The inbound credentials a request to the endpoint must all satisfy: each adapter's once, in
+ * tool order (an adapter without tools: its own). <*n> gets their number. */
+const struct rt_inbound *const *catalog_auth(const struct catalog *c, size_t *n);
+/* The tool named <name> (case-sensitive), or NULL. */
+const struct rt_call *catalog_find_tool(const struct catalog *c, const char *name);
+
+/* The endpoint `capproxy mcp-stdio` serves: every tool of every adapter, the first of each
+ * name (a later duplicate goes to <dups> as {kept, dropped} pairs, for the stdio server to
+ * warn about), and as instructions the adapters' descriptions joined by blank lines. Its
+ * catalog is built too. Freed with catalog_stdio_free. */
+struct rt_mcp_endpoint *catalog_stdio_endpoint(const struct runtime *rt);
+void catalog_stdio_free(struct rt_mcp_endpoint *ep); /* NULL-safe */
+
+#endif

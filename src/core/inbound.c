@@ -1,0 +1,99 @@
+/*
+ * inbound: see inbound.h. The expected value is rendered once per load; matching a presented
+ * credential is a constant-time comparison so timing does not reveal how much of it was right.
+ */
+#include "core/inbound.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/log.h"
+#include "core/secrets.h"
+
+void inbound_build(struct runtime *rt, const struct model_expose *e)
+{
+    const struct model_auth *a = &e->auth;
+    if (a->kind == MODEL_AUTH_NONE)
+        return;
+    struct rt_inbound in = {e, a->kind, "Authorization", false, NULL};
+    switch (a->kind) {
+    case MODEL_AUTH_BEARER:
+        in.expected = secrets_render(rt, "", a->token);
+        break;
+    case MODEL_AUTH_BASIC: {
+        char *user = secrets_render(rt, "", a->username);
+        char *pass = secrets_render(rt, "", a->password);
+        if (user && pass) {
+            char *up = xasprintf("%s:%s", user, pass);
+            in.expected = secrets_base64(up);
+            secrets_free(up);
+        }
+        secrets_free(user);
+        secrets_free(pass);
+        break;
+    }
+    case MODEL_AUTH_APIKEY:
+        in.name = a->key && *a->key ? a->key : "Authorization";
+        in.in_query = a->in_query;
+        in.expected = secrets_render(rt, "", a->value);
+        break;
+    case MODEL_AUTH_NONE:
+        break;
+    }
+    if (!in.expected)
+        LOG_W("adapter '%s': its authentication value is not set (missing bind); every request "
+              "to it gets 401",
+              e->ns);
+    rt->inbound = xrealloc(rt->inbound, (rt->ninbound + 1) * sizeof *rt->inbound);
+    rt->inbound[rt->ninbound++] = in;
+}
+
+const struct rt_inbound *runtime_inbound(const struct runtime *rt, const struct model_expose *e)
+{
+    for (size_t i = 0; i < rt->ninbound; i++)
+        if (rt->inbound[i].expose == e)
+            return &rt->inbound[i];
+    return NULL;
+}
+
+const char *inbound_token(const char *v, const char *scheme)
+{
+    size_t n = strlen(scheme);
+    if (!v || strncasecmp(v, scheme, n) != 0 || (v[n] != ' ' && v[n] != '\t'))
+        return NULL;
+    v += n;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    return v;
+}
+
+bool inbound_matches(const struct rt_inbound *a, const char *presented)
+{
+    const char *v = presented;
+    if (!a->in_query && a->kind == MODEL_AUTH_BEARER)
+        v = inbound_token(v, "Bearer");
+    else if (!a->in_query && a->kind == MODEL_AUTH_BASIC)
+        v = inbound_token(v, "Basic");
+    return v && a->expected && str_ct_eq(v, strlen(v), a->expected, strlen(a->expected));
+}
+
+void inbound_challenge(const struct rt_inbound *a, char *out, size_t cap)
+{
+    if (a->kind == MODEL_AUTH_BEARER)
+        snprintf(out, cap, "Bearer realm=\"capproxy\"");
+    else if (a->kind == MODEL_AUTH_BASIC)
+        snprintf(out, cap, "Basic realm=\"capproxy\", charset=\"UTF-8\"");
+    else
+        snprintf(out, cap, "ApiKey realm=\"capproxy\", %s=\"%.100s\"",
+                 a->in_query ? "query" : "header", a->name);
+}
+
+bool inbound_is_header(const struct rt_inbound *const *auth, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!auth[i]->in_query && str_eq_ci(auth[i]->name, name))
+            return true;
+    return false;
+}

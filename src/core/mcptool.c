@@ -1,0 +1,342 @@
+/*
+ * mcptool: see mcptool.h. Input schemas follow the value-flow rules of
+ * docs/capability-format.md in this repository ("How values flow"), mirroring what
+ * mapping_build will read from a tool's arguments, so the schema a model sees is what the call
+ * accepts.
+ */
+#include "core/mcptool.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/httpstatus.h"
+#include "base/util.h"
+#include "core/jsonrpc.h"
+#include "core/respmap.h"
+#include "spec/template.h"
+
+/* ---- MCP: initialize ---- */
+
+cJSON *mcptool_initialize_result(const char *version, const char *instructions)
+{
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "protocolVersion", version);
+    cJSON *caps = cJSON_AddObjectToObject(r, "capabilities");
+    cJSON *tools = cJSON_AddObjectToObject(caps, "tools");
+    cJSON_AddFalseToObject(tools, "listChanged");
+    cJSON *info = cJSON_AddObjectToObject(r, "serverInfo");
+    cJSON_AddStringToObject(info, "name", "capproxy");
+    cJSON_AddStringToObject(info, "version", CAPPROXY_VERSION);
+    if (instructions && *instructions)
+        cJSON_AddStringToObject(r, "instructions", instructions);
+    return r;
+}
+
+/* ---- MCP: input schemas ---- */
+
+struct schema {
+    const struct rt_call *call;
+    cJSON *props;
+    cJSON *required;
+};
+
+static const char *schema_type(enum model_type t)
+{
+    switch (t) {
+    case MODEL_TYPE_STRING:
+        return "string";
+    case MODEL_TYPE_NUMBER:
+        return "number";
+    case MODEL_TYPE_INTEGER:
+        return "integer";
+    case MODEL_TYPE_BOOLEAN:
+        return "boolean";
+    case MODEL_TYPE_ARRAY:
+        return "array";
+    case MODEL_TYPE_OBJECT:
+        return "object";
+    case MODEL_TYPE_ANY:
+        break;
+    }
+    return NULL;
+}
+
+static bool in_required(const cJSON *required, const char *name)
+{
+    const cJSON *e;
+    cJSON_ArrayForEach(e, required) if (str_eq(e->valuestring, name)) return true;
+    return false;
+}
+
+/* Add property <name>; a second mention only adds to `required` (the first one's type and
+ * description stay). */
+static void schema_prop(struct schema *s, const char *name, enum model_type t, const char *desc,
+                        bool required)
+{
+    if (!name || !*name)
+        return;
+    if (!cJSON_GetObjectItemCaseSensitive(s->props, name)) {
+        cJSON *p = cJSON_AddObjectToObject(s->props, name);
+        const char *ty = schema_type(t);
+        if (ty)
+            cJSON_AddStringToObject(p, "type", ty);
+        if (t == MODEL_TYPE_ARRAY)
+            cJSON_AddObjectToObject(p, "items");
+        if (desc && *desc)
+            cJSON_AddStringToObject(p, "description", desc);
+    }
+    if (required && !in_required(s->required, name))
+        cJSON_AddItemToArray(s->required, cJSON_CreateString(name));
+}
+
+/* Whether argument <name> would feed a credential header: those come from the client's HTTP
+ * headers or configuration, never from arguments (a body field named `secret` is an argument). */
+static bool is_credential(const struct schema *s, const char *name)
+{
+    return runtime_input_is_credential(s->call->consumer, s->call->op, name);
+}
+
+/* Whether mapping reads consumed parameter <p> from the arguments at all: credentials come from
+ * headers or configuration, environment parameters from the environment. */
+static bool param_from_args(const struct schema *s, const struct model_param *p)
+{
+    if (p->in == MODEL_IN_ENVIRONMENT)
+        return false;
+    return !(p->in == MODEL_IN_HEADER && runtime_is_credential(s->call->consumer, p->name));
+}
+
+/* `{{tools.NAME}}` (or `{{<own namespace>.NAME}}`) placeholders of a `with` template read the
+ * argument NAME; it renders as text, so any JSON scalar works. */
+static void schema_template(struct schema *s, const char *tpl)
+{
+    const char *ns = s->call->expose ? s->call->expose->ns : NULL;
+    size_t nslen = ns ? strlen(ns) : 0;
+    for (const char *p = tpl ? strstr(tpl, "{{") : NULL; p; p = strstr(p, "{{")) {
+        const char *b = p + 2, *e = strstr(b, "}}");
+        if (!e)
+            break;
+        while (b < e && *b == ' ')
+            b++;
+        const char *end = e;
+        while (end > b && end[-1] == ' ')
+            end--;
+        size_t len = (size_t)(end - b);
+        const char *name = NULL;
+        if (len > 6 && memcmp(b, "tools.", 6) == 0)
+            name = b + 6;
+        else if (ns && len > nslen + 1 && memcmp(b, ns, nslen) == 0 && b[nslen] == '.')
+            name = b + nslen + 1;
+        if (name) {
+            char *n = xstrndup(name, (size_t)(end - name));
+            if (!is_credential(s, n))
+                schema_prop(s, n, MODEL_TYPE_ANY, NULL, false);
+            free(n);
+        }
+        p = e + 2;
+    }
+}
+
+static void schema_from_with(struct schema *s)
+{
+    const struct model_call *mc = s->call->mcall;
+    const struct model_operation *op = s->call->op;
+    for (size_t i = 0; i < mc->nwith; i++) {
+        const struct model_with *w = &mc->with[i];
+        /* mapping resolves `with` only for declared consumed parameters. */
+        const struct model_param *p = model_op_param(op, w->name);
+        if (!p || !param_from_args(s, p))
+            continue;
+        if (w->kind == MODEL_WITH_REF) {
+            if (!is_credential(s, w->ref))
+                schema_prop(s, w->ref, p->type, p->description,
+                            p->required || p->in == MODEL_IN_PATH);
+        } else if (w->kind == MODEL_WITH_TEMPLATE) {
+            schema_template(s, w->text);
+        }
+    }
+}
+
+static void schema_uncovered(struct schema *s, const struct model_param *p)
+{
+    const struct model_call *mc = s->call->mcall;
+    if (model_call_with(mc, p->name) || p->value || !param_from_args(s, p))
+        return;
+    if (p->in != MODEL_IN_PATH && p->in != MODEL_IN_QUERY && p->in != MODEL_IN_HEADER &&
+        p->in != MODEL_IN_BODY)
+        return;
+    schema_prop(s, p->name, p->type, p->description, p->required || p->in == MODEL_IN_PATH);
+}
+
+/* A path placeholder without a declared parameter takes the same-named argument. */
+static void schema_path_var(void *arg, const char *name, size_t len)
+{
+    struct schema *s = arg;
+    char *n = xstrndup(name, len);
+    if (!model_op_param(s->call->op, n) && !is_credential(s, n))
+        schema_prop(s, n, MODEL_TYPE_STRING, NULL, true);
+    free(n);
+}
+
+cJSON *mcptool_input_schema(const struct rt_call *call)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "type", "object");
+    struct schema s = {call, cJSON_AddObjectToObject(root, "properties"), cJSON_CreateArray()};
+    const struct model_call *mc = call->mcall;
+    const struct model_operation *op = call->op;
+    if (mc->params_declared) {
+        for (size_t i = 0; i < mc->nparams; i++) {
+            const struct model_param *p = &mc->params[i];
+            if (!is_credential(&s, p->name))
+                schema_prop(&s, p->name, p->type, p->description, p->required);
+        }
+    } else {
+        schema_from_with(&s);
+        for (size_t i = 0; i < op->nparams; i++)
+            schema_uncovered(&s, &op->params[i]);
+        const struct model_consumer *mcons = op->consumer;
+        for (size_t i = 0; mcons && i < mcons->nparams; i++) {
+            const struct model_param *p = &mcons->params[i];
+            /* An operation's own parameter hides the namespace-level one of the same name. */
+            if (model_op_param(op, p->name) == p)
+                schema_uncovered(&s, p);
+        }
+        if (op->resource)
+            template_path_vars(op->resource->path, schema_path_var, &s);
+    }
+    if (cJSON_GetArraySize(s.required) > 0)
+        cJSON_AddItemToObject(root, "required", s.required);
+    else
+        cJSON_Delete(s.required);
+    return root;
+}
+
+cJSON *mcptool_tool(const struct rt_call *call)
+{
+    const struct model_tool *t = call->tool;
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "name", call->name);
+    if (t && t->label && *t->label)
+        cJSON_AddStringToObject(r, "title", t->label);
+    const char *desc = t && t->description ? t->description : call->op->description;
+    if (desc && *desc)
+        cJSON_AddStringToObject(r, "description", desc);
+    cJSON_AddItemToObject(r, "inputSchema", mcptool_input_schema(call));
+    if (t) {
+        static const char *const names[] = {"readOnlyHint", "destructiveHint", "idempotentHint",
+                                            "openWorldHint"};
+        const signed char v[] = {t->hints.read_only, t->hints.destructive, t->hints.idempotent,
+                                 t->hints.open_world};
+        cJSON *ann = NULL;
+        for (size_t i = 0; i < UTIL_ARRAY_LEN(names); i++) {
+            if (v[i] < 0)
+                continue;
+            if (!ann)
+                ann = cJSON_AddObjectToObject(r, "annotations");
+            cJSON_AddBoolToObject(ann, names[i], v[i] != 0);
+        }
+    }
+    return r;
+}
+
+char *mcptool_tools_list(struct rt_call *const *tools, size_t ntools)
+{
+    cJSON *r = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(r, "tools");
+    for (size_t i = 0; i < ntools; i++)
+        cJSON_AddItemToArray(arr, mcptool_tool(tools[i]));
+    char *s = cJSON_PrintUnformatted(r);
+    cJSON_Delete(r);
+    /* cJSON_free and free are the same allocator unless hooks are installed (they are not);
+     * copy anyway so callers can use plain free(). */
+    char *out = xstrdup(s);
+    cJSON_free(s);
+    return out;
+}
+
+/* ---- MCP: tool calls ---- */
+
+const char *mcptool_call_params(const cJSON *params, const char **name, const cJSON **args)
+{
+    *name = NULL;
+    *args = NULL;
+    if (!cJSON_IsObject(params))
+        return "tools/call params must be an object with the tool's name";
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(params, "name");
+    if (!cJSON_IsString(n) || !*n->valuestring)
+        return "tools/call params need a string \"name\"";
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(params, "arguments");
+    if (a && !cJSON_IsNull(a) && !cJSON_IsObject(a))
+        return "tools/call \"arguments\" must be an object";
+    *name = n->valuestring;
+    *args = cJSON_IsObject(a) ? a : NULL;
+    return NULL;
+}
+
+cJSON *mcptool_text_result(const char *text, size_t len, bool is_error)
+{
+    cJSON *r = cJSON_CreateObject();
+    cJSON *content = cJSON_AddArrayToObject(r, "content");
+    cJSON *item = cJSON_CreateObject();
+    cJSON_AddStringToObject(item, "type", "text");
+    char *t = jsonrpc_utf8_sanitize(text ? text : "", text ? len : 0);
+    cJSON_AddStringToObject(item, "text", t);
+    free(t);
+    cJSON_AddItemToArray(content, item);
+    if (is_error)
+        cJSON_AddTrueToObject(r, "isError");
+    return r;
+}
+
+/* Add text item <text>[0..len) (made valid UTF-8) to tool result <r>. */
+static void add_text(cJSON *r, const char *text, size_t len)
+{
+    cJSON *item = cJSON_CreateObject();
+    cJSON_AddStringToObject(item, "type", "text");
+    char *t = jsonrpc_utf8_sanitize(text, len);
+    cJSON_AddStringToObject(item, "text", t);
+    free(t);
+    cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(r, "content"), item);
+}
+
+cJSON *mcptool_upstream_result(const struct rt_call *call, long status, const char *location,
+                               const char *body, size_t len)
+{
+    bool ok = status >= 200 && status < 300;
+    cJSON *r, *mapped = ok && len > 0 ? respmap_apply(call, body, len) : NULL;
+    if (mapped && !call->passthrough) {
+        char *s = cJSON_PrintUnformatted(mapped);
+        r = mcptool_text_result(s, strlen(s), false);
+        cJSON_free(s);
+    } else {
+        /* Not JSON, not mapped, or the whole document unchanged: its own text keeps numbers
+         * exactly as the upstream wrote them. */
+        r = mcptool_text_result(body, len, status >= 400);
+    }
+    if (!ok) {
+        /* Nothing the upstream said is lost: the status (and a redirect's Location) as a
+         * sentence a model reads. The body stays the first item, which clients parse. */
+        struct strbuf said;
+        strbuf_init(&said, 0);
+        strbuf_addf(&said, "upstream answered %ld %s", status, httpstatus_text((int)status));
+        if (location)
+            strbuf_addf(&said, "; Location: %s", location);
+        if (len == 0)
+            cJSON_DeleteItemFromArray(cJSON_GetObjectItemCaseSensitive(r, "content"), 0);
+        add_text(r, said.data, said.len);
+        strbuf_deinit(&said);
+    }
+    if (cJSON_IsObject(mapped))
+        cJSON_AddItemToObject(r, "structuredContent", mapped);
+    else
+        cJSON_Delete(mapped);
+    /* ... and for programs, in _meta. */
+    cJSON *meta = cJSON_AddObjectToObject(r, "_meta");
+    cJSON_AddNumberToObject(meta, "upstreamStatus", (double)status);
+    if (location) {
+        char *l = jsonrpc_utf8_sanitize(location, strlen(location));
+        cJSON_AddStringToObject(meta, "upstreamLocation", l);
+        free(l);
+    }
+    return r;
+}

@@ -1,0 +1,389 @@
+/*
+ * secrets: see secrets.h. Bind variables are read here (environment or a JSON file) and
+ * rendered into the consumers' credential header values; nothing else of the runtime sees a
+ * secret before it is rendered.
+ */
+#include "core/secrets.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "spec/template.h"
+
+/* ---- bind variables ---- */
+
+struct uses {
+    const char *var;
+    bool in_auth;   /* used by an authentication block */
+    bool elsewhere; /* used anywhere else */
+};
+
+static bool str_uses(const char *s, const char *var)
+{
+    if (!s)
+        return false;
+    size_t vlen = strlen(var);
+    for (const char *p = strstr(s, "{{"); p; p = strstr(p + 2, "{{")) {
+        const char *q = p + 2;
+        while (*q == ' ')
+            q++;
+        if (strncmp(q, var, vlen) == 0) {
+            const char *e = q + vlen;
+            while (*e == ' ')
+                e++;
+            if (e[0] == '}' && e[1] == '}')
+                return true;
+        }
+    }
+    return false;
+}
+
+static bool json_uses(const cJSON *j, const char *var)
+{
+    if (!j)
+        return false;
+    if (cJSON_IsString(j))
+        return str_uses(j->valuestring, var);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, j)
+    {
+        if (json_uses(e, var))
+            return true;
+    }
+    return false;
+}
+
+static bool auth_uses(const struct model_auth *a, const char *var)
+{
+    return str_uses(a->token, var) || str_uses(a->username, var) || str_uses(a->password, var) ||
+           str_uses(a->value, var);
+}
+
+static bool params_use(const struct model_param *p, size_t n, const char *var)
+{
+    for (size_t i = 0; i < n; i++)
+        if (str_uses(p[i].value, var))
+            return true;
+    return false;
+}
+
+static bool call_uses(const struct model_call *mc, const char *var)
+{
+    for (size_t i = 0; i < mc->nwith; i++)
+        if (mc->with[i].kind == MODEL_WITH_TEMPLATE && str_uses(mc->with[i].text, var))
+            return true;
+    return false;
+}
+
+static void find_uses(const struct model_capability *cap, struct uses *u)
+{
+    for (size_t i = 0; i < cap->nconsumers; i++) {
+        const struct model_consumer *c = &cap->consumers[i];
+        u->in_auth |= auth_uses(&c->auth, u->var);
+        u->elsewhere |= str_uses(c->base_uri, u->var) || params_use(c->params, c->nparams, u->var);
+        for (size_t r = 0; r < c->nresources; r++)
+            for (size_t o = 0; o < c->resources[r].noperations; o++) {
+                const struct model_operation *op = &c->resources[r].operations[o];
+                u->elsewhere |= params_use(op->params, op->nparams, u->var) ||
+                                str_uses(op->body.template, u->var) ||
+                                json_uses(op->body.json, u->var);
+            }
+    }
+    for (size_t i = 0; i < cap->nexposes; i++) {
+        const struct model_expose *e = &cap->exposes[i];
+        u->elsewhere |= auth_uses(&e->auth, u->var);
+        for (size_t r = 0; r < e->nresources; r++)
+            for (size_t o = 0; o < e->resources[r].noperations; o++)
+                u->elsewhere |= call_uses(&e->resources[r].operations[o].call, u->var);
+        for (size_t t = 0; t < e->ntools; t++)
+            u->elsewhere |= call_uses(&e->tools[t].call, u->var);
+    }
+}
+
+static bool header_params_use(const struct model_param *p, size_t n, const char *var)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i].in == MODEL_IN_HEADER && str_uses(p[i].value, var))
+            return true;
+    return false;
+}
+
+/* Whether bind variable <var> is used as a credential: by an authentication block (of a
+ * consumed API or of an exposed adapter) or in a header parameter's value. */
+static bool bind_is_credential(const struct model_capability *cap, const char *var)
+{
+    for (size_t i = 0; i < cap->nconsumers; i++) {
+        const struct model_consumer *c = &cap->consumers[i];
+        if (auth_uses(&c->auth, var) || header_params_use(c->params, c->nparams, var))
+            return true;
+        for (size_t r = 0; r < c->nresources; r++)
+            for (size_t o = 0; o < c->resources[r].noperations; o++) {
+                const struct model_operation *op = &c->resources[r].operations[o];
+                if (header_params_use(op->params, op->nparams, var))
+                    return true;
+            }
+    }
+    for (size_t i = 0; i < cap->nexposes; i++)
+        if (auth_uses(&cap->exposes[i].auth, var))
+            return true;
+    return false;
+}
+
+/* Read key <provider> from a JSON file given as file:///path. */
+static char *bind_from_file(const char *location, const char *provider, struct diag *d,
+                            const struct model_pos *pos)
+{
+    const char *path = str_has_prefix(location, "file://") ? location + 7 : location;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        diag_error(d, pos->file, pos->line, pos->col, "cannot read binds location '%s'", path);
+        return NULL;
+    }
+    struct strbuf b;
+    strbuf_init(&b, 1u << 20);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
+        if (strbuf_add(&b, chunk, n) < 0)
+            break;
+    fclose(fp);
+    cJSON *doc = json_text_refusal(b.data ? b.data : "", b.len, true, NULL)
+                     ? NULL
+                     : cJSON_ParseWithLength(b.data ? b.data : "", b.len);
+    strbuf_deinit(&b);
+    if (!doc) {
+        diag_error(d, pos->file, pos->line, pos->col, "binds location '%s' is not a JSON object",
+                   path);
+        return NULL;
+    }
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, provider);
+    char *r = cJSON_IsString(v) ? xstrdup(v->valuestring) : NULL;
+    cJSON_Delete(doc);
+    return r;
+}
+
+int secrets_build_vars(struct runtime *rt, struct diag *d)
+{
+    size_t before = d->nerrors;
+    const struct model *m = rt->model;
+    for (size_t i = 0; i < m->ncaps; i++) {
+        const struct model_capability *cap = m->caps[i];
+        for (size_t b = 0; b < cap->nbinds; b++) {
+            const struct model_bind *bind = &cap->binds[b];
+            for (size_t k = 0; k < bind->nkeys; k++) {
+                const struct model_bind_key *key = &bind->keys[k];
+                char *value = NULL;
+                if (bind->location) {
+                    value = bind_from_file(bind->location, key->provider, d, &bind->pos);
+                } else {
+                    const char *v = getenv(key->provider);
+                    value = v && *v ? xstrdup(v) : NULL;
+                }
+                if (value && config_is_placeholder(value) && bind_is_credential(cap, key->var))
+                    diag_error(d, key->pos.file, key->pos.line, key->pos.col,
+                               "bind variable '%s' is a credential but %s '%s'%s%s holds a "
+                               "placeholder, not a secret: set the real value",
+                               key->var, bind->location ? "key" : "environment variable",
+                               key->provider, bind->location ? " of " : "",
+                               bind->location ? bind->location : "");
+                if (!value) {
+                    struct uses u = {key->var, false, false};
+                    find_uses(cap, &u);
+                    if (u.elsewhere)
+                        diag_error(d, key->pos.file, key->pos.line, key->pos.col,
+                                   "bind variable '%s' is used by this document but %s '%s' "
+                                   "is not set",
+                                   key->var, bind->location ? "key" : "environment variable",
+                                   key->provider);
+                    else if (u.in_auth)
+                        ; /* reported per consumer once configuration had its say */
+                    else
+                        diag_warn(d, key->pos.file, key->pos.line, key->pos.col,
+                                  "bind variable '%s' (%s) is not set; nothing uses it", key->var,
+                                  key->provider);
+                }
+                rt->vars = xrealloc(rt->vars, (rt->nvars + 1) * sizeof *rt->vars);
+                rt->vars[rt->nvars++] = (struct rt_var){key->var, value};
+            }
+        }
+    }
+    return d->nerrors > before ? -1 : 0;
+}
+
+/* ---- consumers ---- */
+
+struct var_ctx {
+    const struct runtime *rt;
+    bool missing;
+};
+
+static int var_lookup(void *arg, const char *name, size_t len, struct strbuf *out)
+{
+    struct var_ctx *vc = arg;
+    const char *v = runtime_var(vc->rt, name, len);
+    if (!v) {
+        vc->missing = true;
+        return 1;
+    }
+    return strbuf_adds(out, v);
+}
+
+char *secrets_render(const struct runtime *rt, const char *prefix, const char *tpl)
+{
+    if (!tpl)
+        return NULL;
+    struct var_ctx vc = {rt, false};
+    struct strbuf b;
+    strbuf_init(&b, 0);
+    strbuf_adds(&b, prefix);
+    template_render(tpl, var_lookup, &vc, &b);
+    if (vc.missing || b.len == strlen(prefix)) {
+        strbuf_deinit(&b);
+        return NULL;
+    }
+    return strbuf_detach(&b, NULL);
+}
+
+char *secrets_base64(const char *in)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = strlen(in); /* user:password, no NUL inside */
+    char *out = xmalloc(4 * ((n + 2) / 3) + 1), *o = out;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned char)in[i] << 16;
+        if (i + 1 < n)
+            v |= (unsigned char)in[i + 1] << 8;
+        if (i + 2 < n)
+            v |= (unsigned char)in[i + 2];
+        *o++ = tbl[(v >> 18) & 63];
+        *o++ = tbl[(v >> 12) & 63];
+        *o++ = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
+        *o++ = i + 2 < n ? tbl[v & 63] : '=';
+    }
+    *o = '\0';
+    return out;
+}
+
+static char *auth_source(const struct model_auth *a)
+{
+    const char *tpl = a->kind == MODEL_AUTH_BEARER  ? a->token
+                      : a->kind == MODEL_AUTH_BASIC ? a->password
+                                                    : a->value;
+    const char *p = tpl ? strstr(tpl, "{{") : NULL;
+    if (!p)
+        return xstrdup("capability document");
+    const char *e = strstr(p, "}}");
+    return xasprintf("bind %.*s", e ? (int)(e - p - 2) : 0, p + 2);
+}
+
+/* runtime_credential for the consumer being built: the one place a credential is changed
+ * after it was added (configuration fills a value the document's authentication left unset). */
+static struct rt_credential *cred_to_fill(struct rt_consumer *rc, const char *name)
+{
+    for (size_t i = 0; i < rc->ncreds; i++)
+        if (str_eq_ci(rc->creds[i].header, name))
+            return &rc->creds[i];
+    return NULL;
+}
+
+static void add_cred(struct rt_consumer *rc, const char *header, char *value, char *source,
+                     bool from_auth, struct arena *a)
+{
+    rc->creds = xrealloc(rc->creds, (rc->ncreds + 1) * sizeof *rc->creds);
+    rc->creds[rc->ncreds++] =
+        (struct rt_credential){arena_strdup(a, header), value, source, from_auth};
+}
+
+int secrets_build_consumer(struct runtime *rt, const struct model_consumer *mc,
+                           struct rt_consumer *rc, struct diag *d)
+{
+    struct arena *a = &rt->model->arena;
+    const struct config_consumer *cc = config_consumer_for(rt->config, mc->ns);
+    const char *base = cc && cc->base_uri && *cc->base_uri ? cc->base_uri : mc->base_uri;
+    rc->mc = mc;
+    if (!base || !*base) {
+        diag_error(d, mc->pos.file, mc->pos.line, mc->pos.col,
+                   "consumes '%s' has an empty baseUri and no configured base URI matches it: "
+                   "set consumers[].baseUri in the configuration (the shipped one reads "
+                   "CAL_COM_BASE_URI)",
+                   mc->ns);
+        return -1;
+    }
+    if (!str_has_prefix(base, "http://") && !str_has_prefix(base, "https://")) {
+        diag_error(d, mc->pos.file, mc->pos.line, mc->pos.col,
+                   "base URI '%s' of consumes '%s' must start with http:// or https://", base,
+                   mc->ns);
+        return -1;
+    }
+    size_t len = strlen(base);
+    while (len > 0 && base[len - 1] == '/')
+        len--;
+    rc->base_uri = xstrndup(base, len);
+    rc->https = str_has_prefix(base, "https://");
+
+    const struct model_auth *au = &mc->auth;
+    switch (au->kind) {
+    case MODEL_AUTH_BEARER:
+        add_cred(rc, "Authorization", secrets_render(rt, "Bearer ", au->token), auth_source(au),
+                 true, a);
+        break;
+    case MODEL_AUTH_BASIC: {
+        struct var_ctx vc = {rt, false};
+        struct strbuf b;
+        strbuf_init(&b, 0);
+        template_render(au->username ? au->username : "", var_lookup, &vc, &b);
+        strbuf_addc(&b, ':');
+        template_render(au->password ? au->password : "", var_lookup, &vc, &b);
+        char *value = NULL;
+        if (!vc.missing) {
+            char *enc = secrets_base64(b.data);
+            value = xasprintf("Basic %s", enc);
+            free(enc);
+        }
+        strbuf_deinit(&b);
+        add_cred(rc, "Authorization", value, auth_source(au), true, a);
+        break;
+    }
+    case MODEL_AUTH_APIKEY:
+        if (!au->key || !*au->key) {
+            diag_error(d, au->pos.file, au->pos.line, au->pos.col,
+                       "apikey authentication needs 'key' (the header or query name)");
+            return -1;
+        }
+        if (au->in_query) {
+            rc->query_auth_name = xstrdup(au->key);
+            rc->query_auth_value = secrets_render(rt, "", au->value);
+        } else {
+            add_cred(rc, au->key, secrets_render(rt, "", au->value), auth_source(au), true, a);
+        }
+        break;
+    case MODEL_AUTH_NONE:
+        break;
+    }
+    /* Configured credentials fill what the document's own authentication does not cover. */
+    for (size_t i = 0; cc && i < cc->ncredentials; i++) {
+        const struct config_credential *cr = &cc->credentials[i];
+        struct rt_credential *have = cred_to_fill(rc, cr->header);
+        if (have) {
+            if (!have->value && cr->value) {
+                have->value = xstrdup(cr->value);
+                free(have->source);
+                have->source = xstrdup(cr->source);
+            }
+            continue;
+        }
+        add_cred(rc, cr->header, cr->value ? xstrdup(cr->value) : NULL, xstrdup(cr->source), false,
+                 a);
+    }
+    return 0;
+}
+
+void secrets_free(char *s)
+{
+    if (!s)
+        return;
+    volatile char *p = s;
+    while (*p)
+        *p++ = 0;
+    free(s);
+}
