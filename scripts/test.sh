@@ -7,7 +7,7 @@
 #
 # Environment:
 #   CAPPROXY_SKIP_ASAN=1       skip the sanitizer build and its runs
-#   CAPPROXY_SKIP_VALGRIND=1   skip the valgrind passes (unit tests, and the proxy in the REST, MCP and ops suites)
+#   CAPPROXY_SKIP_VALGRIND=1   skip the valgrind passes (unit tests, and the proxy in the REST, MCP, ops and hostile-input suites)
 #   CAPPROXY_SKIP_FUZZ=1       skip the short fuzzing stage (scripts/fuzz.sh 5: every libFuzzer target for 5 s)
 #   CAPPROXY_TEST_FILES="rest.test.mjs"   integration test files (default: every *.test.mjs)
 #   CAPPROXY_BUILD_DIR=build, CAPPROXY_ASAN_BUILD_DIR=build-asan   the two build directories
@@ -207,7 +207,7 @@ if build "$B"; then
         if [ -x "$B/capproxy" ]; then
             VALGRIND_TARGET_CAPPROXY="$(realpath "$B/capproxy")" CAPPROXY_TEST_TIMEOUT_SCALE=10 \
                 CAPPROXY_START_TIMEOUT_MS=60000 \
-                integration scripts/valgrind-capproxy.sh "valgrind" "./rest.test.mjs ./mcp.test.mjs ./ops.test.mjs"
+                integration scripts/valgrind-capproxy.sh "valgrind" "./rest.test.mjs ./mcp.test.mjs ./ops.test.mjs ./hostile.test.mjs"
         fi
     fi
 fi
