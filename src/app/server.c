@@ -27,6 +27,27 @@
 #include "front/mcp.h"
 #include "front/rest.h"
 
+/* One listener of one worker: the evhttp object serving one rt_listener, and what its handler
+ * receives. */
+struct worker_listener {
+    struct front_listener fl;
+    struct evhttp *http;
+    struct evhttp_bound_socket *bound;
+};
+
+struct worker {
+    int id;
+    struct server *srv;
+    struct loop *loop; /* event base, upstream client, metrics shard, current runtime */
+    struct worker_listener *listeners;
+    size_t nlisteners;
+    struct event *wake;                /* activated from the main thread to stop the loop */
+    struct evhttp *admin;              /* worker 0 only: /healthz, /readyz, /metrics */
+    struct event *reload_ev;           /* activated from the main thread: switch to <pending> */
+    _Atomic(struct runtime *) pending; /* a reloaded runtime (with a reference for us) */
+    pthread_t thread;
+};
+
 /* A resolved listen address; the port is the actual one once a probe has bound it. */
 struct listen_addr {
     struct sockaddr_storage ss;
@@ -196,77 +217,52 @@ static void worker_reload_cb(evutil_socket_t fd, short what, void *arg)
     struct runtime *rt = atomic_exchange(&w->pending, NULL);
     if (!rt)
         return;
+    const struct runtime *old = loop_runtime(w->loop);
     for (size_t i = 0; i < w->nlisteners; i++) {
-        w->listeners[i].l = same_listener(rt, w->listeners[i].l);
+        struct front_listener *fl = &w->listeners[i].fl;
+        const struct rt_listener *l = same_listener(rt, front_listener_get(fl, old));
+        if (l) /* always: server_reload checked listeners_match */
+            fl->index = (size_t)(l - rt->listeners);
         apply_limits(w->listeners[i].http, rt->config);
     }
-    const struct runtime *old = w->rt;
-    w->rt = rt;
-    w->cfg = rt->config;
-    runtime_unref(old);
+    loop_set_runtime(w->loop, rt);
 }
 
 static int worker_init(struct worker *w, struct server *s, int id)
 {
     w->id = id;
     w->srv = s;
-    w->rt = s->rt;
-    w->cfg = s->cfg;
-    runtime_ref(w->rt);
-    struct event_config *ec = event_config_new();
     /* The client-abort watcher needs EV_CLOSED (EPOLLRDHUP). */
-    event_config_require_features(ec, EV_FEATURE_EARLY_CLOSE);
-    w->base = event_base_new_with_config(ec);
-    event_config_free(ec);
-    if (!w->base) {
-        LOG_W("event backend without early-close detection; client aborts are noticed late");
-        w->base = event_base_new();
-    }
-    if (!w->base)
+    w->loop = loop_new(id, &s->shared, s->rt, s->nworkers, LOOP_EARLY_CLOSE);
+    if (!w->loop)
         return -1;
-    struct upstream_opts uo;
-    upstream_opts_defaults(&uo);
-    uo.connect_timeout_ms = s->cfg->upstream_connect_timeout_ms;
-    uo.timeout_ms = s->cfg->upstream_timeout_ms;
-    /* Each worker has its own pool: divide the per-host cap between them. */
-    long per = s->cfg->upstream_max_host_connections;
-    uo.max_host_connections = per > 0 ? (per + s->nworkers - 1) / s->nworkers : 0;
-    uo.max_connects = s->cfg->upstream_max_idle_connections;
-    uo.max_idle_ms = s->cfg->upstream_idle_timeout_ms;
-    uo.max_response_bytes = s->cfg->upstream_max_response_size;
-    uo.verify_tls = s->cfg->upstream_tls_verify;
-    w->upstream = upstream_new(w->base, &uo);
-    if (!w->upstream)
-        return -1;
-    w->wake = event_new(w->base, -1, 0, worker_stop_cb, w);
-    w->reload_ev = event_new(w->base, -1, 0, worker_reload_cb, w);
-    w->metrics = metrics_new();
-    atomic_init(&w->nexchanges, 0);
+    struct event_base *base = loop_base(w->loop);
+    w->wake = event_new(base, -1, 0, worker_stop_cb, w);
+    w->reload_ev = event_new(base, -1, 0, worker_reload_cb, w);
 
     const struct runtime *rt = s->rt;
     w->listeners = xcalloc(rt->nlisteners ? rt->nlisteners : 1, sizeof *w->listeners);
     for (size_t i = 0; i < rt->nlisteners; i++) {
         const struct rt_listener *l = &rt->listeners[i];
         struct worker_listener *wl = &w->listeners[w->nlisteners++];
-        wl->w = w;
-        wl->l = l;
-        wl->http = evhttp_new(w->base);
+        wl->fl = (struct front_listener){.loop = w->loop, .index = i};
+        wl->http = evhttp_new(base);
         if (!wl->http)
             return -1;
         apply_limits(wl->http, s->cfg);
         /* Every request's framing is checked on the raw bytes before evhttp parses them. */
-        evhttp_set_bevcb(wl->http, exchange_accept, w);
+        evhttp_set_bevcb(wl->http, exchange_accept, w->loop);
         evhttp_set_allowed_methods(wl->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
                                                  EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE |
                                                  EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
         evhttp_set_default_content_type(wl->http, NULL);
         if (l->type == MODEL_EXPOSE_REST)
-            evhttp_set_gencb(wl->http, rest_handle, wl);
+            evhttp_set_gencb(wl->http, rest_handle, &wl->fl);
         else
-            evhttp_set_gencb(wl->http, mcp_handle, wl);
+            evhttp_set_gencb(wl->http, mcp_handle, &wl->fl);
         int fd = s->fds[(size_t)id * rt->nlisteners + i];
         struct evconnlistener *lev = evconnlistener_new(
-            w->base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+            base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
         if (!lev)
             return -1;
         s->fds[(size_t)id * rt->nlisteners + i] = -1; /* the listener owns it now */
@@ -276,7 +272,7 @@ static int worker_init(struct worker *w, struct server *s, int id)
             return -1;
     }
     if (id == 0 && s->admin_fd >= 0) {
-        w->admin = evhttp_new(w->base);
+        w->admin = evhttp_new(base);
         if (!w->admin)
             return -1;
         struct timeval tv = {10, 0};
@@ -286,7 +282,7 @@ static int worker_init(struct worker *w, struct server *s, int id)
         evhttp_set_allowed_methods(w->admin, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
         evhttp_set_gencb(w->admin, admin_handle, s);
         struct evconnlistener *lev = evconnlistener_new(
-            w->base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, s->admin_fd);
+            base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, s->admin_fd);
         if (!lev)
             return -1;
         s->admin_fd = -1;
@@ -305,17 +301,12 @@ static void worker_deinit(struct worker *w)
         if (w->listeners[i].http)
             evhttp_free(w->listeners[i].http); /* closes connections: before the upstream */
     free(w->listeners);
-    upstream_free(w->upstream); /* curl calls back into the loop: before event_base_free */
     runtime_unref(atomic_exchange(&w->pending, NULL));
-    runtime_unref(w->rt);
     if (w->reload_ev)
         event_free(w->reload_ev);
-    exchange_conn_table_free(w->conns);
-    metrics_free(w->metrics);
     if (w->wake)
         event_free(w->wake);
-    if (w->base)
-        event_base_free(w->base);
+    loop_free(w->loop); /* upstream, runtime, connections, metrics, then the event base */
 }
 
 /* ---- the admin listener (worker 0): health, readiness, metrics ---- */
@@ -342,22 +333,23 @@ static void admin_handle(struct evhttp_request *req, void *arg)
     if (str_eq(path, "/healthz")) {
         admin_reply(req, 200, "application/json", "{\"status\":\"ok\"}");
     } else if (str_eq(path, "/readyz")) {
-        bool ready = atomic_load(&s->ready) && !atomic_load(&s->draining);
+        bool draining = atomic_load(&s->shared.draining);
+        bool ready = atomic_load(&s->ready) && !draining;
         admin_reply(req, ready ? 200 : 503, "application/json",
-                    ready                       ? "{\"status\":\"ready\"}"
-                    : atomic_load(&s->draining) ? "{\"status\":\"draining\"}"
-                                                : "{\"status\":\"starting\"}");
+                    ready      ? "{\"status\":\"ready\"}"
+                    : draining ? "{\"status\":\"draining\"}"
+                               : "{\"status\":\"starting\"}");
     } else if (str_eq(path, "/metrics")) {
         struct metrics **shards = xcalloc((size_t)s->nworkers, sizeof *shards);
         long inflight = 0;
         for (int k = 0; k < s->nworkers; k++) {
-            shards[k] = s->workers[k].metrics;
-            inflight += atomic_load(&s->workers[k].nexchanges);
+            shards[k] = loop_metrics(s->workers[k].loop);
+            inflight += loop_inflight(s->workers[k].loop);
         }
         struct metrics_gauges g = {
             .inflight = inflight,
-            .connections = atomic_load(&s->connections),
-            .ready = atomic_load(&s->ready) && !atomic_load(&s->draining),
+            .connections = atomic_load(&s->shared.connections),
+            .ready = atomic_load(&s->ready) && !atomic_load(&s->shared.draining),
             .version = CAPPROXY_VERSION,
         };
         struct strbuf out;
@@ -374,7 +366,7 @@ static void admin_handle(struct evhttp_request *req, void *arg)
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
-    event_base_dispatch(w->base);
+    event_base_dispatch(loop_base(w->loop));
     atomic_fetch_sub(&workers_running, 1);
     return NULL;
 }
@@ -385,11 +377,12 @@ static void worker_drain_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct worker *w = arg;
     static const struct timeval tick = {0, 20000};
-    if (atomic_load(&w->nexchanges) == 0) {
-        event_base_loopexit(w->base, NULL);
+    struct event_base *base = loop_base(w->loop);
+    if (loop_inflight(w->loop) == 0) {
+        event_base_loopexit(base, NULL);
         return;
     }
-    event_base_once(w->base, -1, EV_TIMEOUT, worker_drain_tick, w, &tick);
+    event_base_once(base, -1, EV_TIMEOUT, worker_drain_tick, w, &tick);
 }
 
 static void worker_stop_cb(evutil_socket_t fd, short what, void *arg)
@@ -400,9 +393,9 @@ static void worker_stop_cb(evutil_socket_t fd, short what, void *arg)
             evhttp_del_accept_socket(w->listeners[i].http, w->listeners[i].bound);
             w->listeners[i].bound = NULL;
         }
-    long ms = w->cfg->drain_timeout_ms;
+    long ms = loop_config(w->loop)->drain_timeout_ms;
     struct timeval deadline = {ms / 1000, (ms % 1000) * 1000};
-    event_base_loopexit(w->base, &deadline);
+    event_base_loopexit(loop_base(w->loop), &deadline);
     worker_drain_tick(-1, EV_TIMEOUT, w);
 }
 
@@ -415,7 +408,7 @@ int server_start(struct server *s, const struct config *cfg, struct runtime *rt,
     s->reload = reload;
     s->reload_arg = reload_arg;
     s->nworkers = cfg->workers > 0 ? cfg->workers : 1;
-    atomic_init(&s->connections, 0);
+    atomic_init(&s->shared.connections, 0);
     size_t nfds = (size_t)s->nworkers * rt->nlisteners;
     s->nfds = nfds;
     s->admin_fd = -1;
@@ -481,7 +474,7 @@ int server_start(struct server *s, const struct config *cfg, struct runtime *rt,
     if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
         LOG_W("getrandom failed: request ids are less unique");
     for (size_t i = 0; i < sizeof rnd; i++)
-        snprintf(s->rid_prefix + 2 * i, 3, "%02x", rnd[i]);
+        snprintf(s->shared.rid_prefix + 2 * i, 3, "%02x", rnd[i]);
     s->workers = xcalloc((size_t)s->nworkers, sizeof *s->workers);
     for (int k = 0; k < s->nworkers; k++)
         if (worker_init(&s->workers[k], s, k) < 0) {
@@ -587,7 +580,7 @@ void server_run(struct server *s)
 
 void server_stop(struct server *s)
 {
-    atomic_store(&s->draining, 1);
+    atomic_store(&s->shared.draining, 1);
     for (int k = 0; k < s->nworkers; k++)
         if (s->workers && s->workers[k].wake && s->workers[k].thread)
             event_active(s->workers[k].wake, EV_TIMEOUT, 0);
@@ -601,8 +594,8 @@ void server_stop(struct server *s)
         if (sigtimedwait(&set, NULL, &poll_ts) > 0) {
             LOG_W("second signal: stopping without waiting for in-flight requests");
             for (int k = 0; k < s->nworkers; k++)
-                if (s->workers && s->workers[k].base)
-                    event_base_loopbreak(s->workers[k].base);
+                if (s->workers && s->workers[k].loop)
+                    event_base_loopbreak(loop_base(s->workers[k].loop));
             break;
         }
     }

@@ -29,7 +29,6 @@
 #include "core/jsonrpc.h"
 #include "base/log.h"
 #include "core/mapping.h"
-#include "app/server.h"
 #include "core/session.h"
 
 /* The framing checks refuse (431) more header fields than limits.maxHeaders, at most this. */
@@ -441,7 +440,7 @@ static void on_tool_upstream(const struct upstream_result *res, void *arg)
 {
     struct exchange *x = arg;
     struct http_call *hc = exchange_ctx(x);
-    metrics_mcp_call(exchange_worker(x)->metrics, hc->call->name,
+    metrics_mcp_call(loop_metrics(exchange_loop(x)), hc->call->name,
                      res->error != UPSTREAM_OK ? "upstream_error"
                      : res->status >= 400      ? "tool_error"
                                                : "ok");
@@ -451,7 +450,7 @@ static void on_tool_upstream(const struct upstream_result *res, void *arg)
 static void http_tools_call(struct exchange *x, const struct ep_cache *c,
                             const struct jsonrpc_msg *m)
 {
-    struct worker *w = exchange_worker(x);
+    struct metrics *metrics = loop_metrics(exchange_loop(x));
     struct evhttp_request *req = exchange_req(x);
     struct mapping_kv headers[MCP_MAX_HEADERS];
     size_t nheaders = 0;
@@ -466,11 +465,12 @@ static void http_tools_call(struct exchange *x, const struct ep_cache *c,
         headers[nheaders++] = (struct mapping_kv){kv->key, kv->value, strlen(kv->value)};
     }
     const struct rt_call *call;
-    cJSON *now = prepare_call(w->rt, c->ep, m, headers, nheaders, exchange_out(x), &call);
+    cJSON *now =
+        prepare_call(exchange_runtime(x), c->ep, m, headers, nheaders, exchange_out(x), &call);
     exchange_set_route(x, call ? call->name : "tools/call");
     if (now) {
         if (call) /* a known tool refused before sending: its arguments were wrong */
-            metrics_mcp_call(w->metrics, call->name, "invalid_arguments");
+            metrics_mcp_call(metrics, call->name, "invalid_arguments");
         reply_msg(x, 200, now);
         return;
     }
@@ -481,7 +481,7 @@ static void http_tools_call(struct exchange *x, const struct ep_cache *c,
     if (exchange_forward(x, on_tool_upstream) < 0) {
         static const char msg[] = "the upstream request could not be started";
         exchange_note_upstream(x, -1, "setup");
-        metrics_mcp_call(w->metrics, call ? call->name : "", "upstream_error");
+        metrics_mcp_call(metrics, call ? call->name : "", "upstream_error");
         reply_msg(x, 200,
                   jsonrpc_result(m->id, jsonrpc_mcp_text_result(msg, sizeof msg - 1, true)));
     }
@@ -506,7 +506,6 @@ static int check_session(struct exchange *x, const char *sid)
 
 static void http_post(struct exchange *x, const struct ep_cache *c)
 {
-    struct worker *w = exchange_worker(x);
     struct evhttp_request *req = exchange_req(x);
     const struct evkeyvalq *in_h = evhttp_request_get_input_headers(req);
     struct jsonrpc_msg m = {0};
@@ -526,7 +525,7 @@ static void http_post(struct exchange *x, const struct ep_cache *c)
     }
     struct evbuffer *in_b = evhttp_request_get_input_buffer(req);
     size_t blen = evbuffer_get_length(in_b);
-    if (blen > w->cfg->max_body_size) {
+    if (blen > exchange_config(x)->max_body_size) {
         http_error(x, 413, JSONRPC_SERVER_ERROR,
                    "Payload Too Large: the message is larger than the configured limit");
         return;
@@ -606,26 +605,27 @@ static void http_delete(struct exchange *x)
 
 void mcp_handle(struct evhttp_request *req, void *arg)
 {
-    struct worker_listener *wl = arg;
-    struct worker *w = wl->w;
-    struct exchange *x = exchange_begin(w, req, "mcp");
+    const struct front_listener *fl = arg;
+    struct exchange *x = exchange_begin(fl->loop, req, "mcp");
     if (!x)
         return;
+    const struct runtime *rt = exchange_runtime(x);
+    const struct rt_listener *l = front_listener_get(fl, rt);
     const struct evkeyvalq *in_h = evhttp_request_get_input_headers(req);
     /* DNS rebinding: a page of a foreign site whose name resolves to us must get nothing. The
      * framing checks (framing.c) let through one Host at most, so this one is the only one. */
-    if (!host_ok(wl->l, w->cfg, evhttp_find_header(in_h, "Host"))) {
+    if (!host_ok(l, rt->config, evhttp_find_header(in_h, "Host"))) {
         http_error(x, 403, JSONRPC_SERVER_ERROR, "Forbidden: Host header not allowed");
         return;
     }
     const char *origin = evhttp_find_header(in_h, "Origin");
-    if (origin && !origin_ok(w->cfg, origin)) {
+    if (origin && !origin_ok(rt->config, origin)) {
         http_error(x, 403, JSONRPC_SERVER_ERROR, "Forbidden: Origin not allowed");
         return;
     }
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
-    const struct rt_mcp_endpoint *ep = endpoint_for(wl->l, path && *path ? path : "/");
+    const struct rt_mcp_endpoint *ep = endpoint_for(l, path && *path ? path : "/");
     if (!ep) {
         exchange_problem(x, 404, "no MCP endpoint at this path (use /mcp or /mcp/<namespace>)",
                          NULL, NULL);
@@ -638,7 +638,7 @@ void mcp_handle(struct evhttp_request *req, void *arg)
         preflight(x, req);
         return;
     }
-    const struct ep_cache *c = cache_get(w->rt, ep);
+    const struct ep_cache *c = cache_get(rt, ep);
     const struct rt_inbound *fail = exchange_check_auth(x, c->auth, c->nauth);
     if (fail) {
         http_error(x, 401, JSONRPC_SERVER_ERROR, "Unauthorized: missing or wrong credentials");
@@ -968,14 +968,7 @@ int mcp_stdio_run(const struct runtime *rt, const struct config *cfg)
         goto out;
     }
     struct upstream_opts uo;
-    upstream_opts_defaults(&uo);
-    uo.connect_timeout_ms = cfg->upstream_connect_timeout_ms;
-    uo.timeout_ms = cfg->upstream_timeout_ms;
-    uo.max_host_connections = cfg->upstream_max_host_connections;
-    uo.max_connects = cfg->upstream_max_idle_connections;
-    uo.max_idle_ms = cfg->upstream_idle_timeout_ms;
-    uo.max_response_bytes = cfg->upstream_max_response_size;
-    uo.verify_tls = cfg->upstream_tls_verify;
+    upstream_opts_from_config(&uo, cfg, 1);
     s.up = upstream_new(s.base, &uo);
     if (!s.up) {
         LOG_E("mcp-stdio: cannot create the upstream client");

@@ -16,7 +16,6 @@
 #include "base/log.h"
 #include "core/mapping.h"
 #include "core/router.h"
-#include "app/server.h"
 #include "spec/urlenc.h"
 
 #define REST_MAX_QUERY 64
@@ -142,11 +141,11 @@ static void on_upstream(const struct upstream_result *res, void *arg)
 
 void rest_handle(struct evhttp_request *req, void *arg)
 {
-    struct worker_listener *wl = arg;
-    struct worker *w = wl->w;
-    struct exchange *x = exchange_begin(w, req, "rest");
+    const struct front_listener *fl = arg;
+    struct exchange *x = exchange_begin(fl->loop, req, "rest");
     if (!x)
         return;
+    const struct runtime *rt = exchange_runtime(x);
 
     struct scratch sc = {.n = 0};
     struct mapping_kv query[REST_MAX_QUERY], headers[REST_MAX_HEADERS], path[ROUTER_MAX_CAPTURES];
@@ -159,9 +158,9 @@ void rest_handle(struct evhttp_request *req, void *arg)
     if (!p || !*p)
         p = "/";
     struct router_match m;
-    enum router_result rr =
-        method < 0 ? ROUTER_NOT_FOUND
-                   : router_match(wl->l->router, (enum model_method)method, p, strlen(p), &m);
+    enum router_result rr = method < 0 ? ROUTER_NOT_FOUND
+                                       : router_match(front_listener_get(fl, rt)->router,
+                                                      (enum model_method)method, p, strlen(p), &m);
     if (rr == ROUTER_NOT_FOUND) {
         exchange_problem(x, 404, "no route for this path", NULL, NULL);
         goto out;
@@ -178,7 +177,7 @@ void rest_handle(struct evhttp_request *req, void *arg)
     const struct rt_call *call = m.target;
     exchange_set_route(x, call->name);
     exchange_set_ctx(x, (void *)call, NULL);
-    const struct rt_inbound *inbound = runtime_inbound(w->rt, call->expose);
+    const struct rt_inbound *inbound = runtime_inbound(rt, call->expose);
     if (inbound && exchange_check_auth(x, &inbound, 1)) {
         exchange_problem(x, 401, "missing or wrong credentials for this API", NULL, NULL);
         goto out;
@@ -186,7 +185,7 @@ void rest_handle(struct evhttp_request *req, void *arg)
 
     struct evbuffer *in_b = evhttp_request_get_input_buffer(req);
     size_t blen = evbuffer_get_length(in_b);
-    if (blen > w->cfg->max_body_size) {
+    if (blen > exchange_config(x)->max_body_size) {
         exchange_problem(x, 413, "request body is larger than the configured limit", NULL, NULL);
         goto out;
     }
@@ -263,7 +262,7 @@ void rest_handle(struct evhttp_request *req, void *arg)
         .raw_body_len = raw ? blen : 0,
     };
     struct mapping_error err;
-    if (mapping_build(w->rt, call, &in, exchange_out(x), &err) < 0) {
+    if (mapping_build(rt, call, &in, exchange_out(x), &err) < 0) {
         exchange_problem(x, err.status, err.detail, err.param, NULL);
         goto out;
     }

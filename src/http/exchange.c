@@ -47,7 +47,7 @@ enum conn_timer {
 struct conn {
     struct bufferevent *bev;         /* created at accept; referenced until conn_release */
     struct evhttp_connection *evcon; /* NULL until attached */
-    struct worker *w;
+    struct loop *l;
     struct exchange *x;    /* the exchange currently using this connection, or NULL */
     struct conn *next;     /* hash chain */
     struct evbuffer *held; /* bytes of a request not yet complete and checked */
@@ -85,7 +85,7 @@ static const char synthetic_request[] =
     "GET / HTTP/1.1\r\nHost: capproxy\r\nConnection: close\r\n\r\n";
 
 struct exchange {
-    struct worker *w;
+    struct loop *l;
     struct evhttp_request *req;
     struct conn *conn;
     struct event watch;       /* EV_CLOSED on the client socket, while the upstream is pending */
@@ -116,14 +116,12 @@ static size_t conn_hash(const void *p, size_t n)
     return (size_t)(v >> 7) & (n - 1);
 }
 
-static struct conn_table *conn_table_get(struct worker *w)
+struct conn_table *exchange_conn_table_new(void)
 {
-    if (!w->conns) {
-        w->conns = xcalloc(1, sizeof *w->conns);
-        w->conns->nbuckets = 1024;
-        w->conns->buckets = xcalloc(w->conns->nbuckets, sizeof(struct conn *));
-    }
-    return w->conns;
+    struct conn_table *t = xcalloc(1, sizeof *t);
+    t->nbuckets = 1024;
+    t->buckets = xcalloc(t->nbuckets, sizeof(struct conn *));
+    return t;
 }
 
 static void conn_table_grow(struct conn_table *t)
@@ -175,8 +173,8 @@ static void conn_free(struct conn *c)
 
 static void conn_release(struct conn *c)
 {
-    conn_remove(c->w->conns, c);
-    atomic_fetch_sub(&c->w->srv->connections, 1);
+    conn_remove(loop_conns(c->l), c);
+    loop_conn_down(c->l);
     conn_free(c);
 }
 
@@ -220,8 +218,8 @@ static void conn_arm(struct conn *c, enum conn_timer t)
     if (c->timer == t)
         return; /* a deadline runs from when it was first armed */
     c->timer = t;
-    long ms = t == CONN_TIMER_HEAD   ? c->w->cfg->header_timeout_ms
-              : t == CONN_TIMER_BODY ? c->w->cfg->body_timeout_ms
+    long ms = t == CONN_TIMER_HEAD   ? loop_config(c->l)->header_timeout_ms
+              : t == CONN_TIMER_BODY ? loop_config(c->l)->body_timeout_ms
                                      : 0;
     if (t == CONN_TIMER_NONE || (t != CONN_TIMER_SETUP && ms <= 0)) {
         event_del(&c->deadline); /* none, or that deadline is off (0): not the previous one */
@@ -303,7 +301,7 @@ static void conn_send_continue(struct conn *c)
 
 static struct framing_limits conn_limits(const struct conn *c)
 {
-    const struct config *cfg = c->w->cfg;
+    const struct config *cfg = loop_config(c->l);
     return (struct framing_limits){
         .max_head = cfg->max_header_size,
         .max_headers = (size_t)cfg->max_headers,
@@ -425,7 +423,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 
 struct bufferevent *exchange_accept(struct event_base *base, void *arg)
 {
-    struct worker *w = arg;
+    struct loop *l = arg;
     /* Without a bufferevent evhttp would make its own, unchecked: out of memory is fatal
      * here as everywhere else (xmalloc). */
     struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
@@ -436,16 +434,16 @@ struct bufferevent *exchange_accept(struct event_base *base, void *arg)
     }
     struct conn *c = xcalloc(1, sizeof *c);
     c->bev = bev;
-    c->w = w;
+    c->l = l;
     c->held = held;
-    struct conn_table *t = conn_table_get(w);
+    struct conn_table *t = loop_conns(l);
     if (t->n * 2 >= t->nbuckets)
         conn_table_grow(t);
     size_t h = conn_hash(bev, t->nbuckets);
     c->next = t->buckets[h];
     t->buckets[h] = c;
     t->n++;
-    c->over = atomic_fetch_add(&w->srv->connections, 1) >= w->cfg->max_connections;
+    c->over = loop_conn_up(l);
     bufferevent_incref(bev); /* ours, until conn_release: evhttp may free it first */
     c->input_cb = evbuffer_add_cb(bufferevent_get_input(bev), on_input, c);
     evtimer_assign(&c->deadline, base, on_deadline, c);
@@ -487,7 +485,6 @@ static void unwatch(struct exchange *x)
 
 static void exchange_free(struct exchange *x)
 {
-    atomic_fetch_sub(&x->w->nexchanges, 1);
     unwatch(x);
     if (x->xfer)
         upstream_cancel(x->xfer);
@@ -496,7 +493,7 @@ static void exchange_free(struct exchange *x)
     if (x->ctx_free)
         x->ctx_free(x->ctx);
     mapping_out_deinit(&x->out);
-    runtime_unref(x->rt);
+    loop_exchange_end(x->l, x->rt);
     free(x);
 }
 
@@ -506,7 +503,7 @@ static void on_complete(struct evhttp_request *req, void *arg)
     struct exchange *x = arg;
     int m = exchange_method(req);
     const char *method = m >= 0 ? model_method_name((enum model_method)m) : "OTHER";
-    metrics_request(x->w->metrics, x->adapter, x->route, method, x->status);
+    metrics_request(loop_metrics(x->l), x->adapter, x->route, method, x->status);
     if (log_access_enabled()) {
         const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
         struct log_access_rec rec = {
@@ -527,8 +524,8 @@ static void on_complete(struct evhttp_request *req, void *arg)
 }
 
 /* The caller's X-Request-Id when it is a plain token of sane length (it goes into logs and
- * upstream headers), else a new one: a random per-process prefix, the worker and a counter. */
-static void request_id(struct worker *w, struct evhttp_request *req, char *out)
+ * upstream headers), else a new one: a random per-process prefix, the loop and a counter. */
+static void request_id(struct loop *l, struct evhttp_request *req, char *out)
 {
     const char *v = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Request-Id");
     size_t n = v ? strlen(v) : 0;
@@ -539,7 +536,7 @@ static void request_id(struct worker *w, struct evhttp_request *req, char *out)
     if (ok)
         memcpy(out, v, n + 1);
     else
-        snprintf(out, EXCHANGE_RID_MAX + 1, "%s-%d-%llu", w->srv->rid_prefix, w->id, ++w->rid_seq);
+        loop_new_rid(l, out, EXCHANGE_RID_MAX + 1);
 }
 
 const char *exchange_request_id(struct exchange *x)
@@ -547,16 +544,14 @@ const char *exchange_request_id(struct exchange *x)
     return x->rid;
 }
 
-struct exchange *exchange_begin(struct worker *w, struct evhttp_request *req, const char *adapter)
+struct exchange *exchange_begin(struct loop *l, struct evhttp_request *req, const char *adapter)
 {
     struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-    struct conn *c = conn_find(conn_table_get(w), evhttp_connection_get_bufferevent(evcon));
+    struct conn *c = conn_find(loop_conns(l), evhttp_connection_get_bufferevent(evcon));
     struct exchange *x = xcalloc(1, sizeof *x);
-    atomic_fetch_add(&w->nexchanges, 1);
-    x->rt = w->rt;
-    runtime_ref(x->rt);
-    request_id(w, req, x->rid);
-    x->w = w;
+    x->rt = loop_exchange_begin(l);
+    request_id(l, req, x->rid);
+    x->l = l;
     x->req = req;
     x->conn = c;
     x->adapter = adapter;
@@ -592,9 +587,19 @@ struct evhttp_request *exchange_req(struct exchange *x)
     return x->req;
 }
 
-struct worker *exchange_worker(struct exchange *x)
+struct loop *exchange_loop(struct exchange *x)
 {
-    return x->w;
+    return x->l;
+}
+
+const struct runtime *exchange_runtime(struct exchange *x)
+{
+    return x->rt;
+}
+
+const struct config *exchange_config(struct exchange *x)
+{
+    return x->rt->config;
 }
 
 void exchange_set_route(struct exchange *x, const char *route)
@@ -658,7 +663,7 @@ static void on_upstream_done(const struct upstream_result *res, void *arg)
     unwatch(x); /* evhttp re-enables reading when we reply and then notices closes itself */
     x->upstream_status = res->error == UPSTREAM_OK ? (int)res->status : -1;
     x->upstream_error = res->error == UPSTREAM_OK ? NULL : upstream_error_name(res->error);
-    metrics_upstream(x->w->metrics, x->route, res->total_ms / 1000.0, x->upstream_error);
+    metrics_upstream(loop_metrics(x->l), x->route, res->total_ms / 1000.0, x->upstream_error);
     x->done(res, x);
 }
 
@@ -676,7 +681,7 @@ int exchange_forward(struct exchange *x, upstream_done_fn done)
         .body_len = x->out.body_len,
     };
     x->done = done;
-    x->xfer = upstream_start(x->w->upstream, &ur, on_upstream_done, x);
+    x->xfer = upstream_start(loop_upstream(x->l), &ur, on_upstream_done, x);
     if (!x->xfer)
         return -1;
     struct evhttp_connection *evcon = evhttp_request_get_connection(x->req);
@@ -684,8 +689,8 @@ int exchange_forward(struct exchange *x, upstream_done_fn done)
     evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
     if (fd >= 0) {
         static const struct timeval delay = {0, (long)EXCHANGE_WATCH_DELAY_MS * 1000};
-        event_assign(&x->watch, x->w->base, fd, EV_CLOSED, on_client_closed, x);
-        evtimer_assign(&x->watch_timer, x->w->base, on_watch_timer, x);
+        event_assign(&x->watch, loop_base(x->l), fd, EV_CLOSED, on_client_closed, x);
+        evtimer_assign(&x->watch_timer, loop_base(x->l), on_watch_timer, x);
         x->watching = true;
         evtimer_add(&x->watch_timer, &delay);
     }
@@ -701,7 +706,7 @@ void exchange_reply(struct exchange *x, int status, const char *ctype, struct ev
         evhttp_add_header(h, "Content-Type", ctype);
     evhttp_remove_header(h, "X-Request-Id");
     evhttp_add_header(h, "X-Request-Id", x->rid);
-    if (atomic_load(&x->w->srv->draining) && !evhttp_find_header(h, "Connection"))
+    if (loop_draining(x->l) && !evhttp_find_header(h, "Connection"))
         evhttp_add_header(h, "Connection", "close"); /* let keep-alive clients go elsewhere */
     /* HEAD, 204 and 304 replies carry no body on the wire; evhttp would write one anyway. */
     bool no_body = evhttp_request_get_command(req) == EVHTTP_REQ_HEAD || status == 204 ||

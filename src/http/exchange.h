@@ -13,7 +13,7 @@
 #include <event2/http.h>
 
 #include "core/mapping.h"
-#include "app/server.h"
+#include "http/loop.h"
 #include "http/upstream.h"
 
 struct exchange;
@@ -23,11 +23,14 @@ typedef void (*exchange_free_fn)(void *ctx);
 
 /* Adopt <req>. Returns NULL when the request was already answered: a request refused by the
  * framing checks (its status, Connection: close), or the connection limit (503). */
-struct exchange *exchange_begin(struct worker *w, struct evhttp_request *req, const char *adapter);
+struct exchange *exchange_begin(struct loop *l, struct evhttp_request *req, const char *adapter);
 struct evhttp_request *exchange_req(struct exchange *x);
 /* This request's id (X-Request-Id): logged, forwarded upstream and echoed to the client. */
 const char *exchange_request_id(struct exchange *x);
-struct worker *exchange_worker(struct exchange *x);
+struct loop *exchange_loop(struct exchange *x);
+/* The runtime this request pinned at exchange_begin, and its configuration. */
+const struct runtime *exchange_runtime(struct exchange *x);
+const struct config *exchange_config(struct exchange *x);
 void exchange_set_route(struct exchange *x, const char *route);
 /* Attach front-end state <ctx> freed with <fn> when the exchange ends. */
 void exchange_set_ctx(struct exchange *x, void *ctx, exchange_free_fn fn);
@@ -63,12 +66,13 @@ bool exchange_is_inbound_header(const struct rt_inbound *const *auth, size_t n, 
 
 /* The request's method as a model method, or -1 for TRACE, CONNECT and the like. */
 int exchange_method(struct evhttp_request *req);
-/* evhttp's bevcb for the front-end listeners (<arg>: the worker): makes the connection's
+/* evhttp's bevcb for the front-end listeners (<arg>: the struct loop): makes the connection's
  * bufferevent, counts the connection and checks the framing of every request on it before
  * evhttp parses it (framing.h). A refused request is answered by exchange_begin. */
 struct bufferevent *exchange_accept(struct event_base *base, void *arg);
 
-/* Free a worker's connection table (at worker shutdown, after evhttp_free). */
+/* A loop's connection table (loop_new), freed at loop_free, after evhttp_free. */
+struct conn_table *exchange_conn_table_new(void);
 void exchange_conn_table_free(struct conn_table *t);
 
 #endif

@@ -28,6 +28,10 @@ struct upstream_opts {
 /* Fill <o> with the defaults: connect 3 s, total 30 s, 256 per host, 256 idle, 30 s idle,
  * 16 MiB responses, TLS verified. */
 void upstream_opts_defaults(struct upstream_opts *o);
+struct config;
+/* The defaults overridden by <cfg>'s upstream settings; <nloops> event loops, each with its own
+ * connection pool, share the per-host connection cap. */
+void upstream_opts_from_config(struct upstream_opts *o, const struct config *cfg, int nloops);
 
 enum upstream_error {
     UPSTREAM_OK = 0,
