@@ -22,6 +22,7 @@
 #include <event2/thread.h>
 #include <sys/random.h>
 
+#include "http/conn.h"
 #include "http/exchange.h"
 #include "base/log.h"
 #include "front/mcp.h"
@@ -251,7 +252,7 @@ static int worker_init(struct worker *w, struct server *s, int id)
             return -1;
         apply_limits(wl->http, s->cfg);
         /* Every request's framing is checked on the raw bytes before evhttp parses them. */
-        evhttp_set_bevcb(wl->http, exchange_accept, w->loop);
+        evhttp_set_bevcb(wl->http, conn_accept, w->loop);
         evhttp_set_allowed_methods(wl->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
                                                  EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE |
                                                  EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);

@@ -66,13 +66,5 @@ bool exchange_is_inbound_header(const struct rt_inbound *const *auth, size_t n, 
 
 /* The request's method as a model method, or -1 for TRACE, CONNECT and the like. */
 int exchange_method(struct evhttp_request *req);
-/* evhttp's bevcb for the front-end listeners (<arg>: the struct loop): makes the connection's
- * bufferevent, counts the connection and checks the framing of every request on it before
- * evhttp parses it (framing.h). A refused request is answered by exchange_begin. */
-struct bufferevent *exchange_accept(struct event_base *base, void *arg);
-
-/* A loop's connection table (loop_new), freed at loop_free, after evhttp_free. */
-struct conn_table *exchange_conn_table_new(void);
-void exchange_conn_table_free(struct conn_table *t);
 
 #endif

@@ -8,7 +8,7 @@
 
 #include "base/log.h"
 #include "base/util.h"
-#include "http/exchange.h"
+#include "http/conn.h"
 
 struct loop {
     int id;
@@ -46,7 +46,7 @@ struct loop *loop_new(int id, struct loop_shared *sh, const struct runtime *rt, 
     runtime_ref(rt);
     atomic_init(&l->inflight, 0);
     l->metrics = metrics_new();
-    l->conns = exchange_conn_table_new();
+    l->conns = conn_table_new();
     l->base = new_base(flags);
     if (!l->base)
         goto fail;
@@ -67,7 +67,7 @@ void loop_free(struct loop *l)
         return;
     upstream_free(l->upstream); /* curl calls back into the loop: before event_base_free */
     runtime_unref(l->rt);
-    exchange_conn_table_free(l->conns);
+    conn_table_free(l->conns);
     metrics_free(l->metrics);
     if (l->base)
         event_base_free(l->base);
