@@ -25,7 +25,7 @@
 #include "http/conn.h"
 #include "http/exchange.h"
 #include "base/log.h"
-#include "front/mcp.h"
+#include "front/mcp_http.h"
 #include "front/rest.h"
 
 /* One listener of one worker: the evhttp object serving one rt_listener, and what its handler

@@ -259,19 +259,9 @@ static void on_upstream_done(const struct upstream_result *res, void *arg)
 
 int exchange_forward(struct exchange *x, upstream_done_fn done)
 {
-    /* The request id travels upstream, so both sides' logs can be joined. */
-    x->out.headers = xrealloc(x->out.headers, (x->out.nheaders + 1) * sizeof *x->out.headers);
-    x->out.headers[x->out.nheaders++] = xasprintf("X-Request-Id: %s", x->rid);
-    struct upstream_request ur = {
-        .method = x->out.method,
-        .url = x->out.url.data,
-        .headers = (const char *const *)x->out.headers,
-        .nheaders = x->out.nheaders,
-        .body = x->out.body,
-        .body_len = x->out.body_len,
-    };
     x->done = done;
-    x->xfer = upstream_start(loop_upstream(x->l), &ur, on_upstream_done, x);
+    /* The request id travels upstream, so both sides' logs can be joined. */
+    x->xfer = loop_forward(x->l, &x->out, x->rid, on_upstream_done, x);
     if (!x->xfer)
         return -1;
     struct evhttp_connection *evcon = evhttp_request_get_connection(x->req);

@@ -15,6 +15,7 @@
 #include <event2/event.h>
 
 #include "base/metrics.h"
+#include "core/mapping.h"
 #include "core/runtime.h"
 #include "http/upstream.h"
 
@@ -69,6 +70,13 @@ void loop_conn_down(struct loop *l);
 const struct runtime *loop_exchange_begin(struct loop *l);
 void loop_exchange_end(struct loop *l, const struct runtime *rt);
 struct conn_table *loop_conns(struct loop *l);
+
+/* Start the upstream transfer <out> describes (borrowed until <done> runs or the transfer is
+ * cancelled). With a <rid>, an X-Request-Id header carries it upstream so that both sides' logs
+ * can be joined (the HTTP front ends); stdio passes NULL and sends none. NULL when the transfer
+ * could not start. Records no metrics: that is the caller's business. */
+struct upstream_xfer *loop_forward(struct loop *l, struct mapping_out *out, const char *rid,
+                                   upstream_done_fn done, void *arg);
 
 /* What a front end's evhttp callback receives for one listener: the loop and which listener of
  * the runtime it serves. Owned by whoever made the evhttp object (app/server.c). */
