@@ -19,6 +19,7 @@
 #include "core/session.h"
 #include "front/mcp_proto.h"
 #include "http/exchange.h"
+#include "http/reqcheck.h"
 
 /* The framing checks refuse (431) more header fields than limits.maxHeaders, at most this. */
 #define MCP_MAX_HEADERS CONFIG_MAX_HEADERS_LIMIT
@@ -247,18 +248,12 @@ static void http_tools_call(struct exchange *x, const struct mcpp_cache *c,
                             const struct jsonrpc_msg *m)
 {
     struct metrics *metrics = loop_metrics(exchange_loop(x));
-    struct evhttp_request *req = exchange_req(x);
     struct mapping_kv headers[MCP_MAX_HEADERS];
     size_t nheaders = 0;
-    const struct evkeyvalq *in_h = evhttp_request_get_input_headers(req);
-    for (const struct evkeyval *kv = in_h->tqh_first; kv; kv = kv->next.tqe_next) {
-        if (exchange_is_inbound_header(c->auth, c->nauth, kv->key))
-            continue;
-        if (nheaders == MCP_MAX_HEADERS) {
-            http_error(x, 431, JSONRPC_SERVER_ERROR, "too many header fields");
-            return;
-        }
-        headers[nheaders++] = (struct mapping_kv){kv->key, kv->value, strlen(kv->value)};
+    /* The endpoint's inbound credentials never travel upstream. */
+    if (reqcheck_headers(exchange_req(x), c->auth, c->nauth, headers, MCP_MAX_HEADERS, &nheaders)) {
+        http_error(x, 431, JSONRPC_SERVER_ERROR, "too many header fields");
+        return;
     }
     const struct rt_call *call;
     cJSON *now =
@@ -320,8 +315,8 @@ static void http_post(struct exchange *x, const struct mcpp_cache *c)
         return;
     }
     struct evbuffer *in_b = evhttp_request_get_input_buffer(req);
-    size_t blen = evbuffer_get_length(in_b);
-    if (blen > exchange_config(x)->max_body_size) {
+    size_t blen;
+    if (!reqcheck_body_fits(req, exchange_config(x), &blen)) {
         http_error(x, 413, JSONRPC_SERVER_ERROR,
                    "Payload Too Large: the message is larger than the configured limit");
         return;
@@ -437,7 +432,7 @@ void mcp_handle(struct evhttp_request *req, void *arg)
         return;
     }
     const struct mcpp_cache *c = mcpp_cache_get(rt, ep);
-    const struct rt_inbound *fail = exchange_check_auth(x, c->auth, c->nauth);
+    const struct rt_inbound *fail = reqcheck_auth(req, c->auth, c->nauth);
     if (fail) {
         http_error(x, 401, JSONRPC_SERVER_ERROR, "Unauthorized: missing or wrong credentials");
         return;

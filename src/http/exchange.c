@@ -20,7 +20,7 @@
 #include "base/httpstatus.h"
 #include "base/log.h"
 #include "http/conn.h"
-#include "spec/urlenc.h"
+#include "http/reqcheck.h"
 
 /* Most upstream answers come back within a few milliseconds: arming the client-abort watcher
  * only after this delay spares two epoll_ctl calls per request on the fast path, and a client
@@ -86,7 +86,7 @@ static void exchange_free(struct exchange *x)
 static void on_complete(struct evhttp_request *req, void *arg)
 {
     struct exchange *x = arg;
-    int m = exchange_method(req);
+    int m = reqcheck_method(req);
     const char *method = m >= 0 ? model_method_name((enum model_method)m) : "OTHER";
     metrics_request(loop_metrics(x->l), x->adapter, x->route, method, x->status);
     if (log_access_enabled()) {
@@ -334,116 +334,4 @@ void exchange_reply_json(struct exchange *x, int status, const char *ctype, cJSO
     cJSON_Delete(json);
     exchange_reply_text(x, status, ctype, s ? s : "null");
     cJSON_free(s);
-}
-
-int exchange_method(struct evhttp_request *req)
-{
-    switch (evhttp_request_get_command(req)) {
-    case EVHTTP_REQ_GET:
-        return MODEL_GET;
-    case EVHTTP_REQ_POST:
-        return MODEL_POST;
-    case EVHTTP_REQ_PUT:
-        return MODEL_PUT;
-    case EVHTTP_REQ_PATCH:
-        return MODEL_PATCH;
-    case EVHTTP_REQ_DELETE:
-        return MODEL_DELETE;
-    case EVHTTP_REQ_HEAD:
-        return MODEL_HEAD;
-    case EVHTTP_REQ_OPTIONS:
-        return MODEL_OPTIONS;
-    default:
-        return -1;
-    }
-}
-
-/* The token after "<scheme> " in an Authorization value, or NULL. */
-static const char *auth_token(const char *v, const char *scheme)
-{
-    size_t n = strlen(scheme);
-    if (!v || strncasecmp(v, scheme, n) != 0 || (v[n] != ' ' && v[n] != '\t'))
-        return NULL;
-    v += n;
-    while (*v == ' ' || *v == '\t')
-        v++;
-    return v;
-}
-
-/* The decoded value of query parameter <name> (caller frees), or NULL. */
-static char *query_param(struct evhttp_request *req, const char *name)
-{
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
-    for (const char *s = q; s && *s;) {
-        size_t plen = strcspn(s, "&");
-        const char *eq = memchr(s, '=', plen);
-        size_t klen = eq ? (size_t)(eq - s) : plen;
-        struct strbuf k;
-        strbuf_init(&k, 1024);
-        if (urlenc_decode(s, klen, true, &k) == 0 && k.len && str_eq(k.data, name)) {
-            struct strbuf v;
-            strbuf_init(&v, 8192);
-            int rc = eq ? urlenc_decode(eq + 1, plen - klen - 1, true, &v) : 0;
-            strbuf_deinit(&k);
-            if (rc < 0) {
-                strbuf_deinit(&v);
-                return NULL;
-            }
-            return strbuf_detach(&v, NULL);
-        }
-        strbuf_deinit(&k);
-        s += plen;
-        if (*s == '&')
-            s++;
-    }
-    return NULL;
-}
-
-static void www_authenticate(struct evhttp_request *req, const struct rt_inbound *a)
-{
-    char v[256];
-    if (a->kind == MODEL_AUTH_BEARER)
-        snprintf(v, sizeof v, "Bearer realm=\"capproxy\"");
-    else if (a->kind == MODEL_AUTH_BASIC)
-        snprintf(v, sizeof v, "Basic realm=\"capproxy\", charset=\"UTF-8\"");
-    else
-        snprintf(v, sizeof v, "ApiKey realm=\"capproxy\", %s=\"%.100s\"",
-                 a->in_query ? "query" : "header", a->name);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", v);
-}
-
-const struct rt_inbound *exchange_check_auth(struct exchange *x,
-                                             const struct rt_inbound *const *auth, size_t n)
-{
-    const struct evkeyvalq *h = evhttp_request_get_input_headers(x->req);
-    for (size_t i = 0; i < n; i++) {
-        const struct rt_inbound *a = auth[i];
-        bool ok = false;
-        if (a->in_query) {
-            char *v = query_param(x->req, a->name);
-            ok = v && a->expected && str_ct_eq(v, strlen(v), a->expected, strlen(a->expected));
-            free(v);
-        } else {
-            const char *v = evhttp_find_header(h, a->name);
-            if (a->kind == MODEL_AUTH_BEARER)
-                v = auth_token(v, "Bearer");
-            else if (a->kind == MODEL_AUTH_BASIC)
-                v = auth_token(v, "Basic");
-            ok = v && a->expected && str_ct_eq(v, strlen(v), a->expected, strlen(a->expected));
-        }
-        if (!ok) {
-            www_authenticate(x->req, a);
-            return a;
-        }
-    }
-    return NULL;
-}
-
-bool exchange_is_inbound_header(const struct rt_inbound *const *auth, size_t n, const char *name)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!auth[i]->in_query && str_eq_ci(auth[i]->name, name))
-            return true;
-    return false;
 }

@@ -55,16 +55,5 @@ void exchange_reply_json(struct exchange *x, int status, const char *ctype, cJSO
  * an object whose members are added to the problem (taken). */
 void exchange_problem(struct exchange *x, int status, const char *detail, const char *param,
                       cJSON *extra);
-/* Inbound authentication: NULL when the request carries every credential of <auth>[0..n) (each
- * compared in constant time), else the first missing or wrong one, for which a
- * WWW-Authenticate header has been added to the reply (the caller then answers 401). */
-const struct rt_inbound *exchange_check_auth(struct exchange *x,
-                                             const struct rt_inbound *const *auth, size_t n);
-/* Whether request header <name> carries one of those credentials: it authenticated the client
- * to us and must not travel on to the upstream. */
-bool exchange_is_inbound_header(const struct rt_inbound *const *auth, size_t n, const char *name);
-
-/* The request's method as a model method, or -1 for TRACE, CONNECT and the like. */
-int exchange_method(struct evhttp_request *req);
 
 #endif
