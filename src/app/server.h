@@ -15,6 +15,7 @@
 
 #include "spec/config.h"
 #include "core/runtime.h"
+#include "app/admin.h"
 #include "http/loop.h"
 
 struct worker; /* one thread and its loop (server.c) */
@@ -35,10 +36,13 @@ struct server {
     int admin_fd;
     atomic_int ready;          /* listening and not draining */
     struct loop_shared shared; /* connection count, draining, request-id prefix */
+    int *bound_port;           /* per listener of <rt>: the port bound (port 0 resolved) */
+    struct loop **loops;       /* every worker's loop, for the admin endpoints */
+    struct admin_view admin;
 };
 
-/* Bind every listener of <rt> (the actual port is written back into the runtime's listener
- * when port 0 was asked), start the workers and log "ready". 0 or -1 (logged). */
+/* Bind every listener of <rt> (the ports bound, port 0 resolved, are kept in <s>: the runtime
+ * is not written), start the workers and log "ready". 0 or -1 (logged). */
 int server_start(struct server *s, const struct config *cfg, struct runtime *rt,
                  server_reload_fn reload, void *reload_arg);
 /* Block until SIGTERM or SIGINT (drain, then stop the workers); SIGHUP reloads. */

@@ -100,7 +100,8 @@ static bool allowed_entry(const char *entry, const char *host, long port)
 }
 
 /* DNS-rebinding guard: the Host must name this listener (or an allowed host). */
-static bool host_ok(const struct rt_listener *l, const struct config *cfg, const char *value)
+static bool host_ok(const struct rt_listener *l, int bound_port, const struct config *cfg,
+                    const char *value)
 {
     char host[256];
     long port;
@@ -109,7 +110,7 @@ static bool host_ok(const struct rt_listener *l, const struct config *cfg, const
     if (!split_hostport(value, strlen(value), host, sizeof host, &port))
         return false;
     long eff = port < 0 ? 80 : port;
-    if (eff == l->port) {
+    if (eff == bound_port) {
         if (is_loopback_name(host))
             return true;
         char lh[260];
@@ -407,7 +408,7 @@ void mcp_handle(struct evhttp_request *req, void *arg)
     const struct evkeyvalq *in_h = evhttp_request_get_input_headers(req);
     /* DNS rebinding: a page of a foreign site whose name resolves to us must get nothing. The
      * framing checks (framing.c) let through one Host at most, so this one is the only one. */
-    if (!host_ok(l, rt->config, evhttp_find_header(in_h, "Host"))) {
+    if (!host_ok(l, fl->port, rt->config, evhttp_find_header(in_h, "Host"))) {
         http_error(x, 403, JSONRPC_SERVER_ERROR, "Forbidden: Host header not allowed");
         return;
     }

@@ -83,6 +83,7 @@ struct upstream_xfer *loop_forward(struct loop *l, struct mapping_out *out, cons
 struct front_listener {
     struct loop *loop;
     size_t index; /* into runtime.listeners of the loop's current runtime */
+    int port;     /* the port bound for it (a configured port 0 resolved) */
 };
 
 /* The listener <fl> serves in <rt> (the runtime a request pinned, which is the loop's current
