@@ -1,9 +1,11 @@
 /*
  * exchange: one client request on evhttp, from arrival to the flushed reply, possibly waiting
- * for one upstream transfer. It owns every evhttp lifetime rule of
- * ../shared/docs/evhttp-curl-multi.md section 8: while the upstream is pending an EV_CLOSED
- * watcher notices a client that hangs up (evhttp does not) and cancels the transfer; the
- * exchange ends when evhttp has flushed the reply (on_complete) or the connection died.
+ * for one upstream transfer. It owns the evhttp lifetime rules. evhttp stops reading a
+ * connection while one of its requests is being handled, so it does not notice a client that
+ * hangs up meanwhile: while the upstream is pending, an EV_CLOSED watcher on the socket does and
+ * cancels the transfer. The evhttp request lives until its reply is flushed (on_complete) or its
+ * connection dies (evhttp then frees it, and it must not be touched again): the exchange ends at
+ * the first of the two, and replies at most once.
  */
 #ifndef CAPPROXY_EXCHANGE_H
 #define CAPPROXY_EXCHANGE_H

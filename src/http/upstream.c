@@ -1,5 +1,5 @@
 /*
- * upstream: see upstream.h. The hiperfifo structure (curl docs/examples/hiperfifo.c) on one
+ * upstream: see upstream.h. The structure of curl's hiperfifo example, on one
  * event_base: curl tells us which sockets to watch (socket_cb) and when to wake it (timer_cb);
  * libevent tells curl what happened (curl_multi_socket_action); finished transfers are drained
  * from curl_multi_info_read after every action, outside any curl callback, which is the only

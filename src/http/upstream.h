@@ -2,8 +2,11 @@
  * upstream: the HTTP client to consumed APIs, libcurl's multi interface driven by one libevent
  * loop (CURLMOPT_SOCKETFUNCTION / TIMERFUNCTION, curl_multi_socket_action). One per worker
  * thread: its connection cache, DNS cache and TLS session cache serve every exchange of that
- * loop, so upstream connections are reused. Nothing here blocks the loop.
- * See ../shared/docs/evhttp-curl-multi.md sections 2-7 for the rules followed here.
+ * loop, so upstream connections are reused. Nothing here blocks the loop. The rules followed:
+ * curl says which sockets to watch and when to wake it, and the loop answers with
+ * curl_multi_socket_action; curl is never called again from inside one of its own callbacks
+ * (finished transfers are collected after each action, and user callbacks run there); a
+ * cancelled transfer leaves the multi handle at once and its callback never runs.
  */
 #ifndef CAPPROXY_UPSTREAM_H
 #define CAPPROXY_UPSTREAM_H

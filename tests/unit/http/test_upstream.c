@@ -62,7 +62,7 @@ static void reply(struct evhttp_request *req, int code, const char *body, size_t
     if (!conn_seen(evcon) && srv.nseen < (int)(sizeof srv.seen / sizeof srv.seen[0]))
         srv.seen[srv.nseen++] = evcon;
     struct evbuffer *b = evbuffer_new();
-    /* evhttp writes body bytes even for HEAD (doc L16): never give it any. */
+    /* evhttp writes body bytes even for HEAD: never give it any. */
     if (evhttp_request_get_command(req) != EVHTTP_REQ_HEAD && len)
         evbuffer_add(b, body, len);
     evhttp_send_reply(req, code, NULL, b);
