@@ -1,14 +1,11 @@
 #!/bin/sh
 # The layer rule (README "Source layout"): a file in src/<layer>/ (or tests/unit/<layer>/) includes
 # only "<same or lower layer>/x.h"; libevent and curl only from http up; libyaml only in spec/ynode.c.
-# Known exceptions, one "file include" per line: scripts/layers-allow.txt (to be emptied).
 cd "$(dirname "$0")/.." || exit 2
-allow=${LAYERS_ALLOW:-scripts/layers-allow.txt}
-awk -v allow="$allow" '
+awk '
 BEGIN {
     n = split("base spec core http front app", L, " ")
     for (i = 1; i <= n; i++) rank[L[i]] = i
-    while ((getline line < allow) > 0) if (line !~ /^#/ && line != "") ok[line] = 1
     bad = 0
 }
 FNR == 1 {
@@ -36,11 +33,9 @@ layer != "" && /^[ \t]*#[ \t]*include/ {
             else next
         }
     }
-    if ((file " " inc) in ok) { allowed++; next }
     printf "%s:%d: %s: %s\n", file, FNR, inc, why; bad = 1
 }
 END {
-    if (!bad) printf "check-layers: %d files, every include goes to its own layer or a lower one%s\n", nfiles,
-                     allowed ? " but " allowed " known exceptions (" allow ")" : ""
+    if (!bad) printf "check-layers: %d files, every include goes to its own layer or a lower one\n", nfiles
     exit bad
 }' $(find src tests/unit -name '*.[ch]' | sort)

@@ -17,7 +17,7 @@
 #include "spec/checks.h"
 #include "spec/loader.h"
 #include "base/log.h"
-#include "front/mcp.h"
+#include "front/mcp_stdio.h"
 #include "core/runtime.h"
 #include "app/routes.h"
 #include "app/server.h"
@@ -197,7 +197,7 @@ int main(int argc, char **argv)
     }
     if (str_eq(a.cmd, "mcp-stdio")) {
         /* One loop on this thread; stdout carries only JSON-RPC, logs go to stderr. */
-        rc = mcp_stdio_run(rt, rt->config);
+        rc = mcp_stdio_run(rt);
         curl_global_cleanup();
         goto out;
     }

@@ -5,165 +5,46 @@
  */
 #include "app/server.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
-#include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
-#include <event2/thread.h>
-#include <sys/random.h>
 
-#include "http/exchange.h"
+#include "app/listen.h"
 #include "base/log.h"
-#include "front/mcp.h"
+#include "front/mcp_http.h"
 #include "front/rest.h"
+#include "http/conn.h"
 
-/* A resolved listen address; the port is the actual one once a probe has bound it. */
-struct listen_addr {
-    struct sockaddr_storage ss;
-    socklen_t len;
+/* One listener of one worker: the evhttp object serving one rt_listener, and what its handler
+ * receives. */
+struct worker_listener {
+    struct front_listener fl;
+    struct evhttp *http;
+    struct evhttp_bound_socket *bound;
 };
 
-static int addr_port(const struct listen_addr *a)
-{
-    if (a->ss.ss_family == AF_INET6) {
-        struct sockaddr_in6 s6;
-        memcpy(&s6, &a->ss, sizeof s6);
-        return ntohs(s6.sin6_port);
-    }
-    struct sockaddr_in s4;
-    memcpy(&s4, &a->ss, sizeof s4);
-    return ntohs(s4.sin_port);
-}
-
-/* A TCP socket for <a>'s family with the options every listener has. */
-static int new_socket(const struct listen_addr *a, bool reuseport)
-{
-    int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    int one = 1;
-    /* A previous run's connections in TIME_WAIT must not stop a restart. */
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    /* One socket per worker on the same port; the kernel spreads connections. */
-    if (reuseport)
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-    /* Accepted sockets inherit TCP_NODELAY; evhttp never sets it itself. */
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    return fd;
-}
-
-/* Claim <host>:<port> for this process: resolve it and bind a probe socket *without*
- * SO_REUSEPORT to the first address that takes it. On Linux that bind fails with EADDRINUSE
- * while anyone listens there, including another process's SO_REUSEPORT sockets (which the
- * workers' own sockets would silently join: the kernel would then split connections between
- * two processes holding different secrets). Once our workers listen, a later process's probe
- * fails the same way. Port 0 gets its real port here, once, and the workers join it. Two
- * processes of the same user that probe within the same instant (before either listens) can
- * still both pass: the check guards against a second start, not against that race. Returns
- * the bound, not listening, probe socket with <*out> set, or -1 (logged). */
-static int listen_probe(const char *what, const char *host, int port, struct listen_addr *out)
-{
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    struct addrinfo *res = NULL;
-    char portstr[16];
-    snprintf(portstr, sizeof portstr, "%d", port);
-    int rc = getaddrinfo(host, portstr, &hints, &res);
-    if (rc != 0) {
-        LOG_E("cannot resolve the %s listen address %s: %s", what, host, gai_strerror(rc));
-        return -1;
-    }
-    int fd = -1, err = 0;
-    bool in_use = false;
-    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
-        if (ai->ai_addrlen > sizeof out->ss)
-            continue;
-        memcpy(&out->ss, ai->ai_addr, ai->ai_addrlen);
-        out->len = (socklen_t)ai->ai_addrlen;
-        fd = new_socket(out, false);
-        if (fd < 0) {
-            err = errno;
-            continue;
-        }
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-            break;
-        err = errno;
-        in_use |= err == EADDRINUSE;
-        close(fd);
-        fd = -1;
-    }
-    freeaddrinfo(res);
-    if (fd < 0) {
-        if (in_use)
-            LOG_E("cannot listen on %s:%d (%s): address in use by another process (only "
-                  "capproxy's own workers share a port)",
-                  host, port, what);
-        else
-            LOG_E("cannot listen on %s:%d (%s): %s", host, port, what, strerror(err));
-        return -1;
-    }
-    out->len = sizeof out->ss;
-    if (getsockname(fd, (struct sockaddr *)&out->ss, &out->len) < 0) {
-        LOG_E("cannot listen on %s:%d (%s): %s", host, port, what, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-static bool wildcard_host(const char *h)
-{
-    return !h || !*h || str_eq(h, "0.0.0.0") || str_eq(h, "::");
-}
-
-/* Whether two of our own listeners would claim the same address: the probe would then blame
- * "another process" for what is a configuration mistake. */
-static bool same_address(const char *h1, int p1, const char *h2, int p2)
-{
-    return p1 == p2 && p1 != 0 && (wildcard_host(h1) || wildcard_host(h2) || str_eq(h1, h2));
-}
-
-/* One worker's SO_REUSEPORT listening socket on the address a probe has claimed. */
-static int listen_worker_socket(const char *what, const char *host, const struct listen_addr *a)
-{
-    int fd = new_socket(a, true);
-    if (fd >= 0 && bind(fd, (const struct sockaddr *)&a->ss, a->len) == 0 &&
-        listen(fd, SOMAXCONN) == 0)
-        return fd;
-    LOG_E("cannot listen on %s:%d (%s): %s", host, addr_port(a), what, strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    return -1;
-}
-
-/* EMFILE and friends: without this callback libevent 2.1 spins on the readable listener. */
-static void on_accept_error(struct evconnlistener *lev, void *arg)
-{
-    struct event_base *base = evconnlistener_get_base(lev);
-    int err = EVUTIL_SOCKET_ERROR();
-    LOG_W("accept failed: %s; pausing accepts for 100 ms", evutil_socket_error_to_string(err));
-    evconnlistener_disable(lev);
-    struct timeval tv = {0, 100000};
-    event_base_once(base, -1, EV_TIMEOUT, (event_callback_fn)(void (*)(void))evconnlistener_enable,
-                    lev, &tv);
-    (void)arg;
-}
+struct worker {
+    int id;
+    struct server *srv;
+    struct loop *loop; /* event base, upstream client, metrics shard, current runtime */
+    struct worker_listener *listeners;
+    size_t nlisteners;
+    struct event *wake;                /* activated from the main thread to stop the loop */
+    struct evhttp *admin;              /* worker 0 only: /healthz, /readyz, /metrics */
+    struct event *reload_ev;           /* activated from the main thread: switch to <pending> */
+    _Atomic(struct runtime *) pending; /* a reloaded runtime (with a reference for us) */
+    pthread_t thread;
+};
 
 static void worker_stop_cb(evutil_socket_t fd, short what, void *arg);
 static void worker_reload_cb(evutil_socket_t fd, short what, void *arg);
 static atomic_int workers_running; /* worker threads still in their loop */
-static void admin_handle(struct evhttp_request *req, void *arg);
 
 static void apply_limits(struct evhttp *http, const struct config *cfg)
 {
@@ -175,14 +56,15 @@ static void apply_limits(struct evhttp *http, const struct config *cfg)
     evhttp_set_max_body_size(http, (ev_ssize_t)cfg->max_body_size * 4 + 1024);
 }
 
-/* The listener of <rt> that serves what <old> served (same kind, host and port), or NULL. */
+/* The listener of <rt> that serves what <old> served (same kind, host and port: <old_port>, the
+ * one bound for it), or NULL. */
 static const struct rt_listener *same_listener(const struct runtime *rt,
-                                               const struct rt_listener *old)
+                                               const struct rt_listener *old, int old_port)
 {
     for (size_t i = 0; i < rt->nlisteners; i++) {
         const struct rt_listener *l = &rt->listeners[i];
         if (l->type == old->type && str_eq(l->host, old->host) &&
-            (l->port == old->port || l->port == 0))
+            (l->port == old_port || l->port == 0))
             return l;
     }
     return NULL;
@@ -196,102 +78,65 @@ static void worker_reload_cb(evutil_socket_t fd, short what, void *arg)
     struct runtime *rt = atomic_exchange(&w->pending, NULL);
     if (!rt)
         return;
+    const struct runtime *old = loop_runtime(w->loop);
     for (size_t i = 0; i < w->nlisteners; i++) {
-        w->listeners[i].l = same_listener(rt, w->listeners[i].l);
+        struct front_listener *fl = &w->listeners[i].fl;
+        const struct rt_listener *l = same_listener(rt, front_listener_get(fl, old), fl->port);
+        if (l) /* always: server_reload checked listeners_match */
+            fl->index = (size_t)(l - rt->listeners);
         apply_limits(w->listeners[i].http, rt->config);
     }
-    const struct runtime *old = w->rt;
-    w->rt = rt;
-    w->cfg = rt->config;
-    runtime_unref(old);
+    loop_set_runtime(w->loop, rt);
 }
 
 static int worker_init(struct worker *w, struct server *s, int id)
 {
     w->id = id;
     w->srv = s;
-    w->rt = s->rt;
-    w->cfg = s->cfg;
-    runtime_ref(w->rt);
-    struct event_config *ec = event_config_new();
     /* The client-abort watcher needs EV_CLOSED (EPOLLRDHUP). */
-    event_config_require_features(ec, EV_FEATURE_EARLY_CLOSE);
-    w->base = event_base_new_with_config(ec);
-    event_config_free(ec);
-    if (!w->base) {
-        LOG_W("event backend without early-close detection; client aborts are noticed late");
-        w->base = event_base_new();
-    }
-    if (!w->base)
+    w->loop = loop_new(id, &s->shared, s->rt, s->nworkers, LOOP_EARLY_CLOSE);
+    if (!w->loop)
         return -1;
-    struct upstream_opts uo;
-    upstream_opts_defaults(&uo);
-    uo.connect_timeout_ms = s->cfg->upstream_connect_timeout_ms;
-    uo.timeout_ms = s->cfg->upstream_timeout_ms;
-    /* Each worker has its own pool: divide the per-host cap between them. */
-    long per = s->cfg->upstream_max_host_connections;
-    uo.max_host_connections = per > 0 ? (per + s->nworkers - 1) / s->nworkers : 0;
-    uo.max_connects = s->cfg->upstream_max_idle_connections;
-    uo.max_idle_ms = s->cfg->upstream_idle_timeout_ms;
-    uo.max_response_bytes = s->cfg->upstream_max_response_size;
-    uo.verify_tls = s->cfg->upstream_tls_verify;
-    w->upstream = upstream_new(w->base, &uo);
-    if (!w->upstream)
-        return -1;
-    w->wake = event_new(w->base, -1, 0, worker_stop_cb, w);
-    w->reload_ev = event_new(w->base, -1, 0, worker_reload_cb, w);
-    w->metrics = metrics_new();
-    atomic_init(&w->nexchanges, 0);
+    s->loops[id] = w->loop;
+    struct event_base *base = loop_base(w->loop);
+    w->wake = event_new(base, -1, 0, worker_stop_cb, w);
+    w->reload_ev = event_new(base, -1, 0, worker_reload_cb, w);
 
     const struct runtime *rt = s->rt;
     w->listeners = xcalloc(rt->nlisteners ? rt->nlisteners : 1, sizeof *w->listeners);
     for (size_t i = 0; i < rt->nlisteners; i++) {
         const struct rt_listener *l = &rt->listeners[i];
         struct worker_listener *wl = &w->listeners[w->nlisteners++];
-        wl->w = w;
-        wl->l = l;
-        wl->http = evhttp_new(w->base);
+        wl->fl = (struct front_listener){.loop = w->loop, .index = i, .port = s->bound_port[i]};
+        wl->http = evhttp_new(base);
         if (!wl->http)
             return -1;
         apply_limits(wl->http, s->cfg);
         /* Every request's framing is checked on the raw bytes before evhttp parses them. */
-        evhttp_set_bevcb(wl->http, exchange_accept, w);
+        evhttp_set_bevcb(wl->http, conn_accept, w->loop);
         evhttp_set_allowed_methods(wl->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
                                                  EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE |
                                                  EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
         evhttp_set_default_content_type(wl->http, NULL);
         if (l->type == MODEL_EXPOSE_REST)
-            evhttp_set_gencb(wl->http, rest_handle, wl);
+            evhttp_set_gencb(wl->http, rest_handle, &wl->fl);
         else
-            evhttp_set_gencb(wl->http, mcp_handle, wl);
+            evhttp_set_gencb(wl->http, mcp_handle, &wl->fl);
         int fd = s->fds[(size_t)id * rt->nlisteners + i];
         struct evconnlistener *lev = evconnlistener_new(
-            w->base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+            base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
         if (!lev)
             return -1;
         s->fds[(size_t)id * rt->nlisteners + i] = -1; /* the listener owns it now */
-        evconnlistener_set_error_cb(lev, on_accept_error);
+        evconnlistener_set_error_cb(lev, listen_on_accept_error);
         wl->bound = evhttp_bind_listener(wl->http, lev);
         if (!wl->bound)
             return -1;
     }
     if (id == 0 && s->admin_fd >= 0) {
-        w->admin = evhttp_new(w->base);
-        if (!w->admin)
-            return -1;
-        struct timeval tv = {10, 0};
-        evhttp_set_timeout_tv(w->admin, &tv);
-        evhttp_set_max_headers_size(w->admin, 16384);
-        evhttp_set_max_body_size(w->admin, 0);
-        evhttp_set_allowed_methods(w->admin, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
-        evhttp_set_gencb(w->admin, admin_handle, s);
-        struct evconnlistener *lev = evconnlistener_new(
-            w->base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, s->admin_fd);
-        if (!lev)
-            return -1;
-        s->admin_fd = -1;
-        evconnlistener_set_error_cb(lev, on_accept_error);
-        if (!evhttp_bind_listener(w->admin, lev))
+        int fd = s->admin_fd;
+        s->admin_fd = -1; /* admin_start owns it now */
+        if (admin_start(base, fd, &s->admin, &w->admin) < 0)
             return -1;
     }
     return 0;
@@ -305,76 +150,18 @@ static void worker_deinit(struct worker *w)
         if (w->listeners[i].http)
             evhttp_free(w->listeners[i].http); /* closes connections: before the upstream */
     free(w->listeners);
-    upstream_free(w->upstream); /* curl calls back into the loop: before event_base_free */
     runtime_unref(atomic_exchange(&w->pending, NULL));
-    runtime_unref(w->rt);
     if (w->reload_ev)
         event_free(w->reload_ev);
-    exchange_conn_table_free(w->conns);
-    metrics_free(w->metrics);
     if (w->wake)
         event_free(w->wake);
-    if (w->base)
-        event_base_free(w->base);
-}
-
-/* ---- the admin listener (worker 0): health, readiness, metrics ---- */
-
-static void admin_reply(struct evhttp_request *req, int status, const char *ctype, const char *body)
-{
-    struct evbuffer *b = evbuffer_new();
-    evbuffer_add(b, body, strlen(body));
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", ctype);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
-    evhttp_send_reply(req, status,
-                      status == 200   ? "OK"
-                      : status == 503 ? "Service Unavailable"
-                                      : "Not Found",
-                      evhttp_request_get_command(req) == EVHTTP_REQ_HEAD ? NULL : b);
-    evbuffer_free(b);
-}
-
-static void admin_handle(struct evhttp_request *req, void *arg)
-{
-    struct server *s = arg;
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    const char *path = uri ? evhttp_uri_get_path(uri) : "";
-    if (str_eq(path, "/healthz")) {
-        admin_reply(req, 200, "application/json", "{\"status\":\"ok\"}");
-    } else if (str_eq(path, "/readyz")) {
-        bool ready = atomic_load(&s->ready) && !atomic_load(&s->draining);
-        admin_reply(req, ready ? 200 : 503, "application/json",
-                    ready                       ? "{\"status\":\"ready\"}"
-                    : atomic_load(&s->draining) ? "{\"status\":\"draining\"}"
-                                                : "{\"status\":\"starting\"}");
-    } else if (str_eq(path, "/metrics")) {
-        struct metrics **shards = xcalloc((size_t)s->nworkers, sizeof *shards);
-        long inflight = 0;
-        for (int k = 0; k < s->nworkers; k++) {
-            shards[k] = s->workers[k].metrics;
-            inflight += atomic_load(&s->workers[k].nexchanges);
-        }
-        struct metrics_gauges g = {
-            .inflight = inflight,
-            .connections = atomic_load(&s->connections),
-            .ready = atomic_load(&s->ready) && !atomic_load(&s->draining),
-            .version = CAPPROXY_VERSION,
-        };
-        struct strbuf out;
-        strbuf_init(&out, 0);
-        metrics_render(shards, (size_t)s->nworkers, &g, &out);
-        free(shards);
-        admin_reply(req, 200, "text/plain; version=0.0.4; charset=utf-8", out.data ? out.data : "");
-        strbuf_deinit(&out);
-    } else {
-        admin_reply(req, 404, "application/json", "{\"status\":\"not found\"}");
-    }
+    loop_free(w->loop); /* upstream, runtime, connections, metrics, then the event base */
 }
 
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
-    event_base_dispatch(w->base);
+    event_base_dispatch(loop_base(w->loop));
     atomic_fetch_sub(&workers_running, 1);
     return NULL;
 }
@@ -385,11 +172,12 @@ static void worker_drain_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct worker *w = arg;
     static const struct timeval tick = {0, 20000};
-    if (atomic_load(&w->nexchanges) == 0) {
-        event_base_loopexit(w->base, NULL);
+    struct event_base *base = loop_base(w->loop);
+    if (loop_inflight(w->loop) == 0) {
+        event_base_loopexit(base, NULL);
         return;
     }
-    event_base_once(w->base, -1, EV_TIMEOUT, worker_drain_tick, w, &tick);
+    event_base_once(base, -1, EV_TIMEOUT, worker_drain_tick, w, &tick);
 }
 
 static void worker_stop_cb(evutil_socket_t fd, short what, void *arg)
@@ -400,9 +188,9 @@ static void worker_stop_cb(evutil_socket_t fd, short what, void *arg)
             evhttp_del_accept_socket(w->listeners[i].http, w->listeners[i].bound);
             w->listeners[i].bound = NULL;
         }
-    long ms = w->cfg->drain_timeout_ms;
+    long ms = loop_config(w->loop)->drain_timeout_ms;
     struct timeval deadline = {ms / 1000, (ms % 1000) * 1000};
-    event_base_loopexit(w->base, &deadline);
+    event_base_loopexit(loop_base(w->loop), &deadline);
     worker_drain_tick(-1, EV_TIMEOUT, w);
 }
 
@@ -415,27 +203,28 @@ int server_start(struct server *s, const struct config *cfg, struct runtime *rt,
     s->reload = reload;
     s->reload_arg = reload_arg;
     s->nworkers = cfg->workers > 0 ? cfg->workers : 1;
-    atomic_init(&s->connections, 0);
+    atomic_init(&s->shared.connections, 0);
     size_t nfds = (size_t)s->nworkers * rt->nlisteners;
     s->nfds = nfds;
     s->admin_fd = -1;
     s->fds = xcalloc(nfds ? nfds : 1, sizeof *s->fds);
+    s->bound_port = xcalloc(rt->nlisteners ? rt->nlisteners : 1, sizeof *s->bound_port);
     for (size_t i = 0; i < nfds; i++)
         s->fds[i] = -1;
     for (size_t i = 0; i < rt->nlisteners; i++) {
-        struct rt_listener *l = &rt->listeners[i];
+        const struct rt_listener *l = &rt->listeners[i];
         const char *what = l->type == MODEL_EXPOSE_REST ? "rest" : "mcp";
         const char *other = NULL, *other_host = NULL;
         int other_port = 0;
         for (size_t j = 0; j < i && !other; j++)
-            if (same_address(l->host, l->port, rt->listeners[j].host, rt->listeners[j].port)) {
+            if (listen_same_address(l->host, l->port, rt->listeners[j].host, s->bound_port[j])) {
                 other = rt->listeners[j].type == MODEL_EXPOSE_REST ? "rest" : "mcp";
                 other_host = rt->listeners[j].host;
-                other_port = rt->listeners[j].port;
+                other_port = s->bound_port[j];
             }
         const char *admin_host = cfg->admin_listen.host ? cfg->admin_listen.host : "127.0.0.1";
         if (!other && cfg->admin_listen.port >= 0 &&
-            same_address(l->host, l->port, admin_host, cfg->admin_listen.port)) {
+            listen_same_address(l->host, l->port, admin_host, cfg->admin_listen.port)) {
             other = "admin";
             other_host = admin_host;
             other_port = cfg->admin_listen.port;
@@ -461,7 +250,7 @@ int server_start(struct server *s, const struct config *cfg, struct runtime *rt,
             s->fds[(size_t)k * rt->nlisteners + i] = fd;
         }
         close(probe);
-        l->port = addr_port(&a);
+        s->bound_port[i] = listen_addr_port(&a); /* the runtime keeps the configured one */
     }
     if (cfg->admin_listen.port >= 0) {
         /* Loopback unless configured otherwise: /metrics shows route names and traffic. */
@@ -472,17 +261,21 @@ int server_start(struct server *s, const struct config *cfg, struct runtime *rt,
         if (s->admin_fd < 0)
             return -1;
         if (listen(s->admin_fd, SOMAXCONN) < 0) {
-            LOG_E("cannot listen on %s:%d (admin): %s", host, addr_port(&a), strerror(errno));
+            LOG_E("cannot listen on %s:%d (admin): %s", host, listen_addr_port(&a),
+                  strerror(errno));
             return -1;
         }
-        LOG_I("admin listening on %s:%d (/healthz /readyz /metrics)", host, addr_port(&a));
+        LOG_I("admin listening on %s:%d (/healthz /readyz /metrics)", host, listen_addr_port(&a));
     }
     unsigned char rnd[8] = {0};
     if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
         LOG_W("getrandom failed: request ids are less unique");
     for (size_t i = 0; i < sizeof rnd; i++)
-        snprintf(s->rid_prefix + 2 * i, 3, "%02x", rnd[i]);
+        snprintf(s->shared.rid_prefix + 2 * i, 3, "%02x", rnd[i]);
     s->workers = xcalloc((size_t)s->nworkers, sizeof *s->workers);
+    s->loops = xcalloc((size_t)s->nworkers, sizeof *s->loops);
+    s->admin = (struct admin_view){
+        .loops = s->loops, .nloops = (size_t)s->nworkers, .shared = &s->shared, .ready = &s->ready};
     for (int k = 0; k < s->nworkers; k++)
         if (worker_init(&s->workers[k], s, k) < 0) {
             LOG_E("cannot set up worker %d", k);
@@ -491,13 +284,13 @@ int server_start(struct server *s, const struct config *cfg, struct runtime *rt,
     for (size_t i = 0; i < rt->nlisteners; i++) {
         const struct rt_listener *l = &rt->listeners[i];
         if (l->type == MODEL_EXPOSE_REST) {
-            LOG_I("rest listening on %s:%d (%zu routes)", l->host, l->port, l->nroutes);
+            LOG_I("rest listening on %s:%d (%zu routes)", l->host, s->bound_port[i], l->nroutes);
         } else {
             size_t ntools = 0;
             for (size_t j = 0; j < l->nendpoints; j++)
                 if (str_eq(l->endpoints[j].path, "/mcp"))
                     ntools = l->endpoints[j].ntools;
-            LOG_I("mcp listening on %s:%d (%zu tools)", l->host, l->port, ntools);
+            LOG_I("mcp listening on %s:%d (%zu tools)", l->host, s->bound_port[i], ntools);
         }
     }
     /* Signals go to the main thread only (sigwait in server_run). */
@@ -518,17 +311,23 @@ int server_start(struct server *s, const struct config *cfg, struct runtime *rt,
     return 0;
 }
 
-/* Whether <rt> serves exactly the listeners running now; copies their actual ports (port 0). */
-static bool listeners_match(struct server *s, struct runtime *rt)
+/* Whether <rt> serves exactly the listeners running now; if so, the bound ports follow their
+ * listeners to <rt>'s order. */
+static bool listeners_match(struct server *s, const struct runtime *rt)
 {
     if (rt->nlisteners != s->rt->nlisteners)
         return false;
+    int *bound = xcalloc(rt->nlisteners ? rt->nlisteners : 1, sizeof *bound);
     for (size_t i = 0; i < s->rt->nlisteners; i++) {
-        struct rt_listener *l = (struct rt_listener *)same_listener(rt, &s->rt->listeners[i]);
-        if (!l)
+        const struct rt_listener *l = same_listener(rt, &s->rt->listeners[i], s->bound_port[i]);
+        if (!l) {
+            free(bound);
             return false;
-        l->port = s->rt->listeners[i].port;
+        }
+        bound[l - rt->listeners] = s->bound_port[i];
     }
+    free(s->bound_port);
+    s->bound_port = bound;
     return true;
 }
 
@@ -587,7 +386,7 @@ void server_run(struct server *s)
 
 void server_stop(struct server *s)
 {
-    atomic_store(&s->draining, 1);
+    atomic_store(&s->shared.draining, 1);
     for (int k = 0; k < s->nworkers; k++)
         if (s->workers && s->workers[k].wake && s->workers[k].thread)
             event_active(s->workers[k].wake, EV_TIMEOUT, 0);
@@ -601,8 +400,8 @@ void server_stop(struct server *s)
         if (sigtimedwait(&set, NULL, &poll_ts) > 0) {
             LOG_W("second signal: stopping without waiting for in-flight requests");
             for (int k = 0; k < s->nworkers; k++)
-                if (s->workers && s->workers[k].base)
-                    event_base_loopbreak(s->workers[k].base);
+                if (s->workers && s->workers[k].loop)
+                    event_base_loopbreak(loop_base(s->workers[k].loop));
             break;
         }
     }
@@ -613,6 +412,10 @@ void server_stop(struct server *s)
         worker_deinit(&s->workers[k]);
     free(s->workers);
     s->workers = NULL;
+    free(s->loops);
+    s->loops = NULL;
+    free(s->bound_port);
+    s->bound_port = NULL;
     for (size_t i = 0; i < s->nfds; i++)
         if (s->fds[i] >= 0)
             close(s->fds[i]);

@@ -12,14 +12,13 @@
 #include <event2/keyvalq_struct.h>
 
 #include "http/exchange.h"
+#include "http/reqcheck.h"
 #include "base/jsonnum.h"
 #include "base/log.h"
 #include "core/mapping.h"
 #include "core/router.h"
-#include "app/server.h"
 #include "spec/urlenc.h"
 
-#define REST_MAX_QUERY 64
 /* The framing checks refuse (431) a request with more header fields than limits.maxHeaders,
  * which is at most this: no header is ever left out. */
 #define REST_MAX_HEADERS CONFIG_MAX_HEADERS_LIMIT
@@ -27,15 +26,15 @@
 /* Decoded strings made for one request; freed when the handler returns (the mapping copies
  * what it keeps). */
 struct scratch {
-    char *v[ROUTER_MAX_CAPTURES + 2 * REST_MAX_QUERY];
+    char *v[ROUTER_MAX_CAPTURES];
     size_t n;
 };
 
-static const char *decode(struct scratch *s, const char *in, size_t len, bool plus, size_t *outlen)
+static const char *decode(struct scratch *s, const char *in, size_t len, size_t *outlen)
 {
     struct strbuf b;
     strbuf_init(&b, 0);
-    if (urlenc_decode(in, len, plus, &b) < 0 || s->n >= UTIL_ARRAY_LEN(s->v)) {
+    if (urlenc_decode(in, len, false, &b) < 0 || s->n >= UTIL_ARRAY_LEN(s->v)) {
         strbuf_deinit(&b);
         return NULL;
     }
@@ -142,26 +141,27 @@ static void on_upstream(const struct upstream_result *res, void *arg)
 
 void rest_handle(struct evhttp_request *req, void *arg)
 {
-    struct worker_listener *wl = arg;
-    struct worker *w = wl->w;
-    struct exchange *x = exchange_begin(w, req, "rest");
+    const struct front_listener *fl = arg;
+    struct exchange *x = exchange_begin(fl->loop, req, "rest");
     if (!x)
         return;
+    const struct runtime *rt = exchange_runtime(x);
 
     struct scratch sc = {.n = 0};
-    struct mapping_kv query[REST_MAX_QUERY], headers[REST_MAX_HEADERS], path[ROUTER_MAX_CAPTURES];
-    size_t nquery = 0, nheaders = 0;
+    struct reqcheck_query query = {.n = 0, .nmem = 0};
+    struct mapping_kv headers[REST_MAX_HEADERS], path[ROUTER_MAX_CAPTURES];
+    size_t nheaders = 0;
     cJSON *body = NULL;
     struct evkeyvalq *in_h = evhttp_request_get_input_headers(req);
-    int method = exchange_method(req);
+    int method = reqcheck_method(req);
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *p = uri ? evhttp_uri_get_path(uri) : NULL;
     if (!p || !*p)
         p = "/";
     struct router_match m;
-    enum router_result rr =
-        method < 0 ? ROUTER_NOT_FOUND
-                   : router_match(wl->l->router, (enum model_method)method, p, strlen(p), &m);
+    enum router_result rr = method < 0 ? ROUTER_NOT_FOUND
+                                       : router_match(front_listener_get(fl, rt)->router,
+                                                      (enum model_method)method, p, strlen(p), &m);
     if (rr == ROUTER_NOT_FOUND) {
         exchange_problem(x, 404, "no route for this path", NULL, NULL);
         goto out;
@@ -178,21 +178,20 @@ void rest_handle(struct evhttp_request *req, void *arg)
     const struct rt_call *call = m.target;
     exchange_set_route(x, call->name);
     exchange_set_ctx(x, (void *)call, NULL);
-    const struct rt_inbound *inbound = runtime_inbound(w->rt, call->expose);
-    if (inbound && exchange_check_auth(x, &inbound, 1)) {
+    const struct rt_inbound *inbound = runtime_inbound(rt, call->expose);
+    if (inbound && reqcheck_auth(req, &inbound, 1)) {
         exchange_problem(x, 401, "missing or wrong credentials for this API", NULL, NULL);
         goto out;
     }
 
-    struct evbuffer *in_b = evhttp_request_get_input_buffer(req);
-    size_t blen = evbuffer_get_length(in_b);
-    if (blen > w->cfg->max_body_size) {
+    size_t blen;
+    if (!reqcheck_body_fits(req, exchange_config(x), &blen)) {
         exchange_problem(x, 413, "request body is larger than the configured limit", NULL, NULL);
         goto out;
     }
     for (size_t i = 0; i < m.ncaptures; i++) {
         size_t len;
-        const char *v = decode(&sc, m.captures[i].value, m.captures[i].len, false, &len);
+        const char *v = decode(&sc, m.captures[i].value, m.captures[i].len, &len);
         if (!v) {
             exchange_problem(x, 400, "invalid percent-encoding in a path segment",
                              m.captures[i].name, NULL);
@@ -200,52 +199,23 @@ void rest_handle(struct evhttp_request *req, void *arg)
         }
         path[i] = (struct mapping_kv){m.captures[i].name, v, len};
     }
-    const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
-    for (const char *s = q; s && *s;) {
-        const char *amp = strchr(s, '&');
-        size_t plen = amp ? (size_t)(amp - s) : strlen(s);
-        const char *eq = memchr(s, '=', plen);
-        size_t klen = eq ? (size_t)(eq - s) : plen;
-        if (klen > 0) {
-            if (nquery >= REST_MAX_QUERY) {
-                exchange_problem(x, 400, "too many query parameters", NULL, NULL);
-                goto out;
-            }
-            size_t kl, vl = 0;
-            const char *k = decode(&sc, s, klen, true, &kl);
-            const char *v = eq ? decode(&sc, eq + 1, plen - klen - 1, true, &vl) : "";
-            if (!k || !v) {
-                exchange_problem(x, 400, "invalid percent-encoding in the query string", NULL,
-                                 NULL);
-                goto out;
-            }
-            /* Names are looked up as C strings: "limit%00x" would act as "limit". */
-            if (memchr(k, '\0', kl)) {
-                exchange_problem(x, 400, "a query parameter name holds %00 (a NUL byte)", NULL,
-                                 NULL);
-                goto out;
-            }
-            /* The adapter's own query credential is checked by exchange_check_auth and is
-             * no input: it never travels upstream. */
-            if (!(inbound && inbound->in_query && str_eq(k, inbound->name)))
-                query[nquery++] = (struct mapping_kv){k, v, vl};
-        }
-        s = amp ? amp + 1 : NULL;
+    /* The adapter's own query credential is checked by reqcheck_auth and is no input: it
+     * never travels upstream. */
+    const char *bad = reqcheck_query(uri ? evhttp_uri_get_query(uri) : NULL,
+                                     inbound && inbound->in_query ? inbound->name : NULL, &query);
+    if (bad) {
+        exchange_problem(x, 400, bad, NULL, NULL);
+        goto out;
     }
-    for (const struct evkeyval *kv = in_h->tqh_first; kv; kv = kv->next.tqe_next) {
-        /* Our own inbound credential never travels upstream. */
-        if (inbound && exchange_is_inbound_header(&inbound, 1, kv->key))
-            continue;
-        if (nheaders == REST_MAX_HEADERS) {
-            exchange_problem(x, 431, "too many header fields", NULL, NULL);
-            goto out;
-        }
-        headers[nheaders++] = (struct mapping_kv){kv->key, kv->value, strlen(kv->value)};
+    /* Our own inbound credential never travels upstream. */
+    if (reqcheck_headers(req, &inbound, inbound ? 1 : 0, headers, REST_MAX_HEADERS, &nheaders)) {
+        exchange_problem(x, 431, "too many header fields", NULL, NULL);
+        goto out;
     }
 
     const char *raw = NULL;
     if (blen > 0) {
-        raw = (const char *)evbuffer_pullup(in_b, -1);
+        raw = (const char *)evbuffer_pullup(evhttp_request_get_input_buffer(req), -1);
         body = parse_body(x, evhttp_find_header(in_h, "Content-Type"), raw, blen);
         if (!body)
             goto out;
@@ -254,8 +224,8 @@ void rest_handle(struct evhttp_request *req, void *arg)
         .mcp = false,
         .path = path,
         .npath = m.ncaptures,
-        .query = query,
-        .nquery = nquery,
+        .query = query.kv,
+        .nquery = query.n,
         .headers = headers,
         .nheaders = nheaders,
         .body = body,
@@ -263,7 +233,7 @@ void rest_handle(struct evhttp_request *req, void *arg)
         .raw_body_len = raw ? blen : 0,
     };
     struct mapping_error err;
-    if (mapping_build(w->rt, call, &in, exchange_out(x), &err) < 0) {
+    if (mapping_build(rt, call, &in, exchange_out(x), &err) < 0) {
         exchange_problem(x, err.status, err.detail, err.param, NULL);
         goto out;
     }
@@ -272,6 +242,7 @@ void rest_handle(struct evhttp_request *req, void *arg)
         exchange_problem(x, 502, "the upstream request could not be started", NULL, NULL);
     }
 out:
+    reqcheck_query_free(&query);
     cJSON_Delete(body);
     for (size_t i = 0; i < sc.n; i++)
         free(sc.v[i]);

@@ -1,9 +1,11 @@
 /*
  * exchange: one client request on evhttp, from arrival to the flushed reply, possibly waiting
- * for one upstream transfer. It owns every evhttp lifetime rule of
- * ../shared/docs/evhttp-curl-multi.md section 8: while the upstream is pending an EV_CLOSED
- * watcher notices a client that hangs up (evhttp does not) and cancels the transfer; the
- * exchange ends when evhttp has flushed the reply (on_complete) or the connection died.
+ * for one upstream transfer. It owns the evhttp lifetime rules. evhttp stops reading a
+ * connection while one of its requests is being handled, so it does not notice a client that
+ * hangs up meanwhile: while the upstream is pending, an EV_CLOSED watcher on the socket does and
+ * cancels the transfer. The evhttp request lives until its reply is flushed (on_complete) or its
+ * connection dies (evhttp then frees it, and it must not be touched again): the exchange ends at
+ * the first of the two, and replies at most once.
  */
 #ifndef CAPPROXY_EXCHANGE_H
 #define CAPPROXY_EXCHANGE_H
@@ -13,7 +15,7 @@
 #include <event2/http.h>
 
 #include "core/mapping.h"
-#include "app/server.h"
+#include "http/loop.h"
 #include "http/upstream.h"
 
 struct exchange;
@@ -23,11 +25,14 @@ typedef void (*exchange_free_fn)(void *ctx);
 
 /* Adopt <req>. Returns NULL when the request was already answered: a request refused by the
  * framing checks (its status, Connection: close), or the connection limit (503). */
-struct exchange *exchange_begin(struct worker *w, struct evhttp_request *req, const char *adapter);
+struct exchange *exchange_begin(struct loop *l, struct evhttp_request *req, const char *adapter);
 struct evhttp_request *exchange_req(struct exchange *x);
 /* This request's id (X-Request-Id): logged, forwarded upstream and echoed to the client. */
 const char *exchange_request_id(struct exchange *x);
-struct worker *exchange_worker(struct exchange *x);
+struct loop *exchange_loop(struct exchange *x);
+/* The runtime this request pinned at exchange_begin, and its configuration. */
+const struct runtime *exchange_runtime(struct exchange *x);
+const struct config *exchange_config(struct exchange *x);
 void exchange_set_route(struct exchange *x, const char *route);
 /* Attach front-end state <ctx> freed with <fn> when the exchange ends. */
 void exchange_set_ctx(struct exchange *x, void *ctx, exchange_free_fn fn);
@@ -52,23 +57,5 @@ void exchange_reply_json(struct exchange *x, int status, const char *ctype, cJSO
  * an object whose members are added to the problem (taken). */
 void exchange_problem(struct exchange *x, int status, const char *detail, const char *param,
                       cJSON *extra);
-/* Inbound authentication: NULL when the request carries every credential of <auth>[0..n) (each
- * compared in constant time), else the first missing or wrong one, for which a
- * WWW-Authenticate header has been added to the reply (the caller then answers 401). */
-const struct rt_inbound *exchange_check_auth(struct exchange *x,
-                                             const struct rt_inbound *const *auth, size_t n);
-/* Whether request header <name> carries one of those credentials: it authenticated the client
- * to us and must not travel on to the upstream. */
-bool exchange_is_inbound_header(const struct rt_inbound *const *auth, size_t n, const char *name);
-
-/* The request's method as a model method, or -1 for TRACE, CONNECT and the like. */
-int exchange_method(struct evhttp_request *req);
-/* evhttp's bevcb for the front-end listeners (<arg>: the worker): makes the connection's
- * bufferevent, counts the connection and checks the framing of every request on it before
- * evhttp parses it (framing.h). A refused request is answered by exchange_begin. */
-struct bufferevent *exchange_accept(struct event_base *base, void *arg);
-
-/* Free a worker's connection table (at worker shutdown, after evhttp_free). */
-void exchange_conn_table_free(struct conn_table *t);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * upstream: see upstream.h. The hiperfifo structure (curl docs/examples/hiperfifo.c) on one
+ * upstream: see upstream.h. The structure of curl's hiperfifo example, on one
  * event_base: curl tells us which sockets to watch (socket_cb) and when to wake it (timer_cb);
  * libevent tells curl what happened (curl_multi_socket_action); finished transfers are drained
  * from curl_multi_info_read after every action, outside any curl callback, which is the only
@@ -9,6 +9,7 @@
 #include "http/upstream.h"
 
 #include "base/util.h"
+#include "spec/config.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -113,6 +114,22 @@ void upstream_opts_defaults(struct upstream_opts *o)
     o->max_idle_ms = 30000;
     o->max_response_bytes = (size_t)16 * 1024 * 1024;
     o->verify_tls = 1;
+}
+
+void upstream_opts_from_config(struct upstream_opts *o, const struct config *cfg, int nloops)
+{
+    upstream_opts_defaults(o);
+    o->connect_timeout_ms = cfg->upstream_connect_timeout_ms;
+    o->timeout_ms = cfg->upstream_timeout_ms;
+    /* Each loop has its own pool: divide the per-host cap between them. */
+    long per = cfg->upstream_max_host_connections;
+    if (nloops < 1)
+        nloops = 1;
+    o->max_host_connections = per > 0 ? (per + nloops - 1) / nloops : 0;
+    o->max_connects = cfg->upstream_max_idle_connections;
+    o->max_idle_ms = cfg->upstream_idle_timeout_ms;
+    o->max_response_bytes = cfg->upstream_max_response_size;
+    o->verify_tls = cfg->upstream_tls_verify;
 }
 
 const char *upstream_error_name(enum upstream_error e)

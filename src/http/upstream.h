@@ -2,8 +2,11 @@
  * upstream: the HTTP client to consumed APIs, libcurl's multi interface driven by one libevent
  * loop (CURLMOPT_SOCKETFUNCTION / TIMERFUNCTION, curl_multi_socket_action). One per worker
  * thread: its connection cache, DNS cache and TLS session cache serve every exchange of that
- * loop, so upstream connections are reused. Nothing here blocks the loop.
- * See ../shared/docs/evhttp-curl-multi.md sections 2-7 for the rules followed here.
+ * loop, so upstream connections are reused. Nothing here blocks the loop. The rules followed:
+ * curl says which sockets to watch and when to wake it, and the loop answers with
+ * curl_multi_socket_action; curl is never called again from inside one of its own callbacks
+ * (finished transfers are collected after each action, and user callbacks run there); a
+ * cancelled transfer leaves the multi handle at once and its callback never runs.
  */
 #ifndef CAPPROXY_UPSTREAM_H
 #define CAPPROXY_UPSTREAM_H
@@ -28,6 +31,10 @@ struct upstream_opts {
 /* Fill <o> with the defaults: connect 3 s, total 30 s, 256 per host, 256 idle, 30 s idle,
  * 16 MiB responses, TLS verified. */
 void upstream_opts_defaults(struct upstream_opts *o);
+struct config;
+/* The defaults overridden by <cfg>'s upstream settings; <nloops> event loops, each with its own
+ * connection pool, share the per-host connection cap. */
+void upstream_opts_from_config(struct upstream_opts *o, const struct config *cfg, int nloops);
 
 enum upstream_error {
     UPSTREAM_OK = 0,

@@ -6,6 +6,7 @@
 #include "harness.h"
 
 #include "http/upstream.h"
+#include "spec/config.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -62,7 +63,7 @@ static void reply(struct evhttp_request *req, int code, const char *body, size_t
     if (!conn_seen(evcon) && srv.nseen < (int)(sizeof srv.seen / sizeof srv.seen[0]))
         srv.seen[srv.nseen++] = evcon;
     struct evbuffer *b = evbuffer_new();
-    /* evhttp writes body bytes even for HEAD (doc L16): never give it any. */
+    /* evhttp writes body bytes even for HEAD: never give it any. */
     if (evhttp_request_get_command(req) != EVHTTP_REQ_HEAD && len)
         evbuffer_add(b, body, len);
     evhttp_send_reply(req, code, NULL, b);
@@ -876,6 +877,31 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     (void)arg;
 }
 
+/* The configuration's upstream settings, the per-host cap shared by the loops. */
+static void test_opts_from_config(void)
+{
+    struct config cfg;
+    config_defaults(&cfg);
+    cfg.upstream_connect_timeout_ms = 1234;
+    cfg.upstream_timeout_ms = 5678;
+    cfg.upstream_max_host_connections = 10;
+    cfg.upstream_max_idle_connections = 7;
+    cfg.upstream_idle_timeout_ms = 999;
+    cfg.upstream_max_response_size = 4096;
+    cfg.upstream_tls_verify = 0;
+    struct upstream_opts o;
+    upstream_opts_from_config(&o, &cfg, 1);
+    CHECK(o.connect_timeout_ms == 1234 && o.timeout_ms == 5678 && o.max_host_connections == 10);
+    CHECK(o.max_connects == 7 && o.max_idle_ms == 999 && o.max_response_bytes == 4096);
+    CHECK(o.verify_tls == 0);
+    upstream_opts_from_config(&o, &cfg, 3);
+    CHECK(o.max_host_connections == 4); /* rounded up: 3 loops x 4 >= 10 */
+    cfg.upstream_max_host_connections = 0;
+    upstream_opts_from_config(&o, &cfg, 3);
+    CHECK(o.max_host_connections == 0); /* unlimited stays unlimited */
+    config_deinit(&cfg);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -905,6 +931,7 @@ int main(void)
     CHECK(o.connect_timeout_ms == 3000 && o.timeout_ms == 30000);
     CHECK(o.max_host_connections == 256 && o.max_connects == 256 && o.max_idle_ms == 30000);
     CHECK(o.max_response_bytes == 16u * 1024 * 1024 && o.verify_tls == 1);
+    test_opts_from_config();
 
     struct upstream *u = upstream_new(base, &o);
     CHECK(u != NULL);

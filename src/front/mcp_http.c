@@ -1,0 +1,456 @@
+/*
+ * mcp_http: see mcp_http.h. The handler never blocks: the tool list is built once per endpoint
+ * and then only read, session ids are checked by their signature (no table), and a tool call is
+ * one asynchronous upstream transfer (exchange_forward), exactly as a REST call.
+ */
+#include "front/mcp_http.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+
+#include "base/log.h"
+#include "core/session.h"
+#include "front/mcp_proto.h"
+#include "http/exchange.h"
+#include "http/reqcheck.h"
+
+/* The framing checks refuse (431) more header fields than limits.maxHeaders, at most this. */
+#define MCP_MAX_HEADERS CONFIG_MAX_HEADERS_LIMIT
+#define MCP_SESSION_HDR "Mcp-Session-Id"
+#define MCP_VERSION_HDR "MCP-Protocol-Version"
+#define MCP_ALLOW       "POST, DELETE, OPTIONS"
+
+/* Reply with JSON-RPC message <msg> (deleted). */
+static void reply_msg(struct exchange *x, int status, cJSON *msg)
+{
+    exchange_reply_json(x, status, "application/json", msg);
+}
+
+/* A transport-level refusal: HTTP <status> with a JSON-RPC error body (id null), the shape
+ * the MCP SDKs use, so clients show <message>. */
+static void http_error(struct exchange *x, int status, int code, const char *message)
+{
+    reply_msg(x, status, jsonrpc_error(NULL, code, message));
+}
+
+/* Split "host[:port]" or "[v6][:port]" into a host (brackets kept for IPv6) and a port (-1 when
+ * absent). False when malformed. */
+static bool split_hostport(const char *s, size_t len, char *host, size_t hostcap, long *port)
+{
+    const char *end = s + len, *colon = NULL;
+    *port = -1;
+    if (len == 0)
+        return false;
+    if (s[0] == '[') {
+        const char *rb = memchr(s, ']', len);
+        if (!rb)
+            return false;
+        if (rb + 1 < end) {
+            if (rb[1] != ':')
+                return false;
+            colon = rb + 1;
+        }
+    } else {
+        colon = memchr(s, ':', len);
+        if (colon && memchr(colon + 1, ':', (size_t)(end - colon - 1)))
+            return false; /* an unbracketed IPv6 address is not a valid Host */
+    }
+    size_t hlen = colon ? (size_t)(colon - s) : len;
+    if (hlen == 0 || hlen >= hostcap)
+        return false;
+    memcpy(host, s, hlen);
+    host[hlen] = '\0';
+    if (colon) {
+        char pbuf[8];
+        size_t plen = (size_t)(end - colon - 1);
+        if (plen == 0 || plen >= sizeof pbuf)
+            return false;
+        memcpy(pbuf, colon + 1, plen);
+        pbuf[plen] = '\0';
+        if (str_to_long(pbuf, 0, 65535, port) < 0)
+            return false;
+    }
+    return true;
+}
+
+static bool is_loopback_name(const char *host)
+{
+    return str_eq_ci(host, "localhost") || str_eq(host, "127.0.0.1") || str_eq_ci(host, "[::1]");
+}
+
+/* Whether an allowedHosts entry admits <host> (and <port>, -1 for "any"). */
+static bool allowed_entry(const char *entry, const char *host, long port)
+{
+    char eh[256];
+    long ep;
+    if (!split_hostport(entry, strlen(entry), eh, sizeof eh, &ep)) {
+        /* A bare IPv6 address written without brackets. */
+        char br[260];
+        snprintf(br, sizeof br, "[%s]", entry);
+        return str_eq_ci(br, host);
+    }
+    return str_eq_ci(eh, host) && (ep < 0 || port < 0 || ep == port);
+}
+
+/* DNS-rebinding guard: the Host must name this listener (or an allowed host). */
+static bool host_ok(const struct rt_listener *l, int bound_port, const struct config *cfg,
+                    const char *value)
+{
+    char host[256];
+    long port;
+    if (!value)
+        return true; /* HTTP/1.0 without Host: not a browser, nothing to rebind */
+    if (!split_hostport(value, strlen(value), host, sizeof host, &port))
+        return false;
+    long eff = port < 0 ? 80 : port;
+    if (eff == bound_port) {
+        if (is_loopback_name(host))
+            return true;
+        char lh[260];
+        snprintf(lh, sizeof lh, strchr(l->host, ':') ? "[%s]" : "%s", l->host);
+        if (str_eq_ci(lh, host) && !str_eq(l->host, "0.0.0.0") && !str_eq(l->host, "::"))
+            return true;
+    }
+    for (size_t i = 0; i < cfg->nmcp_allowed_hosts; i++)
+        if (allowed_entry(cfg->mcp_allowed_hosts[i], host, eff))
+            return true;
+    return false;
+}
+
+/* A browser page may only talk to us from a local (or explicitly allowed) origin. */
+static bool origin_ok(const struct config *cfg, const char *origin)
+{
+    const char *rest;
+    if (str_has_prefix(origin, "http://"))
+        rest = origin + 7;
+    else if (str_has_prefix(origin, "https://"))
+        rest = origin + 8;
+    else
+        return false; /* "null", file:, chrome-extension: ... */
+    size_t len = strcspn(rest, "/?#");
+    if (rest[len] == '/' && rest[len + 1])
+        return false; /* an origin has no path */
+    if (memchr(rest, '@', len))
+        return false;
+    char host[256];
+    long port;
+    if (!split_hostport(rest, len, host, sizeof host, &port))
+        return false;
+    if (is_loopback_name(host))
+        return true;
+    for (size_t i = 0; i < cfg->nmcp_allowed_hosts; i++)
+        if (allowed_entry(cfg->mcp_allowed_hosts[i], host, -1))
+            return true;
+    return false;
+}
+
+/* Whether media type <v> (parameters allowed) is <want>. */
+static bool media_is(const char *v, const char *want)
+{
+    while (*v == ' ' || *v == '\t')
+        v++;
+    size_t n = strlen(want);
+    if (strncasecmp(v, want, n) != 0)
+        return false;
+    v += n;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    return *v == '\0' || *v == ';';
+}
+
+/* Whether an Accept header admits application/json. */
+static bool accepts_json(const char *accept)
+{
+    for (const char *p = accept; p && *p;) {
+        size_t n = strcspn(p, ",");
+        char range[128];
+        if (n < sizeof range) {
+            memcpy(range, p, n);
+            range[n] = '\0';
+            if (media_is(range, "application/json") || media_is(range, "application/*") ||
+                media_is(range, "*/*"))
+                return true;
+        }
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return false;
+}
+
+static const struct rt_mcp_endpoint *endpoint_for(const struct rt_listener *l, const char *path)
+{
+    for (size_t i = 0; i < l->nendpoints; i++)
+        if (str_eq(l->endpoints[i].path, path))
+            return &l->endpoints[i];
+    return NULL;
+}
+
+/* CORS for local browser clients (the Origin was already checked): let them read our replies
+ * and the session header, and answer their preflights. */
+static void cors_headers(struct evhttp_request *req, const char *origin)
+{
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    evhttp_add_header(out, "Access-Control-Allow-Origin", origin);
+    evhttp_add_header(out, "Vary", "Origin");
+    evhttp_add_header(out, "Access-Control-Expose-Headers", MCP_SESSION_HDR ", WWW-Authenticate");
+}
+
+static void preflight(struct exchange *x, struct evhttp_request *req)
+{
+    const struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    const char *want = evhttp_find_header(in, "Access-Control-Request-Headers");
+    evhttp_add_header(out, "Access-Control-Allow-Methods", MCP_ALLOW);
+    /* Echo the requested headers when they are plain tokens (the origin is local anyway). */
+    bool plain = want && strlen(want) < 1024;
+    for (const char *p = want; plain && *p; p++)
+        plain = isalnum((unsigned char)*p) || strchr("-_, ", *p);
+    evhttp_add_header(out, "Access-Control-Allow-Headers",
+                      plain ? want
+                            : "Content-Type, Accept, Authorization, " MCP_SESSION_HDR
+                              ", " MCP_VERSION_HDR);
+    evhttp_add_header(out, "Access-Control-Max-Age", "600");
+    exchange_reply(x, 204, NULL, NULL);
+}
+
+/* State of a tools/call waiting for its upstream transfer (the exchange's ctx). */
+struct http_call {
+    const struct rt_call *call;
+    cJSON *id;
+};
+
+static void http_call_free(void *arg)
+{
+    struct http_call *hc = arg;
+    cJSON_Delete(hc->id);
+    free(hc);
+}
+
+static void on_tool_upstream(const struct upstream_result *res, void *arg)
+{
+    struct exchange *x = arg;
+    struct http_call *hc = exchange_ctx(x);
+    metrics_mcp_call(loop_metrics(exchange_loop(x)), hc->call->name,
+                     res->error != UPSTREAM_OK ? "upstream_error"
+                     : res->status >= 400      ? "tool_error"
+                                               : "ok");
+    reply_msg(x, 200, mcpp_call_response(hc->call, hc->id, res));
+}
+
+static void http_tools_call(struct exchange *x, const struct mcpp_cache *c,
+                            const struct jsonrpc_msg *m)
+{
+    struct metrics *metrics = loop_metrics(exchange_loop(x));
+    struct mapping_kv headers[MCP_MAX_HEADERS];
+    size_t nheaders = 0;
+    /* The endpoint's inbound credentials never travel upstream. */
+    if (reqcheck_headers(exchange_req(x), c->auth, c->nauth, headers, MCP_MAX_HEADERS, &nheaders)) {
+        http_error(x, 431, JSONRPC_SERVER_ERROR, "too many header fields");
+        return;
+    }
+    const struct rt_call *call;
+    cJSON *now =
+        mcpp_prepare_call(exchange_runtime(x), c->ep, m, headers, nheaders, exchange_out(x), &call);
+    exchange_set_route(x, call ? call->name : "tools/call");
+    if (now) {
+        if (call) /* a known tool refused before sending: its arguments were wrong */
+            metrics_mcp_call(metrics, call->name, "invalid_arguments");
+        reply_msg(x, 200, now);
+        return;
+    }
+    struct http_call *hc = xcalloc(1, sizeof *hc);
+    hc->call = call;
+    hc->id = cJSON_Duplicate(m->id, 1);
+    exchange_set_ctx(x, hc, http_call_free);
+    if (exchange_forward(x, on_tool_upstream) < 0) {
+        static const char msg[] = "the upstream request could not be started";
+        exchange_note_upstream(x, -1, "setup");
+        metrics_mcp_call(metrics, call ? call->name : "", "upstream_error");
+        reply_msg(x, 200,
+                  jsonrpc_result(m->id, jsonrpc_mcp_text_result(msg, sizeof msg - 1, true)));
+    }
+}
+
+/* The session header of a non-initialize message: 0 when valid, else answered (400/404). */
+static int check_session(struct exchange *x, const char *sid)
+{
+    if (!sid) {
+        http_error(x, 400, JSONRPC_SERVER_ERROR,
+                   "Bad Request: Mcp-Session-Id header is required (send initialize first)");
+        return -1;
+    }
+    enum session_status st = session_check(sid, (int64_t)time(NULL));
+    if (st != SESSION_OK) {
+        LOG_D("mcp: session id refused: %s", session_status_name(st));
+        http_error(x, 404, JSONRPC_SESSION_NOT_FOUND, "Session not found");
+        return -1;
+    }
+    return 0;
+}
+
+static void http_post(struct exchange *x, const struct mcpp_cache *c)
+{
+    struct evhttp_request *req = exchange_req(x);
+    const struct evkeyvalq *in_h = evhttp_request_get_input_headers(req);
+    struct jsonrpc_msg m = {0};
+    cJSON *err = NULL;
+
+    const char *ct = evhttp_find_header(in_h, "Content-Type");
+    if (!ct || !media_is(ct, "application/json")) {
+        http_error(x, 415, JSONRPC_SERVER_ERROR,
+                   "Unsupported Media Type: Content-Type must be application/json");
+        return;
+    }
+    const char *accept = evhttp_find_header(in_h, "Accept");
+    if (accept && !accepts_json(accept)) {
+        http_error(x, 406, JSONRPC_SERVER_ERROR,
+                   "Not Acceptable: Accept must include application/json");
+        return;
+    }
+    struct evbuffer *in_b = evhttp_request_get_input_buffer(req);
+    size_t blen;
+    if (!reqcheck_body_fits(req, exchange_config(x), &blen)) {
+        http_error(x, 413, JSONRPC_SERVER_ERROR,
+                   "Payload Too Large: the message is larger than the configured limit");
+        return;
+    }
+    const char *body = blen ? (const char *)evbuffer_pullup(in_b, -1) : "";
+    if (jsonrpc_parse(body, blen, &m, &err) < 0) {
+        exchange_set_route(x, "invalid");
+        reply_msg(x, 400, err);
+        return;
+    }
+    const char *sid = evhttp_find_header(in_h, MCP_SESSION_HDR);
+    struct mcpp_answer a;
+    if (m.kind == JSONRPC_REQUEST && str_eq(m.method, "initialize")) {
+        exchange_set_route(x, "initialize");
+        mcpp_dispatch(c, &m, &a);
+        cJSON *r = a.msg;
+        if (a.version) {
+            char id[SESSION_ID_MAX];
+            if (session_issue((int64_t)time(NULL), id) < 0) {
+                cJSON_Delete(r);
+                r = jsonrpc_error(m.id, JSONRPC_INTERNAL_ERROR, "cannot issue a session id");
+            } else {
+                evhttp_add_header(evhttp_request_get_output_headers(req), MCP_SESSION_HDR, id);
+            }
+        }
+        reply_msg(x, 200, r);
+        goto out;
+    }
+    exchange_set_route(x, m.kind == JSONRPC_RESPONSE ? "response" : mcpp_method_route(m.method));
+    if (check_session(x, sid) < 0)
+        goto out;
+    const char *pv = evhttp_find_header(in_h, MCP_VERSION_HDR);
+    if (pv && !session_version_supported(pv)) {
+        char msg[200];
+        snprintf(msg, sizeof msg,
+                 "Bad Request: unsupported MCP-Protocol-Version (supported: %s, %s, %s)",
+                 session_versions[0], session_versions[1], session_versions[2]);
+        http_error(x, 400, JSONRPC_SERVER_ERROR, msg);
+        goto out;
+    }
+    if (m.kind != JSONRPC_REQUEST) {
+        /* Notifications (initialized, cancelled, ...) and responses need no answer. */
+        exchange_reply(x, 202, NULL, NULL);
+        goto out;
+    }
+    switch (mcpp_dispatch(c, &m, &a)) {
+    case MCPP_REPLY:
+        reply_msg(x, 200, a.msg);
+        break;
+    case MCPP_REPLY_TEXT:
+        exchange_reply_text(x, 200, "application/json", a.text);
+        free(a.text);
+        break;
+    case MCPP_TOOLS_CALL:
+        http_tools_call(x, c, &m);
+        break;
+    }
+out:
+    jsonrpc_msg_free(&m);
+}
+
+static void http_delete(struct exchange *x)
+{
+    const char *sid =
+        evhttp_find_header(evhttp_request_get_input_headers(exchange_req(x)), MCP_SESSION_HDR);
+    exchange_set_route(x, "session/delete");
+    if (!sid) {
+        http_error(x, 400, JSONRPC_SERVER_ERROR, "Bad Request: Mcp-Session-Id header is required");
+        return;
+    }
+    enum session_status st = session_end(sid, (int64_t)time(NULL));
+    if (st != SESSION_OK) {
+        LOG_D("mcp: session end refused: %s", session_status_name(st));
+        http_error(x, 404, JSONRPC_SESSION_NOT_FOUND, "Session not found");
+        return;
+    }
+    exchange_reply(x, 200, NULL, NULL);
+}
+
+void mcp_handle(struct evhttp_request *req, void *arg)
+{
+    const struct front_listener *fl = arg;
+    struct exchange *x = exchange_begin(fl->loop, req, "mcp");
+    if (!x)
+        return;
+    const struct runtime *rt = exchange_runtime(x);
+    const struct rt_listener *l = front_listener_get(fl, rt);
+    const struct evkeyvalq *in_h = evhttp_request_get_input_headers(req);
+    /* DNS rebinding: a page of a foreign site whose name resolves to us must get nothing. The
+     * framing checks (framing.c) let through one Host at most, so this one is the only one. */
+    if (!host_ok(l, fl->port, rt->config, evhttp_find_header(in_h, "Host"))) {
+        http_error(x, 403, JSONRPC_SERVER_ERROR, "Forbidden: Host header not allowed");
+        return;
+    }
+    const char *origin = evhttp_find_header(in_h, "Origin");
+    if (origin && !origin_ok(rt->config, origin)) {
+        http_error(x, 403, JSONRPC_SERVER_ERROR, "Forbidden: Origin not allowed");
+        return;
+    }
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    const struct rt_mcp_endpoint *ep = endpoint_for(l, path && *path ? path : "/");
+    if (!ep) {
+        exchange_problem(x, 404, "no MCP endpoint at this path (use /mcp or /mcp/<namespace>)",
+                         NULL, NULL);
+        return;
+    }
+    if (origin)
+        cors_headers(req, origin);
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    if (cmd == EVHTTP_REQ_OPTIONS) {
+        preflight(x, req);
+        return;
+    }
+    const struct mcpp_cache *c = mcpp_cache_get(rt, ep);
+    const struct rt_inbound *fail = reqcheck_auth(req, c->auth, c->nauth);
+    if (fail) {
+        http_error(x, 401, JSONRPC_SERVER_ERROR, "Unauthorized: missing or wrong credentials");
+        return;
+    }
+    switch (cmd) {
+    case EVHTTP_REQ_POST:
+        http_post(x, c);
+        return;
+    case EVHTTP_REQ_DELETE:
+        http_delete(x);
+        return;
+    default:
+        /* GET would open a server-to-client SSE stream: this server never sends requests or
+         * notifications of its own, so it offers none (the spec's 405 answer). */
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", MCP_ALLOW);
+        http_error(x, 405, JSONRPC_SERVER_ERROR,
+                   "Method Not Allowed: POST JSON-RPC messages; no SSE stream is offered");
+        return;
+    }
+}

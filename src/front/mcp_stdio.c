@@ -1,0 +1,369 @@
+/*
+ * mcp_stdio: see mcp_stdio.h. One session, one loop: stdin is read line by line, each message
+ * answered through the protocol steps of mcp_proto.h, and a tools/call forwarded through
+ * loop_forward like an HTTP one (without a request id, and without metrics: there is no
+ * /metrics to read them).
+ */
+#include "front/mcp_stdio.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "base/log.h"
+#include "front/mcp_proto.h"
+#include "http/loop.h"
+
+#define MCP_STDIO_MAX_PENDING (16u << 20) /* bytes queued for stdout before stdin pauses */
+
+struct stdio_srv;
+
+/* A tools/call in flight on stdio. */
+struct stdio_call {
+    struct stdio_srv *s;
+    struct stdio_call *prev, *next;
+    const struct rt_call *call;
+    cJSON *id;
+    struct mapping_out out;
+    struct upstream_xfer *xfer;
+};
+
+struct stdio_srv {
+    const struct runtime *rt;
+    const struct config *cfg;
+    struct loop *loop; /* event base and upstream client; no connection limit, no metrics */
+    struct bufferevent *in, *out;
+    struct event *sigterm, *sigint;
+    struct rt_mcp_endpoint ep; /* every MCP tool of the runtime */
+    char *instructions;
+    const struct mcpp_cache *cache;
+    struct stdio_call *calls;
+    size_t ninflight;
+    bool eof;        /* stdin ended: finish in-flight calls, then exit */
+    bool discarding; /* skipping the rest of an oversized line */
+    int rc;
+};
+
+static void stdio_maybe_finish(struct stdio_srv *s)
+{
+    if (s->eof && s->ninflight == 0 && evbuffer_get_length(bufferevent_get_output(s->out)) == 0)
+        event_base_loopexit(loop_base(s->loop), NULL);
+}
+
+/* Queue one line for stdout. A client that stops reading must not make us buffer without
+ * bound: past the limit, stdin is not read until stdout has drained (stdio_written). */
+static void stdio_write_line(struct stdio_srv *s, const char *text)
+{
+    struct evbuffer *o = bufferevent_get_output(s->out);
+    evbuffer_add(o, text, strlen(text));
+    evbuffer_add(o, "\n", 1);
+    if (evbuffer_get_length(o) > MCP_STDIO_MAX_PENDING && !s->eof)
+        bufferevent_disable(s->in, EV_READ);
+}
+
+static void stdio_send(struct stdio_srv *s, cJSON *msg)
+{
+    /* Unformatted JSON has no raw newline (cJSON escapes them in strings): one line each. */
+    char *t = cJSON_PrintUnformatted(msg);
+    cJSON_Delete(msg);
+    stdio_write_line(s, t);
+    cJSON_free(t);
+}
+
+static void stdio_call_free(struct stdio_call *sc)
+{
+    struct stdio_srv *s = sc->s;
+    if (sc->prev)
+        sc->prev->next = sc->next;
+    else
+        s->calls = sc->next;
+    if (sc->next)
+        sc->next->prev = sc->prev;
+    s->ninflight--;
+    if (sc->xfer)
+        upstream_cancel(sc->xfer);
+    mapping_out_deinit(&sc->out);
+    cJSON_Delete(sc->id);
+    free(sc);
+}
+
+static void stdio_on_upstream(const struct upstream_result *res, void *arg)
+{
+    struct stdio_call *sc = arg;
+    struct stdio_srv *s = sc->s;
+    sc->xfer = NULL;
+    LOG_D("mcp-stdio: tool %s: %s %ld", sc->call->name,
+          res->error == UPSTREAM_OK ? "upstream status" : upstream_error_name(res->error),
+          res->error == UPSTREAM_OK ? res->status : -1L);
+    stdio_send(s, mcpp_call_response(sc->call, sc->id, res));
+    stdio_call_free(sc);
+    stdio_maybe_finish(s);
+}
+
+static void stdio_tools_call(struct stdio_srv *s, const struct jsonrpc_msg *m)
+{
+    struct stdio_call *sc = xcalloc(1, sizeof *sc);
+    sc->s = s;
+    mapping_out_init(&sc->out);
+    /* No headers: over stdio, credentials come from configuration only. */
+    cJSON *now = mcpp_prepare_call(s->rt, &s->ep, m, NULL, 0, &sc->out, &sc->call);
+    if (now) {
+        stdio_send(s, now);
+        mapping_out_deinit(&sc->out);
+        free(sc);
+        return;
+    }
+    sc->id = cJSON_Duplicate(m->id, 1);
+    sc->next = s->calls;
+    if (s->calls)
+        s->calls->prev = sc;
+    s->calls = sc;
+    s->ninflight++;
+    /* No request id travels upstream from stdio. */
+    sc->xfer = loop_forward(s->loop, &sc->out, NULL, stdio_on_upstream, sc);
+    if (!sc->xfer) {
+        static const char msg[] = "the upstream request could not be started";
+        stdio_send(s, jsonrpc_result(m->id, jsonrpc_mcp_text_result(msg, sizeof msg - 1, true)));
+        stdio_call_free(sc);
+    }
+}
+
+/* notifications/cancelled: drop the call; the spec says no response is sent for it. */
+static void stdio_cancel(struct stdio_srv *s, const struct jsonrpc_msg *m)
+{
+    const cJSON *rid =
+        cJSON_IsObject(m->params) ? cJSON_GetObjectItemCaseSensitive(m->params, "requestId") : NULL;
+    for (struct stdio_call *sc = s->calls; rid && sc; sc = sc->next)
+        if (cJSON_Compare(sc->id, rid, true)) {
+            LOG_D("mcp-stdio: tool %s cancelled by the client", sc->call->name);
+            stdio_call_free(sc);
+            return;
+        }
+}
+
+static void stdio_message(struct stdio_srv *s, const char *line, size_t len)
+{
+    struct jsonrpc_msg m;
+    cJSON *err = NULL;
+    if (jsonrpc_parse(line, len, &m, &err) < 0) {
+        stdio_send(s, err);
+        return;
+    }
+    if (m.kind == JSONRPC_NOTIFICATION) {
+        if (str_eq(m.method, "notifications/cancelled"))
+            stdio_cancel(s, &m);
+    } else if (m.kind == JSONRPC_REQUEST) {
+        struct mcpp_answer a;
+        switch (mcpp_dispatch(s->cache, &m, &a)) {
+        case MCPP_REPLY:
+            stdio_send(s, a.msg);
+            break;
+        case MCPP_REPLY_TEXT:
+            stdio_write_line(s, a.text);
+            free(a.text);
+            break;
+        case MCPP_TOOLS_CALL:
+            stdio_tools_call(s, &m);
+            break;
+        }
+    }
+    jsonrpc_msg_free(&m);
+}
+
+static void stdio_line(struct stdio_srv *s, char *line, size_t len)
+{
+    if (len && line[len - 1] == '\r')
+        line[--len] = '\0';
+    size_t i = 0;
+    while (i < len && (line[i] == ' ' || line[i] == '\t'))
+        i++;
+    if (i == len)
+        return; /* blank lines are allowed between messages */
+    stdio_message(s, line, len);
+}
+
+static void stdio_read(struct bufferevent *bev, void *arg)
+{
+    struct stdio_srv *s = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    for (;;) {
+        size_t len;
+        char *line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF);
+        if (!line)
+            break;
+        if (s->discarding)
+            s->discarding = false; /* the end of the oversized line */
+        else
+            stdio_line(s, line, len);
+        free(line);
+    }
+    size_t pending = evbuffer_get_length(in);
+    if (pending > s->cfg->max_body_size) {
+        /* No newline within the limit: refuse the message, skip to its end. */
+        if (!s->discarding)
+            stdio_send(s, jsonrpc_error(NULL, JSONRPC_INVALID_REQUEST,
+                                        "Invalid Request: message larger than the configured "
+                                        "limit"));
+        s->discarding = true;
+        evbuffer_drain(in, pending);
+    }
+}
+
+static void stdio_in_event(struct bufferevent *bev, short what, void *arg)
+{
+    struct stdio_srv *s = arg;
+    if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
+        return;
+    if (what & BEV_EVENT_ERROR)
+        LOG_W("mcp-stdio: reading stdin failed; finishing");
+    stdio_read(bev, s);
+    struct evbuffer *in = bufferevent_get_input(bev);
+    size_t len = evbuffer_get_length(in);
+    if (len && !s->discarding) {
+        /* A last message without its newline. */
+        char *line = xmalloc(len + 1);
+        evbuffer_remove(in, line, len);
+        line[len] = '\0';
+        stdio_line(s, line, len);
+        free(line);
+    }
+    bufferevent_disable(bev, EV_READ);
+    s->eof = true;
+    LOG_D("mcp-stdio: end of input, %zu call(s) in flight", s->ninflight);
+    stdio_maybe_finish(s);
+}
+
+/* stdout has drained. */
+static void stdio_written(struct bufferevent *bev, void *arg)
+{
+    struct stdio_srv *s = arg;
+    if (!s->eof)
+        bufferevent_enable(s->in, EV_READ);
+    stdio_maybe_finish(s);
+}
+
+static void stdio_out_event(struct bufferevent *bev, short what, void *arg)
+{
+    struct stdio_srv *s = arg;
+    if (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF)) {
+        LOG_W("mcp-stdio: stdout is closed; exiting");
+        s->rc = 1;
+        event_base_loopexit(loop_base(s->loop), NULL);
+    }
+}
+
+static void stdio_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct stdio_srv *s = arg;
+    LOG_I("mcp-stdio: %s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    event_base_loopexit(loop_base(s->loop), NULL);
+}
+
+/* Every MCP tool of the runtime once (first definition of a name wins), and the adapters'
+ * descriptions as instructions. */
+static void stdio_collect(struct stdio_srv *s)
+{
+    const struct runtime *rt = s->rt;
+    struct strbuf instr;
+    strbuf_init(&instr, 0);
+    s->ep.path = "stdio";
+    s->ep.tools = xcalloc(rt->ncalls ? rt->ncalls : 1, sizeof *s->ep.tools);
+    for (size_t i = 0; i < rt->ncalls; i++) {
+        struct rt_call *c = &rt->calls[i];
+        if (!c->tool)
+            continue;
+        const struct rt_call *dup = mcpp_find_tool(&s->ep, c->name);
+        if (dup) {
+            LOG_W("mcp-stdio: tool '%s' is defined by '%s' and '%s'; serving the first", c->name,
+                  dup->expose->ns, c->expose->ns);
+            continue;
+        }
+        bool first_of_adapter = true;
+        for (size_t j = 0; j < s->ep.ntools && first_of_adapter; j++)
+            first_of_adapter = s->ep.tools[j]->expose != c->expose;
+        if (first_of_adapter && c->expose->description && *c->expose->description)
+            strbuf_addf(&instr, "%s%s", instr.len ? "\n\n" : "", c->expose->description);
+        s->ep.tools[s->ep.ntools++] = c;
+    }
+    s->instructions = strbuf_detach(&instr, NULL);
+    s->ep.description = s->instructions;
+}
+
+int mcp_stdio_run(const struct runtime *rt)
+{
+    struct stdio_srv s = {.rt = rt, .cfg = rt->config};
+    int in_flags = fcntl(STDIN_FILENO, F_GETFL), out_flags = fcntl(STDOUT_FILENO, F_GETFL);
+    stdio_collect(&s);
+    /* epoll refuses regular files and /dev/null, and stdin may well be one of them: poll(2)
+     * takes any descriptor, and a desktop client's one session needs no more. */
+    s.loop = loop_new(0, NULL, rt, 1, LOOP_POLL);
+    if (!s.loop) {
+        LOG_E("mcp-stdio: cannot create an event loop");
+        s.rc = 1;
+        goto out;
+    }
+    struct event_base *base = loop_base(s.loop);
+    s.cache = mcpp_cache_get(rt, &s.ep);
+    /* The loop must never block on a pipe; the flags live on the open file (shared with a
+     * terminal or the parent), so they are restored on the way out. */
+    evutil_make_socket_nonblocking(STDIN_FILENO);
+    evutil_make_socket_nonblocking(STDOUT_FILENO);
+    s.in = bufferevent_socket_new(base, STDIN_FILENO, 0);
+    s.out = bufferevent_socket_new(base, STDOUT_FILENO, 0);
+    if (!s.in || !s.out) {
+        LOG_E("mcp-stdio: cannot watch stdin/stdout");
+        s.rc = 1;
+        goto out;
+    }
+    bufferevent_setcb(s.in, stdio_read, NULL, stdio_in_event, &s);
+    bufferevent_setcb(s.out, NULL, stdio_written, stdio_out_event, &s);
+    if (bufferevent_enable(s.in, EV_READ) < 0 || bufferevent_enable(s.out, EV_WRITE) < 0) {
+        LOG_E("mcp-stdio: cannot watch stdin/stdout");
+        s.rc = 1;
+        goto out;
+    }
+    s.sigterm = evsignal_new(base, SIGTERM, stdio_signal, &s);
+    s.sigint = evsignal_new(base, SIGINT, stdio_signal, &s);
+    event_add(s.sigterm, NULL);
+    event_add(s.sigint, NULL);
+    LOG_I("mcp-stdio: serving %zu tools on stdin/stdout", s.ep.ntools);
+    event_base_dispatch(base);
+    if (s.ninflight)
+        LOG_W("mcp-stdio: %zu call(s) abandoned", s.ninflight);
+    /* Stopped by a signal: hand over what is buffered if stdout takes it now (non-blocking,
+     * so a client that stopped reading cannot hold the exit). */
+    if (s.rc == 0) {
+        struct evbuffer *o = bufferevent_get_output(s.out);
+        while (evbuffer_get_length(o) > 0 && evbuffer_write(o, STDOUT_FILENO) > 0)
+            ;
+    }
+out:
+    for (struct stdio_call *sc = s.calls, *next; sc; sc = next) {
+        next = sc->next;
+        stdio_call_free(sc); /* abandoned by a signal: no answer */
+    }
+    if (s.in)
+        bufferevent_free(s.in);
+    if (s.out)
+        bufferevent_free(s.out);
+    if (s.sigterm)
+        event_free(s.sigterm);
+    if (s.sigint)
+        event_free(s.sigint);
+    loop_free(s.loop);                         /* after what watches its base */
+    mcpp_cache_free(atomic_load(&s.ep.cache)); /* a local endpoint: not freed with the runtime */
+    free(s.ep.tools);
+    free(s.instructions);
+    if (in_flags >= 0)
+        fcntl(STDIN_FILENO, F_SETFL, in_flags);
+    if (out_flags >= 0)
+        fcntl(STDOUT_FILENO, F_SETFL, out_flags);
+    return s.rc;
+}

@@ -1,0 +1,177 @@
+/*
+ * loop: see loop.h.
+ */
+#include "http/loop.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "base/log.h"
+#include "base/util.h"
+#include "http/conn.h"
+
+struct loop {
+    int id;
+    struct loop_shared *sh; /* NULL: no connection limit, never draining */
+    struct event_base *base;
+    struct upstream *upstream;
+    const struct runtime *rt; /* current; the loop holds one reference */
+    struct metrics *metrics;  /* this loop's shard */
+    struct conn_table *conns; /* client connections this loop has accepted */
+    atomic_long inflight;     /* client requests in progress */
+    unsigned long long rid_seq;
+};
+
+static struct event_base *new_base(int flags)
+{
+    struct event_config *ec = event_config_new();
+    if (flags & LOOP_EARLY_CLOSE)
+        event_config_require_features(ec, EV_FEATURE_EARLY_CLOSE);
+    if (flags & LOOP_POLL)
+        event_config_avoid_method(ec, "epoll");
+    struct event_base *base = event_base_new_with_config(ec);
+    event_config_free(ec);
+    if (!base && (flags & LOOP_EARLY_CLOSE))
+        LOG_W("event backend without early-close detection; client aborts are noticed late");
+    return base ? base : event_base_new();
+}
+
+struct loop *loop_new(int id, struct loop_shared *sh, const struct runtime *rt, int nloops,
+                      int flags)
+{
+    struct loop *l = xcalloc(1, sizeof *l);
+    l->id = id;
+    l->sh = sh;
+    l->rt = rt;
+    runtime_ref(rt);
+    atomic_init(&l->inflight, 0);
+    l->metrics = metrics_new();
+    l->conns = conn_table_new();
+    l->base = new_base(flags);
+    if (!l->base)
+        goto fail;
+    struct upstream_opts uo;
+    upstream_opts_from_config(&uo, rt->config, nloops);
+    l->upstream = upstream_new(l->base, &uo);
+    if (!l->upstream)
+        goto fail;
+    return l;
+fail:
+    loop_free(l);
+    return NULL;
+}
+
+void loop_free(struct loop *l)
+{
+    if (!l)
+        return;
+    upstream_free(l->upstream); /* curl calls back into the loop: before event_base_free */
+    runtime_unref(l->rt);
+    conn_table_free(l->conns);
+    metrics_free(l->metrics);
+    if (l->base)
+        event_base_free(l->base);
+    free(l);
+}
+
+struct event_base *loop_base(const struct loop *l)
+{
+    return l->base;
+}
+
+struct upstream *loop_upstream(const struct loop *l)
+{
+    return l->upstream;
+}
+
+struct metrics *loop_metrics(const struct loop *l)
+{
+    return l->metrics;
+}
+
+const struct runtime *loop_runtime(const struct loop *l)
+{
+    return l->rt;
+}
+
+const struct config *loop_config(const struct loop *l)
+{
+    return l->rt->config;
+}
+
+void loop_set_runtime(struct loop *l, const struct runtime *rt)
+{
+    const struct runtime *old = l->rt;
+    l->rt = rt;
+    runtime_unref(old);
+}
+
+long loop_inflight(const struct loop *l)
+{
+    return atomic_load(&l->inflight);
+}
+
+bool loop_draining(const struct loop *l)
+{
+    return l->sh && atomic_load(&l->sh->draining);
+}
+
+void loop_new_rid(struct loop *l, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s-%d-%llu", l->sh ? l->sh->rid_prefix : "", l->id, ++l->rid_seq);
+}
+
+bool loop_conn_up(struct loop *l)
+{
+    if (!l->sh)
+        return false;
+    return atomic_fetch_add(&l->sh->connections, 1) >= loop_config(l)->max_connections;
+}
+
+void loop_conn_down(struct loop *l)
+{
+    if (l->sh)
+        atomic_fetch_sub(&l->sh->connections, 1);
+}
+
+const struct runtime *loop_exchange_begin(struct loop *l)
+{
+    atomic_fetch_add(&l->inflight, 1);
+    runtime_ref(l->rt);
+    return l->rt;
+}
+
+void loop_exchange_end(struct loop *l, const struct runtime *rt)
+{
+    atomic_fetch_sub(&l->inflight, 1);
+    runtime_unref(rt);
+}
+
+struct conn_table *loop_conns(struct loop *l)
+{
+    return l->conns;
+}
+
+struct upstream_xfer *loop_forward(struct loop *l, struct mapping_out *out, const char *rid,
+                                   upstream_done_fn done, void *arg)
+{
+    if (rid) {
+        out->headers = xrealloc(out->headers, (out->nheaders + 1) * sizeof *out->headers);
+        out->headers[out->nheaders++] = xasprintf("X-Request-Id: %s", rid);
+    }
+    struct upstream_request ur = {
+        .method = out->method,
+        .url = out->url.data,
+        .headers = (const char *const *)out->headers,
+        .nheaders = out->nheaders,
+        .body = out->body,
+        .body_len = out->body_len,
+    };
+    return upstream_start(l->upstream, &ur, done, arg);
+}
+
+const struct rt_listener *front_listener_get(const struct front_listener *fl,
+                                             const struct runtime *rt)
+{
+    return &rt->listeners[fl->index];
+}

@@ -1,0 +1,94 @@
+/*
+ * loop: one event loop's context, what the exchange and the front ends need from the thread
+ * they run on: the event base, the upstream client, the metrics shard, the current runtime,
+ * the connection table and the process-wide limits. Created, run and freed by its owner thread
+ * (app/server.c for the workers, front/mcp_stdio.c for stdio); everyone else reads it through
+ * these functions only.
+ */
+#ifndef CAPPROXY_LOOP_H
+#define CAPPROXY_LOOP_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <event2/event.h>
+
+#include "base/metrics.h"
+#include "core/mapping.h"
+#include "core/runtime.h"
+#include "http/upstream.h"
+
+/* What every loop of the process shares; owned by the process (app/server.c), outlives every
+ * loop. */
+struct loop_shared {
+    atomic_long connections; /* open client connections, all loops */
+    atomic_int draining;     /* SIGTERM received: finish in-flight requests, then exit */
+    char rid_prefix[17];     /* random per process: request ids are unique across replicas */
+};
+
+struct loop;
+struct conn_table;
+
+enum loop_flags {
+    LOOP_EARLY_CLOSE = 1, /* ask for EV_CLOSED (the client-abort watcher); warn without it */
+    LOOP_POLL = 2,        /* avoid epoll: stdin may be a regular file or /dev/null */
+};
+
+/* A loop numbered <id> (in request ids) sharing <sh> (NULL: no connection limit, never
+ * draining), serving <rt> (a reference is taken). <nloops> loops share the upstream per-host
+ * connection cap. NULL when the event base or the upstream client cannot be made (logged). */
+struct loop *loop_new(int id, struct loop_shared *sh, const struct runtime *rt, int nloops,
+                      int flags);
+/* Free the upstream client, the runtime references, the connection table, the metrics shard and
+ * the event base, in that order. Free the evhttp objects and events on the base first: closing
+ * their connections calls back into the upstream client and the connection table. */
+void loop_free(struct loop *l);
+
+struct event_base *loop_base(const struct loop *l);
+struct upstream *loop_upstream(const struct loop *l);
+struct metrics *loop_metrics(const struct loop *l);
+/* The current runtime and its configuration (a new request pins it: loop_exchange_begin). */
+const struct runtime *loop_runtime(const struct loop *l);
+const struct config *loop_config(const struct loop *l);
+/* Switch to <rt>, whose reference the loop takes over; the old one is released. From the loop's
+ * own thread only. */
+void loop_set_runtime(struct loop *l, const struct runtime *rt);
+/* Client requests in progress on this loop (read from any thread: /metrics, the drain). */
+long loop_inflight(const struct loop *l);
+bool loop_draining(const struct loop *l);
+/* A new request id: the per-process prefix, this loop's id and a counter. */
+void loop_new_rid(struct loop *l, char *out, size_t cap);
+
+/* For the exchange and its connections only. */
+/* Count a new client connection; true when it is over limits.maxConnections (of the current
+ * configuration, so it follows reloads). loop_conn_down uncounts it. */
+bool loop_conn_up(struct loop *l);
+void loop_conn_down(struct loop *l);
+/* A request starts: counted in flight, and the current runtime pinned (returned, referenced)
+ * so that a reload cannot free what it uses. loop_exchange_end undoes both. */
+const struct runtime *loop_exchange_begin(struct loop *l);
+void loop_exchange_end(struct loop *l, const struct runtime *rt);
+struct conn_table *loop_conns(struct loop *l);
+
+/* Start the upstream transfer <out> describes (borrowed until <done> runs or the transfer is
+ * cancelled). With a <rid>, an X-Request-Id header carries it upstream so that both sides' logs
+ * can be joined (the HTTP front ends); stdio passes NULL and sends none. NULL when the transfer
+ * could not start. Records no metrics: that is the caller's business. */
+struct upstream_xfer *loop_forward(struct loop *l, struct mapping_out *out, const char *rid,
+                                   upstream_done_fn done, void *arg);
+
+/* What a front end's evhttp callback receives for one listener: the loop and which listener of
+ * the runtime it serves. Owned by whoever made the evhttp object (app/server.c). */
+struct front_listener {
+    struct loop *loop;
+    size_t index; /* into runtime.listeners of the loop's current runtime */
+    int port;     /* the port bound for it (a configured port 0 resolved) */
+};
+
+/* The listener <fl> serves in <rt> (the runtime a request pinned, which is the loop's current
+ * one while the front end's handler runs). */
+const struct rt_listener *front_listener_get(const struct front_listener *fl,
+                                             const struct runtime *rt);
+
+#endif
