@@ -16,7 +16,6 @@
 #include "spec/template.h"
 #include "spec/urlenc.h"
 
-#define MAPPING_MAX_URL    ((size_t)64 * 1024)
 #define MAPPING_MAX_PARAMS 64
 
 enum val_kind { VAL_NONE, VAL_TEXT, VAL_JSON, VAL_RAW_BODY };
@@ -66,22 +65,6 @@ static const char *keep(struct ctx *c, char *s)
     c->owned = xrealloc(c->owned, (c->nowned + 1) * sizeof *c->owned);
     c->owned[c->nowned++] = s;
     return s;
-}
-
-void mapping_out_init(struct mapping_out *out)
-{
-    memset(out, 0, sizeof *out);
-    strbuf_init(&out->url, MAPPING_MAX_URL);
-}
-
-void mapping_out_deinit(struct mapping_out *out)
-{
-    strbuf_deinit(&out->url);
-    for (size_t i = 0; i < out->nheaders; i++)
-        free(out->headers[i]);
-    free(out->headers);
-    free(out->body);
-    memset(out, 0, sizeof *out);
 }
 
 bool mapping_is_number_text(const char *s, size_t len, bool integer)
@@ -514,14 +497,6 @@ static const struct val *resolved_find(const struct ctx *c, const char *name, en
 
 /* ---- building the request ---- */
 
-static void add_header(struct mapping_out *out, const char *name, const char *value, size_t len)
-{
-    out->headers = xrealloc(out->headers, (out->nheaders + 1) * sizeof *out->headers);
-    /* curl drops "Name:" with an empty value; "Name;" sends it empty (CURLOPT_HTTPHEADER). */
-    out->headers[out->nheaders++] =
-        len ? xasprintf("%s: %.*s", name, (int)len, value) : xasprintf("%s;", name);
-}
-
 struct path_ctx {
     struct ctx *c;
     bool bad; /* an undeclared placeholder's value is not a safe segment */
@@ -617,7 +592,7 @@ static cJSON *render_json(struct ctx *c, const cJSON *tpl)
     return cJSON_Duplicate(tpl, 1);
 }
 
-static int build_body(struct ctx *c, struct mapping_out *out)
+static int build_body(struct ctx *c, struct outreq *out)
 {
     const struct model_operation *op = c->call->op;
     cJSON *fields = NULL;
@@ -681,7 +656,7 @@ static int build_body(struct ctx *c, struct mapping_out *out)
 /* Credentials: the caller's own header wins, else the configured one; with neither, 401. The
  * list (runtime_build) holds the consumer's credentials the call sends, then the declared
  * credential headers that nothing configures. */
-static int add_credentials(struct ctx *c, struct mapping_out *out)
+static int add_credentials(struct ctx *c, struct outreq *out)
 {
     for (size_t i = 0; i < c->call->ncreds; i++) {
         const struct rt_cred_out *co = &c->call->creds[i];
@@ -693,9 +668,9 @@ static int add_credentials(struct ctx *c, struct mapping_out *out)
                             "header '%s' contains CR, LF or a control "
                             "character",
                             co->header);
-            add_header(out, co->send_as, v.s, v.len);
+            outreq_add_header(out, co->send_as, v.s, v.len);
         } else if (cr && cr->value) {
-            add_header(out, co->send_as, cr->value, strlen(cr->value));
+            outreq_add_header(out, co->send_as, cr->value, strlen(cr->value));
         } else if (co->required && cr) {
             return fail(c, 401, co->header,
                         "no credential for header '%s': send it with the request or configure "
@@ -712,8 +687,7 @@ static int add_credentials(struct ctx *c, struct mapping_out *out)
 }
 
 int mapping_build(const struct runtime *rt, const struct rt_call *call,
-                  const struct mapping_input *in, struct mapping_out *out,
-                  struct mapping_error *err)
+                  const struct mapping_input *in, struct outreq *out, struct mapping_error *err)
 {
     struct ctx c = {.rt = rt, .call = call, .in = in, .err = err};
     const struct model_operation *op = call->op;
@@ -726,7 +700,7 @@ int mapping_build(const struct runtime *rt, const struct rt_call *call,
         if (resolve_param(&c, &call->params[i]) < 0)
             goto out;
 
-    out->method = model_method_name(op->method);
+    out->method = op->method;
     strbuf_adds(&out->url, call->consumer->base_uri);
     struct path_ctx pc = {&c, false};
     const char *missing = NULL;
@@ -769,22 +743,21 @@ int mapping_build(const struct runtime *rt, const struct rt_call *call,
     for (size_t i = 0; i < c.nres; i++) {
         const struct resolved *r = &c.res[i];
         if (r->p->in == MODEL_IN_HEADER) {
-            add_header(out, r->p->name, r->v.s, r->v.len);
+            outreq_add_header(out, r->p->name, r->v.s, r->v.len);
         } else if (r->p->in == MODEL_IN_COOKIE) {
             strbuf_addf(&cookie, "%s%s=%.*s", cookie.len ? "; " : "", r->p->name, (int)r->v.len,
                         r->v.s);
         }
     }
     if (cookie.len)
-        add_header(out, "Cookie", cookie.data, cookie.len);
+        outreq_add_header(out, "Cookie", cookie.data, cookie.len);
     strbuf_deinit(&cookie);
 
     if (add_credentials(&c, out) < 0)
         goto out;
     if (build_body(&c, out) < 0)
         goto out;
-    if (out->body)
-        add_header(out, "Content-Type", "application/json", 16);
+    /* The default Content-Type of a body is the outreq's rule (outreq_content_type). */
     rc = 0;
 out:
     for (size_t i = 0; i < c.nowned; i++)

@@ -12,8 +12,12 @@
 
 #include <cjson/cJSON.h>
 
+#include "core/outreq.h"
 #include "core/runtime.h"
 #include "base/util.h"
+
+/* The cap of an upstream URL built by mapping_build. */
+#define MAPPING_MAX_URL ((size_t)64 * 1024)
 
 struct mapping_kv {
     const char *name;
@@ -37,16 +41,6 @@ struct mapping_input {
     const cJSON *args; /* MCP tool arguments (object), NULL when none; raw big integers too */
 };
 
-/* The upstream request, ready for upstream_start. */
-struct mapping_out {
-    const char *method;
-    struct strbuf url;
-    char **headers; /* "Name: value" lines, owned */
-    size_t nheaders;
-    char *body; /* owned; NULL when none */
-    size_t body_len;
-};
-
 /* Why a call was refused before anything was sent. <param> names the input at fault. */
 struct mapping_error {
     int status; /* 400, 401 or 500 */
@@ -54,15 +48,18 @@ struct mapping_error {
     char detail[512];
 };
 
-void mapping_out_init(struct mapping_out *out);
-void mapping_out_deinit(struct mapping_out *out);
+/* Old names of struct outreq (core/outreq.h), kept until the MCP front end and its test switch,
+ * then deleted. */
+#define mapping_out         outreq
+#define mapping_out_init(o) outreq_init((o), MAPPING_MAX_URL)
+#define mapping_out_deinit  outreq_deinit
 
 /* Resolve every consumed parameter of <call> from <in> through `with`, check required and typed
- * values, and build the upstream request into <out> (initialised by the caller). 0 on success;
+ * values, and build the upstream request into <out> (initialised by the caller with
+ * outreq_init(out, MAPPING_MAX_URL)). 0 on success;
  * -1 with <err> filled (nothing must then be sent). */
 int mapping_build(const struct runtime *rt, const struct rt_call *call,
-                  const struct mapping_input *in, struct mapping_out *out,
-                  struct mapping_error *err);
+                  const struct mapping_input *in, struct outreq *out, struct mapping_error *err);
 
 /* Old name of respmap_apply (core/respmap.h): kept until front/rest.c switches, then deleted. */
 #include "core/respmap.h"

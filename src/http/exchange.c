@@ -38,7 +38,7 @@ struct exchange {
     bool watching;            /* <watch> and <watch_timer> are assigned */
     struct upstream_xfer *xfer;
     upstream_done_fn done;
-    struct mapping_out out;
+    struct outreq out;
     const char *adapter;
     const char *route;
     void *ctx;
@@ -77,7 +77,7 @@ static void exchange_free(struct exchange *x)
         upstream_cancel(x->xfer);
     if (x->ctx_free)
         x->ctx_free(x->ctx);
-    mapping_out_deinit(&x->out);
+    outreq_deinit(&x->out);
     loop_exchange_end(x->l, x->rt);
     free(x);
 }
@@ -153,7 +153,7 @@ struct exchange *exchange_begin(struct loop *l, struct evhttp_request *req, cons
     x->conn = c;
     x->adapter = adapter;
     x->upstream_status = -1;
-    mapping_out_init(&x->out);
+    outreq_init(&x->out, MAPPING_MAX_URL);
     clock_gettime(CLOCK_MONOTONIC, &x->start);
     evhttp_request_set_on_complete_cb(req, on_complete, x);
     if (!c) {
@@ -209,7 +209,7 @@ void *exchange_ctx(struct exchange *x)
     return x->ctx;
 }
 
-struct mapping_out *exchange_out(struct exchange *x)
+struct outreq *exchange_out(struct exchange *x)
 {
     return &x->out;
 }

@@ -38,7 +38,7 @@ void exchange_set_route(struct exchange *x, const char *route);
 void exchange_set_ctx(struct exchange *x, void *ctx, exchange_free_fn fn);
 void *exchange_ctx(struct exchange *x);
 /* The mapping output the upstream transfer borrows from (lives as long as the exchange). */
-struct mapping_out *exchange_out(struct exchange *x);
+struct outreq *exchange_out(struct exchange *x);
 
 /* Start the upstream transfer described by exchange_out(x); <done> runs on completion (not if
  * the client goes away first: the transfer is then cancelled and the exchange freed).

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/log.h"
 #include "base/util.h"
@@ -152,22 +153,12 @@ struct conn_table *loop_conns(struct loop *l)
     return l->conns;
 }
 
-struct upstream_xfer *loop_forward(struct loop *l, struct mapping_out *out, const char *rid,
+struct upstream_xfer *loop_forward(struct loop *l, struct outreq *out, const char *rid,
                                    upstream_done_fn done, void *arg)
 {
-    if (rid) {
-        out->headers = xrealloc(out->headers, (out->nheaders + 1) * sizeof *out->headers);
-        out->headers[out->nheaders++] = xasprintf("X-Request-Id: %s", rid);
-    }
-    struct upstream_request ur = {
-        .method = out->method,
-        .url = out->url.data,
-        .headers = (const char *const *)out->headers,
-        .nheaders = out->nheaders,
-        .body = out->body,
-        .body_len = out->body_len,
-    };
-    return upstream_start(l->upstream, &ur, done, arg);
+    if (rid)
+        outreq_add_header(out, "X-Request-Id", rid, strlen(rid));
+    return upstream_start(l->upstream, out, done, arg);
 }
 
 const struct rt_listener *front_listener_get(const struct front_listener *fl,

@@ -75,7 +75,7 @@ struct conn_table *loop_conns(struct loop *l);
  * cancelled). With a <rid>, an X-Request-Id header carries it upstream so that both sides' logs
  * can be joined (the HTTP front ends); stdio passes NULL and sends none. NULL when the transfer
  * could not start. Records no metrics: that is the caller's business. */
-struct upstream_xfer *loop_forward(struct loop *l, struct mapping_out *out, const char *rid,
+struct upstream_xfer *loop_forward(struct loop *l, struct outreq *out, const char *rid,
                                    upstream_done_fn done, void *arg);
 
 /* What a front end's evhttp callback receives for one listener: the loop and which listener of

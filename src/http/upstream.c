@@ -39,8 +39,6 @@ enum xfer_state {
     XS_CANCELLED, /* cancelled inside a curl callback; removal deferred */
 };
 
-enum method { M_GET, M_HEAD, M_POST, M_PUT, M_PATCH, M_DELETE, M_OPTIONS };
-
 struct hdr_span {
     uint32_t name; /* offsets into hbuf: "name\0value\0" */
     uint32_t value;
@@ -63,8 +61,9 @@ struct upstream_xfer {
     struct timespec t0;
     long timeout_ms;
 
-    struct curl_slist *reqh; /* request header nodes, pointing at the caller's strings */
+    struct curl_slist *reqh; /* request header nodes, pointing into <reqh_text> */
     size_t reqh_cap;
+    struct strbuf reqh_text; /* the request's header lines, each NUL-terminated */
 
     struct evbuffer *body;
 
@@ -484,6 +483,7 @@ static void xfer_destroy(struct upstream_xfer *x)
     curl_easy_cleanup(x->easy);
     evbuffer_free(x->body);
     free(x->reqh);
+    strbuf_deinit(&x->reqh_text);
     free(x->hbuf);
     free(x);
 }
@@ -501,6 +501,7 @@ static struct upstream_xfer *xfer_get(struct upstream *u)
     x->u = u;
     x->easy = curl_easy_init();
     x->body = evbuffer_new();
+    strbuf_init(&x->reqh_text, 0);
     if (!x->easy || !x->body) {
         if (x->easy)
             curl_easy_cleanup(x->easy);
@@ -543,33 +544,23 @@ static long easy_num_connects(CURL *e)
 
 /* ---- request setup ------------------------------------------------------------------------- */
 
-static int method_parse(const char *m, enum method *out)
+/* Add one curl header line to x->reqh_text; its offset in <*at>. curl drops "Name:" with an empty
+ * value and sends "Name;" as the header with an empty value (CURLOPT_HTTPHEADER). */
+static void header_line(struct upstream_xfer *x, const char *name, const char *value, size_t len,
+                        size_t *at)
 {
-    static const struct {
-        const char *name;
-        enum method m;
-    } tab[] = {{"GET", M_GET},     {"HEAD", M_HEAD},     {"POST", M_POST},      {"PUT", M_PUT},
-               {"PATCH", M_PATCH}, {"DELETE", M_DELETE}, {"OPTIONS", M_OPTIONS}};
-    if (!m)
-        return -1;
-    for (size_t i = 0; i < UTIL_ARRAY_LEN(tab); i++) {
-        if (strcmp(m, tab[i].name) == 0) {
-            *out = tab[i].m;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-static bool is_content_type_line(const char *h)
-{
-    return strncasecmp(h, "content-type", 12) == 0 && (h[12] == ':' || h[12] == ';');
+    *at = x->reqh_text.len;
+    if (len)
+        strbuf_addf(&x->reqh_text, "%s: %.*s", name, (int)len, value);
+    else
+        strbuf_addf(&x->reqh_text, "%s;", name);
+    strbuf_add(&x->reqh_text, "", 1); /* the line's NUL, kept in the buffer */
 }
 
 /* Build the header list in the transfer's own node array: no curl_slist_append (two mallocs
  * per line). curl only reads the nodes and their strings (it copies a "Name;" line before
  * editing it), and both outlive the transfer by contract. Returns -1 on a CR or LF. */
-static int build_headers(struct upstream_xfer *x, const struct upstream_request *req, bool has_body,
+static int build_headers(struct upstream_xfer *x, const struct outreq *req, bool has_body,
                          bool empty_body)
 {
     size_t need = req->nheaders + 2;
@@ -577,46 +568,60 @@ static int build_headers(struct upstream_xfer *x, const struct upstream_request 
         x->reqh = xrealloc(x->reqh, need * sizeof *x->reqh);
         x->reqh_cap = need;
     }
+    size_t at[need]; /* offsets first: the text buffer may move while it grows */
+    const char *fixed[2] = {NULL, NULL};
     size_t n = 0;
+    strbuf_reset(&x->reqh_text);
     bool have_ct = false;
     for (size_t i = 0; i < req->nheaders; i++) {
-        const char *h = req->headers[i];
-        if (!h || strpbrk(h, "\r\n"))
-            return -1; /* curl does not sanitise CURLOPT_HTTPHEADER: never split a request */
-        have_ct = have_ct || is_content_type_line(h);
-        x->reqh[n++].data = (char *)h;
+        const struct outreq_header *h = &req->headers[i];
+        /* curl does not sanitise CURLOPT_HTTPHEADER: never split a request */
+        if (strpbrk(h->name, "\r\n") || memchr(h->value, '\r', h->len) ||
+            memchr(h->value, '\n', h->len))
+            return -1;
+        have_ct = have_ct || str_eq_ci(h->name, "Content-Type");
+        header_line(x, h->name, h->value, h->len, &at[n++]);
     }
+    size_t nlines = n;
     /* An empty "Expect:" removes curl's Expect: 100-continue (bodies over 1 MiB). */
-    x->reqh[n++].data = (char *)"Expect:";
-    if (!have_ct && has_body)
-        x->reqh[n++].data = (char *)"Content-Type: application/json";
-    else if (!have_ct && empty_body)
+    fixed[0] = "Expect:";
+    if (!have_ct && has_body) {
+        const char *ct = outreq_content_type(req);
+        header_line(x, "Content-Type", ct, strlen(ct), &at[n++]);
+        nlines = n;
+    } else if (!have_ct && empty_body) {
         /* POSTFIELDS would add x-www-form-urlencoded; an empty "Content-Type:" removes it. */
-        x->reqh[n++].data = (char *)"Content-Type:";
+        fixed[1] = "Content-Type:";
+    }
+    for (size_t i = 0; i < nlines; i++)
+        x->reqh[i].data = x->reqh_text.data + at[i];
+    n = nlines;
+    for (size_t i = 0; i < 2; i++)
+        if (fixed[i])
+            x->reqh[n++].data = (char *)fixed[i];
     for (size_t i = 0; i + 1 < n; i++)
         x->reqh[i].next = &x->reqh[i + 1];
     x->reqh[n - 1].next = NULL;
     return 0;
 }
 
-static int setup_easy(struct upstream *u, struct upstream_xfer *x,
-                      const struct upstream_request *req)
+static int setup_easy(struct upstream *u, struct upstream_xfer *x, const struct outreq *req)
 {
     CURL *e = x->easy;
-    enum method m;
     int bad = 0;
 
-    if (!req || !req->url || method_parse(req->method, &m) != 0)
+    if (!req || !req->url.data || (unsigned)req->method >= MODEL_METHOD_COUNT)
         return -1;
-    bool has_body = req->body != NULL && m != M_HEAD;
+    const enum model_method m = req->method;
+    bool has_body = req->body != NULL && m != MODEL_HEAD;
     /* POST, PUT and PATCH always carry a Content-Length, 0 when empty: some servers answer 411
      * otherwise. Nothing else gets a body unless one is given. */
-    bool empty_body = !has_body && (m == M_POST || m == M_PUT || m == M_PATCH);
+    bool empty_body = !has_body && (m == MODEL_POST || m == MODEL_PUT || m == MODEL_PATCH);
     if (build_headers(x, req, has_body, empty_body) != 0)
         return -1;
 
 #define SET(opt, val) bad |= curl_easy_setopt(e, opt, val) != CURLE_OK
-    SET(CURLOPT_URL, req->url);
+    SET(CURLOPT_URL, req->url.data);
     SET(CURLOPT_PRIVATE, x);
     SET(CURLOPT_SHARE, u->share);
     SET(CURLOPT_NOSIGNAL, 1L);
@@ -634,7 +639,7 @@ static int setup_easy(struct upstream *u, struct upstream_xfer *x,
     SET(CURLOPT_SSL_VERIFYPEER, u->opts.verify_tls ? 1L : 0L);
     SET(CURLOPT_SSL_VERIFYHOST, u->opts.verify_tls ? 2L : 0L);
     /* PIPEWAIT helps HTTP/2 (TLS) only; on plain HTTP/1.1 it just serialises the first burst. */
-    if (strncasecmp(req->url, "https:", 6) == 0)
+    if (strncasecmp(req->url.data, "https:", 6) == 0)
         SET(CURLOPT_PIPEWAIT, 1L);
     SET(CURLOPT_ERRORBUFFER, x->errbuf);
     SET(CURLOPT_WRITEFUNCTION, on_body);
@@ -644,30 +649,32 @@ static int setup_easy(struct upstream *u, struct upstream_xfer *x,
     SET(CURLOPT_HTTPHEADER, x->reqh);
 
     switch (m) {
-    case M_GET:
+    case MODEL_GET:
         if (has_body)
             SET(CURLOPT_CUSTOMREQUEST, "GET");
         else
             SET(CURLOPT_HTTPGET, 1L);
         break;
-    case M_HEAD:
+    case MODEL_HEAD:
         SET(CURLOPT_NOBODY, 1L); /* CUSTOMREQUEST "HEAD" would wait for a body that never comes */
         break;
-    case M_POST:
+    case MODEL_POST:
         SET(CURLOPT_POST, 1L);
         break;
-    case M_PUT:
+    case MODEL_PUT:
         SET(CURLOPT_CUSTOMREQUEST, "PUT");
         break;
-    case M_PATCH:
+    case MODEL_PATCH:
         SET(CURLOPT_CUSTOMREQUEST, "PATCH");
         break;
-    case M_DELETE:
+    case MODEL_DELETE:
         SET(CURLOPT_CUSTOMREQUEST, "DELETE");
         break;
-    case M_OPTIONS:
+    case MODEL_OPTIONS:
         SET(CURLOPT_CUSTOMREQUEST, "OPTIONS");
         break;
+    case MODEL_METHOD_COUNT:
+        return -1; /* refused above */
     }
     if (has_body || empty_body) {
         /* Borrowed, not copied (CURLOPT_POSTFIELDS.3): the caller keeps it until done. */
@@ -676,12 +683,13 @@ static int setup_easy(struct upstream *u, struct upstream_xfer *x,
     }
 #undef SET
 
-    x->idempotent = m == M_GET || m == M_HEAD || m == M_PUT || m == M_DELETE || m == M_OPTIONS;
+    x->idempotent = m == MODEL_GET || m == MODEL_HEAD || m == MODEL_PUT || m == MODEL_DELETE ||
+                    m == MODEL_OPTIONS;
     x->timeout_ms = u->opts.timeout_ms;
     return bad ? -1 : 0;
 }
 
-struct upstream_xfer *upstream_start(struct upstream *u, const struct upstream_request *req,
+struct upstream_xfer *upstream_start(struct upstream *u, const struct outreq *req,
                                      upstream_done_fn done, void *arg)
 {
     struct upstream_xfer *x = xfer_get(u);

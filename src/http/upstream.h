@@ -11,6 +11,7 @@
 #ifndef CAPPROXY_UPSTREAM_H
 #define CAPPROXY_UPSTREAM_H
 
+#include "core/outreq.h"
 #include <stddef.h>
 
 #include <event2/event.h>
@@ -67,18 +68,6 @@ struct upstream_result {
     double total_ms; /* time from start to done */
 };
 
-/* What to send. Strings are borrowed and must stay valid until the done callback or cancel:
- * <body> in particular is not copied. <headers> are complete "Name: value" lines, already
- * validated (no CR/LF). */
-struct upstream_request {
-    const char *method; /* "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS" */
-    const char *url;    /* absolute, fully encoded */
-    const char *const *headers;
-    size_t nheaders;
-    const char *body; /* NULL: no body */
-    size_t body_len;
-};
-
 struct upstream;
 struct upstream_xfer;
 
@@ -92,7 +81,9 @@ void upstream_free(struct upstream *u);
 
 /* Start a transfer; <done> is called exactly once from the loop, later (never from inside this
  * call), unless upstream_cancel is called first. NULL if the request could not be set up. */
-struct upstream_xfer *upstream_start(struct upstream *u, const struct upstream_request *req,
+/* <req> is borrowed and must stay valid until the done callback or cancel (its body in
+ * particular is not copied). A header name or value holding CR or LF refuses the request. */
+struct upstream_xfer *upstream_start(struct upstream *u, const struct outreq *req,
                                      upstream_done_fn done, void *arg);
 /* Abort a transfer that has not completed; its done callback will not be called. Safe from any
  * libevent callback and from within the done callback of another transfer. */

@@ -93,7 +93,10 @@ static void tools_call(const struct jsonrpc_msg *m, const char *body, size_t ble
                     "upstream URL %s", out.url.data);
         FUZZ_ASSERT(!strpbrk(out.url.data, "#\r\n "), "upstream URL %s", out.url.data);
         for (size_t i = 0; i < out.nheaders; i++)
-            FUZZ_ASSERT(!strpbrk(out.headers[i], "\r\n"), "header %s", out.headers[i]);
+            FUZZ_ASSERT(!strpbrk(out.headers[i].name, "\r\n") &&
+                            !memchr(out.headers[i].value, '\r', out.headers[i].len) &&
+                            !memchr(out.headers[i].value, '\n', out.headers[i].len),
+                        "header %s", out.headers[i].name);
     }
     mapping_out_deinit(&out);
     /* 200, 301 (with a Location) or 502, chosen by the body's length. */

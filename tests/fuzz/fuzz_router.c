@@ -113,7 +113,10 @@ static void map_rest(const struct rt_call *call, const struct router_match *mt, 
                     "upstream URL %s", out.url.data);
         FUZZ_ASSERT(!strpbrk(out.url.data, "#\r\n "), "upstream URL %s", out.url.data);
         for (size_t i = 0; i < out.nheaders; i++)
-            FUZZ_ASSERT(!strpbrk(out.headers[i], "\r\n"), "header %s", out.headers[i]);
+            FUZZ_ASSERT(!strpbrk(out.headers[i].name, "\r\n") &&
+                            !memchr(out.headers[i].value, '\r', out.headers[i].len) &&
+                            !memchr(out.headers[i].value, '\n', out.headers[i].len),
+                        "header %s", out.headers[i].name);
         if (mapping_build(rt, call, &ref, &xout, &err) == 0)
             FUZZ_ASSERT(path_slashes(&out.url) == path_slashes(&xout.url),
                         "a path value changed the upstream path: %s vs %s", out.url.data,

@@ -57,8 +57,8 @@ static void handle(struct evhttp_request *req, void *arg)
     if (!x)
         return;
     if (strcmp(evhttp_request_get_uri(req), "/slow") == 0) {
-        struct mapping_out *o = exchange_out(x);
-        o->method = "GET";
+        struct outreq *o = exchange_out(x);
+        o->method = MODEL_GET;
         strbuf_addf(&o->url, "http://127.0.0.1:%d/never", upstream_port);
         if (exchange_forward(x, on_upstream) < 0)
             exchange_reply_text(x, 502, "text/plain", "not started");

@@ -401,13 +401,51 @@ static void run_for(int ms)
     run_until(&never, 1, ms);
 }
 
+/* The request as these tests write it: a method name (exactly as model_method_name spells it;
+ * anything else becomes a method the client does not know), a URL, "Name: value" / "Name;"
+ * header lines and a borrowed body. Free it with req_free (the body stays the caller's). curl
+ * copies the URL, and the client renders its own header lines, so only the body must outlive
+ * the transfer. */
+static void req_make(struct outreq *o, const char *method, const char *u_rl,
+                     const char *const *headers, size_t nheaders, const char *body, size_t body_len)
+{
+    outreq_init(o, 0);
+    o->method = MODEL_METHOD_COUNT;
+    for (int m = 0; method && m < MODEL_METHOD_COUNT; m++)
+        if (strcmp(method, model_method_name((enum model_method)m)) == 0)
+            o->method = (enum model_method)m;
+    if (u_rl)
+        strbuf_adds(&o->url, u_rl);
+    for (size_t i = 0; i < nheaders; i++) {
+        const char *h = headers[i], *colon = strchr(h, ':');
+        size_t hl = strlen(h);
+        char *name = xstrndup(h, colon ? (size_t)(colon - h) : hl - 1); /* "Name;" */
+        const char *v = colon ? colon + 1 : "";
+        while (*v == ' ')
+            v++;
+        outreq_add_header(o, name, v, strlen(v));
+        free(name);
+    }
+    o->body = (char *)body;
+    o->body_len = body_len;
+}
+
+static void req_free(struct outreq *o)
+{
+    o->body = NULL; /* borrowed */
+    outreq_deinit(o);
+}
+
 static struct upstream_xfer *start(struct upstream *u, const char *method, const char *u_rl,
                                    const char *const *headers, size_t nheaders, const char *body,
                                    size_t body_len, struct got *g)
 {
-    struct upstream_request req = {method, u_rl, headers, nheaders, body, body_len};
+    struct outreq req;
+    req_make(&req, method, u_rl, headers, nheaders, body, body_len);
     memset(g, 0, sizeof *g);
-    return upstream_start(u, &req, on_done, g);
+    struct upstream_xfer *x = upstream_start(u, &req, on_done, g);
+    req_free(&req);
+    return x;
 }
 
 /* Start one request and wait for it. */
@@ -654,7 +692,8 @@ static void test_concurrent(long max_host, int n)
 {
     struct upstream *u = new_upstream(0, 0, max_host);
     struct many m = {0, 0};
-    struct upstream_request req = {"GET", url("/hello"), NULL, 0, NULL, 0};
+    struct outreq req;
+    req_make(&req, "GET", url("/hello"), NULL, 0, NULL, 0);
     int started = 0;
     for (int i = 0; i < n; i++)
         started += upstream_start(u, &req, on_many, &m) != NULL;
@@ -670,6 +709,7 @@ static void test_concurrent(long max_host, int n)
     m.done = m.ok = 0;
     for (int i = 0; i < n; i++)
         upstream_start(u, &req, on_many, &m);
+    req_free(&req);
     CHECK(run_until(&m.done, n, 10000));
     CHECK(m.ok == n);
     printf("concurrent: %d requests (max_host %ld): %ld connections; second burst +%ld\n", n,
@@ -774,11 +814,14 @@ static void test_cancel_from_done(struct upstream *u)
     struct pair p;
     memset(&p, 0, sizeof p);
     int seen = srv.hang_seen, closed = srv.hang_closed;
-    struct upstream_request hang = {"GET", url("/hang"), NULL, 0, NULL, 0};
+    struct outreq hang, hello;
+    req_make(&hang, "GET", url("/hang"), NULL, 0, NULL, 0);
     p.victim = upstream_start(u, &hang, on_done, &p.b);
+    req_free(&hang);
     CHECK(run_until(&srv.hang_seen, seen + 1, 2000));
-    struct upstream_request hello = {"GET", url("/hello"), NULL, 0, NULL, 0};
+    req_make(&hello, "GET", url("/hello"), NULL, 0, NULL, 0);
     p.self = upstream_start(u, &hello, on_done_cancel_other, &p);
+    req_free(&hello);
     CHECK(run_until(&p.a.calls, 1, 2000));
     CHECK(p.a.err == UPSTREAM_OK && p.a.status == 200);
     CHECK(upstream_inflight(u) == 0);

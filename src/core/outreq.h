@@ -1,0 +1,41 @@
+/*
+ * outreq: the request capproxy sends to a consumed API, as the mapping builds it and the
+ * upstream client sends it: a method, an encoded URL, header pairs and a body. It knows nothing
+ * of how a client library spells these (curl's header lines are http/upstream.c's business).
+ */
+#ifndef CAPPROXY_OUTREQ_H
+#define CAPPROXY_OUTREQ_H
+
+#include <stddef.h>
+
+#include "base/util.h"
+#include "spec/model.h"
+
+struct outreq_header {
+    char *name;  /* owned */
+    char *value; /* owned, NUL-terminated; may be empty */
+    size_t len;
+};
+
+struct outreq {
+    enum model_method method;
+    struct strbuf url; /* absolute and fully encoded */
+    struct outreq_header *headers;
+    size_t nheaders;
+    char *body; /* owned; NULL when none */
+    size_t body_len;
+};
+
+/* <max_url>: the URL's cap (0: none). */
+void outreq_init(struct outreq *o, size_t max_url);
+void outreq_deinit(struct outreq *o); /* leaves <o> as after outreq_init(o, 0), zeroed */
+/* Append header <name> with <value>[0..len) (both copied). */
+void outreq_add_header(struct outreq *o, const char *name, const char *value, size_t len);
+/* The first header named <name> (ASCII case-insensitive), or NULL. */
+const struct outreq_header *outreq_find_header(const struct outreq *o, const char *name);
+/* The Content-Type the request goes out with: its own Content-Type header when it has one,
+ * else application/json when it has a body (every body capproxy builds is JSON), else NULL.
+ * The one home of that rule. */
+const char *outreq_content_type(const struct outreq *o);
+
+#endif
