@@ -8,6 +8,7 @@
  */
 #include "http/upstream.h"
 
+#include "base/clock.h"
 #include "base/util.h"
 #include "spec/config.h"
 
@@ -184,13 +185,6 @@ static struct upstream_xfer *xfer_pop(struct upstream_xfer **head)
     x->next = NULL;
     x->pprev = NULL;
     return x;
-}
-
-static double ms_since(const struct timespec *t0)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - t0->tv_sec) * 1e3 + (double)(now.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
 /* ---- libevent <-> curl glue ---------------------------------------------------------------- */
@@ -705,7 +699,7 @@ struct upstream_xfer *upstream_start(struct upstream *u, const struct outreq *re
     x->done = done;
     x->arg = arg;
     x->state = XS_ACTIVE;
-    clock_gettime(CLOCK_MONOTONIC, &x->t0);
+    clock_mono(&x->t0);
     if (curl_multi_add_handle(u->multi, x->easy) != CURLM_OK)
         goto fail;
     xfer_link(&u->active, x);
@@ -784,7 +778,7 @@ static bool try_retry(struct upstream *u, struct upstream_xfer *x, CURLcode rc, 
         return false; /* something arrived: not a dead connection */
     long remaining = 0;
     if (x->timeout_ms > 0) {
-        remaining = x->timeout_ms - (long)ms_since(&x->t0);
+        remaining = x->timeout_ms - (long)clock_ms_since(&x->t0);
         if (remaining <= 0)
             return false;
     }
@@ -824,7 +818,7 @@ static void xfer_complete(struct upstream *u, struct upstream_xfer *x, CURLcode 
     res.nheaders = headers_finish(x, &res.content_type);
     res.headers = x->out;
     res.body = x->body;
-    res.total_ms = ms_since(&x->t0);
+    res.total_ms = clock_ms_since(&x->t0);
 
     x->state = XS_CALLING; /* upstream_cancel(x) from its own callback is a no-op */
     if (x->done)
