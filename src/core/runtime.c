@@ -13,6 +13,7 @@
 
 #include "spec/jsonpath.h"
 #include "base/log.h"
+#include "base/secret.h"
 #include "spec/template.h"
 #include "spec/urlenc.h"
 #include "core/catalog.h"
@@ -626,19 +627,19 @@ void runtime_free(struct runtime *rt)
     if (!rt)
         return;
     for (size_t i = 0; i < rt->nvars; i++)
-        secrets_free(rt->vars[i].value);
+        secret_free(rt->vars[i].value);
     free(rt->vars);
     for (size_t i = 0; i < rt->nconsumers; i++) {
         struct rt_consumer *c = &rt->consumers[i];
         free(c->base_uri);
         for (size_t j = 0; j < c->ncreds; j++) {
-            secrets_free(c->creds[j].value);
+            secret_free(c->creds[j].value);
             free(c->creds[j].source);
         }
         free(c->creds);
         free(c->query_auth_name);
-        secrets_free(c->query_auth_value);
-        secrets_free(c->query_auth_enc);
+        secret_free(c->query_auth_value);
+        secret_free(c->query_auth_enc);
     }
     free(rt->consumers);
     for (size_t i = 0; i < rt->nlisteners; i++) {
@@ -659,7 +660,7 @@ void runtime_free(struct runtime *rt)
     free(rt->stdio_tools);
     catalog_stdio_free(rt->stdio_ep);
     for (size_t i = 0; i < rt->ninbound; i++)
-        secrets_free(rt->inbound[i].expected);
+        secret_free(rt->inbound[i].expected);
     free(rt->inbound);
     for (size_t i = 0; i < rt->ncalls; i++) {
         struct rt_call *c = &rt->calls[i];

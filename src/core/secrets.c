@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/b64.h"
+#include "base/secret.h"
 #include "spec/template.h"
 
 /* ---- bind variables ---- */
@@ -238,30 +240,11 @@ char *secrets_render(const struct runtime *rt, const char *prefix, const char *t
     strbuf_adds(&b, prefix);
     template_render(tpl, var_lookup, &vc, &b);
     if (vc.missing || b.len == strlen(prefix)) {
+        secret_wipe(b.data, b.len); /* what was rendered before the missing variable */
         strbuf_deinit(&b);
         return NULL;
     }
     return strbuf_detach(&b, NULL);
-}
-
-char *secrets_base64(const char *in)
-{
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t n = strlen(in); /* user:password, no NUL inside */
-    char *out = xmalloc(4 * ((n + 2) / 3) + 1), *o = out;
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned char)in[i] << 16;
-        if (i + 1 < n)
-            v |= (unsigned char)in[i + 1] << 8;
-        if (i + 2 < n)
-            v |= (unsigned char)in[i + 2];
-        *o++ = tbl[(v >> 18) & 63];
-        *o++ = tbl[(v >> 12) & 63];
-        *o++ = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
-        *o++ = i + 2 < n ? tbl[v & 63] : '=';
-    }
-    *o = '\0';
-    return out;
 }
 
 static char *auth_source(const struct model_auth *a)
@@ -336,10 +319,11 @@ int secrets_build_consumer(struct runtime *rt, const struct model_consumer *mc,
         template_render(au->password ? au->password : "", var_lookup, &vc, &b);
         char *value = NULL;
         if (!vc.missing) {
-            char *enc = secrets_base64(b.data);
+            char *enc = b64_encode(b.data, b.len);
             value = xasprintf("Basic %s", enc);
-            free(enc);
+            secret_free(enc);
         }
+        secret_wipe(b.data, b.len); /* "user:password" in clear */
         strbuf_deinit(&b);
         add_cred(rc, "Authorization", value, auth_source(au), true, a);
         break;
@@ -376,14 +360,4 @@ int secrets_build_consumer(struct runtime *rt, const struct model_consumer *mc,
                  a);
     }
     return 0;
-}
-
-void secrets_free(char *s)
-{
-    if (!s)
-        return;
-    volatile char *p = s;
-    while (*p)
-        *p++ = 0;
-    free(s);
 }
