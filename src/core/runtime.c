@@ -418,30 +418,21 @@ static void names_add(struct names *s, const char *name, size_t len)
 
 /* A placeholder as mapping's template lookup reads it: rest.NAME, tools.NAME and
  * <namespace>.NAME are the input NAME; a bare name is an input unless it is a bind variable. */
-static int names_placeholder(void *arg, const char *name, size_t len, struct strbuf *out)
+static int names_placeholder(void *arg, const char *name, size_t len)
 {
     struct names *s = arg;
     const char *ns = s->call->expose ? s->call->expose->ns : NULL;
-    size_t nslen = ns ? strlen(ns) : 0;
-    if (len > 5 && memcmp(name, "rest.", 5) == 0)
-        names_add(s, name + 5, len - 5);
-    else if (len > 6 && memcmp(name, "tools.", 6) == 0)
-        names_add(s, name + 6, len - 6);
-    else if (ns && len > nslen + 1 && memcmp(name, ns, nslen) == 0 && name[nslen] == '.')
-        names_add(s, name + nslen + 1, len - nslen - 1);
-    else if (!runtime_find_var(s->rt, name, len))
-        names_add(s, name, len);
-    return 1;
+    enum template_ref kind;
+    size_t klen;
+    const char *key = template_ref_key(name, len, ns, TREF_ANY, &klen, &kind);
+    if (kind != TREF_NONE || !runtime_find_var(s->rt, name, len))
+        names_add(s, key, klen);
+    return 0;
 }
 
 static void names_template(struct names *s, const char *tpl)
 {
-    if (!tpl || !template_has_placeholder(tpl))
-        return;
-    struct strbuf scratch;
-    strbuf_init(&scratch, 0);
-    template_render(tpl, names_placeholder, s, &scratch);
-    strbuf_deinit(&scratch);
+    template_each(tpl, names_placeholder, s);
 }
 
 static void names_json(struct names *s, const cJSON *j)

@@ -20,24 +20,25 @@ struct uses {
     bool elsewhere; /* used anywhere else */
 };
 
+struct find_var {
+    const char *var;
+    bool found;
+};
+
+static int is_var(void *arg, const char *name, size_t len)
+{
+    struct find_var *f = arg;
+    f->found = strlen(f->var) == len && memcmp(f->var, name, len) == 0;
+    return f->found; /* stop at the first use */
+}
+
+/* Whether template <s> reads bind variable <var>: one of the names template_render would look
+ * up is exactly <var>. */
 static bool str_uses(const char *s, const char *var)
 {
-    if (!s)
-        return false;
-    size_t vlen = strlen(var);
-    for (const char *p = strstr(s, "{{"); p; p = strstr(p + 2, "{{")) {
-        const char *q = p + 2;
-        while (*q == ' ')
-            q++;
-        if (strncmp(q, var, vlen) == 0) {
-            const char *e = q + vlen;
-            while (*e == ' ')
-                e++;
-            if (e[0] == '}' && e[1] == '}')
-                return true;
-        }
-    }
-    return false;
+    struct find_var f = {var, false};
+    template_each(s, is_var, &f);
+    return f.found;
 }
 
 static bool json_uses(const cJSON *j, const char *var)
@@ -247,16 +248,22 @@ char *secrets_render(const struct runtime *rt, const char *prefix, const char *t
     return strbuf_detach(&b, NULL);
 }
 
+static int first_name(void *arg, const char *name, size_t len)
+{
+    *(char **)arg = xasprintf("bind %.*s", (int)len, name);
+    return 1;
+}
+
+/* Where a document's credential comes from, for the route table and warnings: the first bind
+ * variable its template reads, or the document itself when it reads none (a literal value). */
 static char *auth_source(const struct model_auth *a)
 {
     const char *tpl = a->kind == MODEL_AUTH_BEARER  ? a->token
                       : a->kind == MODEL_AUTH_BASIC ? a->password
                                                     : a->value;
-    const char *p = tpl ? strstr(tpl, "{{") : NULL;
-    if (!p)
-        return xstrdup("capability document");
-    const char *e = strstr(p, "}}");
-    return xasprintf("bind %.*s", e ? (int)(e - p - 2) : 0, p + 2);
+    char *source = NULL;
+    template_each(tpl, first_name, &source);
+    return source ? source : xstrdup("capability document");
 }
 
 /* runtime_credential for the consumer being built: the one place a credential is changed
