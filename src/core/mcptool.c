@@ -272,7 +272,7 @@ cJSON *mcptool_text_result(const char *text, size_t len, bool is_error)
     cJSON *content = cJSON_AddArrayToObject(r, "content");
     cJSON *item = cJSON_CreateObject();
     cJSON_AddStringToObject(item, "type", "text");
-    char *t = jsonrpc_utf8_sanitize(text ? text : "", text ? len : 0);
+    char *t = utf8_sanitize(text ? text : "", text ? len : 0);
     cJSON_AddStringToObject(item, "text", t);
     free(t);
     cJSON_AddItemToArray(content, item);
@@ -286,7 +286,7 @@ static void add_text(cJSON *r, const char *text, size_t len)
 {
     cJSON *item = cJSON_CreateObject();
     cJSON_AddStringToObject(item, "type", "text");
-    char *t = jsonrpc_utf8_sanitize(text, len);
+    char *t = utf8_sanitize(text, len);
     cJSON_AddStringToObject(item, "text", t);
     free(t);
     cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(r, "content"), item);
@@ -327,7 +327,7 @@ cJSON *mcptool_upstream_result(const struct rt_call *call, long status, const ch
     cJSON *meta = cJSON_AddObjectToObject(r, "_meta");
     cJSON_AddNumberToObject(meta, "upstreamStatus", (double)status);
     if (location) {
-        char *l = jsonrpc_utf8_sanitize(location, strlen(location));
+        char *l = utf8_sanitize(location, strlen(location));
         cJSON_AddStringToObject(meta, "upstreamLocation", l);
         free(l);
     }
