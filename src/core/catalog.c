@@ -32,6 +32,15 @@ static void auth_add(struct catalog *c, const struct runtime *rt, const struct m
     c->auth[c->nauth++] = in;
 }
 
+/* Whether one of the first <n> tools of <tools> comes from adapter <e>. */
+static bool adapter_seen(struct rt_call *const *tools, size_t n, const struct model_expose *e)
+{
+    for (size_t i = 0; i < n; i++)
+        if (tools[i]->expose == e)
+            return true;
+    return false;
+}
+
 static int by_name_cmp(const void *a, const void *b)
 {
     const struct rt_call *const *x = a, *const *y = b;
@@ -46,10 +55,7 @@ struct catalog *catalog_build(const struct runtime *rt, const struct rt_mcp_endp
      * authentication, or it could reach a protected adapter's tools through it. */
     for (size_t i = 0; i < ep->ntools; i++) {
         const struct model_expose *e = ep->tools[i]->expose;
-        bool seen = false;
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = ep->tools[j]->expose == e;
-        if (!seen && e)
+        if (e && !adapter_seen(ep->tools, i, e))
             auth_add(c, rt, e);
     }
     if (ep->expose && ep->ntools == 0)
@@ -121,10 +127,8 @@ struct rt_mcp_endpoint *catalog_stdio_endpoint(const struct runtime *rt)
             ep->dups[ep->ndups++] = (struct rt_tool_dup){dup, c};
             continue;
         }
-        bool first_of_adapter = true;
-        for (size_t j = 0; j < ep->ntools && first_of_adapter; j++)
-            first_of_adapter = ep->tools[j]->expose != c->expose;
-        if (first_of_adapter && c->expose->description && *c->expose->description)
+        if (!adapter_seen(ep->tools, ep->ntools, c->expose) && c->expose->description &&
+            *c->expose->description)
             strbuf_addf(&instr, "%s%s", instr.len ? "\n\n" : "", c->expose->description);
         ep->tools[ep->ntools++] = c;
     }

@@ -9,7 +9,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/b64.h"
 #include "base/log.h"
+#include "base/secret.h"
 #include "core/secrets.h"
 
 void inbound_build(struct runtime *rt, const struct model_expose *e)
@@ -27,11 +29,11 @@ void inbound_build(struct runtime *rt, const struct model_expose *e)
         char *pass = secrets_render(rt, "", a->password);
         if (user && pass) {
             char *up = xasprintf("%s:%s", user, pass);
-            in.expected = secrets_base64(up);
-            secrets_free(up);
+            in.expected = b64_encode(up, strlen(up));
+            secret_free(up);
         }
-        secrets_free(user);
-        secrets_free(pass);
+        secret_free(user);
+        secret_free(pass);
         break;
     }
     case MODEL_AUTH_APIKEY:

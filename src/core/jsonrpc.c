@@ -200,19 +200,5 @@ char *jsonrpc_result_text(const cJSON *id, const char *result_json)
 
 char *jsonrpc_utf8_sanitize(const char *s, size_t len)
 {
-    struct strbuf b;
-    strbuf_init(&b, 0);
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < len) {
-        size_t n = utf8_seq(p + i, len - i);
-        if (n) {
-            strbuf_add(&b, p + i, n);
-            i += n;
-        } else {
-            strbuf_add(&b, "\xEF\xBF\xBD", 3);
-            i++;
-        }
-    }
-    return strbuf_detach(&b, NULL);
+    return utf8_sanitize(s, len);
 }

@@ -48,8 +48,7 @@ cJSON *jsonrpc_error(const cJSON *id, int code, const char *message);
  * serialised, e.g. a cached tools list). Caller frees with free(). */
 char *jsonrpc_result_text(const cJSON *id, const char *result_json);
 
-/* <s>[0..len) as a NUL-terminated valid UTF-8 string (caller frees): invalid sequences and NUL
- * bytes become U+FFFD, so the text can always be put into JSON. */
+/* Old name of utf8_sanitize (base/util.h): kept until front/mcp.c switches, then deleted. */
 char *jsonrpc_utf8_sanitize(const char *s, size_t len);
 
 /* Old names of the MCP functions, now core/mcptool.h: kept until front/mcp.c switches, then

@@ -232,16 +232,8 @@ static int tpl_lookup(void *arg, const char *name, size_t len, struct strbuf *ou
 {
     struct ctx *c = arg;
     const char *ns = c->call->expose ? c->call->expose->ns : NULL;
-    const char *key = name;
-    size_t klen = len;
-    size_t nslen = ns ? strlen(ns) : 0;
-    if (len > 5 && memcmp(name, "rest.", 5) == 0) {
-        key = name + 5, klen = len - 5;
-    } else if (len > 6 && memcmp(name, "tools.", 6) == 0) {
-        key = name + 6, klen = len - 6;
-    } else if (ns && len > nslen + 1 && memcmp(name, ns, nslen) == 0 && name[nslen] == '.') {
-        key = name + nslen + 1, klen = len - nslen - 1;
-    }
+    size_t klen;
+    const char *key = template_ref_key(name, len, ns, TREF_ANY, &klen, NULL);
     /* A bare name that a `binds` entry declares is that variable, whatever the caller sends:
      * an input of the same name (a header, say) must never replace a configured value. */
     const struct rt_var *bound = key == name ? runtime_find_var(c->rt, name, len) : NULL;

@@ -106,34 +106,27 @@ static bool param_from_args(const struct schema *s, const struct model_param *p)
 }
 
 /* `{{tools.NAME}}` (or `{{<own namespace>.NAME}}`) placeholders of a `with` template read the
- * argument NAME; it renders as text, so any JSON scalar works. */
+ * argument NAME; it renders as text, so any JSON scalar works. (`rest.NAME` reads it too, but
+ * is not advertised as a tool argument.) */
+static int schema_placeholder(void *arg, const char *name, size_t len)
+{
+    struct schema *s = arg;
+    const char *ns = s->call->expose ? s->call->expose->ns : NULL;
+    enum template_ref kind;
+    size_t klen;
+    const char *key = template_ref_key(name, len, ns, TREF_TOOLS | TREF_NS, &klen, &kind);
+    if (kind == TREF_NONE)
+        return 0;
+    char *n = xstrndup(key, klen);
+    if (!is_credential(s, n))
+        schema_prop(s, n, MODEL_TYPE_ANY, NULL, false);
+    free(n);
+    return 0;
+}
+
 static void schema_template(struct schema *s, const char *tpl)
 {
-    const char *ns = s->call->expose ? s->call->expose->ns : NULL;
-    size_t nslen = ns ? strlen(ns) : 0;
-    for (const char *p = tpl ? strstr(tpl, "{{") : NULL; p; p = strstr(p, "{{")) {
-        const char *b = p + 2, *e = strstr(b, "}}");
-        if (!e)
-            break;
-        while (b < e && *b == ' ')
-            b++;
-        const char *end = e;
-        while (end > b && end[-1] == ' ')
-            end--;
-        size_t len = (size_t)(end - b);
-        const char *name = NULL;
-        if (len > 6 && memcmp(b, "tools.", 6) == 0)
-            name = b + 6;
-        else if (ns && len > nslen + 1 && memcmp(b, ns, nslen) == 0 && b[nslen] == '.')
-            name = b + nslen + 1;
-        if (name) {
-            char *n = xstrndup(name, (size_t)(end - name));
-            if (!is_credential(s, n))
-                schema_prop(s, n, MODEL_TYPE_ANY, NULL, false);
-            free(n);
-        }
-        p = e + 2;
-    }
+    template_each(tpl, schema_placeholder, s);
 }
 
 static void schema_from_with(struct schema *s)
@@ -279,7 +272,7 @@ cJSON *mcptool_text_result(const char *text, size_t len, bool is_error)
     cJSON *content = cJSON_AddArrayToObject(r, "content");
     cJSON *item = cJSON_CreateObject();
     cJSON_AddStringToObject(item, "type", "text");
-    char *t = jsonrpc_utf8_sanitize(text ? text : "", text ? len : 0);
+    char *t = utf8_sanitize(text ? text : "", text ? len : 0);
     cJSON_AddStringToObject(item, "text", t);
     free(t);
     cJSON_AddItemToArray(content, item);
@@ -293,7 +286,7 @@ static void add_text(cJSON *r, const char *text, size_t len)
 {
     cJSON *item = cJSON_CreateObject();
     cJSON_AddStringToObject(item, "type", "text");
-    char *t = jsonrpc_utf8_sanitize(text, len);
+    char *t = utf8_sanitize(text, len);
     cJSON_AddStringToObject(item, "text", t);
     free(t);
     cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(r, "content"), item);
@@ -334,7 +327,7 @@ cJSON *mcptool_upstream_result(const struct rt_call *call, long status, const ch
     cJSON *meta = cJSON_AddObjectToObject(r, "_meta");
     cJSON_AddNumberToObject(meta, "upstreamStatus", (double)status);
     if (location) {
-        char *l = jsonrpc_utf8_sanitize(location, strlen(location));
+        char *l = utf8_sanitize(location, strlen(location));
         cJSON_AddStringToObject(meta, "upstreamLocation", l);
         free(l);
     }

@@ -13,6 +13,7 @@
 
 #include "spec/jsonpath.h"
 #include "base/log.h"
+#include "base/secret.h"
 #include "spec/template.h"
 #include "spec/urlenc.h"
 #include "core/catalog.h"
@@ -417,30 +418,21 @@ static void names_add(struct names *s, const char *name, size_t len)
 
 /* A placeholder as mapping's template lookup reads it: rest.NAME, tools.NAME and
  * <namespace>.NAME are the input NAME; a bare name is an input unless it is a bind variable. */
-static int names_placeholder(void *arg, const char *name, size_t len, struct strbuf *out)
+static int names_placeholder(void *arg, const char *name, size_t len)
 {
     struct names *s = arg;
     const char *ns = s->call->expose ? s->call->expose->ns : NULL;
-    size_t nslen = ns ? strlen(ns) : 0;
-    if (len > 5 && memcmp(name, "rest.", 5) == 0)
-        names_add(s, name + 5, len - 5);
-    else if (len > 6 && memcmp(name, "tools.", 6) == 0)
-        names_add(s, name + 6, len - 6);
-    else if (ns && len > nslen + 1 && memcmp(name, ns, nslen) == 0 && name[nslen] == '.')
-        names_add(s, name + nslen + 1, len - nslen - 1);
-    else if (!runtime_find_var(s->rt, name, len))
-        names_add(s, name, len);
-    return 1;
+    enum template_ref kind;
+    size_t klen;
+    const char *key = template_ref_key(name, len, ns, TREF_ANY, &klen, &kind);
+    if (kind != TREF_NONE || !runtime_find_var(s->rt, name, len))
+        names_add(s, key, klen);
+    return 0;
 }
 
 static void names_template(struct names *s, const char *tpl)
 {
-    if (!tpl || !template_has_placeholder(tpl))
-        return;
-    struct strbuf scratch;
-    strbuf_init(&scratch, 0);
-    template_render(tpl, names_placeholder, s, &scratch);
-    strbuf_deinit(&scratch);
+    template_each(tpl, names_placeholder, s);
 }
 
 static void names_json(struct names *s, const cJSON *j)
@@ -626,19 +618,19 @@ void runtime_free(struct runtime *rt)
     if (!rt)
         return;
     for (size_t i = 0; i < rt->nvars; i++)
-        secrets_free(rt->vars[i].value);
+        secret_free(rt->vars[i].value);
     free(rt->vars);
     for (size_t i = 0; i < rt->nconsumers; i++) {
         struct rt_consumer *c = &rt->consumers[i];
         free(c->base_uri);
         for (size_t j = 0; j < c->ncreds; j++) {
-            secrets_free(c->creds[j].value);
+            secret_free(c->creds[j].value);
             free(c->creds[j].source);
         }
         free(c->creds);
         free(c->query_auth_name);
-        secrets_free(c->query_auth_value);
-        secrets_free(c->query_auth_enc);
+        secret_free(c->query_auth_value);
+        secret_free(c->query_auth_enc);
     }
     free(rt->consumers);
     for (size_t i = 0; i < rt->nlisteners; i++) {
@@ -659,7 +651,7 @@ void runtime_free(struct runtime *rt)
     free(rt->stdio_tools);
     catalog_stdio_free(rt->stdio_ep);
     for (size_t i = 0; i < rt->ninbound; i++)
-        secrets_free(rt->inbound[i].expected);
+        secret_free(rt->inbound[i].expected);
     free(rt->inbound);
     for (size_t i = 0; i < rt->ncalls; i++) {
         struct rt_call *c = &rt->calls[i];

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/b64.h"
+#include "base/secret.h"
 #include "spec/template.h"
 
 /* ---- bind variables ---- */
@@ -18,24 +20,25 @@ struct uses {
     bool elsewhere; /* used anywhere else */
 };
 
+struct find_var {
+    const char *var;
+    bool found;
+};
+
+static int is_var(void *arg, const char *name, size_t len)
+{
+    struct find_var *f = arg;
+    f->found = strlen(f->var) == len && memcmp(f->var, name, len) == 0;
+    return f->found; /* stop at the first use */
+}
+
+/* Whether template <s> reads bind variable <var>: one of the names template_render would look
+ * up is exactly <var>. */
 static bool str_uses(const char *s, const char *var)
 {
-    if (!s)
-        return false;
-    size_t vlen = strlen(var);
-    for (const char *p = strstr(s, "{{"); p; p = strstr(p + 2, "{{")) {
-        const char *q = p + 2;
-        while (*q == ' ')
-            q++;
-        if (strncmp(q, var, vlen) == 0) {
-            const char *e = q + vlen;
-            while (*e == ' ')
-                e++;
-            if (e[0] == '}' && e[1] == '}')
-                return true;
-        }
-    }
-    return false;
+    struct find_var f = {var, false};
+    template_each(s, is_var, &f);
+    return f.found;
 }
 
 static bool json_uses(const cJSON *j, const char *var)
@@ -238,42 +241,29 @@ char *secrets_render(const struct runtime *rt, const char *prefix, const char *t
     strbuf_adds(&b, prefix);
     template_render(tpl, var_lookup, &vc, &b);
     if (vc.missing || b.len == strlen(prefix)) {
+        secret_wipe(b.data, b.len); /* what was rendered before the missing variable */
         strbuf_deinit(&b);
         return NULL;
     }
     return strbuf_detach(&b, NULL);
 }
 
-char *secrets_base64(const char *in)
+static int first_name(void *arg, const char *name, size_t len)
 {
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t n = strlen(in); /* user:password, no NUL inside */
-    char *out = xmalloc(4 * ((n + 2) / 3) + 1), *o = out;
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned char)in[i] << 16;
-        if (i + 1 < n)
-            v |= (unsigned char)in[i + 1] << 8;
-        if (i + 2 < n)
-            v |= (unsigned char)in[i + 2];
-        *o++ = tbl[(v >> 18) & 63];
-        *o++ = tbl[(v >> 12) & 63];
-        *o++ = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
-        *o++ = i + 2 < n ? tbl[v & 63] : '=';
-    }
-    *o = '\0';
-    return out;
+    *(char **)arg = xasprintf("bind %.*s", (int)len, name);
+    return 1;
 }
 
+/* Where a document's credential comes from, for the route table and warnings: the first bind
+ * variable its template reads, or the document itself when it reads none (a literal value). */
 static char *auth_source(const struct model_auth *a)
 {
     const char *tpl = a->kind == MODEL_AUTH_BEARER  ? a->token
                       : a->kind == MODEL_AUTH_BASIC ? a->password
                                                     : a->value;
-    const char *p = tpl ? strstr(tpl, "{{") : NULL;
-    if (!p)
-        return xstrdup("capability document");
-    const char *e = strstr(p, "}}");
-    return xasprintf("bind %.*s", e ? (int)(e - p - 2) : 0, p + 2);
+    char *source = NULL;
+    template_each(tpl, first_name, &source);
+    return source ? source : xstrdup("capability document");
 }
 
 /* runtime_credential for the consumer being built: the one place a credential is changed
@@ -336,10 +326,11 @@ int secrets_build_consumer(struct runtime *rt, const struct model_consumer *mc,
         template_render(au->password ? au->password : "", var_lookup, &vc, &b);
         char *value = NULL;
         if (!vc.missing) {
-            char *enc = secrets_base64(b.data);
+            char *enc = b64_encode(b.data, b.len);
             value = xasprintf("Basic %s", enc);
-            free(enc);
+            secret_free(enc);
         }
+        secret_wipe(b.data, b.len); /* "user:password" in clear */
         strbuf_deinit(&b);
         add_cred(rc, "Authorization", value, auth_source(au), true, a);
         break;
@@ -376,14 +367,4 @@ int secrets_build_consumer(struct runtime *rt, const struct model_consumer *mc,
                  a);
     }
     return 0;
-}
-
-void secrets_free(char *s)
-{
-    if (!s)
-        return;
-    volatile char *p = s;
-    while (*p)
-        *p++ = 0;
-    free(s);
 }

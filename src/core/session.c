@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "base/b64.h"
 #include "base/log.h"
 #include "base/sha256.h"
 #include "base/util.h"
@@ -18,7 +19,8 @@
 #define SESSION_RAND_LEN 16
 #define SESSION_BODY_LEN (1 + SESSION_RAND_LEN + 8)
 #define SESSION_RAW_LEN  (SESSION_BODY_LEN + SHA256_DIGEST_SIZE)
-#define SESSION_TEXT_LEN ((SESSION_RAW_LEN * 4 + 2) / 3) /* base64url without padding */
+#define SESSION_TEXT_LEN B64_URL_LEN(SESSION_RAW_LEN) /* base64url without padding */
+_Static_assert(SESSION_TEXT_LEN < SESSION_ID_MAX, "an issued id and its NUL fit SESSION_ID_MAX");
 
 const char *const session_versions[] = {"2025-11-25", "2025-06-18", "2025-03-26"};
 const size_t session_nversions = UTIL_ARRAY_LEN(session_versions);
@@ -108,60 +110,6 @@ int session_global_init(void)
     return session_init_rc;
 }
 
-/* ---- base64url ---- */
-
-static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static void b64url_encode(const uint8_t *in, size_t n, char *out)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)in[i + 1] << 8;
-        if (i + 2 < n)
-            v |= in[i + 2];
-        out[o++] = b64url[(v >> 18) & 63];
-        out[o++] = b64url[(v >> 12) & 63];
-        if (i + 1 < n)
-            out[o++] = b64url[(v >> 6) & 63];
-        if (i + 2 < n)
-            out[o++] = b64url[v & 63];
-    }
-    out[o] = '\0';
-}
-
-static int b64url_value(char c)
-{
-    const char *p = c ? strchr(b64url, c) : NULL;
-    return p ? (int)(p - b64url) : -1;
-}
-
-/* Decode exactly <n> bytes from a text of exactly the matching length; -1 otherwise. */
-static int b64url_decode(const char *in, size_t inlen, uint8_t *out, size_t n)
-{
-    if (inlen != (n * 4 + 2) / 3)
-        return -1;
-    uint32_t acc = 0;
-    int bits = 0;
-    size_t o = 0;
-    for (size_t i = 0; i < inlen; i++) {
-        int v = b64url_value(in[i]);
-        if (v < 0)
-            return -1;
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (o < n)
-                out[o++] = (uint8_t)(acc >> bits);
-        }
-        acc &= (1u << bits) - 1;
-    }
-    /* Leftover bits must be zero, so every id has exactly one spelling. */
-    return o == n && acc == 0 ? 0 : -1;
-}
-
 /* ---- ids ---- */
 
 int session_issue(int64_t now, char out[SESSION_ID_MAX])
@@ -176,7 +124,7 @@ int session_issue(int64_t now, char out[SESSION_ID_MAX])
     for (int i = 0; i < 8; i++)
         raw[1 + SESSION_RAND_LEN + i] = (uint8_t)(t >> (56 - 8 * i));
     sha256_hmac(session_key, sizeof session_key, raw, SESSION_BODY_LEN, raw + SESSION_BODY_LEN);
-    b64url_encode(raw, sizeof raw, out);
+    b64_url_encode(raw, sizeof raw, out);
     return 0;
 }
 
@@ -186,7 +134,7 @@ static enum session_status verify(const char *id, int64_t now, uint8_t raw[SESSI
     if (session_global_init() < 0 || !id)
         return SESSION_MALFORMED;
     size_t len = strlen(id);
-    if (len != SESSION_TEXT_LEN || b64url_decode(id, len, raw, SESSION_RAW_LEN) < 0 ||
+    if (len != SESSION_TEXT_LEN || b64_url_decode(id, len, raw, SESSION_RAW_LEN) < 0 ||
         raw[0] != SESSION_FORMAT)
         return SESSION_MALFORMED;
     uint8_t mac[SHA256_DIGEST_SIZE];

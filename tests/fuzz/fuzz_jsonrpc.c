@@ -13,6 +13,7 @@
  */
 #include "fuzz.h"
 
+#include "base/util.h"
 #include "core/jsonrpc.h"
 #include "core/mapping.h"
 #include "core/mcptool.h"
@@ -72,7 +73,7 @@ static void tools_call(const struct jsonrpc_msg *m, const char *body, size_t ble
     FUZZ_ASSERT(!args || cJSON_IsObject(args), "arguments that are not an object");
     const struct rt_call *call = pick_tool(name);
     if (strcmp(call->name, name) != 0) {
-        char *safe = jsonrpc_utf8_sanitize(name, strnlen(name, 200));
+        char *safe = utf8_sanitize(name, strnlen(name, 200));
         char *msg = xasprintf("Unknown tool: %s", safe);
         send_reply(jsonrpc_error(m->id, JSONRPC_INVALID_PARAMS, msg));
         free(msg);
@@ -111,9 +112,9 @@ static void tools_call(const struct jsonrpc_msg *m, const char *body, size_t ble
  * length is unchanged nothing was replaced. */
 static void check_sanitize(const char *s, size_t len)
 {
-    char *a = jsonrpc_utf8_sanitize(s, len);
+    char *a = utf8_sanitize(s, len);
     size_t alen = strlen(a);
-    char *b = jsonrpc_utf8_sanitize(a, alen);
+    char *b = utf8_sanitize(a, alen);
     FUZZ_ASSERT(strcmp(a, b) == 0, "sanitising twice changed the text");
     FUZZ_ASSERT(alen >= len, "sanitising shrank %zu bytes to %zu", len, alen);
     FUZZ_ASSERT(alen != len || memcmp(a, s, len) == 0, "same length, other text");

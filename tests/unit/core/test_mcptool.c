@@ -289,11 +289,74 @@ static void test_schemas(void)
     config_deinit(&cfg);
 }
 
+static const char *scan_yaml = "naftiko: 1.0.0-alpha2\n"
+                               "capability:\n"
+                               "  consumes:\n"
+                               "    - type: http\n"
+                               "      namespace: api\n"
+                               "      baseUri: http://up.example\n"
+                               "      resources:\n"
+                               "        - name: things\n"
+                               "          path: /things\n"
+                               "          operations:\n"
+                               "            - name: get\n"
+                               "              method: GET\n"
+                               "              inputParameters:\n"
+                               "                - {name: x-a, in: header}\n"
+                               "                - {name: x-b, in: header}\n"
+                               "                - {name: x-c, in: header}\n"
+                               "                - {name: x-d, in: header}\n"
+                               "                - {name: x-e, in: header}\n"
+                               "  exposes:\n"
+                               "    - type: mcp\n"
+                               "      namespace: api-mcp\n"
+                               "      port: 9090\n"
+                               "      tools:\n"
+                               "        - name: scan\n"
+                               "          call: api.get\n"
+                               "          with:\n"
+                               "            x-a: '{{{tools.a}}}'\n"
+                               "            x-b: '{{\ttools.b\t}}'\n"
+                               "            x-c: '{{x {{tools.c}}'\n"
+                               "            x-d: '{{tools.d'\n"
+                               "            x-e: '{{rest.e}}'\n";
+
+static bool has_input(const struct rt_call *c, const char *name)
+{
+    for (size_t i = 0; c && i < c->ninputs; i++)
+        if (str_eq(c->inputs[i], name))
+            return true;
+    return false;
+}
+
+/* A `with` template's arguments are the placeholders rendering reads (the last "{{" before the
+ * first "}}" opens one, tabs are trimmed like spaces): {{{tools.a}}} renders "{" + a + "}", so
+ * `a` is an argument; an unclosed "{{tools.d" is text. The schema lists exactly the tools. and
+ * namespace placeholders among the call's inputs (rest.e is read, but not advertised). */
+static void test_schema_placeholders(void)
+{
+    struct config cfg;
+    config_defaults(&cfg);
+    struct runtime *rt = load("scan.yaml", scan_yaml, &cfg);
+    CHECK(rt != NULL);
+    if (!rt) {
+        config_deinit(&cfg);
+        return;
+    }
+    check_schema(rt, "scan", "{\"type\":\"object\",\"properties\":{\"a\":{},\"b\":{},\"c\":{}}}");
+    const struct rt_call *c = tool(rt, "scan");
+    CHECK(has_input(c, "a") && has_input(c, "b") && has_input(c, "c") && has_input(c, "e"));
+    CHECK(!has_input(c, "d") && !has_input(c, "tools.d"));
+    runtime_free(rt);
+    config_deinit(&cfg);
+}
+
 int main(void)
 {
     test_initialize_result();
     test_call_params();
     test_seed_schemas();
     test_schemas();
+    test_schema_placeholders();
     return harness_report();
 }
