@@ -212,7 +212,7 @@ static void test_json_nul(void)
     CHECK(json_text_refusal("{\"a\\\"\x02\":1}", 10, true, NULL));
 }
 
-/* The same cases as jsonrpc_utf8_sanitize's (tests/unit/core/test_mcptool.c), which this replaces. */
+/* utf8_sanitize: invalid sequences and NUL bytes become U+FFFD, valid text is unchanged. */
 static void test_utf8_sanitize(void)
 {
     char *s = utf8_sanitize("ok \xC3\xA9 \xFF x\0y \xED\xA0\x80 \xF0\x9F\x98\x80", 20);
