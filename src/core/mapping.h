@@ -64,10 +64,6 @@ int mapping_build(const struct runtime *rt, const struct rt_call *call,
                   const struct mapping_input *in, struct mapping_out *out,
                   struct mapping_error *err);
 
-/* Old name of respmap_apply (core/respmap.h): kept until front/rest.c switches, then deleted. */
-#include "core/respmap.h"
-#define mapping_response respmap_apply
-
 /* Whether <v> is a JSON number or a string holding one (integer when <integer>). */
 bool mapping_is_number_text(const char *s, size_t len, bool integer);
 

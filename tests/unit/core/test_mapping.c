@@ -8,6 +8,7 @@
 #include "spec/config.h"
 #include "spec/loader.h"
 #include "core/mapping.h"
+#include "core/respmap.h"
 #include "core/runtime.h"
 
 static const char *doc_yaml =
@@ -388,12 +389,12 @@ static void test_flat_body_and_auth(void)
 
     /* Output mapping $.data selects from the upstream document. */
     const char *up = "{\"status\":\"success\",\"data\":{\"id\":1}}";
-    cJSON *mapped = mapping_response(rest, up, strlen(up));
+    cJSON *mapped = respmap_apply(rest, up, strlen(up));
     char *s = cJSON_PrintUnformatted(mapped);
     CHECK_STR(s, "{\"id\":1}");
     cJSON_free(s);
     cJSON_Delete(mapped);
-    CHECK(mapping_response(rest, "not json", 8) == NULL);
+    CHECK(respmap_apply(rest, "not json", 8) == NULL);
 out:
     runtime_free(rt);
     config_deinit(&cfg);
