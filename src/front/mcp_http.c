@@ -16,6 +16,8 @@
 #include <event2/keyvalq_struct.h>
 
 #include "base/log.h"
+#include "core/catalog.h"
+#include "core/mcptool.h"
 #include "core/session.h"
 #include "front/mcp_proto.h"
 #include "http/exchange.h"
@@ -245,20 +247,22 @@ static void on_tool_upstream(const struct upstream_result *res, void *arg)
     reply_msg(x, 200, mcpp_call_response(hc->call, hc->id, res));
 }
 
-static void http_tools_call(struct exchange *x, const struct mcpp_cache *c,
+static void http_tools_call(struct exchange *x, const struct rt_mcp_endpoint *ep,
                             const struct jsonrpc_msg *m)
 {
     struct metrics *metrics = loop_metrics(exchange_loop(x));
     struct mapping_kv headers[MCP_MAX_HEADERS];
     size_t nheaders = 0;
     /* The endpoint's inbound credentials never travel upstream. */
-    if (reqcheck_headers(exchange_req(x), c->auth, c->nauth, headers, MCP_MAX_HEADERS, &nheaders)) {
+    size_t nauth;
+    const struct rt_inbound *const *auth = catalog_auth(ep->catalog, &nauth);
+    if (reqcheck_headers(exchange_req(x), auth, nauth, headers, MCP_MAX_HEADERS, &nheaders)) {
         http_error(x, 431, JSONRPC_SERVER_ERROR, "too many header fields");
         return;
     }
     const struct rt_call *call;
     cJSON *now =
-        mcpp_prepare_call(exchange_runtime(x), c->ep, m, headers, nheaders, exchange_out(x), &call);
+        mcpp_prepare_call(exchange_runtime(x), ep, m, headers, nheaders, exchange_out(x), &call);
     exchange_set_route(x, call ? call->name : "tools/call");
     if (now) {
         if (call) /* a known tool refused before sending: its arguments were wrong */
@@ -274,8 +278,7 @@ static void http_tools_call(struct exchange *x, const struct mcpp_cache *c,
         static const char msg[] = "the upstream request could not be started";
         exchange_note_upstream(x, -1, "setup");
         metrics_mcp_call(metrics, call ? call->name : "", "upstream_error");
-        reply_msg(x, 200,
-                  jsonrpc_result(m->id, jsonrpc_mcp_text_result(msg, sizeof msg - 1, true)));
+        reply_msg(x, 200, jsonrpc_result(m->id, mcptool_text_result(msg, sizeof msg - 1, true)));
     }
 }
 
@@ -296,7 +299,7 @@ static int check_session(struct exchange *x, const char *sid)
     return 0;
 }
 
-static void http_post(struct exchange *x, const struct mcpp_cache *c)
+static void http_post(struct exchange *x, const struct rt_mcp_endpoint *ep)
 {
     struct evhttp_request *req = exchange_req(x);
     const struct evkeyvalq *in_h = evhttp_request_get_input_headers(req);
@@ -332,7 +335,7 @@ static void http_post(struct exchange *x, const struct mcpp_cache *c)
     struct mcpp_answer a;
     if (m.kind == JSONRPC_REQUEST && str_eq(m.method, "initialize")) {
         exchange_set_route(x, "initialize");
-        mcpp_dispatch(c, &m, &a);
+        mcpp_dispatch(ep, &m, &a);
         cJSON *r = a.msg;
         if (a.version) {
             char id[SESSION_ID_MAX];
@@ -363,7 +366,7 @@ static void http_post(struct exchange *x, const struct mcpp_cache *c)
         exchange_reply(x, 202, NULL, NULL);
         goto out;
     }
-    switch (mcpp_dispatch(c, &m, &a)) {
+    switch (mcpp_dispatch(ep, &m, &a)) {
     case MCPP_REPLY:
         reply_msg(x, 200, a.msg);
         break;
@@ -372,7 +375,7 @@ static void http_post(struct exchange *x, const struct mcpp_cache *c)
         free(a.text);
         break;
     case MCPP_TOOLS_CALL:
-        http_tools_call(x, c, &m);
+        http_tools_call(x, ep, &m);
         break;
     }
 out:
@@ -432,15 +435,16 @@ void mcp_handle(struct evhttp_request *req, void *arg)
         preflight(x, req);
         return;
     }
-    const struct mcpp_cache *c = mcpp_cache_get(rt, ep);
-    const struct rt_inbound *fail = reqcheck_auth(req, c->auth, c->nauth);
+    size_t nauth;
+    const struct rt_inbound *const *auth = catalog_auth(ep->catalog, &nauth);
+    const struct rt_inbound *fail = reqcheck_auth(req, auth, nauth);
     if (fail) {
         http_error(x, 401, JSONRPC_SERVER_ERROR, "Unauthorized: missing or wrong credentials");
         return;
     }
     switch (cmd) {
     case EVHTTP_REQ_POST:
-        http_post(x, c);
+        http_post(x, ep);
         return;
     case EVHTTP_REQ_DELETE:
         http_delete(x);
