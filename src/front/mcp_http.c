@@ -16,12 +16,14 @@
 #include <event2/keyvalq_struct.h>
 
 #include "base/log.h"
+#include "base/util.h"
 #include "core/catalog.h"
 #include "core/mcptool.h"
 #include "core/session.h"
 #include "front/mcp_proto.h"
 #include "http/exchange.h"
 #include "http/reqcheck.h"
+#include "spec/config.h"
 
 /* The framing checks refuse (431) more header fields than limits.maxHeaders, at most this. */
 #define MCP_MAX_HEADERS CONFIG_MAX_HEADERS_LIMIT
@@ -42,74 +44,20 @@ static void http_error(struct exchange *x, int status, int code, const char *mes
     reply_msg(x, status, jsonrpc_error(NULL, code, message));
 }
 
-/* Split "host[:port]" or "[v6][:port]" into a host (brackets kept for IPv6) and a port (-1 when
- * absent). False when malformed. */
-static bool split_hostport(const char *s, size_t len, char *host, size_t hostcap, long *port)
-{
-    const char *end = s + len, *colon = NULL;
-    *port = -1;
-    if (len == 0)
-        return false;
-    if (s[0] == '[') {
-        const char *rb = memchr(s, ']', len);
-        if (!rb)
-            return false;
-        if (rb + 1 < end) {
-            if (rb[1] != ':')
-                return false;
-            colon = rb + 1;
-        }
-    } else {
-        colon = memchr(s, ':', len);
-        if (colon && memchr(colon + 1, ':', (size_t)(end - colon - 1)))
-            return false; /* an unbracketed IPv6 address is not a valid Host */
-    }
-    size_t hlen = colon ? (size_t)(colon - s) : len;
-    if (hlen == 0 || hlen >= hostcap)
-        return false;
-    memcpy(host, s, hlen);
-    host[hlen] = '\0';
-    if (colon) {
-        char pbuf[8];
-        size_t plen = (size_t)(end - colon - 1);
-        if (plen == 0 || plen >= sizeof pbuf)
-            return false;
-        memcpy(pbuf, colon + 1, plen);
-        pbuf[plen] = '\0';
-        if (str_to_long(pbuf, 0, 65535, port) < 0)
-            return false;
-    }
-    return true;
-}
-
 static bool is_loopback_name(const char *host)
 {
     return str_eq_ci(host, "localhost") || str_eq(host, "127.0.0.1") || str_eq_ci(host, "[::1]");
-}
-
-/* Whether an allowedHosts entry admits <host> (and <port>, -1 for "any"). */
-static bool allowed_entry(const char *entry, const char *host, long port)
-{
-    char eh[256];
-    long ep;
-    if (!split_hostport(entry, strlen(entry), eh, sizeof eh, &ep)) {
-        /* A bare IPv6 address written without brackets. */
-        char br[260];
-        snprintf(br, sizeof br, "[%s]", entry);
-        return str_eq_ci(br, host);
-    }
-    return str_eq_ci(eh, host) && (ep < 0 || port < 0 || ep == port);
 }
 
 /* DNS-rebinding guard: the Host must name this listener (or an allowed host). */
 static bool host_ok(const struct rt_listener *l, int bound_port, const struct config *cfg,
                     const char *value)
 {
-    char host[256];
+    char host[CONFIG_HOST_MAX];
     long port;
     if (!value)
         return true; /* HTTP/1.0 without Host: not a browser, nothing to rebind */
-    if (!split_hostport(value, strlen(value), host, sizeof host, &port))
+    if (!hostport_split(value, strlen(value), host, sizeof host, &port))
         return false;
     long eff = port < 0 ? 80 : port;
     if (eff == bound_port) {
@@ -120,10 +68,7 @@ static bool host_ok(const struct rt_listener *l, int bound_port, const struct co
         if (str_eq_ci(lh, host) && !str_eq(l->host, "0.0.0.0") && !str_eq(l->host, "::"))
             return true;
     }
-    for (size_t i = 0; i < cfg->nmcp_allowed_hosts; i++)
-        if (allowed_entry(cfg->mcp_allowed_hosts[i], host, eff))
-            return true;
-    return false;
+    return config_mcp_host_allowed(cfg, host, eff);
 }
 
 /* A browser page may only talk to us from a local (or explicitly allowed) origin. */
@@ -141,16 +86,11 @@ static bool origin_ok(const struct config *cfg, const char *origin)
         return false; /* an origin has no path */
     if (memchr(rest, '@', len))
         return false;
-    char host[256];
+    char host[CONFIG_HOST_MAX];
     long port;
-    if (!split_hostport(rest, len, host, sizeof host, &port))
+    if (!hostport_split(rest, len, host, sizeof host, &port))
         return false;
-    if (is_loopback_name(host))
-        return true;
-    for (size_t i = 0; i < cfg->nmcp_allowed_hosts; i++)
-        if (allowed_entry(cfg->mcp_allowed_hosts[i], host, -1))
-            return true;
-    return false;
+    return is_loopback_name(host) || config_mcp_host_allowed(cfg, host, -1);
 }
 
 /* Whether media type <v> (parameters allowed) is <want>. */
