@@ -10,11 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "core/catalog.h"
@@ -230,7 +230,7 @@ static int check_session(struct exchange *x, const char *sid)
                    "Bad Request: Mcp-Session-Id header is required (send initialize first)");
         return -1;
     }
-    enum session_status st = session_check(sid, (int64_t)time(NULL));
+    enum session_status st = session_check(sid, clock_now_s());
     if (st != SESSION_OK) {
         LOG_D("mcp: session id refused: %s", session_status_name(st));
         http_error(x, 404, JSONRPC_SESSION_NOT_FOUND, "Session not found");
@@ -279,7 +279,7 @@ static void http_post(struct exchange *x, const struct rt_mcp_endpoint *ep)
         cJSON *r = a.msg;
         if (a.version) {
             char id[SESSION_ID_MAX];
-            if (session_issue((int64_t)time(NULL), id) < 0) {
+            if (session_issue(clock_now_s(), id) < 0) {
                 cJSON_Delete(r);
                 r = jsonrpc_error(m.id, JSONRPC_INTERNAL_ERROR, "cannot issue a session id");
             } else {
@@ -331,7 +331,7 @@ static void http_delete(struct exchange *x)
         http_error(x, 400, JSONRPC_SERVER_ERROR, "Bad Request: Mcp-Session-Id header is required");
         return;
     }
-    enum session_status st = session_end(sid, (int64_t)time(NULL));
+    enum session_status st = session_end(sid, clock_now_s());
     if (st != SESSION_OK) {
         LOG_D("mcp: session end refused: %s", session_status_name(st));
         http_error(x, 404, JSONRPC_SESSION_NOT_FOUND, "Session not found");

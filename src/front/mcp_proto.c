@@ -42,7 +42,7 @@ cJSON *mcpp_prepare_call(const struct runtime *rt, const struct rt_mcp_endpoint 
     const struct rt_call *call = catalog_find_tool(ep->catalog, name);
     if (!call) {
         /* The name is the client's text: cut it short and keep the reply valid UTF-8. */
-        char *safe = jsonrpc_utf8_sanitize(name, strnlen(name, 200));
+        char *safe = utf8_sanitize(name, strnlen(name, 200));
         char *msg = xasprintf("Unknown tool: %s", safe);
         cJSON *r = jsonrpc_error(m->id, JSONRPC_INVALID_PARAMS, msg);
         free(msg);
