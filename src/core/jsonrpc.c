@@ -197,8 +197,3 @@ char *jsonrpc_result_text(const cJSON *id, const char *result_json)
     cJSON_free(ids);
     return r;
 }
-
-char *jsonrpc_utf8_sanitize(const char *s, size_t len)
-{
-    return utf8_sanitize(s, len);
-}

@@ -48,18 +48,4 @@ cJSON *jsonrpc_error(const cJSON *id, int code, const char *message);
  * serialised, e.g. a cached tools list). Caller frees with free(). */
 char *jsonrpc_result_text(const cJSON *id, const char *result_json);
 
-/* Old name of utf8_sanitize (base/util.h): kept until front/mcp.c switches, then deleted. */
-char *jsonrpc_utf8_sanitize(const char *s, size_t len);
-
-/* Old names of the MCP functions, now core/mcptool.h: kept until front/mcp.c switches, then
- * deleted. */
-#include "core/mcptool.h"
-#define jsonrpc_mcp_initialize_result mcptool_initialize_result
-#define jsonrpc_mcp_input_schema      mcptool_input_schema
-#define jsonrpc_mcp_tool              mcptool_tool
-#define jsonrpc_mcp_tools_list        mcptool_tools_list
-#define jsonrpc_mcp_call_params       mcptool_call_params
-#define jsonrpc_mcp_text_result       mcptool_text_result
-#define jsonrpc_mcp_upstream_result   mcptool_upstream_result
-
 #endif

@@ -48,22 +48,12 @@ struct mapping_error {
     char detail[512];
 };
 
-/* Old names of struct outreq (core/outreq.h), kept until the MCP front end and its test switch,
- * then deleted. */
-#define mapping_out         outreq
-#define mapping_out_init(o) outreq_init((o), MAPPING_MAX_URL)
-#define mapping_out_deinit  outreq_deinit
-
 /* Resolve every consumed parameter of <call> from <in> through `with`, check required and typed
  * values, and build the upstream request into <out> (initialised by the caller with
  * outreq_init(out, MAPPING_MAX_URL)). 0 on success;
  * -1 with <err> filled (nothing must then be sent). */
 int mapping_build(const struct runtime *rt, const struct rt_call *call,
                   const struct mapping_input *in, struct outreq *out, struct mapping_error *err);
-
-/* Old name of respmap_apply (core/respmap.h): kept until front/rest.c switches, then deleted. */
-#include "core/respmap.h"
-#define mapping_response respmap_apply
 
 /* Whether <v> is a JSON number or a string holding one (integer when <integer>). */
 bool mapping_is_number_text(const char *s, size_t len, bool integer);

@@ -241,14 +241,9 @@ static int build_exposes(struct runtime *rt, struct diag *d)
                                          .tool = tool,
                                          .passthrough = outputs_passthrough(&tool->call)};
                 }
-                if (ex->transport && str_eq(ex->transport, "stdio")) {
-                    for (size_t k = first; k < rt->ncalls; k++) {
-                        rt->stdio_tools =
-                            xrealloc(rt->stdio_tools, (rt->nstdio_tools + 1) * sizeof(void *));
-                        rt->stdio_tools[rt->nstdio_tools++] = &rt->calls[k];
-                    }
+                /* A stdio adapter has no listener: mcp-stdio serves its tools (rt->stdio_ep). */
+                if (ex->transport && str_eq(ex->transport, "stdio"))
                     continue;
-                }
                 const char *host;
                 int port;
                 expose_listen(cfg, ex, &host, &port);
@@ -638,9 +633,6 @@ void runtime_free(struct runtime *rt)
         free(l->host);
         router_free(l->router);
         for (size_t j = 0; j < l->nendpoints; j++) {
-            void *cache = atomic_load(&l->endpoints[j].cache);
-            if (cache && l->endpoints[j].cache_free)
-                l->endpoints[j].cache_free(cache);
             catalog_free(l->endpoints[j].catalog);
             free(l->endpoints[j].path);
             free(l->endpoints[j].tools);
@@ -648,7 +640,6 @@ void runtime_free(struct runtime *rt)
         free(l->endpoints);
     }
     free(rt->listeners);
-    free(rt->stdio_tools);
     catalog_stdio_free(rt->stdio_ep);
     for (size_t i = 0; i < rt->ninbound; i++)
         secret_free(rt->inbound[i].expected);

@@ -104,10 +104,6 @@ struct rt_mcp_endpoint {
     struct rt_tool_dup *dups;
     size_t ndups;
     char *owned_description;
-    /* Old front-end slot (the tools/list answer built at first use): kept until front/mcp.c
-     * reads the catalog instead, then deleted. */
-    _Atomic(void *) cache;
-    void (*cache_free)(void *);
 };
 
 struct rt_listener {
@@ -147,8 +143,6 @@ struct runtime {
     size_t ncalls;
     struct rt_listener *listeners;
     size_t nlisteners;
-    struct rt_call **stdio_tools; /* MCP adapters with transport: stdio */
-    size_t nstdio_tools;
     struct rt_mcp_endpoint *stdio_ep; /* what `capproxy mcp-stdio` serves: every tool */
     struct rt_inbound *inbound;       /* one per exposed adapter that has authentication */
     size_t ninbound;

@@ -10,16 +10,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
 
+#include "base/clock.h"
 #include "base/log.h"
+#include "base/util.h"
+#include "core/catalog.h"
+#include "core/mcptool.h"
 #include "core/session.h"
 #include "front/mcp_proto.h"
 #include "http/exchange.h"
 #include "http/reqcheck.h"
+#include "spec/config.h"
 
 /* The framing checks refuse (431) more header fields than limits.maxHeaders, at most this. */
 #define MCP_MAX_HEADERS CONFIG_MAX_HEADERS_LIMIT
@@ -40,74 +44,20 @@ static void http_error(struct exchange *x, int status, int code, const char *mes
     reply_msg(x, status, jsonrpc_error(NULL, code, message));
 }
 
-/* Split "host[:port]" or "[v6][:port]" into a host (brackets kept for IPv6) and a port (-1 when
- * absent). False when malformed. */
-static bool split_hostport(const char *s, size_t len, char *host, size_t hostcap, long *port)
-{
-    const char *end = s + len, *colon = NULL;
-    *port = -1;
-    if (len == 0)
-        return false;
-    if (s[0] == '[') {
-        const char *rb = memchr(s, ']', len);
-        if (!rb)
-            return false;
-        if (rb + 1 < end) {
-            if (rb[1] != ':')
-                return false;
-            colon = rb + 1;
-        }
-    } else {
-        colon = memchr(s, ':', len);
-        if (colon && memchr(colon + 1, ':', (size_t)(end - colon - 1)))
-            return false; /* an unbracketed IPv6 address is not a valid Host */
-    }
-    size_t hlen = colon ? (size_t)(colon - s) : len;
-    if (hlen == 0 || hlen >= hostcap)
-        return false;
-    memcpy(host, s, hlen);
-    host[hlen] = '\0';
-    if (colon) {
-        char pbuf[8];
-        size_t plen = (size_t)(end - colon - 1);
-        if (plen == 0 || plen >= sizeof pbuf)
-            return false;
-        memcpy(pbuf, colon + 1, plen);
-        pbuf[plen] = '\0';
-        if (str_to_long(pbuf, 0, 65535, port) < 0)
-            return false;
-    }
-    return true;
-}
-
 static bool is_loopback_name(const char *host)
 {
     return str_eq_ci(host, "localhost") || str_eq(host, "127.0.0.1") || str_eq_ci(host, "[::1]");
-}
-
-/* Whether an allowedHosts entry admits <host> (and <port>, -1 for "any"). */
-static bool allowed_entry(const char *entry, const char *host, long port)
-{
-    char eh[256];
-    long ep;
-    if (!split_hostport(entry, strlen(entry), eh, sizeof eh, &ep)) {
-        /* A bare IPv6 address written without brackets. */
-        char br[260];
-        snprintf(br, sizeof br, "[%s]", entry);
-        return str_eq_ci(br, host);
-    }
-    return str_eq_ci(eh, host) && (ep < 0 || port < 0 || ep == port);
 }
 
 /* DNS-rebinding guard: the Host must name this listener (or an allowed host). */
 static bool host_ok(const struct rt_listener *l, int bound_port, const struct config *cfg,
                     const char *value)
 {
-    char host[256];
+    char host[CONFIG_HOST_MAX];
     long port;
     if (!value)
         return true; /* HTTP/1.0 without Host: not a browser, nothing to rebind */
-    if (!split_hostport(value, strlen(value), host, sizeof host, &port))
+    if (!hostport_split(value, strlen(value), host, sizeof host, &port))
         return false;
     long eff = port < 0 ? 80 : port;
     if (eff == bound_port) {
@@ -118,10 +68,7 @@ static bool host_ok(const struct rt_listener *l, int bound_port, const struct co
         if (str_eq_ci(lh, host) && !str_eq(l->host, "0.0.0.0") && !str_eq(l->host, "::"))
             return true;
     }
-    for (size_t i = 0; i < cfg->nmcp_allowed_hosts; i++)
-        if (allowed_entry(cfg->mcp_allowed_hosts[i], host, eff))
-            return true;
-    return false;
+    return config_mcp_host_allowed(cfg, host, eff);
 }
 
 /* A browser page may only talk to us from a local (or explicitly allowed) origin. */
@@ -139,16 +86,11 @@ static bool origin_ok(const struct config *cfg, const char *origin)
         return false; /* an origin has no path */
     if (memchr(rest, '@', len))
         return false;
-    char host[256];
+    char host[CONFIG_HOST_MAX];
     long port;
-    if (!split_hostport(rest, len, host, sizeof host, &port))
+    if (!hostport_split(rest, len, host, sizeof host, &port))
         return false;
-    if (is_loopback_name(host))
-        return true;
-    for (size_t i = 0; i < cfg->nmcp_allowed_hosts; i++)
-        if (allowed_entry(cfg->mcp_allowed_hosts[i], host, -1))
-            return true;
-    return false;
+    return is_loopback_name(host) || config_mcp_host_allowed(cfg, host, -1);
 }
 
 /* Whether media type <v> (parameters allowed) is <want>. */
@@ -245,20 +187,22 @@ static void on_tool_upstream(const struct upstream_result *res, void *arg)
     reply_msg(x, 200, mcpp_call_response(hc->call, hc->id, res));
 }
 
-static void http_tools_call(struct exchange *x, const struct mcpp_cache *c,
+static void http_tools_call(struct exchange *x, const struct rt_mcp_endpoint *ep,
                             const struct jsonrpc_msg *m)
 {
     struct metrics *metrics = loop_metrics(exchange_loop(x));
     struct mapping_kv headers[MCP_MAX_HEADERS];
     size_t nheaders = 0;
     /* The endpoint's inbound credentials never travel upstream. */
-    if (reqcheck_headers(exchange_req(x), c->auth, c->nauth, headers, MCP_MAX_HEADERS, &nheaders)) {
+    size_t nauth;
+    const struct rt_inbound *const *auth = catalog_auth(ep->catalog, &nauth);
+    if (reqcheck_headers(exchange_req(x), auth, nauth, headers, MCP_MAX_HEADERS, &nheaders)) {
         http_error(x, 431, JSONRPC_SERVER_ERROR, "too many header fields");
         return;
     }
     const struct rt_call *call;
     cJSON *now =
-        mcpp_prepare_call(exchange_runtime(x), c->ep, m, headers, nheaders, exchange_out(x), &call);
+        mcpp_prepare_call(exchange_runtime(x), ep, m, headers, nheaders, exchange_out(x), &call);
     exchange_set_route(x, call ? call->name : "tools/call");
     if (now) {
         if (call) /* a known tool refused before sending: its arguments were wrong */
@@ -274,8 +218,7 @@ static void http_tools_call(struct exchange *x, const struct mcpp_cache *c,
         static const char msg[] = "the upstream request could not be started";
         exchange_note_upstream(x, -1, "setup");
         metrics_mcp_call(metrics, call ? call->name : "", "upstream_error");
-        reply_msg(x, 200,
-                  jsonrpc_result(m->id, jsonrpc_mcp_text_result(msg, sizeof msg - 1, true)));
+        reply_msg(x, 200, jsonrpc_result(m->id, mcptool_text_result(msg, sizeof msg - 1, true)));
     }
 }
 
@@ -287,7 +230,7 @@ static int check_session(struct exchange *x, const char *sid)
                    "Bad Request: Mcp-Session-Id header is required (send initialize first)");
         return -1;
     }
-    enum session_status st = session_check(sid, (int64_t)time(NULL));
+    enum session_status st = session_check(sid, clock_now_s());
     if (st != SESSION_OK) {
         LOG_D("mcp: session id refused: %s", session_status_name(st));
         http_error(x, 404, JSONRPC_SESSION_NOT_FOUND, "Session not found");
@@ -296,7 +239,7 @@ static int check_session(struct exchange *x, const char *sid)
     return 0;
 }
 
-static void http_post(struct exchange *x, const struct mcpp_cache *c)
+static void http_post(struct exchange *x, const struct rt_mcp_endpoint *ep)
 {
     struct evhttp_request *req = exchange_req(x);
     const struct evkeyvalq *in_h = evhttp_request_get_input_headers(req);
@@ -332,11 +275,11 @@ static void http_post(struct exchange *x, const struct mcpp_cache *c)
     struct mcpp_answer a;
     if (m.kind == JSONRPC_REQUEST && str_eq(m.method, "initialize")) {
         exchange_set_route(x, "initialize");
-        mcpp_dispatch(c, &m, &a);
+        mcpp_dispatch(ep, &m, &a);
         cJSON *r = a.msg;
         if (a.version) {
             char id[SESSION_ID_MAX];
-            if (session_issue((int64_t)time(NULL), id) < 0) {
+            if (session_issue(clock_now_s(), id) < 0) {
                 cJSON_Delete(r);
                 r = jsonrpc_error(m.id, JSONRPC_INTERNAL_ERROR, "cannot issue a session id");
             } else {
@@ -363,7 +306,7 @@ static void http_post(struct exchange *x, const struct mcpp_cache *c)
         exchange_reply(x, 202, NULL, NULL);
         goto out;
     }
-    switch (mcpp_dispatch(c, &m, &a)) {
+    switch (mcpp_dispatch(ep, &m, &a)) {
     case MCPP_REPLY:
         reply_msg(x, 200, a.msg);
         break;
@@ -372,7 +315,7 @@ static void http_post(struct exchange *x, const struct mcpp_cache *c)
         free(a.text);
         break;
     case MCPP_TOOLS_CALL:
-        http_tools_call(x, c, &m);
+        http_tools_call(x, ep, &m);
         break;
     }
 out:
@@ -388,7 +331,7 @@ static void http_delete(struct exchange *x)
         http_error(x, 400, JSONRPC_SERVER_ERROR, "Bad Request: Mcp-Session-Id header is required");
         return;
     }
-    enum session_status st = session_end(sid, (int64_t)time(NULL));
+    enum session_status st = session_end(sid, clock_now_s());
     if (st != SESSION_OK) {
         LOG_D("mcp: session end refused: %s", session_status_name(st));
         http_error(x, 404, JSONRPC_SESSION_NOT_FOUND, "Session not found");
@@ -432,15 +375,16 @@ void mcp_handle(struct evhttp_request *req, void *arg)
         preflight(x, req);
         return;
     }
-    const struct mcpp_cache *c = mcpp_cache_get(rt, ep);
-    const struct rt_inbound *fail = reqcheck_auth(req, c->auth, c->nauth);
+    size_t nauth;
+    const struct rt_inbound *const *auth = catalog_auth(ep->catalog, &nauth);
+    const struct rt_inbound *fail = reqcheck_auth(req, auth, nauth);
     if (fail) {
         http_error(x, 401, JSONRPC_SERVER_ERROR, "Unauthorized: missing or wrong credentials");
         return;
     }
     switch (cmd) {
     case EVHTTP_REQ_POST:
-        http_post(x, c);
+        http_post(x, ep);
         return;
     case EVHTTP_REQ_DELETE:
         http_delete(x);

@@ -1,11 +1,9 @@
 /*
- * mcp_proto: see mcp_proto.h. Nothing here blocks or knows a transport: the tool list is built
- * once per endpoint and then only read.
+ * mcp_proto: see mcp_proto.h. Nothing here blocks or knows a transport: what an endpoint serves
+ * (tool list, credentials, tool index) is its catalog, built with the runtime and only read.
  */
 #include "front/mcp_proto.h"
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,83 +11,9 @@
 #include <event2/buffer.h>
 
 #include "base/util.h"
+#include "core/catalog.h"
+#include "core/mcptool.h"
 #include "core/session.h"
-
-/* ---- per-endpoint data built once ---- */
-
-/* Serialises the (rare) first builds; readers only do an acquire load of the slot. */
-static pthread_mutex_t mcp_cache_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void auth_add(struct mcpp_cache *c, const struct runtime *rt, const struct model_expose *e)
-{
-    const struct rt_inbound *in = runtime_inbound(rt, e);
-    if (!in)
-        return;
-    /* The same adapter behind /mcp and /mcp/<ns> needs its credential once. */
-    for (size_t i = 0; i < c->nauth; i++)
-        if (c->auth[i] == in)
-            return;
-    c->auth = xrealloc(c->auth, (c->nauth + 1) * sizeof *c->auth);
-    c->auth[c->nauth++] = in;
-}
-
-void mcpp_cache_free(void *arg)
-{
-    struct mcpp_cache *c = arg;
-    if (!c)
-        return;
-    free(c->tools_json);
-    free(c->auth);
-    free(c);
-}
-
-static struct mcpp_cache *cache_build(const struct runtime *rt, const struct rt_mcp_endpoint *ep)
-{
-    struct mcpp_cache *c = xcalloc(1, sizeof *c);
-    c->ep = ep;
-    c->tools_json = jsonrpc_mcp_tools_list(ep->tools, ep->ntools);
-    /* The aggregate /mcp serves several adapters: a request must satisfy each one's
-     * authentication, or it could reach a protected adapter's tools through it. */
-    for (size_t i = 0; i < ep->ntools; i++) {
-        const struct model_expose *e = ep->tools[i]->expose;
-        bool seen = false;
-        for (size_t j = 0; j < i && !seen; j++)
-            seen = ep->tools[j]->expose == e;
-        if (!seen && e)
-            auth_add(c, rt, e);
-    }
-    if (ep->expose && ep->ntools == 0)
-        auth_add(c, rt, ep->expose);
-    return c;
-}
-
-/* The runtime is read-only except for this slot, which it reserves for the front end. */
-const struct mcpp_cache *mcpp_cache_get(const struct runtime *rt, const struct rt_mcp_endpoint *ep)
-{
-    struct rt_mcp_endpoint *slot = (struct rt_mcp_endpoint *)ep;
-    struct mcpp_cache *c = atomic_load_explicit(&slot->cache, memory_order_acquire);
-    if (c)
-        return c;
-    pthread_mutex_lock(&mcp_cache_lock);
-    c = atomic_load_explicit(&slot->cache, memory_order_acquire);
-    if (!c) {
-        c = cache_build(rt, ep);
-        slot->cache_free = mcpp_cache_free; /* before publishing: runtime_free reads it after */
-        atomic_store_explicit(&slot->cache, c, memory_order_release);
-    }
-    pthread_mutex_unlock(&mcp_cache_lock);
-    return c;
-}
-
-/* ---- the steps both transports share ---- */
-
-const struct rt_call *mcpp_find_tool(const struct rt_mcp_endpoint *ep, const char *name)
-{
-    for (size_t i = 0; i < ep->ntools; i++)
-        if (str_eq(ep->tools[i]->name, name))
-            return ep->tools[i];
-    return NULL;
-}
 
 /* The response to an initialize request; <*version> gets the negotiated version. */
 static cJSON *do_initialize(const struct rt_mcp_endpoint *ep, const struct jsonrpc_msg *m,
@@ -102,23 +26,23 @@ static cJSON *do_initialize(const struct rt_mcp_endpoint *ep, const struct jsonr
         return jsonrpc_error(m->id, JSONRPC_INVALID_PARAMS,
                              "initialize params need a string \"protocolVersion\"");
     *version = session_negotiate_version(pv->valuestring);
-    return jsonrpc_result(m->id, jsonrpc_mcp_initialize_result(*version, ep->description));
+    return jsonrpc_result(m->id, mcptool_initialize_result(*version, ep->description));
 }
 
 cJSON *mcpp_prepare_call(const struct runtime *rt, const struct rt_mcp_endpoint *ep,
                          const struct jsonrpc_msg *m, const struct mapping_kv *headers,
-                         size_t nheaders, struct mapping_out *out, const struct rt_call **callp)
+                         size_t nheaders, struct outreq *out, const struct rt_call **callp)
 {
     const char *name;
     const cJSON *args;
-    const char *bad = jsonrpc_mcp_call_params(m->params, &name, &args);
+    const char *bad = mcptool_call_params(m->params, &name, &args);
     *callp = NULL;
     if (bad)
         return jsonrpc_error(m->id, JSONRPC_INVALID_PARAMS, bad);
-    const struct rt_call *call = mcpp_find_tool(ep, name);
+    const struct rt_call *call = catalog_find_tool(ep->catalog, name);
     if (!call) {
         /* The name is the client's text: cut it short and keep the reply valid UTF-8. */
-        char *safe = jsonrpc_utf8_sanitize(name, strnlen(name, 200));
+        char *safe = utf8_sanitize(name, strnlen(name, 200));
         char *msg = xasprintf("Unknown tool: %s", safe);
         cJSON *r = jsonrpc_error(m->id, JSONRPC_INVALID_PARAMS, msg);
         free(msg);
@@ -135,8 +59,7 @@ cJSON *mcpp_prepare_call(const struct runtime *rt, const struct rt_mcp_endpoint 
     struct mapping_error err;
     if (mapping_build(rt, call, &in, out, &err) < 0) {
         if (err.status == 400 || err.status == 401)
-            return jsonrpc_result(m->id,
-                                  jsonrpc_mcp_text_result(err.detail, strlen(err.detail), true));
+            return jsonrpc_result(m->id, mcptool_text_result(err.detail, strlen(err.detail), true));
         return jsonrpc_error(m->id, JSONRPC_INTERNAL_ERROR, "the call could not be prepared");
     }
     return NULL;
@@ -151,7 +74,7 @@ cJSON *mcpp_call_response(const struct rt_call *call, const cJSON *id,
                                ? "the upstream did not answer in time"
                                : "the upstream could not be reached or failed";
         int n = snprintf(msg, sizeof msg, "%s (%s)", what, upstream_error_name(res->error));
-        return jsonrpc_result(id, jsonrpc_mcp_text_result(msg, (size_t)n, true));
+        return jsonrpc_result(id, mcptool_text_result(msg, (size_t)n, true));
     }
     size_t len = evbuffer_get_length(res->body);
     const char *body = len ? (const char *)evbuffer_pullup(res->body, -1) : "";
@@ -160,7 +83,7 @@ cJSON *mcpp_call_response(const struct rt_call *call, const cJSON *id,
     for (size_t i = 0; res->status >= 300 && res->status < 400 && i < res->nheaders; i++)
         if (str_eq_ci(res->headers[i].name, "location"))
             location = res->headers[i].value;
-    return jsonrpc_result(id, jsonrpc_mcp_upstream_result(call, res->status, location, body, len));
+    return jsonrpc_result(id, mcptool_upstream_result(call, res->status, location, body, len));
 }
 
 static const char *const mcp_methods[] = {
@@ -189,12 +112,12 @@ const char *mcpp_method_route(const char *method)
     return "unknown-method";
 }
 
-enum mcpp_action mcpp_dispatch(const struct mcpp_cache *c, const struct jsonrpc_msg *m,
+enum mcpp_action mcpp_dispatch(const struct rt_mcp_endpoint *ep, const struct jsonrpc_msg *m,
                                struct mcpp_answer *a)
 {
     *a = (struct mcpp_answer){0};
     if (str_eq(m->method, "initialize")) {
-        a->msg = do_initialize(c->ep, m, &a->version);
+        a->msg = do_initialize(ep, m, &a->version);
         return MCPP_REPLY;
     }
     if (str_eq(m->method, "ping")) {
@@ -202,7 +125,7 @@ enum mcpp_action mcpp_dispatch(const struct mcpp_cache *c, const struct jsonrpc_
         return MCPP_REPLY;
     }
     if (str_eq(m->method, "tools/list")) {
-        a->text = jsonrpc_result_text(m->id, c->tools_json);
+        a->text = jsonrpc_result_text(m->id, catalog_tools_json(ep->catalog));
         return MCPP_REPLY_TEXT;
     }
     if (str_eq(m->method, "tools/call"))

@@ -1,6 +1,7 @@
 /*
- * mcp_proto: the MCP protocol steps both transports share, free of any transport: the data an
- * endpoint serves (tool list, credentials), the answer to each request method, the preparation
+ * mcp_proto: the MCP protocol steps both transports share, free of any transport: the answer
+ * to each request method on an endpoint (whose catalog, core/catalog.h, holds the tool list,
+ * credentials and tool index), the preparation
  * of a tools/call into an upstream request, and the tool result made of the upstream's answer.
  * The transports are mcp_http.h (Streamable HTTP on the MCP listeners) and mcp_stdio.h
  * (newline-delimited JSON-RPC on stdin/stdout); both send a tools/call through loop_forward
@@ -16,22 +17,6 @@
 #include "core/runtime.h"
 #include "http/upstream.h"
 
-/* What an endpoint serves, derived from the immutable runtime at first use and kept in the
- * endpoint's cache slot (freed with the runtime). Never changed once published. */
-struct mcpp_cache {
-    const struct rt_mcp_endpoint *ep;
-    char *tools_json;               /* the serialised tools/list result */
-    const struct rt_inbound **auth; /* the credentials of every adapter behind the endpoint */
-    size_t nauth;
-};
-
-/* <ep>'s derived data, built by the first request that needs it (thread-safe). */
-const struct mcpp_cache *mcpp_cache_get(const struct runtime *rt, const struct rt_mcp_endpoint *ep);
-/* Free a cache (NULL-safe): for an endpoint that is not part of a runtime (stdio's). */
-void mcpp_cache_free(void *c);
-
-const struct rt_call *mcpp_find_tool(const struct rt_mcp_endpoint *ep, const char *name);
-
 /* What a transport does with a request (mcpp_dispatch). */
 enum mcpp_action {
     MCPP_REPLY,      /* send <msg> */
@@ -45,9 +30,9 @@ struct mcpp_answer {
     const char *version; /* initialize: the negotiated version (NULL when refused) */
 };
 
-/* The answer to request <m> (kind JSONRPC_REQUEST) on <c>'s endpoint: initialize, ping,
- * tools/list, "Method not found" for anything else, or MCPP_TOOLS_CALL. */
-enum mcpp_action mcpp_dispatch(const struct mcpp_cache *c, const struct jsonrpc_msg *m,
+/* The answer to request <m> (kind JSONRPC_REQUEST) on <ep> (its catalog built): initialize,
+ * ping, tools/list, "Method not found" for anything else, or MCPP_TOOLS_CALL. */
+enum mcpp_action mcpp_dispatch(const struct rt_mcp_endpoint *ep, const struct jsonrpc_msg *m,
                                struct mcpp_answer *a);
 
 /* Check a tools/call request and map it to the upstream request in <out>. NULL when the
@@ -56,7 +41,7 @@ enum mcpp_action mcpp_dispatch(const struct mcpp_cache *c, const struct jsonrpc_
  * <headers> are where credentials come from (NULL for stdio: configuration only). */
 cJSON *mcpp_prepare_call(const struct runtime *rt, const struct rt_mcp_endpoint *ep,
                          const struct jsonrpc_msg *m, const struct mapping_kv *headers,
-                         size_t nheaders, struct mapping_out *out, const struct rt_call **callp);
+                         size_t nheaders, struct outreq *out, const struct rt_call **callp);
 /* The response for a finished upstream transfer. Failures name their kind, never a secret. */
 cJSON *mcpp_call_response(const struct rt_call *call, const cJSON *id,
                           const struct upstream_result *res);

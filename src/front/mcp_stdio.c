@@ -8,7 +8,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,6 +17,7 @@
 #include <event2/event.h>
 
 #include "base/log.h"
+#include "core/mcptool.h"
 #include "front/mcp_proto.h"
 #include "http/loop.h"
 
@@ -31,7 +31,7 @@ struct stdio_call {
     struct stdio_call *prev, *next;
     const struct rt_call *call;
     cJSON *id;
-    struct mapping_out out;
+    struct outreq out;
     struct upstream_xfer *xfer;
 };
 
@@ -41,9 +41,7 @@ struct stdio_srv {
     struct loop *loop; /* event base and upstream client; no connection limit, no metrics */
     struct bufferevent *in, *out;
     struct event *sigterm, *sigint;
-    struct rt_mcp_endpoint ep; /* every MCP tool of the runtime */
-    char *instructions;
-    const struct mcpp_cache *cache;
+    const struct rt_mcp_endpoint *ep; /* every MCP tool of the runtime: rt->stdio_ep */
     struct stdio_call *calls;
     size_t ninflight;
     bool eof;        /* stdin ended: finish in-flight calls, then exit */
@@ -89,7 +87,7 @@ static void stdio_call_free(struct stdio_call *sc)
     s->ninflight--;
     if (sc->xfer)
         upstream_cancel(sc->xfer);
-    mapping_out_deinit(&sc->out);
+    outreq_deinit(&sc->out);
     cJSON_Delete(sc->id);
     free(sc);
 }
@@ -111,12 +109,12 @@ static void stdio_tools_call(struct stdio_srv *s, const struct jsonrpc_msg *m)
 {
     struct stdio_call *sc = xcalloc(1, sizeof *sc);
     sc->s = s;
-    mapping_out_init(&sc->out);
+    outreq_init(&sc->out, MAPPING_MAX_URL);
     /* No headers: over stdio, credentials come from configuration only. */
-    cJSON *now = mcpp_prepare_call(s->rt, &s->ep, m, NULL, 0, &sc->out, &sc->call);
+    cJSON *now = mcpp_prepare_call(s->rt, s->ep, m, NULL, 0, &sc->out, &sc->call);
     if (now) {
         stdio_send(s, now);
-        mapping_out_deinit(&sc->out);
+        outreq_deinit(&sc->out);
         free(sc);
         return;
     }
@@ -130,7 +128,7 @@ static void stdio_tools_call(struct stdio_srv *s, const struct jsonrpc_msg *m)
     sc->xfer = loop_forward(s->loop, &sc->out, NULL, stdio_on_upstream, sc);
     if (!sc->xfer) {
         static const char msg[] = "the upstream request could not be started";
-        stdio_send(s, jsonrpc_result(m->id, jsonrpc_mcp_text_result(msg, sizeof msg - 1, true)));
+        stdio_send(s, jsonrpc_result(m->id, mcptool_text_result(msg, sizeof msg - 1, true)));
         stdio_call_free(sc);
     }
 }
@@ -161,7 +159,7 @@ static void stdio_message(struct stdio_srv *s, const char *line, size_t len)
             stdio_cancel(s, &m);
     } else if (m.kind == JSONRPC_REQUEST) {
         struct mcpp_answer a;
-        switch (mcpp_dispatch(s->cache, &m, &a)) {
+        switch (mcpp_dispatch(s->ep, &m, &a)) {
         case MCPP_REPLY:
             stdio_send(s, a.msg);
             break;
@@ -266,41 +264,21 @@ static void stdio_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopexit(loop_base(s->loop), NULL);
 }
 
-/* Every MCP tool of the runtime once (first definition of a name wins), and the adapters'
- * descriptions as instructions. */
-static void stdio_collect(struct stdio_srv *s)
+/* The runtime built the stdio endpoint (the first tool of each name); say which were left out. */
+static void stdio_warn_dups(const struct rt_mcp_endpoint *ep)
 {
-    const struct runtime *rt = s->rt;
-    struct strbuf instr;
-    strbuf_init(&instr, 0);
-    s->ep.path = "stdio";
-    s->ep.tools = xcalloc(rt->ncalls ? rt->ncalls : 1, sizeof *s->ep.tools);
-    for (size_t i = 0; i < rt->ncalls; i++) {
-        struct rt_call *c = &rt->calls[i];
-        if (!c->tool)
-            continue;
-        const struct rt_call *dup = mcpp_find_tool(&s->ep, c->name);
-        if (dup) {
-            LOG_W("mcp-stdio: tool '%s' is defined by '%s' and '%s'; serving the first", c->name,
-                  dup->expose->ns, c->expose->ns);
-            continue;
-        }
-        bool first_of_adapter = true;
-        for (size_t j = 0; j < s->ep.ntools && first_of_adapter; j++)
-            first_of_adapter = s->ep.tools[j]->expose != c->expose;
-        if (first_of_adapter && c->expose->description && *c->expose->description)
-            strbuf_addf(&instr, "%s%s", instr.len ? "\n\n" : "", c->expose->description);
-        s->ep.tools[s->ep.ntools++] = c;
+    for (size_t i = 0; i < ep->ndups; i++) {
+        const struct rt_tool_dup *d = &ep->dups[i];
+        LOG_W("mcp-stdio: tool '%s' is defined by '%s' and '%s'; serving the first",
+              d->dropped->name, d->kept->expose->ns, d->dropped->expose->ns);
     }
-    s->instructions = strbuf_detach(&instr, NULL);
-    s->ep.description = s->instructions;
 }
 
 int mcp_stdio_run(const struct runtime *rt)
 {
-    struct stdio_srv s = {.rt = rt, .cfg = rt->config};
+    struct stdio_srv s = {.rt = rt, .cfg = rt->config, .ep = rt->stdio_ep};
     int in_flags = fcntl(STDIN_FILENO, F_GETFL), out_flags = fcntl(STDOUT_FILENO, F_GETFL);
-    stdio_collect(&s);
+    stdio_warn_dups(s.ep);
     /* epoll refuses regular files and /dev/null, and stdin may well be one of them: poll(2)
      * takes any descriptor, and a desktop client's one session needs no more. */
     s.loop = loop_new(0, NULL, rt, 1, LOOP_POLL);
@@ -310,7 +288,6 @@ int mcp_stdio_run(const struct runtime *rt)
         goto out;
     }
     struct event_base *base = loop_base(s.loop);
-    s.cache = mcpp_cache_get(rt, &s.ep);
     /* The loop must never block on a pipe; the flags live on the open file (shared with a
      * terminal or the parent), so they are restored on the way out. */
     evutil_make_socket_nonblocking(STDIN_FILENO);
@@ -333,7 +310,7 @@ int mcp_stdio_run(const struct runtime *rt)
     s.sigint = evsignal_new(base, SIGINT, stdio_signal, &s);
     event_add(s.sigterm, NULL);
     event_add(s.sigint, NULL);
-    LOG_I("mcp-stdio: serving %zu tools on stdin/stdout", s.ep.ntools);
+    LOG_I("mcp-stdio: serving %zu tools on stdin/stdout", s.ep->ntools);
     event_base_dispatch(base);
     if (s.ninflight)
         LOG_W("mcp-stdio: %zu call(s) abandoned", s.ninflight);
@@ -357,10 +334,7 @@ out:
         event_free(s.sigterm);
     if (s.sigint)
         event_free(s.sigint);
-    loop_free(s.loop);                         /* after what watches its base */
-    mcpp_cache_free(atomic_load(&s.ep.cache)); /* a local endpoint: not freed with the runtime */
-    free(s.ep.tools);
-    free(s.instructions);
+    loop_free(s.loop); /* after what watches its base */
     if (in_flags >= 0)
         fcntl(STDIN_FILENO, F_SETFL, in_flags);
     if (out_flags >= 0)

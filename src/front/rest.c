@@ -16,6 +16,7 @@
 #include "base/jsonnum.h"
 #include "base/log.h"
 #include "core/mapping.h"
+#include "core/respmap.h"
 #include "core/router.h"
 #include "spec/urlenc.h"
 
@@ -130,7 +131,7 @@ static void on_upstream(const struct upstream_result *res, void *arg)
     if (!call->passthrough && status >= 200 && status < 300 && evbuffer_get_length(res->body) > 0) {
         size_t len = evbuffer_get_length(res->body);
         const char *body = (const char *)evbuffer_pullup(res->body, -1);
-        cJSON *mapped = mapping_response(call, body, len);
+        cJSON *mapped = respmap_apply(call, body, len);
         if (mapped) {
             exchange_reply_json(x, status, "application/json", mapped);
             return;
@@ -178,7 +179,7 @@ void rest_handle(struct evhttp_request *req, void *arg)
     const struct rt_call *call = m.target;
     exchange_set_route(x, call->name);
     exchange_set_ctx(x, (void *)call, NULL);
-    const struct rt_inbound *inbound = runtime_inbound(rt, call->expose);
+    const struct rt_inbound *inbound = call->inbound;
     if (inbound && reqcheck_auth(req, &inbound, 1)) {
         exchange_problem(x, 401, "missing or wrong credentials for this API", NULL, NULL);
         goto out;

@@ -17,6 +17,7 @@
 #include <event2/event_struct.h>
 #include <event2/keyvalq_struct.h>
 
+#include "base/clock.h"
 #include "base/httpstatus.h"
 #include "base/log.h"
 #include "http/conn.h"
@@ -52,13 +53,6 @@ struct exchange {
 };
 
 /* ---- exchanges ---- */
-
-static double ms_since(const struct timespec *t0)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - t0->tv_sec) * 1e3 + (double)(now.tv_nsec - t0->tv_nsec) / 1e6;
-}
 
 static void unwatch(struct exchange *x)
 {
@@ -98,7 +92,7 @@ static void on_complete(struct evhttp_request *req, void *arg)
             .path = uri ? evhttp_uri_get_path(uri) : "",
             .status = x->status,
             .upstream_status = x->upstream_status,
-            .duration_ms = ms_since(&x->start),
+            .duration_ms = clock_ms_since(&x->start),
             .route = x->route,
             .upstream_error = x->upstream_error,
         };
@@ -154,7 +148,7 @@ struct exchange *exchange_begin(struct loop *l, struct evhttp_request *req, cons
     x->adapter = adapter;
     x->upstream_status = -1;
     outreq_init(&x->out, MAPPING_MAX_URL);
-    clock_gettime(CLOCK_MONOTONIC, &x->start);
+    clock_mono(&x->start);
     evhttp_request_set_on_complete_cb(req, on_complete, x);
     if (!c) {
         /* Every connection of a front-end listener is made by conn_accept. */

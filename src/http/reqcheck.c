@@ -3,15 +3,14 @@
  */
 #include "http/reqcheck.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
 
 #include "base/util.h"
+#include "core/inbound.h"
 #include "spec/urlenc.h"
 
 int reqcheck_method(struct evhttp_request *req)
@@ -48,7 +47,7 @@ int reqcheck_headers(struct evhttp_request *req, const struct rt_inbound *const 
     const struct evkeyvalq *in_h = evhttp_request_get_input_headers(req);
     *n = 0;
     for (const struct evkeyval *kv = in_h->tqh_first; kv; kv = kv->next.tqe_next) {
-        if (reqcheck_is_inbound_header(auth, nauth, kv->key))
+        if (inbound_is_header(auth, nauth, kv->key))
             continue;
         if (*n == cap)
             return 431;
@@ -141,18 +140,6 @@ void reqcheck_query_free(struct reqcheck_query *q)
     q->n = 0;
 }
 
-/* The token after "<scheme> " in an Authorization value, or NULL. */
-static const char *auth_token(const char *v, const char *scheme)
-{
-    size_t n = strlen(scheme);
-    if (!v || strncasecmp(v, scheme, n) != 0 || (v[n] != ' ' && v[n] != '\t'))
-        return NULL;
-    v += n;
-    while (*v == ' ' || *v == '\t')
-        v++;
-    return v;
-}
-
 struct param_lookup {
     const char *name;
     char *value; /* decoded, or NULL */
@@ -186,50 +173,26 @@ static char *query_param(struct evhttp_request *req, const char *name)
     return pl.value;
 }
 
-static void www_authenticate(struct evhttp_request *req, const struct rt_inbound *a)
-{
-    char v[256];
-    if (a->kind == MODEL_AUTH_BEARER)
-        snprintf(v, sizeof v, "Bearer realm=\"capproxy\"");
-    else if (a->kind == MODEL_AUTH_BASIC)
-        snprintf(v, sizeof v, "Basic realm=\"capproxy\", charset=\"UTF-8\"");
-    else
-        snprintf(v, sizeof v, "ApiKey realm=\"capproxy\", %s=\"%.100s\"",
-                 a->in_query ? "query" : "header", a->name);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", v);
-}
-
 const struct rt_inbound *reqcheck_auth(struct evhttp_request *req,
                                        const struct rt_inbound *const *auth, size_t n)
 {
     const struct evkeyvalq *h = evhttp_request_get_input_headers(req);
     for (size_t i = 0; i < n; i++) {
         const struct rt_inbound *a = auth[i];
-        bool ok = false;
+        bool ok;
         if (a->in_query) {
             char *v = query_param(req, a->name);
-            ok = v && a->expected && str_ct_eq(v, strlen(v), a->expected, strlen(a->expected));
+            ok = inbound_matches(a, v);
             free(v);
         } else {
-            const char *v = evhttp_find_header(h, a->name);
-            if (a->kind == MODEL_AUTH_BEARER)
-                v = auth_token(v, "Bearer");
-            else if (a->kind == MODEL_AUTH_BASIC)
-                v = auth_token(v, "Basic");
-            ok = v && a->expected && str_ct_eq(v, strlen(v), a->expected, strlen(a->expected));
+            ok = inbound_matches(a, evhttp_find_header(h, a->name));
         }
         if (!ok) {
-            www_authenticate(req, a);
+            char v[256];
+            inbound_challenge(a, v, sizeof v);
+            evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", v);
             return a;
         }
     }
     return NULL;
-}
-
-bool reqcheck_is_inbound_header(const struct rt_inbound *const *auth, size_t n, const char *name)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!auth[i]->in_query && str_eq_ci(auth[i]->name, name))
-            return true;
-    return false;
 }

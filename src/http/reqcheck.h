@@ -62,7 +62,5 @@ void reqcheck_query_free(struct reqcheck_query *q);
  * WWW-Authenticate header has been added to the reply (the caller then answers 401). */
 const struct rt_inbound *reqcheck_auth(struct evhttp_request *req,
                                        const struct rt_inbound *const *auth, size_t n);
-/* Whether request header <name> carries one of those credentials. */
-bool reqcheck_is_inbound_header(const struct rt_inbound *const *auth, size_t n, const char *name);
 
 #endif

@@ -1,8 +1,8 @@
 /*
- * fuzz_framing: the request-framing scanner (framing.c) fed a connection's bytes the way the
- * front end feeds it (exchange.c): appended to an evbuffer piece by piece, framing_scan after
- * each piece until it wants more, every whole request removed from the front as it is passed
- * on to evhttp, the first refusal ending the connection.
+ * fuzz_framing: the request-framing scanner (http/framing.c) fed a connection's bytes the way
+ * the front end feeds it (http/conn.c): appended to an evbuffer piece by piece, framing_scan
+ * after each piece until it wants more, every whole request removed from the front as it is
+ * passed on to evhttp, the first refusal ending the connection.
  *
  * Input: byte 0 chooses the split (0: one byte at a time, else piece sizes from a generator it
  * seeds), byte 1 the limits (small, so that they are reached), the rest is the stream.

@@ -80,9 +80,9 @@ static void tools_call(const struct jsonrpc_msg *m, const char *body, size_t ble
         free(safe);
     }
     struct mapping_input in = {.mcp = true, .args = args};
-    struct mapping_out out;
+    struct outreq out;
     struct mapping_error err;
-    mapping_out_init(&out);
+    outreq_init(&out, MAPPING_MAX_URL);
     if (mapping_build(rt, call, &in, &out, &err) < 0) {
         FUZZ_ASSERT(err.status == 400 || err.status == 401 || err.status == 500, "status %d",
                     err.status);
@@ -99,7 +99,7 @@ static void tools_call(const struct jsonrpc_msg *m, const char *body, size_t ble
                             !memchr(out.headers[i].value, '\n', out.headers[i].len),
                         "header %s", out.headers[i].name);
     }
-    mapping_out_deinit(&out);
+    outreq_deinit(&out);
     /* 200, 301 (with a Location) or 502, chosen by the body's length. */
     static const long statuses[] = {200, 301, 502};
     long status = statuses[blen % 3];

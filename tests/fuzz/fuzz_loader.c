@@ -73,10 +73,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                     "catalog_find_tool(%s)", ep->tools[k]->name);
                     free(list);
                 }
-            if (rt->nstdio_tools) {
-                char *list = mcptool_tools_list(rt->stdio_tools, rt->nstdio_tools);
-                free(list);
-            }
+            /* mcp-stdio's endpoint (every tool, the first of each name) likewise. */
+            const struct rt_mcp_endpoint *sep = rt->stdio_ep;
+            char *list = mcptool_tools_list(sep->tools, sep->ntools);
+            FUZZ_ASSERT(list && str_eq(catalog_tools_json(sep->catalog), list),
+                        "catalog of the stdio endpoint differs from tools/list");
+            for (size_t k = 0; k < sep->ntools; k++)
+                FUZZ_ASSERT(catalog_find_tool(sep->catalog, sep->tools[k]->name) == sep->tools[k],
+                            "stdio catalog_find_tool(%s)", sep->tools[k]->name);
+            free(list);
         }
         runtime_free(rt);
     }

@@ -104,10 +104,10 @@ static void map_rest(const struct rt_call *call, const struct router_match *mt, 
     struct mapping_input in = {.path = path, .npath = mt->ncaptures, .query = q, .nquery = nq};
     struct mapping_input ref = in;
     ref.path = xpath;
-    struct mapping_out out, xout;
+    struct outreq out, xout;
     struct mapping_error err;
-    mapping_out_init(&out);
-    mapping_out_init(&xout);
+    outreq_init(&out, MAPPING_MAX_URL);
+    outreq_init(&xout, MAPPING_MAX_URL);
     if (mapping_build(rt, call, &in, &out, &err) == 0) {
         FUZZ_ASSERT(str_has_prefix(out.url.data, "https://api.example.test/base/"),
                     "upstream URL %s", out.url.data);
@@ -125,8 +125,8 @@ static void map_rest(const struct rt_call *call, const struct router_match *mt, 
         FUZZ_ASSERT(err.status == 400 || err.status == 401, "status %d (%s)", err.status,
                     err.detail);
     }
-    mapping_out_deinit(&out);
-    mapping_out_deinit(&xout);
+    outreq_deinit(&out);
+    outreq_deinit(&xout);
 out:
     for (size_t i = 0; i < d.n; i++)
         strbuf_deinit(&d.v[i]);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/util.h"
 #include "core/jsonrpc.h"
 
 /* Serialise <j> (deleted) for comparisons. */

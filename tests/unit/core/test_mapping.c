@@ -8,6 +8,7 @@
 #include "spec/config.h"
 #include "spec/loader.h"
 #include "core/mapping.h"
+#include "core/respmap.h"
 #include "core/runtime.h"
 
 static const char *doc_yaml =
@@ -163,34 +164,34 @@ static void test_seed(void)
     struct mapping_kv query[] = {
         {"limit", "10", 2}, {"emails", "a@x.com", 7}, {"emails", "b+c@y.com", 9}, {"limt", "1", 1}};
     struct mapping_input in = {.path = path, .npath = 1, .query = query, .nquery = 3};
-    struct mapping_out out;
+    struct outreq out;
     struct mapping_error err;
-    mapping_out_init(&out);
+    outreq_init(&out, MAPPING_MAX_URL);
     CHECK(mapping_build(rt, list, &in, &out, &err) == 0);
     CHECK_STR(model_method_name(out.method), "GET");
     CHECK_STR(out.url.data, "http://127.0.0.1:9/v2/oauth-clients/cl%201%3F%23/users"
                             "?limit=10&emails=a%40x.com%2Cb%2Bc%40y.com");
     CHECK_STR(header(&out, "x-cal-secret-key"), "x-cal-secret-key: configured-secret");
     CHECK(out.body == NULL);
-    mapping_out_deinit(&out);
+    outreq_deinit(&out);
 
     /* A query parameter nothing reads is refused, not dropped; a close name is suggested. */
     in.nquery = 4;
-    mapping_out_init(&out);
+    outreq_init(&out, MAPPING_MAX_URL);
     CHECK(mapping_build(rt, list, &in, &out, &err) == -1);
     CHECK(err.status == 400);
     CHECK_STR(err.param, "limt");
     CHECK_STR(err.detail, "unknown query parameter 'limt' (did you mean 'limit'?)");
-    mapping_out_deinit(&out);
+    outreq_deinit(&out);
     /* A scalar given twice is refused as such; an array joins its repeats (above). */
     struct mapping_kv twice[] = {{"limit", "10", 2}, {"limit", "20", 2}};
     in.query = twice;
     in.nquery = 2;
-    mapping_out_init(&out);
+    outreq_init(&out, MAPPING_MAX_URL);
     CHECK(mapping_build(rt, list, &in, &out, &err) == -1);
     CHECK_STR(err.param, "limit");
     CHECK_STR(err.detail, "query parameter 'limit' was given 2 times; it takes one value");
-    mapping_out_deinit(&out);
+    outreq_deinit(&out);
     in.query = query;
     in.nquery = 3;
 
@@ -198,45 +199,45 @@ static void test_seed(void)
     struct mapping_kv hdrs[] = {{"X-Cal-Secret-Key", "callers", 7}};
     in.headers = hdrs;
     in.nheaders = 1;
-    mapping_out_init(&out);
+    outreq_init(&out, MAPPING_MAX_URL);
     CHECK(mapping_build(rt, list, &in, &out, &err) == 0);
     CHECK_STR(header(&out, "x-cal-secret-key"), "x-cal-secret-key: callers");
-    mapping_out_deinit(&out);
+    outreq_deinit(&out);
 
     /* CR/LF in the caller's secret is refused. */
     struct mapping_kv bad_hdr[] = {{"x-cal-secret-key", "a\r\nX-Evil: 1", 13}};
     in.headers = bad_hdr;
-    mapping_out_init(&out);
+    outreq_init(&out, MAPPING_MAX_URL);
     CHECK(mapping_build(rt, list, &in, &out, &err) == -1);
     CHECK(err.status == 400);
     CHECK_STR(err.param, "x-cal-secret-key");
-    mapping_out_deinit(&out);
+    outreq_deinit(&out);
     in.headers = NULL;
     in.nheaders = 0;
 
     /* userId must be a number; path values must be single safe segments. */
     struct mapping_kv p2[] = {{"clientid", "abc", 3}, {"userid", "12x", 3}};
     struct mapping_input in2 = {.path = p2, .npath = 2};
-    mapping_out_init(&out);
+    outreq_init(&out, MAPPING_MAX_URL);
     CHECK(mapping_build(rt, get, &in2, &out, &err) == -1);
     CHECK(err.status == 400);
     CHECK_STR(err.param, "userId");
-    mapping_out_deinit(&out);
+    outreq_deinit(&out);
     const char *evil[] = {"..", ".", "a/b", "a\\b", "x\r\ny"};
     for (size_t i = 0; i < UTIL_ARRAY_LEN(evil); i++) {
         struct mapping_kv p3[] = {{"clientid", evil[i], strlen(evil[i])}, {"userid", "1", 1}};
         struct mapping_input in3 = {.path = p3, .npath = 2};
-        mapping_out_init(&out);
+        outreq_init(&out, MAPPING_MAX_URL);
         CHECK(mapping_build(rt, get, &in3, &out, &err) == -1);
         CHECK(err.status == 400);
         CHECK_STR(err.param, "clientId");
-        mapping_out_deinit(&out);
+        outreq_deinit(&out);
     }
     struct mapping_kv pnul[] = {{"clientid", "a\0b", 3}, {"userid", "1", 1}};
     struct mapping_input innul = {.path = pnul, .npath = 2};
-    mapping_out_init(&out);
+    outreq_init(&out, MAPPING_MAX_URL);
     CHECK(mapping_build(rt, get, &innul, &out, &err) == -1 && err.status == 400);
-    mapping_out_deinit(&out);
+    outreq_deinit(&out);
 
     /* rest.body: the caller's JSON goes upstream byte for byte. */
     const char *raw = "{ \"name\" : \"Z\", \"n\": 1.50 }";
@@ -244,23 +245,23 @@ static void test_seed(void)
     struct mapping_kv p4[] = {{"clientid", "abc", 3}, {"userid", "42", 2}};
     struct mapping_input in4 = {
         .path = p4, .npath = 2, .body = body, .raw_body = raw, .raw_body_len = strlen(raw)};
-    mapping_out_init(&out);
+    outreq_init(&out, MAPPING_MAX_URL);
     CHECK(mapping_build(rt, patch, &in4, &out, &err) == 0);
     CHECK_STR(model_method_name(out.method), "PATCH");
     CHECK_STR(out.url.data, "http://127.0.0.1:9/v2/oauth-clients/abc/users/42");
     CHECK_STR(out.body, raw);
     CHECK_STR(header(&out, "Content-Type"), "Content-Type: application/json");
-    mapping_out_deinit(&out);
+    outreq_deinit(&out);
     cJSON_Delete(body);
 
     /* A required body that is missing. */
-    mapping_out_init(&out);
+    outreq_init(&out, MAPPING_MAX_URL);
     in4.body = NULL;
     in4.raw_body = NULL;
     CHECK(mapping_build(rt, patch, &in4, &out, &err) == -1);
     CHECK(err.status == 400);
     CHECK_STR(err.param, "body");
-    mapping_out_deinit(&out);
+    outreq_deinit(&out);
 out:
     runtime_free(rt);
     config_deinit(&cfg);
@@ -282,12 +283,12 @@ out:
         const struct rt_call *c = find_call(rt, "oauthclientuserscontrollergetmanagedusers", false);
         struct mapping_kv pp[] = {{"clientid", "abc", 3}};
         struct mapping_input i5 = {.path = pp, .npath = 1};
-        mapping_out_init(&out);
+        outreq_init(&out, MAPPING_MAX_URL);
         CHECK(c && mapping_build(rt, c, &i5, &out, &err) == -1);
         CHECK(err.status == 401);
         CHECK_STR(err.param, "x-cal-secret-key");
         CHECK(strstr(err.detail, "CPX_UNSET_SECRET") != NULL);
-        mapping_out_deinit(&out);
+        outreq_deinit(&out);
     }
     runtime_free(rt);
     config_deinit(&cfg);
@@ -324,16 +325,16 @@ static void test_flat_body_and_auth(void)
                                .body = body,
                                .raw_body = raw,
                                .raw_body_len = strlen(raw)};
-    struct mapping_out out;
+    struct outreq out;
     struct mapping_error err;
-    mapping_out_init(&out);
+    outreq_init(&out, MAPPING_MAX_URL);
     CHECK(mapping_build(rt, rest, &in, &out, &err) == 0);
     CHECK_STR(out.url.data, "http://up.example/base/v2/things/t1/fixed-kind?take=5&tags=x%2Cy");
     CHECK_STR(header(&out, "x-trace"), "x-trace: trace-t1");
     CHECK_STR(header(&out, "Authorization"), "Authorization: Bearer tok-123");
     CHECK_STR(out.body, "{\"email\":\"e@x\",\"count\":3,\"active\":true,\"triggers\":[\"A\",\"B\"],"
                         "\"metadata\":{\"k\":\"v\"}}");
-    mapping_out_deinit(&out);
+    outreq_deinit(&out);
     cJSON_Delete(body);
 
     /* A caller's own Authorization wins over the document's. */
@@ -344,11 +345,11 @@ static void test_flat_body_and_auth(void)
     in.raw_body_len = strlen(in.raw_body);
     in.headers = hdrs;
     in.nheaders = 1;
-    mapping_out_init(&out);
+    outreq_init(&out, MAPPING_MAX_URL);
     CHECK(mapping_build(rt, rest, &in, &out, &err) == 0);
     CHECK_STR(header(&out, "Authorization"), "Authorization: Bearer mine");
     CHECK_STR(out.body, "{\"email\":\"e@x\"}"); /* absent fields are left out */
-    mapping_out_deinit(&out);
+    outreq_deinit(&out);
     cJSON_Delete(body);
 
     /* A header named like a bind variable never replaces it: {{TEST_TOKEN}} in a consumed
@@ -358,54 +359,54 @@ static void test_flat_body_and_auth(void)
     struct mapping_kv spoof[] = {{"TEST_TOKEN", "evil", 4}};
     struct mapping_kv ppath[] = {{"ID", "t1", 2}};
     struct mapping_input ip = {.path = ppath, .npath = 1, .headers = spoof, .nheaders = 1};
-    mapping_out_init(&out);
+    outreq_init(&out, MAPPING_MAX_URL);
     CHECK(patch && mapping_build(rt, patch, &ip, &out, &err) == 0);
     CHECK_STR(header(&out, "x-sig"), "x-sig: sig-tok-123");
-    mapping_out_deinit(&out);
+    outreq_deinit(&out);
 
     /* A non-numeric number in the query is refused before anything is built. */
     struct mapping_kv q2[] = {{"take", "many", 4}};
     struct mapping_input in2 = {.path = path, .npath = 1, .query = q2, .nquery = 1};
-    mapping_out_init(&out);
+    outreq_init(&out, MAPPING_MAX_URL);
     CHECK(mapping_build(rt, rest, &in2, &out, &err) == -1);
     CHECK(err.status == 400);
     CHECK_STR(err.param, "take");
-    mapping_out_deinit(&out);
+    outreq_deinit(&out);
 
     /* MCP: arguments keep their JSON types; declared inputParameters are checked. */
     cJSON *args = cJSON_Parse("{\"id\":\"t2\",\"email\":\"m@x\",\"count\":7,"
                               "\"triggers\":[\"BOOKING_CREATED\"]}");
     struct mapping_input im = {.mcp = true, .args = args};
-    mapping_out_init(&out);
+    outreq_init(&out, MAPPING_MAX_URL);
     CHECK(mapping_build(rt, tool, &im, &out, &err) == 0);
     CHECK_STR(out.url.data, "http://up.example/base/v2/things/t2/lk");
     CHECK_STR(out.body, "{\"email\":\"m@x\",\"count\":7,\"triggers\":[\"BOOKING_CREATED\"]}");
-    mapping_out_deinit(&out);
+    outreq_deinit(&out);
     cJSON_Delete(args);
     args = cJSON_Parse("{\"id\":\"t2\",\"email\":\"m@x\",\"count\":\"7\"}");
     im.args = args;
-    mapping_out_init(&out);
+    outreq_init(&out, MAPPING_MAX_URL);
     CHECK(mapping_build(rt, tool, &im, &out, &err) == -1);
     CHECK_STR(err.param, "count");
     CHECK(strstr(err.detail, "must be a number") != NULL);
-    mapping_out_deinit(&out);
+    outreq_deinit(&out);
     cJSON_Delete(args);
     args = cJSON_Parse("{\"email\":\"m@x\"}");
     im.args = args;
-    mapping_out_init(&out);
+    outreq_init(&out, MAPPING_MAX_URL);
     CHECK(mapping_build(rt, tool, &im, &out, &err) == -1);
     CHECK_STR(err.param, "id");
-    mapping_out_deinit(&out);
+    outreq_deinit(&out);
     cJSON_Delete(args);
 
     /* Output mapping $.data selects from the upstream document. */
     const char *up = "{\"status\":\"success\",\"data\":{\"id\":1}}";
-    cJSON *mapped = mapping_response(rest, up, strlen(up));
+    cJSON *mapped = respmap_apply(rest, up, strlen(up));
     char *s = cJSON_PrintUnformatted(mapped);
     CHECK_STR(s, "{\"id\":1}");
     cJSON_free(s);
     cJSON_Delete(mapped);
-    CHECK(mapping_response(rest, "not json", 8) == NULL);
+    CHECK(respmap_apply(rest, "not json", 8) == NULL);
 out:
     runtime_free(rt);
     config_deinit(&cfg);
@@ -449,7 +450,7 @@ static void test_unknown_inputs(void)
     CHECK(whole->opaque_body && !rest->opaque_body);
 
     struct mapping_kv path[] = {{"ID", "t1", 2}};
-    struct mapping_out out;
+    struct outreq out;
     struct mapping_error err;
     static const struct {
         const char *body, *param, *detail;
@@ -469,40 +470,40 @@ static void test_unknown_inputs(void)
                                    .body = body,
                                    .raw_body = bad[i].body,
                                    .raw_body_len = strlen(bad[i].body)};
-        mapping_out_init(&out);
+        outreq_init(&out, MAPPING_MAX_URL);
         CHECK(mapping_build(rt, rest, &in, &out, &err) == -1);
         CHECK(err.status == 400);
         CHECK_STR(err.param, bad[i].param);
         CHECK_STR(err.detail, bad[i].detail);
-        mapping_out_deinit(&out);
+        outreq_deinit(&out);
         cJSON_Delete(body);
     }
 
     /* A tool argument the tool does not read: a tool error naming it. */
     cJSON *args = cJSON_Parse("{\"id\":\"t1\",\"email\":\"e@x\",\"cuont\":2}");
     struct mapping_input tin = {.mcp = true, .args = args};
-    mapping_out_init(&out);
+    outreq_init(&out, MAPPING_MAX_URL);
     CHECK(mapping_build(rt, tool, &tin, &out, &err) == -1);
     CHECK_STR(err.param, "cuont");
     CHECK_STR(err.detail, "unknown argument 'cuont' (did you mean 'count'?)");
-    mapping_out_deinit(&out);
+    outreq_deinit(&out);
     cJSON_Delete(args);
 
     /* PATCH with body parameters and no field given: the body is {}, not absent. */
     cJSON *empty = cJSON_Parse("{}");
     struct mapping_input pin = {.path = path, .npath = 1};
-    mapping_out_init(&out);
+    outreq_init(&out, MAPPING_MAX_URL);
     CHECK(mapping_build(rt, patch, &pin, &out, &err) == 0);
     CHECK_STR(out.body, "{}");
     CHECK_STR(header(&out, "Content-Type"), "Content-Type: application/json");
-    mapping_out_deinit(&out);
+    outreq_deinit(&out);
     pin.body = empty;
     pin.raw_body = "{}";
     pin.raw_body_len = 2;
-    mapping_out_init(&out);
+    outreq_init(&out, MAPPING_MAX_URL);
     CHECK(mapping_build(rt, patch, &pin, &out, &err) == 0);
     CHECK_STR(out.body, "{}");
-    mapping_out_deinit(&out);
+    outreq_deinit(&out);
     cJSON_Delete(empty);
 
     /* `rest.body` takes the whole body: its fields are the upstream's business, sent as is. */
@@ -510,10 +511,10 @@ static void test_unknown_inputs(void)
     cJSON *wb = cJSON_Parse(raw);
     struct mapping_input win = {
         .path = path, .npath = 1, .body = wb, .raw_body = raw, .raw_body_len = strlen(raw)};
-    mapping_out_init(&out);
+    outreq_init(&out, MAPPING_MAX_URL);
     CHECK(mapping_build(rt, whole, &win, &out, &err) == 0);
     CHECK_STR(out.body, raw);
-    mapping_out_deinit(&out);
+    outreq_deinit(&out);
     cJSON_Delete(wb);
 out:
     runtime_free(rt);
