@@ -70,8 +70,8 @@ static void test_url_decode_strict(void)
 
 int main(void)
 {
-    test_vectors();
-    test_alphabets();
-    test_url_decode_strict();
+    RUN(test_vectors());
+    RUN(test_alphabets());
+    RUN(test_url_decode_strict());
     return harness_report();
 }

@@ -41,7 +41,7 @@ static void test_secret(void)
 
 int main(void)
 {
-    test_clock();
-    test_secret();
+    RUN(test_clock());
+    RUN(test_secret());
     return harness_report();
 }

@@ -126,7 +126,7 @@ static void test_hmac(void)
 
 int main(void)
 {
-    test_sha256();
-    test_hmac();
+    RUN(test_sha256());
+    RUN(test_hmac());
     return harness_report();
 }

@@ -232,15 +232,15 @@ static void test_utf8_sanitize(void)
 
 int main(void)
 {
-    test_utf8();
-    test_utf8_sanitize();
-    test_media_type();
-    test_jsonnum();
-    test_httpstatus();
-    test_strbuf();
-    test_arena();
-    test_strings();
-    test_closest();
-    test_json_nul();
+    RUN(test_utf8());
+    RUN(test_utf8_sanitize());
+    RUN(test_media_type());
+    RUN(test_jsonnum());
+    RUN(test_httpstatus());
+    RUN(test_strbuf());
+    RUN(test_arena());
+    RUN(test_strings());
+    RUN(test_closest());
+    RUN(test_json_nul());
     return harness_report();
 }

@@ -164,7 +164,7 @@ static void test_edges(void)
 
 int main(void)
 {
-    test_shipped();
-    test_edges();
+    RUN(test_shipped());
+    RUN(test_edges());
     return harness_report();
 }

@@ -156,8 +156,8 @@ static void test_unset(void)
 
 int main(void)
 {
-    test_token();
-    test_built();
-    test_unset();
+    RUN(test_token());
+    RUN(test_built());
+    RUN(test_unset());
     return harness_report();
 }

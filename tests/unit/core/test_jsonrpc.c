@@ -177,6 +177,6 @@ static void test_jsonrpc_parse(void)
 
 int main(void)
 {
-    test_jsonrpc_parse();
+    RUN(test_jsonrpc_parse());
     return harness_report();
 }

@@ -523,9 +523,9 @@ out:
 
 int main(void)
 {
-    test_seed();
-    test_unknown_inputs();
-    test_flat_body_and_auth();
-    test_numbers();
+    RUN(test_seed());
+    RUN(test_unknown_inputs());
+    RUN(test_flat_body_and_auth());
+    RUN(test_numbers());
     return harness_report();
 }

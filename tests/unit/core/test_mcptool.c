@@ -353,10 +353,10 @@ static void test_schema_placeholders(void)
 
 int main(void)
 {
-    test_initialize_result();
-    test_call_params();
-    test_seed_schemas();
-    test_schemas();
-    test_schema_placeholders();
+    RUN(test_initialize_result());
+    RUN(test_call_params());
+    RUN(test_seed_schemas());
+    RUN(test_schemas());
+    RUN(test_schema_placeholders());
     return harness_report();
 }

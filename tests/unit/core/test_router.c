@@ -369,15 +369,15 @@ static void test_many_routes(void)
 int main(void)
 {
     build();
-    test_add_errors();
-    test_match_basic();
-    test_captures_point_into_path();
-    test_literal_precedence();
-    test_not_found();
-    test_raw_segments();
-    test_method_not_allowed();
-    test_max_captures();
-    test_many_routes();
+    RUN(test_add_errors());
+    RUN(test_match_basic());
+    RUN(test_captures_point_into_path());
+    RUN(test_literal_precedence());
+    RUN(test_not_found());
+    RUN(test_raw_segments());
+    RUN(test_method_not_allowed());
+    RUN(test_max_captures());
+    RUN(test_many_routes());
     router_free(r);
     router_free(NULL);
     CHECK(router_count(NULL) == 0);

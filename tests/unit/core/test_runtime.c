@@ -307,8 +307,8 @@ static void test_edges(void)
 
 int main(void)
 {
-    test_shipped_and_fixtures();
-    test_edges();
+    RUN(test_shipped_and_fixtures());
+    RUN(test_edges());
     printf("%zu calls, %zu parameters, %zu credential headers compared\n", ncalls_checked,
            nparams_checked, ncreds_checked);
     return harness_report();

@@ -155,7 +155,7 @@ static void test_uses(void)
 
 int main(void)
 {
-    test_source();
-    test_uses();
+    RUN(test_source());
+    RUN(test_uses());
     return harness_report();
 }

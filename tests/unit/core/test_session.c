@@ -110,7 +110,7 @@ static void test_sessions(void)
 
 int main(void)
 {
-    test_versions();
-    test_sessions();
+    RUN(test_versions());
+    RUN(test_sessions());
     return harness_report();
 }

@@ -118,9 +118,9 @@ int main(void)
     CHECK(ep.catalog != NULL);
     (void)catalog_auth(ep.catalog, &nauth);
     CHECK(nauth == 0);
-    test_dispatch(&ep);
-    test_unknown_tool(rt, &ep);
-    test_method_route();
+    RUN(test_dispatch(&ep));
+    RUN(test_unknown_tool(rt, &ep));
+    RUN(test_method_route());
     catalog_free(ep.catalog);
     runtime_unref(rt);
     config_deinit(&cfg);

@@ -211,8 +211,8 @@ int main(void)
         evconnlistener_new(loop_base(lp), NULL, NULL, LEV_OPT_CLOSE_ON_FREE, -1, front_fd);
     CHECK(evhttp_bind_listener(http, lev) != NULL);
 
-    test_client_abort_cancels_upstream(front_port, up_fd);
-    test_connection_limit(front_port, &sh);
+    RUN(test_client_abort_cancels_upstream(front_port, up_fd));
+    RUN(test_connection_limit(front_port, &sh));
 
     evhttp_free(http); /* closes connections: before the loop (upstream, connection table) */
     loop_free(lp);

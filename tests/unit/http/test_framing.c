@@ -198,9 +198,9 @@ static void test_huge_limit(void)
 
 int main(void)
 {
-    test_heads();
-    test_scan();
-    test_expect();
-    test_huge_limit();
+    RUN(test_heads());
+    RUN(test_scan());
+    RUN(test_expect());
+    RUN(test_huge_limit());
     return harness_report();
 }

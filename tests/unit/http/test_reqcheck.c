@@ -131,8 +131,8 @@ static void test_headers_auth_body(void)
 
 int main(void)
 {
-    test_query();
-    test_query_each();
-    test_headers_auth_body();
+    RUN(test_query());
+    RUN(test_query_each());
+    RUN(test_headers_auth_body());
     return harness_report();
 }

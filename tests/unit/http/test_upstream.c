@@ -974,27 +974,27 @@ int main(void)
     CHECK(o.connect_timeout_ms == 3000 && o.timeout_ms == 30000);
     CHECK(o.max_host_connections == 256 && o.max_connects == 256 && o.max_idle_ms == 30000);
     CHECK(o.max_response_bytes == 16u * 1024 * 1024 && o.verify_tls == 1);
-    test_opts_from_config();
+    RUN(test_opts_from_config());
 
     struct upstream *u = upstream_new(base, &o);
     CHECK(u != NULL);
 
-    test_error_names();
-    test_get(u);
-    test_bodies(u);
-    test_statuses(u);
-    test_raw_responses(u);
-    test_invalid(u);
-    test_reuse();
-    test_concurrent(0, 100);
-    test_concurrent(4, 100);
-    test_refused(u);
-    test_timeout();
-    test_cancel(u);
-    test_cancel_from_done(u);
-    test_too_big();
-    test_free_in_flight();
-    test_retry();
+    RUN(test_error_names());
+    RUN(test_get(u));
+    RUN(test_bodies(u));
+    RUN(test_statuses(u));
+    RUN(test_raw_responses(u));
+    RUN(test_invalid(u));
+    RUN(test_reuse());
+    RUN(test_concurrent(0, 100));
+    RUN(test_concurrent(4, 100));
+    RUN(test_refused(u));
+    RUN(test_timeout());
+    RUN(test_cancel(u));
+    RUN(test_cancel_from_done(u));
+    RUN(test_too_big());
+    RUN(test_free_in_flight());
+    RUN(test_retry());
 
     upstream_free(u);
     upstream_free(NULL);

@@ -81,8 +81,8 @@ static void test_call_into_later_document(void)
 
 int main(void)
 {
-    test_cross_document();
-    test_duplicates_cross_only();
-    test_call_into_later_document();
+    RUN(test_cross_document());
+    RUN(test_duplicates_cross_only());
+    RUN(test_call_into_later_document());
     return harness_report();
 }

@@ -460,16 +460,16 @@ static void test_hostport_split(void)
 
 int main(void)
 {
-    test_allowed_hosts();
-    test_hostport_split();
-    test_placeholder();
-    test_expand();
-    test_listen_glob();
-    test_file_and_env();
-    test_bad_file();
-    test_framing_limits();
-    test_unknown_keys();
-    test_html();
-    test_buffer();
+    RUN(test_allowed_hosts());
+    RUN(test_hostport_split());
+    RUN(test_placeholder());
+    RUN(test_expand());
+    RUN(test_listen_glob());
+    RUN(test_file_and_env());
+    RUN(test_bad_file());
+    RUN(test_framing_limits());
+    RUN(test_unknown_keys());
+    RUN(test_html());
+    RUN(test_buffer());
     return harness_report();
 }

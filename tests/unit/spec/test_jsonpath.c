@@ -247,13 +247,13 @@ int main(void)
         fprintf(stderr, "test document does not parse\n");
         return 1;
     }
-    test_check();
-    test_is_root();
-    test_root();
-    test_members();
-    test_index();
-    test_wildcard();
-    test_big_array();
+    RUN(test_check());
+    RUN(test_is_root());
+    RUN(test_root());
+    RUN(test_members());
+    RUN(test_index());
+    RUN(test_wildcard());
+    RUN(test_big_array());
     cJSON_Delete(doc);
     return harness_report();
 }

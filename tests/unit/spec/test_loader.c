@@ -939,16 +939,16 @@ cleanup:
 
 int main(void)
 {
-    test_seed();
-    test_features();
-    test_ikanos();
-    test_directory();
-    test_missing_paths();
-    test_bad_fixtures();
-    test_unknown_keys();
-    test_good_fixtures();
-    test_many_errors_one_run();
-    test_limits();
-    test_ynode();
+    RUN(test_seed());
+    RUN(test_features());
+    RUN(test_ikanos());
+    RUN(test_directory());
+    RUN(test_missing_paths());
+    RUN(test_bad_fixtures());
+    RUN(test_unknown_keys());
+    RUN(test_good_fixtures());
+    RUN(test_many_errors_one_run());
+    RUN(test_limits());
+    RUN(test_ynode());
     return harness_report();
 }

@@ -484,14 +484,14 @@ static void test_ref_key(void)
 
 int main(void)
 {
-    test_each();
-    test_has_open();
-    test_ref_key();
-    test_render();
-    test_has_placeholder();
-    test_expand_path();
-    test_expand_path_long();
-    test_check_path();
-    test_path_vars();
+    RUN(test_each());
+    RUN(test_has_open());
+    RUN(test_ref_key());
+    RUN(test_render());
+    RUN(test_has_placeholder());
+    RUN(test_expand_path());
+    RUN(test_expand_path_long());
+    RUN(test_check_path());
+    RUN(test_path_vars());
     return harness_report();
 }

@@ -356,14 +356,14 @@ static void test_segment_in_place(void)
 
 int main(void)
 {
-    test_is_unreserved();
-    test_segment_in_place();
-    test_segment();
-    test_segment_cap();
-    test_query();
-    test_decode();
-    test_injection_roundtrip();
-    test_segment_value_ok();
-    test_header_value_ok();
+    RUN(test_is_unreserved());
+    RUN(test_segment_in_place());
+    RUN(test_segment());
+    RUN(test_segment_cap());
+    RUN(test_query());
+    RUN(test_decode());
+    RUN(test_injection_roundtrip());
+    RUN(test_segment_value_ok());
+    RUN(test_header_value_ok());
     return harness_report();
 }
