@@ -107,18 +107,15 @@ struct upstream {
 
 void upstream_opts_defaults(struct upstream_opts *o)
 {
-    o->connect_timeout_ms = 3000;
-    o->timeout_ms = 30000;
-    o->max_host_connections = 256;
-    o->max_connects = 256;
-    o->max_idle_ms = 30000;
-    o->max_response_bytes = (size_t)16 * 1024 * 1024;
-    o->verify_tls = 1;
+    /* The defaults are the configuration's (spec/config.c): one place says what they are. */
+    struct config c;
+    config_defaults(&c);
+    upstream_opts_from_config(o, &c, 1);
+    config_deinit(&c);
 }
 
 void upstream_opts_from_config(struct upstream_opts *o, const struct config *cfg, int nloops)
 {
-    upstream_opts_defaults(o);
     o->connect_timeout_ms = cfg->upstream_connect_timeout_ms;
     o->timeout_ms = cfg->upstream_timeout_ms;
     /* Each loop has its own pool: divide the per-host cap between them. */

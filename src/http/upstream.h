@@ -29,8 +29,8 @@ struct upstream_opts {
     int verify_tls;         /* 1: verify peer and host (default); 0 only for tests on loopback */
 };
 
-/* Fill <o> with the defaults: connect 3 s, total 30 s, 256 per host, 256 idle, 30 s idle,
- * 16 MiB responses, TLS verified. */
+/* Fill <o> with the defaults, which are the configuration's (config_defaults): connect 3 s,
+ * total 30 s, 256 per host, 256 idle, 30 s idle, 16 MiB responses, TLS verified. */
 void upstream_opts_defaults(struct upstream_opts *o);
 struct config;
 /* The defaults overridden by <cfg>'s upstream settings; <nloops> event loops, each with its own
