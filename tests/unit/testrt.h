@@ -6,6 +6,7 @@
 #ifndef CAPPROXY_TESTRT_H
 #define CAPPROXY_TESTRT_H
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "spec/config.h"
@@ -14,37 +15,45 @@
 #include "spec/loader.h"
 #include "core/runtime.h"
 
-static inline struct runtime *testrt_load(const char *name, const char *yaml, struct config *cfg)
+/* Validate and build a model the loader has read (<loaded>: it read without error); the
+ * diagnostics go to stderr unless <quiet>. Frees <d>. */
+static inline struct runtime *testrt_finish(struct model *m, bool loaded, struct diag *d,
+                                            const struct config *cfg, bool quiet)
 {
-    struct diag d;
-    diag_init(&d);
-    struct model *m = model_new();
     struct runtime *rt = NULL;
-    if (loader_load_buffer(m, name, yaml, strlen(yaml), &d) == 0 && checks_validate(m, &d) == 0)
-        rt = runtime_build(m, cfg, &d);
+    if (loaded && checks_validate(m, d) == 0)
+        rt = runtime_build(m, cfg, d);
     else
         model_free(m);
-    if (!rt)
-        diag_print(&d, stderr);
-    diag_deinit(&d);
+    if (!rt && !quiet)
+        diag_print(d, stderr);
+    diag_deinit(d);
     return rt;
 }
 
-/* The same for a document file. */
-static inline struct runtime *testrt_load_file(const char *path, struct config *cfg)
+static inline struct runtime *testrt_load(const char *name, const char *yaml,
+                                          const struct config *cfg)
 {
     struct diag d;
     diag_init(&d);
     struct model *m = model_new();
-    struct runtime *rt = NULL;
-    if (loader_load_file(m, path, &d) == 0 && checks_validate(m, &d) == 0)
-        rt = runtime_build(m, cfg, &d);
-    else
-        model_free(m);
-    if (!rt)
-        diag_print(&d, stderr);
-    diag_deinit(&d);
-    return rt;
+    return testrt_finish(m, loader_load_buffer(m, name, yaml, strlen(yaml), &d) == 0, &d, cfg,
+                         false);
+}
+
+/* The same for a document file; <quiet>: say nothing when it does not load. */
+static inline struct runtime *testrt_load_path(const char *path, const struct config *cfg,
+                                               bool quiet)
+{
+    struct diag d;
+    diag_init(&d);
+    struct model *m = model_new();
+    return testrt_finish(m, loader_load_file(m, path, &d) == 0, &d, cfg, quiet);
+}
+
+static inline struct runtime *testrt_load_file(const char *path, const struct config *cfg)
+{
+    return testrt_load_path(path, cfg, false);
 }
 
 #endif

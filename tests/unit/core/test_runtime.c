@@ -4,6 +4,7 @@
  * rule, the encoded query apikey) equals what the document lookups answer, for every call of
  * the shipped capabilities and of the loader fixtures that build. */
 #include "harness.h"
+#include "testrt.h"
 
 #include <dirent.h>
 #include <stdlib.h>
@@ -16,36 +17,15 @@
 #include "spec/loader.h"
 #include "spec/urlenc.h"
 
-/* Load and build <path> quietly (fixtures that do not load or build are skipped). */
+/* Fixtures that do not load or build are skipped, quietly. */
 static struct runtime *build_file(const char *path, const struct config *cfg)
 {
-    struct diag d;
-    diag_init(&d);
-    struct model *m = model_new();
-    struct runtime *rt = NULL;
-    if (loader_load_file(m, path, &d) == 0 && checks_validate(m, &d) == 0)
-        rt = runtime_build(m, cfg, &d);
-    else
-        model_free(m);
-    diag_deinit(&d);
-    return rt;
+    return testrt_load_path(path, cfg, true);
 }
 
 static struct runtime *build_text(const char *yaml, const struct config *cfg)
 {
-    struct diag d;
-    diag_init(&d);
-    struct model *m = model_new();
-    struct runtime *rt = NULL;
-    if (loader_load_buffer(m, "doc.yaml", yaml, strlen(yaml), &d) == 0 &&
-        checks_validate(m, &d) == 0)
-        rt = runtime_build(m, cfg, &d);
-    else
-        model_free(m);
-    if (!rt)
-        diag_print(&d, stderr);
-    diag_deinit(&d);
-    return rt;
+    return testrt_load("doc.yaml", yaml, cfg);
 }
 
 static char *query_enc(const char *s)
