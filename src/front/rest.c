@@ -33,14 +33,9 @@ struct scratch {
 
 static const char *decode(struct scratch *s, const char *in, size_t len, size_t *outlen)
 {
-    struct strbuf b;
-    strbuf_init(&b, 0);
-    if (urlenc_decode(in, len, false, &b) < 0 || s->n >= UTIL_ARRAY_LEN(s->v)) {
-        strbuf_deinit(&b);
-        return NULL;
-    }
-    char *r = strbuf_detach(&b, outlen);
-    s->v[s->n++] = r;
+    char *r = s->n < UTIL_ARRAY_LEN(s->v) ? urlenc_decode_dup(in, len, false, outlen) : NULL;
+    if (r)
+        s->v[s->n++] = r;
     return r;
 }
 

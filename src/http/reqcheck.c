@@ -77,14 +77,9 @@ int reqcheck_query_each(const char *q, reqcheck_query_fn fn, void *arg)
 /* <in>[0..len) decoded into memory <q> owns, or NULL when the encoding is invalid. */
 static const char *decode(struct reqcheck_query *q, const char *in, size_t len, size_t *outlen)
 {
-    struct strbuf b;
-    strbuf_init(&b, 0);
-    if (urlenc_decode(in, len, true, &b) < 0 || q->nmem >= UTIL_ARRAY_LEN(q->mem)) {
-        strbuf_deinit(&b);
-        return NULL;
-    }
-    char *r = strbuf_detach(&b, outlen);
-    q->mem[q->nmem++] = r;
+    char *r = q->nmem < UTIL_ARRAY_LEN(q->mem) ? urlenc_decode_dup(in, len, true, outlen) : NULL;
+    if (r)
+        q->mem[q->nmem++] = r;
     return r;
 }
 

@@ -199,3 +199,14 @@ fail:
     truncate_to(out, start);
     return -1;
 }
+
+char *urlenc_decode_dup(const char *in, size_t len, bool plus_is_space, size_t *outlen)
+{
+    struct strbuf b;
+    strbuf_init(&b, 0);
+    if (urlenc_decode(in, len, plus_is_space, &b) < 0) {
+        strbuf_deinit(&b);
+        return NULL;
+    }
+    return strbuf_detach(&b, outlen);
+}

@@ -20,6 +20,9 @@ int urlenc_query(const char *in, size_t len, struct strbuf *out);
  * strings). -1 on an invalid escape (%zz, a truncated %4) or a cap overflow. NUL bytes may
  * appear in the output: check the length. */
 int urlenc_decode(const char *in, size_t len, bool plus_is_space, struct strbuf *out);
+/* The same into a new string (caller frees; its length in <*outlen>), or NULL on an invalid
+ * escape. */
+char *urlenc_decode_dup(const char *in, size_t len, bool plus_is_space, size_t *outlen);
 /* Whether a decoded value may be substituted as a path segment: not empty, not "." or "..",
  * no NUL, no control byte (< 0x20, 0x7F), no '/' or '\\'. */
 bool urlenc_segment_value_ok(const char *v, size_t len);

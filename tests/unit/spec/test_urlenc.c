@@ -3,6 +3,7 @@
  * evhttp-curl-multi.md section 11), strict decoding, and the value checks.
  */
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
@@ -354,6 +355,19 @@ static void test_segment_in_place(void)
     strbuf_deinit(&b);
 }
 
+/* urlenc_decode_dup: the decoding in a string of its own, NUL bytes kept in its length. */
+static void test_decode_dup(void)
+{
+    size_t n = 0;
+    char *s = urlenc_decode_dup("a+b%00c", 7, true, &n);
+    CHECK(s && n == 5 && memcmp(s, "a b\0c", 5) == 0);
+    free(s);
+    s = urlenc_decode_dup("a+b", 3, false, &n);
+    CHECK_STR(s, "a+b");
+    free(s);
+    CHECK(urlenc_decode_dup("%zz", 3, true, &n) == NULL);
+}
+
 int main(void)
 {
     RUN(test_is_unreserved());
@@ -362,6 +376,7 @@ int main(void)
     RUN(test_segment_cap());
     RUN(test_query());
     RUN(test_decode());
+    RUN(test_decode_dup());
     RUN(test_injection_roundtrip());
     RUN(test_segment_value_ok());
     RUN(test_header_value_ok());
