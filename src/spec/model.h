@@ -78,26 +78,66 @@ struct model_auth {
     struct model_pos pos;
 };
 
-/* An output parameter. <mapping> is a JSONPath (`mapping:` or `value:`); NULL means the whole
- * document. Object outputs may list <properties>; array outputs may describe <items>. */
+/* An output parameter. <mapping> is a JSONPath (`mapping:`, or a `value:` that starts with
+ * '$'); NULL means the whole document. Object outputs may list <properties>; array outputs may
+ * describe <items>; an object output with <values> maps every member of the mapped object. */
 struct model_output {
     const char *name; /* NULL when absent */
     enum model_type type;
     const char *mapping;
+    const char *value;        /* `value:` not starting with '$': a static value or a Mustache
+                                 template over the inputs (mock mode); NULL when absent */
+    const cJSON *const_value; /* `const`: wins over mapping and value; NULL when absent */
+    size_t max_length;        /* `maxLength`: longer strings are cut (in characters); 0 when
+                                 absent (maxLength 0 is refused at load) */
     struct model_output *properties;
     size_t nproperties;
-    struct model_output *items; /* NULL when absent */
+    struct model_output *items;  /* NULL when absent */
+    struct model_output *values; /* NULL when absent */
     struct model_pos pos;
 };
 
-enum model_body_kind { MODEL_BODY_NONE, MODEL_BODY_TEMPLATE, MODEL_BODY_JSON };
+enum model_body_kind {
+    MODEL_BODY_NONE,
+    MODEL_BODY_TEMPLATE,  /* a raw Mustache string */
+    MODEL_BODY_JSON,      /* {type: json, data} */
+    MODEL_BODY_TEXT,      /* {type: text, data: string} */
+    MODEL_BODY_XML,       /* {type: xml, data: string} */
+    MODEL_BODY_SPARQL,    /* {type: sparql, data: string} */
+    MODEL_BODY_FORM,      /* {type: formUrlEncoded, data: {name: value}} */
+    MODEL_BODY_MULTIPART  /* {type: multipartForm, data: [{name, value, filename, contentType}]} */
+};
 
-/* An operation's `body:` either a Mustache string template or {type: json, data: ...}. */
+/* One part of a multipartForm body; <value> may hold {{x}}. */
+struct model_body_part {
+    const char *name;
+    const char *value;
+    const char *filename;     /* NULL when absent */
+    const char *content_type; /* NULL when absent */
+    struct model_pos pos;
+};
+
+/* An operation's `body:`: a Mustache string template or {type, data}. */
 struct model_body {
     enum model_body_kind kind;
-    const char *template; /* MODEL_BODY_TEMPLATE */
-    cJSON *json;          /* MODEL_BODY_JSON: the `data` value; string leaves may hold {{x}} */
+    const char *template; /* TEMPLATE, and the `data` string of TEXT, XML and SPARQL */
+    cJSON *json;          /* JSON: the `data` value; FORM: the `data` object (string leaves may
+                             hold {{x}}) */
+    struct model_body_part *parts; /* MULTIPART */
+    size_t nparts;
     struct model_pos pos;
+};
+
+/* `outputRawFormat`: what the consumed API answers, turned into JSON before output mapping. */
+enum model_format {
+    MODEL_FORMAT_JSON,
+    MODEL_FORMAT_XML,
+    MODEL_FORMAT_CSV,
+    MODEL_FORMAT_TSV,
+    MODEL_FORMAT_PSV,
+    MODEL_FORMAT_YAML,
+    MODEL_FORMAT_HTML,
+    MODEL_FORMAT_MARKDOWN
 };
 
 struct model_resource;
@@ -113,6 +153,7 @@ struct model_operation {
     size_t nparams;
     struct model_body body;
     const char *output_raw_format; /* NULL when absent */
+    enum model_format output_format; /* parsed output_raw_format (JSON when absent) */
     struct model_output *outputs;
     size_t noutputs;
     struct model_resource *resource; /* back pointer */
@@ -160,10 +201,59 @@ struct model_with {
     struct model_pos pos;
 };
 
-/* What REST operations and MCP tools have in common: the call to a consumed operation. */
-struct model_call {
+enum model_step_kind { MODEL_STEP_CALL, MODEL_STEP_LOOKUP };
+
+/* One step of an orchestrated call. A call step's result is stored under its name (projected
+ * through the consumed operation's named outputParameters, as the reference engine does); later
+ * steps read it through `with` templates ({{<step>.<field>}}) and `$.<step>.<path>`. */
+struct model_step {
+    const char *name;
+    enum model_step_kind kind;
+    /* MODEL_STEP_CALL */
     const char *call;               /* "<consumes namespace>.<operation>" as written */
-    struct model_operation *target; /* resolved by checks_validate: never NULL after it passed */
+    struct model_operation *target; /* resolved by checks_validate */
+    struct model_with *with;
+    size_t nwith;
+    /* MODEL_STEP_LOOKUP: the elements of step <index>'s result whose field <match> equals
+     * <lookup_value> (`$.<step>.<path>`, or a Mustache template over the inputs), each cut down
+     * to the fields <fields> (all of them when nfields is 0). */
+    const char *index;
+    const char *match;
+    const char *lookup_value;
+    const char **fields;
+    size_t nfields;
+    struct model_pos pos;
+};
+
+/* One entry of `mappings`: the answer's field <target> (dotted: nested objects) gets
+ * <value> (`$.<step>.<path>`). */
+struct model_step_mapping {
+    const char *target;
+    const char *value;
+    struct model_pos pos;
+};
+
+enum model_call_kind {
+    MODEL_CALL_SIMPLE, /* `call` + `with`: one consumed operation */
+    MODEL_CALL_STEPS,  /* `steps` (+ `mappings`): several, in order */
+    MODEL_CALL_MOCK    /* no call, no steps: the answer is built from outputParameters' values */
+};
+
+struct model_function;
+
+/* What REST operations, MCP tools and aggregate functions have in common: what a call does.
+ * A `ref` is resolved by checks_validate, which copies the function's call into the
+ * referring operation's (what the referrer sets itself wins), so nothing after it sees refs. */
+struct model_call {
+    enum model_call_kind kind;
+    const char *call;               /* "<consumes namespace>.<operation>" as written */
+    struct model_operation *target; /* SIMPLE: resolved by checks_validate, never NULL after */
+    struct model_step *steps;       /* STEPS */
+    size_t nsteps;
+    struct model_step_mapping *mappings;
+    size_t nmappings;
+    const char *ref;                     /* `ref: <aggregate namespace>.<function>`, or NULL */
+    const struct model_function *ref_fn; /* resolved by checks_validate */
     struct model_with *with;
     size_t nwith;
     struct model_param *params; /* declared inputParameters of the exposed op/tool */
@@ -185,8 +275,19 @@ struct model_rest_op {
     struct model_pos pos;
 };
 
+/* `forward`: the rest of the path, the method and the raw body go to a consumed API's base
+ * URI with only the trusted headers (plus the consumed API's own parameters and credentials). */
+struct model_forward {
+    const char *target_ns;
+    struct model_consumer *target; /* resolved by checks_validate */
+    const char **trusted_headers;
+    size_t ntrusted;
+    struct model_pos pos;
+};
+
 struct model_rest_resource {
     const char *path; /* as written, e.g. /v1/v2/oauth-clients/{clientid}/users */
+    struct model_forward *forward; /* NULL when absent */
     const char *name;
     const char *description;
     struct model_rest_op *operations;
@@ -247,6 +348,34 @@ struct model_bind {
     struct model_pos pos;
 };
 
+/* An aggregate function's `semantics`: tri-state, -1 when not set. */
+struct model_semantics {
+    signed char safe;
+    signed char idempotent;
+    signed char cacheable;
+};
+
+struct model_aggregate;
+
+/* A reusable piece of behaviour that REST operations and tools use through `ref`. */
+struct model_function {
+    const char *name;
+    const char *description;
+    struct model_semantics semantics;
+    struct model_call call; /* its inputParameters, call/steps/mock outputs */
+    struct model_aggregate *aggregate; /* back pointer */
+    struct model_pos pos;
+};
+
+struct model_aggregate {
+    const char *ns;
+    const char *label;
+    struct model_function *functions;
+    size_t nfunctions;
+    struct model_capability *cap;
+    struct model_pos pos;
+};
+
 struct model_capability {
     const char *file;
     const char *version; /* the `naftiko:` value */
@@ -258,6 +387,8 @@ struct model_capability {
     size_t nconsumers;
     struct model_expose *exposes;
     size_t nexposes;
+    struct model_aggregate *aggregates;
+    size_t naggregates;
     struct model_pos pos;
 };
 
