@@ -5,6 +5,7 @@
  */
 #include "spec/template.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "spec/urlenc.h"
@@ -305,4 +306,73 @@ size_t template_path_vars(const char *tpl, void (*fn)(void *arg, const char *nam
         i = ph.end;
     }
     return count;
+}
+
+/* ---- rendering over a JSON object ---- */
+
+const cJSON *template_scope_get(const cJSON *scope, const char *name, size_t len)
+{
+    if (!cJSON_IsObject(scope) || len == 0)
+        return NULL;
+    const cJSON *v = NULL;
+    for (const cJSON *it = scope->child; it; it = it->next)
+        if (it->string && strlen(it->string) == len && memcmp(it->string, name, len) == 0)
+            return it;
+    /* A dotted walk: each segment is a member name, or an index into an array. */
+    const cJSON *cur = scope;
+    const char *p = name, *end = name + len;
+    while (p < end && cur) {
+        const char *dot = memchr(p, '.', (size_t)(end - p));
+        size_t seg = dot ? (size_t)(dot - p) : (size_t)(end - p);
+        v = NULL;
+        if (cJSON_IsArray(cur)) {
+            long idx;
+            char buf[24];
+            if (seg > 0 && seg < sizeof buf) {
+                memcpy(buf, p, seg);
+                buf[seg] = '\0';
+                if (str_to_long(buf, 0, INT32_MAX, &idx) == 0)
+                    v = cJSON_GetArrayItem(cur, (int)idx);
+            }
+        } else if (cJSON_IsObject(cur)) {
+            for (const cJSON *it = cur->child; it; it = it->next)
+                if (it->string && strlen(it->string) == seg && memcmp(it->string, p, seg) == 0) {
+                    v = it;
+                    break;
+                }
+        }
+        cur = v;
+        p = dot ? dot + 1 : end;
+    }
+    return cur == scope ? NULL : cur;
+}
+
+void template_value_text(const cJSON *v, struct strbuf *out)
+{
+    if (cJSON_IsString(v)) {
+        strbuf_adds(out, v->valuestring);
+        return;
+    }
+    if (cJSON_IsRaw(v)) { /* a big integer kept with its digits (base/jsonnum) */
+        strbuf_adds(out, v->valuestring);
+        return;
+    }
+    char *t = cJSON_PrintUnformatted(v);
+    if (t)
+        strbuf_adds(out, t);
+    cJSON_free(t);
+}
+
+static int scope_lookup(void *arg, const char *name, size_t len, struct strbuf *out)
+{
+    const cJSON *v = template_scope_get(arg, name, len);
+    if (!v)
+        return 1;
+    template_value_text(v, out);
+    return 0;
+}
+
+int template_render_scope(const char *tpl, const cJSON *scope, struct strbuf *out)
+{
+    return template_render(tpl, scope_lookup, (void *)scope, out);
 }

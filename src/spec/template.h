@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <cjson/cJSON.h>
+
 #include "base/util.h"
 
 /* Append the value of placeholder <name>[0..len) to <out>. Return 0 when found, 1 when the name
@@ -20,6 +22,19 @@ typedef int (*template_lookup_fn)(void *arg, const char *name, size_t len, struc
 /* Render {{name}} placeholders of <tpl> into <out>. Text outside placeholders is copied.
  * 0 on success, -1 if the lookup aborted or the cap was exceeded. */
 int template_render(const char *tpl, template_lookup_fn lookup, void *arg, struct strbuf *out);
+
+/* The value placeholder <name>[0..len) names in <scope> (a JSON object): the member of that
+ * exact name, else a dotted walk through nested objects (`get-ship.imo_number`; a numeric
+ * segment indexes an array). NULL when there is none. */
+const cJSON *template_scope_get(const cJSON *scope, const char *name, size_t len);
+
+/* Append <v> as a placeholder renders it: a string as is, anything else as compact JSON (so an
+ * array placed in a JSON body template stays an array, as the reference engine renders it). */
+void template_value_text(const cJSON *v, struct strbuf *out);
+
+/* template_render over a JSON object: each {{name}} is template_scope_get(scope, name); unknown
+ * names render empty. <scope> may be NULL. 0 on success, -1 when the cap of <out> was hit. */
+int template_render_scope(const char *tpl, const cJSON *scope, struct strbuf *out);
 
 /* Expand a consumed path template: {x} and {{x}} are placeholders; each value the lookup
  * produces is percent-encoded as a single path segment. <missing>, if not NULL, receives a

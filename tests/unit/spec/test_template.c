@@ -3,6 +3,7 @@
  * injection cases), path template checks and variable listing.
  */
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
@@ -326,6 +327,41 @@ static void collect(void *arg, const char *name, size_t len)
     c->n++;
 }
 
+static char *render_scope(const char *tpl, const char *scope_json)
+{
+    cJSON *scope = cJSON_Parse(scope_json);
+    struct strbuf b;
+    strbuf_init(&b, 0);
+    CHECK(template_render_scope(tpl, scope, &b) == 0);
+    cJSON_Delete(scope);
+    return strbuf_detach(&b, NULL);
+}
+
+static void test_render_scope(void)
+{
+    static const char scope[] =
+        "{\"imo\": \"IMO-1\", \"n\": 3, \"ids\": [1, \"b\"], \"a.b\": \"exact\","
+        " \"get-ship\": {\"imo_number\": \"IMO-9\", \"crew\": [{\"id\": 7}]}, \"ok\": true}";
+    char *r = render_scope("{{imo}}/{{n}}/{{ids}}/{{ok}}", scope);
+    CHECK_STR(r, "IMO-1/3/[1,\"b\"]/true");
+    free(r);
+    r = render_scope("{{get-ship.imo_number}} {{get-ship.crew.0.id}} {{a.b}} [{{missing}}]", scope);
+    CHECK_STR(r, "IMO-9 7 exact []");
+    free(r);
+    r = render_scope("{{get-ship.nope.x}}{{ids.5}}{{n.x}}", scope);
+    CHECK_STR(r, "");
+    free(r);
+    r = render_scope("{{x}}", "[1]"); /* not an object: nothing is found */
+    CHECK_STR(r, "");
+    free(r);
+    struct strbuf b;
+    strbuf_init(&b, 0);
+    CHECK(template_render_scope("plain {{x}}", NULL, &b) == 0);
+    r = strbuf_detach(&b, NULL);
+    CHECK_STR(r, "plain ");
+    free(r);
+}
+
 static void test_path_vars(void)
 {
     struct collected c;
@@ -493,5 +529,6 @@ int main(void)
     RUN(test_expand_path_long());
     RUN(test_check_path());
     RUN(test_path_vars());
+    RUN(test_render_scope());
     return harness_report();
 }
