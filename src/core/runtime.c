@@ -138,8 +138,9 @@ static bool outputs_passthrough(const struct model_call *mc)
     if (mc->noutputs == 0)
         return true;
     const struct model_output *o = &mc->outputs[0];
+    /* Only the whole document, untouched: any shaping (a value, const, cut or map) re-encodes. */
     return mc->noutputs == 1 && !o->name && jsonpath_is_root(o->mapping) && !o->nproperties &&
-           !o->items;
+           !o->items && !o->values && !o->value && !o->const_value && !o->max_length;
 }
 
 static struct rt_consumer *consumer_of(struct runtime *rt, const struct model_operation *op)
