@@ -116,7 +116,7 @@ static const struct ynode *at_key(const struct ynode *map, const char *key)
  * Not checked, because the schema leaves them open: `with` (parameter -> value), `binds[].keys`
  * (variable -> provider key), an output's `properties` (name -> output parameter; each value is
  * checked), a body's `data`. Not checked, because capproxy does not read them at all:
- * aggregates, steps, mappings, MCP resources and prompts, forward, skill and control adapters.
+ * steps, mappings, MCP resources and prompts, forward, skill and control adapters.
  * ikanos documents follow a later schema with other keys and are not checked. */
 YNODE_KEYS(keys_root, "the document root", "naftiko", "info", "binds", "capability", "consumes");
 YNODE_KEYS(keys_info, "info", "label", "description", "tags", "created", "modified",
@@ -169,6 +169,10 @@ YNODE_KEYS(keys_tool, "MCP tool", "name", "label", "description", "inputParamete
            "with", "steps", "mappings", "hints", "outputParameters");
 YNODE_KEYS(keys_tool_param, "MCP tool parameter", "name", "type", "description", "required");
 YNODE_KEYS(keys_hints, "hints", "readOnly", "destructive", "idempotent", "openWorld");
+YNODE_KEYS(keys_aggregate, "aggregate", "label", "namespace", "functions");
+YNODE_KEYS(keys_function, "aggregate function", "name", "description", "semantics",
+           "inputParameters", "call", "with", "steps", "mappings", "outputParameters");
+YNODE_KEYS(keys_semantics, "semantics", "safe", "idempotent", "cacheable");
 
 struct ld_check {
     struct ld *l;
@@ -661,7 +665,7 @@ static void load_consumer(struct ld *l, const struct ynode *n, struct model_cons
 /* ---- exposes ---- */
 
 /* Where a REST operation or tool gets its values (see model_with_kind). */
-static void classify_with(struct ld *l, const struct ynode *v, const struct model_expose *e,
+static void classify_with(struct ld *l, const struct ynode *v, const char *own_ns,
                           struct model_with *w)
 {
     const char *s = v->str;
@@ -675,7 +679,7 @@ static void classify_with(struct ld *l, const struct ynode *v, const struct mode
      * and the literal text "rest.x" is never what a document means. */
     enum template_ref kind;
     size_t klen;
-    const char *ref = template_ref_key(s, strlen(s), e->ns, TREF_ANY, &klen, &kind);
+    const char *ref = template_ref_key(s, strlen(s), own_ns, TREF_ANY, &klen, &kind);
     if (kind != TREF_NONE) {
         w->kind = MODEL_WITH_REF;
         w->ref = sdup(l, ref);
@@ -686,17 +690,19 @@ static void classify_with(struct ld *l, const struct ynode *v, const struct mode
     w->literal = model_own_json(l->m, ynode_scalar_json(v));
 }
 
-/* `call:` of a REST operation or tool. A call into a namespace this document consumes is
+/* `call:` of a REST operation, tool or aggregate function; <own_ns> is the namespace a `with`
+ * value may start with to name an input (the adapter's, or the aggregate's). A call into a namespace this document consumes is
  * checked now, at the call's position; one into a namespace that no document loaded so far
  * consumes may still be defined by a later file, so checks_validate checks it. */
-static void load_call(struct ld *l, const struct ynode *n, const struct model_expose *e,
+static void load_call(struct ld *l, const struct ynode *n, const char *own_ns,
                       struct model_call *call, const char *where,
                       const struct ynode_keys *param_keys)
 {
     const struct ynode *v = ynode_get(n, "call");
     const struct ynode *with = ynode_get(n, "with");
 
-    call->call = req_str(l, n, "call", where);
+    call->ref = opt_str(l, n, "ref"); /* resolved by checks_validate */
+    call->call = call->ref ? opt_str(l, n, "call") : req_str(l, n, "call", where);
     if (call->call) {
         const char *dot = strrchr(call->call, '.');
         if (!dot || dot == call->call || !dot[1]) {
@@ -732,7 +738,7 @@ static void load_call(struct ld *l, const struct ynode *n, const struct model_ex
                 w->text = "";
                 continue;
             }
-            classify_with(l, val, e, w);
+            classify_with(l, val, own_ns, w);
         }
     }
     load_params(l, ynode_get(n, "inputParameters"), param_keys, &call->params, &call->nparams);
@@ -765,7 +771,7 @@ static void load_rest_resource(struct ld *l, const struct ynode *n, const struct
         load_method(l, item, &op->method, "REST operation");
         op->name = entry_name(l, item, k, false, "REST operation");
         op->description = opt_str(l, item, "description");
-        load_call(l, item, e, &op->call, "REST operation", &keys_rest_param);
+        load_call(l, item, e->ns, &op->call, "REST operation", &keys_rest_param);
     }
 }
 
@@ -777,7 +783,9 @@ static void load_tool(struct ld *l, const struct ynode *n, const struct ynode *k
     check_keys(l, n, &keys_tool);
     t->pos = pos_of(l, n);
     t->expose = e;
-    t->name = entry_name(l, n, key, true, "MCP tool");
+    /* With `ref`, the name defaults to the function's, known from the ref already (set after
+     * load_call below), so duplicate tool names are still found at load. */
+    t->name = entry_name(l, n, key, absent(ynode_get(n, "ref")), "MCP tool");
     t->description = opt_str(l, n, "description");
     t->label = opt_str(l, n, "label");
     if (!t->label && l->ikanos)
@@ -790,7 +798,9 @@ static void load_tool(struct ld *l, const struct ynode *n, const struct ynode *k
         opt_bool(l, hints, "idempotent", &t->hints.idempotent);
         opt_bool(l, hints, "openWorld", &t->hints.open_world);
     }
-    load_call(l, n, e, &t->call, "MCP tool", &keys_tool_param);
+    load_call(l, n, e->ns, &t->call, "MCP tool", &keys_tool_param);
+    if (!t->name && t->call.ref && strrchr(t->call.ref, '.'))
+        t->name = strrchr(t->call.ref, '.') + 1;
 }
 
 static void load_port(struct ld *l, const struct ynode *n, struct model_expose *e)
@@ -948,6 +958,85 @@ static size_t section_count(struct ld *l, const struct ynode *n, const char *key
     return n->nitems;
 }
 
+/* ---- aggregates ---- */
+
+static void load_function(struct ld *l, const struct ynode *n, const struct ynode *key,
+                          struct model_aggregate *a, struct model_function *f)
+{
+    const struct ynode *sem = ynode_get(n, "semantics");
+
+    check_keys(l, n, &keys_function);
+    f->pos = pos_of(l, n);
+    f->aggregate = a;
+    f->semantics = (struct model_semantics){-1, -1, -1};
+    f->name = entry_name(l, n, key, true, "aggregate function");
+    f->description = opt_str(l, n, "description");
+    if (!absent(sem) && want_map(l, sem, "semantics")) {
+        check_keys(l, sem, &keys_semantics);
+        opt_bool(l, sem, "safe", &f->semantics.safe);
+        opt_bool(l, sem, "idempotent", &f->semantics.idempotent);
+        opt_bool(l, sem, "cacheable", &f->semantics.cacheable);
+    }
+    /* A function is what a referrer runs: one of the three ways to answer must be there. */
+    if (absent(ynode_get(n, "call")) && absent(ynode_get(n, "steps")) &&
+        absent(ynode_get(n, "outputParameters"))) {
+        if (!misspelt(l, n, "call") && !misspelt(l, n, "steps") &&
+            !misspelt(l, n, "outputParameters"))
+            lerr(l, n,
+                 "aggregate function '%s' has nothing to run: expected 'call', 'steps' or "
+                 "'outputParameters' with values (a mock)",
+                 f->name ? f->name : "?");
+        return;
+    }
+    /* A `with` value may name an input as <aggregate namespace>.NAME. */
+    load_call(l, n, a->ns, &f->call, "aggregate function", &keys_tool_param);
+}
+
+static void load_aggregate(struct ld *l, const struct ynode *n, struct model_aggregate *a)
+{
+    const struct ynode *fns = ynode_get(n, "functions");
+
+    check_keys(l, n, &keys_aggregate);
+    a->pos = pos_of(l, n);
+    a->cap = l->cap;
+    a->ns = req_str(l, n, "namespace", "aggregate");
+    a->label = opt_str(l, n, "label");
+    a->nfunctions = nl_count(l, fns, "functions");
+    if (a->nfunctions == 0 && (absent(fns) || fns->kind == YNODE_SEQUENCE) &&
+        !misspelt(l, n, "functions"))
+        lerr(l, absent(fns) ? at_key(n, "functions") : fns,
+             "aggregate '%s' needs at least one entry in 'functions'", a->ns ? a->ns : "?");
+    a->functions = alloc_array(l, a->nfunctions, sizeof *a->functions);
+    for (size_t i = 0; i < a->nfunctions; i++) {
+        const struct ynode *k, *item = nl_item(l, fns, i, "functions", &k);
+        a->functions[i].aggregate = a;
+        a->functions[i].pos = pos_of(l, fns);
+        a->functions[i].semantics = (struct model_semantics){-1, -1, -1};
+        if (item)
+            load_function(l, item, k, a, &a->functions[i]);
+    }
+}
+
+/* `capability.aggregates`: read after consumes, so a function's call into this document is
+ * checked at load like any other. Refs to the functions are resolved by checks_validate. */
+static void load_aggregates(struct ld *l, const struct ynode *n)
+{
+    struct model_capability *cap = l->cap;
+
+    cap->naggregates = section_count(l, n, "aggregates");
+    cap->aggregates = alloc_array(l, cap->naggregates, sizeof *cap->aggregates);
+    for (size_t i = 0; i < cap->naggregates; i++) {
+        const struct ynode *item = n->items[i];
+        cap->aggregates[i].cap = cap;
+        cap->aggregates[i].pos = pos_of(l, item);
+        if (item->kind != YNODE_MAPPING)
+            lerr(l, item, "expected a mapping for an entry of 'aggregates', got %s",
+                 ynode_describe(item));
+        else
+            load_aggregate(l, item, &cap->aggregates[i]);
+    }
+}
+
 static void load_capability(struct ld *l, const struct ynode *capn)
 {
     struct model_capability *cap = l->cap;
@@ -977,6 +1066,7 @@ static void load_capability(struct ld *l, const struct ynode *capn)
             load_consumer(l, item, &cap->consumers[i]);
     }
     checks_operation_names(l->cap, l->d);
+    load_aggregates(l, ynode_get(capn, "aggregates"));
 
     cap->nexposes = section_count(l, exps, "exposes");
     cap->exposes = alloc_array(l, cap->nexposes, sizeof *cap->exposes);
