@@ -409,8 +409,8 @@ static void validate_aggregates(struct model *m, bool nameless_consumer, struct 
         for (size_t j = 0; j < m->caps[i]->naggregates; j++) {
             struct model_aggregate *a = &m->caps[i]->aggregates[j];
             for (size_t f = 0; f < a->nfunctions; f++)
-                validate_call(m, i, &a->functions[f].call, a->functions[f].pos,
-                              nameless_consumer, d);
+                validate_call(m, i, &a->functions[f].call, a->functions[f].pos, nameless_consumer,
+                              d);
         }
     for (size_t i = 0; i < m->ncaps; i++) {
         struct model_capability *cap = m->caps[i];

@@ -691,9 +691,10 @@ static void classify_with(struct ld *l, const struct ynode *v, const char *own_n
 }
 
 /* `call:` of a REST operation, tool or aggregate function; <own_ns> is the namespace a `with`
- * value may start with to name an input (the adapter's, or the aggregate's). A call into a namespace this document consumes is
- * checked now, at the call's position; one into a namespace that no document loaded so far
- * consumes may still be defined by a later file, so checks_validate checks it. */
+ * value may start with to name an input (the adapter's, or the aggregate's). A call into a
+ * namespace this document consumes is checked now, at the call's position; one into a namespace
+ * that no document loaded so far consumes may still be defined by a later file, so checks_validate
+ * checks it. */
 static void load_call(struct ld *l, const struct ynode *n, const char *own_ns,
                       struct model_call *call, const char *where,
                       const struct ynode_keys *param_keys)
