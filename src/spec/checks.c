@@ -216,31 +216,49 @@ static size_t cap_index(const struct model *m, const struct model_capability *ca
     return m->ncaps;
 }
 
-/* Resolve a call left open at load. When its namespace belongs to the same or an earlier
- * document, load already knew the namespace and reported the missing operation there. */
-static void validate_call(struct model *m, size_t ci, struct model_call *call, struct model_pos pos,
-                          bool nameless_consumer, struct diag *d)
+/* Resolve call <str> left open at load into <*target>. When its namespace belongs to the same
+ * or an earlier document, load already knew the namespace and reported the missing operation
+ * there. */
+static void validate_target(struct model *m, size_t ci, const char *str,
+                            struct model_operation **target, struct model_pos pos,
+                            bool nameless_consumer, struct diag *d)
 {
-    if (!call->call || call->target)
+    if (!str || *target)
         return;
-    call->target = model_find_operation(m, call->call);
-    if (call->target)
+    *target = model_find_operation(m, str);
+    if (*target)
         return;
-    const char *dot = strrchr(call->call, '.');
-    if (!dot || dot == call->call || !dot[1])
+    const char *dot = strrchr(str, '.');
+    if (!dot || dot == str || !dot[1])
         return; /* malformed: reported at load */
-    char *ns = xstrndup(call->call, (size_t)(dot - call->call));
+    char *ns = xstrndup(str, (size_t)(dot - str));
     const struct model_consumer *c = model_find_consumer(m, ns);
     if (!c && !nameless_consumer)
         diag_add(d, DIAG_ERROR, pos.file, pos.line, pos.col,
                  "call '%s' names no consumed operation: no document consumes namespace '%s'",
-                 call->call, ns);
+                 str, ns);
     else if (c && cap_index(m, c->cap) > ci && !model_consumer_has_nameless_operation(c))
         diag_add(d, DIAG_ERROR, pos.file, pos.line, pos.col,
                  "call '%s' names no consumed operation: consumes namespace '%s' (%s) has no "
                  "operation '%s'",
-                 call->call, ns, c->cap ? c->cap->file : "?", dot + 1);
+                 str, ns, c->cap ? c->cap->file : "?", dot + 1);
     free(ns);
+}
+
+/* Resolve what <call> calls: its one consumed operation, or each call step's (reported at the
+ * step). */
+static void validate_call(struct model *m, size_t ci, struct model_call *call, struct model_pos pos,
+                          bool nameless_consumer, struct diag *d)
+{
+    if (call->kind == MODEL_CALL_STEPS) {
+        for (size_t i = 0; i < call->nsteps; i++) {
+            struct model_step *st = &call->steps[i];
+            if (st->kind == MODEL_STEP_CALL)
+                validate_target(m, ci, st->call, &st->target, st->pos, nameless_consumer, d);
+        }
+        return;
+    }
+    validate_target(m, ci, call->call, &call->target, pos, nameless_consumer, d);
 }
 
 /* ---- aggregate functions and `ref` ---- */
