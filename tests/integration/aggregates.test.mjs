@@ -109,3 +109,37 @@ describe('aggregates: a ref that names no function fails validation', () => {
     }
   });
 });
+
+// Needs output parameters with a static or template `value` (mock mode), which the output
+// shaping branch (i10-output) loads; the loader refuses them until then. Unskip after that merge.
+describe('aggregates: a mock function behind a REST operation and an MCP tool', { skip: 'needs mock output values from i10-output' }, () => {
+  let up;
+  let px;
+  let c;
+
+  before(async () => {
+    up = await startUpstream();
+    px = await startProxy({ upstream: up, args: ['-c', 'tests/data/aggregates/capproxy.yaml', 'tests/data/aggregates/greeting.yaml'] });
+    c = await connectHttp(`${px.mcpUrl}/mcp`);
+  });
+
+  after(async () => {
+    await closeClient(c);
+    const r = px ? await px.stop() : null;
+    await up?.close();
+    if (r) assert.equal(r.sanitizer, null, r.sanitizer || '');
+  });
+
+  test('REST and MCP build the same answer from the function\'s values; nothing goes upstream', T, async () => {
+    const r = await request(px.restUrl, '/hello?name=Ada');
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json, { message: 'Hello, Ada!', source: 'aggregate-mock' });
+    const tools = await listAllTools(c.client);
+    assert.deepEqual(tools.map((t) => t.name), ['hello']);
+    assert.equal(tools[0].description, 'Builds a greeting payload from input parameters.');
+    const res = await callTool(c.client, 'hello', { name: 'Ada' });
+    assert.ok(!res.isError, showResult(res));
+    assert.deepEqual(JSON.parse(res.content[0].text), { message: 'Hello, Ada!', source: 'aggregate-mock' });
+    assert.equal(up.requests.length, 0);
+  });
+});
