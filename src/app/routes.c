@@ -41,6 +41,23 @@ void routes_print(const struct runtime *rt, FILE *fp)
             continue;
         /* Every exposure of the same consumed operation in the same document: one line. */
         const struct rt_call *c = &rt->calls[i];
+        if (!c->op) {
+            /* Orchestrated or mock: no one upstream URL; a line of its own. */
+            done[i] = true;
+            fprintf(fp, "%-7s %-62s %-72s %-7s %-72s %s\n",
+                    c->tool ? "-" : model_method_name(c->route_method),
+                    c->tool ? "-" : c->route_path, c->tool ? c->name : "-",
+                    c->kind == MODEL_CALL_STEPS ? "STEPS" : "MOCK",
+                    c->kind == MODEL_CALL_STEPS ? "(each step calls its own operation)"
+                                                : "(no upstream)",
+                    "-");
+            if (c->tool)
+                ntools++;
+            else
+                nrest++;
+            lines++;
+            continue;
+        }
         struct strbuf methods, paths, tools, cred;
         strbuf_init(&methods, 0);
         strbuf_init(&paths, 0);
@@ -48,7 +65,7 @@ void routes_print(const struct runtime *rt, FILE *fp)
         strbuf_init(&cred, 0);
         for (size_t j = i; j < rt->ncalls; j++) {
             const struct rt_call *o = &rt->calls[j];
-            if (done[j] || o->op != c->op || o->expose->cap != c->expose->cap)
+            if (done[j] || !o->op || o->op != c->op || o->expose->cap != c->expose->cap)
                 continue;
             done[j] = true;
             if (o->tool) {

@@ -44,6 +44,7 @@ struct ctx {
     char **owned; /* strings owned by this mapping (freed at the end) */
     size_t nowned;
     size_t repeats; /* how often the query parameter the last lookup found was given */
+    char missing_ref[128]; /* a step's child: a {{<step>.<path>}} the scope does not have */
 };
 
 static int fail(struct ctx *c, int status, const char *param, const char *fmt, ...)
@@ -134,6 +135,9 @@ static bool input_find(struct ctx *c, const char *name, struct val *v)
     c->repeats = 0;
     if (in->mcp) {
         const cJSON *j = in->args ? cJSON_GetObjectItemCaseSensitive(in->args, name) : NULL;
+        /* A step reads earlier steps' results in the scope: {{get-ship.imo_number}}. */
+        if (!j && c->call->parent && in->args)
+            j = template_scope_get(in->args, name, strlen(name));
         if (!j || cJSON_IsNull(j))
             return false;
         *v = (struct val){VAL_JSON, NULL, 0, j};
@@ -228,6 +232,23 @@ static const char *val_cstr(struct ctx *c, const struct val *v, size_t *len)
 
 /* ---- templates ---- */
 
+/* Whether input name <k> of a step's child reads an earlier step's result (`<step>.<path>`):
+ * such a placeholder that resolves to nothing fails the call instead of rendering empty (the
+ * reference engine renders "" and sends a request built on a hole). */
+static bool step_ref(const struct ctx *c, const char *k)
+{
+    const struct rt_call *parent = c->call->parent;
+    const char *dot = strchr(k, '.');
+    if (!parent || !dot)
+        return false;
+    const struct model_call *mc = parent->mcall;
+    for (size_t i = 0; i < mc->nsteps; i++)
+        if (mc->steps[i].name && strlen(mc->steps[i].name) == (size_t)(dot - k) &&
+            memcmp(mc->steps[i].name, k, (size_t)(dot - k)) == 0)
+            return true;
+    return false;
+}
+
 static int tpl_lookup(void *arg, const char *name, size_t len, struct strbuf *out)
 {
     struct ctx *c = arg;
@@ -242,6 +263,8 @@ static int tpl_lookup(void *arg, const char *name, size_t len, struct strbuf *ou
     char *k = xstrndup(key, klen);
     struct val v;
     bool found = input_find(c, k, &v);
+    if (!found && !c->missing_ref[0] && step_ref(c, k))
+        snprintf(c->missing_ref, sizeof c->missing_ref, "%s", k);
     free(k);
     if (found) {
         val_text(&v, out);
@@ -686,7 +709,9 @@ int mapping_build(const struct runtime *rt, const struct rt_call *call,
     int rc = -1;
 
     memset(err, 0, sizeof *err);
-    if (check_unknown(&c) < 0 || check_declared(&c) < 0)
+    /* A step's request reads the scope the orchestration built, checked when the call came in
+     * (mapping_check_inputs). */
+    if (!call->parent && (check_unknown(&c) < 0 || check_declared(&c) < 0))
         goto out;
     for (size_t i = 0; i < call->nparams; i++)
         if (resolve_param(&c, &call->params[i]) < 0)
@@ -749,6 +774,11 @@ int mapping_build(const struct runtime *rt, const struct rt_call *call,
         goto out;
     if (build_body(&c, out) < 0)
         goto out;
+    if (c.missing_ref[0]) {
+        fail(&c, 502, c.missing_ref, "'%s' is not in the result of an earlier step",
+             c.missing_ref);
+        goto out;
+    }
     /* The default Content-Type of a body is the outreq's rule (outreq_content_type). */
     rc = 0;
 out:
@@ -756,4 +786,70 @@ out:
         free(c.owned[i]);
     free(c.owned);
     return rc;
+}
+
+int mapping_check_inputs(const struct runtime *rt, const struct rt_call *call,
+                         const struct mapping_input *in, struct mapping_error *err)
+{
+    struct ctx c = {.rt = rt, .call = call, .in = in, .err = err};
+    memset(err, 0, sizeof *err);
+    int rc = check_unknown(&c) < 0 || check_declared(&c) < 0 ? -1 : 0;
+    for (size_t i = 0; i < c.nowned; i++)
+        free(c.owned[i]);
+    free(c.owned);
+    return rc;
+}
+
+/* Text <s>[0..len) from a URL as the JSON value declared type <t> asks for: numbers and booleans
+ * typed (integers past 2^53 keep their digits), anything else a string. */
+static cJSON *scope_text(const char *s, size_t len, enum model_type t)
+{
+    bool num = (t == MODEL_TYPE_NUMBER || t == MODEL_TYPE_INTEGER) &&
+               mapping_is_number_text(s, len, t == MODEL_TYPE_INTEGER);
+    char *z = xstrndup(s, len);
+    cJSON *j;
+    if (num && len <= 15)
+        j = cJSON_CreateNumber(strtod(z, NULL));
+    else if (num)
+        j = cJSON_CreateRaw(z);
+    else if (t == MODEL_TYPE_BOOLEAN && (str_eq(z, "true") || str_eq(z, "false")))
+        j = cJSON_CreateBool(str_eq(z, "true"));
+    else
+        j = cJSON_CreateString(z);
+    free(z);
+    return j;
+}
+
+static void scope_add_kv(cJSON *scope, const struct model_call *mc, const struct mapping_kv *kv,
+                         size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct model_param *p = NULL;
+        for (size_t j = 0; j < mc->nparams && !p; j++)
+            if (str_eq(mc->params[j].name, kv[i].name))
+                p = &mc->params[j];
+        enum model_type t = p ? p->type : MODEL_TYPE_STRING;
+        cJSON *have = cJSON_GetObjectItemCaseSensitive(scope, kv[i].name);
+        if (have && t == MODEL_TYPE_ARRAY && cJSON_IsArray(have)) {
+            cJSON_AddItemToArray(have, cJSON_CreateString(kv[i].value));
+        } else if (!have && t == MODEL_TYPE_ARRAY) {
+            cJSON *a = cJSON_AddArrayToObject(scope, kv[i].name);
+            cJSON_AddItemToArray(a, cJSON_CreateString(kv[i].value));
+        } else if (!have) {
+            cJSON_AddItemToObject(scope, kv[i].name, scope_text(kv[i].value, kv[i].len, t));
+        }
+    }
+}
+
+cJSON *mapping_scope(const struct rt_call *call, const struct mapping_input *in)
+{
+    if (in->mcp)
+        return cJSON_IsObject(in->args) ? cJSON_Duplicate(in->args, 1) : cJSON_CreateObject();
+    cJSON *scope = cJSON_IsObject(in->body) ? cJSON_Duplicate(in->body, 1) : cJSON_CreateObject();
+    /* Path variables first: they name the resource and win over a same-named field. */
+    for (size_t i = 0; i < in->npath; i++)
+        cJSON_DeleteItemFromObjectCaseSensitive(scope, in->path[i].name);
+    scope_add_kv(scope, call->mcall, in->path, in->npath);
+    scope_add_kv(scope, call->mcall, in->query, in->nquery);
+    return scope;
 }

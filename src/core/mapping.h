@@ -55,6 +55,18 @@ struct mapping_error {
 int mapping_build(const struct runtime *rt, const struct rt_call *call,
                   const struct mapping_input *in, struct outreq *out, struct mapping_error *err);
 
+/* Check what the caller sent to <call> without building a request (an orchestrated or mock
+ * call has no one consumed operation): every input is one the call reads, its declared
+ * inputParameters are present when required and typed. 0 when fine; -1 with <err> filled. */
+int mapping_check_inputs(const struct runtime *rt, const struct rt_call *call,
+                         const struct mapping_input *in, struct mapping_error *err);
+
+/* The caller's inputs as one JSON object by name (caller deletes): MCP, the arguments; REST,
+ * the top-level body fields, then path variables and query parameters, typed by the call's
+ * declared parameter types (a repeated array parameter gathers its values). Headers are not
+ * inputs here. The scope of an orchestration, which adds each step's result by name. */
+cJSON *mapping_scope(const struct rt_call *call, const struct mapping_input *in);
+
 /* Whether <v> is a JSON number or a string holding one (integer when <integer>). */
 bool mapping_is_number_text(const char *s, size_t len, bool integer);
 

@@ -93,7 +93,7 @@ static void schema_prop(struct schema *s, const char *name, enum model_type t, c
  * headers or configuration, never from arguments (a body field named `secret` is an argument). */
 static bool is_credential(const struct schema *s, const char *name)
 {
-    return runtime_input_is_credential(s->call->consumer, s->call->op, name);
+    return s->call->op && runtime_input_is_credential(s->call->consumer, s->call->op, name);
 }
 
 /* Whether mapping reads consumed parameter <p> from the arguments at all: credentials come from
@@ -177,7 +177,12 @@ cJSON *mcptool_input_schema(const struct rt_call *call)
     struct schema s = {call, cJSON_AddObjectToObject(root, "properties"), cJSON_CreateArray()};
     const struct model_call *mc = call->mcall;
     const struct model_operation *op = call->op;
-    if (mc->params_declared) {
+    if (!op) {
+        /* Orchestrated or mock, without declared inputParameters: what its steps or output
+         * values read (runtime's input names), of any type. */
+        for (size_t i = 0; i < call->ninputs; i++)
+            schema_prop(&s, call->inputs[i], MODEL_TYPE_ANY, NULL, false);
+    } else if (mc->params_declared) {
         for (size_t i = 0; i < mc->nparams; i++) {
             const struct model_param *p = &mc->params[i];
             if (!is_credential(&s, p->name))
@@ -211,7 +216,9 @@ cJSON *mcptool_tool(const struct rt_call *call)
     cJSON_AddStringToObject(r, "name", call->name);
     if (t && t->label && *t->label)
         cJSON_AddStringToObject(r, "title", t->label);
-    const char *desc = t && t->description ? t->description : call->op->description;
+    const char *desc = t && t->description ? t->description
+                       : call->op             ? call->op->description
+                                              : NULL;
     if (desc && *desc)
         cJSON_AddStringToObject(r, "description", desc);
     cJSON_AddItemToObject(r, "inputSchema", mcptool_input_schema(call));

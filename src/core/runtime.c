@@ -145,6 +145,8 @@ static bool outputs_passthrough(const struct model_call *mc)
 
 static struct rt_consumer *consumer_of(struct runtime *rt, const struct model_operation *op)
 {
+    if (!op)
+        return NULL; /* orchestrated or mock: no one consumed operation */
     for (size_t i = 0; i < rt->nconsumers; i++)
         if (rt->consumers[i].mc == op->consumer)
             return &rt->consumers[i];
@@ -167,6 +169,19 @@ static void expose_listen(const struct config *cfg, const struct model_expose *e
         *host = e->address ? e->address : dhost;
         *port = e->port >= 0 ? e->port : dport;
     }
+}
+
+/* Whether checks_validate resolved everything <mc> calls (an unresolved call was reported). */
+static bool call_resolved(const struct model_call *mc)
+{
+    if (mc->kind == MODEL_CALL_MOCK)
+        return true;
+    if (mc->kind == MODEL_CALL_SIMPLE)
+        return mc->target != NULL;
+    for (size_t i = 0; i < mc->nsteps; i++)
+        if (mc->steps[i].kind == MODEL_STEP_CALL && !mc->steps[i].target)
+            return false;
+    return mc->nsteps > 0;
 }
 
 static int build_exposes(struct runtime *rt, struct diag *d)
@@ -197,14 +212,17 @@ static int build_exposes(struct runtime *rt, struct diag *d)
                     const struct model_rest_resource *res = &ex->resources[r];
                     for (size_t o = 0; o < res->noperations; o++) {
                         const struct model_rest_op *op = &res->operations[o];
-                        if (!op->call.target)
+                        if (!call_resolved(&op->call))
                             continue;
                         struct rt_call *c = &rt->calls[rt->ncalls++];
                         *c = (struct rt_call){.mcall = &op->call,
+                                              .kind = op->call.kind,
                                               .op = op->call.target,
                                               .consumer = consumer_of(rt, op->call.target),
                                               .expose = ex,
-                                              .name = op->name ? op->name : op->call.target->name,
+                                              .name = op->name              ? op->name
+                                                      : op->call.target ? op->call.target->name
+                                                                        : res->path,
                                               .route_path = res->path,
                                               .route_method = op->method,
                                               .passthrough = outputs_passthrough(&op->call)};
@@ -230,10 +248,11 @@ static int build_exposes(struct runtime *rt, struct diag *d)
                 size_t first = rt->ncalls;
                 for (size_t t = 0; t < ex->ntools; t++) {
                     const struct model_tool *tool = &ex->tools[t];
-                    if (!tool->call.target)
+                    if (!call_resolved(&tool->call))
                         continue;
                     rt->calls[rt->ncalls++] =
                         (struct rt_call){.mcall = &tool->call,
+                                         .kind = tool->call.kind,
                                          .op = tool->call.target,
                                          .consumer = consumer_of(rt, tool->call.target),
                                          .expose = ex,
@@ -406,7 +425,7 @@ static void names_add(struct names *s, const char *name, size_t len)
         if (strlen(c->inputs[i]) == len && memcmp(c->inputs[i], name, len) == 0)
             return;
     char *n = arena_strndup(&s->rt->model->arena, name, len);
-    if (runtime_input_is_credential(c->consumer, c->op, n))
+    if (c->op && runtime_input_is_credential(c->consumer, c->op, n))
         return; /* from headers or configuration only */
     c->inputs = xrealloc(c->inputs, (c->ninputs + 1) * sizeof *c->inputs);
     c->inputs[c->ninputs++] = n;
@@ -479,6 +498,97 @@ static void build_inputs(const struct runtime *rt, struct rt_call *c)
         names_json(&s, op->body.json);
     if (op->resource)
         template_path_vars(op->resource->path, names_path_var, &s);
+}
+
+/* Whether input name <n> reads a step's result rather than the caller: `<step>` or
+ * `<step>.<path>` for a step of <c>. */
+static bool names_step(const struct rt_call *c, const char *n)
+{
+    const struct model_call *mc = c->mcall;
+    size_t len = strcspn(n, ".");
+    for (size_t i = 0; i < mc->nsteps; i++)
+        if (mc->steps[i].name && strlen(mc->steps[i].name) == len &&
+            memcmp(mc->steps[i].name, n, len) == 0)
+            return true;
+    return false;
+}
+
+/* An orchestrated call: one child per call step, built with the same tables as a simple call
+ * so mapping builds each step's request exactly as it builds a call's. The call's inputs are
+ * its declared inputParameters plus what its steps read that no step provides. */
+static void build_steps(const struct runtime *rt, struct rt_call *c)
+{
+    const struct model_call *mc = c->mcall;
+    struct names s = {rt, c};
+    c->steps = xcalloc(mc->nsteps, sizeof *c->steps);
+    c->step_mcalls = xcalloc(mc->nsteps, sizeof *c->step_mcalls);
+    c->declared_is_cred = xcalloc(mc->nparams + 1, sizeof *c->declared_is_cred);
+    c->inbound = runtime_inbound(rt, c->expose);
+    for (size_t i = 0; i < mc->nparams; i++)
+        names_add(&s, mc->params[i].name, strlen(mc->params[i].name));
+    for (size_t i = 0; i < mc->nsteps; i++) {
+        const struct model_step *st = &mc->steps[i];
+        struct rt_call *k = &c->steps[i];
+        k->parent = c;
+        k->name = st->name;
+        if (st->kind != MODEL_STEP_CALL)
+            continue;
+        struct model_call *kmc = &c->step_mcalls[i];
+        kmc->kind = MODEL_CALL_SIMPLE;
+        kmc->call = st->call;
+        kmc->target = st->target;
+        kmc->with = st->with;
+        kmc->nwith = st->nwith;
+        k->mcall = kmc;
+        k->kind = MODEL_CALL_SIMPLE;
+        k->op = st->target;
+        k->consumer = consumer_of((struct runtime *)rt, st->target);
+        k->expose = c->expose;
+        k->tool = c->tool;
+        k->route_method = st->target->method;
+        build_call_tables(rt, k);
+        build_inputs(rt, k);
+        for (size_t j = 0; j < k->ninputs; j++)
+            if (!names_step(c, k->inputs[j]))
+                names_add(&s, k->inputs[j], strlen(k->inputs[j]));
+    }
+}
+
+static void names_outputs(struct names *s, const struct model_output *o, size_t n)
+{
+    for (size_t i = 0; o && i < n; i++) {
+        if (o[i].value)
+            names_template(s, o[i].value);
+        names_outputs(s, o[i].properties, o[i].nproperties);
+        names_outputs(s, o[i].items, o[i].items ? 1 : 0);
+        names_outputs(s, o[i].values, o[i].values ? 1 : 0);
+    }
+}
+
+/* A mock: its declared inputParameters and what its output values render. */
+static void build_mock(const struct runtime *rt, struct rt_call *c)
+{
+    const struct model_call *mc = c->mcall;
+    struct names s = {rt, c};
+    c->declared_is_cred = xcalloc(mc->nparams + 1, sizeof *c->declared_is_cred);
+    c->inbound = runtime_inbound(rt, c->expose);
+    for (size_t i = 0; i < mc->nparams; i++)
+        names_add(&s, mc->params[i].name, strlen(mc->params[i].name));
+    names_outputs(&s, mc->outputs, mc->noutputs);
+}
+
+static void free_call(struct rt_call *c)
+{
+    free(c->inputs);
+    for (size_t j = 0; j < c->nparams; j++)
+        free(c->params[j].query_name_enc);
+    free(c->params);
+    free(c->declared_is_cred);
+    free(c->creds);
+    for (size_t j = 0; c->steps && j < c->mcall->nsteps; j++)
+        free_call(&c->steps[j]);
+    free(c->steps);
+    free(c->step_mcalls);
 }
 
 bool runtime_call_has_input(const struct rt_call *call, const char *name)
@@ -587,8 +697,15 @@ struct runtime *runtime_build(struct model *m, const struct config *c, struct di
     for (size_t i = 0; i < rt->nconsumers; i++)
         build_query_auth(&rt->consumers[i]);
     for (size_t i = 0; i < rt->ncalls; i++) {
-        build_call_tables(rt, &rt->calls[i]);
-        build_inputs(rt, &rt->calls[i]);
+        struct rt_call *call = &rt->calls[i];
+        if (call->kind == MODEL_CALL_STEPS) {
+            build_steps(rt, call);
+        } else if (call->kind == MODEL_CALL_MOCK) {
+            build_mock(rt, call);
+        } else {
+            build_call_tables(rt, call);
+            build_inputs(rt, call);
+        }
     }
     /* Last: the MCP catalogs read the finished calls and inbound credentials. */
     for (size_t i = 0; i < rt->nlisteners; i++)
@@ -645,15 +762,8 @@ void runtime_free(struct runtime *rt)
     for (size_t i = 0; i < rt->ninbound; i++)
         secret_free(rt->inbound[i].expected);
     free(rt->inbound);
-    for (size_t i = 0; i < rt->ncalls; i++) {
-        struct rt_call *c = &rt->calls[i];
-        free(c->inputs);
-        for (size_t j = 0; j < c->nparams; j++)
-            free(c->params[j].query_name_enc);
-        free(c->params);
-        free(c->declared_is_cred);
-        free(c->creds);
-    }
+    for (size_t i = 0; i < rt->ncalls; i++)
+        free_call(&rt->calls[i]);
     free(rt->calls);
     model_free(rt->model);
     if (rt->owned_config) {

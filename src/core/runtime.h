@@ -59,11 +59,18 @@ struct rt_cred_out {
     bool required;                  /* no value from the caller nor configuration: 401 */
 };
 
-/* One exposed operation (REST op or MCP tool) bound to the consumed operation it calls. */
+/* One exposed operation (REST op or MCP tool) bound to the consumed operation it calls; or,
+ * for an orchestrated call, to one child per step; or, for a mock, to nothing. */
 struct rt_call {
     const struct model_call *mcall;
+    enum model_call_kind kind; /* SIMPLE: <op> and <consumer> set; STEPS, MOCK: both NULL */
     const struct model_operation *op;
     struct rt_consumer *consumer;
+    /* STEPS: [mcall->nsteps] children, one per step; a call step's child is built like a
+     * SIMPLE call (its own `with`, no declared inputs), a lookup's is left empty (op NULL). */
+    struct rt_call *steps;
+    struct model_call *step_mcalls; /* what each child's <mcall> points to */
+    const struct rt_call *parent;   /* a step's child: the exposed call; else NULL */
     const struct model_expose *expose;
     const char *name;       /* REST operation name or tool name (logs, metrics) */
     const char *route_path; /* REST: exposed path template; NULL for tools */

@@ -157,11 +157,31 @@ static void collect_cap(struct dupset *consumes, struct dupset *exposes, struct 
     }
 }
 
+/* Aggregate namespaces (unique across documents: a ref names one) and function names within one
+ * aggregate entry (the index pair in the key keeps two documents' functions apart). */
+static void collect_aggregates(struct dupset *s, const struct model_capability *cap, size_t ci)
+{
+    for (size_t i = 0; i < cap->naggregates; i++) {
+        const struct model_aggregate *a = &cap->aggregates[i];
+        if (a->ns)
+            dup_add(s, xasprintf("ns\n%s", a->ns), xasprintf("aggregate namespace '%s'", a->ns),
+                    NULL, ci, a->pos);
+        for (size_t f = 0; f < a->nfunctions; f++)
+            if (a->functions[f].name)
+                dup_add(s, xasprintf("fn\n%zu %zu\n%s", ci, i, a->functions[f].name),
+                        xasprintf("function '%s' in aggregate '%s'", a->functions[f].name,
+                                  a->ns ? a->ns : "?"),
+                        NULL, ci, a->functions[f].pos);
+    }
+}
+
 void checks_duplicates(const struct model *m, size_t from, size_t to, bool cross, struct diag *d)
 {
-    struct dupset sets[4] = {{0}};
-    for (size_t i = from; i < to; i++)
+    struct dupset sets[5] = {{0}};
+    for (size_t i = from; i < to; i++) {
         collect_cap(&sets[0], &sets[1], &sets[2], &sets[3], m->caps[i], i);
+        collect_aggregates(&sets[4], m->caps[i], i);
+    }
     for (size_t i = 0; i < UTIL_ARRAY_LEN(sets); i++) {
         dup_report(&sets[i], d, cross);
         dup_free(&sets[i]);
@@ -196,31 +216,255 @@ static size_t cap_index(const struct model *m, const struct model_capability *ca
     return m->ncaps;
 }
 
-/* Resolve a call left open at load. When its namespace belongs to the same or an earlier
- * document, load already knew the namespace and reported the missing operation there. */
-static void validate_call(struct model *m, size_t ci, struct model_call *call, struct model_pos pos,
-                          bool nameless_consumer, struct diag *d)
+/* Resolve call <str> left open at load into <*target>. When its namespace belongs to the same
+ * or an earlier document, load already knew the namespace and reported the missing operation
+ * there. */
+static void validate_target(struct model *m, size_t ci, const char *str,
+                            struct model_operation **target, struct model_pos pos,
+                            bool nameless_consumer, struct diag *d)
 {
-    if (!call->call || call->target)
+    if (!str || *target)
         return;
-    call->target = model_find_operation(m, call->call);
-    if (call->target)
+    *target = model_find_operation(m, str);
+    if (*target)
         return;
-    const char *dot = strrchr(call->call, '.');
-    if (!dot || dot == call->call || !dot[1])
+    const char *dot = strrchr(str, '.');
+    if (!dot || dot == str || !dot[1])
         return; /* malformed: reported at load */
-    char *ns = xstrndup(call->call, (size_t)(dot - call->call));
+    char *ns = xstrndup(str, (size_t)(dot - str));
     const struct model_consumer *c = model_find_consumer(m, ns);
     if (!c && !nameless_consumer)
         diag_add(d, DIAG_ERROR, pos.file, pos.line, pos.col,
                  "call '%s' names no consumed operation: no document consumes namespace '%s'",
-                 call->call, ns);
+                 str, ns);
     else if (c && cap_index(m, c->cap) > ci && !model_consumer_has_nameless_operation(c))
         diag_add(d, DIAG_ERROR, pos.file, pos.line, pos.col,
                  "call '%s' names no consumed operation: consumes namespace '%s' (%s) has no "
                  "operation '%s'",
-                 call->call, ns, c->cap ? c->cap->file : "?", dot + 1);
+                 str, ns, c->cap ? c->cap->file : "?", dot + 1);
     free(ns);
+}
+
+/* Resolve what <call> calls: its one consumed operation, or each call step's (reported at the
+ * step). */
+static void validate_call(struct model *m, size_t ci, struct model_call *call, struct model_pos pos,
+                          bool nameless_consumer, struct diag *d)
+{
+    if (call->kind == MODEL_CALL_STEPS) {
+        for (size_t i = 0; i < call->nsteps; i++) {
+            struct model_step *st = &call->steps[i];
+            if (st->kind == MODEL_STEP_CALL)
+                validate_target(m, ci, st->call, &st->target, st->pos, nameless_consumer, d);
+        }
+        return;
+    }
+    validate_target(m, ci, call->call, &call->target, pos, nameless_consumer, d);
+}
+
+/* ---- aggregate functions and `ref` ---- */
+
+/* The function <name> of the aggregate with namespace <ns>, in any document; NULL when none.
+ * <*agg> gets the aggregate when the namespace exists (NULL otherwise). */
+static const struct model_function *find_function(const struct model *m, const char *ns,
+                                                  const char *name,
+                                                  const struct model_aggregate **agg)
+{
+    *agg = NULL;
+    for (size_t i = 0; i < m->ncaps; i++)
+        for (size_t j = 0; j < m->caps[i]->naggregates; j++) {
+            const struct model_aggregate *a = &m->caps[i]->aggregates[j];
+            if (!a->ns || strcmp(a->ns, ns) != 0)
+                continue;
+            if (!*agg)
+                *agg = a;
+            for (size_t f = 0; f < a->nfunctions; f++)
+                if (a->functions[f].name && strcmp(a->functions[f].name, name) == 0)
+                    return &a->functions[f];
+        }
+    return NULL;
+}
+
+/* "names no function", with the closest "<namespace>.<function>" of every document. */
+static void report_unknown_ref(const struct model *m, const char *ref, const char *ns,
+                               const char *name, const struct model_aggregate *agg,
+                               struct model_pos pos, struct diag *d)
+{
+    struct util_closest near;
+    char **cands = NULL;
+    size_t n = 0;
+
+    util_closest_init(&near, ref);
+    for (size_t i = 0; i < m->ncaps; i++)
+        for (size_t j = 0; j < m->caps[i]->naggregates; j++) {
+            const struct model_aggregate *a = &m->caps[i]->aggregates[j];
+            for (size_t f = 0; a->ns && f < a->nfunctions; f++) {
+                if (!a->functions[f].name)
+                    continue;
+                cands = xrealloc(cands, (n + 1) * sizeof *cands);
+                cands[n] = xasprintf("%s.%s", a->ns, a->functions[f].name);
+                util_closest_add(&near, cands[n++]);
+            }
+        }
+    char *hint = near.best ? xasprintf(" (did you mean '%s'?)", near.best) : xstrdup("");
+    if (agg)
+        diag_add(d, DIAG_ERROR, pos.file, pos.line, pos.col,
+                 "ref '%s' names no aggregate function: aggregate '%s' (%s) has no function "
+                 "'%s'%s",
+                 ref, ns, agg->cap && agg->cap->file ? agg->cap->file : "?", name, hint);
+    else
+        diag_add(d, DIAG_ERROR, pos.file, pos.line, pos.col,
+                 "ref '%s' names no aggregate function: no document has aggregate namespace "
+                 "'%s'%s",
+                 ref, ns, hint);
+    free(hint);
+    for (size_t i = 0; i < n; i++)
+        free(cands[i]);
+    free(cands);
+}
+
+/* `with` of a referrer: its own entries, then the function's for the names it does not set. */
+static void merge_with(struct model *m, struct model_call *call, const struct model_call *fc)
+{
+    size_t n = call->nwith;
+    for (size_t i = 0; i < fc->nwith; i++)
+        if (!model_call_with(call, fc->with[i].name))
+            n++;
+    if (n == call->nwith)
+        return;
+    struct model_with *w = arena_alloc(&m->arena, n * sizeof *w);
+    if (call->nwith)
+        memcpy(w, call->with, call->nwith * sizeof *w);
+    size_t k = call->nwith;
+    for (size_t i = 0; i < fc->nwith; i++)
+        if (!model_call_with(call, fc->with[i].name))
+            w[k++] = fc->with[i];
+    call->with = w;
+    call->nwith = n;
+}
+
+/* Resolve <call>'s `ref` and copy the function's behaviour into it: what to run (call and
+ * target, steps and mappings, kind), and the inputs, outputs and `with` entries the referrer
+ * does not set itself. <what> names the referrer in messages ("MCP tool 'x'"). NULL when the
+ * ref was reported. Done once: a call whose ref_fn is set is left alone. */
+static const struct model_function *resolve_ref(struct model *m, struct model_call *call,
+                                                const char *what, struct model_pos pos,
+                                                struct diag *d)
+{
+    const struct model_aggregate *agg;
+
+    if (call->ref_fn)
+        return call->ref_fn;
+    const char *dot = strrchr(call->ref, '.');
+    if (!dot || dot == call->ref || !dot[1]) {
+        diag_add(d, DIAG_ERROR, pos.file, pos.line, pos.col,
+                 "expected '<aggregate namespace>.<function>' for 'ref' of %s, got '%s'", what,
+                 call->ref);
+        return NULL;
+    }
+    /* The function says what to run; a second answer on the referrer would be ignored by the
+     * reference engine, silently. */
+    if (call->call || call->nsteps) {
+        diag_add(d, DIAG_ERROR, pos.file, pos.line, pos.col,
+                 "%s sets both 'ref' and '%s': it runs the function '%s', so remove one", what,
+                 call->call ? "call" : "steps", call->ref);
+        return NULL;
+    }
+    char *ns = xstrndup(call->ref, (size_t)(dot - call->ref));
+    const struct model_function *f = find_function(m, ns, dot + 1, &agg);
+    if (!f)
+        report_unknown_ref(m, call->ref, ns, dot + 1, agg, pos, d);
+    free(ns);
+    if (!f)
+        return NULL;
+
+    const struct model_call *fc = &f->call;
+    call->ref_fn = f;
+    call->kind = fc->kind;
+    call->call = fc->call;
+    call->target = fc->target;
+    call->steps = fc->steps;
+    call->nsteps = fc->nsteps;
+    if (!call->nmappings) {
+        call->mappings = fc->mappings;
+        call->nmappings = fc->nmappings;
+    }
+    if (!call->params_declared) {
+        call->params = fc->params;
+        call->nparams = fc->nparams;
+        call->params_declared = fc->params_declared;
+    }
+    if (!call->noutputs) {
+        call->outputs = fc->outputs;
+        call->noutputs = fc->noutputs;
+    }
+    merge_with(m, call, fc);
+    return f;
+}
+
+/* MCP hints from a function's semantics, as the reference engine derives them: safe makes the
+ * tool read-only and not destructive, safe: false makes it not read-only (destructive stays
+ * unset), idempotent is copied, cacheable has no MCP hint. A hint the tool sets itself wins. */
+static void derive_hints(struct model_hints *h, const struct model_semantics *s)
+{
+    if (s->safe == 1) {
+        if (h->read_only < 0)
+            h->read_only = 1;
+        if (h->destructive < 0)
+            h->destructive = 0;
+    } else if (s->safe == 0 && h->read_only < 0) {
+        h->read_only = 0;
+    }
+    if (s->idempotent >= 0 && h->idempotent < 0)
+        h->idempotent = s->idempotent;
+}
+
+/* Resolve the calls of every aggregate function, then every `ref` of a REST operation or MCP
+ * tool, before the adapters' own calls are validated: a referrer copies its function's
+ * resolved target. */
+static void validate_aggregates(struct model *m, bool nameless_consumer, struct diag *d)
+{
+    for (size_t i = 0; i < m->ncaps; i++)
+        for (size_t j = 0; j < m->caps[i]->naggregates; j++) {
+            struct model_aggregate *a = &m->caps[i]->aggregates[j];
+            for (size_t f = 0; f < a->nfunctions; f++)
+                validate_call(m, i, &a->functions[f].call, a->functions[f].pos, nameless_consumer,
+                              d);
+        }
+    for (size_t i = 0; i < m->ncaps; i++) {
+        struct model_capability *cap = m->caps[i];
+        for (size_t j = 0; j < cap->nexposes; j++) {
+            struct model_expose *e = &cap->exposes[j];
+            for (size_t r = 0; r < e->nresources; r++)
+                for (size_t o = 0; o < e->resources[r].noperations; o++) {
+                    struct model_rest_op *op = &e->resources[r].operations[o];
+                    if (!op->call.ref || op->call.ref_fn)
+                        continue;
+                    char *what = xasprintf("REST operation %s %s", model_method_name(op->method),
+                                           e->resources[r].path ? e->resources[r].path : "?");
+                    const struct model_function *f = resolve_ref(m, &op->call, what, op->pos, d);
+                    free(what);
+                    if (f && !op->name)
+                        op->name = f->name;
+                    if (f && (!op->description || !*op->description))
+                        op->description = f->description;
+                }
+            for (size_t t = 0; t < e->ntools; t++) {
+                struct model_tool *tool = &e->tools[t];
+                if (!tool->call.ref || tool->call.ref_fn)
+                    continue;
+                char *what = xasprintf("MCP tool '%s'", tool->name ? tool->name : "?");
+                const struct model_function *f = resolve_ref(m, &tool->call, what, tool->pos, d);
+                free(what);
+                if (!f)
+                    continue;
+                if (!tool->name)
+                    tool->name = f->name;
+                if (!tool->description || !*tool->description)
+                    tool->description = f->description;
+                derive_hints(&tool->hints, &f->semantics);
+            }
+        }
+    }
 }
 
 int checks_validate(struct model *m, struct diag *d)
@@ -234,6 +478,7 @@ int checks_validate(struct model *m, struct diag *d)
         for (size_t j = 0; j < m->caps[i]->nconsumers; j++)
             if (!m->caps[i]->consumers[j].ns)
                 nameless_consumer = true;
+    validate_aggregates(m, nameless_consumer, d);
 
     for (size_t i = 0; i < m->ncaps; i++) {
         struct model_capability *cap = m->caps[i];

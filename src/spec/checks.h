@@ -1,6 +1,7 @@
 /*
  * checks: the capability-format rules that need more than the YAML node at hand: every `call`
- * resolves to a consumed operation (possibly in another document), namespaces are unique, REST
+ * resolves to a consumed operation (possibly in another document), every `ref` to an aggregate
+ * function (whose call, inputs and outputs the referrer takes), namespaces are unique, REST
  * routes (method + path, placeholders ignored) and MCP tool names are unique per port, and
  * operation names are unique within a consumes namespace. The loader runs the per-document
  * checks as each document is loaded; checks_validate runs those across documents once all are
@@ -19,8 +20,9 @@
  * times could otherwise turn one mistake into hundreds of thousands of messages. */
 #define CHECKS_MAX_ERRORS 100
 
-/* Checks across all loaded documents of <m>: resolves every open `call` (setting its target)
- * and reports cross-document duplicates. 0 when valid, -1 when an error was reported. */
+/* Checks across all loaded documents of <m>: resolves every `ref` (copying the function into
+ * the referrer, deriving tool hints from its semantics) and every open `call` (setting its
+ * target), and reports cross-document duplicates. 0 when valid, -1 when an error was reported. */
 int checks_validate(struct model *m, struct diag *d);
 /* Report duplicate namespaces, REST routes and MCP tools among capabilities [from, to) of <m>.
  * With <cross>, only duplicates between two different documents (those within one document

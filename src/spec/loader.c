@@ -8,6 +8,7 @@
  */
 #include "spec/loader.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -118,7 +119,7 @@ static const struct ynode *at_key(const struct ynode *map, const char *key)
  * Not checked, because the schema leaves them open: `with` (parameter -> value), `binds[].keys`
  * (variable -> provider key), an output's `properties` (name -> output parameter; each value is
  * checked), a body's `data`. Not checked, because capproxy does not read them at all:
- * aggregates, steps, mappings, MCP resources and prompts, forward, skill and control adapters.
+ * MCP resources and prompts, forward, skill and control adapters.
  * ikanos documents follow a later schema with other keys and are not checked. */
 YNODE_KEYS(keys_root, "the document root", "naftiko", "info", "binds", "capability", "consumes");
 YNODE_KEYS(keys_info, "info", "label", "description", "tags", "created", "modified",
@@ -172,6 +173,18 @@ YNODE_KEYS(keys_tool, "MCP tool", "name", "label", "description", "inputParamete
            "with", "steps", "mappings", "hints", "outputParameters");
 YNODE_KEYS(keys_tool_param, "MCP tool parameter", "name", "type", "description", "required");
 YNODE_KEYS(keys_hints, "hints", "readOnly", "destructive", "idempotent", "openWorld");
+YNODE_KEYS(keys_aggregate, "aggregate", "label", "namespace", "functions");
+YNODE_KEYS(keys_function, "aggregate function", "name", "description", "semantics",
+           "inputParameters", "call", "with", "steps", "mappings", "outputParameters");
+YNODE_KEYS(keys_semantics, "semantics", "safe", "idempotent", "cacheable");
+/* OperationStepCall and OperationStepLookup; without a usable type: every step key (script
+ * steps are refused by their reader, not reported as typos). */
+YNODE_KEYS(keys_step_call, "call step", "type", "name", "call", "with");
+YNODE_KEYS(keys_step_lookup, "lookup step", "type", "name", "index", "match", "lookupValue",
+           "outputParameters");
+YNODE_KEYS(keys_step_any, "step", "type", "name", "call", "with", "index", "match", "lookupValue",
+           "outputParameters", "language", "location", "file", "dependencies");
+YNODE_KEYS(keys_mapping, "mapping", "targetName", "value");
 
 struct ld_check {
     struct ld *l;
@@ -803,7 +816,7 @@ static void load_consumer(struct ld *l, const struct ynode *n, struct model_cons
 /* ---- exposes ---- */
 
 /* Where a REST operation or tool gets its values (see model_with_kind). */
-static void classify_with(struct ld *l, const struct ynode *v, const struct model_expose *e,
+static void classify_with(struct ld *l, const struct ynode *v, const char *own_ns,
                           struct model_with *w)
 {
     const char *s = v->str;
@@ -817,7 +830,7 @@ static void classify_with(struct ld *l, const struct ynode *v, const struct mode
      * and the literal text "rest.x" is never what a document means. */
     enum template_ref kind;
     size_t klen;
-    const char *ref = template_ref_key(s, strlen(s), e->ns, TREF_ANY, &klen, &kind);
+    const char *ref = template_ref_key(s, strlen(s), own_ns, TREF_ANY, &klen, &kind);
     if (kind != TREF_NONE) {
         w->kind = MODEL_WITH_REF;
         w->ref = sdup(l, ref);
@@ -828,59 +841,375 @@ static void classify_with(struct ld *l, const struct ynode *v, const struct mode
     w->literal = model_own_json(l->m, ynode_scalar_json(v));
 }
 
-/* `call:` of a REST operation or tool. A call into a namespace this document consumes is
- * checked now, at the call's position; one into a namespace that no document loaded so far
- * consumes may still be defined by a later file, so checks_validate checks it. */
-static void load_call(struct ld *l, const struct ynode *n, const struct model_expose *e,
+/* A call step can be no longer than this many steps: each step is one upstream request (or a
+ * lookup) per call, so the cap bounds what one request can cost. The document bounds it too,
+ * this only refuses the absurd. */
+#define LOADER_MAX_STEPS 32
+
+/* Resolve "<ns>.<operation>" <str> (the value of node <v>) into <*target> when its namespace is
+ * already loaded; a namespace that no document loaded so far consumes may still be defined by a
+ * later file, so checks_validate checks it. */
+static void resolve_call(struct ld *l, const struct ynode *v, const char *str,
+                         struct model_operation **target)
+{
+    const char *dot = strrchr(str, '.');
+    if (!dot || dot == str || !dot[1]) {
+        lerr(l, v, "expected '<consumes namespace>.<operation>' for 'call', got '%s'", str);
+        return;
+    }
+    *target = model_find_operation(l->m, str);
+    if (*target)
+        return;
+    char *ns = xstrndup(str, (size_t)(dot - str));
+    const struct model_consumer *c = model_find_consumer(l->m, ns);
+    if (c && !model_consumer_has_nameless_operation(c))
+        lerr(l, v, "call '%s' names no consumed operation: consumes namespace '%s' has no operation '%s'",
+             str, ns, dot + 1);
+    free(ns);
+}
+
+/* `with:` (of a call or a call step): consumed parameter -> reference, template or literal. */
+static void load_with(struct ld *l, const struct ynode *with, const char *own_ns,
+                      struct model_with **out, size_t *nout)
+{
+    if (absent(with) || !want_map(l, with, "with"))
+        return;
+    *nout = with->npairs;
+    *out = alloc_array(l, with->npairs, sizeof **out);
+    for (size_t i = 0; i < with->npairs; i++) {
+        const struct ynode *k = with->pairs[i].key, *val = with->pairs[i].value;
+        struct model_with *w = &(*out)[i];
+        w->name = sdup(l, k->str);
+        w->pos = pos_of(l, k);
+        if (val->kind != YNODE_SCALAR) {
+            lerr(l, val, "expected a scalar for 'with' entry '%s', got %s", k->str,
+                 ynode_describe(val));
+            w->kind = MODEL_WITH_LITERAL;
+            w->text = "";
+            continue;
+        }
+        classify_with(l, val, own_ns, w);
+    }
+}
+
+/* Whether an outputParameters list (or an output's properties/items) gives some value of its
+ * own (`value` that is no JSONPath, or `const`): then a call without `call` or `steps` is a mock. */
+static bool outputs_give_values(const struct ynode *n)
+{
+    if (absent(n))
+        return false;
+    if (n->kind == YNODE_SEQUENCE) {
+        for (size_t i = 0; i < n->nitems; i++)
+            if (outputs_give_values(n->items[i]))
+                return true;
+        return false;
+    }
+    if (n->kind != YNODE_MAPPING)
+        return false;
+    const struct ynode *v = ynode_get(n, "value");
+    if (!absent(ynode_get(n, "const")) || (!absent(v) && v->kind == YNODE_SCALAR && v->str[0] != '$'))
+        return true;
+    if (outputs_give_values(ynode_get(n, "items")))
+        return true;
+    const struct ynode *props = ynode_get(n, "properties");
+    if (!absent(props) && props->kind == YNODE_MAPPING) {
+        for (size_t i = 0; i < props->npairs; i++)
+            if (outputs_give_values(props->pairs[i].value))
+                return true;
+        return false;
+    }
+    return outputs_give_values(props);
+}
+
+/* Step names are kebab-case identifiers (alpha2 IdentifierKebab): `$.<step>.<path>` and
+ * {{<step>.<field>}} split at the first dot, so a name cannot hold one. */
+static bool step_name_ok(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!(isalnum((unsigned char)*s) || *s == '-'))
+            return false;
+    return true;
+}
+
+static void load_step_lookup(struct ld *l, const struct ynode *n, struct model_step *st)
+{
+    check_keys(l, n, &keys_step_lookup);
+    st->kind = MODEL_STEP_LOOKUP;
+    st->index = req_str(l, n, "index", "lookup step");
+    st->match = req_str(l, n, "match", "lookup step");
+    st->lookup_value = req_str(l, n, "lookupValue", "lookup step");
+    const struct ynode *f = ynode_get(n, "outputParameters");
+    if (absent(f))
+        return; /* every field of the matched entries */
+    if (f->kind != YNODE_SEQUENCE) {
+        lerr(l, f, "expected a sequence of field names for 'outputParameters' of a lookup step, got %s",
+             ynode_describe(f));
+        return;
+    }
+    st->fields = alloc_array(l, f->nitems, sizeof *st->fields);
+    for (size_t i = 0; i < f->nitems; i++) {
+        const struct ynode *it = f->items[i];
+        if (it->kind != YNODE_SCALAR || it->len == 0)
+            lerr(l, it, "expected a field name for an entry of 'outputParameters' of a lookup step, got %s",
+                 ynode_describe(it));
+        else
+            st->fields[st->nfields++] = sdup(l, it->str);
+    }
+}
+
+/* One entry of `steps:`. Returns false when it is not usable (reported). */
+static bool load_step(struct ld *l, const struct ynode *n, const char *own_ns,
+                      struct model_step *st)
+{
+    st->pos = pos_of(l, n);
+    const struct ynode *t = ynode_get(n, "type");
+    if (absent(t)) {
+        check_keys(l, n, &keys_step_any);
+        if (!misspelt(l, n, "type"))
+            lerr(l, n, "missing required key 'type' in step (call or lookup)");
+        return false;
+    }
+    const char *type = t->kind == YNODE_SCALAR ? t->str : "";
+    if (str_eq(type, "script")) {
+        lerr(l, n,
+             "script steps (javascript, python, groovy) are not supported by capproxy: step '%s' "
+             "cannot run; use call and lookup steps, or move the logic behind a consumed API",
+             ynode_get(n, "name") && ynode_get(n, "name")->kind == YNODE_SCALAR
+                 ? ynode_get(n, "name")->str
+                 : "?");
+        return false;
+    }
+    if (!str_eq(type, "call") && !str_eq(type, "lookup")) {
+        lerr(l, t, "unknown step type '%s', expected call or lookup",
+             t->kind == YNODE_SCALAR ? t->str : ynode_describe(t));
+        return false;
+    }
+    st->name = req_str(l, n, "name", "step");
+    if (st->name && !step_name_ok(st->name))
+        lerr(l, ynode_get(n, "name"),
+             "step name '%s' must be kebab-case (letters, digits and '-'): later steps and "
+             "mappings read it as '$.%s.<field>'",
+             st->name, st->name);
+    if (str_eq(type, "lookup")) {
+        load_step_lookup(l, n, st);
+        return true;
+    }
+    check_keys(l, n, &keys_step_call);
+    st->kind = MODEL_STEP_CALL;
+    st->call = req_str(l, n, "call", "call step");
+    if (st->call)
+        resolve_call(l, ynode_get(n, "call"), st->call, &st->target);
+    load_with(l, ynode_get(n, "with"), own_ns, &st->with, &st->nwith);
+    return true;
+}
+
+/* The step named <name>[0..len) among <steps>[0..n), or -1. */
+static long step_find(const struct model_step *steps, size_t n, const char *name, size_t len)
+{
+    for (size_t i = 0; i < n; i++)
+        if (steps[i].name && strlen(steps[i].name) == len && memcmp(steps[i].name, name, len) == 0)
+            return (long)i;
+    return -1;
+}
+
+/* Report that <what> '<ref>' (the value of <at>) names no step of <steps>[0..n), with the
+ * closest step name when one is near. */
+static void step_unknown(struct ld *l, const struct ynode *at, const char *what, const char *ref,
+                         size_t len, const struct model_step *steps, size_t n)
+{
+    char *name = xstrndup(ref, len);
+    struct util_closest c;
+    util_closest_init(&c, name);
+    for (size_t i = 0; i < n; i++)
+        util_closest_add(&c, steps[i].name);
+    if (c.best)
+        lerr(l, at, "%s '%s' names no step (did you mean '%s'?)", what, name, c.best);
+    else
+        lerr(l, at, "%s '%s' names no step of this call", what, name);
+    free(name);
+}
+
+/* A `$.<step>[.<path>]` reference <ref> (the value of <at>) must name one of the first <n>
+ * steps; <what> says where it is written. <all>: the call's steps, for "did you mean" and to
+ * tell a later step from an unknown one. */
+static void step_ref_check(struct ld *l, const struct ynode *at, const char *what, const char *ref,
+                           const struct model_step *all, size_t nall, size_t n)
+{
+    if (strncmp(ref, "$.", 2) != 0 || !ref[2]) {
+        lerr(l, at, "expected '$.<step>.<path>' for %s, got '%s'", what, ref);
+        return;
+    }
+    const char *name = ref + 2, *dot = strchr(name, '.');
+    size_t len = dot ? (size_t)(dot - name) : strlen(name);
+    long i = step_find(all, nall, name, len);
+    if (i < 0)
+        step_unknown(l, at, what, ref, strlen(ref), all, nall);
+    else if ((size_t)i >= n)
+        lerr(l, at, "%s '%s' reads step '%s', which runs later: a step reads only earlier ones",
+             what, ref, all[i].name);
+}
+
+/* What one call's steps and mappings may refer to, all within the call: unique names, lookups
+ * over earlier steps, mappings over existing steps. */
+static void check_steps(struct ld *l, const struct ynode *steps_n, const struct ynode *maps_n,
+                        const struct model_call *call)
+{
+    for (size_t i = 0; i < call->nsteps; i++) {
+        const struct model_step *st = &call->steps[i];
+        const struct ynode *sn = steps_n->items[i];
+        if (!st->name)
+            continue;
+        long first = step_find(call->steps, i, st->name, strlen(st->name));
+        if (first >= 0)
+            lerr(l, ynode_get(sn, "name"), "duplicate step name '%s': already defined at %s:%d:%d",
+                 st->name, call->steps[first].pos.file, call->steps[first].pos.line,
+                 call->steps[first].pos.col);
+        if (st->kind != MODEL_STEP_LOOKUP)
+            continue;
+        if (st->index) {
+            long ix = step_find(call->steps, call->nsteps, st->index, strlen(st->index));
+            if (ix < 0)
+                step_unknown(l, ynode_get(sn, "index"), "lookup index", st->index,
+                             strlen(st->index), call->steps, call->nsteps);
+            else if ((size_t)ix >= i)
+                lerr(l, ynode_get(sn, "index"),
+                     "lookup index '%s' is not an earlier step: a lookup searches the result of "
+                     "a step that ran before it",
+                     st->index);
+        }
+        /* `$.<step>.<path>`, or a Mustache template over the inputs (as the engine renders). */
+        if (st->lookup_value && !template_has_open(st->lookup_value))
+            step_ref_check(l, ynode_get(sn, "lookupValue"), "lookupValue", st->lookup_value,
+                           call->steps, call->nsteps, i);
+    }
+    for (size_t i = 0; i < call->nmappings; i++) {
+        const struct model_step_mapping *mp = &call->mappings[i];
+        if (mp->value)
+            step_ref_check(l, ynode_get(maps_n->items[i], "value"), "mapping value", mp->value,
+                           call->steps, call->nsteps, call->nsteps);
+    }
+}
+
+static bool target_name_ok(const char *s)
+{
+    for (; *s; s++)
+        if (!(isalnum((unsigned char)*s) || *s == '-' || *s == '_' || *s == '.'))
+            return false;
+    return true;
+}
+
+static void load_mappings(struct ld *l, const struct ynode *n, struct model_call *call)
+{
+    if (n->kind != YNODE_SEQUENCE) {
+        lerr(l, n, "expected a sequence for 'mappings', got %s", ynode_describe(n));
+        return;
+    }
+    call->mappings = alloc_array(l, n->nitems, sizeof *call->mappings);
+    call->nmappings = n->nitems;
+    for (size_t i = 0; i < n->nitems; i++) {
+        const struct ynode *item = n->items[i];
+        struct model_step_mapping *mp = &call->mappings[i];
+        mp->pos = pos_of(l, item);
+        if (!want_map(l, item, "mappings"))
+            continue;
+        check_keys(l, item, &keys_mapping);
+        mp->target = req_str(l, item, "targetName", "mapping");
+        mp->value = req_str(l, item, "value", "mapping");
+        if (mp->target && (!target_name_ok(mp->target) || mp->target[0] == '.' ||
+                           mp->target[strlen(mp->target) - 1] == '.' || strstr(mp->target, "..")))
+            lerr(l, ynode_get(item, "targetName"),
+                 "invalid targetName '%s': expected names of letters, digits, '-' and '_' joined "
+                 "by '.' (route.from)",
+                 mp->target);
+    }
+}
+
+static void load_steps(struct ld *l, const struct ynode *n, const char *own_ns,
+                       struct model_call *call)
+{
+    if (n->kind != YNODE_SEQUENCE || n->nitems == 0) {
+        lerr(l, n, "expected a non-empty sequence for 'steps', got %s", ynode_describe(n));
+        return;
+    }
+    if (n->nitems > LOADER_MAX_STEPS) {
+        lerr(l, n, "too many steps (%zu): at most %d per call", n->nitems, LOADER_MAX_STEPS);
+        return;
+    }
+    call->steps = alloc_array(l, n->nitems, sizeof *call->steps);
+    call->nsteps = n->nitems;
+    bool ok = true;
+    for (size_t i = 0; i < n->nitems; i++)
+        if (!want_map(l, n->items[i], "steps") || !load_step(l, n->items[i], own_ns, &call->steps[i]))
+            ok = false;
+    if (ok)
+        call->kind = MODEL_CALL_STEPS;
+}
+
+/* What a REST operation, tool or aggregate function does (<own_ns>: the namespace a `with`
+ * value may start with to name an input, the adapter's or the aggregate's): `call` (+ `with`)
+ * one consumed operation, `steps`
+ * (+ `mappings`) several, `ref` an aggregate function (resolved by checks_validate), or none
+ * of them with outputParameters that give values: a mock. A call into a namespace this
+ * document consumes is checked now, at the call's position; one into a namespace that no
+ * document loaded so far consumes may still be defined by a later file, so checks_validate
+ * checks it. */
+static void load_call(struct ld *l, const struct ynode *n, const char *own_ns,
                       struct model_call *call, const char *where,
                       const struct ynode_keys *param_keys)
 {
     const struct ynode *v = ynode_get(n, "call");
-    const struct ynode *with = ynode_get(n, "with");
+    const struct ynode *steps = ynode_get(n, "steps"), *maps = ynode_get(n, "mappings");
 
-    call->call = req_str(l, n, "call", where);
-    if (call->call) {
-        const char *dot = strrchr(call->call, '.');
-        if (!dot || dot == call->call || !dot[1]) {
-            lerr(l, v, "expected '<consumes namespace>.<operation>' for 'call', got '%s'",
-                 call->call);
-        } else {
-            call->target = model_find_operation(l->m, call->call);
-            if (!call->target) {
-                char *ns = xstrndup(call->call, (size_t)(dot - call->call));
-                const struct model_consumer *c = model_find_consumer(l->m, ns);
-                if (c && !model_consumer_has_nameless_operation(c))
-                    lerr(l, v,
-                         "call '%s' names no consumed operation: consumes namespace '%s' has "
-                         "no operation '%s'",
-                         call->call, ns, dot + 1);
-                free(ns);
-            }
-        }
-    }
-
-    if (!absent(with) && want_map(l, with, "with")) {
-        call->nwith = with->npairs;
-        call->with = alloc_array(l, with->npairs, sizeof *call->with);
-        for (size_t i = 0; i < with->npairs; i++) {
-            const struct ynode *k = with->pairs[i].key, *val = with->pairs[i].value;
-            struct model_with *w = &call->with[i];
-            w->name = sdup(l, k->str);
-            w->pos = pos_of(l, k);
-            if (val->kind != YNODE_SCALAR) {
-                lerr(l, val, "expected a scalar for 'with' entry '%s', got %s", k->str,
-                     ynode_describe(val));
-                w->kind = MODEL_WITH_LITERAL;
-                w->text = "";
-                continue;
-            }
-            classify_with(l, val, e, w);
-        }
-    }
+    call->ref = opt_str(l, n, "ref");
     load_params(l, ynode_get(n, "inputParameters"), param_keys, &call->params, &call->nparams);
     call->params_declared = !absent(ynode_get(n, "inputParameters"));
     load_outputs(l, ynode_get(n, "outputParameters"), "outputParameters", &call->outputs,
                  &call->noutputs);
+    if (!absent(v) && !absent(steps)) {
+        lerr(l, steps,
+             "'call' and 'steps' cannot be used together in %s: 'call' calls one consumed "
+             "operation, 'steps' several (each call step names its own)",
+             where);
+        return;
+    }
+    if (!absent(steps)) {
+        if (!absent(ynode_get(n, "with")))
+            lerr(l, ynode_get(n, "with"),
+                 "'with' belongs to 'call': with 'steps', each call step has its own 'with'");
+        load_steps(l, steps, own_ns, call);
+        if (!absent(maps))
+            load_mappings(l, maps, call);
+        if (call->kind == MODEL_CALL_STEPS)
+            check_steps(l, steps, maps, call);
+        return;
+    }
+    if (!absent(maps))
+        lerr(l, maps, "'mappings' needs 'steps': it builds the answer from the steps' results");
+    if (absent(v) && !call->ref) {
+        if (outputs_give_values(ynode_get(n, "outputParameters"))) {
+            call->kind = MODEL_CALL_MOCK;
+            return;
+        }
+        if (!misspelt(l, n, "call") && !misspelt(l, n, "steps"))
+            lerr(l, at_key(n, "call"),
+                 "missing required key 'call' in %s (or 'steps' to orchestrate calls, 'ref' to "
+                 "use an aggregate function, or outputParameters with a 'value' to mock the answer)",
+                 where);
+        return;
+    }
+    if (absent(v)) {
+        /* `ref`: checks_validate copies the function's call here; the referrer's own `with`
+         * entries are kept and win over the function's. */
+        load_with(l, ynode_get(n, "with"), own_ns, &call->with, &call->nwith);
+        return;
+    }
+    call->kind = MODEL_CALL_SIMPLE;
+    call->call = req_str(l, n, "call", where);
+    if (call->call)
+        resolve_call(l, v, call->call, &call->target);
+    load_with(l, ynode_get(n, "with"), own_ns, &call->with, &call->nwith);
 }
 
 static void load_rest_resource(struct ld *l, const struct ynode *n, const struct ynode *key,
@@ -907,7 +1236,7 @@ static void load_rest_resource(struct ld *l, const struct ynode *n, const struct
         load_method(l, item, &op->method, "REST operation");
         op->name = entry_name(l, item, k, false, "REST operation");
         op->description = opt_str(l, item, "description");
-        load_call(l, item, e, &op->call, "REST operation", &keys_rest_param);
+        load_call(l, item, e->ns, &op->call, "REST operation", &keys_rest_param);
     }
 }
 
@@ -919,7 +1248,9 @@ static void load_tool(struct ld *l, const struct ynode *n, const struct ynode *k
     check_keys(l, n, &keys_tool);
     t->pos = pos_of(l, n);
     t->expose = e;
-    t->name = entry_name(l, n, key, true, "MCP tool");
+    /* With `ref`, the name defaults to the function's, known from the ref already (set after
+     * load_call below), so duplicate tool names are still found at load. */
+    t->name = entry_name(l, n, key, absent(ynode_get(n, "ref")), "MCP tool");
     t->description = opt_str(l, n, "description");
     t->label = opt_str(l, n, "label");
     if (!t->label && l->ikanos)
@@ -932,7 +1263,9 @@ static void load_tool(struct ld *l, const struct ynode *n, const struct ynode *k
         opt_bool(l, hints, "idempotent", &t->hints.idempotent);
         opt_bool(l, hints, "openWorld", &t->hints.open_world);
     }
-    load_call(l, n, e, &t->call, "MCP tool", &keys_tool_param);
+    load_call(l, n, e->ns, &t->call, "MCP tool", &keys_tool_param);
+    if (!t->name && t->call.ref && strrchr(t->call.ref, '.'))
+        t->name = strrchr(t->call.ref, '.') + 1;
 }
 
 static void load_port(struct ld *l, const struct ynode *n, struct model_expose *e)
@@ -1090,6 +1423,85 @@ static size_t section_count(struct ld *l, const struct ynode *n, const char *key
     return n->nitems;
 }
 
+/* ---- aggregates ---- */
+
+static void load_function(struct ld *l, const struct ynode *n, const struct ynode *key,
+                          struct model_aggregate *a, struct model_function *f)
+{
+    const struct ynode *sem = ynode_get(n, "semantics");
+
+    check_keys(l, n, &keys_function);
+    f->pos = pos_of(l, n);
+    f->aggregate = a;
+    f->semantics = (struct model_semantics){-1, -1, -1};
+    f->name = entry_name(l, n, key, true, "aggregate function");
+    f->description = opt_str(l, n, "description");
+    if (!absent(sem) && want_map(l, sem, "semantics")) {
+        check_keys(l, sem, &keys_semantics);
+        opt_bool(l, sem, "safe", &f->semantics.safe);
+        opt_bool(l, sem, "idempotent", &f->semantics.idempotent);
+        opt_bool(l, sem, "cacheable", &f->semantics.cacheable);
+    }
+    /* A function is what a referrer runs: one of the three ways to answer must be there. */
+    if (absent(ynode_get(n, "call")) && absent(ynode_get(n, "steps")) &&
+        absent(ynode_get(n, "outputParameters"))) {
+        if (!misspelt(l, n, "call") && !misspelt(l, n, "steps") &&
+            !misspelt(l, n, "outputParameters"))
+            lerr(l, n,
+                 "aggregate function '%s' has nothing to run: expected 'call', 'steps' or "
+                 "'outputParameters' with values (a mock)",
+                 f->name ? f->name : "?");
+        return;
+    }
+    /* A `with` value may name an input as <aggregate namespace>.NAME. */
+    load_call(l, n, a->ns, &f->call, "aggregate function", &keys_tool_param);
+}
+
+static void load_aggregate(struct ld *l, const struct ynode *n, struct model_aggregate *a)
+{
+    const struct ynode *fns = ynode_get(n, "functions");
+
+    check_keys(l, n, &keys_aggregate);
+    a->pos = pos_of(l, n);
+    a->cap = l->cap;
+    a->ns = req_str(l, n, "namespace", "aggregate");
+    a->label = opt_str(l, n, "label");
+    a->nfunctions = nl_count(l, fns, "functions");
+    if (a->nfunctions == 0 && (absent(fns) || fns->kind == YNODE_SEQUENCE) &&
+        !misspelt(l, n, "functions"))
+        lerr(l, absent(fns) ? at_key(n, "functions") : fns,
+             "aggregate '%s' needs at least one entry in 'functions'", a->ns ? a->ns : "?");
+    a->functions = alloc_array(l, a->nfunctions, sizeof *a->functions);
+    for (size_t i = 0; i < a->nfunctions; i++) {
+        const struct ynode *k, *item = nl_item(l, fns, i, "functions", &k);
+        a->functions[i].aggregate = a;
+        a->functions[i].pos = pos_of(l, fns);
+        a->functions[i].semantics = (struct model_semantics){-1, -1, -1};
+        if (item)
+            load_function(l, item, k, a, &a->functions[i]);
+    }
+}
+
+/* `capability.aggregates`: read after consumes, so a function's call into this document is
+ * checked at load like any other. Refs to the functions are resolved by checks_validate. */
+static void load_aggregates(struct ld *l, const struct ynode *n)
+{
+    struct model_capability *cap = l->cap;
+
+    cap->naggregates = section_count(l, n, "aggregates");
+    cap->aggregates = alloc_array(l, cap->naggregates, sizeof *cap->aggregates);
+    for (size_t i = 0; i < cap->naggregates; i++) {
+        const struct ynode *item = n->items[i];
+        cap->aggregates[i].cap = cap;
+        cap->aggregates[i].pos = pos_of(l, item);
+        if (item->kind != YNODE_MAPPING)
+            lerr(l, item, "expected a mapping for an entry of 'aggregates', got %s",
+                 ynode_describe(item));
+        else
+            load_aggregate(l, item, &cap->aggregates[i]);
+    }
+}
+
 static void load_capability(struct ld *l, const struct ynode *capn)
 {
     struct model_capability *cap = l->cap;
@@ -1119,6 +1531,7 @@ static void load_capability(struct ld *l, const struct ynode *capn)
             load_consumer(l, item, &cap->consumers[i]);
     }
     checks_operation_names(l->cap, l->d);
+    load_aggregates(l, ynode_get(capn, "aggregates"));
 
     cap->nexposes = section_count(l, exps, "exposes");
     cap->exposes = alloc_array(l, cap->nexposes, sizeof *cap->exposes);
