@@ -521,9 +521,12 @@ static const struct {
     const char *name;
     enum model_body_kind kind;
 } body_types[] = {
-    {"json", MODEL_BODY_JSON},           {"text", MODEL_BODY_TEXT},
-    {"xml", MODEL_BODY_XML},             {"sparql", MODEL_BODY_SPARQL},
-    {"formUrlEncoded", MODEL_BODY_FORM}, {"multipartForm", MODEL_BODY_MULTIPART},
+    {"json", MODEL_BODY_JSON},
+    {"text", MODEL_BODY_TEXT},
+    {"xml", MODEL_BODY_XML},
+    {"sparql", MODEL_BODY_SPARQL},
+    {"formUrlEncoded", MODEL_BODY_FORM},
+    {"multipartForm", MODEL_BODY_MULTIPART},
 };
 
 /* A body template's every "{{" must be closed: an unclosed one would go upstream as text. The
@@ -591,9 +594,9 @@ static bool part_token_ok(struct ld *l, const struct ynode *part, const char *ke
         unsigned char c = (unsigned char)v->str[i];
         if (c < 0x20 || c == 0x7F || c == '"' || c == '\\') {
             lerr_at(l, v->line, scalar_col(v, i),
-                    "multipartForm part %s '%s' contains a quote, backslash or control "
-                    "character (CR, LF, ...)",
-                    key, v->str);
+                    "multipartForm part %s contains a quote, backslash or control character "
+                    "(CR, LF, ...)",
+                    key);
             return false;
         }
     }
@@ -634,8 +637,7 @@ static void load_body_parts(struct ld *l, const struct ynode *data, struct model
         part_token_ok(l, n, "filename");
         const struct ynode *ct = ynode_get(n, "contentType");
         if (p->content_type && !urlenc_header_value_ok(ct->str, ct->len))
-            lerr(l, ct, "multipartForm part contentType '%s' contains a control character",
-                 ct->str);
+            lerr(l, ct, "multipartForm part contentType contains a control character");
     }
 }
 
