@@ -583,10 +583,64 @@ static cJSON *text_to_json(const struct val *v, enum model_type t)
     return j;
 }
 
-/* Render string leaves of a {type: json} body template. */
+/* ---- bodies ---- */
+
+/* The cap of a body built from a template (the caller's own body, forwarded, is capped by the
+ * front end). */
+#define MAPPING_MAX_BODY ((size_t)16 << 20)
+
+/* The caller's JSON value placeholder <name>[0..len) reads (a tool argument or a body field),
+ * or NULL: a text input (path, query, header), or a `binds` variable of that bare name, which
+ * shadows any input as in tpl_lookup. */
+static const cJSON *json_input(struct ctx *c, const char *name, size_t len)
+{
+    const char *ns = c->call->expose ? c->call->expose->ns : NULL;
+    size_t klen;
+    const char *key = template_ref_key(name, len, ns, TREF_ANY, &klen, NULL);
+    if (key == name && runtime_find_var(c->rt, name, len))
+        return NULL;
+    char *k = xstrndup(key, klen);
+    struct val v;
+    bool found = input_find(c, k, &v);
+    free(k);
+    return found && v.kind == VAL_JSON ? v.j : NULL;
+}
+
+static int one_name(void *arg, const char *name, size_t len)
+{
+    const char **n = arg;
+    n[0] = name;
+    n[1] = name + len;
+    return 0;
+}
+
+/* The name of <s> when <s> is exactly one placeholder, "{{x}}" (spaces inside allowed). */
+static bool sole_placeholder(const char *s, const char **name, size_t *len)
+{
+    size_t n = strlen(s);
+    if (n < 5 || strncmp(s, "{{", 2) != 0 || strcmp(s + n - 2, "}}") != 0 ||
+        strstr(s + 2, "}}") != s + n - 2 || strstr(s + 2, "{{"))
+        return false;
+    const char *found[2] = {NULL, NULL};
+    if (template_each(s, one_name, found) != 1)
+        return false;
+    *name = found[0];
+    *len = (size_t)(found[1] - found[0]);
+    return true;
+}
+
+/* Render string leaves of a {type: json} body template. A leaf that is exactly {{x}} takes x's
+ * JSON value when the caller sent one (a number stays a number, an array an array); other
+ * leaves render to strings. */
 static cJSON *render_json(struct ctx *c, const cJSON *tpl)
 {
     if (cJSON_IsString(tpl) && template_has_placeholder(tpl->valuestring)) {
+        const char *name;
+        size_t nlen;
+        const cJSON *j =
+            sole_placeholder(tpl->valuestring, &name, &nlen) ? json_input(c, name, nlen) : NULL;
+        if (j)
+            return cJSON_Duplicate(j, 1);
         size_t len;
         const char *s = render(c, tpl->valuestring, &len);
         return cJSON_CreateString(s);
@@ -607,10 +661,264 @@ static cJSON *render_json(struct ctx *c, const cJSON *tpl)
     return cJSON_Duplicate(tpl, 1);
 }
 
+/* How a value is written into a text body: as it is (raw templates, text, multipart values),
+ * as XML character data, as the content of a SPARQL string literal, or form-encoded. */
+enum body_esc { ESC_NONE, ESC_XML, ESC_SPARQL, ESC_FORM };
+
+struct body_render {
+    struct ctx *c;
+    enum body_esc esc;
+    size_t missing; /* placeholders that named no value */
+    char bad[128];  /* the placeholder whose value the format cannot carry */
+};
+
+/* Append <v>[0..len) to <out> escaped for <esc>; -1 when the cap is hit, -2 when XML cannot
+ * carry a byte of it (a control character other than tab, CR and LF, which XML 1.0 forbids
+ * even as a character reference). */
+static int body_escape(enum body_esc esc, const char *v, size_t len, struct strbuf *out)
+{
+    if (esc == ESC_NONE)
+        return strbuf_add(out, v, len);
+    if (esc == ESC_FORM)
+        return urlenc_query(v, len, out);
+    int rc = 0;
+    for (size_t i = 0; i < len && rc == 0; i++) {
+        unsigned char ch = (unsigned char)v[i];
+        const char *rep = NULL;
+        if (esc == ESC_XML) {
+            if (ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r')
+                return -2;
+            rep = ch == '&'    ? "&amp;"
+                  : ch == '<'  ? "&lt;"
+                  : ch == '>'  ? "&gt;"
+                  : ch == '"'  ? "&quot;"
+                  : ch == '\'' ? "&apos;"
+                               : NULL;
+        } else { /* SPARQL ECHAR: \t \b \n \r \f \" \' \\ */
+            rep = ch == '\\'   ? "\\\\"
+                  : ch == '"'  ? "\\\""
+                  : ch == '\'' ? "\\'"
+                  : ch == '\n' ? "\\n"
+                  : ch == '\r' ? "\\r"
+                  : ch == '\t' ? "\\t"
+                  : ch == '\b' ? "\\b"
+                  : ch == '\f' ? "\\f"
+                               : NULL;
+        }
+        rc = rep ? strbuf_adds(out, rep) : strbuf_addc(out, (char)ch);
+    }
+    return rc;
+}
+
+/* A placeholder in a body: the value as tpl_lookup gives it, except that an array or object the
+ * caller sent goes in as compact JSON (the tutorial's `"crewIds": {{crewIds}}`), then escaped
+ * for the body's format. */
+static int body_lookup(void *arg, const char *name, size_t len, struct strbuf *out)
+{
+    struct body_render *br = arg;
+    struct strbuf v;
+    strbuf_init(&v, MAPPING_MAX_BODY);
+    const cJSON *j = json_input(br->c, name, len);
+    int rc;
+    if (cJSON_IsArray(j) || cJSON_IsObject(j)) {
+        template_value_text(j, &v);
+        rc = 0;
+    } else {
+        rc = tpl_lookup(br->c, name, len, &v);
+    }
+    if (rc == 1)
+        br->missing++;
+    else if (rc == 0 && (rc = body_escape(br->esc, v.data ? v.data : "", v.len, out)) == -2) {
+        snprintf(br->bad, sizeof br->bad, "%.*s", (int)len, name);
+        rc = -1;
+    }
+    strbuf_deinit(&v);
+    return rc;
+}
+
+/* Render body template <tpl> into <out> with values escaped for <esc>; <*missing> (may be NULL)
+ * counts the placeholders that named nothing. -1 with the error set. */
+static int body_render(struct ctx *c, const char *tpl, enum body_esc esc, struct strbuf *out,
+                       size_t *missing)
+{
+    struct body_render br = {.c = c, .esc = esc};
+    int rc = template_render(tpl, body_lookup, &br, out);
+    if (missing)
+        *missing = br.missing;
+    if (rc == 0)
+        return 0;
+    if (br.bad[0])
+        return fail(c, 400, br.bad,
+                    "the value of '%s' contains a control character that an XML body cannot "
+                    "carry",
+                    br.bad);
+    return fail(c, 400, "body", "the upstream request body would exceed %zu bytes",
+                MAPPING_MAX_BODY);
+}
+
+/* formUrlEncoded from a mapping: each field form-encoded, name=value joined by '&'. A field
+ * whose template names an input the caller did not send is left out (as an absent optional
+ * parameter is); the caller's flat `in: body` fields follow and win over same-named ones. */
+static int build_form(struct ctx *c, const cJSON *data, const cJSON *fields, struct strbuf *out)
+{
+    struct strbuf v;
+    strbuf_init(&v, MAPPING_MAX_BODY);
+    int rc = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, data)
+    {
+        if (fields && cJSON_GetObjectItemCaseSensitive(fields, e->string))
+            continue;
+        strbuf_reset(&v);
+        size_t missing = 0;
+        if (cJSON_IsString(e))
+            rc = body_render(c, e->valuestring, ESC_NONE, &v, &missing);
+        else
+            template_value_text(e, &v);
+        if (rc < 0)
+            break;
+        if (missing)
+            continue;
+        if ((out->len && strbuf_addc(out, '&') < 0) ||
+            urlenc_query(e->string, strlen(e->string), out) < 0 || strbuf_addc(out, '=') < 0 ||
+            urlenc_query(v.data ? v.data : "", v.len, out) < 0) {
+            rc = fail(c, 400, "body", "the upstream request body would exceed %zu bytes",
+                      MAPPING_MAX_BODY);
+            break;
+        }
+    }
+    cJSON_ArrayForEach(e, fields)
+    {
+        if (rc < 0)
+            break;
+        strbuf_reset(&v);
+        template_value_text(e, &v);
+        if ((out->len && strbuf_addc(out, '&') < 0) ||
+            urlenc_query(e->string, strlen(e->string), out) < 0 || strbuf_addc(out, '=') < 0 ||
+            urlenc_query(v.data ? v.data : "", v.len, out) < 0)
+            rc = fail(c, 400, "body", "the upstream request body would exceed %zu bytes",
+                      MAPPING_MAX_BODY);
+    }
+    strbuf_deinit(&v);
+    return rc;
+}
+
+static bool mem_has(const struct strbuf *b, const char *needle)
+{
+    return b->data && memmem(b->data, b->len, needle, strlen(needle)) != NULL;
+}
+
+/* multipart/form-data (RFC 7578). Part values are rendered first: the boundary is then one that
+ * appears in none of them (names and filenames were checked at load for quotes and CR/LF). A
+ * part whose value names an input the caller did not send is left out. */
+static int build_multipart(struct ctx *c, const struct model_body *b, struct strbuf *out,
+                           char *boundary, size_t bsize)
+{
+    struct strbuf *vals = xcalloc(b->nparts ? b->nparts : 1, sizeof *vals);
+    bool *skip = xcalloc(b->nparts ? b->nparts : 1, sizeof *skip);
+    int rc = 0;
+    for (size_t i = 0; i < b->nparts && rc == 0; i++) {
+        size_t missing = 0;
+        strbuf_init(&vals[i], MAPPING_MAX_BODY);
+        rc = body_render(c, b->parts[i].value, ESC_NONE, &vals[i], &missing);
+        skip[i] = missing > 0;
+    }
+    for (unsigned n = 0; rc == 0; n++) {
+        snprintf(boundary, bsize, "capproxy-boundary-%08x", n * 2654435761u);
+        bool clash = false;
+        for (size_t i = 0; i < b->nparts && !clash; i++)
+            clash = mem_has(&vals[i], boundary);
+        if (!clash)
+            break;
+    }
+    for (size_t i = 0; i < b->nparts && rc == 0; i++) {
+        const struct model_body_part *p = &b->parts[i];
+        if (skip[i])
+            continue;
+        strbuf_addf(out, "--%s\r\nContent-Disposition: form-data; name=\"%s\"", boundary, p->name);
+        if (p->filename)
+            strbuf_addf(out, "; filename=\"%s\"", p->filename);
+        strbuf_adds(out, "\r\n");
+        if (p->content_type)
+            strbuf_addf(out, "Content-Type: %s\r\n", p->content_type);
+        strbuf_adds(out, "\r\n");
+        strbuf_add(out, vals[i].data ? vals[i].data : "", vals[i].len);
+        if (strbuf_adds(out, "\r\n") < 0)
+            rc = fail(c, 400, "body", "the upstream request body would exceed %zu bytes",
+                      MAPPING_MAX_BODY);
+    }
+    if (rc == 0 && strbuf_addf(out, "--%s--\r\n", boundary) < 0)
+        rc = fail(c, 400, "body", "the upstream request body would exceed %zu bytes",
+                  MAPPING_MAX_BODY);
+    for (size_t i = 0; i < b->nparts; i++)
+        strbuf_deinit(&vals[i]);
+    free(vals);
+    free(skip);
+    return rc;
+}
+
+/* A raw template goes out as JSON when what it rendered is JSON (the reference engine sends
+ * every raw body as JSON), else as UTF-8 text. */
+static const char *raw_content_type(const char *s)
+{
+    cJSON *j = cJSON_ParseWithOpts(s, NULL, true);
+    bool json = j != NULL;
+    cJSON_Delete(j);
+    return json ? "application/json" : "text/plain; charset=utf-8";
+}
+
+/* Render the operation's {type, data} body (other than json) or raw template into <out>;
+ * <*ct> gets its Content-Type (a static string, or <ctbuf> for multipart's boundary). */
+static int build_text_body(struct ctx *c, const cJSON *fields, struct outreq *out, const char **ct,
+                           char ctbuf[static 96])
+{
+    const struct model_body *b = &c->call->op->body;
+    static const char *const types[] = {
+        [MODEL_BODY_TEXT] = "text/plain; charset=utf-8",
+        [MODEL_BODY_XML] = "application/xml",
+        [MODEL_BODY_SPARQL] = "application/sparql-query",
+        [MODEL_BODY_FORM] = "application/x-www-form-urlencoded",
+    };
+    static const enum body_esc escs[] = {
+        [MODEL_BODY_TEMPLATE] = ESC_NONE, [MODEL_BODY_TEXT] = ESC_NONE, [MODEL_BODY_XML] = ESC_XML,
+        [MODEL_BODY_SPARQL] = ESC_SPARQL, [MODEL_BODY_FORM] = ESC_FORM,
+    };
+    struct strbuf s;
+    strbuf_init(&s, MAPPING_MAX_BODY);
+    int rc;
+    if (b->kind == MODEL_BODY_MULTIPART) {
+        char bnd[48];
+        rc = build_multipart(c, b, &s, bnd, sizeof bnd);
+        snprintf(ctbuf, 96, "multipart/form-data; boundary=%s", bnd);
+        *ct = ctbuf;
+    } else if (b->kind == MODEL_BODY_FORM && b->json) {
+        rc = build_form(c, b->json, fields, &s);
+        *ct = types[b->kind];
+    } else {
+        rc = body_render(c, b->template, escs[b->kind], &s, NULL);
+        *ct = b->kind == MODEL_BODY_TEMPLATE ? NULL : types[b->kind];
+    }
+    if (rc < 0) {
+        strbuf_deinit(&s);
+        return -1;
+    }
+    out->body = strbuf_detach(&s, &out->body_len);
+    if (!out->body)
+        out->body = xstrndup("", 0);
+    if (!*ct)
+        *ct = raw_content_type(out->body);
+    return 0;
+}
+
+/* The body, and its Content-Type as a header of the request unless the operation declares its
+ * own Content-Type header parameter (which the schema names as the way to override it). */
 static int build_body(struct ctx *c, struct outreq *out)
 {
     const struct model_operation *op = c->call->op;
     cJSON *fields = NULL;
+    const char *ct = "application/json";
+    char ctbuf[96];
+    int rc = 0;
     for (size_t i = 0; i < c->nres; i++) {
         const struct resolved *r = &c->res[i];
         if (r->p->in != MODEL_IN_BODY)
@@ -618,6 +926,7 @@ static int build_body(struct ctx *c, struct outreq *out)
         if (str_eq(r->p->name, "body")) {
             /* The whole body: forwarded byte for byte when it is the caller's own JSON. */
             cJSON_Delete(fields);
+            fields = NULL;
             bool text = r->v.kind == VAL_TEXT || (r->v.kind == VAL_RAW_BODY && r->v.s);
             if (text) {
                 out->body = xstrndup(r->v.s, r->v.len);
@@ -626,7 +935,7 @@ static int build_body(struct ctx *c, struct outreq *out)
                 out->body = cJSON_PrintUnformatted(r->v.j);
                 out->body_len = strlen(out->body);
             }
-            return 0;
+            goto content_type;
         }
         if (!fields)
             fields = cJSON_CreateObject();
@@ -634,13 +943,14 @@ static int build_body(struct ctx *c, struct outreq *out)
             r->v.kind == VAL_TEXT ? text_to_json(&r->v, r->p->type) : cJSON_Duplicate(r->v.j, 1);
         cJSON_AddItemToObject(fields, r->p->name, j);
     }
-    if (op->body.kind == MODEL_BODY_TEMPLATE) {
+    if (op->body.kind != MODEL_BODY_NONE && op->body.kind != MODEL_BODY_JSON) {
+        /* Flat `in: body` fields join a form; the other text formats have no place for them. */
+        rc = build_text_body(c, fields, out, &ct, ctbuf);
         cJSON_Delete(fields);
-        size_t len;
-        const char *s = render(c, op->body.template, &len);
-        out->body = xstrndup(s, len);
-        out->body_len = len;
-        return 0;
+        fields = NULL;
+        if (rc < 0)
+            return -1;
+        goto content_type;
     }
     if (op->body.kind == MODEL_BODY_JSON) {
         cJSON *j = render_json(c, op->body.json);
@@ -665,7 +975,10 @@ static int build_body(struct ctx *c, struct outreq *out)
         out->body_len = strlen(out->body);
         cJSON_Delete(fields);
     }
-    return 0;
+content_type:
+    if (out->body && !outreq_find_header(out, "Content-Type"))
+        outreq_add_header(out, "Content-Type", ct, strlen(ct));
+    return rc;
 }
 
 /* Credentials: the caller's own header wins, else the configured one; with neither, 401. The
@@ -779,7 +1092,6 @@ int mapping_build(const struct runtime *rt, const struct rt_call *call,
              c.missing_ref);
         goto out;
     }
-    /* The default Content-Type of a body is the outreq's rule (outreq_content_type). */
     rc = 0;
 out:
     for (size_t i = 0; i < c.nowned; i++)

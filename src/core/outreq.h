@@ -33,9 +33,9 @@ void outreq_deinit(struct outreq *o); /* leaves <o> as after outreq_init(o, 0), 
 void outreq_add_header(struct outreq *o, const char *name, const char *value, size_t len);
 /* The first header named <name> (ASCII case-insensitive), or NULL. */
 const struct outreq_header *outreq_find_header(const struct outreq *o, const char *name);
-/* The Content-Type the request goes out with: its own Content-Type header when it has one,
- * else application/json when it has a body (every body capproxy builds is JSON), else NULL.
- * The one home of that rule. */
+/* The Content-Type the request goes out with: its own Content-Type header when it has one
+ * (mapping_build puts one on every body it builds: JSON, text, XML, SPARQL, a form or
+ * multipart), else application/json for a body that came without one, else NULL. */
 const char *outreq_content_type(const struct outreq *o);
 
 #endif

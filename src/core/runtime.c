@@ -492,10 +492,14 @@ static void build_inputs(const struct runtime *rt, struct rt_call *c)
         else if (!w)
             names_add(&s, p->name, strlen(p->name));
     }
-    if (op->body.kind == MODEL_BODY_TEMPLATE)
+    /* Every body kind: the template string (raw, text, xml, sparql, a pre-encoded form), the
+     * string leaves of json data or form fields, the values of multipart parts. */
+    if (op->body.template)
         names_template(&s, op->body.template);
-    else if (op->body.kind == MODEL_BODY_JSON)
-        names_json(&s, op->body.json);
+    names_json(&s, op->body.json);
+    for (size_t i = 0; i < op->body.nparts; i++)
+        if (op->body.parts[i].value)
+            names_template(&s, op->body.parts[i].value);
     if (op->resource)
         template_path_vars(op->resource->path, names_path_var, &s);
 }

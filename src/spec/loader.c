@@ -22,6 +22,7 @@
 #include "spec/jsonpath.h"
 #include "spec/template.h"
 #include "spec/typedval.h"
+#include "spec/urlenc.h"
 #include "spec/ynode.h"
 
 #define LOADER_MAX_DOC_SIZE ((size_t)4 << 20)
@@ -118,9 +119,9 @@ static const struct ynode *at_key(const struct ynode *map, const char *key)
  *
  * Not checked, because the schema leaves them open: `with` (parameter -> value), `binds[].keys`
  * (variable -> provider key), an output's `properties` (name -> output parameter; each value is
- * checked), a body's `data`. Not checked, because capproxy does not read them at all:
- * MCP resources and prompts, forward, skill and control adapters.
- * ikanos documents follow a later schema with other keys and are not checked. */
+ * checked), a json body's `data` (a multipartForm part is checked). Not checked, because
+ * capproxy does not read them at all: MCP resources and prompts, forward, skill and control
+ * adapters. ikanos documents follow a later schema with other keys and are not checked. */
 YNODE_KEYS(keys_root, "the document root", "naftiko", "info", "binds", "capability", "consumes");
 YNODE_KEYS(keys_info, "info", "label", "description", "tags", "created", "modified",
            "stakeholders");
@@ -140,6 +141,7 @@ YNODE_KEYS(keys_consumed_param, "consumed parameter", "name", "in", "value", "ty
            "required", "const", "template", "pattern", "items");
 /* Every object form of RequestBody (json, text, xml, sparql, formUrlEncoded, multipartForm). */
 YNODE_KEYS(keys_body, "body", "type", "data");
+YNODE_KEYS(keys_body_part, "multipartForm part", "name", "value", "filename", "contentType");
 /* Mapped {type, mapping, value, const, properties, items}, orchestrated and mock output
  * parameters (+ name), and ConsumedOutputParameter {name, type, value}: capproxy reads them
  * all alike. `values` (a map's members), `maxLength` and `description` are not in the alpha2
@@ -668,6 +670,133 @@ static void load_auth(struct ld *l, const struct ynode *n, struct model_auth *a)
     }
 }
 
+/* The body types of the alpha2 schema, spelt as it spells them. */
+static const struct {
+    const char *name;
+    enum model_body_kind kind;
+} body_types[] = {
+    {"json", MODEL_BODY_JSON},
+    {"text", MODEL_BODY_TEXT},
+    {"xml", MODEL_BODY_XML},
+    {"sparql", MODEL_BODY_SPARQL},
+    {"formUrlEncoded", MODEL_BODY_FORM},
+    {"multipartForm", MODEL_BODY_MULTIPART},
+};
+
+/* A body template's every "{{" must be closed: an unclosed one would go upstream as text. The
+ * error points at the brace. */
+static bool body_template_ok(struct ld *l, const struct ynode *v)
+{
+    for (const char *o = strstr(v->str, "{{"); o; o = strstr(o + 2, "{{"))
+        if (!strstr(o + 2, "}}")) {
+            lerr_at(l, v->line, scalar_col(v, (size_t)(o - v->str)),
+                    "unclosed '{{' in body template (expected '}}' after it)");
+            return false;
+        }
+    return true;
+}
+
+/* Check every string leaf of a json body's `data`. */
+static bool body_json_ok(struct ld *l, const struct ynode *v)
+{
+    bool ok = true;
+    if (v->kind == YNODE_SCALAR)
+        return body_template_ok(l, v);
+    for (size_t i = 0; v->kind == YNODE_SEQUENCE && i < v->nitems; i++)
+        ok = body_json_ok(l, v->items[i]) && ok;
+    for (size_t i = 0; v->kind == YNODE_MAPPING && i < v->npairs; i++)
+        ok = body_json_ok(l, v->pairs[i].value) && ok;
+    return ok;
+}
+
+/* A string the body's `data` must be (text, xml, sparql; formUrlEncoded written pre-encoded). */
+static const char *body_string(struct ld *l, const struct ynode *data, const char *type)
+{
+    if (data->kind != YNODE_SCALAR) {
+        lerr(l, data, "expected a string for the 'data' of a %s body, got %s", type,
+             ynode_describe(data));
+        return NULL;
+    }
+    return body_template_ok(l, data) ? sdup(l, data->str) : NULL;
+}
+
+/* formUrlEncoded `data` as a mapping: field name -> a scalar value (a template when a string). */
+static cJSON *body_form_fields(struct ld *l, const struct ynode *data)
+{
+    bool ok = true;
+    for (size_t i = 0; i < data->npairs; i++) {
+        const struct ynode *v = data->pairs[i].value;
+        if (v->kind != YNODE_SCALAR || ynode_is_null(v)) {
+            lerr(l, v, "expected a string, number or boolean for form field '%s', got %s",
+                 data->pairs[i].key->str, ynode_describe(v));
+            ok = false;
+        } else {
+            ok = body_template_ok(l, v) && ok;
+        }
+    }
+    return ok ? model_own_json(l->m, ynode_to_json(data)) : NULL;
+}
+
+/* A part's name or filename goes inside a quoted Content-Disposition parameter: a quote, a
+ * backslash or a control byte would end it or start a header of its own. */
+static bool part_token_ok(struct ld *l, const struct ynode *part, const char *key)
+{
+    const struct ynode *v = ynode_get(part, key);
+    if (absent(v) || v->kind != YNODE_SCALAR)
+        return true;
+    for (size_t i = 0; i < v->len; i++) {
+        unsigned char c = (unsigned char)v->str[i];
+        if (c < 0x20 || c == 0x7F || c == '"' || c == '\\') {
+            lerr_at(l, v->line, scalar_col(v, i),
+                    "multipartForm part %s contains a quote, backslash or control character "
+                    "(CR, LF, ...)",
+                    key);
+            return false;
+        }
+    }
+    return true;
+}
+
+static void load_body_parts(struct ld *l, const struct ynode *data, struct model_body *b)
+{
+    if (data->kind != YNODE_SEQUENCE) {
+        lerr(l, data,
+             "expected a sequence of parts {name, value, filename, contentType} for the 'data' "
+             "of a multipartForm body, got %s",
+             ynode_describe(data));
+        return;
+    }
+    b->parts = alloc_array(l, data->nitems, sizeof *b->parts);
+    b->nparts = data->nitems;
+    for (size_t i = 0; i < data->nitems; i++) {
+        const struct ynode *n = data->items[i];
+        struct model_body_part *p = &b->parts[i];
+        if (!want_map(l, n, "multipartForm part"))
+            continue;
+        check_keys(l, n, &keys_body_part);
+        p->pos = pos_of(l, n);
+        p->name = req_str(l, n, "name", "multipartForm part");
+        const struct ynode *v = ynode_get(n, "value");
+        if (absent(v)) {
+            if (!misspelt(l, n, "value"))
+                lerr(l, at_key(n, "value"), "missing required key 'value' in multipartForm part");
+        } else if (v->kind != YNODE_SCALAR) {
+            lerr(l, v, "expected a string for 'value', got %s", ynode_describe(v));
+        } else if (body_template_ok(l, v)) {
+            p->value = sdup(l, v->str);
+        }
+        p->filename = opt_str(l, n, "filename");
+        p->content_type = opt_str(l, n, "contentType");
+        part_token_ok(l, n, "name");
+        part_token_ok(l, n, "filename");
+        const struct ynode *ct = ynode_get(n, "contentType");
+        if (p->content_type && !urlenc_header_value_ok(ct->str, ct->len))
+            lerr(l, ct, "multipartForm part contentType contains a control character");
+    }
+}
+
+/* `body`: a raw Mustache string, or {type, data} with a type of the schema's (json when the
+ * type is left out, as the reference engine reads it). */
 static void load_body(struct ld *l, const struct ynode *n, struct model_body *b)
 {
     b->kind = MODEL_BODY_NONE;
@@ -675,31 +804,78 @@ static void load_body(struct ld *l, const struct ynode *n, struct model_body *b)
         return;
     b->pos = pos_of(l, n);
     if (n->kind == YNODE_SCALAR) {
-        b->kind = MODEL_BODY_TEMPLATE;
-        b->template = sdup(l, n->str);
+        if (body_template_ok(l, n)) {
+            b->kind = MODEL_BODY_TEMPLATE;
+            b->template = sdup(l, n->str);
+        }
         return;
     }
     if (n->kind != YNODE_MAPPING) {
         lerr(l, n,
-             "expected a string template or a mapping {type: json, data: ...} for 'body', "
+             "expected a string template or a mapping {type, data} for 'body', "
              "got %s",
              ynode_describe(n));
         return;
     }
     const struct ynode *t = ynode_get(n, "type"), *data = ynode_get(n, "data");
     check_keys(l, n, &keys_body);
-    if (!absent(t) && !(t->kind == YNODE_SCALAR && str_eq_ci(t->str, "json"))) {
-        lerr(l, t, "unsupported body type '%s', expected 'json'",
-             t->kind == YNODE_SCALAR ? t->str : ynode_describe(t));
-        return;
+    enum model_body_kind kind = MODEL_BODY_JSON;
+    const char *type = "json";
+    if (!absent(t)) {
+        const char *names[sizeof body_types / sizeof body_types[0]];
+        size_t i = 0;
+        for (; i < sizeof body_types / sizeof body_types[0]; i++) {
+            names[i] = body_types[i].name;
+            if (t->kind == YNODE_SCALAR && str_eq(t->str, body_types[i].name))
+                break;
+        }
+        if (i == sizeof body_types / sizeof body_types[0]) {
+            const char *shown = t->kind == YNODE_SCALAR ? t->str : ynode_describe(t);
+            const char *near = t->kind == YNODE_SCALAR ? util_closest(t->str, names, i) : NULL;
+            if (near)
+                lerr(l, t, "unknown body type '%s' (did you mean '%s'?)", shown, near);
+            else
+                lerr(l, t,
+                     "unknown body type '%s', expected one of json, text, xml, sparql, "
+                     "formUrlEncoded, multipartForm",
+                     shown);
+            return;
+        }
+        kind = body_types[i].kind;
+        type = body_types[i].name;
     }
-    if (!data) {
+    if (absent(data)) {
         if (!misspelt(l, n, "data"))
-            lerr(l, n, "missing required key 'data' in body");
+            lerr(l, at_key(n, "data"), "missing required key 'data' in %s body", type);
         return;
     }
-    b->kind = MODEL_BODY_JSON;
-    b->json = model_own_json(l->m, ynode_to_json(data));
+    switch (kind) {
+    case MODEL_BODY_JSON:
+        if (body_json_ok(l, data))
+            b->json = model_own_json(l->m, ynode_to_json(data));
+        break;
+    case MODEL_BODY_FORM:
+        if (data->kind == YNODE_MAPPING)
+            b->json = body_form_fields(l, data);
+        else if (data->kind == YNODE_SCALAR)
+            b->template = body_string(l, data, type);
+        else
+            lerr(l, data,
+                 "expected a mapping of form fields or a pre-encoded string for the 'data' of a "
+                 "formUrlEncoded body, got %s",
+                 ynode_describe(data));
+        if (!b->json && !b->template)
+            return;
+        break;
+    case MODEL_BODY_MULTIPART:
+        load_body_parts(l, data, b);
+        break;
+    default: /* text, xml, sparql */
+        if (!(b->template = body_string(l, data, type)))
+            return;
+        break;
+    }
+    b->kind = kind;
 }
 
 /* ---- consumes ---- */
