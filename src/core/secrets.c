@@ -262,10 +262,10 @@ static char *bindfile_value(const struct bindfile *f, const char *key, const cha
 {
     if (f->yaml) {
         const struct ynode *v = ynode_get(f->yaml->root, key);
-        *why = !v                         ? "is not in"
-               : v->kind != YNODE_SCALAR  ? "is not a string, number or boolean in"
-               : ynode_is_null(v)         ? "has no value in"
-                                          : NULL;
+        *why = !v                        ? "is not in"
+               : v->kind != YNODE_SCALAR ? "is not a string, number or boolean in"
+               : ynode_is_null(v)        ? "has no value in"
+                                         : NULL;
         return *why ? NULL : xstrdup(v->str);
     }
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(f->json, key);
@@ -279,7 +279,9 @@ static char *bindfile_value(const struct bindfile *f, const char *key, const cha
         cJSON_free(printed);
         return r;
     }
-    *why = !v ? "is not in" : cJSON_IsNull(v) ? "has no value in" : "is not a string, number or boolean in";
+    *why = !v                ? "is not in"
+           : cJSON_IsNull(v) ? "has no value in"
+                             : "is not a string, number or boolean in";
     return NULL;
 }
 

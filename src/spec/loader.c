@@ -743,7 +743,8 @@ static const struct ynode *shared_entry(struct ld *l, struct ld *sub, const stru
         return NULL;
     }
     if (root->kind != YNODE_MAPPING) {
-        lerr(l, at, "imported file '%s' is not a shared file: its root is %s, expected a mapping "
+        lerr(l, at,
+             "imported file '%s' is not a shared file: its root is %s, expected a mapping "
              "with 'naftiko' and 'consumes'",
              sub->file, ynode_describe(root));
         return NULL;
@@ -788,8 +789,8 @@ static const struct ynode *shared_entry(struct ld *l, struct ld *sub, const stru
         lerr(l, at, "imported file '%s' has no consumes namespace '%s' (did you mean '%s'?)",
              sub->file, name, close.best);
     else
-        lerr(l, at, "imported file '%s' has no consumes namespace '%s'; it has %s", sub->file,
-             name, names.len ? names.data : "none");
+        lerr(l, at, "imported file '%s' has no consumes namespace '%s'; it has %s", sub->file, name,
+             names.len ? names.data : "none");
     strbuf_deinit(&names);
     return NULL;
 }
@@ -864,15 +865,15 @@ static void load_import(struct ld *l, const struct ynode *n, struct model_consum
     }
     *l->import_bytes += buf.len;
 
-    link = (struct ld_import){real, l->file, at->line, at->col,
-                              l->chain ? l->chain->depth + 1 : 1, l->chain};
+    link = (struct ld_import){
+        real, l->file, at->line, at->col, l->chain ? l->chain->depth + 1 : 1, l->chain};
     sub = (struct ld){.m = l->m,
-                     .d = l->d,
-                     .cap = l->cap,
-                     .file = sdup(l, path),
-                     .nerrors = l->nerrors,
-                     .chain = &link,
-                     .import_bytes = l->import_bytes};
+                      .d = l->d,
+                      .cap = l->cap,
+                      .file = sdup(l, path),
+                      .nerrors = l->nerrors,
+                      .chain = &link,
+                      .import_bytes = l->import_bytes};
     if (ynode_looks_like_html(buf.data ? buf.data : "", buf.len)) {
         lerr(l, at, "imported file '%s' looks like an HTML page, not a YAML shared file", path);
         goto cleanup;
