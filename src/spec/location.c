@@ -34,6 +34,8 @@ static bool is_relative_start(const char *p)
 static char *join_doc_dir(const char *doc, const char *rel)
 {
     const char *slash = doc ? strrchr(doc, '/') : NULL;
+    while (str_has_prefix(rel, "./")) /* dir/x, not dir/./x, in messages */
+        rel += 2;
     if (!slash)
         return xstrdup(rel);
     return xasprintf("%.*s/%s", (int)(slash - doc), doc, rel);
