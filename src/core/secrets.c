@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "base/b64.h"
 #include "base/secret.h"
@@ -195,6 +196,12 @@ static int bindfile_open(struct bindfile *f, const struct model_bind *bind, stru
     f->path = location_file(pos->file, bind->location, false, &err);
     if (!f->path) { /* the loader refused it already; kept for documents built otherwise */
         diag_error(d, pos->file, pos->line, pos->col, "binds 'location': %s", err);
+        goto cleanup;
+    }
+    struct stat st;
+    if (stat(f->path, &st) == 0 && !S_ISREG(st.st_mode)) { /* a FIFO would block the load */
+        diag_error(d, pos->file, pos->line, pos->col, "binds file '%s' is not a regular file",
+                   f->path);
         goto cleanup;
     }
     FILE *fp = fopen(f->path, "rb");

@@ -11,7 +11,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -848,6 +847,12 @@ static void load_import(struct ld *l, const struct ynode *n, struct model_consum
         goto cleanup;
     }
     real = realpath(path, NULL);
+    struct stat st;
+    /* A FIFO or a device would block the load or never end. */
+    if (real && stat(real, &st) == 0 && !S_ISREG(st.st_mode)) {
+        lerr(l, at, "imported file '%s' is not a regular file", path);
+        goto cleanup;
+    }
     if (!real || read_doc(real, &buf) < 0) {
         if (errno == EFBIG)
             lerr(l, at, "imported file '%s' is too large: the limit is %zu bytes (4 MiB)", path,

@@ -186,6 +186,18 @@ static void test_refusals(void)
     runtime_free(rt);
     diag_deinit(&d);
 
+    put("b/dir.json/x", "");
+    put_doc("b/notfile.yaml", "  - namespace: s\n"
+                              "    location: file:///./dir.json\n"
+                              "    keys: {TOKEN: token}\n");
+    rt = build("b/notfile.yaml", &d);
+    CHECK(rt == NULL);
+    msg = xasprintf("binds file '%s/b/dir.json' is not a regular file", tmp);
+    CHECK(has(&d, "b/notfile.yaml:3:5", msg));
+    free(msg);
+    runtime_free(rt);
+    diag_deinit(&d);
+
     put("b/list.yaml", "- a\n- b\n");
     put("b/list.json", "[1, 2]");
     put_doc("b/shape.yaml", "  - namespace: s\n"

@@ -342,6 +342,17 @@ static void test_import_errors(void)
     model_free(m);
     diag_deinit(&d);
 
+    put_doc("e/dir.yaml",
+            "    - import: registry\n"
+            "      location: ./shared\n",
+            "registry.list-ships");
+    m = load("e/dir.yaml", &d, &rc);
+    msg = xasprintf("imported file '%s/e/shared' is not a regular file", tmp);
+    CHECK(has(&d, "e/dir.yaml:5:17", msg));
+    free(msg);
+    model_free(m);
+    diag_deinit(&d);
+
     /* An error inside the imported entry is reported in the shared file. */
     put("e/shared/bad.yaml", "naftiko: 1.0.0-alpha2\n"
                              "consumes:\n"
