@@ -1,16 +1,21 @@
 /*
- * secrets: see secrets.h. Bind variables are read here (environment or a JSON file) and
+ * secrets: see secrets.h. Bind variables are read here (environment, or a JSON or YAML file) and
  * rendered into the consumers' credential header values; nothing else of the runtime sees a
  * secret before it is rendered.
  */
 #include "core/secrets.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "base/b64.h"
 #include "base/secret.h"
+#include "spec/location.h"
 #include "spec/template.h"
+#include "spec/ynode.h"
 
 /* ---- bind variables ---- */
 
@@ -132,37 +137,159 @@ static bool bind_is_credential(const struct model_capability *cap, const char *v
     return false;
 }
 
-/* Read key <provider> from a JSON file given as file:///path. */
-static char *bind_from_file(const char *location, const char *provider, struct diag *d,
-                            const struct model_pos *pos)
+/* ---- bind files ---- */
+
+#define SECRETS_MAX_BIND_FILE ((size_t)1 << 20)
+
+/* A bind file read whole (`binds[].location`): a JSON object or a YAML mapping. */
+struct bindfile {
+    char *path;             /* resolved: relative locations are the document's directory's */
+    cJSON *json;            /* LOCATION_JSON */
+    struct ynode_doc *yaml; /* LOCATION_YAML, its root a mapping */
+};
+
+/* The file holds secrets: what is freed is overwritten first (best effort: what the parsers
+ * copied is wiped too). */
+static void wipe_json(cJSON *j)
 {
-    const char *path = str_has_prefix(location, "file://") ? location + 7 : location;
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        diag_error(d, pos->file, pos->line, pos->col, "cannot read binds location '%s'", path);
-        return NULL;
+    for (; j; j = j->next) {
+        if (j->valuestring)
+            secret_wipe(j->valuestring, strlen(j->valuestring));
+        wipe_json(j->child);
     }
+}
+
+static void wipe_ynode(const struct ynode *n)
+{
+    if (!n)
+        return;
+    if (n->kind == YNODE_SCALAR)
+        secret_wipe((char *)n->str, n->len);
+    for (size_t i = 0; i < n->nitems; i++)
+        wipe_ynode(n->items[i]);
+    for (size_t i = 0; i < n->npairs; i++)
+        wipe_ynode(n->pairs[i].value);
+}
+
+static void bindfile_close(struct bindfile *f)
+{
+    wipe_json(f->json);
+    cJSON_Delete(f->json);
+    if (f->yaml)
+        wipe_ynode(f->yaml->root);
+    ynode_doc_free(f->yaml);
+    free(f->path);
+    *f = (struct bindfile){0};
+}
+
+/* Read the file of <bind>; -1 after reporting at the bind's position why it cannot be used.
+ * Messages name the file, never what it holds. */
+static int bindfile_open(struct bindfile *f, const struct model_bind *bind, struct diag *d)
+{
+    const struct model_pos *pos = &bind->pos;
+    char *err = NULL;
     struct strbuf b;
-    strbuf_init(&b, 1u << 20);
+    int rc = -1;
+
+    *f = (struct bindfile){0};
+    strbuf_init(&b, SECRETS_MAX_BIND_FILE);
+    f->path = location_file(pos->file, bind->location, false, &err);
+    if (!f->path) { /* the loader refused it already; kept for documents built otherwise */
+        diag_error(d, pos->file, pos->line, pos->col, "binds 'location': %s", err);
+        goto cleanup;
+    }
+    struct stat st;
+    if (stat(f->path, &st) == 0 && !S_ISREG(st.st_mode)) { /* a FIFO would block the load */
+        diag_error(d, pos->file, pos->line, pos->col, "binds file '%s' is not a regular file",
+                   f->path);
+        goto cleanup;
+    }
+    FILE *fp = fopen(f->path, "rb");
+    if (!fp) {
+        diag_error(d, pos->file, pos->line, pos->col, "cannot read binds file '%s': %s", f->path,
+                   strerror(errno));
+        goto cleanup;
+    }
     char chunk[4096];
     size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
-        if (strbuf_add(&b, chunk, n) < 0)
-            break;
+    bool big = false;
+    while (!big && (n = fread(chunk, 1, sizeof chunk, fp)) > 0)
+        big = strbuf_add(&b, chunk, n) < 0;
+    bool failed = ferror(fp);
+    secret_wipe(chunk, sizeof chunk);
     fclose(fp);
-    cJSON *doc = json_text_refusal(b.data ? b.data : "", b.len, true, NULL)
-                     ? NULL
-                     : cJSON_ParseWithLength(b.data ? b.data : "", b.len);
-    strbuf_deinit(&b);
-    if (!doc) {
-        diag_error(d, pos->file, pos->line, pos->col, "binds location '%s' is not a JSON object",
-                   path);
-        return NULL;
+    if (big || failed) {
+        diag_error(d, pos->file, pos->line, pos->col, "cannot read binds file '%s': %s", f->path,
+                   big ? "larger than 1 MiB" : "read error");
+        goto cleanup;
     }
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, provider);
-    char *r = cJSON_IsString(v) ? xstrdup(v->valuestring) : NULL;
-    cJSON_Delete(doc);
-    return r;
+    const char *text = b.data ? b.data : "";
+    if (location_format_of(f->path) == LOCATION_YAML) {
+        f->yaml = ynode_parse(f->path, text, b.len, d);
+        if (f->yaml && (!f->yaml->root || f->yaml->root->kind != YNODE_MAPPING)) {
+            diag_error(d, pos->file, pos->line, pos->col,
+                       "binds file '%s' must hold a mapping of keys to values, got %s", f->path,
+                       f->yaml->root ? ynode_describe(f->yaml->root) : "an empty document");
+            goto cleanup;
+        }
+        if (!f->yaml) {
+            diag_error(d, pos->file, pos->line, pos->col, "binds file '%s' is not valid YAML",
+                       f->path);
+            goto cleanup;
+        }
+    } else if (location_format_of(f->path) == LOCATION_JSON) {
+        if (!json_text_refusal(text, b.len, true, NULL))
+            f->json = cJSON_ParseWithLength(text, b.len);
+        if (!cJSON_IsObject(f->json)) {
+            diag_error(d, pos->file, pos->line, pos->col,
+                       "binds file '%s' must hold a JSON object of keys to values", f->path);
+            goto cleanup;
+        }
+    } else {
+        diag_error(d, pos->file, pos->line, pos->col,
+                   "binds file '%s' is read as JSON or YAML by its extension: expected .json, "
+                   ".yaml or .yml",
+                   f->path);
+        goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    if (b.data)
+        secret_wipe(b.data, b.len);
+    strbuf_deinit(&b);
+    free(err);
+    if (rc < 0)
+        bindfile_close(f);
+    return rc;
+}
+
+/* The value of key <key> of an open bind file: a string, or a number or boolean as text (as
+ * written in YAML). NULL with <*why> ("is not in", ...) when it has none. */
+static char *bindfile_value(const struct bindfile *f, const char *key, const char **why)
+{
+    if (f->yaml) {
+        const struct ynode *v = ynode_get(f->yaml->root, key);
+        *why = !v                        ? "is not in"
+               : v->kind != YNODE_SCALAR ? "is not a string, number or boolean in"
+               : ynode_is_null(v)        ? "has no value in"
+                                         : NULL;
+        return *why ? NULL : xstrdup(v->str);
+    }
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(f->json, key);
+    *why = NULL;
+    if (cJSON_IsString(v))
+        return xstrdup(v->valuestring);
+    if (cJSON_IsBool(v))
+        return xstrdup(cJSON_IsTrue(v) ? "true" : "false");
+    if (cJSON_IsNumber(v)) {
+        char *printed = cJSON_PrintUnformatted(v), *r = xstrdup(printed);
+        cJSON_free(printed);
+        return r;
+    }
+    *why = !v                ? "is not in"
+           : cJSON_IsNull(v) ? "has no value in"
+                             : "is not a string, number or boolean in";
+    return NULL;
 }
 
 int secrets_build_vars(struct runtime *rt, struct diag *d)
@@ -173,11 +300,23 @@ int secrets_build_vars(struct runtime *rt, struct diag *d)
         const struct model_capability *cap = m->caps[i];
         for (size_t b = 0; b < cap->nbinds; b++) {
             const struct model_bind *bind = &cap->binds[b];
+            struct bindfile file = {0};
+            /* A file that cannot be read was reported once; its keys are then not reported
+             * one by one. */
+            bool file_ok = bind->location && bindfile_open(&file, bind, d) == 0;
             for (size_t k = 0; k < bind->nkeys; k++) {
                 const struct model_bind_key *key = &bind->keys[k];
                 char *value = NULL;
                 if (bind->location) {
-                    value = bind_from_file(bind->location, key->provider, d, &bind->pos);
+                    const char *why = NULL;
+                    value = file_ok && key->provider ? bindfile_value(&file, key->provider, &why)
+                                                     : NULL;
+                    /* Unlike an environment variable, a key the file lacks is a mistake in
+                     * the document or the file, whether or not anything uses it yet. */
+                    if (why)
+                        diag_error(d, key->pos.file, key->pos.line, key->pos.col,
+                                   "bind variable '%s': key '%s' %s binds file '%s'", key->var,
+                                   key->provider, why, file.path);
                 } else {
                     const char *v = getenv(key->provider);
                     value = v && *v ? xstrdup(v) : NULL;
@@ -189,7 +328,7 @@ int secrets_build_vars(struct runtime *rt, struct diag *d)
                                key->var, bind->location ? "key" : "environment variable",
                                key->provider, bind->location ? " of " : "",
                                bind->location ? bind->location : "");
-                if (!value) {
+                if (!value && !bind->location) {
                     struct uses u = {key->var, false, false};
                     find_uses(cap, &u);
                     if (u.elsewhere)
@@ -208,6 +347,7 @@ int secrets_build_vars(struct runtime *rt, struct diag *d)
                 rt->vars = xrealloc(rt->vars, (rt->nvars + 1) * sizeof *rt->vars);
                 rt->vars[rt->nvars++] = (struct rt_var){key->var, value};
             }
+            bindfile_close(&file);
         }
     }
     return d->nerrors > before ? -1 : 0;

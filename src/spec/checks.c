@@ -19,6 +19,8 @@ struct dup_entry {
     size_t cap;   /* index of the capability, to tell documents apart */
     size_t seq;   /* discovery order, so the first definition is the one kept */
     struct model_pos pos;
+    const char *same; /* two entries of different documents with this equal are one thing (the
+                         same entry of a shared file imported under the same name), or NULL */
 };
 
 struct dupset {
@@ -30,7 +32,7 @@ static void dup_add(struct dupset *s, char *key, char *label, char *detail, size
                     struct model_pos pos)
 {
     s->v = xrealloc(s->v, (s->n + 1) * sizeof *s->v);
-    s->v[s->n] = (struct dup_entry){key, label, detail, cap, s->n, pos};
+    s->v[s->n] = (struct dup_entry){key, label, detail, cap, s->n, pos, NULL};
     s->n++;
 }
 
@@ -73,7 +75,9 @@ static void dup_report(struct dupset *s, struct diag *d, bool cross)
         for (size_t i = g + 1; i < end; i++) {
             const struct dup_entry *e = &s->v[i], *first = NULL;
             for (size_t j = g; j < i && !first; j++)
-                if (!cross || s->v[j].cap != e->cap)
+                if ((!cross || s->v[j].cap != e->cap) &&
+                    !(e->same && s->v[j].same && s->v[j].cap != e->cap &&
+                      strcmp(e->same, s->v[j].same) == 0))
                     first = &s->v[j];
             if (!first)
                 continue;
@@ -124,9 +128,11 @@ static void collect_cap(struct dupset *consumes, struct dupset *exposes, struct 
 {
     for (size_t i = 0; i < cap->nconsumers; i++) {
         const struct model_consumer *c = &cap->consumers[i];
-        if (c->ns)
+        if (c->ns) {
             dup_add(consumes, xstrdup(c->ns), xasprintf("consumes namespace '%s'", c->ns), NULL, ci,
                     c->pos);
+            consumes->v[consumes->n - 1].same = c->source;
+        }
     }
     for (size_t i = 0; i < cap->nexposes; i++) {
         const struct model_expose *e = &cap->exposes[i];

@@ -20,6 +20,7 @@
 
 #include "spec/checks.h"
 #include "spec/jsonpath.h"
+#include "spec/location.h"
 #include "spec/template.h"
 #include "spec/typedval.h"
 #include "spec/urlenc.h"
@@ -32,6 +33,21 @@
 /* Errors reported per document: an alias repeated many times could otherwise turn one mistake
  * into hundreds of thousands of messages. */
 #define LOADER_MAX_ERRORS CHECKS_MAX_ERRORS
+/* Imports: a shared file may import from another; this bounds the chain, and the bytes read
+ * through imports for one document (each import reads its file again). */
+#define LOADER_MAX_IMPORT_DEPTH 8
+#define LOADER_MAX_IMPORT_BYTES ((size_t)64 << 20)
+
+/* The files being loaded, innermost first, to find import cycles: the document itself, then
+ * each shared file imported on the way down. */
+struct ld_import {
+    const char *real; /* realpath of the file; NULL when unknown (a document read from memory) */
+    const char *file; /* where it was imported (the import's `location`); NULL for the document */
+    int line;
+    int col;
+    int depth; /* 0 for the document */
+    const struct ld_import *up;
+};
 
 /* An unknown key reported as a misspelling of <suggestion> in mapping <map>. */
 struct ld_typo {
@@ -49,6 +65,8 @@ struct ld {
     size_t nunknown;       /* unknown keys found so far */
     struct ld_typo *typos; /* the first LOADER_MAX_ERRORS of them with a suggestion */
     size_t ntypos;
+    const struct ld_import *chain; /* the file being read and those importing it */
+    size_t *import_bytes;          /* read through imports so far, for the whole document */
 };
 
 /* ---- small helpers ---- */
@@ -128,9 +146,10 @@ YNODE_KEYS(keys_info, "info", "label", "description", "tags", "created", "modifi
 YNODE_KEYS(keys_person, "stakeholder", "role", "fullName", "email");
 YNODE_KEYS(keys_bind, "binds entry", "namespace", "description", "location", "keys");
 YNODE_KEYS(keys_capability, "capability", "binds", "exposes", "consumes", "aggregates");
-/* ConsumesHttp, plus ImportedConsumesHttp's location, import and as. */
 YNODE_KEYS(keys_consumes, "consumes entry", "type", "namespace", "description", "baseUri",
-           "inputParameters", "authentication", "resources", "location", "import", "as");
+           "inputParameters", "authentication", "resources");
+/* ImportedConsumesHttp: an entry with `import` or `location` is one. */
+YNODE_KEYS(keys_import, "imported consumes entry", "import", "location", "as", "description");
 YNODE_KEYS(keys_resource, "consumed resource", "name", "label", "description", "path",
            "inputParameters", "operations");
 YNODE_KEYS(keys_operation, "consumed operation", "name", "label", "description", "method",
@@ -959,12 +978,18 @@ static void load_resource(struct ld *l, const struct ynode *n, const struct ynod
     }
 }
 
+static void load_import(struct ld *l, const struct ynode *n, struct model_consumer *c);
+
 static void load_consumer(struct ld *l, const struct ynode *n, struct model_consumer *c)
 {
     const struct ynode *res = ynode_get(n, "resources");
-    const char *type = opt_str(l, n, "type");
     size_t unknown = l->nunknown;
 
+    if (ynode_get_key(n, "import") || ynode_get_key(n, "location")) {
+        load_import(l, n, c);
+        return;
+    }
+    const char *type = opt_str(l, n, "type");
     check_keys(l, n, &keys_consumes);
     c->pos = pos_of(l, n);
     c->cap = l->cap;
@@ -987,6 +1012,234 @@ static void load_consumer(struct ld *l, const struct ynode *n, struct model_cons
             load_resource(l, item, k, c, &c->resources[i]);
     }
     c->incomplete = l->nunknown > unknown;
+}
+
+/* ---- shared files and imports ---- */
+
+static int check_version(struct ld *l, const struct ynode *root, const char **version);
+
+/* Read <path> whole into <buf>, up to the document size limit. 0 on success; -1 with errno set
+ * (EFBIG past the limit). Reads up to the cap instead of trusting st_size: the file may be a
+ * pipe or may grow while it is read. */
+static int read_doc(const char *path, struct strbuf *buf)
+{
+    FILE *fp = fopen(path, "rb");
+    char chunk[65536];
+    size_t n;
+    int rc = 0;
+
+    strbuf_init(buf, LOADER_MAX_DOC_SIZE);
+    if (!fp)
+        return -1;
+    while (rc == 0 && (n = fread(chunk, 1, sizeof chunk, fp)) > 0)
+        if (strbuf_add(buf, chunk, n) < 0) {
+            errno = EFBIG;
+            rc = -1;
+        }
+    if (rc == 0 && ferror(fp)) {
+        errno = EIO;
+        rc = -1;
+    }
+    fclose(fp);
+    return rc;
+}
+
+/* The namespace an entry of a shared file's `consumes` is imported under: its `namespace`, or
+ * for an entry that is itself an import, its `as` else its `import`. NULL when it has none. */
+static const char *shared_entry_ns(const struct ynode *item)
+{
+    static const char *const keys[] = {"namespace", "as", "import"};
+    if (item->kind != YNODE_MAPPING)
+        return NULL;
+    for (size_t i = 0; i < UTIL_ARRAY_LEN(keys); i++) {
+        const struct ynode *v = ynode_get(item, keys[i]);
+        if (v && v->kind == YNODE_SCALAR && !ynode_is_null(v))
+            return v->str;
+    }
+    return NULL;
+}
+
+/* The entry of shared file <doc> (read by <sub>) named <name>, or NULL after reporting why not
+ * at <at>, the importing entry's `location` (read by <l>). */
+static const struct ynode *shared_entry(struct ld *l, struct ld *sub, const struct ynode *at,
+                                        const struct ynode_doc *doc, const char *name)
+{
+    const struct ynode *root = doc->root, *cons;
+    const char *version;
+
+    if (!root) {
+        lerr(l, at, "imported file '%s' is empty: expected a shared file with a root 'consumes'",
+             sub->file);
+        return NULL;
+    }
+    if (root->kind != YNODE_MAPPING) {
+        lerr(l, at,
+             "imported file '%s' is not a shared file: its root is %s, expected a mapping "
+             "with 'naftiko' and 'consumes'",
+             sub->file, ynode_describe(root));
+        return NULL;
+    }
+    sub->ikanos = ynode_get(root, "naftiko") == NULL && ynode_get(root, "ikanos") != NULL;
+    check_keys(sub, root, &keys_root);
+    if (check_version(sub, root, &version) < 0)
+        return NULL;
+    if (ynode_get(root, "capability")) {
+        lerr(l, at,
+             "imported file '%s' is a capability document, not a shared file (one with a root "
+             "'consumes' and no 'capability')",
+             sub->file);
+        return NULL;
+    }
+    cons = ynode_get(root, "consumes");
+    if (absent(cons)) {
+        lerr(l, at, "imported file '%s' is not a shared file: it has no root 'consumes'",
+             sub->file);
+        return NULL;
+    }
+    if (cons->kind != YNODE_SEQUENCE) {
+        lerr(sub, cons, "expected a sequence for 'consumes', got %s", ynode_describe(cons));
+        return NULL;
+    }
+    struct util_closest close;
+    struct strbuf names;
+    util_closest_init(&close, name);
+    strbuf_init(&names, 0);
+    for (size_t i = 0; i < cons->nitems; i++) {
+        const char *ns = shared_entry_ns(cons->items[i]);
+        if (ns && strcmp(ns, name) == 0) {
+            strbuf_deinit(&names);
+            return cons->items[i];
+        }
+        if (ns) {
+            util_closest_add(&close, ns);
+            strbuf_addf(&names, "%s'%s'", names.len ? ", " : "", ns);
+        }
+    }
+    if (close.best)
+        lerr(l, at, "imported file '%s' has no consumes namespace '%s' (did you mean '%s'?)",
+             sub->file, name, close.best);
+    else
+        lerr(l, at, "imported file '%s' has no consumes namespace '%s'; it has %s", sub->file, name,
+             names.len ? names.data : "none");
+    strbuf_deinit(&names);
+    return NULL;
+}
+
+/* Whether importing <real> from <l>'s file closes a cycle; reported at <at> with where that file
+ * is already being read. */
+static bool import_cycle(struct ld *l, const struct ynode *at, const char *path, const char *real)
+{
+    for (const struct ld_import *i = l->chain; i; i = i->up) {
+        if (!i->real || strcmp(i->real, real) != 0)
+            continue;
+        if (i->file)
+            lerr(l, at, "import cycle: '%s' is already being imported, at %s:%d:%d", path, i->file,
+                 i->line, i->col);
+        else
+            lerr(l, at, "import cycle: '%s' is the document these imports start from", path);
+        return true;
+    }
+    return false;
+}
+
+/* `{import: NAME, location: PATH, as: ALIAS}`: consumes entry NAME of the shared file at PATH
+ * (relative to this file's directory), as this document's consumes namespace ALIAS (NAME when
+ * absent). The imported entry is read like one written here, its positions in the shared file;
+ * the consumer's own position is the import's, so that collisions name it. */
+static void load_import(struct ld *l, const struct ynode *n, struct model_consumer *c)
+{
+    const struct ynode *at = ynode_get(n, "location");
+    const char *name, *loc, *alias;
+    char *path = NULL, *err = NULL, *real = NULL;
+    struct strbuf buf = {0};
+    struct ynode_doc *doc = NULL;
+    struct ld_import link;
+    struct ld sub;
+
+    check_keys(l, n, &keys_import);
+    c->pos = pos_of(l, n);
+    c->cap = l->cap;
+    /* Until the import is read: a call into it is then not reported again as unresolved. */
+    c->incomplete = true;
+    name = req_str(l, n, "import", "imported consumes entry");
+    loc = req_str(l, n, "location", "imported consumes entry");
+    alias = opt_str(l, n, "as");
+    c->ns = alias ? alias : name;
+    if (!name || !loc)
+        return;
+    path = location_file(l->file, loc, true, &err);
+    if (!path) {
+        lerr(l, at, "import 'location': %s", err);
+        goto cleanup;
+    }
+    if (l->chain && l->chain->depth >= LOADER_MAX_IMPORT_DEPTH) {
+        lerr(l, at, "imports nested more than %d deep (a shared file importing from another)",
+             LOADER_MAX_IMPORT_DEPTH);
+        goto cleanup;
+    }
+    real = realpath(path, NULL);
+    struct stat st;
+    /* A FIFO or a device would block the load or never end. */
+    if (real && stat(real, &st) == 0 && !S_ISREG(st.st_mode)) {
+        lerr(l, at, "imported file '%s' is not a regular file", path);
+        goto cleanup;
+    }
+    if (!real || read_doc(real, &buf) < 0) {
+        if (errno == EFBIG)
+            lerr(l, at, "imported file '%s' is too large: the limit is %zu bytes (4 MiB)", path,
+                 LOADER_MAX_DOC_SIZE);
+        else
+            lerr(l, at, "cannot read imported file '%s': %s", path, strerror(errno));
+        goto cleanup;
+    }
+    if (import_cycle(l, at, path, real))
+        goto cleanup;
+    if (buf.len > LOADER_MAX_IMPORT_BYTES - *l->import_bytes) {
+        lerr(l, at, "imports read more than %zu bytes in all for this document",
+             LOADER_MAX_IMPORT_BYTES);
+        goto cleanup;
+    }
+    *l->import_bytes += buf.len;
+
+    link = (struct ld_import){
+        real, l->file, at->line, at->col, l->chain ? l->chain->depth + 1 : 1, l->chain};
+    sub = (struct ld){.m = l->m,
+                      .d = l->d,
+                      .cap = l->cap,
+                      .file = sdup(l, path),
+                      .nerrors = l->nerrors,
+                      .chain = &link,
+                      .import_bytes = l->import_bytes};
+    if (ynode_looks_like_html(buf.data ? buf.data : "", buf.len)) {
+        lerr(l, at, "imported file '%s' looks like an HTML page, not a YAML shared file", path);
+        goto cleanup;
+    }
+    doc = ynode_parse(sub.file, buf.data ? buf.data : "", buf.len, l->d);
+    const struct ynode *entry = doc ? shared_entry(l, &sub, at, doc, name) : NULL;
+    if (entry && entry->kind != YNODE_MAPPING)
+        lerr(&sub, entry, "expected a mapping for an entry of 'consumes', got %s",
+             ynode_describe(entry));
+    else if (entry)
+        load_consumer(&sub, entry, c);
+    l->nerrors = sub.nerrors;
+    free(sub.typos);
+    if (!entry)
+        goto cleanup;
+    /* What the importing entry says wins: its position, its name for the API, its text. */
+    c->pos = pos_of(l, n);
+    c->cap = l->cap;
+    c->ns = alias ? alias : name;
+    char *source = xasprintf("%s#%s", real, name);
+    c->source = sdup(l, source);
+    free(source);
+    if (!absent(ynode_get(n, "description")))
+        c->description = opt_str(l, n, "description");
+cleanup:
+    ynode_doc_free(doc);
+    strbuf_deinit(&buf);
+    free(real);
+    free(path);
+    free(err);
 }
 
 /* ---- exposes ---- */
@@ -1550,6 +1803,22 @@ static void load_bind(struct ld *l, const struct ynode *n, struct model_bind *b)
     b->pos = pos_of(l, n);
     b->ns = opt_str(l, n, "namespace");
     b->location = opt_str(l, n, "location");
+    if (b->location && !*b->location)
+        b->location = NULL; /* `location: ''`: the environment, as when absent */
+    if (b->location) {
+        /* Only the form is checked here; the file is read when the variables are (each
+         * (re)load), by core/secrets.c. */
+        char *err = NULL, *path = location_file(l->file, b->location, false, &err);
+        if (!path)
+            lerr(l, ynode_get(n, "location"), "binds 'location': %s", err);
+        else if (location_format_of(path) == LOCATION_OTHER)
+            lerr(l, ynode_get(n, "location"),
+                 "binds file '%s' is read as JSON or YAML by its extension: expected .json, "
+                 ".yaml or .yml",
+                 path);
+        free(path);
+        free(err);
+    }
     if (absent(keys) || !want_map(l, keys, "keys"))
         return;
     b->keys = alloc_array(l, keys->npairs, sizeof *b->keys);
@@ -1678,20 +1947,11 @@ static void load_aggregates(struct ld *l, const struct ynode *n)
     }
 }
 
-static void load_capability(struct ld *l, const struct ynode *capn)
+/* A `consumes` list: the capability's, or a shared file's root one. */
+static void load_consumes(struct ld *l, const struct ynode *cons)
 {
     struct model_capability *cap = l->cap;
-    const struct ynode *cons = ynode_get(capn, "consumes");
-    const struct ynode *exps = ynode_get(capn, "exposes");
-    const struct ynode *binds = ynode_get(capn, "binds");
 
-    check_keys(l, capn, &keys_capability);
-    /* alpha2 allows binds here too; like the reference engine, capproxy reads only the root
-     * list, but a typo inside is still one. */
-    for (size_t i = 0; binds && binds->kind == YNODE_SEQUENCE && i < binds->nitems; i++)
-        check_keys(l, binds->items[i], &keys_bind);
-
-    /* Consumes first, whatever the key order, so calls into this document resolve. */
     cap->nconsumers = section_count(l, cons, "consumes");
     cap->consumers = alloc_array(l, cap->nconsumers, sizeof *cap->consumers);
     for (size_t i = 0; i < cap->nconsumers; i++) {
@@ -1707,6 +1967,22 @@ static void load_capability(struct ld *l, const struct ynode *capn)
             load_consumer(l, item, &cap->consumers[i]);
     }
     checks_operation_names(l->cap, l->d);
+}
+
+static void load_capability(struct ld *l, const struct ynode *capn)
+{
+    struct model_capability *cap = l->cap;
+    const struct ynode *exps = ynode_get(capn, "exposes");
+    const struct ynode *binds = ynode_get(capn, "binds");
+
+    check_keys(l, capn, &keys_capability);
+    /* alpha2 allows binds here too; like the reference engine, capproxy reads only the root
+     * list, but a typo inside is still one. */
+    for (size_t i = 0; binds && binds->kind == YNODE_SEQUENCE && i < binds->nitems; i++)
+        check_keys(l, binds->items[i], &keys_bind);
+
+    /* Consumes first, whatever the key order, so calls into this document resolve. */
+    load_consumes(l, ynode_get(capn, "consumes"));
     load_aggregates(l, ynode_get(capn, "aggregates"));
 
     cap->nexposes = section_count(l, exps, "exposes");
@@ -1765,9 +2041,11 @@ static int check_version(struct ld *l, const struct ynode *root, const char **ve
 int loader_load_buffer(struct model *m, const char *name, const char *buf, size_t len,
                        struct diag *d)
 {
-    size_t errors = d->nerrors;
+    size_t errors = d->nerrors, import_bytes = 0;
     struct ynode_doc *doc = NULL;
-    struct ld l = {.m = m, .d = d, .file = name};
+    struct ld_import top = {realpath(name, NULL), NULL, 0, 0, 0, NULL};
+    struct ld l = {.m = m, .d = d, .file = name, .chain = &top, .import_bytes = &import_bytes};
+    struct model *scratch = NULL;
     const char *version = NULL;
 
     if (len > LOADER_MAX_DOC_SIZE) {
@@ -1803,14 +2081,34 @@ int loader_load_buffer(struct model *m, const char *name, const char *buf, size_
     if (check_version(&l, doc->root, &version) < 0)
         goto cleanup;
 
-    l.cap = model_add_capability(m, name);
+    /* alpha2: a document has `capability`, or a root `consumes` and is a shared file. */
+    const struct ynode *capn = ynode_get(doc->root, "capability");
+    const struct ynode *shared = ynode_get(doc->root, "consumes");
+    if (!absent(capn) && !absent(shared)) {
+        lerr(&l, ynode_get_key(doc->root, "consumes"),
+             "a document has either 'capability' or a root 'consumes' (a shared file that "
+             "capabilities import), not both: move these entries under 'capability'");
+        shared = NULL;
+    }
+    /* A shared file alone serves nothing: it is read and checked in a model of its own, so that
+     * its namespaces do not collide with the documents that import them. */
+    if (absent(capn) && !absent(shared))
+        l.m = scratch = model_new();
+    else
+        shared = NULL;
+
+    l.cap = model_add_capability(l.m, name);
     l.file = l.cap->file;
     l.cap->version = sdup(&l, version);
     l.cap->pos = pos_of(&l, doc->root);
     load_info(&l, ynode_get(doc->root, "info"));
     load_binds(&l, ynode_get(doc->root, "binds"));
 
-    const struct ynode *capn = ynode_get(doc->root, "capability");
+    if (shared) {
+        load_consumes(&l, shared);
+        checks_duplicates(scratch, 0, 1, false, d);
+        goto cleanup;
+    }
     if (absent(capn)) {
         if (!misspelt(&l, doc->root, "capability"))
             lerr(&l, at_key(doc->root, "capability"), "missing required key 'capability'");
@@ -1829,39 +2127,28 @@ cleanup:
                    l.nerrors - LOADER_MAX_ERRORS, l.nerrors, LOADER_MAX_ERRORS);
     free(l.typos);
     ynode_doc_free(doc);
+    model_free(scratch);
+    free((char *)top.real);
     return d->nerrors > errors ? -1 : 0;
 }
 
 int loader_load_file(struct model *m, const char *path, struct diag *d)
 {
-    FILE *fp = fopen(path, "rb");
     struct strbuf buf;
-    char chunk[65536];
-    size_t n;
     int rc = -1;
 
-    if (!fp) {
-        diag_error(d, path, 0, 0, "cannot open capability file: %s", strerror(errno));
-        return -1;
-    }
-    /* Read up to the cap instead of trusting st_size: the file may be a pipe or may grow while
-     * it is read. */
-    strbuf_init(&buf, LOADER_MAX_DOC_SIZE);
-    while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0) {
-        if (strbuf_add(&buf, chunk, n) < 0) {
+    if (read_doc(path, &buf) < 0) {
+        if (errno == EFBIG)
             diag_error(d, path, 0, 0, "document too large: more than %zu bytes (4 MiB)",
                        LOADER_MAX_DOC_SIZE);
-            goto cleanup;
-        }
-    }
-    if (ferror(fp)) {
-        diag_error(d, path, 0, 0, "cannot read capability file: %s", strerror(errno));
+        else
+            diag_error(d, path, 0, 0, "cannot %s capability file: %s",
+                       errno == EIO ? "read" : "open", strerror(errno));
         goto cleanup;
     }
     rc = loader_load_buffer(m, path, buf.data ? buf.data : "", buf.len, d);
 cleanup:
     strbuf_deinit(&buf);
-    fclose(fp);
     return rc;
 }
 

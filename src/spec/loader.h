@@ -15,7 +15,10 @@
 #include "spec/model.h"
 
 /* Parse one document from memory, named <name> in messages, into <m>. 0 on success, -1 when
- * an error was reported (the model may then hold a partial capability: do not run it). */
+ * an error was reported (the model may then hold a partial capability: do not run it). A shared
+ * file (a root `consumes`, no `capability`) is checked and adds nothing to <m>; the entries a
+ * capability imports from one (`{import, location, as}`, relative to the directory of <name>)
+ * become its own consumers. */
 int loader_load_buffer(struct model *m, const char *name, const char *buf, size_t len,
                        struct diag *d);
 /* Parse one file into <m>. 0 on success, -1 on error (reported in <d>). */

@@ -183,6 +183,10 @@ struct model_consumer {
     struct model_capability *cap;
     struct model_pos pos;
     bool incomplete; /* an unknown key was reported inside: an operation may be missing */
+    /* Imported (`{import, location, as}`): "<real path of the shared file>#<import>", the same
+     * for every document importing that entry, which may then share its namespace; NULL for an
+     * entry written in place. <pos> is the import entry's, the rest the shared file's. */
+    const char *source;
 };
 
 enum model_with_kind {
