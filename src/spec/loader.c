@@ -19,6 +19,7 @@
 #include "spec/checks.h"
 #include "spec/jsonpath.h"
 #include "spec/template.h"
+#include "spec/urlenc.h"
 #include "spec/ynode.h"
 
 #define LOADER_MAX_DOC_SIZE ((size_t)4 << 20)
@@ -116,7 +117,7 @@ static const struct ynode *at_key(const struct ynode *map, const char *key)
  * Not checked, because the schema leaves them open: `with` (parameter -> value), `binds[].keys`
  * (variable -> provider key), an output's `properties` (name -> output parameter; each value is
  * checked), a body's `data`. Not checked, because capproxy does not read them at all:
- * aggregates, steps, mappings, MCP resources and prompts, forward, skill and control adapters.
+ * aggregates, steps, mappings, MCP resources and prompts, skill and control adapters.
  * ikanos documents follow a later schema with other keys and are not checked. */
 YNODE_KEYS(keys_root, "the document root", "naftiko", "info", "binds", "capability", "consumes");
 YNODE_KEYS(keys_info, "info", "label", "description", "tags", "created", "modified",
@@ -160,6 +161,7 @@ YNODE_KEYS(keys_expose_any, "exposes entry", "type", "transport", "address", "po
            "description", "authentication", "resources", "tools", "prompts", "path");
 YNODE_KEYS(keys_rest_resource, "REST resource", "name", "label", "description", "path",
            "inputParameters", "operations", "forward");
+YNODE_KEYS(keys_forward, "forward", "targetNamespace", "trustedHeaders");
 YNODE_KEYS(keys_rest_op, "REST operation", "name", "label", "description", "method",
            "inputParameters", "ref", "call", "with", "outputParameters", "steps", "mappings");
 /* ExposedInputParameter; capproxy also reads `required`, as on tool parameters. */
@@ -741,10 +743,57 @@ static void load_call(struct ld *l, const struct ynode *n, const struct model_ex
                  &call->noutputs);
 }
 
+/* `forward` of a REST resource: {targetNamespace, trustedHeaders}. The namespace is resolved
+ * by checks_validate (a later file may consume it); the header names are checked here. */
+static struct model_forward *load_forward(struct ld *l, const struct ynode *n)
+{
+    struct model_forward *f = alloc_array(l, 1, sizeof *f);
+    const struct ynode *th = ynode_get(n, "trustedHeaders");
+    const struct ynode *ns = ynode_get(n, "targetNamespace");
+
+    check_keys(l, n, &keys_forward);
+    f->pos = pos_of(l, absent(ns) ? at_key(n, "targetNamespace") : ns);
+    f->target_ns = req_str(l, n, "targetNamespace", "forward");
+    if (absent(th))
+        return f;
+    if (th->kind != YNODE_SEQUENCE) {
+        lerr(l, th, "expected a sequence of header names for 'trustedHeaders', got %s",
+             ynode_describe(th));
+        return f;
+    }
+    if (th->nitems == 0) {
+        lerr(l, th, "'trustedHeaders' must list at least one header name (leave it out to "
+                    "forward none of the caller's headers)");
+        return f;
+    }
+    f->trusted_headers = alloc_array(l, th->nitems, sizeof *f->trusted_headers);
+    for (size_t i = 0; i < th->nitems; i++) {
+        const struct ynode *h = th->items[i];
+        if (h->kind != YNODE_SCALAR || !urlenc_header_name_ok(h->str)) {
+            lerr(l, h, "expected an HTTP header name (letters, digits and !#$%%&'*+-.^_`|~) in "
+                       "'trustedHeaders', got %s%s%s",
+                 h->kind == YNODE_SCALAR ? "'" : "",
+                 h->kind == YNODE_SCALAR ? h->str : ynode_describe(h),
+                 h->kind == YNODE_SCALAR ? "'" : "");
+            continue;
+        }
+        bool dup = false;
+        for (size_t j = 0; j < f->ntrusted && !dup; j++)
+            dup = str_eq_ci(f->trusted_headers[j], h->str);
+        if (dup) {
+            lerr(l, h, "header '%s' is listed twice in 'trustedHeaders'", h->str);
+            continue;
+        }
+        f->trusted_headers[f->ntrusted++] = sdup(l, h->str);
+    }
+    return f;
+}
+
 static void load_rest_resource(struct ld *l, const struct ynode *n, const struct ynode *key,
                                struct model_expose *e, struct model_rest_resource *r)
 {
     const struct ynode *ops = ynode_get(n, "operations");
+    const struct ynode *fwd = ynode_get(n, "forward");
 
     check_keys(l, n, &keys_rest_resource);
     r->pos = pos_of(l, n);
@@ -752,6 +801,13 @@ static void load_rest_resource(struct ld *l, const struct ynode *n, const struct
     r->path = load_path(l, n, "REST resource");
     r->name = entry_name(l, n, key, false, "REST resource");
     r->description = opt_str(l, n, "description");
+    if (!absent(fwd) && want_map(l, fwd, "forward"))
+        r->forward = load_forward(l, fwd);
+    /* The schema's anyOf: a resource serves operations, forwards, or both (then its operations
+     * serve their methods and the forward every other one, as in the reference engine). */
+    if (absent(ops) && absent(fwd) && !misspelt(l, n, "operations") && !misspelt(l, n, "forward"))
+        lerr(l, n, "REST resource '%s' has neither 'operations' nor 'forward'",
+             r->path ? r->path : "?");
     r->noperations = nl_count(l, ops, "operations");
     r->operations = alloc_array(l, r->noperations, sizeof *r->operations);
     for (size_t i = 0; i < r->noperations; i++) {
