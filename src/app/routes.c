@@ -30,6 +30,19 @@ static void credential_text(const struct rt_call *c, struct strbuf *out)
         strbuf_adds(out, "none");
 }
 
+/* A forward resource: every method of its path, the rest of the path after the base URI. */
+static void print_forward(const struct rt_call *c, FILE *fp)
+{
+    struct strbuf cred;
+    strbuf_init(&cred, 0);
+    credential_text(c, &cred);
+    fprintf(fp, "%-7s %-62s %-72s %-7s %s%-*s %s\n", "*", c->route_path, "-", "*",
+            c->consumer->base_uri,
+            (int)(72 > strlen(c->consumer->base_uri) ? 72 - strlen(c->consumer->base_uri) : 0),
+            c->route_path[strlen(c->route_path) - 1] == '}' ? "/..." : "", cred.data);
+    strbuf_deinit(&cred);
+}
+
 void routes_print(const struct runtime *rt, FILE *fp)
 {
     bool *done = xcalloc(rt->ncalls ? rt->ncalls : 1, sizeof *done);
@@ -41,6 +54,12 @@ void routes_print(const struct runtime *rt, FILE *fp)
             continue;
         /* Every exposure of the same consumed operation in the same document: one line. */
         const struct rt_call *c = &rt->calls[i];
+        if (c->forward) {
+            print_forward(c, fp);
+            lines++;
+            nrest++;
+            continue;
+        }
         struct strbuf methods, paths, tools, cred;
         strbuf_init(&methods, 0);
         strbuf_init(&paths, 0);
@@ -48,7 +67,7 @@ void routes_print(const struct runtime *rt, FILE *fp)
         strbuf_init(&cred, 0);
         for (size_t j = i; j < rt->ncalls; j++) {
             const struct rt_call *o = &rt->calls[j];
-            if (done[j] || o->op != c->op || o->expose->cap != c->expose->cap)
+            if (done[j] || o->forward || o->op != c->op || o->expose->cap != c->expose->cap)
                 continue;
             done[j] = true;
             if (o->tool) {
