@@ -50,7 +50,7 @@ struct router_node {
     size_t caplits;
     struct router_node *var;
     struct router_node *rest; /* catch-all: the rest of the path, one capture */
-    unsigned mask; /* (1u << method) for each used route */
+    unsigned mask;            /* (1u << method) for each used route */
     struct router_route routes[MODEL_METHOD_COUNT];
 };
 

@@ -206,11 +206,11 @@ static void add_forward_route(struct runtime *rt, struct rt_listener *l,
         if (other)
             diag_error(d, res->pos.file, res->pos.line, res->pos.col,
                        "forward %s: route %s %s is also defined by '%s' (%s) on listener %s:%d",
-                       res->path, model_method_name((enum model_method)m), res->path,
-                       other->name, other->expose->cap->file, host, port);
+                       res->path, model_method_name((enum model_method)m), res->path, other->name,
+                       other->expose->cap->file, host, port);
         else
-            diag_error(d, res->pos.file, res->pos.line, res->pos.col, "path '%s': %s",
-                       res->path, err ? err : "invalid");
+            diag_error(d, res->pos.file, res->pos.line, res->pos.col, "path '%s': %s", res->path,
+                       err ? err : "invalid");
         return;
     }
     l->nroutes++;

@@ -762,16 +762,18 @@ static struct model_forward *load_forward(struct ld *l, const struct ynode *n)
         return f;
     }
     if (th->nitems == 0) {
-        lerr(l, th, "'trustedHeaders' must list at least one header name (leave it out to "
-                    "forward none of the caller's headers)");
+        lerr(l, th,
+             "'trustedHeaders' must list at least one header name (leave it out to "
+             "forward none of the caller's headers)");
         return f;
     }
     f->trusted_headers = alloc_array(l, th->nitems, sizeof *f->trusted_headers);
     for (size_t i = 0; i < th->nitems; i++) {
         const struct ynode *h = th->items[i];
         if (h->kind != YNODE_SCALAR || !urlenc_header_name_ok(h->str)) {
-            lerr(l, h, "expected an HTTP header name (letters, digits and !#$%%&'*+-.^_`|~) in "
-                       "'trustedHeaders', got %s%s%s",
+            lerr(l, h,
+                 "expected an HTTP header name (letters, digits and !#$%%&'*+-.^_`|~) in "
+                 "'trustedHeaders', got %s%s%s",
                  h->kind == YNODE_SCALAR ? "'" : "",
                  h->kind == YNODE_SCALAR ? h->str : ynode_describe(h),
                  h->kind == YNODE_SCALAR ? "'" : "");

@@ -82,7 +82,8 @@ static const char *doc_yaml =
     "  exposes:\n"
     "    - type: rest\n"
     "      namespace: gw\n"
-    "      authentication: {type: apikey, key: X-Gw-Key, value: inbound-secret, placement: header}\n"
+    "      authentication: {type: apikey, key: X-Gw-Key, value: inbound-secret, placement: "
+    "header}\n"
     "      resources:\n"
     "        - path: /legacy/{path}\n"
     "          name: legacy-fwd\n"
@@ -145,10 +146,13 @@ static void test_build(void)
     outreq_init(&out, 0);
     /* Headers as reqcheck_headers hands them over: the inbound X-Gw-Key already left out. */
     struct mapping_kv hs[] = {
-        {"X-Trace", "abc-123", 7},     {"Cookie", "session=s3cret", 14},
-        {"X-Evil", "1", 1},            {"Host", "proxy.local", 11},
+        {"X-Trace", "abc-123", 7},
+        {"Cookie", "session=s3cret", 14},
+        {"X-Evil", "1", 1},
+        {"Host", "proxy.local", 11},
         {"Content-Type", "text/plain; charset=utf-8", 25},
-        {"Notion-Version", "caller", 6}, {"X-Request-Id", "rid-1", 5},
+        {"Notion-Version", "caller", 6},
+        {"X-Request-Id", "rid-1", 5},
     };
     struct forward_input in = {.method = MODEL_POST,
                                .rest = "a%20b/c;v=1/",
@@ -188,18 +192,18 @@ static void test_build(void)
     CHECK(out.body == NULL && count_header(&out, "Content-Type") == 0);
 
     /* A body without a Content-Type is just bytes. */
-    in = (struct forward_input){.method = MODEL_PUT, .rest = "x", .rest_len = 1, .body = "{}",
-                                .body_len = 2};
+    in = (struct forward_input){
+        .method = MODEL_PUT, .rest = "x", .rest_len = 1, .body = "{}", .body_len = 2};
     CHECK(build(rt, c, &in, &out, &err) == 0);
     CHECK_STR(header(&out, "Content-Type"), "application/octet-stream");
 
     /* Refusals: what could leave the base URI's path, or is not a URL. */
-    static const char *const bad_rest[] = {"..",     "a/../b", "a/%2e%2E/b", ".",   "a/./b",
-                                           "a%2Fb",  "a%2fb",  "a%5Cb",      "a\\b", "a%00b",
-                                           "a//b",   "%zz",    "a%4",        "a\tb", "a%0Ab"};
+    static const char *const bad_rest[] = {"..",    "a/../b", "a/%2e%2E/b", ".",    "a/./b",
+                                           "a%2Fb", "a%2fb",  "a%5Cb",      "a\\b", "a%00b",
+                                           "a//b",  "%zz",    "a%4",        "a\tb", "a%0Ab"};
     for (size_t i = 0; i < UTIL_ARRAY_LEN(bad_rest); i++) {
-        in = (struct forward_input){.method = MODEL_GET, .rest = bad_rest[i],
-                                    .rest_len = strlen(bad_rest[i])};
+        in = (struct forward_input){
+            .method = MODEL_GET, .rest = bad_rest[i], .rest_len = strlen(bad_rest[i])};
         int rc = build(rt, c, &in, &out, &err);
         CHECK(rc == -1 && err.status == 400);
         CHECK_STR(err.param, "path");
@@ -210,8 +214,8 @@ static void test_build(void)
     CHECK(build(rt, c, &in, &out, &err) == -1 && err.status == 400);
     CHECK_STR(err.param, "query");
     /* Raw bytes a URL cannot carry are escaped, not refused. */
-    in = (struct forward_input){.method = MODEL_GET, .rest = "caf\xc3\xa9 x", .rest_len = 7,
-                                .query = "a=\"b\""};
+    in = (struct forward_input){
+        .method = MODEL_GET, .rest = "caf\xc3\xa9 x", .rest_len = 7, .query = "a=\"b\""};
     CHECK(build(rt, c, &in, &out, &err) == 0);
     CHECK_STR(out.url.data, "http://up.example/v1/caf%C3%A9%20x?a=%22b%22&tenant=acme%20corp");
     struct mapping_kv ctl[] = {{"X-Trace", "a\rb", 3}};
@@ -225,9 +229,11 @@ static void test_build(void)
     CHECK(o != NULL);
     if (o) {
         /* The adapter's own query credential is dropped, the consumer's apikey added. */
-        in = (struct forward_input){
-            .method = MODEL_DELETE, .query = "keep=1&X-Gw-Key=inbound-secret&X%2DGw-Key=x&z",
-            .skip_query = "X-Gw-Key", .headers = hs, .nheaders = UTIL_ARRAY_LEN(hs)};
+        in = (struct forward_input){.method = MODEL_DELETE,
+                                    .query = "keep=1&X-Gw-Key=inbound-secret&X%2DGw-Key=x&z",
+                                    .skip_query = "X-Gw-Key",
+                                    .headers = hs,
+                                    .nheaders = UTIL_ARRAY_LEN(hs)};
         CHECK(build(rt, o, &in, &out, &err) == 0);
         CHECK_STR(out.url.data, "http://open.example?keep=1&z&key=k%261");
         CHECK(out.nheaders == 0); /* nothing trusted */
