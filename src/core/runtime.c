@@ -189,11 +189,15 @@ static void add_forward_route(struct runtime *rt, struct rt_listener *l,
                           .route_path = res->path,
                           .passthrough = true,
                           .forward = f};
+    /* X-Request-Id (the caller's goes upstream as capproxy's own when it is acceptable) and
+     * Content-Type (it goes with the body) are in effect forwarded: no warning for those. */
     for (size_t i = 0; i < f->ntrusted; i++)
-        if (forward_header_never(f->trusted_headers[i]))
+        if (forward_header_never(f->trusted_headers[i]) &&
+            !str_eq_ci(f->trusted_headers[i], "x-request-id") &&
+            !str_eq_ci(f->trusted_headers[i], "content-type"))
             diag_warn(d, f->pos.file, f->pos.line, f->pos.col,
-                      "trusted header '%s' is never forwarded: capproxy sets it itself (Host, "
-                      "hop-by-hop and framing headers, X-Request-Id, Content-Type with the body)",
+                      "trusted header '%s' is never forwarded: the upstream connection has its "
+                      "own (Host, hop-by-hop and framing headers)",
                       f->trusted_headers[i]);
     for (int m = 0; m < MODEL_METHOD_COUNT; m++) {
         void *conflict = NULL;
