@@ -30,6 +30,19 @@ static void credential_text(const struct rt_call *c, struct strbuf *out)
         strbuf_adds(out, "none");
 }
 
+/* A forward resource: every method of its path, the rest of the path after the base URI. */
+static void print_forward(const struct rt_call *c, FILE *fp)
+{
+    struct strbuf cred;
+    strbuf_init(&cred, 0);
+    credential_text(c, &cred);
+    fprintf(fp, "%-7s %-62s %-72s %-7s %s%-*s %s\n", "*", c->route_path, "-", "*",
+            c->consumer->base_uri,
+            (int)(72 > strlen(c->consumer->base_uri) ? 72 - strlen(c->consumer->base_uri) : 0),
+            c->route_path[strlen(c->route_path) - 1] == '}' ? "/..." : "", cred.data);
+    strbuf_deinit(&cred);
+}
+
 void routes_print(const struct runtime *rt, FILE *fp)
 {
     bool *done = xcalloc(rt->ncalls ? rt->ncalls : 1, sizeof *done);
@@ -41,6 +54,12 @@ void routes_print(const struct runtime *rt, FILE *fp)
             continue;
         /* Every exposure of the same consumed operation in the same document: one line. */
         const struct rt_call *c = &rt->calls[i];
+        if (c->forward) {
+            print_forward(c, fp);
+            lines++;
+            nrest++;
+            continue;
+        }
         if (!c->op) {
             /* Orchestrated or mock: no one upstream URL; a line of its own. */
             done[i] = true;

@@ -1014,6 +1014,16 @@ static int add_credentials(struct ctx *c, struct outreq *out)
     return 0;
 }
 
+int mapping_add_credentials(const struct runtime *rt, const struct rt_call *call,
+                            const struct mapping_kv *headers, size_t n, struct outreq *out,
+                            struct mapping_error *err)
+{
+    struct mapping_input in = {.headers = headers, .nheaders = n};
+    struct ctx c = {.rt = rt, .call = call, .in = &in, .err = err};
+    memset(err, 0, sizeof *err);
+    return add_credentials(&c, out);
+}
+
 int mapping_build(const struct runtime *rt, const struct rt_call *call,
                   const struct mapping_input *in, struct outreq *out, struct mapping_error *err)
 {

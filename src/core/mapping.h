@@ -67,6 +67,13 @@ int mapping_check_inputs(const struct runtime *rt, const struct rt_call *call,
  * inputs here. The scope of an orchestration, which adds each step's result by name. */
 cJSON *mapping_scope(const struct rt_call *call, const struct mapping_input *in);
 
+/* Add <call>'s credential headers (call->creds) to <out> as mapping_build does: the caller's
+ * own header among <headers>[0..n) wins, else the configured value; a required one with
+ * neither is a 401 in <err>. For requests built elsewhere (core/forward.c). 0 or -1. */
+int mapping_add_credentials(const struct runtime *rt, const struct rt_call *call,
+                            const struct mapping_kv *headers, size_t n, struct outreq *out,
+                            struct mapping_error *err);
+
 /* Whether <v> is a JSON number or a string holding one (integer when <integer>). */
 bool mapping_is_number_text(const char *s, size_t len, bool integer);
 

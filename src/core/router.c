@@ -14,6 +14,9 @@
  *    POST /users/me and GET /users/{id}, GET /users/me reaches the second route. allow_mask is
  *    the union over every route whose path matches, i.e. exactly the methods that would succeed.
  *  - There is no implicit HEAD for GET: callers decide that.
+ *  - A catch-all route (router_add_rest) hangs off its own child of the node before its last
+ *    segment and is tried after the literal and variable children: it only serves what no
+ *    more specific route matches.
  */
 #include "core/router.h"
 
@@ -46,7 +49,8 @@ struct router_node {
     size_t nlits;
     size_t caplits;
     struct router_node *var;
-    unsigned mask; /* (1u << method) for each used route */
+    struct router_node *rest; /* catch-all: the rest of the path, one capture */
+    unsigned mask;            /* (1u << method) for each used route */
     struct router_route routes[MODEL_METHOD_COUNT];
 };
 
@@ -78,6 +82,10 @@ static void free_node_contents(struct router_node *n)
     if (n->var) {
         free_node_contents(n->var);
         free_null(&n->var);
+    }
+    if (n->rest) {
+        free_node_contents(n->rest);
+        free_null(&n->rest);
     }
     for (size_t m = 0; m < MODEL_METHOD_COUNT; m++)
         for (size_t i = 0; i < n->routes[m].nnames; i++)
@@ -243,8 +251,8 @@ static int parse_template(const char *tpl, struct tpl_seg *segs, size_t *nsegs, 
     }
 }
 
-int router_add(struct router *r, enum model_method method, const char *tpl, void *target,
-               void **conflict, const char **err)
+static int add_route(struct router *r, enum model_method method, const char *tpl, void *target,
+                     bool rest, void **conflict, const char **err)
 {
     struct tpl_seg segs[ROUTER_MAX_DEPTH];
     size_t nsegs, nvars;
@@ -265,7 +273,11 @@ int router_add(struct router *r, enum model_method method, const char *tpl, void
 
     struct router_node *n = &r->root;
     for (size_t i = 0; i < nsegs; i++) {
-        if (segs[i].var) {
+        if (rest && i + 1 == nsegs && segs[i].var) {
+            if (!n->rest)
+                n->rest = xcalloc(1, sizeof(struct router_node));
+            n = n->rest;
+        } else if (segs[i].var) {
             if (!n->var)
                 n->var = xcalloc(1, sizeof(struct router_node));
             n = n->var;
@@ -289,6 +301,18 @@ int router_add(struct router *r, enum model_method method, const char *tpl, void
     n->mask |= 1u << method;
     r->count++;
     return 0;
+}
+
+int router_add(struct router *r, enum model_method method, const char *tpl, void *target,
+               void **conflict, const char **err)
+{
+    return add_route(r, method, tpl, target, false, conflict, err);
+}
+
+int router_add_rest(struct router *r, enum model_method method, const char *tpl, void *target,
+                    void **conflict, const char **err)
+{
+    return add_route(r, method, tpl, target, true, conflict, err);
 }
 
 struct match_state {
@@ -348,6 +372,14 @@ static void match_node(const struct router_node *n, const char *seg, bool done,
         st->vars[st->nvars].len = len;
         st->nvars++;
         match_node(n->var, next, !slash, st);
+        st->nvars--;
+    }
+    /* Last: everything from this segment to the end, when it is not empty. */
+    if (n->rest && seg < st->end && st->nvars < ROUTER_MAX_CAPTURES) {
+        st->vars[st->nvars].p = seg;
+        st->vars[st->nvars].len = (size_t)(st->end - seg);
+        st->nvars++;
+        match_node(n->rest, st->end, true, st);
         st->nvars--;
     }
 }

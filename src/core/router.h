@@ -40,6 +40,13 @@ void router_free(struct router *r); /* NULL-safe */
 int router_add(struct router *r, enum model_method method, const char *tpl, void *target,
                void **conflict, const char **err);
 
+/* The same for a catch-all route (a forward resource): when the template's last segment is a
+ * variable, it captures the whole non-empty rest of the path, slashes included, raw. Such a
+ * route has the lowest precedence: a literal or one-segment variable route that matches wins.
+ * A template that does not end in a variable is added as router_add adds it. */
+int router_add_rest(struct router *r, enum model_method method, const char *tpl, void *target,
+                    void **conflict, const char **err);
+
 /* Match <path>[0..len) (no query string). On ROUTER_FOUND the match holds the target and the
  * captures; on ROUTER_METHOD_NOT_ALLOWED it holds allow_mask. Literal segments take precedence
  * over variables when both could match. */

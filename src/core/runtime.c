@@ -17,6 +17,7 @@
 #include "spec/template.h"
 #include "spec/urlenc.h"
 #include "core/catalog.h"
+#include "core/forward.h"
 #include "core/inbound.h"
 #include "core/secrets.h"
 
@@ -184,6 +185,57 @@ static bool call_resolved(const struct model_call *mc)
     return mc->nsteps > 0;
 }
 
+/* Route every method of forward resource <res> to one call. Its own operations, registered
+ * first, keep their methods (the reference engine tries them first too); a route of another
+ * resource on the same path is a collision. Trusted headers that are never forwarded are
+ * reported, not refused: the rest of the list still works. */
+static void add_forward_route(struct runtime *rt, struct rt_listener *l,
+                              const struct model_expose *ex, const struct model_rest_resource *res,
+                              const char *host, int port, struct diag *d)
+{
+    const struct model_forward *f = res->forward;
+    struct rt_call *c = &rt->calls[rt->ncalls++];
+    struct rt_consumer *cons = NULL;
+    for (size_t i = 0; i < rt->nconsumers && !cons; i++)
+        if (rt->consumers[i].mc == f->target)
+            cons = &rt->consumers[i];
+    *c = (struct rt_call){.consumer = cons,
+                          .expose = ex,
+                          .name = res->name ? res->name : res->path,
+                          .route_path = res->path,
+                          .passthrough = true,
+                          .forward = f};
+    /* X-Request-Id (the caller's goes upstream as capproxy's own when it is acceptable) and
+     * Content-Type (it goes with the body) are in effect forwarded: no warning for those. */
+    for (size_t i = 0; i < f->ntrusted; i++)
+        if (forward_header_never(f->trusted_headers[i]) &&
+            !str_eq_ci(f->trusted_headers[i], "x-request-id") &&
+            !str_eq_ci(f->trusted_headers[i], "content-type"))
+            diag_warn(d, f->pos.file, f->pos.line, f->pos.col,
+                      "trusted header '%s' is never forwarded: the upstream connection has its "
+                      "own (Host, hop-by-hop and framing headers)",
+                      f->trusted_headers[i]);
+    for (int m = 0; m < MODEL_METHOD_COUNT; m++) {
+        void *conflict = NULL;
+        const char *err = NULL;
+        if (router_add_rest(l->router, (enum model_method)m, res->path, c, &conflict, &err) == 0)
+            continue;
+        const struct rt_call *other = conflict;
+        if (other && other->route_path == res->path && other->expose == ex)
+            continue; /* one of the resource's own operations */
+        if (other)
+            diag_error(d, res->pos.file, res->pos.line, res->pos.col,
+                       "forward %s: route %s %s is also defined by '%s' (%s) on listener %s:%d",
+                       res->path, model_method_name((enum model_method)m), res->path, other->name,
+                       other->expose->cap->file, host, port);
+        else
+            diag_error(d, res->pos.file, res->pos.line, res->pos.col, "path '%s': %s", res->path,
+                       err ? err : "invalid");
+        return;
+    }
+    l->nroutes++;
+}
+
 static int build_exposes(struct runtime *rt, struct diag *d)
 {
     size_t before = d->nerrors;
@@ -195,7 +247,7 @@ static int build_exposes(struct runtime *rt, struct diag *d)
             const struct model_expose *ex = &m->caps[i]->exposes[e];
             ncalls += ex->ntools;
             for (size_t r = 0; r < ex->nresources; r++)
-                ncalls += ex->resources[r].noperations;
+                ncalls += ex->resources[r].noperations + (ex->resources[r].forward ? 1 : 0);
         }
     /* Calls are allocated once: routers and endpoints keep pointers to them. */
     rt->calls = xcalloc(ncalls, sizeof *rt->calls);
@@ -243,6 +295,8 @@ static int build_exposes(struct runtime *rt, struct diag *d)
                         }
                         l->nroutes++;
                     }
+                    if (res->forward && res->forward->target)
+                        add_forward_route(rt, l, ex, res, host, port, d);
                 }
             } else {
                 size_t first = rt->ncalls;
@@ -390,6 +444,35 @@ static void build_call_tables(const struct runtime *rt, struct rt_call *c)
         }
     c->inbound = runtime_inbound(rt, c->expose);
     c->object_body = takes_object_body(c);
+}
+
+/* A forward call's credentials: those of its consumer that an operation would send without
+ * declaring them (the document's authentication), configured ones the namespace declares as
+ * header parameters, and declared credential headers nothing configures (the caller's, when
+ * trusted). What mapping_add_credentials places. */
+static void build_forward_call(const struct runtime *rt, struct rt_call *c)
+{
+    const struct rt_consumer *cons = c->consumer;
+    const struct model_consumer *mc = cons->mc;
+    for (size_t i = 0; i < cons->ncreds; i++) {
+        const struct rt_credential *cr = &cons->creds[i];
+        const struct model_param *p = NULL;
+        for (size_t j = 0; j < mc->nparams && !p; j++)
+            if (mc->params[j].in == MODEL_IN_HEADER && str_eq_ci(mc->params[j].name, cr->header))
+                p = &mc->params[j];
+        if (!p && !cr->from_auth)
+            continue;
+        add_cred_out(c, (struct rt_cred_out){cr, p, cr->header, p ? p->name : cr->header,
+                                             cr->from_auth || (p && p->required)});
+    }
+    for (size_t i = 0; i < mc->nparams; i++) {
+        const struct model_param *p = &mc->params[i];
+        if (p->in != MODEL_IN_HEADER || !runtime_is_credential(cons, p->name) ||
+            runtime_credential(cons, p->name))
+            continue;
+        add_cred_out(c, (struct rt_cred_out){NULL, p, p->name, p->name, p->required});
+    }
+    c->inbound = runtime_inbound(rt, c->expose);
 }
 
 /* "name=value" of an apikey placed in the query, encoded once (mapping appends it as is). */
@@ -702,7 +785,9 @@ struct runtime *runtime_build(struct model *m, const struct config *c, struct di
         build_query_auth(&rt->consumers[i]);
     for (size_t i = 0; i < rt->ncalls; i++) {
         struct rt_call *call = &rt->calls[i];
-        if (call->kind == MODEL_CALL_STEPS) {
+        if (call->forward) {
+            build_forward_call(rt, call);
+        } else if (call->kind == MODEL_CALL_STEPS) {
             build_steps(rt, call);
         } else if (call->kind == MODEL_CALL_MOCK) {
             build_mock(rt, call);

@@ -91,6 +91,9 @@ struct rt_call {
     size_t ncreds;
     const struct rt_inbound *inbound; /* runtime_inbound(rt, expose), NULL when none */
     bool object_body; /* POST/PUT/PATCH with an `in: body` parameter: always a JSON object */
+    /* A REST `forward` resource (core/forward.h): every method of its path goes to
+     * <consumer>; <op> and <mcall> are then NULL, and only <creds> and <inbound> are built. */
+    const struct model_forward *forward;
 };
 
 /* A tool of the stdio endpoint left out for its name: <kept> has it already. */

@@ -15,6 +15,7 @@
 #include "http/reqcheck.h"
 #include "base/jsonnum.h"
 #include "base/log.h"
+#include "core/forward.h"
 #include "core/mapping.h"
 #include "core/respmap.h"
 #include "core/router.h"
@@ -135,6 +136,49 @@ static void on_upstream(const struct upstream_result *res, void *arg)
     exchange_reply(x, status, res->content_type, res->body);
 }
 
+/* A forward resource: the rest of the path, the query, the method and the raw body go to the
+ * consumed API as received (core/forward.h); the answer comes back through on_upstream
+ * unmapped (the call is passthrough). The body is not parsed: it is not an input. */
+static void rest_forward(struct exchange *x, struct evhttp_request *req, const struct rt_call *call,
+                         enum model_method method, const struct router_match *m,
+                         const struct evhttp_uri *uri, const struct rt_inbound *inbound,
+                         size_t blen)
+{
+    struct mapping_kv headers[REST_MAX_HEADERS];
+    size_t nheaders = 0;
+    /* Our own inbound credential never travels upstream, trusted or not. */
+    if (reqcheck_headers(req, &inbound, inbound ? 1 : 0, headers, REST_MAX_HEADERS, &nheaders)) {
+        exchange_problem(x, 431, "too many header fields", NULL, NULL);
+        return;
+    }
+    struct forward_input in = {
+        .method = method,
+        .query = uri ? evhttp_uri_get_query(uri) : NULL,
+        .skip_query = inbound && inbound->in_query ? inbound->name : NULL,
+        .headers = headers,
+        .nheaders = nheaders,
+    };
+    /* A path ending in a variable captures the rest of the path (router_add_rest). */
+    size_t plen = strlen(call->route_path);
+    if (plen && call->route_path[plen - 1] == '}' && m->ncaptures) {
+        in.rest = m->captures[m->ncaptures - 1].value;
+        in.rest_len = m->captures[m->ncaptures - 1].len;
+    }
+    if (blen > 0) {
+        in.body = (const char *)evbuffer_pullup(evhttp_request_get_input_buffer(req), -1);
+        in.body_len = blen;
+    }
+    struct mapping_error err;
+    if (forward_build(exchange_runtime(x), call, &in, exchange_out(x), &err) < 0) {
+        exchange_problem(x, err.status, err.detail, err.param, NULL);
+        return;
+    }
+    if (exchange_forward(x, on_upstream) < 0) {
+        exchange_note_upstream(x, -1, "setup");
+        exchange_problem(x, 502, "the upstream request could not be started", NULL, NULL);
+    }
+}
+
 void rest_handle(struct evhttp_request *req, void *arg)
 {
     const struct front_listener *fl = arg;
@@ -183,6 +227,10 @@ void rest_handle(struct evhttp_request *req, void *arg)
     size_t blen;
     if (!reqcheck_body_fits(req, exchange_config(x), &blen)) {
         exchange_problem(x, 413, "request body is larger than the configured limit", NULL, NULL);
+        goto out;
+    }
+    if (call->forward) {
+        rest_forward(x, req, call, (enum model_method)method, &m, uri, inbound, blen);
         goto out;
     }
     for (size_t i = 0; i < m.ncaptures; i++) {

@@ -151,6 +151,11 @@ static void collect_cap(struct dupset *consumes, struct dupset *exposes, struct 
                         xasprintf("REST route %s %s on %s", method, res->path, port),
                         xasprintf("%s %s", method, res->path), ci, res->operations[o].pos);
             }
+            /* A forward serves every method: one forward per path and port. */
+            if (res->forward)
+                dup_add(routes, xasprintf("%d * %s", e->port, norm),
+                        xasprintf("REST forward %s on %s", res->path, port),
+                        xasprintf("forward %s", res->path), ci, res->pos);
             free(norm);
         }
         for (size_t t = 0; e->type == MODEL_EXPOSE_MCP && t < e->ntools; t++) {
@@ -473,6 +478,27 @@ static void validate_aggregates(struct model *m, bool nameless_consumer, struct 
     }
 }
 
+/* A forward's targetNamespace must name a consumes entry of some document ("did you mean"
+ * among them otherwise). */
+static void validate_forward(struct model *m, struct model_forward *f, bool nameless_consumer,
+                             struct diag *d)
+{
+    if (!f->target_ns || f->target)
+        return;
+    f->target = model_find_consumer(m, f->target_ns);
+    if (f->target || nameless_consumer)
+        return;
+    struct util_closest near;
+    util_closest_init(&near, f->target_ns);
+    for (size_t i = 0; i < m->ncaps; i++)
+        for (size_t j = 0; j < m->caps[i]->nconsumers; j++)
+            util_closest_add(&near, m->caps[i]->consumers[j].ns);
+    const char *best = near.best;
+    diag_add(d, DIAG_ERROR, f->pos.file, f->pos.line, f->pos.col,
+             "forward targetNamespace '%s' names no consumes namespace%s%s%s", f->target_ns,
+             best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
+}
+
 int checks_validate(struct model *m, struct diag *d)
 {
     size_t errors = d->nerrors;
@@ -490,10 +516,13 @@ int checks_validate(struct model *m, struct diag *d)
         struct model_capability *cap = m->caps[i];
         for (size_t j = 0; j < cap->nexposes; j++) {
             struct model_expose *e = &cap->exposes[j];
-            for (size_t r = 0; r < e->nresources; r++)
+            for (size_t r = 0; r < e->nresources; r++) {
                 for (size_t o = 0; o < e->resources[r].noperations; o++)
                     validate_call(m, i, &e->resources[r].operations[o].call,
                                   e->resources[r].operations[o].pos, nameless_consumer, d);
+                if (e->resources[r].forward)
+                    validate_forward(m, e->resources[r].forward, nameless_consumer, d);
+            }
             for (size_t t = 0; t < e->ntools; t++)
                 validate_call(m, i, &e->tools[t].call, e->tools[t].pos, nameless_consumer, d);
         }

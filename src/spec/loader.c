@@ -138,8 +138,8 @@ static const struct ynode *at_key(const struct ynode *map, const char *key)
  * Not checked, because the schema leaves them open: `with` (parameter -> value), `binds[].keys`
  * (variable -> provider key), an output's `properties` (name -> output parameter; each value is
  * checked), a json body's `data` (a multipartForm part is checked). Not checked, because
- * capproxy does not read them at all: MCP resources and prompts, forward, skill and control
- * adapters. ikanos documents follow a later schema with other keys and are not checked. */
+ * capproxy does not read them at all: MCP resources and prompts, skill and control adapters.
+ * ikanos documents follow a later schema with other keys and are not checked. */
 YNODE_KEYS(keys_root, "the document root", "naftiko", "info", "binds", "capability", "consumes");
 YNODE_KEYS(keys_info, "info", "label", "description", "tags", "created", "modified",
            "stakeholders");
@@ -185,6 +185,7 @@ YNODE_KEYS(keys_expose_any, "exposes entry", "type", "transport", "address", "po
            "description", "authentication", "resources", "tools", "prompts", "path");
 YNODE_KEYS(keys_rest_resource, "REST resource", "name", "label", "description", "path",
            "inputParameters", "operations", "forward");
+YNODE_KEYS(keys_forward, "forward", "targetNamespace", "trustedHeaders");
 YNODE_KEYS(keys_rest_op, "REST operation", "name", "label", "description", "method",
            "inputParameters", "ref", "call", "with", "outputParameters", "steps", "mappings");
 /* ExposedInputParameter; capproxy also reads `required`, as on tool parameters. */
@@ -1641,10 +1642,59 @@ static void load_call(struct ld *l, const struct ynode *n, const char *own_ns,
     load_with(l, ynode_get(n, "with"), own_ns, &call->with, &call->nwith);
 }
 
+/* `forward` of a REST resource: {targetNamespace, trustedHeaders}. The namespace is resolved
+ * by checks_validate (a later file may consume it); the header names are checked here. */
+static struct model_forward *load_forward(struct ld *l, const struct ynode *n)
+{
+    struct model_forward *f = alloc_array(l, 1, sizeof *f);
+    const struct ynode *th = ynode_get(n, "trustedHeaders");
+    const struct ynode *ns = ynode_get(n, "targetNamespace");
+
+    check_keys(l, n, &keys_forward);
+    f->pos = pos_of(l, absent(ns) ? at_key(n, "targetNamespace") : ns);
+    f->target_ns = req_str(l, n, "targetNamespace", "forward");
+    if (absent(th))
+        return f;
+    if (th->kind != YNODE_SEQUENCE) {
+        lerr(l, th, "expected a sequence of header names for 'trustedHeaders', got %s",
+             ynode_describe(th));
+        return f;
+    }
+    if (th->nitems == 0) {
+        lerr(l, th,
+             "'trustedHeaders' must list at least one header name (leave it out to "
+             "forward none of the caller's headers)");
+        return f;
+    }
+    f->trusted_headers = alloc_array(l, th->nitems, sizeof *f->trusted_headers);
+    for (size_t i = 0; i < th->nitems; i++) {
+        const struct ynode *h = th->items[i];
+        if (h->kind != YNODE_SCALAR || !urlenc_header_name_ok(h->str)) {
+            lerr(l, h,
+                 "expected an HTTP header name (letters, digits and !#$%%&'*+-.^_`|~) in "
+                 "'trustedHeaders', got %s%s%s",
+                 h->kind == YNODE_SCALAR ? "'" : "",
+                 h->kind == YNODE_SCALAR ? h->str : ynode_describe(h),
+                 h->kind == YNODE_SCALAR ? "'" : "");
+            continue;
+        }
+        bool dup = false;
+        for (size_t j = 0; j < f->ntrusted && !dup; j++)
+            dup = str_eq_ci(f->trusted_headers[j], h->str);
+        if (dup) {
+            lerr(l, h, "header '%s' is listed twice in 'trustedHeaders'", h->str);
+            continue;
+        }
+        f->trusted_headers[f->ntrusted++] = sdup(l, h->str);
+    }
+    return f;
+}
+
 static void load_rest_resource(struct ld *l, const struct ynode *n, const struct ynode *key,
                                struct model_expose *e, struct model_rest_resource *r)
 {
     const struct ynode *ops = ynode_get(n, "operations");
+    const struct ynode *fwd = ynode_get(n, "forward");
 
     check_keys(l, n, &keys_rest_resource);
     r->pos = pos_of(l, n);
@@ -1652,6 +1702,13 @@ static void load_rest_resource(struct ld *l, const struct ynode *n, const struct
     r->path = load_path(l, n, "REST resource");
     r->name = entry_name(l, n, key, false, "REST resource");
     r->description = opt_str(l, n, "description");
+    if (!absent(fwd) && want_map(l, fwd, "forward"))
+        r->forward = load_forward(l, fwd);
+    /* The schema's anyOf: a resource serves operations, forwards, or both (then its operations
+     * serve their methods and the forward every other one, as in the reference engine). */
+    if (absent(ops) && absent(fwd) && !misspelt(l, n, "operations") && !misspelt(l, n, "forward"))
+        lerr(l, n, "REST resource '%s' has neither 'operations' nor 'forward'",
+             r->path ? r->path : "?");
     r->noperations = nl_count(l, ops, "operations");
     r->operations = alloc_array(l, r->noperations, sizeof *r->operations);
     for (size_t i = 0; i < r->noperations; i++) {

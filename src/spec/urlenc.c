@@ -145,6 +145,16 @@ bool urlenc_segment_value_ok(const char *v, size_t len)
     return true;
 }
 
+bool urlenc_header_name_ok(const char *name)
+{
+    if (!name || !*name)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        if (!(urlenc_is_unreserved(*p) || strchr("!#$%&'*+^`|", *p)))
+            return false;
+    return true;
+}
+
 bool urlenc_header_value_ok(const char *v, size_t len)
 {
     if (len && !v)
