@@ -1,49 +1,227 @@
 /*
- * respmap: see respmap.h. Each output parameter selects with JSONPath from the upstream
- * document; object and array outputs with properties are rebuilt field by field, everything
- * else is the selection itself.
+ * respmap: see respmap.h. Each output parameter selects with JSONPath from the current node
+ * (the upstream document, an array element, a map member); `const` and `value` answer without
+ * reading it; object, array and map outputs with a structure are rebuilt piece by piece,
+ * everything else is the selection itself.
  */
 #include "core/respmap.h"
+
+#include <string.h>
 
 #include "base/jsonnum.h"
 #include "base/util.h"
 #include "spec/jsonpath.h"
+#include "spec/template.h"
+#include "spec/typedval.h"
 
-static cJSON *map_output(const struct model_output *o, const cJSON *doc);
+/* The longest text one Mustache `value` may render to; a longer one gives null. */
+#define RESPMAP_VALUE_MAX (1024 * 1024)
 
-static cJSON *map_object(const struct model_output *o, const cJSON *doc)
+/* Where shape() is: <scope> renders Mustache values; <node> is the current document, NULL in
+ * mock mode (nothing to read: only const and value give something). */
+struct shape_ctx {
+    const cJSON *scope;
+};
+
+static cJSON *shape(const struct shape_ctx *c, const struct model_output *o, const cJSON *node,
+                    bool in_properties);
+
+/* Cut string <v> to <max> characters (UTF-8 sequences are never split; an invalid byte counts
+ * as one character). */
+static void cut_string(cJSON *v, size_t max)
+{
+    if (!max || !cJSON_IsString(v) || !v->valuestring)
+        return;
+    unsigned char *s = (unsigned char *)v->valuestring;
+    size_t len = strlen(v->valuestring), at = 0;
+    for (size_t chars = 0; at < len && chars < max; chars++) {
+        size_t k = utf8_seq(s + at, len - at);
+        at += k ? k : 1;
+    }
+    s[at] = '\0'; /* cJSON frees valuestring with its own length-agnostic free */
+}
+
+/* `value:` rendered over the inputs and typed as declared; a rendered text that does not
+ * convert stays a string (a static one was refused at load). */
+static cJSON *render_value(const struct shape_ctx *c, const struct model_output *o)
+{
+    struct strbuf b;
+    strbuf_init(&b, RESPMAP_VALUE_MAX);
+    cJSON *v = NULL;
+    if (template_render_scope(o->value, c->scope, &b) == 0) {
+        const char *text = b.len ? b.data : "";
+        v = typedval_parse(o->type, text);
+        if (!v)
+            v = cJSON_CreateString(text);
+    }
+    strbuf_deinit(&b);
+    return v;
+}
+
+/* Mock mode: a one-element array of the items' value, an object of the properties that have
+ * one; NULL when nothing has a value. */
+static cJSON *shape_mock(const struct shape_ctx *c, const struct model_output *o)
+{
+    if (o->type == MODEL_TYPE_ARRAY && o->items) {
+        cJSON *item = shape(c, o->items, NULL, false);
+        if (!item)
+            return NULL;
+        cJSON *arr = cJSON_CreateArray();
+        cJSON_AddItemToArray(arr, item);
+        return arr;
+    }
+    if (!o->nproperties)
+        return NULL;
+    cJSON *obj = cJSON_CreateObject();
+    for (size_t i = 0; i < o->nproperties; i++) {
+        const struct model_output *p = &o->properties[i];
+        cJSON *v = shape(c, p, NULL, true);
+        if (v)
+            cJSON_AddItemToObject(obj, p->name ? p->name : "value", v);
+    }
+    if (!obj->child) {
+        cJSON_Delete(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+static cJSON *shape_object(const struct shape_ctx *c, const struct model_output *o,
+                           const cJSON *node)
 {
     cJSON *obj = cJSON_CreateObject();
     for (size_t i = 0; i < o->nproperties; i++) {
         const struct model_output *p = &o->properties[i];
-        cJSON *v = map_output(p, doc);
+        cJSON *v = shape(c, p, node, true);
         cJSON_AddItemToObject(obj, p->name ? p->name : "value", v ? v : cJSON_CreateNull());
     }
     return obj;
 }
 
-static cJSON *map_output(const struct model_output *o, const cJSON *doc)
+/* <o> applied to each element of array <sel> by <fn>; missing results are null. */
+static cJSON *shape_each(const struct shape_ctx *c, const struct model_output *o, const cJSON *sel,
+                         cJSON *(*fn)(const struct shape_ctx *, const struct model_output *,
+                                      const cJSON *))
 {
-    cJSON *sel =
-        jsonpath_is_root(o->mapping) ? cJSON_Duplicate(doc, 1) : jsonpath_eval(doc, o->mapping);
+    cJSON *arr = cJSON_CreateArray();
+    const cJSON *e;
+    cJSON_ArrayForEach(e, sel)
+    {
+        cJSON *v = fn(c, o, e);
+        cJSON_AddItemToArray(arr, v ? v : cJSON_CreateNull());
+    }
+    return arr;
+}
+
+static cJSON *shape_item(const struct shape_ctx *c, const struct model_output *items,
+                         const cJSON *e)
+{
+    return shape(c, items, e, false);
+}
+
+/* `values`: each member of object <sel> through the one description, keys kept. */
+static cJSON *shape_map(const struct shape_ctx *c, const struct model_output *values,
+                        const cJSON *sel)
+{
+    cJSON *obj = cJSON_CreateObject();
+    const cJSON *m;
+    cJSON_ArrayForEach(m, sel)
+    {
+        cJSON *v = shape(c, values, m, false);
+        cJSON_AddItemToObject(obj, m->string, v ? v : cJSON_CreateNull());
+    }
+    return obj;
+}
+
+static bool has_structure(const struct model_output *o)
+{
+    return (o->type == MODEL_TYPE_OBJECT && (o->nproperties || o->values)) ||
+           (o->type == MODEL_TYPE_ARRAY && o->items);
+}
+
+/* What <o> reads from <node>: its mapping's selection (a new value), or <node> itself (root
+ * mapping, or none: at the top, for an element or member, or a structured property). Sets
+ * <*owned> when the result must be deleted. NULL when nothing matches. */
+static const cJSON *select_node(const struct model_output *o, const cJSON *node, bool in_properties,
+                                bool *owned)
+{
+    *owned = false;
+    if (!o->mapping) {
+        /* A scalar property without mapping reads nothing (as the reference engine); a
+         * nested object or array without one reads the same node. */
+        return in_properties && !has_structure(o) ? NULL : node;
+    }
+    if (jsonpath_is_root(o->mapping))
+        return node;
+    *owned = true;
+    return jsonpath_eval(node, o->mapping);
+}
+
+static cJSON *shape_doc(const struct shape_ctx *c, const struct model_output *o, const cJSON *node,
+                        bool in_properties)
+{
+    bool owned;
+    const cJSON *sel = select_node(o, node, in_properties, &owned);
+    cJSON *r = NULL;
     if (!sel)
         return NULL;
-    if (o->type == MODEL_TYPE_OBJECT && o->nproperties && !cJSON_IsArray(sel)) {
-        cJSON *r = map_object(o, sel);
-        cJSON_Delete(sel);
-        return r;
+    if (o->type == MODEL_TYPE_OBJECT && o->values) {
+        r = cJSON_IsObject(sel) ? shape_map(c, o->values, sel) : NULL;
+    } else if (o->type == MODEL_TYPE_OBJECT && o->nproperties) {
+        /* An object output whose selection is an array (a wildcard path) shapes each element. */
+        r = cJSON_IsArray(sel) ? shape_each(c, o, sel, shape_object) : shape_object(c, o, sel);
+    } else if (o->type == MODEL_TYPE_ARRAY && o->items) {
+        r = cJSON_IsArray(sel) ? shape_each(c, o->items, sel, shape_item) : NULL;
+    } else if (owned) {
+        r = (cJSON *)sel;
+        owned = false;
+    } else {
+        r = cJSON_Duplicate(sel, 1);
     }
-    if (o->type == MODEL_TYPE_ARRAY && o->items && o->items->nproperties && cJSON_IsArray(sel)) {
-        cJSON *arr = cJSON_CreateArray();
-        const cJSON *e;
-        cJSON_ArrayForEach(e, sel)
-        {
-            cJSON_AddItemToArray(arr, map_object(o->items, e));
-        }
-        cJSON_Delete(sel);
-        return arr;
+    if (owned)
+        cJSON_Delete((cJSON *)sel);
+    return r;
+}
+
+static cJSON *shape(const struct shape_ctx *c, const struct model_output *o, const cJSON *node,
+                    bool in_properties)
+{
+    cJSON *r;
+    if (o->const_value)
+        r = cJSON_Duplicate(o->const_value, 1);
+    else if (o->value)
+        r = render_value(c, o);
+    else if (!node)
+        r = shape_mock(c, o);
+    else
+        r = shape_doc(c, o, node, in_properties);
+    cut_string(r, o->max_length);
+    return r;
+}
+
+cJSON *respmap_outputs(const struct model_output *outs, size_t n, const cJSON *doc,
+                       const cJSON *scope)
+{
+    struct shape_ctx c = {.scope = scope};
+    if (n == 0)
+        return doc ? cJSON_Duplicate(doc, 1) : NULL;
+    if (n == 1 && !outs[0].name) {
+        cJSON *r = shape(&c, &outs[0], doc, false);
+        return r || !doc ? r : cJSON_CreateNull();
     }
-    return sel;
+    cJSON *obj = cJSON_CreateObject();
+    for (size_t i = 0; i < n; i++) {
+        cJSON *v = shape(&c, &outs[i], doc, false);
+        if (!v && !doc)
+            continue; /* mock mode: only what has a value */
+        cJSON_AddItemToObject(obj, outs[i].name ? outs[i].name : "result",
+                              v ? v : cJSON_CreateNull());
+    }
+    if (!doc && !obj->child) {
+        cJSON_Delete(obj);
+        return NULL;
+    }
+    return obj;
 }
 
 cJSON *respmap_apply(const struct rt_call *call, const char *body, size_t len)
@@ -58,17 +236,7 @@ cJSON *respmap_apply(const struct rt_call *call, const char *body, size_t len)
     const struct model_call *mc = call->mcall;
     if (mc->noutputs == 0 || call->passthrough)
         return doc;
-    cJSON *r;
-    if (mc->noutputs == 1 && !mc->outputs[0].name) {
-        r = map_output(&mc->outputs[0], doc);
-    } else {
-        r = cJSON_CreateObject();
-        for (size_t i = 0; i < mc->noutputs; i++) {
-            cJSON *v = map_output(&mc->outputs[i], doc);
-            cJSON_AddItemToObject(r, mc->outputs[i].name ? mc->outputs[i].name : "result",
-                                  v ? v : cJSON_CreateNull());
-        }
-    }
+    cJSON *r = respmap_outputs(mc->outputs, mc->noutputs, doc, NULL);
     cJSON_Delete(doc);
-    return r ? r : cJSON_CreateNull();
+    return r;
 }

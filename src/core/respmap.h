@@ -17,4 +17,14 @@
  * beyond 2^53 keep the upstream's digits. */
 cJSON *respmap_apply(const struct rt_call *call, const char *body, size_t len);
 
+/* Apply outputParameters <outs>[0..n) to JSON document <doc>, or, when <doc> is NULL, build the
+ * mock answer from their `const` and `value`s alone. Mustache `value`s render over <scope> (a
+ * JSON object of the inputs; may be NULL). Named outputs build an object keyed by name, one
+ * unnamed output gives its value; see docs/capability-format.md "The response" for the rules.
+ * Returns a new cJSON (caller deletes): with a document, paths that match nothing give null;
+ * in mock mode, outputs without a value are left out and NULL means none has one (the caller
+ * answers 204). */
+cJSON *respmap_outputs(const struct model_output *outs, size_t n, const cJSON *doc,
+                       const cJSON *scope);
+
 #endif

@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include "spec/checks.h"
 #include "spec/jsonpath.h"
 #include "spec/template.h"
+#include "spec/typedval.h"
 #include "spec/ynode.h"
 
 #define LOADER_MAX_DOC_SIZE ((size_t)4 << 20)
@@ -140,9 +142,10 @@ YNODE_KEYS(keys_consumed_param, "consumed parameter", "name", "in", "value", "ty
 YNODE_KEYS(keys_body, "body", "type", "data");
 /* Mapped {type, mapping, value, const, properties, items}, orchestrated and mock output
  * parameters (+ name), and ConsumedOutputParameter {name, type, value}: capproxy reads them
- * all alike. */
+ * all alike. `values` (a map's members), `maxLength` and `description` are not in the alpha2
+ * schema but the reference engine reads the first two (OutputParameterSpec). */
 YNODE_KEYS(keys_output, "output parameter", "name", "type", "mapping", "value", "const",
-           "properties", "items");
+           "properties", "items", "values", "maxLength", "description");
 YNODE_KEYS(keys_auth_bearer, "bearer authentication", "type", "token");
 YNODE_KEYS(keys_auth_basic, "basic authentication", "type", "username", "password");
 YNODE_KEYS(keys_auth_apikey, "apikey authentication", "type", "key", "value", "placement");
@@ -427,20 +430,154 @@ static void load_outputs(struct ld *l, const struct ynode *n, const char *what,
     }
 }
 
+/* The byte offset of the first "{{" of <s> that no "}}" closes before the next "{{", or -1. */
+static long unclosed_open(const char *s)
+{
+    for (const char *p = strstr(s, "{{"); p;) {
+        const char *close = strstr(p + 2, "}}"), *next = strstr(p + 2, "{{");
+        if (!close || (next && next < close))
+            return p - s;
+        p = strstr(close + 2, "{{");
+    }
+    return -1;
+}
+
+/* `type:` of an output: one of the JSON schema's names; an unknown one is an error, not "any". */
+static enum model_type load_output_type(struct ld *l, const struct ynode *n)
+{
+    static const char *const names[] = {"string",  "number", "integer",
+                                        "boolean", "array",  "object"};
+    const struct ynode *v = ynode_get(n, "type");
+    const char *s = opt_str(l, n, "type");
+    enum model_type t = model_type_parse(s);
+    if (s && t == MODEL_TYPE_ANY && !str_eq_ci(s, "any")) {
+        const char *near = util_closest(s, names, UTIL_ARRAY_LEN(names));
+        if (near)
+            lerr(l, v, "unknown type '%s' for an output parameter (did you mean '%s'?)", s, near);
+        else
+            lerr(l, v,
+                 "unknown type '%s' for an output parameter: expected string, number, integer, "
+                 "boolean, array or object",
+                 s);
+    }
+    return t;
+}
+
+/* `value:` that is not a JSONPath: a static value, which must convert to the declared type, or
+ * a Mustache template over the inputs, whose every "{{" must be closed. */
+static void load_output_value(struct ld *l, const struct ynode *v, struct model_output *o)
+{
+    long open = unclosed_open(v->str);
+    if (open >= 0) {
+        lerr_at(l, v->line, scalar_col(v, (size_t)open),
+                "unclosed '{{' in value '%s': a Mustache placeholder is written {{name}}", v->str);
+        return;
+    }
+    if (!template_has_placeholder(v->str)) {
+        cJSON *j = typedval_parse(o->type, v->str);
+        if (!j) {
+            lerr(l, v, "value '%s' is not of type %s", v->str, model_type_name(o->type));
+            return;
+        }
+        cJSON_Delete(j);
+    }
+    o->value = sdup(l, v->str);
+}
+
+/* `const:` any JSON, typed as declared: a scalar is read like a static value (so `const: 42`
+ * under `type: string` is "42"), a mapping or sequence must be an object or array output. */
+static void load_output_const(struct ld *l, const struct ynode *v, struct model_output *o)
+{
+    cJSON *j;
+    if (v->kind == YNODE_SCALAR && o->type != MODEL_TYPE_ANY)
+        j = typedval_parse(o->type, v->str);
+    else
+        j = ynode_to_json(v);
+    if (j && o->type == MODEL_TYPE_OBJECT && !cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        j = NULL;
+    } else if (j && o->type == MODEL_TYPE_ARRAY && !cJSON_IsArray(j)) {
+        cJSON_Delete(j);
+        j = NULL;
+    } else if (v->kind != YNODE_SCALAR && o->type != MODEL_TYPE_ANY &&
+               o->type != MODEL_TYPE_OBJECT && o->type != MODEL_TYPE_ARRAY) {
+        cJSON_Delete(j);
+        j = NULL;
+    }
+    if (!j) {
+        if (v->kind == YNODE_SCALAR)
+            lerr(l, v, "const '%s' is not of type %s", v->str, model_type_name(o->type));
+        else
+            lerr(l, v, "const is %s, not of type %s", ynode_describe(v), model_type_name(o->type));
+        return;
+    }
+    o->const_value = model_own_json(l->m, j);
+}
+
+/* `maxLength:` a positive number of characters, on an output that can be a string. */
+static void load_output_max_length(struct ld *l, const struct ynode *v, struct model_output *o)
+{
+    long max;
+    if (v->kind != YNODE_SCALAR || str_to_long(v->str, 1, INT_MAX, &max) < 0) {
+        if (v->kind == YNODE_SCALAR)
+            lerr(l, v, "expected a positive integer for 'maxLength', got '%s'", v->str);
+        else
+            lerr(l, v, "expected a positive integer for 'maxLength', got %s", ynode_describe(v));
+        return;
+    }
+    if (o->type != MODEL_TYPE_STRING && o->type != MODEL_TYPE_ANY) {
+        lerr(l, v, "'maxLength' cuts strings, but this output has type %s",
+             model_type_name(o->type));
+        return;
+    }
+    o->max_length = (size_t)max;
+}
+
+/* `items:` or `values:`: one output description (`items` also as a one-entry sequence, the
+ * shape the reference examples use). */
+static struct model_output *load_output_one(struct ld *l, const struct ynode *v, const char *key)
+{
+    if (!strcmp(key, "items") && v->kind == YNODE_SEQUENCE && v->nitems == 1)
+        v = v->items[0];
+    if (v->kind != YNODE_MAPPING) {
+        if (!strcmp(key, "items"))
+            lerr(l, v, "expected a mapping (or a one-entry sequence) for 'items', got %s",
+                 ynode_describe(v));
+        else
+            lerr(l, v, "expected a mapping for '%s', got %s", key, ynode_describe(v));
+        return NULL;
+    }
+    struct model_output *one = arena_alloc(&l->m->arena, sizeof *one);
+    memset(one, 0, sizeof *one);
+    load_output(l, v, NULL, one);
+    return one;
+}
+
 static void load_output(struct ld *l, const struct ynode *n, const char *name,
                         struct model_output *o)
 {
-    const struct ynode *map = ynode_get(n, "mapping");
+    const struct ynode *map = ynode_get(n, "mapping"), *val = ynode_get(n, "value");
+    const struct ynode *cst = ynode_get(n, "const"), *maxlen = ynode_get(n, "maxLength");
+    const struct ynode *items = ynode_get(n, "items"), *values = ynode_get(n, "values");
     const char *key = "mapping";
 
     check_keys(l, n, &keys_output);
-    if (absent(map)) {
-        map = ynode_get(n, "value");
-        key = "value";
-    }
     o->pos = pos_of(l, n);
     o->name = name ? sdup(l, name) : opt_str(l, n, "name");
-    o->type = model_type_parse(opt_str(l, n, "type"));
+    o->type = load_output_type(l, n);
+    if (!absent(map) && !absent(val)) {
+        /* The schema allows one of them; the engine would let value win silently. */
+        lerr(l, val,
+             "both 'mapping' and 'value' given: keep one ('mapping' reads the upstream answer, "
+             "'value' answers without it)");
+    } else if (!absent(val)) {
+        if (val->kind != YNODE_SCALAR)
+            lerr(l, val, "expected a string for 'value', got %s", ynode_describe(val));
+        else if (val->str[0] == '$')
+            map = val, key = "value"; /* a JSONPath, as ConsumedOutputParameter writes it */
+        else
+            load_output_value(l, val, o);
+    }
     if (!absent(map)) {
         const char *err = NULL;
         if (map->kind != YNODE_SCALAR)
@@ -451,20 +588,25 @@ static void load_output(struct ld *l, const struct ynode *n, const char *name,
         else
             o->mapping = sdup(l, map->str);
     }
+    if (!absent(cst))
+        load_output_const(l, cst, o);
+    if (!absent(maxlen))
+        load_output_max_length(l, maxlen, o);
     load_outputs(l, ynode_get(n, "properties"), "properties", &o->properties, &o->nproperties);
-
-    const struct ynode *items = ynode_get(n, "items");
-    if (!absent(items)) {
-        /* One element description; the reference examples wrap it in a one-entry list. */
-        if (items->kind == YNODE_SEQUENCE && items->nitems == 1)
-            items = items->items[0];
-        if (items->kind != YNODE_MAPPING) {
-            lerr(l, items, "expected a mapping (or a one-entry sequence) for 'items', got %s",
-                 ynode_describe(items));
-        } else {
-            o->items = arena_alloc(&l->m->arena, sizeof *o->items);
-            load_output(l, items, NULL, o->items);
-        }
+    if (!absent(items))
+        o->items = load_output_one(l, items, "items");
+    if (!absent(values)) {
+        if (o->type != MODEL_TYPE_OBJECT)
+            lerr(l, values,
+                 "'values' describes the members of an object, but this output has "
+                 "type %s",
+                 model_type_name(o->type));
+        else if (o->nproperties)
+            lerr(l, values,
+                 "both 'properties' and 'values' given: an object is described by "
+                 "its named properties or by one description of every member");
+        else
+            o->values = load_output_one(l, values, "values");
     }
 }
 
