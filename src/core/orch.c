@@ -144,7 +144,7 @@ static void run_lookup(struct orch *o, const struct model_step *st)
 {
     const cJSON *index = cJSON_GetObjectItemCaseSensitive(o->scope, st->index);
     cJSON *value = NULL;
-    if (template_has_open(st->lookup_value)) {
+    if (strncmp(st->lookup_value, "$.", 2) != 0) {
         struct strbuf b;
         strbuf_init(&b, 0);
         template_render_scope(st->lookup_value, o->scope, &b);
@@ -369,5 +369,10 @@ cJSON *orch_failure_extra(const struct orch_failure *f)
 cJSON *orch_mock(const struct rt_call *call, const cJSON *scope)
 {
     const struct model_call *mc = call->mcall;
-    return respmap_outputs(mc->outputs, mc->noutputs, NULL, scope);
+    cJSON *r = respmap_outputs(mc->outputs, mc->noutputs, NULL, scope);
+    if (cJSON_IsNull(r)) {
+        cJSON_Delete(r); /* nothing to say: 204 */
+        r = NULL;
+    }
+    return r;
 }

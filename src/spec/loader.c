@@ -903,7 +903,7 @@ static bool outputs_give_values(const struct ynode *n)
     if (n->kind != YNODE_MAPPING)
         return false;
     const struct ynode *v = ynode_get(n, "value");
-    if (!absent(ynode_get(n, "const")) || (!absent(v) && v->kind == YNODE_SCALAR && v->str[0] != '$'))
+    if (ynode_get(n, "const") || (!absent(v) && v->kind == YNODE_SCALAR && v->str[0] != '$'))
         return true;
     if (outputs_give_values(ynode_get(n, "items")))
         return true;
@@ -1075,8 +1075,8 @@ static void check_steps(struct ld *l, const struct ynode *steps_n, const struct 
                      "a step that ran before it",
                      st->index);
         }
-        /* `$.<step>.<path>`, or a Mustache template over the inputs (as the engine renders). */
-        if (st->lookup_value && !template_has_open(st->lookup_value))
+        /* `$.<step>.<path>`, else a text that may hold {{placeholders}} (as the engine). */
+        if (st->lookup_value && st->lookup_value[0] == '$')
             step_ref_check(l, ynode_get(sn, "lookupValue"), "lookupValue", st->lookup_value,
                            call->steps, call->nsteps, i);
     }
