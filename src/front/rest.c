@@ -17,6 +17,7 @@
 #include "base/log.h"
 #include "core/mapping.h"
 #include "core/orch.h"
+#include "front/steps.h"
 #include "core/respmap.h"
 #include "core/router.h"
 #include "spec/urlenc.h"
@@ -150,17 +151,7 @@ static void on_step_upstream(const struct upstream_result *res, void *arg)
 {
     struct exchange *x = arg;
     struct orch *o = exchange_ctx(x);
-    size_t len = res->body ? evbuffer_get_length(res->body) : 0;
-    struct orch_outcome oc = {
-        .transport = res->error == UPSTREAM_OK        ? ORCH_OK
-                     : res->error == UPSTREAM_ERR_TIMEOUT ? ORCH_ERR_TIMEOUT
-                                                          : ORCH_ERR_UNREACHABLE,
-        .error_name = res->error == UPSTREAM_OK ? NULL : upstream_error_name(res->error),
-        .status = res->status,
-        .content_type = res->content_type,
-        .body = len ? (const char *)evbuffer_pullup(res->body, -1) : "",
-        .len = len,
-    };
+    struct orch_outcome oc = steps_outcome(res);
     orch_feed(o, &oc);
     /* The finished transfer no longer reads its request: the next step builds a new one. */
     outreq_deinit(exchange_out(x));
