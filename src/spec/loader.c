@@ -1013,18 +1013,18 @@ static long step_find(const struct model_step *steps, size_t n, const char *name
 /* Report that <what> '<ref>' (the value of <at>) names no step of <steps>[0..n), with the
  * closest step name when one is near. */
 static void step_unknown(struct ld *l, const struct ynode *at, const char *what, const char *ref,
-                         size_t len, const struct model_step *steps, size_t n)
+                         const char *name, size_t len, const struct model_step *steps, size_t n)
 {
-    char *name = xstrndup(ref, len);
+    char *word = xstrndup(name, len);
     struct util_closest c;
-    util_closest_init(&c, name);
+    util_closest_init(&c, word);
     for (size_t i = 0; i < n; i++)
         util_closest_add(&c, steps[i].name);
     if (c.best)
-        lerr(l, at, "%s '%s' names no step (did you mean '%s'?)", what, name, c.best);
+        lerr(l, at, "%s '%s' names no step (did you mean '%s'?)", what, ref, c.best);
     else
-        lerr(l, at, "%s '%s' names no step of this call", what, name);
-    free(name);
+        lerr(l, at, "%s '%s' names no step of this call", what, ref);
+    free(word);
 }
 
 /* A `$.<step>[.<path>]` reference <ref> (the value of <at>) must name one of the first <n>
@@ -1041,7 +1041,7 @@ static void step_ref_check(struct ld *l, const struct ynode *at, const char *wha
     size_t len = dot ? (size_t)(dot - name) : strlen(name);
     long i = step_find(all, nall, name, len);
     if (i < 0)
-        step_unknown(l, at, what, ref, strlen(ref), all, nall);
+        step_unknown(l, at, what, ref, name, len, all, nall);
     else if ((size_t)i >= n)
         lerr(l, at, "%s '%s' reads step '%s', which runs later: a step reads only earlier ones",
              what, ref, all[i].name);
@@ -1067,7 +1067,7 @@ static void check_steps(struct ld *l, const struct ynode *steps_n, const struct 
         if (st->index) {
             long ix = step_find(call->steps, call->nsteps, st->index, strlen(st->index));
             if (ix < 0)
-                step_unknown(l, ynode_get(sn, "index"), "lookup index", st->index,
+                step_unknown(l, ynode_get(sn, "index"), "lookup index", st->index, st->index,
                              strlen(st->index), call->steps, call->nsteps);
             else if ((size_t)ix >= i)
                 lerr(l, ynode_get(sn, "index"),
