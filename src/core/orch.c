@@ -303,8 +303,7 @@ void orch_feed(struct orch *o, const struct orch_outcome *r)
     const struct model_step *st = step_at(o, o->current);
     if (r->transport != ORCH_OK) {
         bool timeout = r->transport == ORCH_ERR_TIMEOUT;
-        failed(o, timeout ? 504 : 502, st, 0, "step '%s' (%s) failed: %s (%s)", st->name,
-               st->call,
+        failed(o, timeout ? 504 : 502, st, 0, "step '%s' (%s) failed: %s (%s)", st->name, st->call,
                timeout ? "the upstream did not answer in time"
                        : "the upstream could not be reached or failed",
                r->error_name ? r->error_name : "error");

@@ -859,7 +859,8 @@ static void resolve_call(struct ld *l, const struct ynode *v, const char *str,
     char *ns = xstrndup(str, (size_t)(dot - str));
     const struct model_consumer *c = model_find_consumer(l->m, ns);
     if (c && !model_consumer_has_nameless_operation(c))
-        lerr(l, v, "call '%s' names no consumed operation: consumes namespace '%s' has no operation '%s'",
+        lerr(l, v,
+             "call '%s' names no consumed operation: consumes namespace '%s' has no operation '%s'",
              str, ns, dot + 1);
     free(ns);
 }
@@ -889,7 +890,7 @@ static void load_with(struct ld *l, const struct ynode *with, const struct model
 }
 
 /* Whether an outputParameters list (or an output's properties/items) gives some value of its
- * own (`value` that is no JSONPath, or `const`): then a call without `call` or `steps` is a mock. */
+ * own (a `value` that is no JSONPath, or `const`): a call without `call` or `steps` then mocks. */
 static bool outputs_give_values(const struct ynode *n)
 {
     if (absent(n))
@@ -940,7 +941,8 @@ static void load_step_lookup(struct ld *l, const struct ynode *n, struct model_s
     if (absent(f))
         return; /* every field of the matched entries */
     if (f->kind != YNODE_SEQUENCE) {
-        lerr(l, f, "expected a sequence of field names for 'outputParameters' of a lookup step, got %s",
+        lerr(l, f,
+             "expected a sequence of field names for 'outputParameters' of a lookup step, got %s",
              ynode_describe(f));
         return;
     }
@@ -948,8 +950,10 @@ static void load_step_lookup(struct ld *l, const struct ynode *n, struct model_s
     for (size_t i = 0; i < f->nitems; i++) {
         const struct ynode *it = f->items[i];
         if (it->kind != YNODE_SCALAR || it->len == 0)
-            lerr(l, it, "expected a field name for an entry of 'outputParameters' of a lookup step, got %s",
-                 ynode_describe(it));
+            lerr(
+                l, it,
+                "expected a field name for an entry of 'outputParameters' of a lookup step, got %s",
+                ynode_describe(it));
         else
             st->fields[st->nfields++] = sdup(l, it->str);
     }
@@ -1187,10 +1191,11 @@ static void load_call(struct ld *l, const struct ynode *n, const struct model_ex
             return;
         }
         if (!misspelt(l, n, "call") && !misspelt(l, n, "steps"))
-            lerr(l, at_key(n, "call"),
-                 "missing required key 'call' in %s (or 'steps' to orchestrate calls, 'ref' to "
-                 "use an aggregate function, or outputParameters with a 'value' to mock the answer)",
-                 where);
+            lerr(
+                l, at_key(n, "call"),
+                "missing required key 'call' in %s (or 'steps' to orchestrate calls, 'ref' to "
+                "use an aggregate function, or outputParameters with a 'value' to mock the answer)",
+                where);
         return;
     }
     if (absent(v))
