@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 
 import { startUpstream, closedPort } from './upstream.mjs';
-import { startProxy, repoRoot } from './capproxy.mjs';
+import { startProxy, repoRoot, sanitizerReport } from './capproxy.mjs';
 import { request, hangUp } from './client.mjs';
 import { connectHttp, connectStdio, callTool, closeClient, listAllTools, showResult, sleep, SCALE } from './mcp-helpers.mjs';
 
@@ -53,8 +53,9 @@ describe('orchestration and mocks', () => {
     px = await startProxy({ args: ARGS, env: { SHIP_BASE_URI: up.url } });
   });
   after(async () => {
-    await px?.stop?.();
+    const r = await px?.stop?.();
     await up?.close();
+    assert.equal(r?.sanitizer ?? null, null, r?.sanitizer);
   });
   beforeEach(() => {
     up.requests.length = 0;
@@ -170,7 +171,8 @@ describe('orchestration and mocks', () => {
         assert.equal(r.json.step, 'get-ship');
         assert.match(r.json.detail, /could not be reached/);
       } finally {
-        await dead.stop();
+        const s = await dead.stop();
+        assert.equal(s.sanitizer ?? null, null, s.sanitizer);
       }
     });
   });
@@ -180,7 +182,11 @@ describe('orchestration and mocks', () => {
     before(async () => {
       c = await connectStdio({ args: ARGS, env: { SHIP_BASE_URI: up.url } });
     });
-    after(async () => closeClient(c));
+    after(async () => {
+      await closeClient(c);
+      await c?.exit;
+      assert.equal(sanitizerReport(c?.lines || []), null);
+    });
 
     test('the orchestrated tool over stdio', T, async () => {
       const r = await callTool(c.client, 'get-ship-with-crew', { imo: SHIP.imo_number });
