@@ -43,7 +43,7 @@ struct ctx {
     size_t nres;
     char **owned; /* strings owned by this mapping (freed at the end) */
     size_t nowned;
-    size_t repeats; /* how often the query parameter the last lookup found was given */
+    size_t repeats;        /* how often the query parameter the last lookup found was given */
     char missing_ref[128]; /* a step's child: a {{<step>.<path>}} the scope does not have */
 };
 
@@ -1098,8 +1098,7 @@ int mapping_build(const struct runtime *rt, const struct rt_call *call,
     if (build_body(&c, out) < 0)
         goto out;
     if (c.missing_ref[0]) {
-        fail(&c, 502, c.missing_ref, "'%s' is not in the result of an earlier step",
-             c.missing_ref);
+        fail(&c, 502, c.missing_ref, "'%s' is not in the result of an earlier step", c.missing_ref);
         goto out;
     }
     rc = 0;

@@ -217,8 +217,8 @@ cJSON *mcptool_tool(const struct rt_call *call)
     if (t && t->label && *t->label)
         cJSON_AddStringToObject(r, "title", t->label);
     const char *desc = t && t->description ? t->description
-                       : call->op             ? call->op->description
-                                              : NULL;
+                       : call->op          ? call->op->description
+                                           : NULL;
     if (desc && *desc)
         cJSON_AddStringToObject(r, "description", desc);
     cJSON_AddItemToObject(r, "inputSchema", mcptool_input_schema(call));

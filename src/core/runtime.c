@@ -272,7 +272,7 @@ static int build_exposes(struct runtime *rt, struct diag *d)
                                               .op = op->call.target,
                                               .consumer = consumer_of(rt, op->call.target),
                                               .expose = ex,
-                                              .name = op->name              ? op->name
+                                              .name = op->name          ? op->name
                                                       : op->call.target ? op->call.target->name
                                                                         : res->path,
                                               .route_path = res->path,

@@ -21,6 +21,7 @@
 #include "core/mcptool.h"
 #include "core/session.h"
 #include "front/mcp_proto.h"
+#include "front/steps.h"
 #include "http/exchange.h"
 #include "http/reqcheck.h"
 #include "spec/config.h"
@@ -167,13 +168,48 @@ static void preflight(struct exchange *x, struct evhttp_request *req)
 struct http_call {
     const struct rt_call *call;
     cJSON *id;
+    struct orch *orch; /* an orchestrated tool's steps, else NULL */
 };
 
 static void http_call_free(void *arg)
 {
     struct http_call *hc = arg;
     cJSON_Delete(hc->id);
+    orch_free(hc->orch);
     free(hc);
+}
+
+static void http_step(struct exchange *x);
+
+/* One step's transfer is done: feed the executor, then send the next step or answer. */
+static void on_step_upstream(const struct upstream_result *res, void *arg)
+{
+    struct exchange *x = arg;
+    struct http_call *hc = exchange_ctx(x);
+    struct orch_outcome oc = steps_outcome(res);
+    orch_feed(hc->orch, &oc);
+    /* The finished transfer no longer reads its request: the next step builds a new one. */
+    outreq_deinit(exchange_out(x));
+    outreq_init(exchange_out(x), MAPPING_MAX_URL);
+    http_step(x);
+}
+
+static void http_step(struct exchange *x)
+{
+    struct http_call *hc = exchange_ctx(x);
+    struct metrics *metrics = loop_metrics(exchange_loop(x));
+    enum orch_state st = orch_next(hc->orch, exchange_out(x));
+    if (st == ORCH_SEND) {
+        if (exchange_forward(x, on_step_upstream) == 0)
+            return;
+        static const char msg[] = "the upstream request could not be started";
+        exchange_note_upstream(x, -1, "setup");
+        metrics_mcp_call(metrics, hc->call->name, "upstream_error");
+        reply_msg(x, 200, jsonrpc_result(hc->id, mcptool_text_result(msg, sizeof msg - 1, true)));
+        return;
+    }
+    metrics_mcp_call(metrics, hc->call->name, st == ORCH_DONE ? "ok" : "tool_error");
+    reply_msg(x, 200, mcpp_orch_response(hc->orch, st, hc->id));
 }
 
 static void on_tool_upstream(const struct upstream_result *res, void *arg)
@@ -214,6 +250,18 @@ static void http_tools_call(struct exchange *x, const struct rt_mcp_endpoint *ep
     hc->call = call;
     hc->id = cJSON_Duplicate(m->id, 1);
     exchange_set_ctx(x, hc, http_call_free);
+    if (call->kind != MODEL_CALL_SIMPLE) {
+        now = mcpp_start_orch(exchange_runtime(x), call, m, headers, nheaders, &hc->orch);
+        if (now) {
+            const cJSON *res = cJSON_GetObjectItemCaseSensitive(now, "result");
+            bool refused = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "isError"));
+            metrics_mcp_call(metrics, call->name, refused ? "invalid_arguments" : "ok");
+            reply_msg(x, 200, now);
+            return;
+        }
+        http_step(x);
+        return;
+    }
     if (exchange_forward(x, on_tool_upstream) < 0) {
         static const char msg[] = "the upstream request could not be started";
         exchange_note_upstream(x, -1, "setup");

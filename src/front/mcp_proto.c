@@ -50,6 +50,8 @@ cJSON *mcpp_prepare_call(const struct runtime *rt, const struct rt_mcp_endpoint 
         return r;
     }
     *callp = call;
+    if (call->kind != MODEL_CALL_SIMPLE)
+        return NULL; /* no one request: the transport runs mcpp_start_orch */
     struct mapping_input in = {
         .mcp = true,
         .headers = headers,
@@ -63,6 +65,52 @@ cJSON *mcpp_prepare_call(const struct runtime *rt, const struct rt_mcp_endpoint 
         return jsonrpc_error(m->id, JSONRPC_INTERNAL_ERROR, "the call could not be prepared");
     }
     return NULL;
+}
+
+/* <answer> (taken; NULL: nothing) as a tool result: its JSON text, and the object itself as
+ * structuredContent. */
+static cJSON *json_result(cJSON *answer)
+{
+    char *t = answer ? cJSON_PrintUnformatted(answer) : NULL;
+    cJSON *r = mcptool_text_result(t ? t : "", t ? strlen(t) : 0, false);
+    cJSON_free(t);
+    if (cJSON_IsObject(answer))
+        cJSON_AddItemToObject(r, "structuredContent", answer);
+    else
+        cJSON_Delete(answer);
+    return r;
+}
+
+cJSON *mcpp_start_orch(const struct runtime *rt, const struct rt_call *call,
+                       const struct jsonrpc_msg *m, const struct mapping_kv *headers,
+                       size_t nheaders, struct orch **op)
+{
+    const char *name;
+    const cJSON *args;
+    *op = NULL;
+    mcptool_call_params(m->params, &name, &args); /* checked by mcpp_prepare_call */
+    struct mapping_input in = {.mcp = true, .headers = headers, .nheaders = nheaders, .args = args};
+    struct mapping_error err;
+    if (mapping_check_inputs(rt, call, &in, &err) < 0)
+        return jsonrpc_result(m->id, mcptool_text_result(err.detail, strlen(err.detail), true));
+    cJSON *scope = mapping_scope(call, &in);
+    if (call->kind == MODEL_CALL_MOCK) {
+        cJSON *answer = orch_mock(call, scope);
+        cJSON_Delete(scope);
+        return jsonrpc_result(m->id, json_result(answer));
+    }
+    *op = orch_new(rt, call, scope, headers, nheaders);
+    return NULL;
+}
+
+cJSON *mcpp_orch_response(struct orch *o, enum orch_state st, const cJSON *id)
+{
+    if (st == ORCH_FAILED) {
+        const struct orch_failure *f = orch_failure(o);
+        return jsonrpc_result(id, mcptool_text_result(f->message, strlen(f->message), true));
+    }
+    int status;
+    return jsonrpc_result(id, json_result(orch_answer(o, &status)));
 }
 
 cJSON *mcpp_call_response(const struct rt_call *call, const cJSON *id,

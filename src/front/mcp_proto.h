@@ -14,6 +14,7 @@
 
 #include "core/jsonrpc.h"
 #include "core/mapping.h"
+#include "core/orch.h"
 #include "core/runtime.h"
 #include "http/upstream.h"
 
@@ -42,6 +43,15 @@ enum mcpp_action mcpp_dispatch(const struct rt_mcp_endpoint *ep, const struct js
 cJSON *mcpp_prepare_call(const struct runtime *rt, const struct rt_mcp_endpoint *ep,
                          const struct jsonrpc_msg *m, const struct mapping_kv *headers,
                          size_t nheaders, struct outreq *out, const struct rt_call **callp);
+/* A tools/call of an orchestrated or mock tool <call> (mcpp_prepare_call found it and built
+ * nothing): its arguments checked, then a mock's response, or NULL with <*op> started (the
+ * transport sends each request orch_next fills, and answers with mcpp_orch_response). */
+cJSON *mcpp_start_orch(const struct runtime *rt, const struct rt_call *call,
+                       const struct jsonrpc_msg *m, const struct mapping_kv *headers,
+                       size_t nheaders, struct orch **op);
+/* The response once <o> is done (the answer as text and, an object, structuredContent) or
+ * failed (a tool error naming the step). */
+cJSON *mcpp_orch_response(struct orch *o, enum orch_state st, const cJSON *id);
 /* The response for a finished upstream transfer. Failures name their kind, never a secret. */
 cJSON *mcpp_call_response(const struct rt_call *call, const cJSON *id,
                           const struct upstream_result *res);

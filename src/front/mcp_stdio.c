@@ -19,6 +19,7 @@
 #include "base/log.h"
 #include "core/mcptool.h"
 #include "front/mcp_proto.h"
+#include "front/steps.h"
 #include "http/loop.h"
 
 #define MCP_STDIO_MAX_PENDING (16u << 20) /* bytes queued for stdout before stdin pauses */
@@ -33,6 +34,7 @@ struct stdio_call {
     cJSON *id;
     struct outreq out;
     struct upstream_xfer *xfer;
+    struct orch *orch; /* an orchestrated tool's steps, else NULL */
 };
 
 struct stdio_srv {
@@ -88,8 +90,44 @@ static void stdio_call_free(struct stdio_call *sc)
     if (sc->xfer)
         upstream_cancel(sc->xfer);
     outreq_deinit(&sc->out);
+    orch_free(sc->orch);
     cJSON_Delete(sc->id);
     free(sc);
+}
+
+static void stdio_step(struct stdio_call *sc);
+
+/* One step's transfer is done: feed the executor, then send the next step or answer. */
+static void stdio_on_step(const struct upstream_result *res, void *arg)
+{
+    struct stdio_call *sc = arg;
+    sc->xfer = NULL;
+    struct orch_outcome oc = steps_outcome(res);
+    LOG_D("mcp-stdio: tool %s step %s: %s %ld", sc->call->name, orch_step_name(sc->orch),
+          res->error == UPSTREAM_OK ? "upstream status" : upstream_error_name(res->error),
+          res->error == UPSTREAM_OK ? res->status : -1L);
+    orch_feed(sc->orch, &oc);
+    /* The finished transfer no longer reads its request: the next step builds a new one. */
+    outreq_deinit(&sc->out);
+    outreq_init(&sc->out, MAPPING_MAX_URL);
+    stdio_step(sc);
+}
+
+static void stdio_step(struct stdio_call *sc)
+{
+    struct stdio_srv *s = sc->s;
+    enum orch_state st = orch_next(sc->orch, &sc->out);
+    if (st == ORCH_SEND) {
+        sc->xfer = loop_forward(s->loop, &sc->out, NULL, stdio_on_step, sc);
+        if (sc->xfer)
+            return;
+        static const char msg[] = "the upstream request could not be started";
+        stdio_send(s, jsonrpc_result(sc->id, mcptool_text_result(msg, sizeof msg - 1, true)));
+    } else {
+        stdio_send(s, mcpp_orch_response(sc->orch, st, sc->id));
+    }
+    stdio_call_free(sc);
+    stdio_maybe_finish(s);
 }
 
 static void stdio_on_upstream(const struct upstream_result *res, void *arg)
@@ -118,12 +156,25 @@ static void stdio_tools_call(struct stdio_srv *s, const struct jsonrpc_msg *m)
         free(sc);
         return;
     }
+    if (sc->call->kind != MODEL_CALL_SIMPLE) {
+        now = mcpp_start_orch(s->rt, sc->call, m, NULL, 0, &sc->orch);
+        if (now) {
+            stdio_send(s, now);
+            outreq_deinit(&sc->out);
+            free(sc);
+            return;
+        }
+    }
     sc->id = cJSON_Duplicate(m->id, 1);
     sc->next = s->calls;
     if (s->calls)
         s->calls->prev = sc;
     s->calls = sc;
     s->ninflight++;
+    if (sc->orch) {
+        stdio_step(sc);
+        return;
+    }
     /* No request id travels upstream from stdio. */
     sc->xfer = loop_forward(s->loop, &sc->out, NULL, stdio_on_upstream, sc);
     if (!sc->xfer) {

@@ -17,6 +17,8 @@
 #include "base/log.h"
 #include "core/forward.h"
 #include "core/mapping.h"
+#include "core/orch.h"
+#include "front/steps.h"
 #include "core/respmap.h"
 #include "core/router.h"
 #include "spec/urlenc.h"
@@ -179,6 +181,81 @@ static void rest_forward(struct exchange *x, struct evhttp_request *req, const s
     }
 }
 
+/* ---- orchestrated and mock calls: a chain of upstream transfers, or none ---- */
+
+static void orch_ctx_free(void *ctx)
+{
+    orch_free(ctx);
+}
+
+static void rest_step(struct exchange *x);
+
+/* One step's transfer is done: feed the executor, then send the next step or answer. */
+static void on_step_upstream(const struct upstream_result *res, void *arg)
+{
+    struct exchange *x = arg;
+    struct orch *o = exchange_ctx(x);
+    struct orch_outcome oc = steps_outcome(res);
+    orch_feed(o, &oc);
+    /* The finished transfer no longer reads its request: the next step builds a new one. */
+    outreq_deinit(exchange_out(x));
+    outreq_init(exchange_out(x), MAPPING_MAX_URL);
+    rest_step(x);
+}
+
+static void rest_step(struct exchange *x)
+{
+    struct orch *o = exchange_ctx(x);
+    switch (orch_next(o, exchange_out(x))) {
+    case ORCH_SEND:
+        if (exchange_forward(x, on_step_upstream) < 0) {
+            exchange_note_upstream(x, -1, "setup");
+            exchange_problem(x, 502, "the upstream request could not be started", NULL, NULL);
+        }
+        return;
+    case ORCH_DONE: {
+        int status;
+        cJSON *answer = orch_answer(o, &status);
+        if (answer)
+            exchange_reply_json(x, status, "application/json", answer);
+        else
+            exchange_reply(x, 204, NULL, NULL);
+        return;
+    }
+    case ORCH_FAILED: {
+        const struct orch_failure *f = orch_failure(o);
+        exchange_problem(x, f->status, f->message, f->param[0] ? f->param : NULL,
+                         orch_failure_extra(f));
+        return;
+    }
+    }
+}
+
+/* A call that is not one upstream request: checked like one, then a mock answers at once and
+ * an orchestration starts its first step. */
+static void rest_orchestrate(struct exchange *x, const struct rt_call *call,
+                             const struct mapping_input *in)
+{
+    const struct runtime *rt = exchange_runtime(x);
+    struct mapping_error err;
+    if (mapping_check_inputs(rt, call, in, &err) < 0) {
+        exchange_problem(x, err.status, err.detail, err.param, NULL);
+        return;
+    }
+    cJSON *scope = mapping_scope(call, in);
+    if (call->kind == MODEL_CALL_MOCK) {
+        cJSON *answer = orch_mock(call, scope);
+        cJSON_Delete(scope);
+        if (answer)
+            exchange_reply_json(x, 200, "application/json", answer);
+        else
+            exchange_reply(x, 204, NULL, NULL);
+        return;
+    }
+    exchange_set_ctx(x, orch_new(rt, call, scope, in->headers, in->nheaders), orch_ctx_free);
+    rest_step(x);
+}
+
 void rest_handle(struct evhttp_request *req, void *arg)
 {
     const struct front_listener *fl = arg;
@@ -276,6 +353,10 @@ void rest_handle(struct evhttp_request *req, void *arg)
         .raw_body = raw,
         .raw_body_len = raw ? blen : 0,
     };
+    if (call->kind != MODEL_CALL_SIMPLE) {
+        rest_orchestrate(x, call, &in);
+        goto out;
+    }
     struct mapping_error err;
     if (mapping_build(rt, call, &in, exchange_out(x), &err) < 0) {
         exchange_problem(x, err.status, err.detail, err.param, NULL);

@@ -246,8 +246,8 @@ static void validate_target(struct model *m, size_t ci, const char *str,
     const struct model_consumer *c = model_find_consumer(m, ns);
     if (!c && !nameless_consumer)
         diag_add(d, DIAG_ERROR, pos.file, pos.line, pos.col,
-                 "call '%s' names no consumed operation: no document consumes namespace '%s'",
-                 str, ns);
+                 "call '%s' names no consumed operation: no document consumes namespace '%s'", str,
+                 ns);
     else if (c && cap_index(m, c->cap) > ci && !model_consumer_has_nameless_operation(c))
         diag_add(d, DIAG_ERROR, pos.file, pos.line, pos.col,
                  "call '%s' names no consumed operation: consumes namespace '%s' (%s) has no "

@@ -1293,7 +1293,8 @@ static void resolve_call(struct ld *l, const struct ynode *v, const char *str,
     char *ns = xstrndup(str, (size_t)(dot - str));
     const struct model_consumer *c = model_find_consumer(l->m, ns);
     if (c && !model_consumer_has_nameless_operation(c))
-        lerr(l, v, "call '%s' names no consumed operation: consumes namespace '%s' has no operation '%s'",
+        lerr(l, v,
+             "call '%s' names no consumed operation: consumes namespace '%s' has no operation '%s'",
              str, ns, dot + 1);
     free(ns);
 }
@@ -1323,7 +1324,7 @@ static void load_with(struct ld *l, const struct ynode *with, const char *own_ns
 }
 
 /* Whether an outputParameters list (or an output's properties/items) gives some value of its
- * own (`value` that is no JSONPath, or `const`): then a call without `call` or `steps` is a mock. */
+ * own (a `value` that is no JSONPath, or `const`): a call without `call` or `steps` then mocks. */
 static bool outputs_give_values(const struct ynode *n)
 {
     if (absent(n))
@@ -1337,7 +1338,7 @@ static bool outputs_give_values(const struct ynode *n)
     if (n->kind != YNODE_MAPPING)
         return false;
     const struct ynode *v = ynode_get(n, "value");
-    if (!absent(ynode_get(n, "const")) || (!absent(v) && v->kind == YNODE_SCALAR && v->str[0] != '$'))
+    if (ynode_get(n, "const") || (!absent(v) && v->kind == YNODE_SCALAR && v->str[0] != '$'))
         return true;
     if (outputs_give_values(ynode_get(n, "items")))
         return true;
@@ -1374,7 +1375,8 @@ static void load_step_lookup(struct ld *l, const struct ynode *n, struct model_s
     if (absent(f))
         return; /* every field of the matched entries */
     if (f->kind != YNODE_SEQUENCE) {
-        lerr(l, f, "expected a sequence of field names for 'outputParameters' of a lookup step, got %s",
+        lerr(l, f,
+             "expected a sequence of field names for 'outputParameters' of a lookup step, got %s",
              ynode_describe(f));
         return;
     }
@@ -1382,8 +1384,10 @@ static void load_step_lookup(struct ld *l, const struct ynode *n, struct model_s
     for (size_t i = 0; i < f->nitems; i++) {
         const struct ynode *it = f->items[i];
         if (it->kind != YNODE_SCALAR || it->len == 0)
-            lerr(l, it, "expected a field name for an entry of 'outputParameters' of a lookup step, got %s",
-                 ynode_describe(it));
+            lerr(
+                l, it,
+                "expected a field name for an entry of 'outputParameters' of a lookup step, got %s",
+                ynode_describe(it));
         else
             st->fields[st->nfields++] = sdup(l, it->str);
     }
@@ -1447,18 +1451,18 @@ static long step_find(const struct model_step *steps, size_t n, const char *name
 /* Report that <what> '<ref>' (the value of <at>) names no step of <steps>[0..n), with the
  * closest step name when one is near. */
 static void step_unknown(struct ld *l, const struct ynode *at, const char *what, const char *ref,
-                         size_t len, const struct model_step *steps, size_t n)
+                         const char *name, size_t len, const struct model_step *steps, size_t n)
 {
-    char *name = xstrndup(ref, len);
+    char *word = xstrndup(name, len);
     struct util_closest c;
-    util_closest_init(&c, name);
+    util_closest_init(&c, word);
     for (size_t i = 0; i < n; i++)
         util_closest_add(&c, steps[i].name);
     if (c.best)
-        lerr(l, at, "%s '%s' names no step (did you mean '%s'?)", what, name, c.best);
+        lerr(l, at, "%s '%s' names no step (did you mean '%s'?)", what, ref, c.best);
     else
-        lerr(l, at, "%s '%s' names no step of this call", what, name);
-    free(name);
+        lerr(l, at, "%s '%s' names no step of this call", what, ref);
+    free(word);
 }
 
 /* A `$.<step>[.<path>]` reference <ref> (the value of <at>) must name one of the first <n>
@@ -1475,7 +1479,7 @@ static void step_ref_check(struct ld *l, const struct ynode *at, const char *wha
     size_t len = dot ? (size_t)(dot - name) : strlen(name);
     long i = step_find(all, nall, name, len);
     if (i < 0)
-        step_unknown(l, at, what, ref, strlen(ref), all, nall);
+        step_unknown(l, at, what, ref, name, len, all, nall);
     else if ((size_t)i >= n)
         lerr(l, at, "%s '%s' reads step '%s', which runs later: a step reads only earlier ones",
              what, ref, all[i].name);
@@ -1501,7 +1505,7 @@ static void check_steps(struct ld *l, const struct ynode *steps_n, const struct 
         if (st->index) {
             long ix = step_find(call->steps, call->nsteps, st->index, strlen(st->index));
             if (ix < 0)
-                step_unknown(l, ynode_get(sn, "index"), "lookup index", st->index,
+                step_unknown(l, ynode_get(sn, "index"), "lookup index", st->index, st->index,
                              strlen(st->index), call->steps, call->nsteps);
             else if ((size_t)ix >= i)
                 lerr(l, ynode_get(sn, "index"),
@@ -1509,8 +1513,8 @@ static void check_steps(struct ld *l, const struct ynode *steps_n, const struct 
                      "a step that ran before it",
                      st->index);
         }
-        /* `$.<step>.<path>`, or a Mustache template over the inputs (as the engine renders). */
-        if (st->lookup_value && !template_has_open(st->lookup_value))
+        /* `$.<step>.<path>`, else a text that may hold {{placeholders}} (as the engine). */
+        if (st->lookup_value && st->lookup_value[0] == '$')
             step_ref_check(l, ynode_get(sn, "lookupValue"), "lookupValue", st->lookup_value,
                            call->steps, call->nsteps, i);
     }
@@ -1623,10 +1627,11 @@ static void load_call(struct ld *l, const struct ynode *n, const char *own_ns,
             return;
         }
         if (!misspelt(l, n, "call") && !misspelt(l, n, "steps"))
-            lerr(l, at_key(n, "call"),
-                 "missing required key 'call' in %s (or 'steps' to orchestrate calls, 'ref' to "
-                 "use an aggregate function, or outputParameters with a 'value' to mock the answer)",
-                 where);
+            lerr(
+                l, at_key(n, "call"),
+                "missing required key 'call' in %s (or 'steps' to orchestrate calls, 'ref' to "
+                "use an aggregate function, or outputParameters with a 'value' to mock the answer)",
+                where);
         return;
     }
     if (absent(v)) {
