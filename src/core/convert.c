@@ -259,7 +259,10 @@ static char *html_text(xmlNodePtr n)
         strbuf_addc(&b, *s);
     }
     xmlFree(raw);
-    return strbuf_detach(&b, NULL);
+    /* The HTML parser lets bytes that are not the declared encoding through: JSON needs UTF-8. */
+    char *t = utf8_sanitize(b.data ? b.data : "", b.len);
+    strbuf_deinit(&b);
+    return t;
 }
 
 static bool is_el(xmlNodePtr n, const char *name)
@@ -905,6 +908,10 @@ out:
 static cJSON *from_json(struct cv *c, const char *body, size_t len)
 {
     size_t at = 0;
+    if (!utf8_valid(body, len, &at)) {
+        fail(c, "it is not valid UTF-8 text (byte %zu)", at);
+        return NULL;
+    }
     const char *refused = json_text_refusal(body, len, false, &at);
     if (refused) {
         fail(c, "it holds %s at byte %zu", refused, at);

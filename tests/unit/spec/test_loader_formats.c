@@ -35,8 +35,7 @@ static struct model *load(const char *fmt, const char *schema, struct diag *d,
                           "      operations:\n"
                           "      - method: GET\n"
                           "        call: up.get\n",
-                          *fmt ? "        outputRawFormat: " : "", fmt, *fmt ? "\n" : "",
-                          schema);
+                          *fmt ? "        outputRawFormat: " : "", fmt, *fmt ? "\n" : "", schema);
     struct model *m = model_new();
     diag_init(d);
     loader_load_buffer(m, "f.yaml", doc, strlen(doc), d);
@@ -92,7 +91,8 @@ static void test_schema_kept(void)
 {
     struct diag d;
     const struct model_operation *op;
-    struct model *m = load("html", "        outputSchema: \"div#main > table.products\"\n", &d, &op);
+    struct model *m =
+        load("html", "        outputSchema: \"div#main > table.products\"\n", &d, &op);
     CHECK(d.nerrors == 0);
     CHECK_STR(op ? op->output_schema : NULL, "div#main > table.products");
     diag_deinit(&d);
@@ -121,11 +121,13 @@ static void test_refused(void)
                  "f.yaml:13:23: error: invalid outputSchema CSS selector 'table[data-x]': '[' at "
                  "offset 5 is not supported (only tag, '*', '.class', '#id', the descendant and "
                  "'>' combinators, and ',')");
-    expect_error("html", "        outputSchema: \"table.\"\n",
-                 "invalid outputSchema CSS selector 'table.': expected a name after '.' at offset 6");
+    expect_error(
+        "html", "        outputSchema: \"table.\"\n",
+        "invalid outputSchema CSS selector 'table.': expected a name after '.' at offset 6");
     expect_error("html", "        outputSchema: \"> table\"\n",
                  "expected a tag name, '*', '.class' or '#id' at offset 0");
-    expect_error("[xml]", "", "f.yaml:12:26: error: expected a string for 'outputRawFormat', got a sequence");
+    expect_error("[xml]", "",
+                 "f.yaml:12:26: error: expected a string for 'outputRawFormat', got a sequence");
 }
 
 static void test_selector_xpath(void)
