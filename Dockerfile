@@ -29,6 +29,9 @@ RUN apt-get update \
         libcurl4-openssl-dev=${CURL_VERSION} \
         libyaml-dev \
         libcjson-dev \
+        libxml2-dev \
+        libcsv-dev \
+        libmd4c-dev \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -69,6 +72,9 @@ RUN apt-get update \
         libcurl4=${CURL_VERSION} \
         libyaml-0-2 \
         libcjson1 \
+        libxml2 \
+        libcsv3 \
+        libmd4c0 \
         ca-certificates \
         curl=${CURL_VERSION} \
     && rm -rf /var/lib/apt/lists/* \

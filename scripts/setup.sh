@@ -40,6 +40,9 @@ pkgs=(
     "libcurl4-openssl-dev:"
     "libcjson-dev:"
     "libyaml-dev:"
+    "libxml2-dev:"
+    "libcsv-dev:"
+    "libmd4c-dev:"
     "valgrind:valgrind"
 )
 if [ "$want_bench" = 1 ]; then
@@ -76,7 +79,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 # the build needs these pkg-config names (meson.build)
-for pc in libevent libevent_pthreads libcurl yaml-0.1 libcjson; do
+for pc in libevent libevent_pthreads libcurl yaml-0.1 libcjson libxml-2.0 md4c; do
     pkg-config --exists "$pc" || die "pkg-config cannot find $pc"
 done
 command -v node >/dev/null 2>&1 || die "node is not installed"

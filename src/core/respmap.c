@@ -6,10 +6,12 @@
  */
 #include "core/respmap.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "base/jsonnum.h"
 #include "base/util.h"
+#include "core/convert.h"
 #include "spec/jsonpath.h"
 #include "spec/template.h"
 #include "spec/typedval.h"
@@ -224,15 +226,39 @@ cJSON *respmap_outputs(const struct model_output *outs, size_t n, const cJSON *d
     return obj;
 }
 
+bool respmap_converts(const struct rt_call *call)
+{
+    return call->op && call->op->output_format != MODEL_FORMAT_JSON;
+}
+
+void respmap_convert_error(const struct rt_call *call, const char *body, size_t len, char *err,
+                           size_t errlen)
+{
+    char why[256];
+    cJSON *doc = convert_to_json(call->op->output_format, call->op->output_schema, body, len, why,
+                                 sizeof why);
+    cJSON_Delete(doc);
+    snprintf(err, errlen, "the upstream's %s could not be read: %s",
+             convert_format_label(call->op->output_format), doc ? "?" : why);
+}
+
 cJSON *respmap_apply(const struct rt_call *call, const char *body, size_t len)
 {
-    if (json_text_refusal(body, len, false, NULL))
-        return NULL; /* cannot be represented faithfully: the caller passes the text through */
-    cJSON *doc = cJSON_ParseWithLength(body, len);
-    if (!doc)
-        return NULL;
-    /* Integers beyond 2^53 (64-bit ids) keep the upstream's digits when re-encoded. */
-    jsonnum_keep_big_ints(doc, NULL, body, len);
+    cJSON *doc;
+    if (respmap_converts(call)) {
+        /* XML, CSV...: JSON first (NULL when unreadable: respmap_convert_error says why). */
+        doc = convert_to_json(call->op->output_format, call->op->output_schema, body, len, NULL, 0);
+        if (!doc)
+            return NULL;
+    } else {
+        if (json_text_refusal(body, len, false, NULL))
+            return NULL; /* cannot be represented faithfully: the caller passes the text through */
+        doc = cJSON_ParseWithLength(body, len);
+        if (!doc)
+            return NULL;
+        /* Integers beyond 2^53 (64-bit ids) keep the upstream's digits when re-encoded. */
+        jsonnum_keep_big_ints(doc, NULL, body, len);
+    }
     const struct model_call *mc = call->mcall;
     if (mc->noutputs == 0 || call->passthrough)
         return doc;

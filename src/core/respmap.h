@@ -6,6 +6,7 @@
 #ifndef CAPPROXY_RESPMAP_H
 #define CAPPROXY_RESPMAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <cjson/cJSON.h>
@@ -26,5 +27,12 @@ cJSON *respmap_apply(const struct rt_call *call, const char *body, size_t len);
  * answers 204). */
 cJSON *respmap_outputs(const struct model_output *outs, size_t n, const cJSON *doc,
                        const cJSON *scope);
+/* Whether <call>'s consumed operation answers another format than JSON (`outputRawFormat`):
+ * respmap_apply converts its body first (core/convert.h), and NULL from it then means the body
+ * could not be read, never "pass it through". */
+bool respmap_converts(const struct rt_call *call);
+/* Why respmap_apply gave NULL for such a call: "the upstream's XML could not be read: ...". */
+void respmap_convert_error(const struct rt_call *call, const char *body, size_t len, char *err,
+                           size_t errlen);
 
 #endif

@@ -136,6 +136,10 @@ static int endpoint_add(struct rt_mcp_endpoint *ep, struct rt_call *call, struct
 
 static bool outputs_passthrough(const struct model_call *mc)
 {
+    /* The exposed side speaks JSON: an XML, CSV... answer is always converted, even when no
+     * outputParameters shape it (respmap_apply). */
+    if (mc->target && mc->target->output_format != MODEL_FORMAT_JSON)
+        return false;
     if (mc->noutputs == 0)
         return true;
     const struct model_output *o = &mc->outputs[0];

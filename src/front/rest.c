@@ -134,6 +134,12 @@ static void on_upstream(const struct upstream_result *res, void *arg)
             exchange_reply_json(x, status, "application/json", mapped);
             return;
         }
+        if (respmap_converts(call)) { /* the document says XML, CSV...: never passed on raw */
+            char why[384];
+            respmap_convert_error(call, body, len, why, sizeof why);
+            exchange_problem(x, 502, why, NULL, NULL);
+            return;
+        }
     }
     exchange_reply(x, status, res->content_type, res->body);
 }

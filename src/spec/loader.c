@@ -21,6 +21,7 @@
 #include "spec/checks.h"
 #include "spec/jsonpath.h"
 #include "spec/location.h"
+#include "spec/selector.h"
 #include "spec/template.h"
 #include "spec/typedval.h"
 #include "spec/urlenc.h"
@@ -940,6 +941,52 @@ static const char *load_path(struct ld *l, const struct ynode *map, const char *
     return path;
 }
 
+/* `outputRawFormat` and `outputSchema`: what the upstream answers and, for html and markdown,
+ * what part of it to read. Avro and protobuf are refused here rather than at the first call. */
+static void load_format(struct ld *l, const struct ynode *n, struct model_operation *op)
+{
+    static const char *const known[] = {"json", "xml",  "csv",      "tsv",  "psv",
+                                        "yaml", "html", "markdown", "avro", "protobuf"};
+    const struct ynode *v = ynode_get(n, "outputRawFormat");
+    op->output_raw_format = opt_str(l, n, "outputRawFormat");
+    op->output_schema = opt_str(l, n, "outputSchema");
+    op->output_format = MODEL_FORMAT_JSON;
+    if (!op->output_raw_format)
+        return;
+    int f = model_format_parse(op->output_raw_format);
+    if (f >= 0) {
+        op->output_format = (enum model_format)f;
+    } else if (str_eq_ci(op->output_raw_format, "avro")) {
+        lerr(l, v,
+             "outputRawFormat 'avro' is not supported: capproxy has no Avro decoder (reading "
+             "Avro binary needs the writer's schema from outputSchema); have the upstream "
+             "answer JSON");
+        return;
+    } else if (str_eq_ci(op->output_raw_format, "protobuf")) {
+        lerr(l, v,
+             "outputRawFormat 'protobuf' is not supported: decoding Protocol Buffers in C "
+             "needs code generated from the .proto file, and no library reads a .proto at run "
+             "time; have the upstream answer JSON");
+        return;
+    } else {
+        const char *close = util_closest(op->output_raw_format, known, UTIL_ARRAY_LEN(known));
+        lerr(l, v,
+             "unknown outputRawFormat '%s'%s%s%s; expected one of json, xml, csv, tsv, psv, "
+             "yaml, html, markdown",
+             op->output_raw_format, close ? " (did you mean '" : "", close ? close : "",
+             close ? "'?)" : "");
+        return;
+    }
+    if (op->output_format == MODEL_FORMAT_HTML && op->output_schema) {
+        char why[160];
+        char *xp = selector_to_xpath(op->output_schema, why, sizeof why);
+        if (!xp)
+            lerr(l, ynode_get(n, "outputSchema"), "invalid outputSchema CSS selector '%s': %s",
+                 op->output_schema, why);
+        free(xp);
+    }
+}
+
 static void load_operation(struct ld *l, const struct ynode *n, const struct ynode *key,
                            struct model_operation *op)
 {
@@ -951,7 +998,7 @@ static void load_operation(struct ld *l, const struct ynode *n, const struct yno
     load_params(l, ynode_get(n, "inputParameters"), &keys_consumed_param, &op->params,
                 &op->nparams);
     load_body(l, ynode_get(n, "body"), &op->body);
-    op->output_raw_format = opt_str(l, n, "outputRawFormat");
+    load_format(l, n, op);
     load_outputs(l, ynode_get(n, "outputParameters"), "outputParameters", &op->outputs,
                  &op->noutputs);
 }

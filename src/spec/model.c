@@ -112,6 +112,25 @@ const char *model_type_name(enum model_type t)
     return (unsigned)t < UTIL_ARRAY_LEN(type_names) ? type_names[t] : "any";
 }
 
+static const char *const format_names[] = {
+    [MODEL_FORMAT_JSON] = "json", [MODEL_FORMAT_XML] = "xml",   [MODEL_FORMAT_CSV] = "csv",
+    [MODEL_FORMAT_TSV] = "tsv",   [MODEL_FORMAT_PSV] = "psv",   [MODEL_FORMAT_YAML] = "yaml",
+    [MODEL_FORMAT_HTML] = "html", [MODEL_FORMAT_MARKDOWN] = "markdown",
+};
+
+int model_format_parse(const char *s)
+{
+    for (int i = 0; i < (int)UTIL_ARRAY_LEN(format_names); i++)
+        if (str_eq_ci(s, format_names[i]))
+            return i;
+    return -1;
+}
+
+const char *model_format_name(enum model_format f)
+{
+    return (unsigned)f < UTIL_ARRAY_LEN(format_names) ? format_names[f] : "?";
+}
+
 struct model_consumer *model_find_consumer(const struct model *m, const char *ns)
 {
     for (size_t i = 0; i < m->ncaps; i++)

@@ -154,6 +154,9 @@ struct model_operation {
     struct model_body body;
     const char *output_raw_format; /* NULL when absent */
     enum model_format output_format; /* parsed output_raw_format (JSON when absent) */
+    const char *output_schema;       /* `outputSchema`: html: a CSS selector scoping the tables;
+                                        markdown: a heading prefix filtering the sections;
+                                        NULL when absent */
     struct model_output *outputs;
     size_t noutputs;
     struct model_resource *resource; /* back pointer */
@@ -418,6 +421,9 @@ int model_in_parse(const char *s); /* -1 when unknown */
 const char *model_in_name(enum model_in in);
 enum model_type model_type_parse(const char *s); /* unknown -> MODEL_TYPE_ANY */
 const char *model_type_name(enum model_type t);
+/* "xml" -> MODEL_FORMAT_XML (case-insensitive); -1 when not one capproxy converts. */
+int model_format_parse(const char *s);
+const char *model_format_name(enum model_format f);
 
 /* Resolve "<ns>.<operation>" against every capability; NULL when not found. The namespace may
  * itself contain dots: the split is at the last dot. */
