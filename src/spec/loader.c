@@ -560,15 +560,36 @@ static void load_output_max_length(struct ld *l, const struct ynode *v, struct m
     o->max_length = (size_t)max;
 }
 
+/* Whether sequence <v> lists named outputs: `items: [{name: a, ...}, {name: b, ...}]`, the
+ * orchestrated form of an array of objects (each element has those properties). */
+static bool named_outputs(const struct ynode *v)
+{
+    for (size_t i = 0; i < v->nitems; i++)
+        if (v->items[i]->kind != YNODE_MAPPING || absent(ynode_get(v->items[i], "name")))
+            return false;
+    return v->nitems > 0;
+}
+
 /* `items:` or `values:`: one output description (`items` also as a one-entry sequence, the
- * shape the reference examples use). */
+ * shape the reference examples use, or as a list of named outputs: an object element with
+ * those properties, as the reference engine's orchestrated form has it). */
 static struct model_output *load_output_one(struct ld *l, const struct ynode *v, const char *key)
 {
+    if (!strcmp(key, "items") && v->kind == YNODE_SEQUENCE && named_outputs(v)) {
+        struct model_output *obj = arena_alloc(&l->m->arena, sizeof *obj);
+        memset(obj, 0, sizeof *obj);
+        obj->pos = pos_of(l, v);
+        obj->type = MODEL_TYPE_OBJECT;
+        load_outputs(l, v, "items", &obj->properties, &obj->nproperties);
+        return obj;
+    }
     if (!strcmp(key, "items") && v->kind == YNODE_SEQUENCE && v->nitems == 1)
         v = v->items[0];
     if (v->kind != YNODE_MAPPING) {
         if (!strcmp(key, "items"))
-            lerr(l, v, "expected a mapping (or a one-entry sequence) for 'items', got %s",
+            lerr(l, v,
+                 "expected a mapping, a one-entry sequence or a list of named outputs for 'items', "
+                 "got %s",
                  ynode_describe(v));
         else
             lerr(l, v, "expected a mapping for '%s', got %s", key, ynode_describe(v));
@@ -1622,7 +1643,8 @@ static void load_steps(struct ld *l, const struct ynode *n, const char *own_ns,
     call->nsteps = n->nitems;
     bool ok = true;
     for (size_t i = 0; i < n->nitems; i++)
-        if (!want_map(l, n->items[i], "steps") || !load_step(l, n->items[i], own_ns, &call->steps[i]))
+        if (!want_map(l, n->items[i], "steps") ||
+            !load_step(l, n->items[i], own_ns, &call->steps[i]))
             ok = false;
     if (ok)
         call->kind = MODEL_CALL_STEPS;

@@ -113,8 +113,9 @@ const char *model_type_name(enum model_type t)
 }
 
 static const char *const format_names[] = {
-    [MODEL_FORMAT_JSON] = "json", [MODEL_FORMAT_XML] = "xml",   [MODEL_FORMAT_CSV] = "csv",
-    [MODEL_FORMAT_TSV] = "tsv",   [MODEL_FORMAT_PSV] = "psv",   [MODEL_FORMAT_YAML] = "yaml",
+    [MODEL_FORMAT_JSON] = "json", [MODEL_FORMAT_XML] = "xml",
+    [MODEL_FORMAT_CSV] = "csv",   [MODEL_FORMAT_TSV] = "tsv",
+    [MODEL_FORMAT_PSV] = "psv",   [MODEL_FORMAT_YAML] = "yaml",
     [MODEL_FORMAT_HTML] = "html", [MODEL_FORMAT_MARKDOWN] = "markdown",
 };
 

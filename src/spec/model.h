@@ -99,13 +99,13 @@ struct model_output {
 
 enum model_body_kind {
     MODEL_BODY_NONE,
-    MODEL_BODY_TEMPLATE,  /* a raw Mustache string */
-    MODEL_BODY_JSON,      /* {type: json, data} */
-    MODEL_BODY_TEXT,      /* {type: text, data: string} */
-    MODEL_BODY_XML,       /* {type: xml, data: string} */
-    MODEL_BODY_SPARQL,    /* {type: sparql, data: string} */
-    MODEL_BODY_FORM,      /* {type: formUrlEncoded, data: {name: value}} */
-    MODEL_BODY_MULTIPART  /* {type: multipartForm, data: [{name, value, filename, contentType}]} */
+    MODEL_BODY_TEMPLATE, /* a raw Mustache string */
+    MODEL_BODY_JSON,     /* {type: json, data} */
+    MODEL_BODY_TEXT,     /* {type: text, data: string} */
+    MODEL_BODY_XML,      /* {type: xml, data: string} */
+    MODEL_BODY_SPARQL,   /* {type: sparql, data: string} */
+    MODEL_BODY_FORM,     /* {type: formUrlEncoded, data: {name: value}} */
+    MODEL_BODY_MULTIPART /* {type: multipartForm, data: [{name, value, filename, contentType}]} */
 };
 
 /* One part of a multipartForm body; <value> may hold {{x}}. */
@@ -152,7 +152,7 @@ struct model_operation {
     struct model_param *params;
     size_t nparams;
     struct model_body body;
-    const char *output_raw_format; /* NULL when absent */
+    const char *output_raw_format;   /* NULL when absent */
     enum model_format output_format; /* parsed output_raw_format (JSON when absent) */
     const char *output_schema;       /* `outputSchema`: html: a CSS selector scoping the tables;
                                         markdown: a heading prefix filtering the sections;
@@ -293,7 +293,7 @@ struct model_forward {
 };
 
 struct model_rest_resource {
-    const char *path; /* as written, e.g. /v1/v2/oauth-clients/{clientid}/users */
+    const char *path;              /* as written, e.g. /v1/v2/oauth-clients/{clientid}/users */
     struct model_forward *forward; /* NULL when absent */
     const char *name;
     const char *description;
@@ -369,7 +369,7 @@ struct model_function {
     const char *name;
     const char *description;
     struct model_semantics semantics;
-    struct model_call call; /* its inputParameters, call/steps/mock outputs */
+    struct model_call call;            /* its inputParameters, call/steps/mock outputs */
     struct model_aggregate *aggregate; /* back pointer */
     struct model_pos pos;
 };

@@ -506,7 +506,8 @@ static const struct bad_case bad_cases[] = {
     {"auth-unknown.yaml", "8:13: error: unknown authentication type 'oauth2', expected bearer, "
                           "basic or apikey"},
     {"with-mapping.yaml", "31:13: error: expected a scalar for 'with' entry 'id', got a mapping"},
-    {"body-unknown-type.yaml", "14:17: error: unknown body type 'formurlencoded' (did you mean 'formUrlEncoded'?)"},
+    {"body-unknown-type.yaml",
+     "14:17: error: unknown body type 'formurlencoded' (did you mean 'formUrlEncoded'?)"},
     {"alias-bomb.yaml", "8:22: error: document too large: more than 500000 nodes (aliases counted "
                         "expanded)"},
     {"alias-recursive.yaml", "3:9: error: alias '*c' names no anchor defined before it (an alias "

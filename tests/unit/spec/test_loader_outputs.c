@@ -81,6 +81,45 @@ static void check_error(const char *outs, const char *want)
     diag_deinit(&d);
 }
 
+/* `items` as a list of named outputs (the orchestrated form of tutorial step 7): each element
+ * is an object with those properties. */
+static void test_items_named_list(void)
+{
+    struct diag d;
+    struct model *m = load("            - name: crew\n"
+                           "              type: array\n"
+                           "              mapping: $.crew\n"
+                           "              items:\n"
+                           "                - {name: fullName, type: string, mapping: $.n}\n"
+                           "                - {name: role, type: string}\n",
+                           &d);
+    CHECK(m != NULL);
+    if (!m) {
+        diag_print(&d, stderr);
+        diag_deinit(&d);
+        return;
+    }
+    const struct model_output *o = &tool_call(m)->outputs[0];
+    CHECK(o->items != NULL);
+    CHECK(o->items && o->items->type == MODEL_TYPE_OBJECT);
+    CHECK(o->items && o->items->nproperties == 2);
+    if (o->items && o->items->nproperties == 2) {
+        CHECK_STR(o->items->properties[0].name, "fullName");
+        CHECK_STR(o->items->properties[0].mapping, "$.n");
+        CHECK_STR(o->items->properties[1].name, "role");
+    }
+    model_free(m);
+    diag_deinit(&d);
+    /* A list mixing named and unnamed entries is no element description. */
+    check_error("            - name: crew\n"
+                "              type: array\n"
+                "              items:\n"
+                "                - {name: a, type: string}\n"
+                "                - {type: string}\n",
+                "23:17: error: expected a mapping, a one-entry sequence or a list of named outputs "
+                "for 'items', got a sequence");
+}
+
 static void test_loaded_fields(void)
 {
     struct diag d;
@@ -192,7 +231,8 @@ static void test_errors(void)
     check_error("            - {name: a, type: number, mapping: $.a, maxLength: 3}\n", want);
     /* items and values. */
     snprintf(want, sizeof want,
-             "%d:59: error: expected a mapping (or a one-entry sequence) for 'items', got a "
+             "%d:59: error: expected a mapping, a one-entry sequence or a list of named outputs "
+             "for 'items', got a "
              "scalar",
              L0);
     check_error("            - {name: a, type: array, mapping: $.a, items: string}\n", want);
@@ -236,5 +276,6 @@ int main(void)
 {
     RUN(test_loaded_fields());
     RUN(test_errors());
+    RUN(test_items_named_list());
     return harness_report();
 }
