@@ -12,6 +12,7 @@
 #include "base/httpstatus.h"
 #include "base/jsonnum.h"
 #include "base/util.h"
+#include "core/convert.h"
 #include "core/respmap.h"
 #include "spec/template.h"
 
@@ -317,7 +318,23 @@ void orch_feed(struct orch *o, const struct orch_outcome *r)
                st->name, st->call, r->status, httpstatus_text((int)r->status));
         return;
     }
-    cJSON *doc = parse_body(r);
+    cJSON *doc;
+    const struct model_operation *op = st->target;
+    if (op->output_format != MODEL_FORMAT_JSON && r->len > 0) {
+        /* The step's answer is in the format its operation declares: read as JSON first, so
+         * later steps and mappings address it like any JSON answer. */
+        char why[256];
+        doc =
+            convert_to_json(op->output_format, op->output_schema, r->body, r->len, why, sizeof why);
+        if (!doc) {
+            failed(o, 502, st, r->status,
+                   "step '%s' (%s) failed: the upstream's %s could not be read: %s", st->name,
+                   st->call, convert_format_label(op->output_format), why);
+            return;
+        }
+    } else {
+        doc = parse_body(r);
+    }
     cJSON_Delete(o->last);
     o->last = cJSON_Duplicate(doc, 1);
     o->last_status = (int)r->status;

@@ -112,7 +112,7 @@ describe('aggregates: a ref that names no function fails validation', () => {
 
 // Needs output parameters with a static or template `value` (mock mode), which the output
 // shaping branch (i10-output) loads; the loader refuses them until then. Unskip after that merge.
-describe('aggregates: a mock function behind a REST operation and an MCP tool', { skip: 'needs mock output values from i10-output' }, () => {
+describe('aggregates: a mock function behind a REST operation and an MCP tool', () => {
   let up;
   let px;
   let c;

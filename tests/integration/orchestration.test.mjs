@@ -30,10 +30,18 @@ const CREW = [
   { crewId: 'CR-3', fullName: 'Alan Turing', role: 'navigator', salary: 3 },
 ];
 
-/** The registry: /ships/<imo> and /crew; anything else 404. */
+const MANIFEST = '<manifest><item><code>C-1</code><kg>120</kg></item><item><code>C-2</code><kg>80</kg></item></manifest>';
+
+/** The registry: /ships/<imo>, /crew and the XML /manifests/<imo>; anything else 404. */
 function registry(rec) {
   if (rec.path === `/ships/${SHIP.imo_number}`) return { status: 200, body: SHIP };
   if (rec.path === '/crew') return { status: 200, body: CREW };
+  if (rec.path === `/manifests/${SHIP.imo_number}`) {
+    return { status: 200, headers: { 'content-type': 'application/xml' }, body: MANIFEST };
+  }
+  if (rec.path === '/manifests/IMO-BROKEN') {
+    return { status: 200, headers: { 'content-type': 'application/xml' }, body: '<manifest><item>' };
+  }
   return { status: 404, body: { error: 'not found' } };
 }
 
@@ -75,6 +83,26 @@ describe('orchestration and mocks', () => {
       assert.equal(up.requests[0].path, `/ships/${SHIP.imo_number}`);
       assert.equal(up.requests[1].path, '/crew');
       assert.deepEqual(up.requests[1].query, { vessel: ['Northern Star'], flag: ['NO'] });
+    });
+
+    test('a step whose operation answers XML is read as JSON before the mappings', T, async () => {
+      const r = await request(px.restUrl, `/ships/${SHIP.imo_number}/cargo`);
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(r.json, {
+        name: SHIP.vessel_name,
+        cargo: [{ code: 'C-1', kg: '120' }, { code: 'C-2', kg: '80' }],
+      });
+      assert.deepEqual(up.requests.map((q) => q.path), [`/ships/${SHIP.imo_number}`, `/manifests/${SHIP.imo_number}`]);
+    });
+
+    test('a step whose XML cannot be read: 502 naming the step and the format', T, async () => {
+      up.handle((rec) => (rec.path.startsWith('/ships/')
+        ? { status: 200, body: { ...SHIP, imo_number: 'IMO-BROKEN' } }
+        : registry(rec)));
+      const r = await request(px.restUrl, `/ships/${SHIP.imo_number}/cargo`);
+      assert.equal(r.status, 502, r.text);
+      assert.equal(r.json.step, 'manifest');
+      assert.match(r.json.detail, /step 'manifest' \(shipyard-registry\.get-manifest\) failed: the upstream's XML could not be read/);
     });
 
     test('a failing step ends the call: 404 kept, the problem names the step; nothing more is sent', T, async () => {
