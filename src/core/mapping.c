@@ -283,26 +283,32 @@ static const char *render(struct ctx *c, const char *tpl, size_t *len)
 
 /* ---- resolving parameters ---- */
 
+/* The value `with` entry <w> gives. */
+static bool resolve_with(struct ctx *c, const struct model_with *w, struct val *v)
+{
+    *v = (struct val){VAL_NONE, NULL, 0, NULL};
+    switch (w->kind) {
+    case MODEL_WITH_REF:
+        return input_find(c, w->ref, v);
+    case MODEL_WITH_TEMPLATE:
+        v->kind = VAL_TEXT;
+        v->s = render(c, w->text, &v->len);
+        return true;
+    case MODEL_WITH_LITERAL:
+        if (!w->literal || cJSON_IsNull(w->literal))
+            return false;
+        *v = (struct val){VAL_JSON, NULL, 0, w->literal};
+        return true;
+    }
+    return false;
+}
+
 static bool resolve(struct ctx *c, const struct rt_param *rp, struct val *v)
 {
     const struct model_param *p = rp->p;
-    const struct model_with *w = rp->with;
     *v = (struct val){VAL_NONE, NULL, 0, NULL};
-    if (w) {
-        switch (w->kind) {
-        case MODEL_WITH_REF:
-            return input_find(c, w->ref, v);
-        case MODEL_WITH_TEMPLATE:
-            v->kind = VAL_TEXT;
-            v->s = render(c, w->text, &v->len);
-            return true;
-        case MODEL_WITH_LITERAL:
-            if (!w->literal || cJSON_IsNull(w->literal))
-                return false;
-            *v = (struct val){VAL_JSON, NULL, 0, w->literal};
-            return true;
-        }
-    }
+    if (rp->with)
+        return resolve_with(c, rp->with, v);
     if (p->value) {
         v->kind = VAL_TEXT;
         v->s = render(c, p->value, &v->len);
@@ -526,9 +532,12 @@ static int path_lookup(void *arg, const char *name, size_t len, struct strbuf *o
     const struct val *v = resolved_find(pc->c, n, MODEL_IN_PATH);
     struct val in;
     int rc = 1;
+    /* An undeclared placeholder: its `with` entry (as the reference engine fills it), else
+     * the input of its name. */
+    const struct model_with *w = v ? NULL : model_call_with(pc->c->call->mcall, n);
     if (v) {
         rc = strbuf_add(out, v->s, v->len);
-    } else if (input_find(pc->c, n, &in)) {
+    } else if (w ? resolve_with(pc->c, w, &in) : input_find(pc->c, n, &in)) {
         size_t tlen;
         const char *t = val_cstr(pc->c, &in, &tlen);
         if (!urlenc_segment_value_ok(t, tlen)) {

@@ -549,8 +549,17 @@ static void names_path_var(void *arg, const char *name, size_t len)
 {
     struct names *s = arg;
     char *n = xstrndup(name, len);
-    if (!model_op_param(s->call->op, n))
-        names_add(s, name, len); /* an undeclared placeholder takes the same-named input */
+    if (!model_op_param(s->call->op, n)) {
+        /* An undeclared placeholder takes its `with` entry (what that reads is the input),
+         * else the same-named input. */
+        const struct model_with *w = model_call_with(s->call->mcall, n);
+        if (w && w->kind == MODEL_WITH_REF)
+            names_add(s, w->ref, strlen(w->ref));
+        else if (w && w->kind == MODEL_WITH_TEMPLATE)
+            names_template(s, w->text);
+        else if (!w)
+            names_add(s, name, len);
+    }
     free(n);
 }
 
