@@ -10,25 +10,8 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "testfs.h"
 #include "testrt.h"
-
-static char tmp[64];
-
-static void put(const char *rel, const char *text)
-{
-    char *path = xasprintf("%s/%s", tmp, rel);
-    for (char *slash = strchr(path + strlen(tmp) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-        *slash = '\0';
-        mkdir(path, 0700);
-        *slash = '/';
-    }
-    FILE *fp = fopen(path, "w");
-    if (fp) {
-        fputs(text, fp);
-        fclose(fp);
-    }
-    free(path);
-}
 
 /* A document at <rel> whose binds are <binds>; its consumer sends {{TOKEN}} as a bearer
  * credential and {{VERSION}} in a header. */
@@ -52,7 +35,7 @@ static void put_doc(const char *rel, const char *binds)
                            "      namespace: t\n"
                            "      tools: [{name: t, description: d, call: api.get}]\n",
                            binds);
-    put(rel, text);
+    testfs_put(rel, text);
     free(text);
 }
 
@@ -60,7 +43,7 @@ static void put_doc(const char *rel, const char *binds)
 static struct runtime *build(const char *rel, struct diag *d)
 {
     struct config cfg;
-    char *path = xasprintf("%s/%s", tmp, rel);
+    char *path = xasprintf("%s/%s", testfs_dir, rel);
     struct model *m = model_new();
     struct runtime *rt = NULL;
     config_defaults(&cfg);
@@ -81,7 +64,7 @@ static const char *var(const struct runtime *rt, const char *name)
 
 static bool has(const struct diag *d, const char *where, const char *msg)
 {
-    char *want = xasprintf("%s/%s: error: %s", tmp, where, msg);
+    char *want = xasprintf("%s/%s: error: %s", testfs_dir, where, msg);
     bool ok = diag_contains(d, want);
     if (!ok) {
         fprintf(stderr, "missing: %s\ngot:\n", want);
@@ -94,11 +77,11 @@ static bool has(const struct diag *d, const char *where, const char *msg)
 static void test_yaml_and_json(void)
 {
     struct diag d;
-    put("a/shared/secrets.yaml", "token: \"s3cr3t-yaml\"\n"
-                                 "version: 1.0\n"
-                                 "flag: true\n");
-    put("a/secrets.json", "{\"token\": \"s3cr3t-json\", \"n\": 42, \"b\": false}");
-    char *abs = xasprintf("%s/a/secrets.json", tmp);
+    testfs_put("a/shared/secrets.yaml", "token: \"s3cr3t-yaml\"\n"
+                                        "version: 1.0\n"
+                                        "flag: true\n");
+    testfs_put("a/secrets.json", "{\"token\": \"s3cr3t-json\", \"n\": 42, \"b\": false}");
+    char *abs = xasprintf("%s/a/secrets.json", testfs_dir);
     char *binds = xasprintf("  - namespace: y\n"
                             "    location: file:///./shared/secrets.yaml\n"
                             "    keys: {VERSION: version, FLAG: flag}\n"
@@ -144,9 +127,9 @@ static void test_refusals(void)
     struct runtime *rt;
     char *msg;
 
-    put("b/s.yaml", "token: \"the-secret-value\"\n"
-                    "nested: {a: 1}\n"
-                    "empty:\n");
+    testfs_put("b/s.yaml", "token: \"the-secret-value\"\n"
+                           "nested: {a: 1}\n"
+                           "empty:\n");
     put_doc("b/keys.yaml", "  - namespace: s\n"
                            "    location: file:///./s.yaml\n"
                            "    keys:\n"
@@ -156,16 +139,17 @@ static void test_refusals(void)
                            "      E: empty\n");
     rt = build("b/keys.yaml", &d);
     CHECK(rt == NULL);
-    msg =
-        xasprintf("bind variable 'VERSION': key 'versoin' is not in binds file '%s/b/s.yaml'", tmp);
+    msg = xasprintf("bind variable 'VERSION': key 'versoin' is not in binds file '%s/b/s.yaml'",
+                    testfs_dir);
     CHECK(has(&d, "b/keys.yaml:7:7", msg));
     free(msg);
     msg = xasprintf("bind variable 'N': key 'nested' is not a string, number or boolean in binds "
                     "file '%s/b/s.yaml'",
-                    tmp);
+                    testfs_dir);
     CHECK(has(&d, "b/keys.yaml:8:7", msg));
     free(msg);
-    msg = xasprintf("bind variable 'E': key 'empty' has no value in binds file '%s/b/s.yaml'", tmp);
+    msg = xasprintf("bind variable 'E': key 'empty' has no value in binds file '%s/b/s.yaml'",
+                    testfs_dir);
     CHECK(has(&d, "b/keys.yaml:9:7", msg));
     free(msg);
     /* Never a value in a message. */
@@ -179,27 +163,28 @@ static void test_refusals(void)
                               "    keys: {TOKEN: token, VERSION: v}\n");
     rt = build("b/missing.yaml", &d);
     CHECK(rt == NULL);
-    msg = xasprintf("cannot read binds file '%s/b/nope.json': No such file or directory", tmp);
+    msg =
+        xasprintf("cannot read binds file '%s/b/nope.json': No such file or directory", testfs_dir);
     CHECK(has(&d, "b/missing.yaml:3:5", msg));
     free(msg);
     CHECK(d.nerrors == 1); /* not once more per key */
     runtime_free(rt);
     diag_deinit(&d);
 
-    put("b/dir.json/x", "");
+    testfs_put("b/dir.json/x", "");
     put_doc("b/notfile.yaml", "  - namespace: s\n"
                               "    location: file:///./dir.json\n"
                               "    keys: {TOKEN: token}\n");
     rt = build("b/notfile.yaml", &d);
     CHECK(rt == NULL);
-    msg = xasprintf("binds file '%s/b/dir.json' is not a regular file", tmp);
+    msg = xasprintf("binds file '%s/b/dir.json' is not a regular file", testfs_dir);
     CHECK(has(&d, "b/notfile.yaml:3:5", msg));
     free(msg);
     runtime_free(rt);
     diag_deinit(&d);
 
-    put("b/list.yaml", "- a\n- b\n");
-    put("b/list.json", "[1, 2]");
+    testfs_put("b/list.yaml", "- a\n- b\n");
+    testfs_put("b/list.json", "[1, 2]");
     put_doc("b/shape.yaml", "  - namespace: s\n"
                             "    location: file:///./list.yaml\n"
                             "    keys: {TOKEN: a}\n"
@@ -210,10 +195,11 @@ static void test_refusals(void)
     CHECK(rt == NULL);
     msg = xasprintf("binds file '%s/b/list.yaml' must hold a mapping of keys to values, got a "
                     "sequence",
-                    tmp);
+                    testfs_dir);
     CHECK(has(&d, "b/shape.yaml:3:5", msg));
     free(msg);
-    msg = xasprintf("binds file '%s/b/list.json' must hold a JSON object of keys to values", tmp);
+    msg = xasprintf("binds file '%s/b/list.json' must hold a JSON object of keys to values",
+                    testfs_dir);
     CHECK(has(&d, "b/shape.yaml:6:5", msg));
     free(msg);
     runtime_free(rt);
@@ -222,16 +208,10 @@ static void test_refusals(void)
 
 int main(void)
 {
-    snprintf(tmp, sizeof tmp, "/tmp/capproxy-bindfile-XXXXXX");
-    if (!mkdtemp(tmp)) {
-        perror("mkdtemp");
+    if (testfs_open("capproxy-bindfile") < 0)
         return 1;
-    }
     RUN(test_yaml_and_json());
     RUN(test_refusals());
-    char *cmd = xasprintf("rm -rf '%s'", tmp);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", tmp);
-    free(cmd);
+    testfs_close();
     return harness_report();
 }

@@ -10,32 +10,14 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "testfs.h"
 #include "spec/checks.h"
 #include "spec/loader.h"
 #include "spec/location.h"
 
-static char tmp[64];
-
-/* Write <text> to <rel> under the temporary directory, creating its directories. */
-static void put(const char *rel, const char *text)
-{
-    char *path = xasprintf("%s/%s", tmp, rel);
-    for (char *slash = strchr(path + strlen(tmp) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-        *slash = '\0';
-        mkdir(path, 0700);
-        *slash = '/';
-    }
-    FILE *fp = fopen(path, "w");
-    if (fp) {
-        fputs(text, fp);
-        fclose(fp);
-    }
-    free(path);
-}
-
 static char *at(const char *rel)
 {
-    return xasprintf("%s/%s", tmp, rel);
+    return xasprintf("%s/%s", testfs_dir, rel);
 }
 
 /* Load <rel> (a file or directory) and validate; returns the model, the diagnostics in <d>. */
@@ -51,10 +33,10 @@ static struct model *load(const char *rel, struct diag *d, int *rc)
     return m;
 }
 
-/* Whether <d> has exactly the message "<tmp>/<where>: error: <msg>". */
+/* Whether <d> has exactly the message "<testfs_dir>/<where>: error: <msg>". */
 static bool has(const struct diag *d, const char *where, const char *msg)
 {
-    char *want = xasprintf("%s/%s: error: %s", tmp, where, msg);
+    char *want = xasprintf("%s/%s: error: %s", testfs_dir, where, msg);
     bool ok = diag_contains(d, want);
     if (!ok) {
         fprintf(stderr, "missing: %s\ngot:\n", want);
@@ -105,7 +87,7 @@ static char *doc_with(const char *consumes, const char *call)
 static void put_doc(const char *rel, const char *consumes, const char *call)
 {
     char *text = doc_with(consumes, call);
-    put(rel, text);
+    testfs_put(rel, text);
     free(text);
 }
 
@@ -113,7 +95,7 @@ static void test_import_with_and_without_as(void)
 {
     struct diag d;
     int rc;
-    put("a/shared/x.yaml", SHARED_REGISTRY);
+    testfs_put("a/shared/x.yaml", SHARED_REGISTRY);
     put_doc("a/doc.yaml",
             "    - import: registry\n"
             "      location: ./shared/x.yaml\n"
@@ -158,12 +140,12 @@ static void test_import_locations_and_reexport(void)
 {
     struct diag d;
     int rc;
-    put("b/shared/x.yaml", SHARED_REGISTRY);
-    put("b/shared/mid.yaml", "naftiko: 1.0.0-alpha2\n"
-                             "consumes:\n"
-                             "  - import: registry\n"
-                             "    location: file://./x.yaml\n"
-                             "    as: reg2\n");
+    testfs_put("b/shared/x.yaml", SHARED_REGISTRY);
+    testfs_put("b/shared/mid.yaml", "naftiko: 1.0.0-alpha2\n"
+                                    "consumes:\n"
+                                    "  - import: registry\n"
+                                    "    location: file://./x.yaml\n"
+                                    "    as: reg2\n");
     char *abs = at("b/shared/x.yaml");
     char *consumes = xasprintf("    - import: reg2\n"
                                "      location: file:///./shared/mid.yaml\n"
@@ -194,24 +176,24 @@ static void test_directory_sharing(void)
 {
     struct diag d;
     int rc;
-    put("c/1-shared.yaml", SHARED_REGISTRY);
+    testfs_put("c/1-shared.yaml", SHARED_REGISTRY);
     put_doc("c/2-doc.yaml",
             "    - import: registry\n"
             "      location: ./1-shared.yaml\n",
             "registry.list-ships");
-    put("c/3-doc.yaml", "naftiko: 1.0.0-alpha2\n"
-                        "capability:\n"
-                        "  consumes:\n"
-                        "    - import: registry\n"
-                        "      location: ./1-shared.yaml\n"
-                        "  exposes:\n"
-                        "    - type: mcp\n"
-                        "      namespace: tools2\n"
-                        "      port: 9191\n"
-                        "      tools:\n"
-                        "        - name: t\n"
-                        "          description: d\n"
-                        "          call: registry.list-ships\n");
+    testfs_put("c/3-doc.yaml", "naftiko: 1.0.0-alpha2\n"
+                               "capability:\n"
+                               "  consumes:\n"
+                               "    - import: registry\n"
+                               "      location: ./1-shared.yaml\n"
+                               "  exposes:\n"
+                               "    - type: mcp\n"
+                               "      namespace: tools2\n"
+                               "      port: 9191\n"
+                               "      tools:\n"
+                               "        - name: t\n"
+                               "          description: d\n"
+                               "          call: registry.list-ships\n");
     struct model *m = load("c", &d, &rc);
     CHECK(m->ncaps == 2);
     CHECK(!diag_contains(&d, "consumes namespace"));
@@ -225,7 +207,7 @@ static void test_directory_sharing(void)
             "registry.list-ships");
     m = load("c", &d, &rc);
     CHECK(rc < 0);
-    char *first = xasprintf("already defined at %s/c/2-doc.yaml:4:7", tmp);
+    char *first = xasprintf("already defined at %s/c/2-doc.yaml:4:7", testfs_dir);
     CHECK(has(&d, "c/3-doc.yaml:4:7", "duplicate consumes namespace 'registry': "));
     CHECK(diag_contains(&d, first));
     free(first);
@@ -237,7 +219,7 @@ static void test_alias_collides(void)
 {
     struct diag d;
     int rc;
-    put("d/shared/x.yaml", SHARED_REGISTRY);
+    testfs_put("d/shared/x.yaml", SHARED_REGISTRY);
     put_doc("d/doc.yaml",
             "    - namespace: old\n"
             "      baseUri: http://x.example\n"
@@ -248,8 +230,8 @@ static void test_alias_collides(void)
             "old.list-vessels");
     struct model *m = load("d/doc.yaml", &d, &rc);
     CHECK(rc < 0);
-    char *msg =
-        xasprintf("duplicate consumes namespace 'old': already defined at %s/d/doc.yaml:4:7", tmp);
+    char *msg = xasprintf(
+        "duplicate consumes namespace 'old': already defined at %s/d/doc.yaml:4:7", testfs_dir);
     CHECK(has(&d, "d/doc.yaml:7:7", msg));
     free(msg);
     model_free(m);
@@ -264,7 +246,7 @@ static void test_import_errors(void)
     struct model *m;
     char *msg;
 
-    put("e/shared/x.yaml", SHARED_REGISTRY);
+    testfs_put("e/shared/x.yaml", SHARED_REGISTRY);
     put_doc("e/cap.yaml",
             "    - namespace: z\n"
             "      baseUri: http://z.example\n",
@@ -276,7 +258,7 @@ static void test_import_errors(void)
             "registry.list-ships");
     m = load("e/missing.yaml", &d, &rc);
     msg = xasprintf("cannot read imported file '%s/e/shared/nope.yaml': No such file or directory",
-                    tmp);
+                    testfs_dir);
     CHECK(has(&d, "e/missing.yaml:5:17", msg));
     /* The call into the missing import is not reported again. */
     CHECK(!diag_contains(&d, "names no consumed operation"));
@@ -291,7 +273,7 @@ static void test_import_errors(void)
     m = load("e/notshared.yaml", &d, &rc);
     msg = xasprintf("imported file '%s/e/cap.yaml' is a capability document, not a shared file "
                     "(one with a root 'consumes' and no 'capability')",
-                    tmp);
+                    testfs_dir);
     CHECK(has(&d, "e/notshared.yaml:5:17", msg));
     free(msg);
     model_free(m);
@@ -306,12 +288,12 @@ static void test_import_errors(void)
     m = load("e/typo.yaml", &d, &rc);
     msg = xasprintf("imported file '%s/e/shared/x.yaml' has no consumes namespace 'registy' "
                     "(did you mean 'registry'?)",
-                    tmp);
+                    testfs_dir);
     CHECK(has(&d, "e/typo.yaml:5:17", msg));
     free(msg);
     msg = xasprintf("imported file '%s/e/shared/x.yaml' has no consumes namespace 'other'; it "
                     "has 'registry', 'legacy'",
-                    tmp);
+                    testfs_dir);
     CHECK(has(&d, "e/typo.yaml:7:17", msg));
     free(msg);
     model_free(m);
@@ -347,22 +329,22 @@ static void test_import_errors(void)
             "      location: ./shared\n",
             "registry.list-ships");
     m = load("e/dir.yaml", &d, &rc);
-    msg = xasprintf("imported file '%s/e/shared' is not a regular file", tmp);
+    msg = xasprintf("imported file '%s/e/shared' is not a regular file", testfs_dir);
     CHECK(has(&d, "e/dir.yaml:5:17", msg));
     free(msg);
     model_free(m);
     diag_deinit(&d);
 
     /* An error inside the imported entry is reported in the shared file. */
-    put("e/shared/bad.yaml", "naftiko: 1.0.0-alpha2\n"
-                             "consumes:\n"
-                             "  - namespace: bad\n"
-                             "    baseUri: http://b.example\n"
-                             "    resources:\n"
-                             "      - path: /b\n"
-                             "        operations:\n"
-                             "          - name: op\n"
-                             "            method: FETCH\n");
+    testfs_put("e/shared/bad.yaml", "naftiko: 1.0.0-alpha2\n"
+                                    "consumes:\n"
+                                    "  - namespace: bad\n"
+                                    "    baseUri: http://b.example\n"
+                                    "    resources:\n"
+                                    "      - path: /b\n"
+                                    "        operations:\n"
+                                    "          - name: op\n"
+                                    "            method: FETCH\n");
     put_doc("e/inner.yaml",
             "    - import: bad\n"
             "      location: ./shared/bad.yaml\n",
@@ -381,14 +363,14 @@ static void test_cycles_and_depth(void)
     struct model *m;
     char *msg;
 
-    put("f/shared/a.yaml", "naftiko: 1.0.0-alpha2\n"
-                           "consumes:\n"
-                           "  - import: api\n"
-                           "    location: ./b.yaml\n");
-    put("f/shared/b.yaml", "naftiko: 1.0.0-alpha2\n"
-                           "consumes:\n"
-                           "  - import: api\n"
-                           "    location: ./a.yaml\n");
+    testfs_put("f/shared/a.yaml", "naftiko: 1.0.0-alpha2\n"
+                                  "consumes:\n"
+                                  "  - import: api\n"
+                                  "    location: ./b.yaml\n");
+    testfs_put("f/shared/b.yaml", "naftiko: 1.0.0-alpha2\n"
+                                  "consumes:\n"
+                                  "  - import: api\n"
+                                  "    location: ./a.yaml\n");
     put_doc("f/doc.yaml",
             "    - import: api\n"
             "      location: ./shared/a.yaml\n",
@@ -397,7 +379,7 @@ static void test_cycles_and_depth(void)
     CHECK(rc < 0);
     msg = xasprintf("import cycle: '%s/f/shared/a.yaml' is already being imported, at "
                     "%s/f/doc.yaml:5:17",
-                    tmp, tmp);
+                    testfs_dir, testfs_dir);
     CHECK(has(&d, "f/shared/b.yaml:4:15", msg));
     free(msg);
     model_free(m);
@@ -407,7 +389,7 @@ static void test_cycles_and_depth(void)
     m = load("f/shared/a.yaml", &d, &rc);
     CHECK(rc < 0);
     msg = xasprintf("import cycle: '%s/f/shared/a.yaml' is the document these imports start from",
-                    tmp);
+                    testfs_dir);
     CHECK(has(&d, "f/shared/b.yaml:4:15", msg));
     free(msg);
     model_free(m);
@@ -421,11 +403,11 @@ static void test_cycles_and_depth(void)
                                "  - import: api\n"
                                "    location: ./s%d.yaml\n",
                                i + 1);
-        put(rel, text);
+        testfs_put(rel, text);
         free(rel);
         free(text);
     }
-    put("g/shared/s10.yaml", SHARED_REGISTRY);
+    testfs_put("g/shared/s10.yaml", SHARED_REGISTRY);
     put_doc("g/doc.yaml",
             "    - import: api\n"
             "      location: ./shared/s0.yaml\n",
@@ -444,13 +426,13 @@ static void test_root_shapes(void)
     int rc;
     struct model *m;
 
-    put("h/both.yaml", "naftiko: 1.0.0-alpha2\n"
-                       "consumes:\n"
-                       "  - namespace: x\n"
-                       "    baseUri: http://x\n"
-                       "capability:\n"
-                       "  consumes: []\n"
-                       "  exposes: []\n");
+    testfs_put("h/both.yaml", "naftiko: 1.0.0-alpha2\n"
+                              "consumes:\n"
+                              "  - namespace: x\n"
+                              "    baseUri: http://x\n"
+                              "capability:\n"
+                              "  consumes: []\n"
+                              "  exposes: []\n");
     m = load("h/both.yaml", &d, &rc);
     CHECK(has(&d, "h/both.yaml:2:1",
               "a document has either 'capability' or a root 'consumes' (a shared file that "
@@ -459,17 +441,17 @@ static void test_root_shapes(void)
     diag_deinit(&d);
 
     /* A shared file's own mistakes are reported when it is loaded alone. */
-    put("h/dup.yaml", "naftiko: 1.0.0-alpha2\n"
-                      "consumes:\n"
-                      "  - namespace: x\n"
-                      "    baseUri: http://x\n"
-                      "  - namespace: x\n"
-                      "    baseUri: http://y\n"
-                      "    bseUri: http://y\n");
+    testfs_put("h/dup.yaml", "naftiko: 1.0.0-alpha2\n"
+                             "consumes:\n"
+                             "  - namespace: x\n"
+                             "    baseUri: http://x\n"
+                             "  - namespace: x\n"
+                             "    baseUri: http://y\n"
+                             "    bseUri: http://y\n");
     m = load("h/dup.yaml", &d, &rc);
     CHECK(rc < 0 && m->ncaps == 0);
-    char *msg =
-        xasprintf("duplicate consumes namespace 'x': already defined at %s/h/dup.yaml:3:5", tmp);
+    char *msg = xasprintf("duplicate consumes namespace 'x': already defined at %s/h/dup.yaml:3:5",
+                          testfs_dir);
     CHECK(has(&d, "h/dup.yaml:5:5", msg));
     free(msg);
     CHECK(has(&d, "h/dup.yaml:7:5",
@@ -479,9 +461,9 @@ static void test_root_shapes(void)
     diag_deinit(&d);
 
     /* No version: still required. */
-    put("h/nover.yaml", "consumes:\n"
-                        "  - namespace: x\n"
-                        "    baseUri: http://x\n");
+    testfs_put("h/nover.yaml", "consumes:\n"
+                               "  - namespace: x\n"
+                               "    baseUri: http://x\n");
     m = load("h/nover.yaml", &d, &rc);
     CHECK(has(&d, "h/nover.yaml:1:1",
               "missing required key 'naftiko': this runtime reads naftiko: 1.0.0-alpha2 "
@@ -495,26 +477,26 @@ static void test_bind_locations(void)
 {
     struct diag d;
     int rc;
-    put("i/doc.yaml", "naftiko: 1.0.0-alpha2\n"
-                      "binds:\n"
-                      "  - namespace: a\n"
-                      "    location: vault://secret/app\n"
-                      "    keys: {A: a}\n"
-                      "  - namespace: b\n"
-                      "    location: ./secrets.yaml\n"
-                      "    keys: {B: b}\n"
-                      "  - namespace: c\n"
-                      "    location: file:///./secrets.txt\n"
-                      "    keys: {C: c}\n"
-                      "  - namespace: d\n"
-                      "    location: file://host/secrets.json\n"
-                      "    keys: {D: d}\n"
-                      "  - namespace: e\n"
-                      "    location: file:///./secrets.yaml\n"
-                      "    keys: {E: e}\n"
-                      "capability:\n"
-                      "  consumes: []\n"
-                      "  exposes: []\n");
+    testfs_put("i/doc.yaml", "naftiko: 1.0.0-alpha2\n"
+                             "binds:\n"
+                             "  - namespace: a\n"
+                             "    location: vault://secret/app\n"
+                             "    keys: {A: a}\n"
+                             "  - namespace: b\n"
+                             "    location: ./secrets.yaml\n"
+                             "    keys: {B: b}\n"
+                             "  - namespace: c\n"
+                             "    location: file:///./secrets.txt\n"
+                             "    keys: {C: c}\n"
+                             "  - namespace: d\n"
+                             "    location: file://host/secrets.json\n"
+                             "    keys: {D: d}\n"
+                             "  - namespace: e\n"
+                             "    location: file:///./secrets.yaml\n"
+                             "    keys: {E: e}\n"
+                             "capability:\n"
+                             "  consumes: []\n"
+                             "  exposes: []\n");
     struct model *m = load("i/doc.yaml", &d, &rc);
     CHECK(rc < 0);
     CHECK(has(&d, "i/doc.yaml:4:15",
@@ -525,7 +507,7 @@ static void test_bind_locations(void)
               "to the document) or 'file:///absolute/path', got './secrets.yaml'"));
     char *msg = xasprintf("binds file '%s/i/secrets.txt' is read as JSON or YAML by its "
                           "extension: expected .json, .yaml or .yml",
-                          tmp);
+                          testfs_dir);
     CHECK(has(&d, "i/doc.yaml:10:15", msg));
     free(msg);
     CHECK(has(&d, "i/doc.yaml:13:15",
@@ -564,21 +546,10 @@ static void test_location_rules(void)
     CHECK(location_format_of("a.d/b") == LOCATION_OTHER);
 }
 
-static void remove_tree(const char *dir)
-{
-    char *cmd = xasprintf("rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
-    free(cmd);
-}
-
 int main(void)
 {
-    snprintf(tmp, sizeof tmp, "/tmp/capproxy-imports-XXXXXX");
-    if (!mkdtemp(tmp)) {
-        perror("mkdtemp");
+    if (testfs_open("capproxy-imports") < 0)
         return 1;
-    }
     RUN(test_import_with_and_without_as());
     RUN(test_import_locations_and_reexport());
     RUN(test_directory_sharing());
@@ -588,6 +559,6 @@ int main(void)
     RUN(test_root_shapes());
     RUN(test_bind_locations());
     RUN(test_location_rules());
-    remove_tree(tmp);
+    testfs_close();
     return harness_report();
 }
