@@ -1,7 +1,10 @@
 /*
  * selector: the CSS selectors an html `outputSchema` may hold, turned into the XPath that
- * libxml2 evaluates. libxml2 reads HTML but has no CSS engine, and Debian ships no C one, so
- * capproxy accepts the subset that scoping a table needs and refuses the rest at load:
+ * libxml2 evaluates. libxml2 reads HTML but has no CSS engine. The C selector parser Debian ships,
+ * Modest's mycss (libmodest-dev, a 2021 snapshot), is not safe on a document's
+ * text: it loops forever on some malformed selectors (`a[b c]]`, `a[1]]`) and reads before a heap
+ * block on others (`> table`, valgrind). So capproxy accepts the subset that scoping a table needs
+ * and refuses the rest at load:
  *
  *   compound   a tag name or `*`, then any `.class` and `#id` (`table.products`, `#prices`, `div`)
  *   A B        B anywhere inside A            A > B    B a child of A
