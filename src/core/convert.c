@@ -19,7 +19,6 @@
 
 #include "base/jsonnum.h"
 #include "base/util.h"
-#include "spec/selector.h"
 #include "spec/ynode.h"
 
 /* One conversion: the values built so far against CONVERT_MAX_VALUES, and the first error. */
@@ -415,19 +414,10 @@ static void html_tables(struct cv *c, xmlXPathContextPtr xc, xmlNodeSetPtr ns, c
 static cJSON *from_html(struct cv *c, const char *schema, const char *body, size_t len)
 {
     cJSON *r = NULL;
-    char *xpath = NULL;
     xmlXPathContextPtr xc = NULL;
     xmlXPathObjectPtr found = NULL;
     xmlNodePtr *seen = NULL;
     pthread_once(&xml_once, xml_init);
-    if (schema) {
-        char why[160];
-        xpath = selector_to_xpath(schema, why, sizeof why);
-        if (!xpath) {
-            fail(c, "outputSchema '%s': %s", schema, why);
-            return NULL;
-        }
-    }
     /* A page that names its charset is decoded by it; otherwise UTF-8 (libxml2 would assume
      * Latin-1). */
     size_t head = len < 1024 ? len : 1024;
@@ -439,7 +429,7 @@ static cJSON *from_html(struct cv *c, const char *schema, const char *body, size
         goto out;
     }
     xc = xmlXPathNewContext(doc);
-    found = xc ? xmlXPathEvalExpression(BAD_CAST(xpath ? xpath : "//table"), xc) : NULL;
+    found = xc ? xmlXPathEvalExpression(BAD_CAST(schema ? schema : "//table"), xc) : NULL;
     if (!found) {
         fail(c, "the table selector could not be evaluated");
         goto out;
@@ -458,7 +448,6 @@ out:
     xmlXPathFreeObject(found);
     xmlXPathFreeContext(xc);
     xmlFreeDoc(doc);
-    free(xpath);
     return r;
 }
 
@@ -1003,4 +992,12 @@ cJSON *convert_to_json(enum model_format f, const char *schema, const char *body
     if (!r && !c.failed)
         fail(&c, "it could not be converted");
     return r;
+}
+
+cJSON *convert_answer(const struct model_operation *op, const char *body, size_t len, char *err,
+                      size_t errlen)
+{
+    const char *schema =
+        op->output_format == MODEL_FORMAT_HTML ? op->output_xpath : op->output_schema;
+    return convert_to_json(op->output_format, schema, body, len, err, errlen);
 }

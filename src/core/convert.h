@@ -48,10 +48,16 @@
             children and attributes (lookups are linear) */
 
 /* <body>[0..len) in format <f> as JSON (caller deletes), or NULL with the reason in
- * <err>[0..errlen) (<err> may be NULL). <schema> is the operation's outputSchema (html:
- * selector, markdown: heading prefix; NULL when absent; ignored by the other formats). */
+ * <err>[0..errlen) (<err> may be NULL). <schema> narrows what is read (html: an XPath
+ * expression selecting the tables, which the loader makes from the document's CSS selector;
+ * markdown: a heading prefix; NULL when absent; ignored by the other formats). */
 cJSON *convert_to_json(enum model_format f, const char *schema, const char *body, size_t len,
                        char *err, size_t errlen);
+
+/* An answer of consumed operation <op> (its outputRawFormat and outputSchema) as JSON: what
+ * convert_to_json gives, with the schema prepared at load. */
+cJSON *convert_answer(const struct model_operation *op, const char *body, size_t len, char *err,
+                      size_t errlen);
 
 /* "XML", "CSV", "Markdown"...: the format as a sentence names it. */
 const char *convert_format_label(enum model_format f);

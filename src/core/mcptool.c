@@ -303,15 +303,14 @@ cJSON *mcptool_upstream_result(const struct rt_call *call, long status, const ch
                                const char *body, size_t len)
 {
     bool ok = status >= 200 && status < 300;
-    cJSON *r, *mapped = ok && len > 0 ? respmap_apply(call, body, len) : NULL;
+    char why[384];
+    cJSON *r, *mapped = ok && len > 0 ? respmap_apply(call, body, len, why, sizeof why) : NULL;
     if (mapped && !call->passthrough) {
         char *s = cJSON_PrintUnformatted(mapped);
         r = mcptool_text_result(s, strlen(s), false);
         cJSON_free(s);
     } else if (ok && len > 0 && respmap_converts(call)) {
         /* The document says XML, CSV...: a body that is not is an error, not a result. */
-        char why[384];
-        respmap_convert_error(call, body, len, why, sizeof why);
         r = mcptool_text_result(why, strlen(why), true);
     } else {
         /* Not JSON, not mapped, or the whole document unchanged: its own text keeps numbers

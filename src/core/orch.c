@@ -324,8 +324,7 @@ void orch_feed(struct orch *o, const struct orch_outcome *r)
         /* The step's answer is in the format its operation declares: read as JSON first, so
          * later steps and mappings address it like any JSON answer. */
         char why[256];
-        doc =
-            convert_to_json(op->output_format, op->output_schema, r->body, r->len, why, sizeof why);
+        doc = convert_answer(op, r->body, r->len, why, sizeof why);
         if (!doc) {
             failed(o, 502, st, r->status,
                    "step '%s' (%s) failed: the upstream's %s could not be read: %s", st->name,

@@ -231,25 +231,22 @@ bool respmap_converts(const struct rt_call *call)
     return call->op && call->op->output_format != MODEL_FORMAT_JSON;
 }
 
-void respmap_convert_error(const struct rt_call *call, const char *body, size_t len, char *err,
-                           size_t errlen)
-{
-    char why[256];
-    cJSON *doc = convert_to_json(call->op->output_format, call->op->output_schema, body, len, why,
-                                 sizeof why);
-    cJSON_Delete(doc);
-    snprintf(err, errlen, "the upstream's %s could not be read: %s",
-             convert_format_label(call->op->output_format), doc ? "?" : why);
-}
-
-cJSON *respmap_apply(const struct rt_call *call, const char *body, size_t len)
+cJSON *respmap_apply(const struct rt_call *call, const char *body, size_t len, char *err,
+                     size_t errlen)
 {
     cJSON *doc;
+    if (err && errlen)
+        err[0] = '\0';
     if (respmap_converts(call)) {
-        /* XML, CSV...: JSON first (NULL when unreadable: respmap_convert_error says why). */
-        doc = convert_to_json(call->op->output_format, call->op->output_schema, body, len, NULL, 0);
-        if (!doc)
+        /* XML, CSV...: JSON first. */
+        char why[256];
+        doc = convert_answer(call->op, body, len, why, sizeof why);
+        if (!doc) {
+            if (err && errlen)
+                snprintf(err, errlen, "the upstream's %s could not be read: %s",
+                         convert_format_label(call->op->output_format), why);
             return NULL;
+        }
     } else {
         if (json_text_refusal(body, len, false, NULL))
             return NULL; /* cannot be represented faithfully: the caller passes the text through */

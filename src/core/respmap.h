@@ -13,10 +13,13 @@
 
 #include "core/runtime.h"
 
-/* Apply the call's output mapping to a JSON upstream body. Returns a new cJSON (caller
- * deletes), or NULL when the body is not JSON (the caller then passes it through). Integers
- * beyond 2^53 keep the upstream's digits. */
-cJSON *respmap_apply(const struct rt_call *call, const char *body, size_t len);
+/* Apply the call's output mapping to an upstream body (JSON, or converted to JSON first when the
+ * consumed operation declares another format). Returns a new cJSON (caller deletes), or NULL:
+ * for a JSON call, the body is not JSON (the caller then passes it through); for another
+ * format, the body could not be read, and <err>[0..errlen) (may be NULL) says why ("the
+ * upstream's XML could not be read: ..."). Integers beyond 2^53 keep the upstream's digits. */
+cJSON *respmap_apply(const struct rt_call *call, const char *body, size_t len, char *err,
+                     size_t errlen);
 
 /* Apply outputParameters <outs>[0..n) to JSON document <doc>, or, when <doc> is NULL, build the
  * mock answer from their `const` and `value`s alone. Mustache `value`s render over <scope> (a
@@ -31,8 +34,5 @@ cJSON *respmap_outputs(const struct model_output *outs, size_t n, const cJSON *d
  * respmap_apply converts its body first (core/convert.h), and NULL from it then means the body
  * could not be read, never "pass it through". */
 bool respmap_converts(const struct rt_call *call);
-/* Why respmap_apply gave NULL for such a call: "the upstream's XML could not be read: ...". */
-void respmap_convert_error(const struct rt_call *call, const char *body, size_t len, char *err,
-                           size_t errlen);
 
 #endif

@@ -129,14 +129,13 @@ static void on_upstream(const struct upstream_result *res, void *arg)
     if (!call->passthrough && status >= 200 && status < 300 && evbuffer_get_length(res->body) > 0) {
         size_t len = evbuffer_get_length(res->body);
         const char *body = (const char *)evbuffer_pullup(res->body, -1);
-        cJSON *mapped = respmap_apply(call, body, len);
+        char why[384];
+        cJSON *mapped = respmap_apply(call, body, len, why, sizeof why);
         if (mapped) {
             exchange_reply_json(x, status, "application/json", mapped);
             return;
         }
         if (respmap_converts(call)) { /* the document says XML, CSV...: never passed on raw */
-            char why[384];
-            respmap_convert_error(call, body, len, why, sizeof why);
             exchange_problem(x, 502, why, NULL, NULL);
             return;
         }

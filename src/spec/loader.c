@@ -1004,6 +1004,8 @@ static void load_format(struct ld *l, const struct ynode *n, struct model_operat
         if (!xp)
             lerr(l, ynode_get(n, "outputSchema"), "invalid outputSchema CSS selector '%s': %s",
                  op->output_schema, why);
+        else
+            op->output_xpath = sdup(l, xp); /* once, not per answer */
         free(xp);
     }
 }

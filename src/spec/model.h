@@ -157,6 +157,8 @@ struct model_operation {
     const char *output_schema;       /* `outputSchema`: html: a CSS selector scoping the tables;
                                         markdown: a heading prefix filtering the sections;
                                         NULL when absent */
+    const char *output_xpath;        /* html: output_schema's selector as XPath, made at load
+                                        (spec/selector.h); NULL when absent */
     struct model_output *outputs;
     size_t noutputs;
     struct model_resource *resource; /* back pointer */

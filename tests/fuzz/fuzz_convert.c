@@ -1,7 +1,8 @@
 /*
  * fuzz_convert: the upstream-format readers (core/convert.h) on arbitrary bodies. The first
  * byte picks the format (low 3 bits: xml, csv, tsv, psv, yaml, html, markdown, json); with
- * bit 3 set, the rest up to a NUL is the outputSchema (html selector, markdown prefix) and the
+ * bit 3 set, the rest up to a NUL is the outputSchema (html: a CSS selector, turned into XPath
+ * as the loader does, so the selector reader is fuzzed too; markdown: a heading prefix) and the
  * body follows it. FUZZ_CONVERT_FORMAT=<name> fixes the format instead (the first byte then
  * only carries the schema bit), to fuzz one reader at a time. Properties:
  *  - either JSON comes back, or NULL with a non-empty reason;
@@ -13,6 +14,7 @@
 
 #include "base/util.h"
 #include "core/convert.h"
+#include "spec/selector.h"
 
 static const enum model_format order[8] = {
     MODEL_FORMAT_XML,  MODEL_FORMAT_CSV,  MODEL_FORMAT_TSV,      MODEL_FORMAT_PSV,
@@ -48,6 +50,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         blen = size - 1;
     }
     char err[256];
+    if (f == MODEL_FORMAT_HTML && schema) {
+        /* A selector the loader refuses never reaches a conversion. */
+        char *xpath = selector_to_xpath(schema, err, sizeof err);
+        FUZZ_ASSERT(xpath || err[0] != '\0', "selector refused without a reason");
+        free(schema);
+        schema = xpath;
+        if (!schema)
+            goto out;
+    }
     cJSON *j = convert_to_json(f, schema, body, blen, err, sizeof err);
     if (!j) {
         FUZZ_ASSERT(err[0] != '\0', "%s: NULL without a reason", convert_format_label(f));
@@ -72,6 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cJSON_free(s);
         cJSON_Delete(j);
     }
+out:
     free(schema);
     free(body);
     return 0;

@@ -7,13 +7,20 @@
 #include <string.h>
 
 #include "core/convert.h"
+#include "spec/selector.h"
 #include "harness.h"
 
 /* <text> in format <f> as compact JSON (a new string), or "ERR: <reason>". */
 static char *conv(enum model_format f, const char *schema, const char *text)
 {
     char err[256];
-    cJSON *j = convert_to_json(f, schema, text, strlen(text), err, sizeof err);
+    /* An html outputSchema is a CSS selector in the document, XPath by the time it is used. */
+    char *xpath =
+        f == MODEL_FORMAT_HTML && schema ? selector_to_xpath(schema, err, sizeof err) : NULL;
+    if (f == MODEL_FORMAT_HTML && schema && !xpath)
+        return xasprintf("ERR: outputSchema '%s': %s", schema, err);
+    cJSON *j = convert_to_json(f, xpath ? xpath : schema, text, strlen(text), err, sizeof err);
+    free(xpath);
     if (!j)
         return xasprintf("ERR: %s", err);
     char *s = cJSON_PrintUnformatted(j);

@@ -401,12 +401,12 @@ static void test_flat_body_and_auth(void)
 
     /* Output mapping $.data selects from the upstream document. */
     const char *up = "{\"status\":\"success\",\"data\":{\"id\":1}}";
-    cJSON *mapped = respmap_apply(rest, up, strlen(up));
+    cJSON *mapped = respmap_apply(rest, up, strlen(up), NULL, 0);
     char *s = cJSON_PrintUnformatted(mapped);
     CHECK_STR(s, "{\"id\":1}");
     cJSON_free(s);
     cJSON_Delete(mapped);
-    CHECK(respmap_apply(rest, "not json", 8) == NULL);
+    CHECK(respmap_apply(rest, "not json", 8, NULL, 0) == NULL);
 out:
     runtime_free(rt);
     config_deinit(&cfg);
