@@ -24,7 +24,7 @@ layer != "" && /^[ \t]*#[ \t]*include/ {
     } else {
         name = inc; gsub(/"/, "", name)
         if (name !~ /\//) {
-            if (p[1] == "tests" && (name == "harness.h" || name == "testrt.h")) next
+            if (p[1] == "tests" && (name == "harness.h" || name == "testrt.h" || name == "testfs.h")) next
             why = "a project include names its folder (\"" layer "/" name "\")"
         } else {
             split(name, q, "/")

@@ -364,8 +364,9 @@ const binaryBytes = fs.existsSync(binPath) ? fs.readFileSync(binPath) : null;
 const knownText = [
   fs.readFileSync(path.join(repoRoot, 'config', 'capproxy.yaml'), 'utf8'),
   ...fs
-    .readdirSync(path.join(repoRoot, 'capabilities'))
-    .map((f) => fs.readFileSync(path.join(repoRoot, 'capabilities', f), 'utf8')),
+    .readdirSync(path.join(repoRoot, 'capabilities'), { withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => fs.readFileSync(path.join(repoRoot, 'capabilities', e.name), 'utf8')),
 ].join('\n');
 /** An environment variable capproxy reads: named in the binary or the shipped files. */
 function knownVariable(name) {
