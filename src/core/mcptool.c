@@ -177,17 +177,17 @@ cJSON *mcptool_input_schema(const struct rt_call *call)
     struct schema s = {call, cJSON_AddObjectToObject(root, "properties"), cJSON_CreateArray()};
     const struct model_call *mc = call->mcall;
     const struct model_operation *op = call->op;
-    if (!op) {
-        /* Orchestrated or mock, without declared inputParameters: what its steps or output
-         * values read (runtime's input names), of any type. */
-        for (size_t i = 0; i < call->ninputs; i++)
-            schema_prop(&s, call->inputs[i], MODEL_TYPE_ANY, NULL, false);
-    } else if (mc->params_declared) {
+    if (mc->params_declared) {
         for (size_t i = 0; i < mc->nparams; i++) {
             const struct model_param *p = &mc->params[i];
             if (!is_credential(&s, p->name))
                 schema_prop(&s, p->name, p->type, p->description, p->required);
         }
+    } else if (!op) {
+        /* Orchestrated or mock, without declared inputParameters: what its steps or output
+         * values read (runtime's input names), of any type. */
+        for (size_t i = 0; i < call->ninputs; i++)
+            schema_prop(&s, call->inputs[i], MODEL_TYPE_ANY, NULL, false);
     } else {
         schema_from_with(&s);
         for (size_t i = 0; i < op->nparams; i++)

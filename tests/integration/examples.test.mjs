@@ -107,11 +107,18 @@ describe('capabilities/examples/shipyard', () => {
     assert.equal(up.requests[0].headers['registry-version'], '1.0.0-alpha2');
   });
 
+  test('REST: an orchestrated aggregate function behind `ref`', T, async () => {
+    const r = await request(px.restUrl, '/fleet/ships/IMO-9321483/crew');
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json, { ship: 'Northern Star', members: [{ fullName: 'Grace Hopper', role: 'engineer' }] });
+    assert.deepEqual(up.requests.map((q) => q.path), ['/ships/IMO-9321483', '/crew']);
+  });
+
   test('MCP: the tools of both documents, hints from the function semantics', T, async () => {
     const c = await connectHttp(`${px.mcpUrl}/mcp`);
     try {
       const tools = await listAllTools(c.client);
-      assert.deepEqual(tools.map((t) => t.name).sort(), ['fleet-status', 'get-ship-with-crew', 'list-ships']);
+      assert.deepEqual(tools.map((t) => t.name).sort(), ['crew-of-ship', 'fleet-status', 'get-ship-with-crew', 'list-ships']);
       const ls = tools.find((t) => t.name === 'list-ships');
       assert.equal(ls.description, 'Ships of the registry, optionally by status');
       assert.equal(ls.annotations?.readOnlyHint, true);
@@ -128,6 +135,13 @@ describe('capabilities/examples/shipyard', () => {
       res = await callTool(c.client, 'fleet-status', { fleet: 'Baltic' });
       assert.ok(!res.isError, showResult(res));
       assert.deepEqual(res.structuredContent, { fleet: 'Baltic', ships: 3 });
+
+      const cos = tools.find((t) => t.name === 'crew-of-ship');
+      assert.deepEqual(cos.inputSchema.required, ['imo']);
+      assert.equal(cos.annotations?.readOnlyHint, true);
+      res = await callTool(c.client, 'crew-of-ship', { imo: 'IMO-9321483' });
+      assert.ok(!res.isError, showResult(res));
+      assert.deepEqual(res.structuredContent, { ship: 'Northern Star', members: [{ fullName: 'Grace Hopper', role: 'engineer' }] });
 
       res = await callTool(c.client, 'list-ships', {});
       assert.ok(!res.isError, showResult(res));

@@ -161,8 +161,14 @@ describe('orchestration and mocks', () => {
     after(async () => closeClient(c));
 
     test('tools/list shows the orchestrated and mock tools', T, async () => {
-      const names = (await listAllTools(c.client)).map((t) => t.name).sort();
-      assert.deepEqual(names, ['get-ship-mock', 'get-ship-with-crew']);
+      const tools = await listAllTools(c.client);
+      assert.deepEqual(tools.map((t) => t.name).sort(), ['get-ship-mock', 'get-ship-with-crew']);
+      // Their declared inputParameters are their input schemas, types and `required` included.
+      for (const [name, arg] of [['get-ship-with-crew', 'imo'], ['get-ship-mock', 'imo_number']]) {
+        const t = tools.find((x) => x.name === name);
+        assert.equal(t.inputSchema.properties[arg]?.type, 'string', JSON.stringify(t.inputSchema));
+        assert.deepEqual(t.inputSchema.required, [arg], JSON.stringify(t.inputSchema));
+      }
     });
 
     test('the orchestrated tool answers with structuredContent', T, async () => {
