@@ -1,5 +1,7 @@
 // Helpers for the MCP integration tests (mcp.test.mjs): raw JSON-RPC over HTTP against the
-// proxy's MCP listener, the official SDK client over Streamable HTTP and over stdio, time-outs.
+// proxy's MCP listener, the official SDK clients over Streamable HTTP and over stdio, time-outs.
+// Both SDK generations: `@modelcontextprotocol/sdk` 1.x (sdk: 1, the default) and the 2.x client
+// package `@modelcontextprotocol/client` (sdk: 2); SDKS lists both for tests that run per client.
 // Builds on the shared harness (capproxy.mjs, client.mjs, upstream.mjs); does not change it.
 
 import fs from 'node:fs';
@@ -8,11 +10,19 @@ import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { Client as Client2, StreamableHTTPClientTransport as StreamableHTTPClientTransport2 } from '@modelcontextprotocol/client';
+import { StdioClientTransport as StdioClientTransport2 } from '@modelcontextprotocol/client/stdio';
 
 import { binPath, buildEnv, repoRoot, sanitizerReport } from './capproxy.mjs';
 import { request } from './client.mjs';
 
 export const LATEST = '2025-11-25';
+/** The SDK generations every client-facing test runs with: 1.x and 2.x. */
+export const SDKS = [1, 2];
+const sdkParts = (sdk) =>
+  sdk === 2
+    ? { Client: Client2, Http: StreamableHTTPClientTransport2, Stdio: StdioClientTransport2 }
+    : { Client, Http: StreamableHTTPClientTransport, Stdio: StdioClientTransport };
 export const ACCEPT_BOTH = 'application/json, text/event-stream';
 
 // a slow (sanitizer) build gets more room
@@ -138,9 +148,10 @@ export function showResult(res) {
   return JSON.stringify(res).slice(0, 800);
 }
 
-export async function connectHttp(url, { headers, timeoutMs = 10_000 * SCALE } = {}) {
-  const transport = new StreamableHTTPClientTransport(new URL(url), headers ? { requestInit: { headers } } : {});
-  const client = new Client({ name: 'capproxy-mcp-test', version: '0.0.0' });
+export async function connectHttp(url, { headers, timeoutMs = 10_000 * SCALE, sdk = 1 } = {}) {
+  const { Client: C, Http } = sdkParts(sdk);
+  const transport = new Http(new URL(url), headers ? { requestInit: { headers } } : {});
+  const client = new C({ name: `capproxy-mcp-test-sdk${sdk}`, version: '0.0.0' });
   const errors = [];
   client.onerror = (e) => errors.push(e);
   await withTimeout(client.connect(transport, { timeout: timeoutMs }), timeoutMs + 1000, `SDK client connect to ${url}`);
@@ -174,8 +185,9 @@ process.on('exit', () => {
  * Spawn `capproxy mcp-stdio [args]` through the SDK and connect.
  * Resolves {client, transport, errors, lines (stderr), child, exit (promise of {code, signal})}.
  */
-export async function connectStdio({ upstream, env: extra, args = [], timeoutMs = 15_000 * SCALE } = {}) {
-  const transport = new StdioClientTransport({
+export async function connectStdio({ upstream, env: extra, args = [], timeoutMs = 15_000 * SCALE, sdk = 1 } = {}) {
+  const { Client: C, Stdio } = sdkParts(sdk);
+  const transport = new Stdio({
     command: binPath,
     args: ['mcp-stdio', ...args],
     env: buildEnv(extra, upstream),
@@ -199,7 +211,7 @@ export async function connectStdio({ upstream, env: extra, args = [], timeoutMs 
       partial = partial.slice(i + 1);
     }
   });
-  const client = new Client({ name: 'capproxy-mcp-test-stdio', version: '0.0.0' });
+  const client = new C({ name: `capproxy-mcp-test-stdio-sdk${sdk}`, version: '0.0.0' });
   const errors = [];
   client.onerror = (e) => errors.push(e);
   let child = null;

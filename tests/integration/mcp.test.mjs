@@ -12,7 +12,7 @@ import { startProxy } from './capproxy.mjs';
 import { request } from './client.mjs';
 import {
   SCALE, LATEST, sleep, withTimeout, rpc, show, initMsg, req, openSession,
-  connectHttp, closeClient, connectStdio, listAllTools, callTool, showResult,
+  connectHttp, closeClient, connectStdio, listAllTools, callTool, showResult, SDKS,
 } from './mcp-helpers.mjs';
 
 const SECRET = 'sk-capproxy-MCP-TEST-3c9e1a7f5b2d4068a1e2f3c4d5b6a798';
@@ -251,239 +251,241 @@ function assertRpcResult(r, id, what) {
 
 // ---------------------------------------------------------------------------------------------
 
-describe('MCP over Streamable HTTP with the SDK client (/mcp)', () => {
-  let up;
-  let px;
-  let c;
-  const others = [];
-  before(async () => {
-    up = await startUpstream();
-    px = await mcpProxy(up);
-    assertMcpListening(px);
-    c = await connectHttp(`${px.mcpUrl}/mcp`);
-  });
-  after(async () => {
-    for (const o of others) await closeClient(o);
-    await closeClient(c);
-    if (px && !px.exited) await stopClean(px);
-    await up?.close();
-  });
-  beforeEach(() => up.reset());
+for (const sdk of SDKS) {
+  describe(`MCP over Streamable HTTP with the SDK ${sdk}.x client (/mcp)`, () => {
+    let up;
+    let px;
+    let c;
+    const others = [];
+    before(async () => {
+      up = await startUpstream();
+      px = await mcpProxy(up);
+      assertMcpListening(px);
+      c = await connectHttp(`${px.mcpUrl}/mcp`, { sdk });
+    });
+    after(async () => {
+      for (const o of others) await closeClient(o);
+      await closeClient(c);
+      if (px && !px.exited) await stopClean(px);
+      await up?.close();
+    });
+    beforeEach(() => up.reset());
 
-  test('initialize: server info, tools capability, instructions = the adapter description, session id, protocol version', T, () => {
-    const info = c.client.getServerVersion();
-    assert.ok(info && typeof info.name === 'string' && info.name.length > 0, `serverInfo.name; got ${JSON.stringify(info)}`);
-    assert.equal(typeof info.version, 'string', `serverInfo.version; got ${JSON.stringify(info)}`);
-    const caps = c.client.getServerCapabilities();
-    assert.ok(caps && caps.tools && typeof caps.tools === 'object', `capabilities.tools; got ${JSON.stringify(caps)}`);
-    assert.equal(c.client.getInstructions(), INSTRUCTIONS);
-    assert.match(String(c.transport.sessionId), SESSION_RE, 'Mcp-Session-Id: visible ASCII, at least 16 characters');
-    assert.equal(c.transport.protocolVersion, LATEST, 'the SDK asks for the latest version and gets it');
-    assert.deepEqual(c.errors.map(String), [], 'no transport errors');
-  });
-
-  test('tools/list: exactly the 7 tools of the seed', T, async () => {
-    const tools = await listAllTools(c.client);
-    assert.deepEqual(tools.map((t) => t.name).sort(), TOOL_NAMES);
-  });
-
-  test('tools/list: x-cal-secret-key is never a tool argument, no tool has a title (no label in the seed)', T, async () => {
-    const tools = await listAllTools(c.client);
-    for (const t of tools) {
-      const props = Object.keys(t.inputSchema?.properties || {});
-      assert.ok(!props.some((p) => p.toLowerCase() === 'x-cal-secret-key'), `${t.name}: x-cal-secret-key must not be a property; got ${props}`);
-      assert.ok(!(t.inputSchema?.required || []).some((p) => p.toLowerCase() === 'x-cal-secret-key'), `${t.name}: x-cal-secret-key must not be required`);
-      assert.ok(!JSON.stringify(t).toLowerCase().includes('x-cal-secret-key'), `${t.name}: the tool definition must not mention x-cal-secret-key: ${JSON.stringify(t)}`);
-      assert.equal('title' in t, false, `${t.name}: title absent; got ${JSON.stringify(t)}`);
-    }
-  });
-
-  for (const t of TOOLS) {
-    test(`tool ${t.name}: description, annotations and input schema`, T, async () => {
-      const tools = await listAllTools(c.client);
-      const d = tools.find((x) => x.name === t.name);
-      assert.ok(d, `${t.name} listed; got ${tools.map((x) => x.name)}`);
-      assert.equal(d.description, t.description, `${t.name}: description`);
-      assert.equal('title' in d, false, `${t.name}: no title; got ${JSON.stringify(d)}`);
-      assert.deepEqual(d.annotations, t.hints, `${t.name}: annotations exactly the seed's hints (no title, no openWorldHint)`);
-      const s = d.inputSchema;
-      assert.equal(s.type, 'object', `${t.name}: inputSchema.type`);
-      assert.deepEqual(Object.keys(s.properties || {}).sort(), Object.keys(t.props).sort(), `${t.name}: input properties; got ${JSON.stringify(s)}`);
-      for (const [p, type] of Object.entries(t.props)) {
-        assert.equal(s.properties[p].type, type, `${t.name}: type of ${p}; got ${JSON.stringify(s.properties[p])}`);
-      }
-      for (const [p, desc] of Object.entries(t.propDescriptions || {})) {
-        assert.equal(s.properties[p].description, desc, `${t.name}: description of ${p}; got ${JSON.stringify(s.properties[p])}`);
-      }
-      assert.deepEqual([...(s.required || [])].sort(), [...t.required].sort(), `${t.name}: required; got ${JSON.stringify(s.required)}`);
+    test('initialize: server info, tools capability, instructions = the adapter description, session id, protocol version', T, () => {
+      const info = c.client.getServerVersion();
+      assert.ok(info && typeof info.name === 'string' && info.name.length > 0, `serverInfo.name; got ${JSON.stringify(info)}`);
+      assert.equal(typeof info.version, 'string', `serverInfo.version; got ${JSON.stringify(info)}`);
+      const caps = c.client.getServerCapabilities();
+      assert.ok(caps && caps.tools && typeof caps.tools === 'object', `capabilities.tools; got ${JSON.stringify(caps)}`);
+      assert.equal(c.client.getInstructions(), INSTRUCTIONS);
+      assert.match(String(c.transport.sessionId), SESSION_RE, 'Mcp-Session-Id: visible ASCII, at least 16 characters');
+      assert.equal(c.transport.protocolVersion, LATEST, 'the SDK asks for the latest version and gets it');
+      assert.deepEqual(c.errors.map(String), [], 'no transport errors');
     });
 
-    test(`tool ${t.name}: call -> exact upstream request (injected secret), result = the upstream JSON`, T, async () => {
+    test('tools/list: exactly the 7 tools of the seed', T, async () => {
+      const tools = await listAllTools(c.client);
+      assert.deepEqual(tools.map((t) => t.name).sort(), TOOL_NAMES);
+    });
+
+    test('tools/list: x-cal-secret-key is never a tool argument, no tool has a title (no label in the seed)', T, async () => {
+      const tools = await listAllTools(c.client);
+      for (const t of tools) {
+        const props = Object.keys(t.inputSchema?.properties || {});
+        assert.ok(!props.some((p) => p.toLowerCase() === 'x-cal-secret-key'), `${t.name}: x-cal-secret-key must not be a property; got ${props}`);
+        assert.ok(!(t.inputSchema?.required || []).some((p) => p.toLowerCase() === 'x-cal-secret-key'), `${t.name}: x-cal-secret-key must not be required`);
+        assert.ok(!JSON.stringify(t).toLowerCase().includes('x-cal-secret-key'), `${t.name}: the tool definition must not mention x-cal-secret-key: ${JSON.stringify(t)}`);
+        assert.equal('title' in t, false, `${t.name}: title absent; got ${JSON.stringify(t)}`);
+      }
+    });
+
+    for (const t of TOOLS) {
+      test(`tool ${t.name}: description, annotations and input schema`, T, async () => {
+        const tools = await listAllTools(c.client);
+        const d = tools.find((x) => x.name === t.name);
+        assert.ok(d, `${t.name} listed; got ${tools.map((x) => x.name)}`);
+        assert.equal(d.description, t.description, `${t.name}: description`);
+        assert.equal('title' in d, false, `${t.name}: no title; got ${JSON.stringify(d)}`);
+        assert.deepEqual(d.annotations, t.hints, `${t.name}: annotations exactly the seed's hints (no title, no openWorldHint)`);
+        const s = d.inputSchema;
+        assert.equal(s.type, 'object', `${t.name}: inputSchema.type`);
+        assert.deepEqual(Object.keys(s.properties || {}).sort(), Object.keys(t.props).sort(), `${t.name}: input properties; got ${JSON.stringify(s)}`);
+        for (const [p, type] of Object.entries(t.props)) {
+          assert.equal(s.properties[p].type, type, `${t.name}: type of ${p}; got ${JSON.stringify(s.properties[p])}`);
+        }
+        for (const [p, desc] of Object.entries(t.propDescriptions || {})) {
+          assert.equal(s.properties[p].description, desc, `${t.name}: description of ${p}; got ${JSON.stringify(s.properties[p])}`);
+        }
+        assert.deepEqual([...(s.required || [])].sort(), [...t.required].sort(), `${t.name}: required; got ${JSON.stringify(s.required)}`);
+      });
+
+      test(`tool ${t.name}: call -> exact upstream request (injected secret), result = the upstream JSON`, T, async () => {
+        const sent = scriptUpstream(up);
+        const res = await callTool(c.client, t.name, t.args);
+        await up.waitForRequests(1);
+        await sleep(50);
+        assert.equal(up.requests.length, 1, `exactly one upstream request; saw ${up.requests.map((r) => `${r.method} ${r.url}`)}`);
+        assertUpstreamCall(up, up.requests[0], t, SECRET);
+        assertOkResult(res, sent[0], t.name);
+        assertNoSecret(`${t.name} result`, JSON.stringify(res));
+      });
+    }
+
+    test("the MCP client's own x-cal-secret-key HTTP header wins over the configured secret", T, async () => {
+      const own = await connectHttp(`${px.mcpUrl}/mcp`, { headers: { 'x-cal-secret-key': CALLER_SECRET }, sdk });
+      others.push(own);
+      for (const name of ['get-managed-user', 'create-managed-user', 'refresh-managed-user-tokens']) {
+        up.reset();
+        const sent = scriptUpstream(up);
+        const t = tool(name);
+        const res = await callTool(own.client, name, t.args);
+        await up.waitForRequests(1);
+        assertUpstreamCall(up, up.requests[0], t, CALLER_SECRET);
+        assertOkResult(res, sent[0], name);
+      }
+    });
+
+    test('an x-cal-secret-key tool argument is never used as the credential', T, async () => {
+      const t = tool('get-managed-user');
       const sent = scriptUpstream(up);
-      const res = await callTool(c.client, t.name, t.args);
+      const res = await callTool(c.client, t.name, { ...t.args, 'x-cal-secret-key': ARG_SECRET });
+      if (res.isError) {
+        // refusing the argument is fine too, as long as nothing went upstream with it
+        for (const rec of up.requests) assert.notEqual(rec.headers['x-cal-secret-key'], ARG_SECRET, 'the argument reached the upstream as the secret');
+        return;
+      }
       await up.waitForRequests(1);
-      await sleep(50);
-      assert.equal(up.requests.length, 1, `exactly one upstream request; saw ${up.requests.map((r) => `${r.method} ${r.url}`)}`);
       assertUpstreamCall(up, up.requests[0], t, SECRET);
       assertOkResult(res, sent[0], t.name);
-      assertNoSecret(`${t.name} result`, JSON.stringify(res));
     });
-  }
 
-  test("the MCP client's own x-cal-secret-key HTTP header wins over the configured secret", T, async () => {
-    const own = await connectHttp(`${px.mcpUrl}/mcp`, { headers: { 'x-cal-secret-key': CALLER_SECRET } });
-    others.push(own);
-    for (const name of ['get-managed-user', 'create-managed-user', 'refresh-managed-user-tokens']) {
+    test('upstream 404 -> isError true, the upstream body as text; 201 -> not an error', T, async () => {
+      const t = tool('get-managed-user');
+      const notFound = { status: 'error', timestamp: '2026-01-01T00:00:00.000Z', path: '/v2/oauth-clients/cl-get/users/42', error: { code: 'NotFoundException', message: 'User not found' } };
+      up.handle(() => ({ status: 404, headers: { 'content-type': 'application/json' }, body: notFound }));
+      let res = await callTool(c.client, t.name, t.args);
+      assertToolError(res, 'upstream 404');
+      assert.deepEqual(JSON.parse(res.content[0].text), notFound, 'the 404 body passes through as the text content');
+      assert.equal(up.requests.length, 1);
+
       up.reset();
+      const created = { status: 'success', data: { user: { id: 2 }, accessToken: 'at', refreshToken: 'rt' } };
+      up.handle(() => ({ status: 201, headers: { 'content-type': 'application/json' }, body: created }));
+      res = await callTool(c.client, 'create-managed-user', tool('create-managed-user').args);
+      assertOkResult(res, created, 'upstream 201');
+    });
+
+    test('missing required clientId -> isError naming clientId, nothing upstream', T, async () => {
+      const res = await callTool(c.client, 'get-managed-user', { userId: 42 });
+      assertToolError(res, 'missing clientId', 'clientId');
+      await assertNothingUpstream(up, 'a call without clientId');
+    });
+
+    test('missing required userId / body -> isError naming it, nothing upstream', T, async () => {
+      let res = await callTool(c.client, 'delete-managed-user', { clientId: 'cl-x' });
+      assertToolError(res, 'missing userId', 'userId');
+      res = await callTool(c.client, 'create-managed-user', { clientId: 'cl-x' });
+      assertToolError(res, 'missing body', 'body');
+      await assertNothingUpstream(up, 'calls without a required argument');
+    });
+
+    test('userId "abc" (not a number) -> isError naming userId, nothing upstream', T, async () => {
+      const res = await callTool(c.client, 'get-managed-user', { clientId: 'cl-x', userId: 'abc' });
+      assertToolError(res, 'userId "abc"', 'userId');
+      await assertNothingUpstream(up, 'userId "abc"');
+    });
+
+    test('limit "ten" (optional, not a number) -> isError naming limit, nothing upstream', T, async () => {
+      const res = await callTool(c.client, 'get-all-managed-users', { clientId: 'cl-x', limit: 'ten' });
+      assertToolError(res, 'limit "ten"', 'limit');
+      await assertNothingUpstream(up, 'limit "ten"');
+    });
+
+    test('optional arguments absent -> no upstream query string', T, async () => {
       const sent = scriptUpstream(up);
-      const t = tool(name);
-      const res = await callTool(own.client, name, t.args);
+      const res = await callTool(c.client, 'get-all-managed-users', { clientId: 'cl-plain' });
       await up.waitForRequests(1);
-      assertUpstreamCall(up, up.requests[0], t, CALLER_SECRET);
-      assertOkResult(res, sent[0], name);
-    }
-  });
+      assert.equal(up.requests[0].url, '/v2/oauth-clients/cl-plain/users', 'no query string for absent optional arguments');
+      assertOkResult(res, sent[0], 'get-all-managed-users without options');
+    });
 
-  test('an x-cal-secret-key tool argument is never used as the credential', T, async () => {
-    const t = tool('get-managed-user');
-    const sent = scriptUpstream(up);
-    const res = await callTool(c.client, t.name, { ...t.args, 'x-cal-secret-key': ARG_SECRET });
-    if (res.isError) {
-      // refusing the argument is fine too, as long as nothing went upstream with it
-      for (const rec of up.requests) assert.notEqual(rec.headers['x-cal-secret-key'], ARG_SECRET, 'the argument reached the upstream as the secret');
-      return;
-    }
-    await up.waitForRequests(1);
-    assertUpstreamCall(up, up.requests[0], t, SECRET);
-    assertOkResult(res, sent[0], t.name);
-  });
-
-  test('upstream 404 -> isError true, the upstream body as text; 201 -> not an error', T, async () => {
-    const t = tool('get-managed-user');
-    const notFound = { status: 'error', timestamp: '2026-01-01T00:00:00.000Z', path: '/v2/oauth-clients/cl-get/users/42', error: { code: 'NotFoundException', message: 'User not found' } };
-    up.handle(() => ({ status: 404, headers: { 'content-type': 'application/json' }, body: notFound }));
-    let res = await callTool(c.client, t.name, t.args);
-    assertToolError(res, 'upstream 404');
-    assert.deepEqual(JSON.parse(res.content[0].text), notFound, 'the 404 body passes through as the text content');
-    assert.equal(up.requests.length, 1);
-
-    up.reset();
-    const created = { status: 'success', data: { user: { id: 2 }, accessToken: 'at', refreshToken: 'rt' } };
-    up.handle(() => ({ status: 201, headers: { 'content-type': 'application/json' }, body: created }));
-    res = await callTool(c.client, 'create-managed-user', tool('create-managed-user').args);
-    assertOkResult(res, created, 'upstream 201');
-  });
-
-  test('missing required clientId -> isError naming clientId, nothing upstream', T, async () => {
-    const res = await callTool(c.client, 'get-managed-user', { userId: 42 });
-    assertToolError(res, 'missing clientId', 'clientId');
-    await assertNothingUpstream(up, 'a call without clientId');
-  });
-
-  test('missing required userId / body -> isError naming it, nothing upstream', T, async () => {
-    let res = await callTool(c.client, 'delete-managed-user', { clientId: 'cl-x' });
-    assertToolError(res, 'missing userId', 'userId');
-    res = await callTool(c.client, 'create-managed-user', { clientId: 'cl-x' });
-    assertToolError(res, 'missing body', 'body');
-    await assertNothingUpstream(up, 'calls without a required argument');
-  });
-
-  test('userId "abc" (not a number) -> isError naming userId, nothing upstream', T, async () => {
-    const res = await callTool(c.client, 'get-managed-user', { clientId: 'cl-x', userId: 'abc' });
-    assertToolError(res, 'userId "abc"', 'userId');
-    await assertNothingUpstream(up, 'userId "abc"');
-  });
-
-  test('limit "ten" (optional, not a number) -> isError naming limit, nothing upstream', T, async () => {
-    const res = await callTool(c.client, 'get-all-managed-users', { clientId: 'cl-x', limit: 'ten' });
-    assertToolError(res, 'limit "ten"', 'limit');
-    await assertNothingUpstream(up, 'limit "ten"');
-  });
-
-  test('optional arguments absent -> no upstream query string', T, async () => {
-    const sent = scriptUpstream(up);
-    const res = await callTool(c.client, 'get-all-managed-users', { clientId: 'cl-plain' });
-    await up.waitForRequests(1);
-    assert.equal(up.requests[0].url, '/v2/oauth-clients/cl-plain/users', 'no query string for absent optional arguments');
-    assertOkResult(res, sent[0], 'get-all-managed-users without options');
-  });
-
-  test('clientId with ? # space %, non-ASCII: percent-encoded as one upstream path segment', T, async () => {
-    for (const v of ['a?b=1#c', 'a b', '100%', 'ü-😀', 'a;b,c']) {
-      up.reset();
-      scriptUpstream(up);
-      const res = await callTool(c.client, 'get-managed-user', { clientId: v, userId: 1 });
-      assert.notEqual(res.isError, true, `clientId ${JSON.stringify(v)}: ${showResult(res)}`);
-      await up.waitForRequests(1);
-      const rec = up.requests[0];
-      assert.equal(rec.rawQuery, null, `clientId ${JSON.stringify(v)}: no query string upstream; got ${rec.url}`);
-      assert.match(rec.path, /^\/v2\/oauth-clients\/[^/]+\/users\/1$/, `clientId ${JSON.stringify(v)}: one path segment; got ${rec.url}`);
-      assert.ok(!/[\x00-\x20\x7f-\uffff]/.test(rec.path), `clientId ${JSON.stringify(v)}: encoded; got ${JSON.stringify(rec.url)}`);
-      assert.equal(decodeURIComponent(rec.path.split('/')[3]), v, `clientId ${JSON.stringify(v)}: the segment decodes to the argument; got ${rec.url}`);
-    }
-  });
-
-  test('clientId with / or a dot segment: one encoded segment or refused (isError naming clientId), never another upstream path', T, async () => {
-    for (const v of ['../a/b', 'a/b', '..', '.', 'a\\b']) {
-      up.reset();
-      scriptUpstream(up);
-      const res = await callTool(c.client, 'get-managed-user', { clientId: v, userId: 1 });
-      if (res.isError) {
-        assertToolError(res, `clientId ${JSON.stringify(v)}`, 'clientId');
-        await assertNothingUpstream(up, `clientId ${JSON.stringify(v)} refused`, 50);
-        continue;
+    test('clientId with ? # space %, non-ASCII: percent-encoded as one upstream path segment', T, async () => {
+      for (const v of ['a?b=1#c', 'a b', '100%', 'ü-😀', 'a;b,c']) {
+        up.reset();
+        scriptUpstream(up);
+        const res = await callTool(c.client, 'get-managed-user', { clientId: v, userId: 1 });
+        assert.notEqual(res.isError, true, `clientId ${JSON.stringify(v)}: ${showResult(res)}`);
+        await up.waitForRequests(1);
+        const rec = up.requests[0];
+        assert.equal(rec.rawQuery, null, `clientId ${JSON.stringify(v)}: no query string upstream; got ${rec.url}`);
+        assert.match(rec.path, /^\/v2\/oauth-clients\/[^/]+\/users\/1$/, `clientId ${JSON.stringify(v)}: one path segment; got ${rec.url}`);
+        assert.ok(!/[\x00-\x20\x7f-\uffff]/.test(rec.path), `clientId ${JSON.stringify(v)}: encoded; got ${JSON.stringify(rec.url)}`);
+        assert.equal(decodeURIComponent(rec.path.split('/')[3]), v, `clientId ${JSON.stringify(v)}: the segment decodes to the argument; got ${rec.url}`);
       }
-      await up.waitForRequests(1);
-      const rec = up.requests[0];
-      assert.match(rec.path, /^\/v2\/oauth-clients\/[^/]+\/users\/1$/, `clientId ${JSON.stringify(v)}: one path segment; got ${rec.url}`);
-      const seg = rec.path.split('/')[3];
-      assert.ok(seg !== '.' && seg !== '..', `clientId ${JSON.stringify(v)}: dot segment upstream: ${rec.url}`);
-      assert.equal(decodeURIComponent(seg), v, `clientId ${JSON.stringify(v)}: the segment carries the value unchanged; got ${rec.url}`);
-    }
-  });
+    });
 
-  test('several calls in parallel on one session all reach the upstream once each', T, async () => {
-    scriptUpstream(up);
-    const ids = [101, 102, 103, 104, 105, 106];
-    const results = await Promise.all(ids.map((u) => callTool(c.client, 'get-managed-user', { clientId: 'cl-par', userId: u })));
-    for (const [i, res] of results.entries()) {
-      assert.notEqual(res.isError, true, showResult(res));
-      assert.equal(res.structuredContent?.data?.path, `/v2/oauth-clients/cl-par/users/${ids[i]}`, `result ${i} belongs to its call`);
-    }
-    assert.deepEqual(up.requests.map((r) => r.path).sort(), ids.map((u) => `/v2/oauth-clients/cl-par/users/${u}`).sort());
-  });
+    test('clientId with / or a dot segment: one encoded segment or refused (isError naming clientId), never another upstream path', T, async () => {
+      for (const v of ['../a/b', 'a/b', '..', '.', 'a\\b']) {
+        up.reset();
+        scriptUpstream(up);
+        const res = await callTool(c.client, 'get-managed-user', { clientId: v, userId: 1 });
+        if (res.isError) {
+          assertToolError(res, `clientId ${JSON.stringify(v)}`, 'clientId');
+          await assertNothingUpstream(up, `clientId ${JSON.stringify(v)} refused`, 50);
+          continue;
+        }
+        await up.waitForRequests(1);
+        const rec = up.requests[0];
+        assert.match(rec.path, /^\/v2\/oauth-clients\/[^/]+\/users\/1$/, `clientId ${JSON.stringify(v)}: one path segment; got ${rec.url}`);
+        const seg = rec.path.split('/')[3];
+        assert.ok(seg !== '.' && seg !== '..', `clientId ${JSON.stringify(v)}: dot segment upstream: ${rec.url}`);
+        assert.equal(decodeURIComponent(seg), v, `clientId ${JSON.stringify(v)}: the segment carries the value unchanged; got ${rec.url}`);
+      }
+    });
 
-  test(`the adapter alone at /mcp/${ADAPTER_NS}: initialize, 7 tools, calls`, T, async () => {
-    const own = await connectHttp(`${px.mcpUrl}/mcp/${ADAPTER_NS}`);
-    others.push(own);
-    assert.equal(own.client.getInstructions(), INSTRUCTIONS);
-    const tools = await listAllTools(own.client);
-    assert.deepEqual(tools.map((t) => t.name).sort(), TOOL_NAMES);
-    for (const t of tools) assert.deepEqual(t.annotations, tool(t.name).hints, `${t.name}: annotations at /mcp/${ADAPTER_NS}`);
-    for (const name of ['get-managed-user', 'update-managed-user']) {
-      up.reset();
-      const sent = scriptUpstream(up);
-      const t = tool(name);
-      const res = await callTool(own.client, name, t.args);
-      await up.waitForRequests(1);
-      assertUpstreamCall(up, up.requests[0], t, SECRET);
-      assertOkResult(res, sent[0], `${name} at /mcp/${ADAPTER_NS}`);
-    }
-  });
+    test('several calls in parallel on one session all reach the upstream once each', T, async () => {
+      scriptUpstream(up);
+      const ids = [101, 102, 103, 104, 105, 106];
+      const results = await Promise.all(ids.map((u) => callTool(c.client, 'get-managed-user', { clientId: 'cl-par', userId: u })));
+      for (const [i, res] of results.entries()) {
+        assert.notEqual(res.isError, true, showResult(res));
+        assert.equal(res.structuredContent?.data?.path, `/v2/oauth-clients/cl-par/users/${ids[i]}`, `result ${i} belongs to its call`);
+      }
+      assert.deepEqual(up.requests.map((r) => r.path).sort(), ids.map((u) => `/v2/oauth-clients/cl-par/users/${u}`).sort());
+    });
 
-  test('the SDK client terminates its session with DELETE; the id is then unknown (404)', T, async () => {
-    const own = await connectHttp(`${px.mcpUrl}/mcp`);
-    const sid = own.transport.sessionId;
-    await withTimeout(own.transport.terminateSession(), 5000 * SCALE, 'terminateSession');
-    await closeClient(own);
-    const r = await rpc(px, req('tools/list'), { session: sid });
-    assert.equal(r.status, 404, `a terminated session: 404; got ${show(r)}`);
-  });
+    test(`the adapter alone at /mcp/${ADAPTER_NS}: initialize, 7 tools, calls`, T, async () => {
+      const own = await connectHttp(`${px.mcpUrl}/mcp/${ADAPTER_NS}`, { sdk });
+      others.push(own);
+      assert.equal(own.client.getInstructions(), INSTRUCTIONS);
+      const tools = await listAllTools(own.client);
+      assert.deepEqual(tools.map((t) => t.name).sort(), TOOL_NAMES);
+      for (const t of tools) assert.deepEqual(t.annotations, tool(t.name).hints, `${t.name}: annotations at /mcp/${ADAPTER_NS}`);
+      for (const name of ['get-managed-user', 'update-managed-user']) {
+        up.reset();
+        const sent = scriptUpstream(up);
+        const t = tool(name);
+        const res = await callTool(own.client, name, t.args);
+        await up.waitForRequests(1);
+        assertUpstreamCall(up, up.requests[0], t, SECRET);
+        assertOkResult(res, sent[0], `${name} at /mcp/${ADAPTER_NS}`);
+      }
+    });
 
-  test('no transport errors on the SDK client', T, () => {
-    assert.deepEqual(c.errors.map(String), []);
+    test('the SDK client terminates its session with DELETE; the id is then unknown (404)', T, async () => {
+      const own = await connectHttp(`${px.mcpUrl}/mcp`, { sdk });
+      const sid = own.transport.sessionId;
+      await withTimeout(own.transport.terminateSession(), 5000 * SCALE, 'terminateSession');
+      await closeClient(own);
+      const r = await rpc(px, req('tools/list'), { session: sid });
+      assert.equal(r.status, 404, `a terminated session: 404; got ${show(r)}`);
+    });
+
+    test('no transport errors on the SDK client', T, () => {
+      assert.deepEqual(c.errors.map(String), []);
+    });
   });
-});
+}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -592,70 +594,72 @@ describe('MCP: no configured secret (CAL_COM_CLIENT_SECRET unset)', () => {
 
 // ---------------------------------------------------------------------------------------------
 
-describe('MCP over stdio (capproxy mcp-stdio, SDK StdioClientTransport)', () => {
-  let up;
-  let s;
-  before(async () => {
-    up = await startUpstream();
-    s = await connectStdio({ upstream: up, args: SEED_ARGS, env: { CAL_COM_CLIENT_SECRET: SECRET } });
-  });
-  after(async () => {
-    if (s) await withTimeout(s.client.close(), 8000 * SCALE, 'stdio client close').catch(() => {});
-    await up?.close();
-  });
-  beforeEach(() => up.reset());
+for (const sdk of SDKS) {
+  describe(`MCP over stdio (capproxy mcp-stdio, SDK ${sdk}.x StdioClientTransport)`, () => {
+    let up;
+    let s;
+    before(async () => {
+      up = await startUpstream();
+      s = await connectStdio({ upstream: up, args: SEED_ARGS, env: { CAL_COM_CLIENT_SECRET: SECRET }, sdk });
+    });
+    after(async () => {
+      if (s) await withTimeout(s.client.close(), 8000 * SCALE, 'stdio client close').catch(() => {});
+      await up?.close();
+    });
+    beforeEach(() => up.reset());
 
-  test('initialize: server info, instructions, tools capability', T, () => {
-    assert.ok(s.client.getServerVersion()?.name, 'serverInfo.name');
-    assert.ok(s.client.getServerCapabilities()?.tools, 'capabilities.tools');
-    assert.equal(s.client.getInstructions(), INSTRUCTIONS);
-  });
+    test('initialize: server info, instructions, tools capability', T, () => {
+      assert.ok(s.client.getServerVersion()?.name, 'serverInfo.name');
+      assert.ok(s.client.getServerCapabilities()?.tools, 'capabilities.tools');
+      assert.equal(s.client.getInstructions(), INSTRUCTIONS);
+    });
 
-  test('tools/list: the 7 tools with the seed annotations, no x-cal-secret-key argument', T, async () => {
-    const tools = await listAllTools(s.client);
-    assert.deepEqual(tools.map((t) => t.name).sort(), TOOL_NAMES);
-    for (const t of tools) {
-      assert.deepEqual(t.annotations, tool(t.name).hints, `${t.name}: annotations`);
-      assert.deepEqual(Object.keys(t.inputSchema.properties || {}).sort(), Object.keys(tool(t.name).props).sort(), `${t.name}: properties`);
-    }
-  });
+    test('tools/list: the 7 tools with the seed annotations, no x-cal-secret-key argument', T, async () => {
+      const tools = await listAllTools(s.client);
+      assert.deepEqual(tools.map((t) => t.name).sort(), TOOL_NAMES);
+      for (const t of tools) {
+        assert.deepEqual(t.annotations, tool(t.name).hints, `${t.name}: annotations`);
+        assert.deepEqual(Object.keys(t.inputSchema.properties || {}).sort(), Object.keys(tool(t.name).props).sort(), `${t.name}: properties`);
+      }
+    });
 
-  test('tools/call get-managed-user and create-managed-user reach the upstream with the injected secret', T, async () => {
-    for (const name of ['get-managed-user', 'create-managed-user']) {
-      up.reset();
-      const sent = scriptUpstream(up);
-      const t = tool(name);
-      const res = await callTool(s.client, name, t.args);
-      await up.waitForRequests(1);
-      assert.equal(up.requests.length, 1);
-      assertUpstreamCall(up, up.requests[0], t, SECRET);
-      assertOkResult(res, sent[0], `${name} over stdio`);
-    }
-  });
+    test('tools/call get-managed-user and create-managed-user reach the upstream with the injected secret', T, async () => {
+      for (const name of ['get-managed-user', 'create-managed-user']) {
+        up.reset();
+        const sent = scriptUpstream(up);
+        const t = tool(name);
+        const res = await callTool(s.client, name, t.args);
+        await up.waitForRequests(1);
+        assert.equal(up.requests.length, 1);
+        assertUpstreamCall(up, up.requests[0], t, SECRET);
+        assertOkResult(res, sent[0], `${name} over stdio`);
+      }
+    });
 
-  test('invalid arguments over stdio -> isError, nothing upstream', T, async () => {
-    const res = await callTool(s.client, 'get-managed-user', { clientId: 'cl-x', userId: 'abc' });
-    assertToolError(res, 'userId "abc" over stdio', 'userId');
-    await assertNothingUpstream(up, 'userId "abc" over stdio');
-  });
+    test('invalid arguments over stdio -> isError, nothing upstream', T, async () => {
+      const res = await callTool(s.client, 'get-managed-user', { clientId: 'cl-x', userId: 'abc' });
+      assertToolError(res, 'userId "abc" over stdio', 'userId');
+      await assertNothingUpstream(up, 'userId "abc" over stdio');
+    });
 
-  test('stdout carries only JSON-RPC (no transport errors), stderr has no secret and no sanitizer report', T, () => {
-    assert.deepEqual(s.errors.map(String), [], 'SDK transport errors (non-JSON on stdout?)');
-    for (const [i, line] of s.lines.entries()) assertNoSecret(`mcp-stdio stderr line ${i + 1}`, line);
-    assert.equal(s.sanitizer(), null, `sanitizer report:\n${s.sanitizer()}`);
-  });
+    test('stdout carries only JSON-RPC (no transport errors), stderr has no secret and no sanitizer report', T, () => {
+      assert.deepEqual(s.errors.map(String), [], 'SDK transport errors (non-JSON on stdout?)');
+      for (const [i, line] of s.lines.entries()) assertNoSecret(`mcp-stdio stderr line ${i + 1}`, line);
+      assert.equal(s.sanitizer(), null, `sanitizer report:\n${s.sanitizer()}`);
+    });
 
-  test('closing stdin ends the process with exit code 0', T, async () => {
-    assert.ok(s.child && s.exit, 'the spawned process is known');
-    const closing = withTimeout(s.client.close(), 8000 * SCALE, 'stdio client close').catch(() => {});
-    // the SDK ends stdin, waits 2 s, then sends SIGTERM: an exit without a signal means EOF was enough
-    const r = await withTimeout(s.exit, 8000 * SCALE, 'capproxy mcp-stdio to exit');
-    await closing;
-    assert.equal(r.signal, null, `exited by itself on stdin EOF, not by signal ${r.signal}; stderr:\n${s.stderr().slice(-2000)}`);
-    assert.equal(r.code, 0, `exit code; stderr:\n${s.stderr().slice(-2000)}`);
-    assert.equal(s.sanitizer(), null, `sanitizer report:\n${s.sanitizer()}`);
+    test('closing stdin ends the process with exit code 0', T, async () => {
+      assert.ok(s.child && s.exit, 'the spawned process is known');
+      const closing = withTimeout(s.client.close(), 8000 * SCALE, 'stdio client close').catch(() => {});
+      // the SDK ends stdin, waits 2 s, then sends SIGTERM: an exit without a signal means EOF was enough
+      const r = await withTimeout(s.exit, 8000 * SCALE, 'capproxy mcp-stdio to exit');
+      await closing;
+      assert.equal(r.signal, null, `exited by itself on stdin EOF, not by signal ${r.signal}; stderr:\n${s.stderr().slice(-2000)}`);
+      assert.equal(r.code, 0, `exit code; stderr:\n${s.stderr().slice(-2000)}`);
+      assert.equal(s.sanitizer(), null, `sanitizer report:\n${s.sanitizer()}`);
+    });
   });
-});
+}
 
 // ---------------------------------------------------------------------------------------------
 
