@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "spec/jsonpath.h"
 #include "spec/template.h"
 #include "spec/urlenc.h"
 
@@ -43,6 +44,8 @@ struct ctx {
     size_t nres;
     char **owned; /* strings owned by this mapping (freed at the end) */
     size_t nowned;
+    cJSON **owned_json; /* JSON values made for this mapping (JSONPath selections) */
+    size_t nowned_json;
     size_t repeats;        /* how often the query parameter the last lookup found was given */
     char missing_ref[128]; /* a step's child: a {{<step>.<path>}} the scope does not have */
 };
@@ -66,6 +69,24 @@ static const char *keep(struct ctx *c, char *s)
     c->owned = xrealloc(c->owned, (c->nowned + 1) * sizeof *c->owned);
     c->owned[c->nowned++] = s;
     return s;
+}
+
+static const cJSON *keep_json(struct ctx *c, cJSON *j)
+{
+    c->owned_json = xrealloc(c->owned_json, (c->nowned_json + 1) * sizeof *c->owned_json);
+    c->owned_json[c->nowned_json++] = j;
+    return j;
+}
+
+/* Free what the mapping made for itself. */
+static void ctx_release(struct ctx *c)
+{
+    for (size_t i = 0; i < c->nowned; i++)
+        free(c->owned[i]);
+    free(c->owned);
+    for (size_t i = 0; i < c->nowned_json; i++)
+        cJSON_Delete(c->owned_json[i]);
+    free(c->owned_json);
 }
 
 bool mapping_is_number_text(const char *s, size_t len, bool integer)
@@ -126,10 +147,113 @@ static bool query_find(struct ctx *c, const char *name, struct val *v)
     return true;
 }
 
-/* An input by name: REST looks in path variables (case-insensitive), query, headers
- * (case-insensitive), then top-level body fields, and `body` is the whole body; MCP reads the
- * tool arguments. */
+/* The value of cookie <name> in the caller's Cookie header (`a=1; b=2`), or false. */
+static bool cookie_find(struct ctx *c, const char *name, struct val *v)
+{
+    struct val h;
+    if (!kv_find(c->in->headers, c->in->nheaders, "cookie", true, &h))
+        return false;
+    size_t nlen = strlen(name);
+    const char *p = h.s, *end = h.s + h.len;
+    while (p < end) {
+        while (p < end && (*p == ' ' || *p == ';'))
+            p++;
+        const char *semi = memchr(p, ';', (size_t)(end - p));
+        const char *pair_end = semi ? semi : end;
+        const char *eq = memchr(p, '=', (size_t)(pair_end - p));
+        if (eq && (size_t)(eq - p) == nlen && memcmp(p, name, nlen) == 0) {
+            *v = (struct val){VAL_TEXT, eq + 1, (size_t)(pair_end - eq - 1), NULL};
+            return true;
+        }
+        p = pair_end;
+    }
+    return false;
+}
+
+static bool input_find_any(struct ctx *c, const char *name, struct val *v);
+
+/* A REST input the exposed operation declares with an `in` or a `value`, read as the reference
+ * engine reads it: a `value` starting with '$' is a JSONPath into the JSON body, another
+ * `value` a constant; else only from where `in` says (a body parameter: the field of its name,
+ * else the whole body). */
+static bool declared_find(struct ctx *c, const struct model_param *p, struct val *v)
+{
+    const struct mapping_input *in = c->in;
+    if (p->value && p->value[0] == '$') {
+        cJSON *j = in->body ? jsonpath_eval(in->body, p->value) : NULL;
+        if (!j || cJSON_IsNull(j)) {
+            cJSON_Delete(j);
+            return false;
+        }
+        *v = (struct val){VAL_JSON, NULL, 0, keep_json(c, j)};
+        return true;
+    }
+    if (p->value) {
+        *v = (struct val){VAL_TEXT, p->value, strlen(p->value), NULL};
+        return true;
+    }
+    switch (p->in) {
+    case MODEL_IN_PATH:
+        return kv_find(in->path, in->npath, p->name, true, v);
+    case MODEL_IN_QUERY:
+        return query_find(c, p->name, v);
+    case MODEL_IN_HEADER:
+        return kv_find(in->headers, in->nheaders, p->name, true, v);
+    case MODEL_IN_COOKIE:
+        return cookie_find(c, p->name, v);
+    case MODEL_IN_ENVIRONMENT: {
+        const char *e = getenv(p->name);
+        if (!e)
+            return false;
+        *v = (struct val){VAL_TEXT, e, strlen(e), NULL};
+        return true;
+    }
+    case MODEL_IN_BODY:
+        if (cJSON_IsObject(in->body)) {
+            const cJSON *j = cJSON_GetObjectItemCaseSensitive(in->body, p->name);
+            if (j && !cJSON_IsNull(j)) {
+                *v = (struct val){VAL_JSON, NULL, 0, j};
+                return true;
+            }
+        }
+        if (!in->body)
+            return false;
+        *v = (struct val){VAL_RAW_BODY, in->raw_body, in->raw_body_len, in->body};
+        return true;
+    case MODEL_IN_NONE:
+        break;
+    }
+    return input_find_any(c, p->name, v);
+}
+
+/* The REST operation's declared parameter <name> when it says where it comes from. */
+static const struct model_param *declared_located(const struct ctx *c, const char *name)
+{
+    const struct model_call *mc = c->call->mcall;
+    if (c->in->mcp || !mc)
+        return NULL;
+    for (size_t i = 0; i < mc->nparams; i++)
+        if ((mc->params[i].in != MODEL_IN_NONE || mc->params[i].value) &&
+            str_eq(mc->params[i].name, name))
+            return &mc->params[i];
+    return NULL;
+}
+
+/* An input by name: a REST parameter the operation declares with `in` or `value` comes from
+ * there (declared_find); otherwise REST looks in path variables (case-insensitive), query,
+ * headers (case-insensitive), then top-level body fields, and `body` is the whole body; MCP
+ * reads the tool arguments. */
 static bool input_find(struct ctx *c, const char *name, struct val *v)
+{
+    const struct model_param *p = declared_located(c, name);
+    if (p) {
+        c->repeats = 0;
+        return declared_find(c, p, v);
+    }
+    return input_find_any(c, name, v);
+}
+
+static bool input_find_any(struct ctx *c, const char *name, struct val *v)
 {
     const struct mapping_input *in = c->in;
     c->repeats = 0;
@@ -1112,9 +1236,7 @@ int mapping_build(const struct runtime *rt, const struct rt_call *call,
     }
     rc = 0;
 out:
-    for (size_t i = 0; i < c.nowned; i++)
-        free(c.owned[i]);
-    free(c.owned);
+    ctx_release(&c);
     return rc;
 }
 
@@ -1124,9 +1246,7 @@ int mapping_check_inputs(const struct runtime *rt, const struct rt_call *call,
     struct ctx c = {.rt = rt, .call = call, .in = in, .err = err};
     memset(err, 0, sizeof *err);
     int rc = check_unknown(&c) < 0 || check_declared(&c) < 0 ? -1 : 0;
-    for (size_t i = 0; i < c.nowned; i++)
-        free(c.owned[i]);
-    free(c.owned);
+    ctx_release(&c);
     return rc;
 }
 
@@ -1181,5 +1301,20 @@ cJSON *mapping_scope(const struct rt_call *call, const struct mapping_input *in)
         cJSON_DeleteItemFromObjectCaseSensitive(scope, in->path[i].name);
     scope_add_kv(scope, call->mcall, in->path, in->npath);
     scope_add_kv(scope, call->mcall, in->query, in->nquery);
+    /* Parameters declared with `in` or `value` are what those say, whatever else has the name. */
+    const struct model_call *mc = call->mcall;
+    struct mapping_error err;
+    struct ctx c = {.call = call, .in = in, .err = &err};
+    for (size_t i = 0; i < mc->nparams; i++) {
+        const struct model_param *p = &mc->params[i];
+        struct val v;
+        if ((p->in == MODEL_IN_NONE && !p->value) || !declared_find(&c, p, &v))
+            continue;
+        cJSON *j = v.kind == VAL_TEXT ? scope_text(v.s, v.len, p->type) : cJSON_Duplicate(v.j, 1);
+        cJSON_DeleteItemFromObjectCaseSensitive(scope, p->name);
+        if (j)
+            cJSON_AddItemToObject(scope, p->name, j);
+    }
+    ctx_release(&c);
     return scope;
 }

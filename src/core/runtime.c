@@ -572,8 +572,14 @@ static void build_inputs(const struct runtime *rt, struct rt_call *c)
     struct names s = {rt, c};
     const struct model_call *mc = c->mcall;
     const struct model_operation *op = c->op;
-    for (size_t i = 0; i < mc->nparams; i++)
-        names_add(&s, mc->params[i].name, strlen(mc->params[i].name));
+    for (size_t i = 0; i < mc->nparams; i++) {
+        const struct model_param *p = &mc->params[i];
+        names_add(&s, p->name, strlen(p->name));
+        /* A parameter read by JSONPath from the body (`value: $.user.id`) reads its first
+         * field (`user`): the caller may send that. */
+        if (p->value && p->value[0] == '$' && p->value[1] == '.' && p->value[2])
+            names_add(&s, p->value + 2, strcspn(p->value + 2, ".[*"));
+    }
     for (size_t i = 0; i < c->nparams; i++) {
         const struct model_param *p = c->params[i].p;
         if (p->in == MODEL_IN_ENVIRONMENT || c->params[i].credential)

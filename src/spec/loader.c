@@ -393,8 +393,12 @@ static void load_param(struct ld *l, const struct ynode *n, const struct ynode *
     p->required = req > 0;
     v = ynode_get(n, "value");
     if (!absent(v)) {
+        const char *err = NULL;
         if (v->kind != YNODE_SCALAR)
             lerr(l, v, "expected a scalar for 'value', got %s", ynode_describe(v));
+        else if (keys == &keys_rest_param && v->str[0] == '$' && jsonpath_check(v->str, &err) < 0)
+            /* An exposed parameter's `$...` value selects from the request body. */
+            lerr(l, v, "invalid JSONPath '%s' for 'value': %s", v->str, err ? err : "syntax error");
         else
             p->value = sdup(l, v->str);
     }
@@ -1766,6 +1770,30 @@ static struct model_forward *load_forward(struct ld *l, const struct ynode *n)
     return f;
 }
 
+/* An operation's declared inputs: its own, then its resource's it does not redeclare (the
+ * reference engine reads the resource's first and lets the operation's overwrite them). */
+static void inherit_resource_params(struct ld *l, const struct model_rest_resource *r,
+                                    struct model_call *call)
+{
+    if (r->nparams == 0)
+        return;
+    struct model_param *all = alloc_array(l, call->nparams + r->nparams, sizeof *all);
+    size_t n = 0;
+    for (size_t i = 0; i < call->nparams; i++)
+        all[n++] = call->params[i];
+    for (size_t i = 0; i < r->nparams; i++) {
+        bool mine = false;
+        for (size_t j = 0; j < call->nparams && !mine; j++)
+            mine = r->params[i].name && call->params[j].name &&
+                   str_eq(r->params[i].name, call->params[j].name);
+        if (!mine)
+            all[n++] = r->params[i];
+    }
+    call->params = all;
+    call->nparams = n;
+    call->params_declared = true;
+}
+
 static void load_rest_resource(struct ld *l, const struct ynode *n, const struct ynode *key,
                                struct model_expose *e, struct model_rest_resource *r)
 {
@@ -1778,6 +1806,7 @@ static void load_rest_resource(struct ld *l, const struct ynode *n, const struct
     r->path = load_path(l, n, "REST resource");
     r->name = entry_name(l, n, key, false, "REST resource");
     r->description = opt_str(l, n, "description");
+    load_params(l, ynode_get(n, "inputParameters"), &keys_rest_param, &r->params, &r->nparams);
     if (!absent(fwd) && want_map(l, fwd, "forward"))
         r->forward = load_forward(l, fwd);
     /* The schema's anyOf: a resource serves operations, forwards, or both (then its operations
@@ -1799,6 +1828,7 @@ static void load_rest_resource(struct ld *l, const struct ynode *n, const struct
         op->name = entry_name(l, item, k, false, "REST operation");
         op->description = opt_str(l, item, "description");
         load_call(l, item, e->ns, &op->call, "REST operation", &keys_rest_param);
+        inherit_resource_params(l, r, &op->call);
     }
 }
 

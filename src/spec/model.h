@@ -303,6 +303,10 @@ struct model_rest_resource {
     size_t noperations;
     struct model_expose *expose; /* back pointer */
     struct model_pos pos;
+    /* Resource-level inputParameters; the loader also gives them to each operation's call
+     * (after its own, which win by name), so nothing else reads these. */
+    struct model_param *params;
+    size_t nparams;
 };
 
 /* Tri-state MCP hints: -1 when the document does not set them. */
