@@ -541,12 +541,11 @@ static void validate_skill_from(const struct model_capability *cap, struct model
         t->from_expose = src;
         return;
     }
-    diag_add(d, DIAG_ERROR, t->from_action_pos.file, t->from_action_pos.line,
-             t->from_action_pos.col, "skill tool '%s': action '%s' is no %s of '%s'%s%s%s",
-             t->name ? t->name : "?", t->from_action,
-             src->type == MODEL_EXPOSE_REST ? "operation" : "tool", src->ns,
-             near.best ? " (did you mean '" : "", near.best ? near.best : "",
-             near.best ? "'?)" : "");
+    diag_add(
+        d, DIAG_ERROR, t->from_action_pos.file, t->from_action_pos.line, t->from_action_pos.col,
+        "skill tool '%s': action '%s' is no %s of '%s'%s%s%s", t->name ? t->name : "?",
+        t->from_action, src->type == MODEL_EXPOSE_REST ? "operation" : "tool", src->ns,
+        near.best ? " (did you mean '" : "", near.best ? near.best : "", near.best ? "'?)" : "");
 }
 
 int checks_validate(struct model *m, struct diag *d)

@@ -1928,16 +1928,19 @@ static void load_skill_tool(struct ld *l, const struct ynode *n, struct model_sk
         check_keys(l, from, &keys_skill_from);
         t->from_ns = req_str(l, from, "sourceNamespace", "from");
         t->from_action = req_str(l, from, "action", "from");
-        t->from_ns_pos = pos_of(l, ynode_get(from, "sourceNamespace") ? ynode_get(from, "sourceNamespace") : from);
-        t->from_action_pos = pos_of(l, ynode_get(from, "action") ? ynode_get(from, "action") : from);
+        t->from_ns_pos = pos_of(
+            l, ynode_get(from, "sourceNamespace") ? ynode_get(from, "sourceNamespace") : from);
+        t->from_action_pos =
+            pos_of(l, ynode_get(from, "action") ? ynode_get(from, "action") : from);
     }
     if (!absent(from) && t->instruction)
         lerr(l, n, "skill tool '%s' has both 'from' and 'instruction'; give one",
              t->name ? t->name : "?");
     else if (absent(from) && !t->instruction && !misspelt(l, n, "from") &&
              !misspelt(l, n, "instruction"))
-        lerr(l, n, "skill tool '%s' needs 'from' (a sibling adapter's operation or tool) or "
-                   "'instruction' (a file under the skill's location)",
+        lerr(l, n,
+             "skill tool '%s' needs 'from' (a sibling adapter's operation or tool) or "
+             "'instruction' (a file under the skill's location)",
              t->name ? t->name : "?");
     if (t->instruction && !sk->location)
         lerr(l, ynode_get(n, "instruction"),
@@ -2152,7 +2155,8 @@ static void load_expose(struct ld *l, const struct ynode *n, struct model_expose
     if (!control)
         e->ns = req_str(l, n, "namespace", "exposes entry");
     load_port(l, n, e);
-    if ((skill || control) && e->port < 0 && absent(ynode_get(n, "port")) && !misspelt(l, n, "port"))
+    if ((skill || control) && e->port < 0 && absent(ynode_get(n, "port")) &&
+        !misspelt(l, n, "port"))
         lerr(l, at_key(n, "port"), "missing required key 'port' in %s exposes entry",
              skill ? "skill" : "control");
     e->address = opt_str(l, n, "address");

@@ -346,10 +346,10 @@ struct model_skill_tool {
 struct model_skill {
     const char *name;
     const char *description;
-    const char *license;       /* NULL when absent, as every optional string here */
+    const char *license; /* NULL when absent, as every optional string here */
     const char *compatibility;
-    const char *allowed_tools; /* `allowed-tools` */
-    const char *argument_hint; /* `argument-hint` */
+    const char *allowed_tools;            /* `allowed-tools` */
+    const char *argument_hint;            /* `argument-hint` */
     signed char user_invocable;           /* -1 when absent */
     signed char disable_model_invocation; /* -1 when absent */
     const char **meta_keys;               /* `metadata`, in document order */
