@@ -3,6 +3,7 @@
  */
 #include "app/admin.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -27,6 +28,33 @@ static void admin_reply(struct evhttp_request *req, int status, const char *ctyp
     evbuffer_free(b);
 }
 
+bool admin_ready(const struct admin_view *v, const char **state)
+{
+    bool draining = atomic_load(&v->shared->draining);
+    bool ready = atomic_load(v->ready) && !draining;
+    if (state)
+        *state = ready ? "ready" : draining ? "draining" : "starting";
+    return ready;
+}
+
+void admin_metrics(const struct admin_view *v, struct strbuf *out)
+{
+    struct metrics **shards = xcalloc(v->nloops ? v->nloops : 1, sizeof *shards);
+    long inflight = 0;
+    for (size_t k = 0; k < v->nloops; k++) {
+        shards[k] = loop_metrics(v->loops[k]);
+        inflight += loop_inflight(v->loops[k]);
+    }
+    struct metrics_gauges g = {
+        .inflight = inflight,
+        .connections = atomic_load(&v->shared->connections),
+        .ready = admin_ready(v, NULL),
+        .version = CAPPROXY_VERSION,
+    };
+    metrics_render(shards, v->nloops, &g, out);
+    free(shards);
+}
+
 static void admin_handle(struct evhttp_request *req, void *arg)
 {
     const struct admin_view *v = arg;
@@ -35,29 +63,15 @@ static void admin_handle(struct evhttp_request *req, void *arg)
     if (str_eq(path, "/healthz")) {
         admin_reply(req, 200, "application/json", "{\"status\":\"ok\"}");
     } else if (str_eq(path, "/readyz")) {
-        bool draining = atomic_load(&v->shared->draining);
-        bool ready = atomic_load(v->ready) && !draining;
-        admin_reply(req, ready ? 200 : 503, "application/json",
-                    ready      ? "{\"status\":\"ready\"}"
-                    : draining ? "{\"status\":\"draining\"}"
-                               : "{\"status\":\"starting\"}");
+        const char *state;
+        bool ready = admin_ready(v, &state);
+        char body[64];
+        snprintf(body, sizeof body, "{\"status\":\"%s\"}", state);
+        admin_reply(req, ready ? 200 : 503, "application/json", body);
     } else if (str_eq(path, "/metrics")) {
-        struct metrics **shards = xcalloc(v->nloops ? v->nloops : 1, sizeof *shards);
-        long inflight = 0;
-        for (size_t k = 0; k < v->nloops; k++) {
-            shards[k] = loop_metrics(v->loops[k]);
-            inflight += loop_inflight(v->loops[k]);
-        }
-        struct metrics_gauges g = {
-            .inflight = inflight,
-            .connections = atomic_load(&v->shared->connections),
-            .ready = atomic_load(v->ready) && !atomic_load(&v->shared->draining),
-            .version = CAPPROXY_VERSION,
-        };
         struct strbuf out;
         strbuf_init(&out, 0);
-        metrics_render(shards, v->nloops, &g, &out);
-        free(shards);
+        admin_metrics(v, &out);
         admin_reply(req, 200, "text/plain; version=0.0.4; charset=utf-8", out.data ? out.data : "");
         strbuf_deinit(&out);
     } else {

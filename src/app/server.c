@@ -17,7 +17,10 @@
 
 #include "app/listen.h"
 #include "base/log.h"
+#include "app/control.h"
+#include "base/clock.h"
 #include "front/mcp_http.h"
+#include "front/skill.h"
 #include "front/rest.h"
 #include "http/conn.h"
 
@@ -27,6 +30,7 @@ struct worker_listener {
     struct front_listener fl;
     struct evhttp *http;
     struct evhttp_bound_socket *bound;
+    struct control_listener ctl; /* a control listener's handler argument */
 };
 
 struct worker {
@@ -89,6 +93,20 @@ static void worker_reload_cb(evutil_socket_t fd, short what, void *arg)
     loop_set_runtime(w->loop, rt);
 }
 
+static const char *listener_kind(enum model_expose_type t)
+{
+    switch (t) {
+    case MODEL_EXPOSE_REST:
+        return "rest";
+    case MODEL_EXPOSE_SKILL:
+        return "skill";
+    case MODEL_EXPOSE_CONTROL:
+        return "control";
+    default:
+        return "mcp";
+    }
+}
+
 static int worker_init(struct worker *w, struct server *s, int id)
 {
     w->id = id;
@@ -118,10 +136,16 @@ static int worker_init(struct worker *w, struct server *s, int id)
                                                  EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE |
                                                  EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
         evhttp_set_default_content_type(wl->http, NULL);
-        if (l->type == MODEL_EXPOSE_REST)
+        if (l->type == MODEL_EXPOSE_REST) {
             evhttp_set_gencb(wl->http, rest_handle, &wl->fl);
-        else
+        } else if (l->type == MODEL_EXPOSE_SKILL) {
+            evhttp_set_gencb(wl->http, skill_handle, &wl->fl);
+        } else if (l->type == MODEL_EXPOSE_CONTROL) {
+            wl->ctl = (struct control_listener){.fl = &wl->fl, .srv = s};
+            evhttp_set_gencb(wl->http, control_handle, &wl->ctl);
+        } else {
             evhttp_set_gencb(wl->http, mcp_handle, &wl->fl);
+        }
         int fd = s->fds[(size_t)id * rt->nlisteners + i];
         struct evconnlistener *lev = evconnlistener_new(
             base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
@@ -198,6 +222,9 @@ int server_start(struct server *s, const struct config *cfg, struct runtime *rt,
                  server_reload_fn reload, void *reload_arg)
 {
     memset(s, 0, sizeof *s);
+    pthread_mutex_init(&s->reload_lock, NULL);
+    s->reload_lock_init = true;
+    clock_mono(&s->started);
     s->cfg = cfg;
     s->rt = rt;
     s->reload = reload;
@@ -213,12 +240,12 @@ int server_start(struct server *s, const struct config *cfg, struct runtime *rt,
         s->fds[i] = -1;
     for (size_t i = 0; i < rt->nlisteners; i++) {
         const struct rt_listener *l = &rt->listeners[i];
-        const char *what = l->type == MODEL_EXPOSE_REST ? "rest" : "mcp";
+        const char *what = listener_kind(l->type);
         const char *other = NULL, *other_host = NULL;
         int other_port = 0;
         for (size_t j = 0; j < i && !other; j++)
             if (listen_same_address(l->host, l->port, rt->listeners[j].host, s->bound_port[j])) {
-                other = rt->listeners[j].type == MODEL_EXPOSE_REST ? "rest" : "mcp";
+                other = listener_kind(rt->listeners[j].type);
                 other_host = rt->listeners[j].host;
                 other_port = s->bound_port[j];
             }
@@ -285,6 +312,9 @@ int server_start(struct server *s, const struct config *cfg, struct runtime *rt,
         const struct rt_listener *l = &rt->listeners[i];
         if (l->type == MODEL_EXPOSE_REST) {
             LOG_I("rest listening on %s:%d (%zu routes)", l->host, s->bound_port[i], l->nroutes);
+        } else if (l->type == MODEL_EXPOSE_SKILL || l->type == MODEL_EXPOSE_CONTROL) {
+            LOG_I("%s listening on %s:%d%s%s", listener_kind(l->type), l->host, s->bound_port[i],
+                  l->expose->ns ? " for " : "", l->expose->ns ? l->expose->ns : "");
         } else {
             size_t ntools = 0;
             for (size_t j = 0; j < l->nendpoints; j++)
@@ -331,19 +361,22 @@ static bool listeners_match(struct server *s, const struct runtime *rt)
     return true;
 }
 
-static void server_reload(struct server *s)
+enum server_reload_result server_reload_now(struct server *s)
 {
-    LOG_I("SIGHUP: reloading configuration and capabilities");
+    enum server_reload_result res = SERVER_RELOADED;
+    pthread_mutex_lock(&s->reload_lock);
     struct runtime *rt = s->reload ? s->reload(s->reload_arg) : NULL;
     if (!rt) {
         LOG_E("reload failed; the previous configuration keeps serving");
-        return;
+        res = SERVER_RELOAD_FAILED;
+        goto out;
     }
     if (!listeners_match(s, rt)) {
         LOG_E("reload changes the listen addresses or ports; restart to apply them. The previous "
               "configuration keeps serving");
         runtime_unref(rt);
-        return;
+        res = SERVER_RELOAD_LISTENERS;
+        goto out;
     }
     if (rt->config->workers != s->nworkers)
         LOG_W("reload: the number of workers changes only on restart (still %d)", s->nworkers);
@@ -360,6 +393,15 @@ static void server_reload(struct server *s)
     for (size_t i = 0; i < rt->nlisteners; i++)
         routes += rt->listeners[i].nroutes;
     LOG_I("reloaded: %zu documents, %zu routes", rt->model->ncaps, routes);
+out:
+    pthread_mutex_unlock(&s->reload_lock);
+    return res;
+}
+
+static void server_reload(struct server *s)
+{
+    LOG_I("SIGHUP: reloading configuration and capabilities");
+    server_reload_now(s);
 }
 
 void server_run(struct server *s)
@@ -424,4 +466,7 @@ void server_stop(struct server *s)
     if (s->admin_fd >= 0)
         close(s->admin_fd); /* not adopted by worker 0: server_start failed */
     s->admin_fd = -1;
+    if (s->reload_lock_init)
+        pthread_mutex_destroy(&s->reload_lock);
+    s->reload_lock_init = false;
 }

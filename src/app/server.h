@@ -8,6 +8,8 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <time.h>
 #include <stddef.h>
 
 #include <event2/event.h>
@@ -39,12 +41,27 @@ struct server {
     int *bound_port;           /* per listener of <rt>: the port bound (port 0 resolved) */
     struct loop **loops;       /* every worker's loop, for the admin endpoints */
     struct admin_view admin;
+    /* A reload runs on the main thread (SIGHUP) or on a worker (the control adapter's POST
+     * /config/reload): one at a time. */
+    pthread_mutex_t reload_lock;
+    bool reload_lock_init;
+    struct timespec started; /* monotonic, for the control adapter's uptime */
+};
+
+/* The outcome of a reload. */
+enum server_reload_result {
+    SERVER_RELOADED,
+    SERVER_RELOAD_FAILED,   /* the configuration or a document does not load (logged) */
+    SERVER_RELOAD_LISTENERS /* the listen addresses or ports change: restart to apply */
 };
 
 /* Bind every listener of <rt> (the ports bound, port 0 resolved, are kept in <s>: the runtime
  * is not written), start the workers and log "ready". 0 or -1 (logged). */
 int server_start(struct server *s, const struct config *cfg, struct runtime *rt,
                  server_reload_fn reload, void *reload_arg);
+/* Load everything again and switch every worker to it, as SIGHUP does; safe from any thread.
+ * A worker that calls it answers its own request on the old runtime. */
+enum server_reload_result server_reload_now(struct server *s);
 /* Block until SIGTERM or SIGINT (drain, then stop the workers); SIGHUP reloads. */
 void server_run(struct server *s);
 /* Stop the workers and close the listeners; also after a failed server_start, to close what it

@@ -28,6 +28,22 @@ bool log_enabled(enum log_level level)
     return (int)level <= atomic_load_explicit(&log_level_cur, memory_order_relaxed);
 }
 
+enum log_level log_level_get(void)
+{
+    return (enum log_level)atomic_load_explicit(&log_level_cur, memory_order_relaxed);
+}
+
+void log_level_set(enum log_level level)
+{
+    atomic_store_explicit(&log_level_cur, (int)level, memory_order_relaxed);
+}
+
+const char *log_level_name(enum log_level level)
+{
+    static const char *const names[] = {"error", "warn", "info", "debug"};
+    return (unsigned)level < UTIL_ARRAY_LEN(names) ? names[level] : "info";
+}
+
 bool log_access_enabled(void)
 {
     return log_access_on;

@@ -17,6 +17,11 @@ bool log_enabled(enum log_level level);
 bool log_access_enabled(void);
 void log_msg(enum log_level level, const char *fmt, ...) UTIL_PRINTF(2, 3);
 int log_level_parse(const char *s); /* -1 when unknown */
+/* The current level, and a change of it while running (the control adapter's /logs); a reload
+ * sets the configured one again. */
+enum log_level log_level_get(void);
+void log_level_set(enum log_level level);
+const char *log_level_name(enum log_level level); /* "error" ... "debug" */
 
 #define LOG_E(...) log_msg(LOG_ERROR, __VA_ARGS__)
 #define LOG_W(...) log_msg(LOG_WARN, __VA_ARGS__)

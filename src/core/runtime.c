@@ -240,6 +240,20 @@ static void add_forward_route(struct runtime *rt, struct rt_listener *l,
     l->nroutes++;
 }
 
+/* A skill or control adapter gets a listener of its own at its `address` (loopback when
+ * absent: the control endpoints reload and reveal configuration) and its required `port`. Two
+ * of them on one address are then refused by the server, as any two listeners are. */
+static void listener_own(struct runtime *rt, const struct model_expose *ex)
+{
+    rt->listeners = xrealloc(rt->listeners, (rt->nlisteners + 1) * sizeof *rt->listeners);
+    struct rt_listener *l = &rt->listeners[rt->nlisteners++];
+    memset(l, 0, sizeof *l);
+    l->type = ex->type;
+    l->host = xstrdup(ex->address ? ex->address : "127.0.0.1");
+    l->port = ex->port >= 0 ? ex->port : 0;
+    l->expose = ex;
+}
+
 static int build_exposes(struct runtime *rt, struct diag *d)
 {
     size_t before = d->nerrors;
@@ -302,6 +316,8 @@ static int build_exposes(struct runtime *rt, struct diag *d)
                     if (res->forward && res->forward->target)
                         add_forward_route(rt, l, ex, res, host, port, d);
                 }
+            } else if (ex->type == MODEL_EXPOSE_SKILL || ex->type == MODEL_EXPOSE_CONTROL) {
+                listener_own(rt, ex);
             } else {
                 size_t first = rt->ncalls;
                 for (size_t t = 0; t < ex->ntools; t++) {

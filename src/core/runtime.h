@@ -124,6 +124,7 @@ struct rt_listener {
     size_t nroutes;
     struct rt_mcp_endpoint *endpoints; /* MCP */
     size_t nendpoints;
+    const struct model_expose *expose; /* skill, control: the one adapter it serves */
 };
 
 /* An exposed adapter's inbound credential (its `authentication` block), rendered once. */

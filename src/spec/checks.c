@@ -499,6 +499,55 @@ static void validate_forward(struct model *m, struct model_forward *f, bool name
              best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
 }
 
+/* A skill tool's `from` names a sibling rest or mcp adapter of the same document (as in the
+ * reference engine) and one of its operations or tools ("did you mean" otherwise). */
+static void validate_skill_from(const struct model_capability *cap, struct model_skill_tool *t,
+                                struct diag *d)
+{
+    struct util_closest near;
+    const struct model_expose *src = NULL;
+    if (!t->from_ns || !t->from_action)
+        return;
+    util_closest_init(&near, t->from_ns);
+    for (size_t i = 0; i < cap->nexposes && !src; i++) {
+        const struct model_expose *e = &cap->exposes[i];
+        if (e->type != MODEL_EXPOSE_REST && e->type != MODEL_EXPOSE_MCP)
+            continue;
+        if (e->ns && str_eq(e->ns, t->from_ns))
+            src = e;
+        util_closest_add(&near, e->ns);
+    }
+    if (!src) {
+        diag_add(d, DIAG_ERROR, t->from_ns_pos.file, t->from_ns_pos.line, t->from_ns_pos.col,
+                 "skill tool '%s': sourceNamespace '%s' names no rest or mcp adapter of this "
+                 "document%s%s%s",
+                 t->name ? t->name : "?", t->from_ns, near.best ? " (did you mean '" : "",
+                 near.best ? near.best : "", near.best ? "'?)" : "");
+        return;
+    }
+    util_closest_init(&near, t->from_action);
+    bool found = false;
+    for (size_t r = 0; r < src->nresources && !found; r++)
+        for (size_t o = 0; o < src->resources[r].noperations && !found; o++) {
+            const char *name = src->resources[r].operations[o].name;
+            found = name && str_eq(name, t->from_action);
+            util_closest_add(&near, name);
+        }
+    for (size_t i = 0; i < src->ntools && !found; i++) {
+        found = src->tools[i].name && str_eq(src->tools[i].name, t->from_action);
+        util_closest_add(&near, src->tools[i].name);
+    }
+    if (found) {
+        t->from_expose = src;
+        return;
+    }
+    diag_add(
+        d, DIAG_ERROR, t->from_action_pos.file, t->from_action_pos.line, t->from_action_pos.col,
+        "skill tool '%s': action '%s' is no %s of '%s'%s%s%s", t->name ? t->name : "?",
+        t->from_action, src->type == MODEL_EXPOSE_REST ? "operation" : "tool", src->ns,
+        near.best ? " (did you mean '" : "", near.best ? near.best : "", near.best ? "'?)" : "");
+}
+
 int checks_validate(struct model *m, struct diag *d)
 {
     size_t errors = d->nerrors;
@@ -525,6 +574,9 @@ int checks_validate(struct model *m, struct diag *d)
             }
             for (size_t t = 0; t < e->ntools; t++)
                 validate_call(m, i, &e->tools[t].call, e->tools[t].pos, nameless_consumer, d);
+            for (size_t k = 0; k < e->nskills; k++)
+                for (size_t t = 0; t < e->skills[k].ntools; t++)
+                    validate_skill_from(cap, &e->skills[k].tools[t], d);
         }
     }
     checks_duplicates(m, 0, m->ncaps, true, d);

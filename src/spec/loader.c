@@ -183,7 +183,29 @@ YNODE_KEYS(keys_expose_mcp, "MCP exposes entry", "type", "transport", "address",
            "namespace", "description", "authentication", "tools", "resources", "prompts", "path");
 /* Without a type: both. */
 YNODE_KEYS(keys_expose_any, "exposes entry", "type", "transport", "address", "port", "namespace",
-           "description", "authentication", "resources", "tools", "prompts", "path");
+           "description", "authentication", "resources", "tools", "prompts", "path", "skills",
+           "management", "observability");
+YNODE_KEYS(keys_expose_skill, "skill exposes entry", "type", "address", "port", "namespace",
+           "description", "authentication", "skills");
+YNODE_KEYS(keys_skill, "skill", "name", "description", "license", "compatibility", "metadata",
+           "allowed-tools", "argument-hint", "user-invocable", "disable-model-invocation",
+           "location", "tools");
+YNODE_KEYS(keys_skill_tool, "skill tool", "name", "description", "from", "instruction");
+YNODE_KEYS(keys_skill_from, "from", "sourceNamespace", "action");
+YNODE_KEYS(keys_expose_control, "control exposes entry", "type", "address", "port",
+           "authentication", "management", "observability");
+YNODE_KEYS(keys_management, "management", "health", "info", "reload", "validate", "logs",
+           "scripting");
+YNODE_KEYS(keys_control_logs, "logs", "level-control", "stream", "max-subscribers");
+YNODE_KEYS(keys_scripting, "scripting", "enabled", "defaultLocation", "defaultLanguage", "timeout",
+           "statementLimit", "allowedLanguages");
+YNODE_KEYS(keys_observability, "observability", "enabled", "metrics", "traces", "exporters");
+YNODE_KEYS(keys_obs_metrics, "observability metrics", "local");
+YNODE_KEYS(keys_obs_local, "local endpoint", "enabled");
+YNODE_KEYS(keys_obs_traces, "observability traces", "sampling", "propagation", "local");
+YNODE_KEYS(keys_obs_traces_local, "traces local endpoint", "enabled", "buffer-size");
+YNODE_KEYS(keys_obs_exporters, "exporters", "otlp");
+YNODE_KEYS(keys_obs_otlp, "otlp exporter", "endpoint");
 YNODE_KEYS(keys_rest_resource, "REST resource", "name", "label", "description", "path",
            "inputParameters", "operations", "forward");
 YNODE_KEYS(keys_forward, "forward", "targetNamespace", "trustedHeaders");
@@ -1878,27 +1900,302 @@ static void load_port(struct ld *l, const struct ynode *n, struct model_expose *
     e->port = (int)port;
 }
 
+/* ---- skill and control adapters ---- */
+
+/* A kebab-case identifier (the schema's IdentifierKebab): lower-case letters, digits and
+ * single hyphens, 1 to 64 characters. */
+static bool kebab_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64 || s[0] == '-' || s[n - 1] == '-')
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+              (s[i] == '-' && s[i + 1] != '-')))
+            return false;
+    return true;
+}
+
+static const char *kebab_name(struct ld *l, const struct ynode *item, const char *where)
+{
+    const char *name = req_str(l, item, "name", where);
+    if (name && !kebab_ok(name))
+        lerr(l, ynode_get(item, "name"),
+             "%s name '%s' must be kebab-case (lower-case letters, digits, hyphens; at most 64)",
+             where, name);
+    return name;
+}
+
+/* The number of characters (code points) of UTF-8 text <s>. */
+static size_t char_count(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xC0) != 0x80)
+            n++;
+    return n;
+}
+
+/* A string of at most <max> characters (the schema's maxLength), when present. */
+static const char *opt_str_max(struct ld *l, const struct ynode *map, const char *key, size_t max)
+{
+    const char *v = opt_str(l, map, key);
+    if (v && char_count(v) > max)
+        lerr(l, ynode_get(map, key), "'%s' is longer than %zu characters", key, max);
+    return v;
+}
+
+static void load_skill_tool(struct ld *l, const struct ynode *n, struct model_skill *sk,
+                            struct model_skill_tool *t)
+{
+    const struct ynode *from = ynode_get(n, "from");
+    check_keys(l, n, &keys_skill_tool);
+    t->pos = pos_of(l, n);
+    t->name = kebab_name(l, n, "skill tool");
+    t->description = req_str(l, n, "description", "skill tool");
+    t->instruction = opt_str(l, n, "instruction");
+    if (!absent(from) && want_map(l, from, "from")) {
+        check_keys(l, from, &keys_skill_from);
+        t->from_ns = req_str(l, from, "sourceNamespace", "from");
+        t->from_action = req_str(l, from, "action", "from");
+        t->from_ns_pos = pos_of(
+            l, ynode_get(from, "sourceNamespace") ? ynode_get(from, "sourceNamespace") : from);
+        t->from_action_pos =
+            pos_of(l, ynode_get(from, "action") ? ynode_get(from, "action") : from);
+    }
+    if (!absent(from) && t->instruction)
+        lerr(l, n, "skill tool '%s' has both 'from' and 'instruction'; give one",
+             t->name ? t->name : "?");
+    else if (absent(from) && !t->instruction && !misspelt(l, n, "from") &&
+             !misspelt(l, n, "instruction"))
+        lerr(l, n,
+             "skill tool '%s' needs 'from' (a sibling adapter's operation or tool) or "
+             "'instruction' (a file under the skill's location)",
+             t->name ? t->name : "?");
+    if (t->instruction && !sk->location)
+        lerr(l, ynode_get(n, "instruction"),
+             "skill tool '%s' uses 'instruction' but skill '%s' has no 'location'",
+             t->name ? t->name : "?", sk->name ? sk->name : "?");
+    if (t->instruction && (t->instruction[0] == '/' || strstr(t->instruction, "..")))
+        lerr(l, ynode_get(n, "instruction"),
+             "'instruction' must be a path inside the skill's location, got '%s'", t->instruction);
+}
+
+static void load_skill(struct ld *l, const struct ynode *n, struct model_skill *sk)
+{
+    const struct ynode *meta = ynode_get(n, "metadata"), *tools = ynode_get(n, "tools");
+    check_keys(l, n, &keys_skill);
+    sk->pos = pos_of(l, n);
+    sk->name = kebab_name(l, n, "skill");
+    sk->description = req_str(l, n, "description", "skill");
+    if (sk->description && char_count(sk->description) > 1024)
+        lerr(l, ynode_get(n, "description"), "'description' is longer than 1024 characters");
+    sk->license = opt_str(l, n, "license");
+    sk->compatibility = opt_str_max(l, n, "compatibility", 500);
+    sk->allowed_tools = opt_str_max(l, n, "allowed-tools", 1024);
+    sk->argument_hint = opt_str(l, n, "argument-hint");
+    sk->user_invocable = sk->disable_model_invocation = -1;
+    opt_bool(l, n, "user-invocable", &sk->user_invocable);
+    opt_bool(l, n, "disable-model-invocation", &sk->disable_model_invocation);
+    if (!absent(meta) && want_map(l, meta, "metadata")) {
+        sk->meta_keys = alloc_array(l, meta->npairs, sizeof *sk->meta_keys);
+        sk->meta_values = alloc_array(l, meta->npairs, sizeof *sk->meta_values);
+        for (size_t i = 0; i < meta->npairs; i++) {
+            const struct ynode *v = meta->pairs[i].value;
+            if (v->kind != YNODE_SCALAR) {
+                lerr(l, v, "expected a string for metadata '%s', got %s", meta->pairs[i].key->str,
+                     ynode_describe(v));
+                continue;
+            }
+            sk->meta_keys[sk->nmeta] = sdup(l, meta->pairs[i].key->str);
+            sk->meta_values[sk->nmeta++] = sdup(l, v->str);
+        }
+    }
+    sk->location = opt_str(l, n, "location");
+    if (sk->location) {
+        if (strncmp(sk->location, "file:///", 8) != 0)
+            lerr(l, ynode_get(n, "location"),
+                 "skill 'location' must be a file:/// URI of a directory, got '%s'", sk->location);
+        else
+            sk->dir = sk->location + 7;
+    }
+    if (!absent(tools) && tools->kind == YNODE_SEQUENCE && tools->nitems == 0)
+        lerr(l, tools, "'tools' must list at least one tool (or be left out)");
+    sk->ntools = absent(tools) ? 0 : tools->kind == YNODE_SEQUENCE ? tools->nitems : 0;
+    if (!absent(tools) && tools->kind != YNODE_SEQUENCE)
+        lerr(l, tools, "expected a sequence for 'tools', got %s", ynode_describe(tools));
+    sk->tools = alloc_array(l, sk->ntools, sizeof *sk->tools);
+    for (size_t i = 0; i < sk->ntools; i++) {
+        const struct ynode *item = tools->items[i];
+        if (!want_map(l, item, "an entry of 'tools'"))
+            continue;
+        load_skill_tool(l, item, sk, &sk->tools[i]);
+        for (size_t j = 0; j < i && sk->tools[i].name; j++)
+            if (sk->tools[j].name && str_eq(sk->tools[j].name, sk->tools[i].name))
+                lerr(l, ynode_get(item, "name"), "skill '%s' declares tool '%s' twice",
+                     sk->name ? sk->name : "?", sk->tools[i].name);
+    }
+}
+
+static void load_skills(struct ld *l, const struct ynode *n, struct model_expose *e)
+{
+    const struct ynode *skills = ynode_get(n, "skills");
+    if (absent(skills)) {
+        if (!misspelt(l, n, "skills"))
+            lerr(l, at_key(n, "skills"), "missing required key 'skills' in skill exposes entry");
+        return;
+    }
+    if (skills->kind != YNODE_SEQUENCE || skills->nitems == 0) {
+        lerr(l, skills, "expected a non-empty sequence of skills for 'skills', got %s",
+             ynode_describe(skills));
+        return;
+    }
+    e->nskills = skills->nitems;
+    e->skills = alloc_array(l, e->nskills, sizeof *e->skills);
+    for (size_t i = 0; i < e->nskills; i++) {
+        const struct ynode *item = skills->items[i];
+        if (!want_map(l, item, "an entry of 'skills'"))
+            continue;
+        load_skill(l, item, &e->skills[i]);
+        for (size_t j = 0; j < i && e->skills[i].name; j++)
+            if (e->skills[j].name && str_eq(e->skills[j].name, e->skills[i].name))
+                lerr(l, ynode_get(item, "name"), "skill '%s' is declared twice in '%s'",
+                     e->skills[i].name, e->ns ? e->ns : "?");
+    }
+}
+
+/* `enabled` of an observability local endpoint (default true). */
+static bool load_obs_local(struct ld *l, const struct ynode *n, const struct ynode_keys *keys)
+{
+    signed char on = 1;
+    if (absent(n) || !want_map(l, n, "local"))
+        return true;
+    check_keys(l, n, keys);
+    opt_bool(l, n, "enabled", &on);
+    if (keys == &keys_obs_traces_local) {
+        const struct ynode *bs = ynode_get(n, "buffer-size");
+        long v;
+        if (!absent(bs) && (bs->kind != YNODE_SCALAR || str_to_long(bs->str, 10, 10000, &v) < 0))
+            lerr(l, bs, "expected a number between 10 and 10000 for 'buffer-size'");
+    }
+    return on != 0;
+}
+
+static void load_observability(struct ld *l, const struct ynode *n, struct model_control *c)
+{
+    const struct ynode *metrics = ynode_get(n, "metrics"), *traces = ynode_get(n, "traces");
+    const struct ynode *exp = ynode_get(n, "exporters");
+    signed char on = 1;
+    check_keys(l, n, &keys_observability);
+    opt_bool(l, n, "enabled", &on);
+    if (!absent(metrics) && want_map(l, metrics, "metrics")) {
+        check_keys(l, metrics, &keys_obs_metrics);
+        c->metrics = load_obs_local(l, ynode_get(metrics, "local"), &keys_obs_local);
+    }
+    if (!absent(traces) && want_map(l, traces, "traces")) {
+        const struct ynode *sampling = ynode_get(traces, "sampling");
+        const char *prop = opt_str(l, traces, "propagation");
+        char *end = NULL;
+        check_keys(l, traces, &keys_obs_traces);
+        if (!absent(sampling)) {
+            double v = sampling->kind == YNODE_SCALAR ? strtod(sampling->str, &end) : -1;
+            if (!end || *end || v < 0 || v > 1)
+                lerr(l, sampling, "expected a number between 0 and 1 for 'sampling'");
+        }
+        if (prop && !str_eq(prop, "w3c") && !str_eq(prop, "b3"))
+            lerr(l, ynode_get(traces, "propagation"),
+                 "unknown trace propagation '%s', expected w3c or b3", prop);
+        load_obs_local(l, ynode_get(traces, "local"), &keys_obs_traces_local);
+    }
+    if (!absent(exp) && want_map(l, exp, "exporters")) {
+        const struct ynode *otlp = ynode_get(exp, "otlp");
+        check_keys(l, exp, &keys_obs_exporters);
+        if (!absent(otlp) && want_map(l, otlp, "otlp")) {
+            check_keys(l, otlp, &keys_obs_otlp);
+            req_str(l, otlp, "endpoint", "otlp exporter");
+        }
+    }
+    if (!on)
+        c->metrics = false;
+}
+
+static void load_control(struct ld *l, const struct ynode *n, struct model_control *c)
+{
+    const struct ynode *mg = ynode_get(n, "management"), *obs = ynode_get(n, "observability");
+    *c = (struct model_control){.health = true, .metrics = true};
+    if (!absent(mg) && want_map(l, mg, "management")) {
+        const struct ynode *logs = ynode_get(mg, "logs"), *scripting = ynode_get(mg, "scripting");
+        signed char health = 1, info = 0, reload = 0, validate = 0;
+        check_keys(l, mg, &keys_management);
+        opt_bool(l, mg, "health", &health);
+        opt_bool(l, mg, "info", &info);
+        opt_bool(l, mg, "reload", &reload);
+        opt_bool(l, mg, "validate", &validate);
+        c->health = health;
+        c->info = info;
+        c->reload = reload;
+        c->validate = validate;
+        bool b;
+        if (!absent(logs) && logs->kind == YNODE_SCALAR) {
+            /* Simple mode: true enables level control and the stream. */
+            if (ynode_bool(logs, &b) < 0)
+                lerr(l, logs, "expected true, false or a mapping for 'logs', got '%s'", logs->str);
+            else
+                c->logs = c->logs_stream = b;
+        } else if (!absent(logs) && want_map(l, logs, "logs")) {
+            const struct ynode *ms = ynode_get(logs, "max-subscribers");
+            signed char level = 1, stream = 0;
+            long v;
+            check_keys(l, logs, &keys_control_logs);
+            opt_bool(l, logs, "level-control", &level);
+            opt_bool(l, logs, "stream", &stream);
+            if (!absent(ms) && (ms->kind != YNODE_SCALAR || str_to_long(ms->str, 1, 20, &v) < 0))
+                lerr(l, ms, "expected a number between 1 and 20 for 'max-subscribers'");
+            c->logs = level;
+            c->logs_stream = stream;
+        }
+        /* capproxy runs no scripts: the governance block is read for its keys only. */
+        if (!absent(scripting) && want_map(l, scripting, "scripting"))
+            check_keys(l, scripting, &keys_scripting);
+    }
+    if (!absent(obs) && want_map(l, obs, "observability"))
+        load_observability(l, obs, c);
+}
+
 static void load_expose(struct ld *l, const struct ynode *n, struct model_expose *e)
 {
     const struct ynode *t = ynode_get(n, "type");
     bool rest = t && t->kind == YNODE_SCALAR && strcmp(t->str, "rest") == 0;
     bool mcp = t && t->kind == YNODE_SCALAR && strcmp(t->str, "mcp") == 0;
+    bool skill = t && t->kind == YNODE_SCALAR && strcmp(t->str, "skill") == 0;
+    bool control = t && t->kind == YNODE_SCALAR && strcmp(t->str, "control") == 0;
 
-    /* Keys first, so a missing key that a typo explains is not reported again. Another type
-     * (skill, control) is refused below, and its keys are not ours to judge. */
-    if (rest || mcp || absent(t))
-        check_keys(l, n, rest ? &keys_expose_rest : mcp ? &keys_expose_mcp : &keys_expose_any);
+    /* Keys first, so a missing key that a typo explains is not reported again. An unknown type
+     * is refused below, and its keys are not ours to judge. */
+    if (rest || mcp || skill || control || absent(t))
+        check_keys(l, n,
+                   rest      ? &keys_expose_rest
+                   : mcp     ? &keys_expose_mcp
+                   : skill   ? &keys_expose_skill
+                   : control ? &keys_expose_control
+                             : &keys_expose_any);
     e->pos = pos_of(l, n);
     e->cap = l->cap;
-    e->ns = req_str(l, n, "namespace", "exposes entry");
+    /* The control adapter has no namespace (the schema gives it none). */
+    if (!control)
+        e->ns = req_str(l, n, "namespace", "exposes entry");
     load_port(l, n, e);
+    if ((skill || control) && e->port < 0 && absent(ynode_get(n, "port")) &&
+        !misspelt(l, n, "port"))
+        lerr(l, at_key(n, "port"), "missing required key 'port' in %s exposes entry",
+             skill ? "skill" : "control");
     e->address = opt_str(l, n, "address");
     e->description = opt_str(l, n, "description");
     load_auth(l, ynode_get(n, "authentication"), &e->auth);
     if (absent(t)) {
         if (!misspelt(l, n, "type"))
             lerr(l, at_key(n, "type"),
-                 "missing required key 'type' in exposes entry (rest or mcp)");
+                 "missing required key 'type' in exposes entry (rest, mcp, skill or control)");
         return;
     }
     if (rest) {
@@ -1936,8 +2233,14 @@ static void load_expose(struct ld *l, const struct ynode *n, struct model_expose
             if (item)
                 load_tool(l, item, k, e, &e->tools[i]);
         }
+    } else if (skill) {
+        e->type = MODEL_EXPOSE_SKILL;
+        load_skills(l, n, e);
+    } else if (control) {
+        e->type = MODEL_EXPOSE_CONTROL;
+        load_control(l, n, &e->control);
     } else {
-        lerr(l, t, "unknown exposes type '%s', expected 'rest' or 'mcp'",
+        lerr(l, t, "unknown exposes type '%s', expected 'rest', 'mcp', 'skill' or 'control'",
              t->kind == YNODE_SCALAR ? t->str : ynode_describe(t));
     }
 }

@@ -327,7 +327,55 @@ struct model_tool {
     struct model_pos pos;
 };
 
-enum model_expose_type { MODEL_EXPOSE_REST, MODEL_EXPOSE_MCP };
+enum model_expose_type {
+    MODEL_EXPOSE_REST,
+    MODEL_EXPOSE_MCP,
+    MODEL_EXPOSE_SKILL,  /* a catalog of skills over HTTP (front/skill.h) */
+    MODEL_EXPOSE_CONTROL /* the management endpoints (app/control.h) */
+};
+
+/* A tool a skill declares: derived `from` a sibling rest or mcp adapter, or an `instruction`
+ * file under the skill's location. */
+struct model_skill_tool {
+    const char *name;
+    const char *description;
+    const char *from_ns;     /* from.sourceNamespace; NULL for an instruction */
+    const char *from_action; /* from.action: the operation (rest) or tool (mcp) name */
+    const char *instruction; /* a path relative to the skill's location; NULL for `from` */
+    const struct model_expose *from_expose; /* resolved by checks_validate */
+    struct model_pos pos;
+    struct model_pos from_ns_pos, from_action_pos;
+};
+
+struct model_skill {
+    const char *name;
+    const char *description;
+    const char *license; /* NULL when absent, as every optional string here */
+    const char *compatibility;
+    const char *allowed_tools;            /* `allowed-tools` */
+    const char *argument_hint;            /* `argument-hint` */
+    signed char user_invocable;           /* -1 when absent */
+    signed char disable_model_invocation; /* -1 when absent */
+    const char **meta_keys;               /* `metadata`, in document order */
+    const char **meta_values;
+    size_t nmeta;
+    const char *location; /* file:///dir as written; NULL when absent */
+    const char *dir;      /* <location>'s directory path (after file://) */
+    struct model_skill_tool *tools;
+    size_t ntools;
+    struct model_pos pos;
+};
+
+/* The control adapter's `management` and `observability` switches, defaults applied. */
+struct model_control {
+    bool health;   /* /health/live, /health/ready (default on) */
+    bool info;     /* /status */
+    bool reload;   /* POST /config/reload */
+    bool validate; /* POST /config/validate */
+    bool logs;     /* GET /logs, PUT /logs/{logger} (level control) */
+    bool logs_stream;
+    bool metrics; /* /metrics: observability on and metrics.local not disabled (default on) */
+};
 
 struct model_expose {
     enum model_expose_type type;
@@ -345,6 +393,11 @@ struct model_expose {
     size_t ntools;
     struct model_capability *cap;
     struct model_pos pos;
+    /* skill: */
+    struct model_skill *skills;
+    size_t nskills;
+    /* control: */
+    struct model_control control;
 };
 
 struct model_bind_key {

@@ -471,9 +471,10 @@ static const struct bad_case bad_cases[] = {
     {"rest-path-unbalanced.yaml",
      "25:26: error: invalid path template '/v1/items/id}': unmatched '}'"},
     {"jsonpath-invalid.yaml", "19:18: error: invalid JSONPath '$.data[0' for 'value': "},
-    {"expose-no-type.yaml", "31:5: error: missing required key 'type' in exposes entry (rest or "
-                            "mcp)"},
-    {"expose-bad-type.yaml", "31:11: error: unknown exposes type 'grpc', expected 'rest' or 'mcp'"},
+    {"expose-no-type.yaml", "31:5: error: missing required key 'type' in exposes entry (rest, "
+                            "mcp, skill or control)"},
+    {"expose-bad-type.yaml", "31:11: error: unknown exposes type 'grpc', expected 'rest', 'mcp', "
+                             "'skill' or 'control'"},
     {"expose-no-namespace.yaml", "31:5: error: missing required key 'namespace' in exposes entry"},
     {"port-invalid.yaml",
      "33:11: error: expected a port number between 1 and 65535 for 'port', got '99999'"},
