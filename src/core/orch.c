@@ -284,13 +284,9 @@ static cJSON *parse_body(const struct orch_outcome *r)
 {
     if (r->len == 0)
         return cJSON_CreateNull();
-    cJSON *doc = NULL;
-    if (!json_text_refusal(r->body, r->len, false, NULL))
-        doc = cJSON_ParseWithLength(r->body, r->len);
-    if (doc) {
-        jsonnum_keep_big_ints(doc, NULL, r->body, r->len);
+    cJSON *doc = respmap_parse_json(r->body, r->len);
+    if (doc)
         return doc;
-    }
     char *s = utf8_sanitize(r->body, r->len);
     doc = cJSON_CreateString(s);
     free(s);
