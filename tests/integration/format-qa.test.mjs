@@ -35,7 +35,11 @@ describe('format QA', () => {
   });
   beforeEach(() => {
     up.requests.length = 0;
-    up.handle((rec) => ({
+    up.handle((rec) => rec.path === '/crew' ? {
+      status: 200,
+      headers: { 'content-type': 'application/json' },
+      body: '[{"id":1,"name":"Ada"},{"id":2,"name":"Grace"},{"id":12345678901234567890,"name":"Big"}]',
+    } : ({
       status: 200,
       headers: { 'content-type': 'application/json' },
       body: rec.path === '/ships/TWO' ? TWO_VALUES : '{"name":"Northern Star"}',
@@ -62,6 +66,13 @@ describe('format QA', () => {
       assert.equal(r.status, 200, r.text);
       assert.deepEqual(r.json, { name: null });
     });
+  });
+
+  test('step paths with an index or wildcard read the step (JSONPath, as the engine)', T, async () => {
+    const r = await request(px.restUrl, '/crew/first');
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.text, '{"first":"Ada","last":{"id":12345678901234567890},"names":["Ada","Grace","Big"],' +
+      '"again":"Ada","dotted":"Grace"}');
   });
 
   describe('a mock object value whose input closes the object early stays a string', () => {
