@@ -10,10 +10,10 @@
 #include <string.h>
 
 #include "base/httpstatus.h"
-#include "base/jsonnum.h"
 #include "base/util.h"
 #include "core/convert.h"
 #include "core/respmap.h"
+#include "spec/jsonpath.h"
 #include "spec/template.h"
 
 struct orch {
@@ -93,11 +93,15 @@ static void scope_set(struct orch *o, const char *name, cJSON *v)
     cJSON_AddItemToObject(o->scope, name, v ? v : cJSON_CreateNull());
 }
 
-/* `$.<step>.<path>` read from the scope: a copy, or NULL when it names nothing. */
+/* `$.<step>.<path>` read from the scope: a copy, or NULL when it names nothing. A path with
+ * an index or wildcard (`$.list-crew[0].name`, as the engine's JsonPath reads it) is JSONPath;
+ * a dotted one reads as templates do (a numeric segment indexes an array). */
 static cJSON *scope_path(const struct orch *o, const char *ref)
 {
     if (strncmp(ref, "$.", 2) != 0)
         return NULL;
+    if (strpbrk(ref, "[*"))
+        return jsonpath_eval(o->scope, ref);
     const cJSON *v = template_scope_get(o->scope, ref + 2, strlen(ref + 2));
     return v ? cJSON_Duplicate(v, 1) : NULL;
 }
@@ -284,13 +288,9 @@ static cJSON *parse_body(const struct orch_outcome *r)
 {
     if (r->len == 0)
         return cJSON_CreateNull();
-    cJSON *doc = NULL;
-    if (!json_text_refusal(r->body, r->len, false, NULL))
-        doc = cJSON_ParseWithLength(r->body, r->len);
-    if (doc) {
-        jsonnum_keep_big_ints(doc, NULL, r->body, r->len);
+    cJSON *doc = respmap_parse_json(r->body, r->len);
+    if (doc)
         return doc;
-    }
     char *s = utf8_sanitize(r->body, r->len);
     doc = cJSON_CreateString(s);
     free(s);

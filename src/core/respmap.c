@@ -226,6 +226,24 @@ cJSON *respmap_outputs(const struct model_output *outs, size_t n, const cJSON *d
     return obj;
 }
 
+cJSON *respmap_parse_json(const char *body, size_t len)
+{
+    if (json_text_refusal(body, len, false, NULL))
+        return NULL; /* cannot be represented faithfully */
+    const char *end = NULL;
+    cJSON *doc = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+    if (!doc)
+        return NULL;
+    while (end < body + len && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
+        end++;
+    if (end != body + len) {
+        cJSON_Delete(doc);
+        return NULL;
+    }
+    jsonnum_keep_big_ints(doc, NULL, body, len);
+    return doc;
+}
+
 bool respmap_converts(const struct rt_call *call)
 {
     return call->op && call->op->output_format != MODEL_FORMAT_JSON;
@@ -248,13 +266,9 @@ cJSON *respmap_apply(const struct rt_call *call, const char *body, size_t len, c
             return NULL;
         }
     } else {
-        if (json_text_refusal(body, len, false, NULL))
-            return NULL; /* cannot be represented faithfully: the caller passes the text through */
-        doc = cJSON_ParseWithLength(body, len);
+        doc = respmap_parse_json(body, len);
         if (!doc)
-            return NULL;
-        /* Integers beyond 2^53 (64-bit ids) keep the upstream's digits when re-encoded. */
-        jsonnum_keep_big_ints(doc, NULL, body, len);
+            return NULL; /* not one JSON value: the caller passes the text through */
     }
     const struct model_call *mc = call->mcall;
     if (mc->noutputs == 0 || call->passthrough)

@@ -21,6 +21,11 @@
 cJSON *respmap_apply(const struct rt_call *call, const char *body, size_t len, char *err,
                      size_t errlen);
 
+/* An upstream JSON answer <body>[0..len) as a tree (integers beyond 2^53 keep their digits), or
+ * NULL when it is not exactly one JSON value (a NUL, invalid JSON, bytes after the value:
+ * `{"id":1} {"id":2}` is not read as its first half). */
+cJSON *respmap_parse_json(const char *body, size_t len);
+
 /* Apply outputParameters <outs>[0..n) to JSON document <doc>, or, when <doc> is NULL, build the
  * mock answer from their `const` and `value`s alone. Mustache `value`s render over <scope> (a
  * JSON object of the inputs; may be NULL). Named outputs build an object keyed by name, one

@@ -1571,8 +1571,13 @@ static void step_ref_check(struct ld *l, const struct ynode *at, const char *wha
         lerr(l, at, "expected '$.<step>.<path>' for %s, got '%s'", what, ref);
         return;
     }
-    const char *name = ref + 2, *dot = strchr(name, '.');
-    size_t len = dot ? (size_t)(dot - name) : strlen(name);
+    /* The step name ends at the path after it: `.field`, or an index or wildcard (`[0]`). */
+    const char *name = ref + 2, *why = NULL;
+    size_t len = strcspn(name, ".[");
+    if (jsonpath_check(ref, &why) < 0) {
+        lerr(l, at, "invalid JSONPath '%s' for %s: %s", ref, what, why);
+        return;
+    }
     long i = step_find(all, nall, name, len);
     if (i < 0)
         step_unknown(l, at, what, ref, name, len, all, nall);

@@ -13,9 +13,19 @@ static cJSON *parse_json(const char *s, size_t len)
 {
     if (json_text_refusal(s, len, true, NULL))
         return NULL;
-    cJSON *v = cJSON_ParseWithLength(s, len);
-    if (v)
-        jsonnum_keep_big_ints(v, NULL, s, len);
+    const char *end = NULL;
+    cJSON *v = cJSON_ParseWithLengthOpts(s, len, &end, 0);
+    if (!v)
+        return NULL;
+    /* cJSON stops after the first value: `{"a": "x"} junk` (a Mustache value closing the
+     * object early) is not a JSON text of one value, so it does not convert. */
+    while (end < s + len && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
+        end++;
+    if (end != s + len) {
+        cJSON_Delete(v);
+        return NULL;
+    }
+    jsonnum_keep_big_ints(v, NULL, s, len);
     return v;
 }
 

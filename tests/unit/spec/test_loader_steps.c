@@ -264,6 +264,49 @@ static void test_errors(void)
 }
 
 /* A step into a namespace that a later document consumes is resolved by checks_validate. */
+/* A mapping or lookupValue path with an index or wildcard right after the step name names that
+ * step (`$.list-crew[0]` is step list-crew), and a path capproxy cannot evaluate is refused. */
+static void test_indexed_step_paths(void)
+{
+    struct loaded l;
+    load(&l, "          steps:\n"
+             "            - name: list-crew\n"
+             "              type: call\n"
+             "              call: reg.list-crew\n"
+             "            - name: first\n"
+             "              type: lookup\n"
+             "              index: list-crew\n"
+             "              match: id\n"
+             "              lookupValue: $.list-crew[0].id\n"
+             "          mappings:\n"
+             "            - targetName: first\n"
+             "              value: $.list-crew[0].name\n"
+             "            - targetName: names\n"
+             "              value: $.list-crew[*].name\n");
+    CHECK(l.rc == 0);
+    if (l.rc != 0)
+        diag_print(&l.d, stderr);
+    unload(&l);
+    expect_error("          steps:\n"
+                 "            - name: list-crew\n"
+                 "              type: call\n"
+                 "              call: reg.list-crew\n"
+                 "          mappings:\n"
+                 "            - targetName: n\n"
+                 "              value: $.list-crew[?(@.id == 2)].name\n",
+                 "t.yaml:27:22: error: invalid JSONPath '$.list-crew[?(@.id == 2)].name' for "
+                 "mapping value: expected an index, '*' or a quoted name in [ ]");
+    expect_error("          steps:\n"
+                 "            - name: list-crew\n"
+                 "              type: call\n"
+                 "              call: reg.list-crew\n"
+                 "          mappings:\n"
+                 "            - targetName: n\n"
+                 "              value: $.list-crw[0].name\n",
+                 "t.yaml:27:22: error: mapping value '$.list-crw[0].name' names no step (did you "
+                 "mean 'list-crew'?)");
+}
+
 static void test_later_document(void)
 {
     static const char a[] = "naftiko: 1.0.0-alpha2\n"
@@ -311,6 +354,7 @@ int main(void)
     RUN(test_steps_load());
     RUN(test_kinds());
     RUN(test_errors());
+    RUN(test_indexed_step_paths());
     RUN(test_later_document());
     return harness_report();
 }
