@@ -183,3 +183,23 @@ const char *jsonnum_token(const cJSON *doc, const cJSON *node, const char *src, 
     free(t);
     return r;
 }
+
+cJSON *jsonnum_parse_exact(const char *s, size_t len, size_t *bad_at)
+{
+    const char *end = NULL;
+    if (bad_at)
+        *bad_at = len;
+    cJSON *doc = cJSON_ParseWithLengthOpts(s, len, &end, 0);
+    if (!doc)
+        return NULL;
+    while (end < s + len && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
+        end++;
+    if (end != s + len) {
+        if (bad_at)
+            *bad_at = (size_t)(end - s);
+        cJSON_Delete(doc);
+        return NULL;
+    }
+    jsonnum_keep_big_ints(doc, NULL, s, len);
+    return doc;
+}

@@ -26,6 +26,12 @@ size_t jsonnum_keep_big_ints(cJSON *doc, const cJSON *under, const char *src, si
 const char *jsonnum_token(const cJSON *doc, const cJSON *node, const char *src, size_t len,
                           size_t *toklen);
 
+/* <s>[0..len) as exactly one JSON value (white space around it allowed: cJSON alone stops after
+ * the first value and would read `{"a":1} junk` as {"a":1}), integers beyond 2^53 keeping their
+ * digits. A new cJSON (caller deletes), or NULL: then <*bad_at> (may be NULL) is the offset of
+ * the bytes after a complete value, or <len> when the text is not JSON at all. */
+cJSON *jsonnum_parse_exact(const char *s, size_t len, size_t *bad_at);
+
 /* Whether <s>[0..len) is a number as RFC 8259 writes it (cJSON also takes "01" and "1."). */
 bool jsonnum_is_json_number(const char *s, size_t len);
 

@@ -906,20 +906,12 @@ static cJSON *from_json(struct cv *c, const char *body, size_t len)
         fail(c, "it holds %s at byte %zu", refused, at);
         return NULL;
     }
-    const char *end = NULL;
-    cJSON *doc = cJSON_ParseWithLengthOpts(body, len, &end, 0);
-    if (!doc) {
+    size_t bad = 0;
+    cJSON *doc = jsonnum_parse_exact(body, len, &bad);
+    if (!doc && bad == len)
         fail(c, "it is not valid JSON");
-        return NULL;
-    }
-    while (end < body + len && isspace((unsigned char)*end))
-        end++;
-    if (end != body + len) {
-        cJSON_Delete(doc);
-        fail(c, "it has bytes after its JSON value (from byte %zu)", (size_t)(end - body));
-        return NULL;
-    }
-    jsonnum_keep_big_ints(doc, NULL, body, len);
+    else if (!doc)
+        fail(c, "it has bytes after its JSON value (from byte %zu)", bad);
     return doc;
 }
 

@@ -43,17 +43,63 @@ static void cut_string(cJSON *v, size_t max)
     s[at] = '\0'; /* cJSON frees valuestring with its own length-agnostic free */
 }
 
+/* JSON template <t> with its string leaves rendered over <scope>: a leaf that is exactly one
+ * placeholder takes that input's JSON value (an absent one gives null), any other leaf the
+ * rendered text. An input can fill a string, never add members. */
+static cJSON *render_json_leaves(const struct shape_ctx *c, const cJSON *t)
+{
+    if (cJSON_IsString(t)) {
+        const char *s = t->valuestring;
+        size_t len = strlen(s);
+        if (len > 4 && !strncmp(s, "{{", 2) && !strcmp(s + len - 2, "}}") &&
+            !memchr(s + 2, '{', len - 4) && !memchr(s + 2, '}', len - 4)) {
+            const char *name = s + 2;
+            size_t nlen = len - 4;
+            while (nlen && (*name == ' ' || *name == '\t'))
+                name++, nlen--;
+            while (nlen && (name[nlen - 1] == ' ' || name[nlen - 1] == '\t'))
+                nlen--;
+            const cJSON *v = template_scope_get(c->scope, name, nlen);
+            return v ? cJSON_Duplicate(v, 1) : cJSON_CreateNull();
+        }
+        struct strbuf b;
+        strbuf_init(&b, RESPMAP_VALUE_MAX);
+        cJSON *r = template_render_scope(s, c->scope, &b) == 0
+                       ? cJSON_CreateString(b.len ? b.data : "")
+                       : cJSON_CreateNull();
+        strbuf_deinit(&b);
+        return r;
+    }
+    if (cJSON_IsArray(t) || cJSON_IsObject(t)) {
+        cJSON *r = cJSON_IsArray(t) ? cJSON_CreateArray() : cJSON_CreateObject();
+        for (const cJSON *it = t->child; it; it = it->next) {
+            cJSON *v = render_json_leaves(c, it);
+            if (cJSON_IsArray(r))
+                cJSON_AddItemToArray(r, v);
+            else
+                cJSON_AddItemToObject(r, it->string, v);
+        }
+        return r;
+    }
+    return cJSON_Duplicate(t, 1);
+}
+
 /* `value:` rendered over the inputs and typed as declared; a rendered text that does not
- * convert stays a string (a static one was refused at load). */
+ * convert stays a string (a static one was refused at load), and one that renders empty under
+ * a number, integer or boolean type (an absent input) is null, not "". */
 static cJSON *render_value(const struct shape_ctx *c, const struct model_output *o)
 {
+    if (o->value_json)
+        return render_json_leaves(c, o->value_json);
     struct strbuf b;
     strbuf_init(&b, RESPMAP_VALUE_MAX);
     cJSON *v = NULL;
     if (template_render_scope(o->value, c->scope, &b) == 0) {
         const char *text = b.len ? b.data : "";
         v = typedval_parse(o->type, text);
-        if (!v)
+        bool scalar = o->type == MODEL_TYPE_NUMBER || o->type == MODEL_TYPE_INTEGER ||
+                      o->type == MODEL_TYPE_BOOLEAN;
+        if (!v && !(scalar && !*text))
             v = cJSON_CreateString(text);
     }
     strbuf_deinit(&b);
@@ -230,18 +276,7 @@ cJSON *respmap_parse_json(const char *body, size_t len)
 {
     if (json_text_refusal(body, len, false, NULL))
         return NULL; /* cannot be represented faithfully */
-    const char *end = NULL;
-    cJSON *doc = cJSON_ParseWithLengthOpts(body, len, &end, 0);
-    if (!doc)
-        return NULL;
-    while (end < body + len && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
-        end++;
-    if (end != body + len) {
-        cJSON_Delete(doc);
-        return NULL;
-    }
-    jsonnum_keep_big_ints(doc, NULL, body, len);
-    return doc;
+    return jsonnum_parse_exact(body, len, NULL);
 }
 
 bool respmap_converts(const struct rt_call *call)

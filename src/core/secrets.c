@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/jsonnum.h"
 #include "base/b64.h"
 #include "base/secret.h"
 #include "spec/location.h"
@@ -238,8 +239,9 @@ static int bindfile_open(struct bindfile *f, const struct model_bind *bind, stru
             goto cleanup;
         }
     } else if (location_format_of(f->path) == LOCATION_JSON) {
+        /* One JSON object and nothing after it: `{...} {...}` is not a binds file. */
         if (!json_text_refusal(text, b.len, true, NULL))
-            f->json = cJSON_ParseWithLength(text, b.len);
+            f->json = jsonnum_parse_exact(text, b.len, NULL);
         if (!cJSON_IsObject(f->json)) {
             diag_error(d, pos->file, pos->line, pos->col,
                        "binds file '%s' must hold a JSON object of keys to values", f->path);

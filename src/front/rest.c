@@ -83,23 +83,19 @@ static cJSON *parse_body(struct exchange *x, const char *ct, const char *raw, si
         exchange_problem(x, 400, why, "body", NULL);
         return NULL;
     }
-    const char *end = NULL;
-    cJSON *body = cJSON_ParseWithLengthOpts(raw, len, &end, 0);
-    if (!body) {
+    size_t bad = 0;
+    cJSON *body = jsonnum_parse_exact(raw, len, &bad); /* a 64-bit id keeps its digits */
+    if (!body && bad == len) {
         exchange_problem(x, 400, "the request body is not valid JSON", "body", NULL);
         return NULL;
     }
-    while (end < raw + len && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
-        end++;
-    if (end != raw + len) {
+    if (!body) {
         char why[128];
         snprintf(why, sizeof why, "the request body has bytes after its JSON value (from byte %zu)",
-                 (size_t)(end - raw));
+                 bad);
         exchange_problem(x, 400, why, "body", NULL);
-        cJSON_Delete(body);
         return NULL;
     }
-    jsonnum_keep_big_ints(body, NULL, raw, len); /* a 64-bit id goes upstream with its digits */
     return body;
 }
 

@@ -533,6 +533,10 @@ static void load_output_value(struct ld *l, const struct ynode *v, struct model_
             return;
         }
         cJSON_Delete(j);
+    } else if (o->type == MODEL_TYPE_OBJECT || o->type == MODEL_TYPE_ARRAY) {
+        cJSON *j = typedval_parse(o->type, v->str);
+        if (j)
+            o->value_json = model_own_json(l->m, j);
     }
     o->value = sdup(l, v->str);
 }

@@ -88,6 +88,9 @@ struct model_output {
     const char *value;        /* `value:` not starting with '$': a static value or a Mustache
                                  template over the inputs (mock mode); NULL when absent */
     const cJSON *const_value; /* `const`: wins over mapping and value; NULL when absent */
+    const cJSON *value_json;  /* an object or array `value` with placeholders that is JSON as
+                                 written (`{"a": "{{q}}"}`): its string leaves render one by
+                                 one, so an input cannot change its structure; else NULL */
     size_t max_length;        /* `maxLength`: longer strings are cut (in characters); 0 when
                                  absent (maxLength 0 is refused at load) */
     struct model_output *properties;

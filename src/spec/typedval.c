@@ -13,20 +13,8 @@ static cJSON *parse_json(const char *s, size_t len)
 {
     if (json_text_refusal(s, len, true, NULL))
         return NULL;
-    const char *end = NULL;
-    cJSON *v = cJSON_ParseWithLengthOpts(s, len, &end, 0);
-    if (!v)
-        return NULL;
-    /* cJSON stops after the first value: `{"a": "x"} junk` (a Mustache value closing the
-     * object early) is not a JSON text of one value, so it does not convert. */
-    while (end < s + len && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
-        end++;
-    if (end != s + len) {
-        cJSON_Delete(v);
-        return NULL;
-    }
-    jsonnum_keep_big_ints(v, NULL, s, len);
-    return v;
+    /* `{"a": "x"} junk` (a Mustache value closing the object early) does not convert. */
+    return jsonnum_parse_exact(s, len, NULL);
 }
 
 cJSON *typedval_parse(enum model_type t, const char *s)

@@ -277,8 +277,28 @@ static void test_mock(void)
     CHECK_STR(run(single, 1, NULL, NULL), "1000");
 }
 
+/* An object `value` that is JSON as written renders leaf by leaf: an input fills a string and
+ * cannot add members; a leaf that is one placeholder takes the input's JSON value. An absent
+ * input under a number or boolean type is no value, not "". */
+static void test_value_json_and_absent(void)
+{
+    cJSON *tj = cJSON_Parse("{\"a\": \"{{q}}\", \"n\": \"{{n}}\", \"s\": \"n={{n}}\","
+                            " \"gone\": \"{{nope}}\"}");
+    struct model_output outs[] = {
+        {.name = "o", .type = MODEL_TYPE_OBJECT, .value = "unused", .value_json = tj},
+        {.name = "flag", .type = MODEL_TYPE_BOOLEAN, .value = "{{absent}}"},
+        {.name = "num", .type = MODEL_TYPE_NUMBER, .value = "{{absent}}"},
+    };
+    CHECK_STR(run(outs, NOUT(outs), NULL,
+                  "{\"q\": \"x\\\",\\\"admin\\\":true,\\\"y\\\":\\\"\", \"n\": 5}"),
+              "{\"o\":{\"a\":\"x\\\",\\\"admin\\\":true,\\\"y\\\":\\\"\",\"n\":5,"
+              "\"s\":\"n=5\",\"gone\":null}}");
+    cJSON_Delete(tj);
+}
+
 int main(void)
 {
+    RUN(test_value_json_and_absent());
     RUN(test_root_stays_whole());
     RUN(test_named_and_unnamed());
     RUN(test_nested_properties());
