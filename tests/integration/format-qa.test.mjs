@@ -75,19 +75,22 @@ describe('format QA', () => {
       '"again":"Ada","dotted":"Grace"}');
   });
 
-  describe('a mock object value whose input closes the object early stays a string', () => {
+  describe('a mock object value: an input fills its string and cannot change its structure', () => {
     test('REST', T, async () => {
       const ok = await request(px.restUrl, '/labels?q=Ann');
       assert.deepEqual(ok.json, { label: { text: 'Ann' } });
       const q = 'x"} junk';
       const r = await request(px.restUrl, `/labels?q=${encodeURIComponent(q)}`);
       assert.equal(r.status, 200, r.text);
-      assert.deepEqual(r.json, { label: `{"text": "${q}"}` });
+      assert.deepEqual(r.json, { label: { text: q } });
+      const inj = 'x","admin":true,"y":"';
+      const r2 = await request(px.restUrl, `/labels?q=${encodeURIComponent(inj)}`);
+      assert.deepEqual(r2.json, { label: { text: inj } });
     });
     test('MCP', T, async () => {
       const q = 'x"} junk';
       const res = await callTool(mcp.client, 'label', { q });
-      assert.deepEqual(res.structuredContent, { label: `{"text": "${q}"}` });
+      assert.deepEqual(res.structuredContent, { label: { text: q } });
     });
   });
 });
