@@ -194,8 +194,14 @@ static void hash_hex(enum crypto_hash h, const struct crypto_part *parts, size_t
     secret_wipe(d, sizeof d);
 }
 
-#define PART(s)  {(s), strlen(s)}
-#define COLON    {":", 1}
+#define PART(s)                                                                                    \
+    {                                                                                              \
+        (s), strlen(s)                                                                             \
+    }
+#define COLON                                                                                      \
+    {                                                                                              \
+        ":", 1                                                                                     \
+    }
 
 void digest_ha1(enum crypto_hash h, const char *user, const char *realm, const char *password,
                 char *out)
@@ -316,7 +322,9 @@ enum digest_status digest_verify(const struct digest_cred *c, const char *authz,
     bool user_ok = str_ct_eq(p->username, strlen(p->username), c->username, strlen(c->username));
     bool resp_ok = str_ct_eq(got, rlen, want, strlen(want));
     secret_wipe(want, sizeof want);
-    st = !(user_ok && resp_ok && c->usable) ? DIGEST_WRONG : ns == DIGEST_STALE ? DIGEST_STALE : DIGEST_OK;
+    st = !(user_ok && resp_ok && c->usable) ? DIGEST_WRONG
+         : ns == DIGEST_STALE               ? DIGEST_STALE
+                                            : DIGEST_OK;
 out:
     secret_wipe(p, sizeof *p);
     free(p);

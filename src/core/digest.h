@@ -46,8 +46,8 @@ struct digest_cred {
 
 /* The fields of a Digest credential (NULL: absent), pointing into <buf>. */
 struct digest_params {
-    const char *username, *realm, *nonce, *uri, *response, *algorithm, *cnonce, *opaque, *qop,
-        *nc, *userhash;
+    const char *username, *realm, *nonce, *uri, *response, *algorithm, *cnonce, *opaque, *qop, *nc,
+        *userhash;
     char buf[DIGEST_HEADER_MAX];
 };
 
@@ -76,7 +76,8 @@ void digest_set_key(const void *key, size_t len);
 int digest_parse(const char *v, struct digest_params *p);
 
 /* hex H(user:realm:password) and the qop=auth response
- * hex H(ha1:nonce:nc:cnonce:qop:H(method:uri)) (RFC 7616 section 3.4.1), into out[DIGEST_HEX_MAX]. */
+ * hex H(ha1:nonce:nc:cnonce:qop:H(method:uri)) (RFC 7616 section 3.4.1), into out[DIGEST_HEX_MAX].
+ */
 void digest_ha1(enum crypto_hash h, const char *user, const char *realm, const char *password,
                 char *out);
 void digest_response(enum crypto_hash h, const char *ha1, const char *method, const char *uri,
