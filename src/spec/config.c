@@ -842,9 +842,9 @@ void config_dump(const struct config *c, FILE *fp)
     fprintf(fp, "workers: %d\n", c->workers);
     fprintf(fp,
             "limits: maxBodySize=%zu maxHeaderSize=%zu maxHeaders=%ld headerTimeout=%ldms "
-            "bodyTimeout=%ldms clientTimeout=%ldms maxConnections=%ld\n",
+            "bodyTimeout=%ldms clientTimeout=%ldms maxConnections=%ld digestNonceTtl=%ldms\n",
             c->max_body_size, c->max_header_size, c->max_headers, c->header_timeout_ms,
-            c->body_timeout_ms, c->client_timeout_ms, c->max_connections);
+            c->body_timeout_ms, c->client_timeout_ms, c->max_connections, c->digest_nonce_ttl_ms);
     fprintf(fp,
             "upstream: connectTimeout=%ldms timeout=%ldms maxConnectionsPerHost=%ld "
             "maxIdleConnections=%ld idleTimeout=%ldms maxResponseSize=%zu tlsVerify=%s\n",
