@@ -102,7 +102,8 @@ int session_issue(int64_t now, char out[SESSION_ID_MAX])
     uint64_t t = (uint64_t)now;
     for (int i = 0; i < 8; i++)
         raw[1 + SESSION_RAND_LEN + i] = (uint8_t)(t >> (56 - 8 * i));
-    crypto_hmac_sha256(session_key, sizeof session_key, raw, SESSION_BODY_LEN, raw + SESSION_BODY_LEN);
+    crypto_hmac_sha256(session_key, sizeof session_key, raw, SESSION_BODY_LEN,
+                       raw + SESSION_BODY_LEN);
     b64_url_encode(raw, sizeof raw, out);
     return 0;
 }

@@ -662,8 +662,8 @@ int config_apply_env(struct config *c, struct diag *d)
     rc |= env_apply(d, "CAPPROXY_HEADER_TIMEOUT", parse_ms, &c->header_timeout_ms, "a duration");
     rc |= env_apply(d, "CAPPROXY_BODY_TIMEOUT", parse_ms, &c->body_timeout_ms, "a duration");
     rc |= env_apply(d, "CAPPROXY_CLIENT_TIMEOUT", parse_ms, &c->client_timeout_ms, "a duration");
-    rc |= env_apply(d, "CAPPROXY_DIGEST_NONCE_TTL", parse_ms, &c->digest_nonce_ttl_ms,
-                    "a duration");
+    rc |=
+        env_apply(d, "CAPPROXY_DIGEST_NONCE_TTL", parse_ms, &c->digest_nonce_ttl_ms, "a duration");
     rc |=
         env_apply(d, "CAPPROXY_MAX_CONNECTIONS", parse_conns, &c->max_connections, "1 to 1000000");
     rc |=
