@@ -27,6 +27,7 @@ RUN apt-get update \
         pkg-config \
         libevent-dev=${LIBEVENT_VERSION} \
         libcurl4-openssl-dev=${CURL_VERSION} \
+        libssl-dev \
         libyaml-dev \
         libcjson-dev \
         libxml2-dev \
@@ -70,6 +71,7 @@ RUN apt-get update \
         libevent-2.1-7=${LIBEVENT_VERSION} \
         libevent-pthreads-2.1-7=${LIBEVENT_VERSION} \
         libcurl4=${CURL_VERSION} \
+        libssl3 \
         libyaml-0-2 \
         libcjson1 \
         libxml2 \

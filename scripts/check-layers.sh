@@ -1,6 +1,7 @@
 #!/bin/sh
 # The layer rule (README "Source layout"): a file in src/<layer>/ (or tests/unit/<layer>/) includes
-# only "<same or lower layer>/x.h"; libevent and curl only from http up; libyaml only in spec/ynode.c.
+# only "<same or lower layer>/x.h"; libevent and curl only from http up; libyaml only in spec/ynode.c;
+# OpenSSL only in base/crypto.c (one wrapper, so no module hand-rolls what libcrypto offers).
 cd "$(dirname "$0")/.." || exit 2
 awk '
 BEGIN {
@@ -20,6 +21,8 @@ layer != "" && /^[ \t]*#[ \t]*include/ {
             why = layer " may not use libevent or curl (http and above)"
         else if (inc == "<yaml.h>" && file != "src/spec/ynode.c")
             why = "libyaml is read only by spec/ynode.c"
+        else if (inc ~ /^<openssl\// && file != "src/base/crypto.c")
+            why = "OpenSSL is used only through base/crypto.h"
         else next
     } else {
         name = inc; gsub(/"/, "", name)

@@ -38,6 +38,7 @@ pkgs=(
     "pkg-config:pkg-config"
     "libevent-dev:"
     "libcurl4-openssl-dev:"
+    "libssl-dev:"
     "libcjson-dev:"
     "libyaml-dev:"
     "libxml2-dev:"

@@ -9,13 +9,13 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <event2/listener.h>
 
 #include "app/listen.h"
+#include "base/crypto.h"
 #include "base/log.h"
 #include "app/control.h"
 #include "base/clock.h"
@@ -295,8 +295,8 @@ int server_start(struct server *s, const struct config *cfg, struct runtime *rt,
         LOG_I("admin listening on %s:%d (/healthz /readyz /metrics)", host, listen_addr_port(&a));
     }
     unsigned char rnd[8] = {0};
-    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
-        LOG_W("getrandom failed: request ids are less unique");
+    if (crypto_random(rnd, sizeof rnd) < 0)
+        LOG_W("no random bytes (libcrypto RAND_bytes failed): request ids are less unique");
     for (size_t i = 0; i < sizeof rnd; i++)
         snprintf(s->shared.rid_prefix + 2 * i, 3, "%02x", rnd[i]);
     s->workers = xcalloc((size_t)s->nworkers, sizeof *s->workers);

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/crypto.h"
+
 static void oom(size_t n)
 {
     fprintf(stderr, "capproxy: out of memory allocating %zu bytes\n", n);
@@ -379,11 +381,10 @@ bool str_has_prefix(const char *s, const char *prefix)
 
 bool str_ct_eq(const char *a, size_t alen, const char *b, size_t blen)
 {
-    /* Compare over the expected length <b> so the time does not depend on where <a> differs. */
-    unsigned char diff = (unsigned char)(alen != blen);
-    for (size_t i = 0; i < blen; i++)
-        diff |= (unsigned char)((i < alen ? (unsigned char)a[i] : 0) ^ (unsigned char)b[i]);
-    return diff == 0;
+    /* libcrypto's CRYPTO_memcmp over the expected length <b>: the time depends neither on
+     * where <a> differs nor on its length (a wrong length compares <b> with itself). */
+    bool same = crypto_equal(alen == blen ? a : b, b, blen);
+    return same && alen == blen;
 }
 
 int str_to_long(const char *s, long min, long max, long *out)

@@ -28,5 +28,13 @@ void inbound_challenge(const struct rt_inbound *a, char *out, size_t cap);
 /* Whether request header <name> (case-insensitive) carries one of the <n> credentials <auth>:
  * it is ours and never travels upstream. */
 bool inbound_is_header(const struct rt_inbound *const *auth, size_t n, const char *name);
+/* Room for one WWW-Authenticate value. */
+#define INBOUND_CHALLENGE_MAX 256
+/* Digest (RFC 7616, core/digest.h): whether Authorization value <authz> (NULL: none) answers
+ * <a>'s challenge for <method> on request target <uri>. When not, out[0] and out[1] hold the
+ * two WWW-Authenticate values to send (SHA-256 first, then MD5), with stale=true when only the
+ * nonce had expired. */
+bool inbound_digest_check(const struct rt_inbound *a, const char *authz, const char *method,
+                          const char *uri, char out[2][INBOUND_CHALLENGE_MAX]);
 
 #endif

@@ -17,6 +17,7 @@
 #include "spec/template.h"
 #include "spec/urlenc.h"
 #include "core/catalog.h"
+#include "core/digest.h"
 #include "core/forward.h"
 #include "core/inbound.h"
 #include "core/secrets.h"
@@ -885,6 +886,8 @@ void runtime_free(struct runtime *rt)
     catalog_stdio_free(rt->stdio_ep);
     for (size_t i = 0; i < rt->ninbound; i++)
         secret_free(rt->inbound[i].expected);
+    for (size_t i = 0; i < rt->ninbound; i++)
+        digest_cred_free(rt->inbound[i].digest);
     free(rt->inbound);
     for (size_t i = 0; i < rt->ncalls; i++)
         free_call(&rt->calls[i]);

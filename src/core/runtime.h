@@ -18,6 +18,7 @@
 #include "core/router.h"
 
 struct rt_inbound;
+struct digest_cred;
 struct catalog;
 
 /* A header the runtime may put on upstream requests when the caller sent none. */
@@ -134,6 +135,7 @@ struct rt_inbound {
     const char *name; /* header ("Authorization", or the apikey's key), or query parameter */
     bool in_query;
     char *expected; /* bearer token, base64(user:pass) or apikey value; NULL: nothing matches */
+    struct digest_cred *digest; /* digest: what the caller must prove (core/digest.h) */
 };
 
 struct rt_var {

@@ -490,6 +490,7 @@ int secrets_build_consumer(struct runtime *rt, const struct model_consumer *mc,
             add_cred(rc, au->key, secrets_render(rt, "", au->value), auth_source(au), true, a);
         }
         break;
+    case MODEL_AUTH_DIGEST: /* the loader refuses it on consumes */
     case MODEL_AUTH_NONE:
         break;
     }

@@ -3,22 +3,20 @@
  */
 #include "core/session.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "base/b64.h"
+#include "base/crypto.h"
 #include "base/log.h"
-#include "base/sha256.h"
 #include "base/util.h"
 
 #define SESSION_FORMAT   0x01
 #define SESSION_RAND_LEN 16
 #define SESSION_BODY_LEN (1 + SESSION_RAND_LEN + 8)
-#define SESSION_RAW_LEN  (SESSION_BODY_LEN + SHA256_DIGEST_SIZE)
+#define SESSION_RAW_LEN  (SESSION_BODY_LEN + CRYPTO_SHA256_LEN)
 #define SESSION_TEXT_LEN B64_URL_LEN(SESSION_RAW_LEN) /* base64url without padding */
 _Static_assert(SESSION_TEXT_LEN < SESSION_ID_MAX, "an issued id and its NUL fit SESSION_ID_MAX");
 
@@ -43,38 +41,19 @@ const char *session_negotiate_version(const char *client)
 
 /* ---- the key ---- */
 
-static uint8_t session_key[SHA256_DIGEST_SIZE];
+static uint8_t session_key[CRYPTO_SHA256_LEN];
 static bool session_key_set;
 static long session_ttl = SESSION_TTL_DEFAULT_S;
 static pthread_once_t session_once = PTHREAD_ONCE_INIT;
 static int session_init_rc;
 
-static int random_bytes(void *out, size_t len)
-{
-    uint8_t *p = out;
-    while (len > 0) {
-        ssize_t n = getrandom(p, len, 0);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 void session_set_key(const void *key, size_t len)
 {
     /* Domain-separate the operator's string so the same secret used elsewhere yields an
      * unrelated key here. */
-    struct sha256 s;
     static const char label[] = "capproxy mcp session key v1";
-    sha256_init(&s);
-    sha256_update(&s, label, sizeof label);
-    sha256_update(&s, key, len);
-    sha256_final(&s, session_key);
+    const struct crypto_part parts[] = {{label, sizeof label}, {key, len}};
+    crypto_hash(CRYPTO_SHA256, parts, 2, session_key);
     session_key_set = true;
 }
 
@@ -94,8 +73,8 @@ static void session_init_once(void)
         LOG_I("mcp session ids are signed with CAPPROXY_SESSION_KEY");
         return;
     }
-    if (random_bytes(session_key, sizeof session_key) < 0) {
-        LOG_E("getrandom failed: %s; cannot issue MCP session ids", strerror(errno));
+    if (crypto_random(session_key, sizeof session_key) < 0) {
+        LOG_E("no random bytes (libcrypto RAND_bytes failed); cannot issue MCP session ids");
         session_init_rc = -1;
         return;
     }
@@ -118,12 +97,13 @@ int session_issue(int64_t now, char out[SESSION_ID_MAX])
     if (session_global_init() < 0)
         return -1;
     raw[0] = SESSION_FORMAT;
-    if (random_bytes(raw + 1, SESSION_RAND_LEN) < 0)
+    if (crypto_random(raw + 1, SESSION_RAND_LEN) < 0)
         return -1;
     uint64_t t = (uint64_t)now;
     for (int i = 0; i < 8; i++)
         raw[1 + SESSION_RAND_LEN + i] = (uint8_t)(t >> (56 - 8 * i));
-    sha256_hmac(session_key, sizeof session_key, raw, SESSION_BODY_LEN, raw + SESSION_BODY_LEN);
+    crypto_hmac_sha256(session_key, sizeof session_key, raw, SESSION_BODY_LEN,
+                       raw + SESSION_BODY_LEN);
     b64_url_encode(raw, sizeof raw, out);
     return 0;
 }
@@ -137,10 +117,9 @@ static enum session_status verify(const char *id, int64_t now, uint8_t raw[SESSI
     if (len != SESSION_TEXT_LEN || b64_url_decode(id, len, raw, SESSION_RAW_LEN) < 0 ||
         raw[0] != SESSION_FORMAT)
         return SESSION_MALFORMED;
-    uint8_t mac[SHA256_DIGEST_SIZE];
-    sha256_hmac(session_key, sizeof session_key, raw, SESSION_BODY_LEN, mac);
-    if (!str_ct_eq((const char *)raw + SESSION_BODY_LEN, SHA256_DIGEST_SIZE, (const char *)mac,
-                   SHA256_DIGEST_SIZE))
+    uint8_t mac[CRYPTO_SHA256_LEN];
+    crypto_hmac_sha256(session_key, sizeof session_key, raw, SESSION_BODY_LEN, mac);
+    if (!crypto_equal(raw + SESSION_BODY_LEN, mac, CRYPTO_SHA256_LEN))
         return SESSION_FORGED;
     uint64_t t = 0;
     for (int i = 0; i < 8; i++)

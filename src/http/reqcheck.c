@@ -168,6 +168,24 @@ static char *query_param(struct evhttp_request *req, const char *name)
     return pl.value;
 }
 
+/* Digest (RFC 7616): the answer covers the method and the request target as sent. On failure
+ * the two challenges (SHA-256, MD5) are added to the reply. */
+static bool digest_passes(struct evhttp_request *req, const struct rt_inbound *a)
+{
+    const struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+    int m = reqcheck_method(req);
+    const char *uri = evhttp_request_get_uri(req);
+    char ch[2][INBOUND_CHALLENGE_MAX];
+    if (inbound_digest_check(a, evhttp_find_header(h, "Authorization"),
+                             m < 0 ? "" : model_method_name((enum model_method)m), uri ? uri : "",
+                             ch))
+        return true;
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    evhttp_add_header(out, "WWW-Authenticate", ch[0]);
+    evhttp_add_header(out, "WWW-Authenticate", ch[1]);
+    return false;
+}
+
 const struct rt_inbound *reqcheck_auth(struct evhttp_request *req,
                                        const struct rt_inbound *const *auth, size_t n)
 {
@@ -175,6 +193,11 @@ const struct rt_inbound *reqcheck_auth(struct evhttp_request *req,
     for (size_t i = 0; i < n; i++) {
         const struct rt_inbound *a = auth[i];
         bool ok;
+        if (a->kind == MODEL_AUTH_DIGEST) {
+            if (!digest_passes(req, a))
+                return a;
+            continue;
+        }
         if (a->in_query) {
             char *v = query_param(req, a->name);
             ok = inbound_matches(a, v);

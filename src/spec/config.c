@@ -33,6 +33,7 @@ void config_defaults(struct config *c)
     c->body_timeout_ms = 30000;
     c->client_timeout_ms = 30000;
     c->max_connections = 4096;
+    c->digest_nonce_ttl_ms = 300000;
     c->upstream_connect_timeout_ms = 3000;
     c->upstream_timeout_ms = 30000;
     c->upstream_max_host_connections = 256;
@@ -213,7 +214,7 @@ YNODE_KEYS(cfg_keys_rest, "rest", "listen");
 YNODE_KEYS(cfg_keys_mcp, "mcp", "listen", "allowedHosts");
 YNODE_KEYS(cfg_keys_admin, "admin", "listen");
 YNODE_KEYS(cfg_keys_limits, "limits", "maxBodySize", "maxHeaderSize", "maxHeaders", "headerTimeout",
-           "bodyTimeout", "clientTimeout", "maxConnections");
+           "bodyTimeout", "clientTimeout", "maxConnections", "digestNonceTtl");
 YNODE_KEYS(cfg_keys_upstream, "upstream", "connectTimeout", "timeout", "maxConnectionsPerHost",
            "maxIdleConnections", "idleTimeout", "maxResponseSize", "tlsVerify");
 YNODE_KEYS(cfg_keys_log, "log", "level", "access", "format");
@@ -495,6 +496,7 @@ int config_load_buffer(struct config *c, const char *name, const char *buf, size
         cfg_ms(&r, s, "bodyTimeout", &c->body_timeout_ms);
         cfg_ms(&r, s, "clientTimeout", &c->client_timeout_ms);
         cfg_long(&r, s, "maxConnections", 1, 1000000, &c->max_connections);
+        cfg_ms(&r, s, "digestNonceTtl", &c->digest_nonce_ttl_ms);
     }
     if ((s = cfg_section(&r, root, "upstream", YNODE_MAPPING))) {
         cfg_check_keys(&r, s, &cfg_keys_upstream, NULL);
@@ -660,6 +662,8 @@ int config_apply_env(struct config *c, struct diag *d)
     rc |= env_apply(d, "CAPPROXY_HEADER_TIMEOUT", parse_ms, &c->header_timeout_ms, "a duration");
     rc |= env_apply(d, "CAPPROXY_BODY_TIMEOUT", parse_ms, &c->body_timeout_ms, "a duration");
     rc |= env_apply(d, "CAPPROXY_CLIENT_TIMEOUT", parse_ms, &c->client_timeout_ms, "a duration");
+    rc |=
+        env_apply(d, "CAPPROXY_DIGEST_NONCE_TTL", parse_ms, &c->digest_nonce_ttl_ms, "a duration");
     rc |=
         env_apply(d, "CAPPROXY_MAX_CONNECTIONS", parse_conns, &c->max_connections, "1 to 1000000");
     rc |=
@@ -838,9 +842,9 @@ void config_dump(const struct config *c, FILE *fp)
     fprintf(fp, "workers: %d\n", c->workers);
     fprintf(fp,
             "limits: maxBodySize=%zu maxHeaderSize=%zu maxHeaders=%ld headerTimeout=%ldms "
-            "bodyTimeout=%ldms clientTimeout=%ldms maxConnections=%ld\n",
+            "bodyTimeout=%ldms clientTimeout=%ldms maxConnections=%ld digestNonceTtl=%ldms\n",
             c->max_body_size, c->max_header_size, c->max_headers, c->header_timeout_ms,
-            c->body_timeout_ms, c->client_timeout_ms, c->max_connections);
+            c->body_timeout_ms, c->client_timeout_ms, c->max_connections, c->digest_nonce_ttl_ms);
     fprintf(fp,
             "upstream: connectTimeout=%ldms timeout=%ldms maxConnectionsPerHost=%ld "
             "maxIdleConnections=%ld idleTimeout=%ldms maxResponseSize=%zu tlsVerify=%s\n",

@@ -78,6 +78,7 @@ struct config {
     long drain_timeout_ms; /* SIGTERM: how long in-flight requests may take to finish */
     struct config_consumer *consumers;
     size_t nconsumers;
+    long digest_nonce_ttl_ms; /* how long a digest authentication nonce is accepted */
 };
 
 void config_defaults(struct config *c);

@@ -171,6 +171,7 @@ YNODE_KEYS(keys_output, "output parameter", "name", "type", "mapping", "value", 
 YNODE_KEYS(keys_auth_bearer, "bearer authentication", "type", "token");
 YNODE_KEYS(keys_auth_basic, "basic authentication", "type", "username", "password");
 YNODE_KEYS(keys_auth_apikey, "apikey authentication", "type", "key", "value", "placement");
+YNODE_KEYS(keys_auth_digest, "digest authentication", "type", "username", "password");
 /* Without a type: the keys of every alpha2 authentication (digest and oauth2 too). */
 YNODE_KEYS(keys_auth_any, "authentication", "type", "token", "username", "password", "key", "value",
            "placement", "authorizationServerUri", "resource", "scopes", "audience", "tokenEndpoint",
@@ -703,7 +704,9 @@ static void load_auth(struct ld *l, const struct ynode *n, struct model_auth *a)
     if (absent(t)) {
         check_keys(l, n, &keys_auth_any);
         if (!misspelt(l, n, "type"))
-            lerr(l, n, "missing required key 'type' in authentication (bearer, basic or apikey)");
+            lerr(l, n,
+                 "missing required key 'type' in authentication (bearer, basic, apikey or "
+                 "digest)");
         return;
     }
     if (t->kind == YNODE_SCALAR && str_eq_ci(t->str, "bearer")) {
@@ -719,8 +722,13 @@ static void load_auth(struct ld *l, const struct ynode *n, struct model_auth *a)
         need[0] = "key";
         need[1] = "value";
         check_keys(l, n, &keys_auth_apikey);
+    } else if (t->kind == YNODE_SCALAR && str_eq_ci(t->str, "digest")) {
+        a->kind = MODEL_AUTH_DIGEST;
+        need[0] = "username";
+        need[1] = "password"; /* digest hashes it: an empty one is a choice, not a default */
+        check_keys(l, n, &keys_auth_digest);
     } else {
-        lerr(l, t, "unknown authentication type '%s', expected bearer, basic or apikey",
+        lerr(l, t, "unknown authentication type '%s', expected bearer, basic, apikey or digest",
              t->kind == YNODE_SCALAR ? t->str : ynode_describe(t));
         return;
     }
@@ -1104,6 +1112,10 @@ static void load_consumer(struct ld *l, const struct ynode *n, struct model_cons
     c->description = opt_str(l, n, "description");
     load_params(l, ynode_get(n, "inputParameters"), &keys_consumed_param, &c->params, &c->nparams);
     load_auth(l, ynode_get(n, "authentication"), &c->auth);
+    if (c->auth.kind == MODEL_AUTH_DIGEST)
+        lerr(l, ynode_get(n, "authentication"),
+             "digest authentication is supported on exposed adapters only, not on consumes "
+             "(use basic, bearer or apikey towards the consumed API)");
     c->nresources = nl_count(l, res, "resources");
     c->resources = alloc_array(l, c->nresources, sizeof *c->resources);
     for (size_t i = 0; i < c->nresources; i++) {

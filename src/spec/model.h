@@ -64,14 +64,20 @@ struct model_param {
     struct model_pos pos;
 };
 
-enum model_auth_kind { MODEL_AUTH_NONE, MODEL_AUTH_BEARER, MODEL_AUTH_BASIC, MODEL_AUTH_APIKEY };
+enum model_auth_kind {
+    MODEL_AUTH_NONE,
+    MODEL_AUTH_BEARER,
+    MODEL_AUTH_BASIC,
+    MODEL_AUTH_APIKEY,
+    MODEL_AUTH_DIGEST, /* exposed adapters only (RFC 7616); username/password as basic */
+};
 
 /* Outbound (consumes) or inbound (exposes) authentication. Values may hold {{VAR}} templates. */
 struct model_auth {
     enum model_auth_kind kind;
     const char *token;    /* bearer */
-    const char *username; /* basic */
-    const char *password; /* basic */
+    const char *username; /* basic, digest */
+    const char *password; /* basic, digest */
     const char *key;      /* apikey: header or query parameter name */
     const char *value;    /* apikey */
     bool in_query;        /* apikey placement: query instead of header */

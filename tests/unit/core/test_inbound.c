@@ -147,10 +147,10 @@ static void test_unset(void)
 {
     /* A missing bind leaves the expected value unset (build warns; every request gets 401):
      * nothing matches, not even "". */
-    struct rt_inbound k = {NULL, MODEL_AUTH_APIKEY, "X-Key", false, NULL};
+    struct rt_inbound k = {.kind = MODEL_AUTH_APIKEY, .name = "X-Key"};
     CHECK(!inbound_matches(&k, ""));
     CHECK(!inbound_matches(&k, "k-1"));
-    struct rt_inbound b = {NULL, MODEL_AUTH_BEARER, "Authorization", false, NULL};
+    struct rt_inbound b = {.kind = MODEL_AUTH_BEARER, .name = "Authorization"};
     CHECK(!inbound_matches(&b, "Bearer "));
 }
 

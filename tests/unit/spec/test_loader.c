@@ -505,7 +505,7 @@ static const struct bad_case bad_cases[] = {
     {"duplicate-key.yaml", "34:5: error: duplicate key 'port' (first at line 33, column 5)"},
     {"hints-invalid.yaml", "37:19: error: expected true or false for 'readOnly', got 'maybe'"},
     {"auth-unknown.yaml", "8:13: error: unknown authentication type 'oauth2', expected bearer, "
-                          "basic or apikey"},
+                          "basic, apikey or digest"},
     {"with-mapping.yaml", "31:13: error: expected a scalar for 'with' entry 'id', got a mapping"},
     {"body-unknown-type.yaml",
      "14:17: error: unknown body type 'formurlencoded' (did you mean 'formUrlEncoded'?)"},
