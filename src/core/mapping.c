@@ -1399,7 +1399,7 @@ static void scope_convert(cJSON *scope, const struct model_call *mc)
         cJSON *j = cJSON_GetObjectItemCaseSensitive(scope, p->name), *conv;
         char why[200] = "";
         if (j && coerce_json(j, p->type, p->items, &conv, why, sizeof why) == COERCE_CONVERTED)
-            cJSON_ReplaceItemViaPointer(scope, j, conv);
+            cJSON_ReplaceItemInObjectCaseSensitive(scope, p->name, conv);
     }
 }
 
