@@ -44,9 +44,9 @@ struct ctx {
     size_t nres;
     char **owned; /* strings owned by this mapping (freed at the end) */
     size_t nowned;
-    cJSON *converted; /* JSON inputs converted to their declared type, by name (owned) */
-    cJSON *made;      /* values converted for a consumed parameter's type (owned) */
-    size_t repeats;   /* how often the query parameter the last lookup found was given */
+    cJSON *converted;      /* JSON inputs converted to their declared type, by name (owned) */
+    cJSON *made;           /* values converted for a consumed parameter's type (owned) */
+    size_t repeats;        /* how often the query parameter the last lookup found was given */
     char missing_ref[128]; /* a step's child: a {{<step>.<path>}} the scope does not have */
 };
 
@@ -398,8 +398,8 @@ static cJSON *coerce_scalar(const char *s, size_t len, enum model_type t)
 {
     if (t == MODEL_TYPE_NUMBER || t == MODEL_TYPE_INTEGER) {
         if (!jsonnum_is_json_number(s, len) ||
-            (t == MODEL_TYPE_INTEGER && (memchr(s, '.', len) || memchr(s, 'e', len) ||
-                                         memchr(s, 'E', len))))
+            (t == MODEL_TYPE_INTEGER &&
+             (memchr(s, '.', len) || memchr(s, 'e', len) || memchr(s, 'E', len))))
             return NULL;
         char *z = xstrndup(s, len);
         cJSON *j = len <= 15 ? cJSON_CreateNumber(strtod(z, NULL)) : cJSON_CreateRaw(z);
@@ -494,10 +494,9 @@ static cJSON *coerce_items(const cJSON *j, enum model_type items, bool *changed,
     cJSON *copy = cJSON_CreateArray();
     cJSON_ArrayForEach(e, j)
     {
-        cJSON_AddItemToArray(copy, item_ok(e, items) ? cJSON_Duplicate(e, 1)
-                                                     : coerce_scalar(e->valuestring,
-                                                                     strlen(e->valuestring),
-                                                                     items));
+        cJSON_AddItemToArray(
+            copy, item_ok(e, items) ? cJSON_Duplicate(e, 1)
+                                    : coerce_scalar(e->valuestring, strlen(e->valuestring), items));
     }
     return copy;
 }
@@ -555,8 +554,8 @@ static int coerce_val(struct ctx *c, const char *name, enum model_type t, enum m
     case COERCE_KEEP:
         return 0;
     case COERCE_BAD:
-        return fail(c, 400, name, "%s '%s' must be %s", c->in->mcp ? "argument" : "parameter",
-                    name, why);
+        return fail(c, 400, name, "%s '%s' must be %s", c->in->mcp ? "argument" : "parameter", name,
+                    why);
     case COERCE_CONVERTED:
         break;
     }
