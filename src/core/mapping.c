@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/jsonnum.h"
 #include "spec/jsonpath.h"
 #include "spec/template.h"
 #include "spec/urlenc.h"
@@ -46,6 +47,8 @@ struct ctx {
     size_t nowned;
     cJSON **owned_json; /* JSON values made for this mapping (JSONPath selections) */
     size_t nowned_json;
+    cJSON *converted;      /* JSON inputs converted to their declared type, by name (owned) */
+    cJSON *made;           /* values converted for a consumed parameter's type (owned) */
     size_t repeats;        /* how often the query parameter the last lookup found was given */
     char missing_ref[128]; /* a step's child: a {{<step>.<path>}} the scope does not have */
 };
@@ -87,6 +90,8 @@ static void ctx_release(struct ctx *c)
     for (size_t i = 0; i < c->nowned_json; i++)
         cJSON_Delete(c->owned_json[i]);
     free(c->owned_json);
+    cJSON_Delete(c->converted);
+    cJSON_Delete(c->made);
 }
 
 bool mapping_is_number_text(const char *s, size_t len, bool integer)
@@ -245,6 +250,13 @@ static const struct model_param *declared_located(const struct ctx *c, const cha
  * reads the tool arguments. */
 static bool input_find(struct ctx *c, const char *name, struct val *v)
 {
+    /* A declared input already converted to its type (mapping_check_inputs): that value. */
+    const cJSON *conv = cJSON_GetObjectItemCaseSensitive(c->converted, name);
+    if (conv) {
+        c->repeats = 0;
+        *v = (struct val){VAL_JSON, NULL, 0, conv};
+        return true;
+    }
     const struct model_param *p = declared_located(c, name);
     if (p) {
         c->repeats = 0;
@@ -484,6 +496,207 @@ static const char *type_article(enum model_type t)
     return t == MODEL_TYPE_INTEGER || t == MODEL_TYPE_OBJECT || t == MODEL_TYPE_ARRAY ? "an" : "a";
 }
 
+/* ---- converting JSON strings to the declared type ---- */
+
+/* A model often writes a number as "42" or a list as "a, b": a JSON string given where the
+ * document declares a number, integer, boolean or array is converted when its text is exactly
+ * one (see docs/capability-format.md, "From inputs to the upstream request"). Anything else is
+ * refused with what was expected. */
+
+static const char *type_plural(enum model_type t)
+{
+    switch (t) {
+    case MODEL_TYPE_NUMBER:
+        return "numbers";
+    case MODEL_TYPE_INTEGER:
+        return "integers";
+    case MODEL_TYPE_BOOLEAN:
+        return "booleans";
+    case MODEL_TYPE_OBJECT:
+        return "objects";
+    default:
+        return "strings";
+    }
+}
+
+/* Text <s>[0..len) as a JSON value of scalar type <t>: a number written as JSON writes it (an
+ * integer without fraction or exponent; 16 digits or more stay raw digits, as base/jsonnum
+ * keeps them), true or false. NULL when it is not one. */
+static cJSON *coerce_scalar(const char *s, size_t len, enum model_type t)
+{
+    if (t == MODEL_TYPE_NUMBER || t == MODEL_TYPE_INTEGER) {
+        if (!jsonnum_is_json_number(s, len) ||
+            (t == MODEL_TYPE_INTEGER &&
+             (memchr(s, '.', len) || memchr(s, 'e', len) || memchr(s, 'E', len))))
+            return NULL;
+        char *z = xstrndup(s, len);
+        cJSON *j = len <= 15 ? cJSON_CreateNumber(strtod(z, NULL)) : cJSON_CreateRaw(z);
+        free(z);
+        return j;
+    }
+    if (t == MODEL_TYPE_BOOLEAN) {
+        if (len == 4 && memcmp(s, "true", 4) == 0)
+            return cJSON_CreateTrue();
+        if (len == 5 && memcmp(s, "false", 5) == 0)
+            return cJSON_CreateFalse();
+    }
+    return NULL;
+}
+
+/* Whether JSON <j> is of scalar type <t> (an item of a typed array). */
+static bool item_ok(const cJSON *j, enum model_type t)
+{
+    struct val v = {VAL_JSON, NULL, 0, j};
+    return type_ok(&v, t);
+}
+
+/* Comma-separated text <s> as an array of <items>: each item without the spaces around it;
+ * an empty (or all-space) text is an empty array, an empty item between commas is refused. */
+static cJSON *coerce_list(const char *s, enum model_type items, char *why, size_t whylen)
+{
+    cJSON *arr = cJSON_CreateArray();
+    size_t n = 0;
+    const char *p = s;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (!*p)
+        return arr;
+    for (;;) {
+        const char *end = strchr(p, ',');
+        const char *stop = end ? end : p + strlen(p);
+        const char *a = p, *b = stop;
+        while (a < b && (*a == ' ' || *a == '\t'))
+            a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+            b--;
+        n++;
+        cJSON *item = NULL;
+        if (a == b) {
+            snprintf(why, whylen, "an array (got a comma-separated string with an empty item %zu)",
+                     n);
+        } else if (items == MODEL_TYPE_ANY || items == MODEL_TYPE_STRING) {
+            char *z = xstrndup(a, (size_t)(b - a));
+            item = cJSON_CreateString(z);
+            free(z);
+        } else if (!(item = coerce_scalar(a, (size_t)(b - a), items))) {
+            snprintf(why, whylen,
+                     "an array of %s (item %zu of the comma-separated string, '%.*s', is not one)",
+                     type_plural(items), n, (int)((b - a) > 40 ? 40 : (b - a)), a);
+        }
+        if (!item) {
+            cJSON_Delete(arr);
+            return NULL;
+        }
+        cJSON_AddItemToArray(arr, item);
+        if (!end)
+            return arr;
+        p = end + 1;
+    }
+}
+
+/* Array <j> whose items must be <items>: a copy with string items converted, or NULL with
+ * <why> filled when an item is not one (<*changed> false and NULL: nothing to convert). */
+static cJSON *coerce_items(const cJSON *j, enum model_type items, bool *changed, char *why,
+                           size_t whylen)
+{
+    *changed = false;
+    size_t n = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, j)
+    {
+        n++;
+        if (item_ok(e, items))
+            continue;
+        cJSON *conv = cJSON_IsString(e) && items != MODEL_TYPE_OBJECT
+                          ? coerce_scalar(e->valuestring, strlen(e->valuestring), items)
+                          : NULL;
+        if (!conv) {
+            snprintf(why, whylen, "an array of %s (item %zu is not one)", type_plural(items), n);
+            return NULL;
+        }
+        cJSON_Delete(conv);
+        *changed = true;
+    }
+    if (!*changed)
+        return NULL;
+    cJSON *copy = cJSON_CreateArray();
+    cJSON_ArrayForEach(e, j)
+    {
+        cJSON_AddItemToArray(
+            copy, item_ok(e, items) ? cJSON_Duplicate(e, 1)
+                                    : coerce_scalar(e->valuestring, strlen(e->valuestring), items));
+    }
+    return copy;
+}
+
+enum coerce_rc { COERCE_KEEP, COERCE_CONVERTED, COERCE_BAD };
+
+/* JSON input <j> for a value of declared type <t> (items <items>): KEEP it as it is (it fits,
+ * or it is of another JSON type, which type_ok reports), CONVERTED into new node <*out>, or BAD
+ * with <why> ("a number (got a string that is not one)"). */
+static enum coerce_rc coerce_json(const cJSON *j, enum model_type t, enum model_type items,
+                                  cJSON **out, char *why, size_t whylen)
+{
+    *out = NULL;
+    if (t == MODEL_TYPE_ARRAY && cJSON_IsArray(j) && items != MODEL_TYPE_ANY &&
+        items != MODEL_TYPE_STRING) {
+        bool changed;
+        *out = coerce_items(j, items, &changed, why, whylen);
+        return *out ? COERCE_CONVERTED : *why ? COERCE_BAD : COERCE_KEEP;
+    }
+    if (!cJSON_IsString(j))
+        return COERCE_KEEP;
+    const char *s = j->valuestring;
+    switch (t) {
+    case MODEL_TYPE_NUMBER:
+    case MODEL_TYPE_INTEGER:
+        *out = coerce_scalar(s, strlen(s), t);
+        if (!*out)
+            snprintf(why, whylen, "%s %s (got a string that is not one)", type_article(t),
+                     model_type_name(t));
+        break;
+    case MODEL_TYPE_BOOLEAN:
+        *out = coerce_scalar(s, strlen(s), t);
+        if (!*out)
+            snprintf(why, whylen, "a boolean (got a string that is neither true nor false)");
+        break;
+    case MODEL_TYPE_ARRAY:
+        *out = coerce_list(s, items, why, whylen);
+        break;
+    default:
+        return COERCE_KEEP;
+    }
+    return *out ? COERCE_CONVERTED : COERCE_BAD;
+}
+
+/* Convert JSON value <v> of input <name> for declared type <t> in place; the new node is kept
+ * in <owner> (under <name> when <owner> is an object). 0, or -1 refusing the input. */
+static int coerce_val(struct ctx *c, const char *name, enum model_type t, enum model_type items,
+                      struct val *v, cJSON **owner, bool by_name)
+{
+    if (v->kind != VAL_JSON)
+        return 0;
+    char why[200] = "";
+    cJSON *conv;
+    switch (coerce_json(v->j, t, items, &conv, why, sizeof why)) {
+    case COERCE_KEEP:
+        return 0;
+    case COERCE_BAD:
+        return fail(c, 400, name, "%s '%s' must be %s", c->in->mcp ? "argument" : "parameter", name,
+                    why);
+    case COERCE_CONVERTED:
+        break;
+    }
+    if (!*owner)
+        *owner = by_name ? cJSON_CreateObject() : cJSON_CreateArray();
+    if (by_name)
+        cJSON_AddItemToObject(*owner, name, conv);
+    else
+        cJSON_AddItemToArray(*owner, conv);
+    v->j = conv;
+    return 0;
+}
+
 /* A query parameter given several times joins into a list, which only an array (or an
  * untyped parameter) takes: for a scalar, `limit=10&limit=20` is refused as what it is. */
 static int check_repeats(struct ctx *c, const char *name, enum model_type t)
@@ -509,6 +722,9 @@ static int check_declared(struct ctx *c)
             continue;
         }
         if (check_repeats(c, p->name, p->type) < 0)
+            return -1;
+        /* Converted once here: everything that reads the input by name sees the new value. */
+        if (coerce_val(c, p->name, p->type, p->items, &v, &c->converted, true) < 0)
             return -1;
         if (!type_ok(&v, p->type))
             return fail(c, 400, p->name, "parameter '%s' must be %s %s", p->name,
@@ -602,6 +818,9 @@ static int resolve_param(struct ctx *c, const struct rt_param *rp)
         return 0;
     }
     if (v.kind == VAL_TEXT && check_repeats(c, p->name, p->type) < 0)
+        return -1;
+    const char *arg = rp->with && rp->with->kind == MODEL_WITH_REF ? rp->with->ref : p->name;
+    if (coerce_val(c, arg, p->type, p->items, &v, &c->made, false) < 0)
         return -1;
     if (!type_ok(&v, p->type))
         return fail(c, 400, p->name, "parameter '%s' must be %s %s", p->name, type_article(p->type),
@@ -1291,11 +1510,29 @@ static void scope_add_kv(cJSON *scope, const struct model_call *mc, const struct
     }
 }
 
+/* Declared inputs of <scope> (arguments or body fields) converted as mapping_check_inputs
+ * accepted them: the orchestration reads the same values a single call would send. */
+static void scope_convert(cJSON *scope, const struct model_call *mc)
+{
+    for (size_t i = 0; i < mc->nparams; i++) {
+        const struct model_param *p = &mc->params[i];
+        cJSON *j = cJSON_GetObjectItemCaseSensitive(scope, p->name), *conv;
+        char why[200] = "";
+        if (j && coerce_json(j, p->type, p->items, &conv, why, sizeof why) == COERCE_CONVERTED)
+            cJSON_ReplaceItemInObjectCaseSensitive(scope, p->name, conv);
+    }
+}
+
 cJSON *mapping_scope(const struct rt_call *call, const struct mapping_input *in)
 {
-    if (in->mcp)
-        return cJSON_IsObject(in->args) ? cJSON_Duplicate(in->args, 1) : cJSON_CreateObject();
+    if (in->mcp) {
+        cJSON *scope =
+            cJSON_IsObject(in->args) ? cJSON_Duplicate(in->args, 1) : cJSON_CreateObject();
+        scope_convert(scope, call->mcall);
+        return scope;
+    }
     cJSON *scope = cJSON_IsObject(in->body) ? cJSON_Duplicate(in->body, 1) : cJSON_CreateObject();
+    scope_convert(scope, call->mcall);
     /* Path variables first: they name the resource and win over a same-named field. */
     for (size_t i = 0; i < in->npath; i++)
         cJSON_DeleteItemFromObjectCaseSensitive(scope, in->path[i].name);

@@ -69,9 +69,10 @@ static bool in_required(const cJSON *required, const char *name)
 }
 
 /* Add property <name>; a second mention only adds to `required` (the first one's type and
- * description stay). */
-static void schema_prop(struct schema *s, const char *name, enum model_type t, const char *desc,
-                        bool required)
+ * description stay). An array says its <items> type when the document declares it; without one
+ * it has no `items` at all (an empty `items: {}` tells a model nothing, and some reject it). */
+static void schema_prop(struct schema *s, const char *name, enum model_type t,
+                        enum model_type items, const char *desc, bool required)
 {
     if (!name || !*name)
         return;
@@ -80,8 +81,9 @@ static void schema_prop(struct schema *s, const char *name, enum model_type t, c
         const char *ty = schema_type(t);
         if (ty)
             cJSON_AddStringToObject(p, "type", ty);
-        if (t == MODEL_TYPE_ARRAY)
-            cJSON_AddObjectToObject(p, "items");
+        if (t == MODEL_TYPE_ARRAY && schema_type(items))
+            cJSON_AddStringToObject(cJSON_AddObjectToObject(p, "items"), "type",
+                                    schema_type(items));
         if (desc && *desc)
             cJSON_AddStringToObject(p, "description", desc);
     }
@@ -119,7 +121,7 @@ static int schema_placeholder(void *arg, const char *name, size_t len)
         return 0;
     char *n = xstrndup(key, klen);
     if (!is_credential(s, n))
-        schema_prop(s, n, MODEL_TYPE_ANY, NULL, false);
+        schema_prop(s, n, MODEL_TYPE_ANY, MODEL_TYPE_ANY, NULL, false);
     free(n);
     return 0;
 }
@@ -141,7 +143,7 @@ static void schema_from_with(struct schema *s)
             continue;
         if (w->kind == MODEL_WITH_REF) {
             if (!is_credential(s, w->ref))
-                schema_prop(s, w->ref, p->type, p->description,
+                schema_prop(s, w->ref, p->type, p->items, p->description,
                             p->required || p->in == MODEL_IN_PATH);
         } else if (w->kind == MODEL_WITH_TEMPLATE) {
             schema_template(s, w->text);
@@ -157,7 +159,8 @@ static void schema_uncovered(struct schema *s, const struct model_param *p)
     if (p->in != MODEL_IN_PATH && p->in != MODEL_IN_QUERY && p->in != MODEL_IN_HEADER &&
         p->in != MODEL_IN_BODY)
         return;
-    schema_prop(s, p->name, p->type, p->description, p->required || p->in == MODEL_IN_PATH);
+    schema_prop(s, p->name, p->type, p->items, p->description,
+                p->required || p->in == MODEL_IN_PATH);
 }
 
 /* A path placeholder without a declared parameter takes the same-named argument. */
@@ -166,8 +169,25 @@ static void schema_path_var(void *arg, const char *name, size_t len)
     struct schema *s = arg;
     char *n = xstrndup(name, len);
     if (!model_op_param(s->call->op, n) && !is_credential(s, n))
-        schema_prop(s, n, MODEL_TYPE_STRING, NULL, true);
+        schema_prop(s, n, MODEL_TYPE_STRING, MODEL_TYPE_ANY, NULL, true);
     free(n);
+}
+
+/* The item type of declared array parameter <p>: its own `items`, else that of the consumed
+ * parameter a `with` entry feeds from it (`emails: tools.emails`). */
+static enum model_type declared_items(const struct schema *s, const struct model_param *p)
+{
+    if (p->type != MODEL_TYPE_ARRAY || p->items != MODEL_TYPE_ANY || !s->call->op)
+        return p->items;
+    const struct model_call *mc = s->call->mcall;
+    for (size_t i = 0; i < mc->nwith; i++) {
+        const struct model_with *w = &mc->with[i];
+        const struct model_param *cp = model_op_param(s->call->op, w->name);
+        if (w->kind == MODEL_WITH_REF && str_eq(w->ref, p->name) && cp &&
+            cp->type == MODEL_TYPE_ARRAY && cp->items != MODEL_TYPE_ANY)
+            return cp->items;
+    }
+    return MODEL_TYPE_ANY;
 }
 
 cJSON *mcptool_input_schema(const struct rt_call *call)
@@ -181,13 +201,14 @@ cJSON *mcptool_input_schema(const struct rt_call *call)
         for (size_t i = 0; i < mc->nparams; i++) {
             const struct model_param *p = &mc->params[i];
             if (!is_credential(&s, p->name))
-                schema_prop(&s, p->name, p->type, p->description, p->required);
+                schema_prop(&s, p->name, p->type, declared_items(&s, p), p->description,
+                            p->required);
         }
     } else if (!op) {
         /* Orchestrated or mock, without declared inputParameters: what its steps or output
          * values read (runtime's input names), of any type. */
         for (size_t i = 0; i < call->ninputs; i++)
-            schema_prop(&s, call->inputs[i], MODEL_TYPE_ANY, NULL, false);
+            schema_prop(&s, call->inputs[i], MODEL_TYPE_ANY, MODEL_TYPE_ANY, NULL, false);
     } else {
         schema_from_with(&s);
         for (size_t i = 0; i < op->nparams; i++)

@@ -214,10 +214,14 @@ YNODE_KEYS(keys_rest_op, "REST operation", "name", "label", "description", "meth
            "inputParameters", "ref", "call", "with", "outputParameters", "steps", "mappings");
 /* ExposedInputParameter; capproxy also reads `required`, as on tool parameters. */
 YNODE_KEYS(keys_rest_param, "REST parameter", "name", "in", "type", "description", "pattern",
-           "value", "required");
+           "value", "required", "items");
 YNODE_KEYS(keys_tool, "MCP tool", "name", "label", "description", "inputParameters", "ref", "call",
            "with", "steps", "mappings", "hints", "outputParameters");
-YNODE_KEYS(keys_tool_param, "MCP tool parameter", "name", "type", "description", "required");
+/* McpToolInputParameter, plus `items` (the reference engine's reader takes it on every input
+ * parameter): an array's item type, for the input schema and argument conversion. */
+YNODE_KEYS(keys_tool_param, "MCP tool parameter", "name", "type", "description", "required",
+           "items");
+YNODE_KEYS(keys_param_items, "parameter items", "type", "description");
 YNODE_KEYS(keys_hints, "hints", "readOnly", "destructive", "idempotent", "openWorld");
 YNODE_KEYS(keys_aggregate, "aggregate", "label", "namespace", "functions");
 YNODE_KEYS(keys_function, "aggregate function", "name", "description", "semantics",
@@ -389,6 +393,39 @@ static const char *entry_name(struct ld *l, const struct ynode *item, const stru
 
 /* ---- parameters, outputs, authentication, body ---- */
 
+/* `items:` of parameter <p>: {type: <scalar type>} (or a one-entry sequence of it, as the
+ * reference engine reads it), only on an array. */
+static void load_param_items(struct ld *l, const struct ynode *v, struct model_param *p)
+{
+    static const char *const names[] = {"string", "number", "integer", "boolean", "object"};
+    if (v->kind == YNODE_SEQUENCE && v->nitems == 1)
+        v = v->items[0];
+    if (v->kind != YNODE_MAPPING) {
+        lerr(l, v, "expected a mapping such as {type: string} for 'items', got %s",
+             ynode_describe(v));
+        return;
+    }
+    check_keys(l, v, &keys_param_items);
+    if (p->type != MODEL_TYPE_ARRAY) {
+        lerr(l, v, "'items' describes the items of an array, but parameter '%s' is of type %s",
+             p->name ? p->name : "?", model_type_name(p->type));
+        return;
+    }
+    const char *s = req_str(l, v, "type", "'items'");
+    if (!s)
+        return;
+    enum model_type t = model_type_parse(s);
+    if (t == MODEL_TYPE_ANY || t == MODEL_TYPE_ARRAY || !str_eq_ci(s, model_type_name(t))) {
+        const char *near = util_closest(s, names, UTIL_ARRAY_LEN(names));
+        lerr(l, ynode_get(v, "type"),
+             "unknown item type '%s' for 'items'%s%s%s: expected string, number, integer, "
+             "boolean or object",
+             s, near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
+        return;
+    }
+    p->items = t;
+}
+
 static void load_param(struct ld *l, const struct ynode *n, const struct ynode *key,
                        const struct ynode_keys *keys, struct model_param *p)
 {
@@ -425,6 +462,9 @@ static void load_param(struct ld *l, const struct ynode *n, const struct ynode *
         else
             p->value = sdup(l, v->str);
     }
+    v = ynode_get(n, "items");
+    if (!absent(v))
+        load_param_items(l, v, p);
 }
 
 /* <keys>: the keys a parameter may have where this list is (consumed, REST or MCP tool). */

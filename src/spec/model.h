@@ -62,6 +62,8 @@ struct model_param {
     bool required;
     const char *value; /* optional fixed value or {{template}} (`value:`), NULL when absent */
     struct model_pos pos;
+    enum model_type items; /* an array's item type (`items: {type: ...}`); MODEL_TYPE_ANY when
+                              absent or not an array */
 };
 
 enum model_auth_kind {

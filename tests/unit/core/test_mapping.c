@@ -383,7 +383,7 @@ static void test_flat_body_and_auth(void)
     CHECK_STR(out.body, "{\"email\":\"m@x\",\"count\":7,\"triggers\":[\"BOOKING_CREATED\"]}");
     outreq_deinit(&out);
     cJSON_Delete(args);
-    args = cJSON_Parse("{\"id\":\"t2\",\"email\":\"m@x\",\"count\":\"7\"}");
+    args = cJSON_Parse("{\"id\":\"t2\",\"email\":\"m@x\",\"count\":\"seven\"}");
     im.args = args;
     outreq_init(&out, MAPPING_MAX_URL);
     CHECK(mapping_build(rt, tool, &im, &out, &err) == -1);

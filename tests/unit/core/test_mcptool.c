@@ -108,13 +108,17 @@ static void test_seed_schemas(void)
                  "{\"type\":\"object\",\"properties\":{\"clientId\":{\"type\":\"string\"},"
                  "\"limit\":{\"type\":\"number\",\"description\":\"The number of items to "
                  "return\"},\"offset\":{\"type\":\"number\",\"description\":\"The number of items "
-                 "to skip\"},\"emails\":{\"type\":\"array\",\"items\":{},\"description\":\"Filter "
+                 "to skip\"},\"emails\":{\"type\":\"array\",\"items\":{\"type\":\"string\"},"
+                 "\"description\":\"Filter "
                  "managed users by email. If you want to filter by multiple emails, separate them "
                  "with a comma.\"}},\"required\":[\"clientId\"]}");
-    check_schema(rt, "create-managed-user",
-                 "{\"type\":\"object\",\"properties\":{\"clientId\":{\"type\":\"string\"},"
-                 "\"body\":{\"type\":\"object\",\"description\":\"Request body (JSON).\"}},"
-                 "\"required\":[\"clientId\",\"body\"]}");
+    /* The opaque body names the fields the API needs (from its description). */
+    char *cm = schema_text(tool(rt, "create-managed-user"));
+    CHECK(cm && strstr(cm, "\"body\":{\"type\":\"object\",\"description\":\"Request body (JSON), "
+                           "a CreateManagedUserInput object. Required fields: email (string") &&
+          strstr(cm, "name (string, used in emails)") &&
+          strstr(cm, "\"required\":[\"clientId\",\"body\"]}"));
+    cJSON_free(cm);
     check_schema(rt, "force-refresh-tokens",
                  "{\"type\":\"object\",\"properties\":{\"userId\":{\"type\":\"number\"},"
                  "\"clientId\":{\"type\":\"string\"}},\"required\":[\"userId\",\"clientId\"]}");

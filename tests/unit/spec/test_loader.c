@@ -127,7 +127,7 @@ static void test_seed(void)
     CHECK(rest->port == 8080);
     CHECK(rest->address == NULL && rest->transport == NULL);
     CHECK(rest->cap == cap);
-    CHECK(rest->pos.line == 204 && rest->pos.col == 5);
+    CHECK(rest->pos.line == 205 && rest->pos.col == 5);
     CHECK(rest->nresources == 4);
     size_t nrest = 0;
     for (size_t i = 0; i < rest->nresources; i++) {
@@ -147,11 +147,11 @@ static void test_seed(void)
     const struct model_rest_resource *rr = &rest->resources[0];
     CHECK_STR(rr->path, "/v1/v2/oauth-clients/{clientid}/users");
     CHECK_STR(rr->name, "v2-oauth-clients-clientid-users");
-    CHECK(rr->pos.line == 210 && rr->pos.col == 7);
+    CHECK(rr->pos.line == 211 && rr->pos.col == 7);
     const struct model_rest_op *rop = &rr->operations[0];
     CHECK(rop->method == MODEL_GET);
     CHECK_STR(rop->name, "oauthclientuserscontrollergetmanagedusers");
-    CHECK(rop->pos.line == 214 && rop->pos.col == 9);
+    CHECK(rop->pos.line == 215 && rop->pos.col == 9);
     CHECK_STR(rop->call.call, SEED_NS ".oauthclientuserscontrollergetmanagedusers");
     CHECK(rop->call.target == get);
     CHECK(rop->call.nwith == 5);
@@ -163,7 +163,7 @@ static void test_seed(void)
     CHECK_STR(w->name, "x-cal-secret-key");
     CHECK(w->kind == MODEL_WITH_REF);
     CHECK_STR(w->ref, "x-cal-secret-key");
-    CHECK(w->pos.line == 219 && w->pos.col == 11);
+    CHECK(w->pos.line == 220 && w->pos.col == 11);
     w = find_with(&rop->call, "clientId");
     CHECK(w && w->kind == MODEL_WITH_REF);
     CHECK_STR(w ? w->ref : NULL, "clientId");
@@ -182,13 +182,13 @@ static void test_seed(void)
     CHECK(tool->hints.read_only == 1 && tool->hints.destructive == 0);
     CHECK(tool->hints.idempotent == 1 && tool->hints.open_world == -1);
     CHECK(tool->expose == mcp);
-    CHECK(tool->pos.line == 313 && tool->pos.col == 7);
+    CHECK(tool->pos.line == 314 && tool->pos.col == 7);
     CHECK(tool->call.target == get);
     CHECK(tool->call.nwith == 5);
     w = find_with(&tool->call, "clientId");
     CHECK(w && w->kind == MODEL_WITH_REF);
     CHECK_STR(w ? w->ref : NULL, "clientId");
-    CHECK(w && w->pos.line == 322 && w->pos.col == 9);
+    CHECK(w && w->pos.line == 323 && w->pos.col == 9);
     const struct model_tool *del = &mcp->tools[4];
     CHECK_STR(del->name, "delete-managed-user");
     CHECK(del->hints.read_only == 0 && del->hints.destructive == 1 && del->hints.idempotent == 1);
