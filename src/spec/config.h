@@ -78,6 +78,8 @@ struct config {
     long drain_timeout_ms; /* SIGTERM: how long in-flight requests may take to finish */
     struct config_consumer *consumers;
     size_t nconsumers;
+    long mcp_max_streams;  /* open MCP GET (SSE) streams per process; 0: none offered (405) */
+    long mcp_keepalive_ms; /* SSE keep-alive comment interval on those streams; 0: none */
 };
 
 void config_defaults(struct config *c);
