@@ -307,3 +307,67 @@ describe('notifications/cancelled stops the upstream transfer', () => {
     });
   }
 });
+
+// =============================================================================================
+// 4. outputSchema
+
+for (const sdk of SDKS) {
+  describe(`outputSchema and structuredContent (SDK ${sdk}.x)`, () => {
+    let up;
+    let px;
+    let c;
+    let answer = { id: 7, name: 'seven', tags: ['a', 'b'], owner: { email: 'o@example.com' }, extra: 'dropped' };
+
+    before(async () => {
+      up = await startUpstream();
+      up.handle(() => ({ status: 200, body: answer }));
+      px = await startProxy({ upstream: up, args: ['-c', 'config/capproxy.yaml', path.join(DATA, 'live.yaml')] });
+      c = await connectHttp(`${px.mcpUrl}/mcp`, { sdk });
+    });
+
+    after(async () => {
+      await closeClient(c);
+      await px?.stop?.();
+      await up?.close?.();
+    });
+
+    test('a tool with declared outputs has an outputSchema; one without has none', T, async () => {
+      const tools = await listAllTools(c.client);
+      const shaped = tools.find((t) => t.name === 'get-thing-shaped');
+      const plain = tools.find((t) => t.name === 'get-thing');
+      assert.equal(plain.outputSchema, undefined);
+      assert.deepEqual(shaped.outputSchema, {
+        type: 'object',
+        properties: {
+          id: { type: ['integer', 'null'] },
+          name: { type: ['string', 'null'] },
+          tags: { type: ['array', 'null'], items: { type: ['string', 'null'] } },
+          owner: { type: ['object', 'null'], properties: { email: { type: ['string', 'null'] } }, required: ['email'] },
+          kind: { const: 'thing' },
+        },
+        required: ['id', 'name', 'tags', 'owner', 'kind'],
+      });
+    });
+
+    test('callTool: structuredContent matches the schema (the client validates it)', T, async () => {
+      answer = { id: 7, name: 'seven', tags: ['a', 'b'], owner: { email: 'o@example.com' }, extra: 'dropped' };
+      const r = await callToolAbortable(c, sdk, 'get-thing-shaped', { id: '7' }, undefined);
+      assert.ok(!r.isError, showResult(r));
+      assert.deepEqual(r.structuredContent, { id: 7, name: 'seven', tags: ['a', 'b'], owner: { email: 'o@example.com' }, kind: 'thing' });
+      // missing paths give null, which the schema admits
+      answer = { id: 8 };
+      const r2 = await callToolAbortable(c, sdk, 'get-thing-shaped', { id: '8' }, undefined);
+      assert.ok(!r2.isError, showResult(r2));
+      assert.deepEqual(r2.structuredContent, { id: 8, name: null, tags: null, owner: null, kind: 'thing' });
+    });
+
+    test('an upstream answer of other types than declared is a tool error naming the field', T, async () => {
+      answer = { id: 'not-a-number', name: 'x' };
+      const r = await callToolAbortable(c, sdk, 'get-thing-shaped', { id: '9' }, undefined);
+      assert.equal(r.isError, true, showResult(r));
+      assert.equal(r.structuredContent, undefined);
+      assert.match(r.content[0].text, /declared outputs: \/id is a string, expected integer or null/);
+      assert.match(r.content[1].text, /not-a-number/, 'the shaped answer is kept as text');
+    });
+  });
+}
