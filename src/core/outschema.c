@@ -64,6 +64,14 @@ static cJSON *object_schema(const struct model_output *outs, size_t n, bool in_p
     return s;
 }
 
+/* Whether JSONPath <path> may select several nodes (wildcard, descendants, filter, slice,
+ * union): its selection is then an array, and an object output shapes each element. */
+static bool indefinite(const char *path)
+{
+    return path && (strchr(path, '*') || strstr(path, "..") || strchr(path, '?') ||
+                    strchr(path, ':') || strchr(path, ','));
+}
+
 /* Nullable: a path that matches nothing gives null. */
 static void make_nullable(cJSON *s)
 {
@@ -102,6 +110,12 @@ static cJSON *output_schema(const struct model_output *o, bool in_properties)
     }
     if (o->type == MODEL_TYPE_OBJECT && o->nproperties) {
         s = object_schema(o->properties, o->nproperties, true, "value");
+        if (indefinite(o->mapping)) { /* respmap shapes each element of the selection */
+            cJSON *arr = cJSON_CreateObject();
+            cJSON_AddStringToObject(arr, "type", "array");
+            cJSON_AddItemToObject(arr, "items", s);
+            s = arr;
+        }
         make_nullable(s);
         return s;
     }
@@ -124,7 +138,7 @@ cJSON *outschema_for_outputs(const struct model_output *outs, size_t n)
     if (n == 1 && !outs[0].name) {
         const struct model_output *o = &outs[0];
         if (o->const_value || o->value || o->type != MODEL_TYPE_OBJECT ||
-            !(o->nproperties || o->values))
+            !(o->nproperties || o->values) || (o->nproperties && indefinite(o->mapping)))
             return NULL;
         cJSON *s = output_schema(o, false);
         /* The top level is the object itself (MCP wants type "object" there). */

@@ -108,6 +108,20 @@ static void test_which_get_one(void)
     CHECK_STR(schema_text(obj, 1), "{\"type\":\"object\",\"properties\":{\"email\":{\"type\":["
                                    "\"string\",\"null\"]}},\"required\":[\"email\"]}");
     CHECK_STR(shaped_check(obj, 1, "{\"email\":\"a@b\"}"), "ok");
+    /* An object output over a wildcard path shapes each element: an array of those objects
+     * (at the top: not an object, no schema). */
+    struct model_output each[] = {{.name = "people",
+                                   .type = MODEL_TYPE_OBJECT,
+                                   .mapping = "$.people[*]",
+                                   .properties = email,
+                                   .nproperties = 1}};
+    CHECK_STR(schema_text(each, 1),
+              "{\"type\":\"object\",\"properties\":{\"people\":{\"type\":[\"array\",\"null\"],"
+              "\"items\":{\"type\":\"object\",\"properties\":{\"email\":{\"type\":[\"string\","
+              "\"null\"]}},\"required\":[\"email\"]}}},\"required\":[\"people\"]}");
+    CHECK_STR(shaped_check(each, 1, "{\"people\":[{\"email\":\"a\"},{\"email\":\"b\"}]}"), "ok");
+    each[0].name = NULL;
+    CHECK_STR(schema_text(each, 1), "NULL");
     /* A scalar property without mapping reads nothing: null, admitted. */
     struct model_output nomap[] = {{.name = "email", .type = MODEL_TYPE_STRING}};
     struct model_output obj2[] = {
