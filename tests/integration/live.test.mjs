@@ -49,6 +49,13 @@ function openStream(px, { session, accept = 'text/event-stream', version = LATES
   });
 }
 
+/** Stop capproxy; no sanitizer report (ASan build: CAPPROXY_BIN=build-asan/capproxy). */
+async function stopClean(px) {
+  if (!px || px.exited) return;
+  const r = await px.stop();
+  assert.equal(r.sanitizer, null, `sanitizer report in capproxy's stderr:\n${r.sanitizer}`);
+}
+
 async function waitFor(cond, ms, what) {
   const until = Date.now() + ms;
   while (Date.now() < until) {
@@ -95,7 +102,7 @@ for (const sdk of SDKS) {
 
     after(async () => {
       await closeClient(c);
-      await px?.stop?.();
+      await stopClean(px);
       await up?.close?.();
       if (dir) fs.rmSync(dir, { recursive: true, force: true });
     });
@@ -152,7 +159,7 @@ describe('GET stream rules (raw HTTP)', () => {
   });
 
   after(async () => {
-    await px?.stop?.();
+    await stopClean(px);
     await up?.close?.();
   });
 
@@ -223,7 +230,7 @@ describe('mcp.maxStreams 0: no stream offered', () => {
     px = await startProxy({ upstream: up, args: ['-c', 'config/capproxy.yaml', path.join(DATA, 'live.yaml')], env: { CAPPROXY_MCP_MAX_STREAMS: '0' } });
   });
   after(async () => {
-    await px?.stop?.();
+    await stopClean(px);
     await up?.close?.();
   });
 
@@ -251,7 +258,7 @@ describe('notifications/cancelled stops the upstream transfer', () => {
   });
 
   after(async () => {
-    await px?.stop?.();
+    await stopClean(px);
     await up?.close?.();
   });
 
@@ -327,7 +334,7 @@ for (const sdk of SDKS) {
 
     after(async () => {
       await closeClient(c);
-      await px?.stop?.();
+      await stopClean(px);
       await up?.close?.();
     });
 
