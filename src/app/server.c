@@ -21,6 +21,7 @@
 #include "base/clock.h"
 #include "front/mcp_http.h"
 #include "front/skill.h"
+#include "front/mcp_stream.h"
 #include "front/rest.h"
 #include "http/conn.h"
 
@@ -91,6 +92,7 @@ static void worker_reload_cb(evutil_socket_t fd, short what, void *arg)
         apply_limits(w->listeners[i].http, rt->config);
     }
     loop_set_runtime(w->loop, rt);
+    mcp_stream_reloaded(); /* tools/list_changed to this worker's streams */
 }
 
 static const char *listener_kind(enum model_expose_type t)
@@ -212,6 +214,7 @@ static void worker_stop_cb(evutil_socket_t fd, short what, void *arg)
             evhttp_del_accept_socket(w->listeners[i].http, w->listeners[i].bound);
             w->listeners[i].bound = NULL;
         }
+    mcp_stream_close_all(); /* they never end by themselves: the drain would wait for them */
     long ms = loop_config(w->loop)->drain_timeout_ms;
     struct timeval deadline = {ms / 1000, (ms % 1000) * 1000};
     event_base_loopexit(loop_base(w->loop), &deadline);

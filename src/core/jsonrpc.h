@@ -20,6 +20,8 @@
 /* Transport-level refusals (HTTP 4xx with a JSON-RPC body), as the MCP SDKs answer them. */
 #define JSONRPC_SERVER_ERROR      (-32000)
 #define JSONRPC_SESSION_NOT_FOUND (-32001)
+/* LSP's RequestCancelled: the answer to a POST whose request the client cancelled. */
+#define JSONRPC_REQUEST_CANCELLED (-32800)
 
 enum jsonrpc_kind { JSONRPC_REQUEST, JSONRPC_NOTIFICATION, JSONRPC_RESPONSE };
 

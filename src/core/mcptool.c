@@ -12,6 +12,7 @@
 #include "base/httpstatus.h"
 #include "base/util.h"
 #include "core/jsonrpc.h"
+#include "core/outschema.h"
 #include "core/respmap.h"
 #include "spec/template.h"
 
@@ -243,6 +244,9 @@ cJSON *mcptool_tool(const struct rt_call *call)
     if (desc && *desc)
         cJSON_AddStringToObject(r, "description", desc);
     cJSON_AddItemToObject(r, "inputSchema", mcptool_input_schema(call));
+    cJSON *out = outschema_for_call(call);
+    if (out)
+        cJSON_AddItemToObject(r, "outputSchema", out);
     if (t) {
         static const char *const names[] = {"readOnlyHint", "destructiveHint", "idempotentHint",
                                             "openWorldHint"};
@@ -320,6 +324,34 @@ static void add_text(cJSON *r, const char *text, size_t len)
     cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(r, "content"), item);
 }
 
+/* A tool that advertises an outputSchema must answer structuredContent conforming to it (the
+ * SDK clients check): a successful result that does not (the upstream answered other types
+ * than the outputs declare, or no JSON) becomes a tool error saying where, its text kept. */
+static cJSON *keep_output_contract(const struct rt_call *call, cJSON *r)
+{
+    cJSON *schema = outschema_for_call(call);
+    if (!schema)
+        return r;
+    char where[256];
+    const cJSON *sc = cJSON_GetObjectItemCaseSensitive(r, "structuredContent");
+    bool ok = sc ? outschema_check(schema, sc, where, sizeof where) : false;
+    cJSON_Delete(schema);
+    if (ok)
+        return r;
+    struct strbuf msg;
+    strbuf_init(&msg, 0);
+    strbuf_addf(&msg, "the upstream answer does not match the tool's declared outputs: %s",
+                sc ? where : "it is not a JSON object");
+    cJSON *e = mcptool_text_result(msg.data, msg.len, true);
+    strbuf_deinit(&msg);
+    const cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r, "content"), 0);
+    const cJSON *text = cJSON_GetObjectItemCaseSensitive(first, "text");
+    if (cJSON_IsString(text))
+        add_text(e, text->valuestring, strlen(text->valuestring));
+    cJSON_Delete(r);
+    return e;
+}
+
 cJSON *mcptool_upstream_result(const struct rt_call *call, long status, const char *location,
                                const char *body, size_t len)
 {
@@ -355,6 +387,8 @@ cJSON *mcptool_upstream_result(const struct rt_call *call, long status, const ch
         cJSON_AddItemToObject(r, "structuredContent", mapped);
     else
         cJSON_Delete(mapped);
+    if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "isError")))
+        r = keep_output_contract(call, r);
     /* ... and for programs, in _meta. */
     cJSON *meta = cJSON_AddObjectToObject(r, "_meta");
     cJSON_AddNumberToObject(meta, "upstreamStatus", (double)status);

@@ -20,7 +20,9 @@
 #include "core/catalog.h"
 #include "core/mcptool.h"
 #include "core/session.h"
+#include "front/mcp_cancel.h"
 #include "front/mcp_proto.h"
+#include "front/mcp_stream.h"
 #include "front/steps.h"
 #include "http/exchange.h"
 #include "http/reqcheck.h"
@@ -30,7 +32,8 @@
 #define MCP_MAX_HEADERS CONFIG_MAX_HEADERS_LIMIT
 #define MCP_SESSION_HDR "Mcp-Session-Id"
 #define MCP_VERSION_HDR "MCP-Protocol-Version"
-#define MCP_ALLOW       "POST, DELETE, OPTIONS"
+#define MCP_ALLOW       "GET, POST, DELETE, OPTIONS"
+#define MCP_ALLOW_POST  "POST, DELETE, OPTIONS" /* mcp.maxStreams 0: no GET */
 
 /* Reply with JSON-RPC message <msg> (deleted). */
 static void reply_msg(struct exchange *x, int status, cJSON *msg)
@@ -108,8 +111,8 @@ static bool media_is(const char *v, const char *want)
     return *v == '\0' || *v == ';';
 }
 
-/* Whether an Accept header admits application/json. */
-static bool accepts_json(const char *accept)
+/* Whether an Accept header admits media type <type> (whose "major/any" range is <range>). */
+static bool accepts_media(const char *accept, const char *type, const char *any_sub)
 {
     for (const char *p = accept; p && *p;) {
         size_t n = strcspn(p, ",");
@@ -117,8 +120,7 @@ static bool accepts_json(const char *accept)
         if (n < sizeof range) {
             memcpy(range, p, n);
             range[n] = '\0';
-            if (media_is(range, "application/json") || media_is(range, "application/*") ||
-                media_is(range, "*/*"))
+            if (media_is(range, type) || media_is(range, any_sub) || media_is(range, "*/*"))
                 return true;
         }
         p += n;
@@ -126,6 +128,12 @@ static bool accepts_json(const char *accept)
             p++;
     }
     return false;
+}
+
+/* Whether an Accept header admits application/json. */
+static bool accepts_json(const char *accept)
+{
+    return accepts_media(accept, "application/json", "application/*");
 }
 
 static const struct rt_mcp_endpoint *endpoint_for(const struct rt_listener *l, const char *path)
@@ -169,11 +177,14 @@ struct http_call {
     const struct rt_call *call;
     cJSON *id;
     struct orch *orch; /* an orchestrated tool's steps, else NULL */
+    /* Where notifications/cancelled finds it (NULL: no session). */
+    struct mcp_cancel *cancel;
 };
 
 static void http_call_free(void *arg)
 {
     struct http_call *hc = arg;
+    mcp_cancel_remove(hc->cancel);
     cJSON_Delete(hc->id);
     orch_free(hc->orch);
     free(hc);
@@ -223,6 +234,29 @@ static void on_tool_upstream(const struct upstream_result *res, void *arg)
     reply_msg(x, 200, mcpp_call_response(hc->call, hc->id, res));
 }
 
+/* notifications/cancelled named this call (mcp_cancel.h; on the call's own loop): stop its
+ * upstream transfer. The spec wants no JSON-RPC response for a cancelled request, but its POST
+ * still needs an HTTP answer: an event stream that ends without any event when the client
+ * accepts one (the SDK clients read it as "nothing more for this request"), else the error
+ * -32800 "Request cancelled" (the client has already given up on the id and ignores it). */
+static void http_cancelled(void *arg)
+{
+    struct exchange *x = arg;
+    struct http_call *hc = exchange_ctx(x);
+    mcp_cancel_remove(hc->cancel);
+    hc->cancel = NULL;
+    exchange_cancel_upstream(x);
+    LOG_D("mcp: tool %s cancelled by the client", hc->call->name);
+    metrics_mcp_call(loop_metrics(exchange_loop(x)), hc->call->name, "cancelled");
+    const char *accept =
+        evhttp_find_header(evhttp_request_get_input_headers(exchange_req(x)), "Accept");
+    if (accepts_media(accept, "text/event-stream", "text/*")) {
+        exchange_reply(x, 200, "text/event-stream", NULL);
+        return;
+    }
+    reply_msg(x, 200, jsonrpc_error(hc->id, JSONRPC_REQUEST_CANCELLED, "Request cancelled"));
+}
+
 static void http_tools_call(struct exchange *x, const struct rt_mcp_endpoint *ep,
                             const struct jsonrpc_msg *m)
 {
@@ -250,6 +284,10 @@ static void http_tools_call(struct exchange *x, const struct rt_mcp_endpoint *ep
     hc->call = call;
     hc->id = cJSON_Duplicate(m->id, 1);
     exchange_set_ctx(x, hc, http_call_free);
+    hc->cancel = mcp_cancel_add(
+        loop_base(exchange_loop(x)),
+        evhttp_find_header(evhttp_request_get_input_headers(exchange_req(x)), MCP_SESSION_HDR),
+        m->id, http_cancelled, x);
     if (call->kind != MODEL_CALL_SIMPLE) {
         now = mcpp_start_orch(exchange_runtime(x), call, m, headers, nheaders, &hc->orch);
         if (now) {
@@ -285,6 +323,34 @@ static int check_session(struct exchange *x, const char *sid)
         return -1;
     }
     return 0;
+}
+
+/* GET streams deliver notifications/tools/list_changed after a reload (mcp_stream.h): say so in
+ * the initialize result <msg> (mcptool's default says false, right for stdio, which has no
+ * reload). */
+static void advertise_list_changed(cJSON *msg)
+{
+    cJSON *res = cJSON_GetObjectItemCaseSensitive(msg, "result");
+    cJSON *caps = cJSON_GetObjectItemCaseSensitive(res, "capabilities");
+    cJSON *tools = cJSON_GetObjectItemCaseSensitive(caps, "tools");
+    if (cJSON_IsObject(tools))
+        cJSON_ReplaceItemInObjectCaseSensitive(tools, "listChanged", cJSON_CreateTrue());
+}
+
+/* The MCP-Protocol-Version header of a non-initialize message: 0 when absent or supported,
+ * else answered (400). */
+static int check_version(struct exchange *x)
+{
+    const char *pv =
+        evhttp_find_header(evhttp_request_get_input_headers(exchange_req(x)), MCP_VERSION_HDR);
+    if (!pv || session_version_supported(pv))
+        return 0;
+    char msg[200];
+    snprintf(msg, sizeof msg,
+             "Bad Request: unsupported MCP-Protocol-Version (supported: %s, %s, %s)",
+             session_versions[0], session_versions[1], session_versions[2]);
+    http_error(x, 400, JSONRPC_SERVER_ERROR, msg);
+    return -1;
 }
 
 static void http_post(struct exchange *x, const struct rt_mcp_endpoint *ep)
@@ -325,6 +391,8 @@ static void http_post(struct exchange *x, const struct rt_mcp_endpoint *ep)
         exchange_set_route(x, "initialize");
         mcpp_dispatch(ep, &m, &a);
         cJSON *r = a.msg;
+        if (exchange_config(x)->mcp_max_streams > 0)
+            advertise_list_changed(r);
         if (a.version) {
             char id[SESSION_ID_MAX];
             if (session_issue(clock_now_s(), id) < 0) {
@@ -340,14 +408,14 @@ static void http_post(struct exchange *x, const struct rt_mcp_endpoint *ep)
     exchange_set_route(x, m.kind == JSONRPC_RESPONSE ? "response" : mcpp_method_route(m.method));
     if (check_session(x, sid) < 0)
         goto out;
-    const char *pv = evhttp_find_header(in_h, MCP_VERSION_HDR);
-    if (pv && !session_version_supported(pv)) {
-        char msg[200];
-        snprintf(msg, sizeof msg,
-                 "Bad Request: unsupported MCP-Protocol-Version (supported: %s, %s, %s)",
-                 session_versions[0], session_versions[1], session_versions[2]);
-        http_error(x, 400, JSONRPC_SERVER_ERROR, msg);
+    if (check_version(x) < 0)
         goto out;
+    if (m.kind == JSONRPC_NOTIFICATION && str_eq(m.method, "notifications/cancelled")) {
+        const cJSON *rid = cJSON_IsObject(m.params)
+                               ? cJSON_GetObjectItemCaseSensitive(m.params, "requestId")
+                               : NULL;
+        if (!mcp_cancel_request(sid, rid))
+            LOG_D("mcp: notifications/cancelled for no request in flight");
     }
     if (m.kind != JSONRPC_REQUEST) {
         /* Notifications (initialized, cancelled, ...) and responses need no answer. */
@@ -368,6 +436,22 @@ static void http_post(struct exchange *x, const struct rt_mcp_endpoint *ep)
     }
 out:
     jsonrpc_msg_free(&m);
+}
+
+/* GET: the session's server-to-client stream (mcp_stream.h), where list changes arrive. */
+static void http_get(struct exchange *x, const struct front_listener *fl,
+                     const struct rt_mcp_endpoint *ep)
+{
+    const struct evkeyvalq *in_h = evhttp_request_get_input_headers(exchange_req(x));
+    exchange_set_route(x, "stream");
+    if (!accepts_media(evhttp_find_header(in_h, "Accept"), "text/event-stream", "text/*")) {
+        http_error(x, 406, JSONRPC_SERVER_ERROR,
+                   "Not Acceptable: Accept must include text/event-stream");
+        return;
+    }
+    if (check_session(x, evhttp_find_header(in_h, MCP_SESSION_HDR)) < 0 || check_version(x) < 0)
+        return;
+    mcp_stream_open(x, fl, ep->path);
 }
 
 static void http_delete(struct exchange *x)
@@ -437,10 +521,16 @@ void mcp_handle(struct evhttp_request *req, void *arg)
     case EVHTTP_REQ_DELETE:
         http_delete(x);
         return;
+    case EVHTTP_REQ_GET:
+        if (rt->config->mcp_max_streams > 0) {
+            http_get(x, fl, ep);
+            return;
+        }
+        /* mcp.maxStreams 0: no server-to-client stream is offered (the spec's 405 answer). */
+        /* fall through */
     default:
-        /* GET would open a server-to-client SSE stream: this server never sends requests or
-         * notifications of its own, so it offers none (the spec's 405 answer). */
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", MCP_ALLOW);
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+                          rt->config->mcp_max_streams > 0 ? MCP_ALLOW : MCP_ALLOW_POST);
         http_error(x, 405, JSONRPC_SERVER_ERROR,
                    "Method Not Allowed: POST JSON-RPC messages; no SSE stream is offered");
         return;

@@ -329,3 +329,58 @@ void exchange_reply_json(struct exchange *x, int status, const char *ctype, cJSO
     exchange_reply_text(x, status, ctype, s ? s : "null");
     cJSON_free(s);
 }
+
+/* ---- long-lived replies ---- */
+
+void exchange_stream_start(struct exchange *x, int status, const char *ctype)
+{
+    struct evhttp_request *req = x->req;
+    x->status = status;
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Type", ctype);
+    evhttp_add_header(h, "Cache-Control", "no-cache");
+    evhttp_remove_header(h, "X-Request-Id");
+    evhttp_add_header(h, "X-Request-Id", x->rid);
+    evhttp_send_reply_start(req, status, httpstatus_text(status));
+    /* evhttp does not read while it answers, so only this watcher sees the client go. */
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+    if (fd >= 0 && !x->watching) {
+        event_assign(&x->watch, loop_base(x->l), fd, EV_CLOSED, on_client_closed, x);
+        evtimer_assign(&x->watch_timer, loop_base(x->l), on_watch_timer, x);
+        x->watching = true;
+        event_add(&x->watch, NULL);
+    }
+}
+
+void exchange_stream_send(struct exchange *x, const char *data, size_t len)
+{
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add(b, data, len);
+    evhttp_send_reply_chunk(x->req, b);
+    evbuffer_free(b);
+}
+
+void exchange_stream_end(struct exchange *x)
+{
+    unwatch(x); /* evhttp reads again once the reply is done, and sees closes itself */
+    evhttp_send_reply_end(x->req);
+}
+
+void exchange_repin(struct exchange *x)
+{
+    const struct runtime *rt = loop_exchange_begin(x->l);
+    loop_exchange_end(x->l, x->rt); /* the in-flight count stays the same */
+    x->rt = rt;
+}
+
+void exchange_cancel_upstream(struct exchange *x)
+{
+    unwatch(x);
+    if (x->xfer) {
+        upstream_cancel(x->xfer);
+        x->xfer = NULL;
+        x->upstream_error = "cancelled";
+    }
+}

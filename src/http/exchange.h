@@ -58,4 +58,21 @@ void exchange_reply_json(struct exchange *x, int status, const char *ctype, cJSO
 void exchange_problem(struct exchange *x, int status, const char *detail, const char *param,
                       cJSON *extra);
 
+/* ---- long-lived replies (Server-Sent Events) ---- */
+
+/* Start a streamed reply: <status>, content type <ctype>, headers now, the body in chunks
+ * (chunked transfer encoding). Until exchange_stream_end, a client that hangs up is noticed at
+ * once (EV_CLOSED) and the exchange ends (its ctx free function runs). */
+void exchange_stream_start(struct exchange *x, int status, const char *ctype);
+/* Send <data>[0..len) as the next chunk of a started stream. */
+void exchange_stream_send(struct exchange *x, const char *data, size_t len);
+/* End the stream; the exchange ends once the last chunk is flushed. */
+void exchange_stream_end(struct exchange *x);
+/* Pin the loop's current runtime instead of the one pinned at exchange_begin: a stream that
+ * outlives a reload must not keep the old runtime alive. */
+void exchange_repin(struct exchange *x);
+/* Cancel the pending upstream transfer, if any: its done callback never runs. The exchange
+ * stays, to be answered by the caller. */
+void exchange_cancel_upstream(struct exchange *x);
+
 #endif

@@ -34,6 +34,8 @@ void config_defaults(struct config *c)
     c->client_timeout_ms = 30000;
     c->max_connections = 4096;
     c->digest_nonce_ttl_ms = 300000;
+    c->mcp_max_streams = 1024;
+    c->mcp_keepalive_ms = 25000;
     c->upstream_connect_timeout_ms = 3000;
     c->upstream_timeout_ms = 30000;
     c->upstream_max_host_connections = 256;
@@ -211,7 +213,7 @@ const struct config_consumer *config_consumer_for(const struct config *c, const 
 YNODE_KEYS(cfg_keys_root, "the configuration", "rest", "mcp", "admin", "drainTimeout", "workers",
            "limits", "upstream", "log", "consumers");
 YNODE_KEYS(cfg_keys_rest, "rest", "listen");
-YNODE_KEYS(cfg_keys_mcp, "mcp", "listen", "allowedHosts");
+YNODE_KEYS(cfg_keys_mcp, "mcp", "listen", "allowedHosts", "maxStreams", "keepAlive");
 YNODE_KEYS(cfg_keys_admin, "admin", "listen");
 YNODE_KEYS(cfg_keys_limits, "limits", "maxBodySize", "maxHeaderSize", "maxHeaders", "headerTimeout",
            "bodyTimeout", "clientTimeout", "maxConnections", "digestNonceTtl");
@@ -478,6 +480,8 @@ int config_load_buffer(struct config *c, const char *name, const char *buf, size
                 xrealloc(c->mcp_allowed_hosts, (c->nmcp_allowed_hosts + 1) * sizeof(char *));
             c->mcp_allowed_hosts[c->nmcp_allowed_hosts++] = xstrdup(hosts->items[i]->str);
         }
+        cfg_long(&r, s, "maxStreams", 0, 1000000, &c->mcp_max_streams);
+        cfg_ms(&r, s, "keepAlive", &c->mcp_keepalive_ms);
     }
     if ((s = cfg_section(&r, root, "admin", YNODE_MAPPING))) {
         cfg_check_keys(&r, s, &cfg_keys_admin, NULL);
@@ -600,6 +604,11 @@ static int parse_conns(const char *s, void *out)
     return str_to_long(s, 1, 1000000, out);
 }
 
+static int parse_streams(const char *s, void *out)
+{
+    return str_to_long(s, 0, 1000000, out);
+}
+
 static int parse_max_headers(const char *s, void *out)
 {
     return str_to_long(s, 1, CONFIG_MAX_HEADERS_LIMIT, out);
@@ -670,6 +679,9 @@ int config_apply_env(struct config *c, struct diag *d)
         env_apply(d, "CAPPROXY_UPSTREAM_TIMEOUT", parse_ms, &c->upstream_timeout_ms, "a duration");
     rc |= env_apply(d, "CAPPROXY_UPSTREAM_CONNECT_TIMEOUT", parse_ms,
                     &c->upstream_connect_timeout_ms, "a duration");
+    rc |= env_apply(d, "CAPPROXY_MCP_MAX_STREAMS", parse_streams, &c->mcp_max_streams,
+                    "0 to 1000000");
+    rc |= env_apply(d, "CAPPROXY_MCP_KEEPALIVE", parse_ms, &c->mcp_keepalive_ms, "a duration");
     rc |= env_apply(d, "CAPPROXY_LOG_LEVEL", parse_level, &c->log_level,
                     "error, warn, info or debug");
     rc |= env_apply(d, "CAPPROXY_ACCESS_LOG", parse_onoff, &c->access_log, "on or off");

@@ -79,6 +79,8 @@ struct config {
     struct config_consumer *consumers;
     size_t nconsumers;
     long digest_nonce_ttl_ms; /* how long a digest authentication nonce is accepted */
+    long mcp_max_streams;     /* open MCP GET (SSE) streams per process; 0: none offered (405) */
+    long mcp_keepalive_ms;    /* SSE keep-alive comment interval on those streams; 0: none */
 };
 
 void config_defaults(struct config *c);

@@ -749,8 +749,9 @@ describe('MCP Streamable HTTP transport rules (raw HTTP)', () => {
     assert.equal(r2.status, 406, show(r2));
   });
 
-  test('GET /mcp -> 405 (no server-initiated stream), Allow lists POST', T, async () => {
-    const r = await rpc(px, undefined, { method: 'GET', session: S.session, headers: { accept: 'text/event-stream', 'content-type': null } });
+  // GET opens the server-to-client stream now (live.test.mjs); other methods are refused.
+  test('PUT /mcp -> 405, Allow lists POST', T, async () => {
+    const r = await rpc(px, undefined, { method: 'PUT', session: S.session, headers: { accept: 'text/event-stream', 'content-type': null } });
     assert.equal(r.status, 405, show(r));
     const allow = String(r.headers.allow || '').split(',').map((x) => x.trim().toUpperCase());
     assert.ok(allow.includes('POST'), `Allow header lists POST; got ${JSON.stringify(r.headers)}`);

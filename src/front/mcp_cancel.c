@@ -1,0 +1,111 @@
+/*
+ * mcp_cancel: see mcp_cancel.h. Lifetime: an entry is unlinked under the lock before it is
+ * freed, and mcp_cancel_request activates its event under the same lock, so a request found
+ * is never freed meanwhile; an activation that races with the end of the call is removed from
+ * the loop's queue by event_del in mcp_cancel_remove (same thread as the callback).
+ */
+#include "front/mcp_cancel.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event_struct.h>
+
+#include "base/util.h"
+
+#define CANCEL_BUCKETS 256
+
+struct mcp_cancel {
+    char *key; /* session id, '\n', the request id as JSON */
+    size_t bucket;
+    struct event ev;
+    mcp_cancel_fn fn;
+    void *arg;
+    struct mcp_cancel *prev, *next;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct mcp_cancel *buckets[CANCEL_BUCKETS];
+
+/* The key of (<sid>, <id>), or NULL when <id> is not a request id (string or number). */
+static char *make_key(const char *sid, const cJSON *id)
+{
+    if (!sid || !(cJSON_IsString(id) || cJSON_IsNumber(id)))
+        return NULL;
+    char *j = cJSON_PrintUnformatted(id);
+    char *k = xasprintf("%s\n%s", sid, j ? j : "");
+    cJSON_free(j);
+    return k;
+}
+
+static size_t key_bucket(const char *k)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (; *k; k++)
+        h = (h ^ (unsigned char)*k) * 1099511628211ull;
+    return (size_t)(h % CANCEL_BUCKETS);
+}
+
+static void on_cancel(evutil_socket_t fd, short what, void *arg)
+{
+    struct mcp_cancel *c = arg;
+    c->fn(c->arg); /* usually ends the call, which calls mcp_cancel_remove(c) */
+}
+
+struct mcp_cancel *mcp_cancel_add(struct event_base *base, const char *sid, const cJSON *id,
+                                  mcp_cancel_fn fn, void *arg)
+{
+    char *key = make_key(sid, id);
+    if (!key)
+        return NULL;
+    struct mcp_cancel *c = xcalloc(1, sizeof *c);
+    c->key = key;
+    c->bucket = key_bucket(key);
+    c->fn = fn;
+    c->arg = arg;
+    event_assign(&c->ev, base, -1, 0, on_cancel, c);
+    pthread_mutex_lock(&lock);
+    c->next = buckets[c->bucket];
+    if (c->next)
+        c->next->prev = c;
+    buckets[c->bucket] = c;
+    pthread_mutex_unlock(&lock);
+    return c;
+}
+
+void mcp_cancel_remove(struct mcp_cancel *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&lock);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        buckets[c->bucket] = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    pthread_mutex_unlock(&lock);
+    event_del(&c->ev); /* an activation not yet run */
+    free(c->key);
+    free(c);
+}
+
+bool mcp_cancel_request(const char *sid, const cJSON *id)
+{
+    char *key = make_key(sid, id);
+    if (!key)
+        return false;
+    bool found = false;
+    pthread_mutex_lock(&lock);
+    for (struct mcp_cancel *c = buckets[key_bucket(key)]; c; c = c->next)
+        if (str_eq(c->key, key)) {
+            event_active(&c->ev, EV_TIMEOUT, 0);
+            found = true;
+            break;
+        }
+    pthread_mutex_unlock(&lock);
+    free(key);
+    return found;
+}
