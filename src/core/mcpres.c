@@ -131,10 +131,13 @@ cJSON *mcpres_upstream_result(const struct rt_call *call, const char *uri, long 
     const struct model_mcp_resource *r = call->resource;
     *msg = NULL;
     if (status < 200 || status >= 300) {
+        /* The uri is the client's text: cut short and kept valid UTF-8. */
+        char *safe = utf8_sanitize(uri, strnlen(uri, 200));
         *code = status == 404 || status == 410 ? MCPRES_NOT_FOUND : JSONRPC_INTERNAL_ERROR;
         *msg = xasprintf("%s: %s (upstream answered %ld %s)",
                          *code == MCPRES_NOT_FOUND ? "Resource not found" : "Resource read failed",
-                         uri, status, httpstatus_text((int)status));
+                         safe, status, httpstatus_text((int)status));
+        free(safe);
         return NULL;
     }
     char why[384];
@@ -149,8 +152,10 @@ cJSON *mcpres_upstream_result(const struct rt_call *call, const char *uri, long 
     }
     cJSON_Delete(mapped);
     if (len > 0 && !mapped && respmap_converts(call)) {
+        char *safe = utf8_sanitize(uri, strnlen(uri, 200));
         *code = JSONRPC_INTERNAL_ERROR;
-        *msg = xasprintf("Resource read failed: %s (%s)", uri, why);
+        *msg = xasprintf("Resource read failed: %s (%s)", safe, why);
+        free(safe);
         return NULL;
     }
     const char *mime = r->mime_type ? r->mime_type : ctype && *ctype ? ctype : "application/json";
