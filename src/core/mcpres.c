@@ -89,8 +89,7 @@ const char *mcpres_read_params(const cJSON *params, const char **uri)
 }
 
 /* One contents item: text when <data> is UTF-8 without NUL, else base64 `blob`. */
-static cJSON *contents(const char *uri, const char *mime, const char *data, size_t len,
-                       bool binary)
+static cJSON *contents(const char *uri, const char *mime, const char *data, size_t len, bool binary)
 {
     cJSON *r = cJSON_CreateObject();
     cJSON *item = cJSON_CreateObject();
@@ -144,8 +143,8 @@ cJSON *mcpres_upstream_result(const struct rt_call *call, const char *uri, long 
     cJSON *mapped = len > 0 ? respmap_apply(call, body, len, why, sizeof why) : NULL;
     if (mapped && !call->passthrough) {
         char *s = cJSON_PrintUnformatted(mapped);
-        cJSON *res = contents(uri, r->mime_type ? r->mime_type : "application/json", s,
-                              strlen(s), false);
+        cJSON *res =
+            contents(uri, r->mime_type ? r->mime_type : "application/json", s, strlen(s), false);
         cJSON_free(s);
         cJSON_Delete(mapped);
         return res;

@@ -302,8 +302,8 @@ static void http_resource_read(struct exchange *x, const struct rt_mcp_endpoint 
     const struct rt_call *call;
     const char *uri;
     struct orch *orch;
-    cJSON *now = mcpp_prepare_read(exchange_runtime(x), ep, m, headers, nheaders,
-                                   exchange_out(x), &call, &uri, &orch);
+    cJSON *now = mcpp_prepare_read(exchange_runtime(x), ep, m, headers, nheaders, exchange_out(x),
+                                   &call, &uri, &orch);
     if (now) {
         reply_msg(x, 200, now);
         return;

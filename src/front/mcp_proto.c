@@ -305,8 +305,7 @@ static cJSON *read_error(const cJSON *id, int code, const char *uri, const char 
 
 cJSON *mcpp_read_setup_error(const cJSON *id, const char *uri)
 {
-    return read_error(id, JSONRPC_INTERNAL_ERROR, uri,
-                      "the upstream request could not be started");
+    return read_error(id, JSONRPC_INTERNAL_ERROR, uri, "the upstream request could not be started");
 }
 
 cJSON *mcpp_read_response(const struct rt_call *call, const cJSON *id, const char *uri,

@@ -20,9 +20,9 @@
 
 /* What a transport does with a request (mcpp_dispatch). */
 enum mcpp_action {
-    MCPP_REPLY,      /* send <msg> */
-    MCPP_REPLY_TEXT, /* send <text>, a serialised message (tools/list) */
-    MCPP_TOOLS_CALL, /* a tools/call: the transport prepares and forwards it */
+    MCPP_REPLY,         /* send <msg> */
+    MCPP_REPLY_TEXT,    /* send <text>, a serialised message (tools/list) */
+    MCPP_TOOLS_CALL,    /* a tools/call: the transport prepares and forwards it */
     MCPP_RESOURCE_READ, /* a resources/read of a dynamic resource: mcpp_prepare_read, then as a
                            tools/call (a static one is answered at once, MCPP_REPLY) */
 };

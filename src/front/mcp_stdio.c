@@ -124,9 +124,9 @@ static void stdio_step(struct stdio_call *sc)
         if (sc->xfer)
             return;
         static const char msg[] = "the upstream request could not be started";
-        stdio_send(s, sc->uri ? mcpp_read_setup_error(sc->id, sc->uri)
-                              : jsonrpc_result(sc->id,
-                                               mcptool_text_result(msg, sizeof msg - 1, true)));
+        stdio_send(s, sc->uri
+                          ? mcpp_read_setup_error(sc->id, sc->uri)
+                          : jsonrpc_result(sc->id, mcptool_text_result(msg, sizeof msg - 1, true)));
     } else {
         stdio_send(s, sc->uri ? mcpp_read_orch_response(sc->call, sc->orch, st, sc->id, sc->uri)
                               : mcpp_orch_response(sc->orch, st, sc->id));

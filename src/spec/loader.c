@@ -1850,11 +1850,11 @@ static const char *guess_mime(const char *path, bool binary)
     static const struct {
         const char *ext, *mime;
     } types[] = {
-        {".md", "text/markdown"},     {".markdown", "text/markdown"}, {".txt", "text/plain"},
-        {".json", "application/json"}, {".yaml", "application/yaml"}, {".yml", "application/yaml"},
-        {".xml", "application/xml"},  {".html", "text/html"},         {".htm", "text/html"},
-        {".csv", "text/csv"},         {".png", "image/png"},          {".jpg", "image/jpeg"},
-        {".jpeg", "image/jpeg"},      {".gif", "image/gif"},          {".svg", "image/svg+xml"},
+        {".md", "text/markdown"},      {".markdown", "text/markdown"}, {".txt", "text/plain"},
+        {".json", "application/json"}, {".yaml", "application/yaml"},  {".yml", "application/yaml"},
+        {".xml", "application/xml"},   {".html", "text/html"},         {".htm", "text/html"},
+        {".csv", "text/csv"},          {".png", "image/png"},          {".jpg", "image/jpeg"},
+        {".jpeg", "image/jpeg"},       {".gif", "image/gif"},          {".svg", "image/svg+xml"},
         {".pdf", "application/pdf"},
     };
     const char *dot = strrchr(path, '.');
@@ -1878,8 +1878,9 @@ static const char *read_side_file(struct ld *l, const struct ynode *at, const ch
         else
             lerr(l, at, "cannot read file '%s': %s", path, strerror(errno));
     } else if (buf.len > LOADER_MAX_IMPORT_BYTES - *l->import_bytes) {
-        lerr(l, at, "file '%s': more than %zu bytes of imported and resource files for this "
-                    "document",
+        lerr(l, at,
+             "file '%s': more than %zu bytes of imported and resource files for this "
+             "document",
              path, LOADER_MAX_IMPORT_BYTES);
     } else {
         *l->import_bytes += buf.len;
@@ -2051,14 +2052,15 @@ static void load_mcp_resource(struct ld *l, const struct ynode *n, const struct 
         const char *err;
         const struct ynode *u = ynode_get(n, "uri");
         size_t scheme = strspn(r->uri, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                        "0123456789+.-");
+                                       "0123456789+.-");
         int nvars = uritpl_check(r->uri, &off, &err);
         if (nvars < 0) {
             lerr_at(l, u->line, scalar_col(u, off), "resource 'uri' '%s': %s", r->uri, err);
             r->uri = NULL;
         } else if (scheme == 0 || r->uri[scheme] != ':' || !isalpha((unsigned char)r->uri[0])) {
-            lerr(l, u, "resource 'uri' must be an absolute URI with a scheme (docs://guide, "
-                       "file:///x, users://{id}), got '%s'",
+            lerr(l, u,
+                 "resource 'uri' must be an absolute URI with a scheme (docs://guide, "
+                 "file:///x, users://{id}), got '%s'",
                  r->uri);
             r->uri = NULL;
         } else {
@@ -2121,8 +2123,9 @@ static int prompt_placeholder(void *arg, const char *name, size_t len)
         util_closest_add(&c, p->args[i].name);
     const char *best = c.best;
     if (best)
-        lerr(pc->l, pc->at, "prompt '%s': placeholder '{{%s}}' names no argument (did you mean "
-                            "'%s'?)",
+        lerr(pc->l, pc->at,
+             "prompt '%s': placeholder '{{%s}}' names no argument (did you mean "
+             "'%s'?)",
              p->name ? p->name : "", word, best);
     else
         lerr(pc->l, pc->at, "prompt '%s': placeholder '{{%s}}' names no argument of the prompt",
@@ -2169,16 +2172,18 @@ static void load_prompt_template(struct ld *l, const struct ynode *n, struct mod
         check_keys(l, item, &keys_prompt_msg);
         msg->role = req_str(l, item, "role", "prompt message");
         if (msg->role && !str_eq(msg->role, "user") && !str_eq(msg->role, "assistant")) {
-            lerr(l, ynode_get(item, "role"), "unknown prompt message role '%s', expected user or "
-                                             "assistant",
+            lerr(l, ynode_get(item, "role"),
+                 "unknown prompt message role '%s', expected user or "
+                 "assistant",
                  msg->role);
             msg->role = NULL;
         }
         msg->content = opt_str(l, item, "content");
         if (!msg->content) {
             if (!misspelt(l, item, "content"))
-                lerr(l, at_key(item, "content"), "missing required key 'content' in prompt "
-                                                 "message");
+                lerr(l, at_key(item, "content"),
+                     "missing required key 'content' in prompt "
+                     "message");
             continue;
         }
         struct prompt_check pc = {l, ynode_get(item, "content"), p};
@@ -2199,8 +2204,9 @@ static void load_prompt(struct ld *l, const struct ynode *n, const struct ynode 
     p->description = opt_str(l, n, "description");
     load_prompt_args(l, ynode_get(n, "arguments"), p);
     if (!absent(tpl) && !absent(loc)) {
-        lerr(l, loc, "'template' and 'location' cannot be used together in an MCP prompt: "
-                     "'template' lists the messages, 'location' reads one from a file");
+        lerr(l, loc,
+             "'template' and 'location' cannot be used together in an MCP prompt: "
+             "'template' lists the messages, 'location' reads one from a file");
         return;
     }
     if (!absent(tpl)) {
@@ -2209,8 +2215,9 @@ static void load_prompt(struct ld *l, const struct ynode *n, const struct ynode 
     }
     if (absent(loc)) {
         if (!misspelt(l, n, "template") && !misspelt(l, n, "location"))
-            lerr(l, at_key(n, "template"), "an MCP prompt needs 'template' (its messages) or "
-                                           "'location' (a file read as one user message)");
+            lerr(l, at_key(n, "template"),
+                 "an MCP prompt needs 'template' (its messages) or "
+                 "'location' (a file read as one user message)");
         return;
     }
     p->location = opt_str(l, n, "location");
@@ -2251,8 +2258,8 @@ static void load_mcp_extras(struct ld *l, const struct ynode *n, struct model_ex
         for (size_t j = 0; j < i; j++) {
             const struct model_mcp_resource *o = &e->mcp_resources[j];
             if (r->name && str_eq(o->name, r->name))
-                lerr(l, item, "MCP resource name '%s' is also used at %d:%d", r->name,
-                     o->pos.line, o->pos.col);
+                lerr(l, item, "MCP resource name '%s' is also used at %d:%d", r->name, o->pos.line,
+                     o->pos.col);
             if (r->uri && str_eq(o->uri, r->uri))
                 lerr(l, item, "MCP resource uri '%s' is also used at %d:%d", r->uri, o->pos.line,
                      o->pos.col);

@@ -343,12 +343,12 @@ struct model_mcp_resource {
     const char *label;
     const char *description;
     const char *uri;
-    const char *mime_type; /* NULL when absent */
-    const char *location;  /* static: as written; NULL for a dynamic resource */
-    bool is_template;      /* the uri has {param} placeholders */
+    const char *mime_type;        /* NULL when absent */
+    const char *location;         /* static: as written; NULL for a dynamic resource */
+    bool is_template;             /* the uri has {param} placeholders */
     struct model_mcp_file *files; /* static only */
     size_t nfiles;
-    bool is_dir;           /* static: `location` is a directory */
+    bool is_dir;            /* static: `location` is a directory */
     struct model_call call; /* dynamic only */
     struct model_expose *expose;
     struct model_pos pos;

@@ -32,7 +32,7 @@
     "      tools:\n"                                                                               \
     "        - name: t\n"                                                                          \
     "          description: d\n"                                                                   \
-    "          call: lib.get-book\n"                                                           \
+    "          call: lib.get-book\n"                                                               \
     "      resources:\n"                                                                           \
     "        - name: readme\n"                                                                     \
     "          uri: docs://readme\n"                                                               \
@@ -110,7 +110,8 @@ static void test_capabilities(const struct runtime *rt)
     expect(endpoint(rt, "/mcp/m"), init,
            "\"capabilities\":{\"tools\":{\"listChanged\":false},\"resources\":{\"subscribe\":"
            "false,\"listChanged\":false},\"prompts\":{\"listChanged\":false}}");
-    expect(endpoint(rt, "/mcp/plain"), init, "\"capabilities\":{\"tools\":{\"listChanged\":false}}");
+    expect(endpoint(rt, "/mcp/plain"), init,
+           "\"capabilities\":{\"tools\":{\"listChanged\":false}}");
     /* /mcp serves both adapters: the resources and prompts of one are enough. */
     expect(endpoint(rt, "/mcp"), init, "\"prompts\":{\"listChanged\":false}");
     expect(endpoint(rt, "/mcp/plain"),
@@ -163,8 +164,8 @@ static void test_dynamic_read(const struct runtime *rt, const struct rt_mcp_endp
     /* The answer: mapped JSON as text; an upstream 404 is "Resource not found". */
     int code = 0;
     char *msg = NULL;
-    cJSON *r = mcpres_upstream_result(call, uri, 200, "application/json", "{\"a\":1}", 7, &code,
-                                      &msg);
+    cJSON *r =
+        mcpres_upstream_result(call, uri, 200, "application/json", "{\"a\":1}", 7, &code, &msg);
     char *t = text_of(r);
     CHECK_STR(t, "{\"contents\":[{\"uri\":\"books://a b%2Bc\",\"mimeType\":\"application/json\","
                  "\"text\":\"{\\\"a\\\":1}\"}]}");
@@ -189,8 +190,7 @@ static void test_dynamic_read(const struct runtime *rt, const struct rt_mcp_endp
     outreq_init(&out, MAPPING_MAX_URL);
     now = mcpp_prepare_read(rt, ep, &m, NULL, 0, &out, &call, &uri, &orch);
     t = text_of(now);
-    CHECK(strstr(t, "\"code\":-32602,\"message\":\"path parameter 'id' must be a single") !=
-          NULL);
+    CHECK(strstr(t, "\"code\":-32602,\"message\":\"path parameter 'id' must be a single") != NULL);
     free(t);
     outreq_deinit(&out);
     jsonrpc_msg_free(&m);

@@ -139,7 +139,8 @@ static void test_resources_load(void)
     CHECK(r->nfiles == 1 && !r->is_dir && !r->is_template);
     CHECK_STR(r->files[0].uri, "docs://readme");
     CHECK_STR(r->files[0].mime_type, "text/markdown");
-    CHECK(r->files[0].len == 8 && !r->files[0].binary && memcmp(r->files[0].data, "# Hello\n", 8) == 0);
+    CHECK(r->files[0].len == 8 && !r->files[0].binary &&
+          memcmp(r->files[0].data, "# Hello\n", 8) == 0);
     /* A directory: files in name order, subdirectories walked, hidden entries left out. */
     r = &e->mcp_resources[1];
     CHECK(r->is_dir && r->nfiles == 3);
