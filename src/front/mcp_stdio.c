@@ -414,8 +414,8 @@ int mcp_stdio_run(const struct runtime *rt)
     s.sigint = evsignal_new(base, SIGINT, stdio_signal, &s);
     event_add(s.sigterm, NULL);
     event_add(s.sigint, NULL);
-    LOG_I("mcp-stdio: serving %zu tools, %zu resources, %zu prompts on stdin/stdout",
-          s.ep->ntools, s.ep->nresources, s.ep->nprompts);
+    LOG_I("mcp-stdio: serving %zu tools, %zu resources, %zu prompts on stdin/stdout", s.ep->ntools,
+          s.ep->nresources, s.ep->nprompts);
     event_base_dispatch(base);
     if (s.ninflight)
         LOG_W("mcp-stdio: %zu call(s) abandoned", s.ninflight);
