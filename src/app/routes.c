@@ -54,6 +54,8 @@ void routes_print(const struct runtime *rt, FILE *fp)
             continue;
         /* Every exposure of the same consumed operation in the same document: one line. */
         const struct rt_call *c = &rt->calls[i];
+        if (c->resource)
+            continue; /* MCP resources are not routes: resources/list names them */
         if (c->forward) {
             print_forward(c, fp);
             lines++;
@@ -84,7 +86,8 @@ void routes_print(const struct runtime *rt, FILE *fp)
         strbuf_init(&cred, 0);
         for (size_t j = i; j < rt->ncalls; j++) {
             const struct rt_call *o = &rt->calls[j];
-            if (done[j] || !o->op || o->op != c->op || o->expose->cap != c->expose->cap)
+            if (done[j] || !o->op || o->op != c->op || o->expose->cap != c->expose->cap ||
+                o->resource)
                 continue;
             done[j] = true;
             if (o->tool) {

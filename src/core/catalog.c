@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "base/util.h"
+#include "core/mcpres.h"
 #include "core/mcptool.h"
+#include "spec/uritpl.h"
 
 struct catalog {
     char *tools_json;
@@ -17,6 +19,12 @@ struct catalog {
     size_t nauth;
     const struct rt_call **by_name; /* the endpoint's tools sorted by name */
     size_t ntools;
+    char *resources_json, *templates_json, *prompts_json;
+    const struct model_mcp_resource *const *resources; /* the endpoint's */
+    const struct rt_call **resource_calls;             /* each one's call (NULL: static) */
+    size_t nresources;
+    const struct model_mcp_prompt *const *prompts;
+    size_t nprompts;
 };
 
 static void auth_add(struct catalog *c, const struct runtime *rt, const struct model_expose *e)
@@ -47,6 +55,57 @@ static int by_name_cmp(const void *a, const void *b)
     return strcmp((*x)->name, (*y)->name);
 }
 
+/* The call runtime_build made for dynamic resource <r>; NULL for a static one, or when its
+ * call did not resolve (reported). */
+static const struct rt_call *resource_call(const struct runtime *rt,
+                                           const struct model_mcp_resource *r)
+{
+    for (size_t k = 0; !r->location && k < rt->ncalls; k++)
+        if (rt->calls[k].resource == r)
+            return &rt->calls[k];
+    return NULL;
+}
+
+/* A serialised {"<key>": <arr>} (takes <arr>). */
+static char *list_text(const char *key, cJSON *arr)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, key, arr);
+    char *t = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    char *r = xstrdup(t);
+    cJSON_free(t);
+    return r;
+}
+
+/* The resources and prompts part of <c>: their lists serialised once, each dynamic resource's
+ * call found, and the adapters behind them among the credentials a request must satisfy. */
+static void build_extras(struct catalog *c, const struct runtime *rt,
+                         const struct rt_mcp_endpoint *ep)
+{
+    cJSON *list = cJSON_CreateArray(), *tpls = cJSON_CreateArray(), *prompts = cJSON_CreateArray();
+    c->resources = ep->resources;
+    c->nresources = ep->nresources;
+    c->resource_calls = xcalloc(ep->nresources + 1, sizeof *c->resource_calls);
+    for (size_t i = 0; i < ep->nresources; i++) {
+        const struct model_mcp_resource *r = ep->resources[i];
+        mcpres_list_entries(r, list);
+        if (r->is_template)
+            cJSON_AddItemToArray(tpls, mcpres_template_entry(r));
+        c->resource_calls[i] = resource_call(rt, r);
+        auth_add(c, rt, r->expose);
+    }
+    c->prompts = ep->prompts;
+    c->nprompts = ep->nprompts;
+    for (size_t i = 0; i < ep->nprompts; i++) {
+        cJSON_AddItemToArray(prompts, mcpres_prompt_entry(ep->prompts[i]));
+        auth_add(c, rt, ep->prompts[i]->expose);
+    }
+    c->resources_json = list_text("resources", list);
+    c->templates_json = list_text("resourceTemplates", tpls);
+    c->prompts_json = list_text("prompts", prompts);
+}
+
 struct catalog *catalog_build(const struct runtime *rt, const struct rt_mcp_endpoint *ep)
 {
     struct catalog *c = xcalloc(1, sizeof *c);
@@ -67,6 +126,7 @@ struct catalog *catalog_build(const struct runtime *rt, const struct rt_mcp_endp
     qsort(c->by_name, c->ntools, sizeof *c->by_name, by_name_cmp);
     for (size_t i = 1; i < c->ntools; i++)
         assert(strcmp(c->by_name[i - 1]->name, c->by_name[i]->name) != 0);
+    build_extras(c, rt, ep);
     return c;
 }
 
@@ -77,6 +137,10 @@ void catalog_free(struct catalog *c)
     free(c->tools_json);
     free(c->auth);
     free(c->by_name);
+    free(c->resources_json);
+    free(c->templates_json);
+    free(c->prompts_json);
+    free(c->resource_calls);
     free(c);
 }
 
@@ -107,6 +171,100 @@ const struct rt_call *catalog_find_tool(const struct catalog *c, const char *nam
     return NULL;
 }
 
+const char *catalog_resources_json(const struct catalog *c)
+{
+    return c->resources_json;
+}
+
+const char *catalog_templates_json(const struct catalog *c)
+{
+    return c->templates_json;
+}
+
+const char *catalog_prompts_json(const struct catalog *c)
+{
+    return c->prompts_json;
+}
+
+bool catalog_has_resources(const struct catalog *c)
+{
+    return c->nresources > 0;
+}
+
+bool catalog_has_prompts(const struct catalog *c)
+{
+    return c->nprompts > 0;
+}
+
+const struct model_mcp_resource *catalog_find_resource(const struct catalog *c, const char *uri,
+                                                       cJSON *vars,
+                                                       const struct model_mcp_file **file,
+                                                       const struct rt_call **call)
+{
+    *file = NULL;
+    *call = NULL;
+    for (size_t i = 0; i < c->nresources; i++) {
+        const struct model_mcp_resource *r = c->resources[i];
+        for (size_t f = 0; f < r->nfiles; f++)
+            if (str_eq(r->files[f].uri, uri)) {
+                *file = &r->files[f];
+                return r;
+            }
+        if (!r->location && !r->is_template && str_eq(r->uri, uri)) {
+            *call = c->resource_calls[i];
+            return r;
+        }
+    }
+    for (size_t i = 0; i < c->nresources; i++) {
+        const struct model_mcp_resource *r = c->resources[i];
+        if (r->is_template && uritpl_match(r->uri, uri, vars)) {
+            *call = c->resource_calls[i];
+            return r;
+        }
+    }
+    return NULL;
+}
+
+const struct model_mcp_prompt *catalog_find_prompt(const struct catalog *c, const char *name)
+{
+    for (size_t i = 0; i < c->nprompts; i++)
+        if (str_eq(c->prompts[i]->name, name))
+            return c->prompts[i];
+    return NULL;
+}
+
+/* The stdio endpoint's resources and prompts: every MCP adapter's, the first of each uri
+ * (resource) or name (prompt), as its tools. */
+static void stdio_extras(const struct runtime *rt, struct rt_mcp_endpoint *ep)
+{
+    const struct model *m = rt->model;
+    for (size_t i = 0; i < m->ncaps; i++)
+        for (size_t e = 0; e < m->caps[i]->nexposes; e++) {
+            const struct model_expose *ex = &m->caps[i]->exposes[e];
+            for (size_t r = 0; r < ex->nmcp_resources; r++) {
+                const struct model_mcp_resource *res = &ex->mcp_resources[r];
+                bool seen = !res->name || !res->uri;
+                for (size_t k = 0; k < ep->nresources && !seen; k++)
+                    seen = str_eq(ep->resources[k]->uri, res->uri);
+                if (seen || (!res->location && !resource_call(rt, res)))
+                    continue;
+                ep->resources =
+                    xrealloc(ep->resources, (ep->nresources + 1) * sizeof *ep->resources);
+                ep->resources[ep->nresources++] = res;
+            }
+            for (size_t p = 0; p < ex->nprompts; p++) {
+                const struct model_mcp_prompt *pr = &ex->prompts[p];
+                bool seen = !pr->name || !pr->nmessages;
+                for (size_t k = 0; k < ep->nprompts && !seen; k++)
+                    seen = str_eq(ep->prompts[k]->name, pr->name);
+                if (seen)
+                    continue;
+                ep->prompts = xrealloc(ep->prompts, (ep->nprompts + 1) * sizeof *ep->prompts);
+                ep->prompts[ep->nprompts++] = pr;
+            }
+        }
+}
+
 struct rt_mcp_endpoint *catalog_stdio_endpoint(const struct runtime *rt)
 {
     struct rt_mcp_endpoint *ep = xcalloc(1, sizeof *ep);
@@ -134,6 +292,7 @@ struct rt_mcp_endpoint *catalog_stdio_endpoint(const struct runtime *rt)
     }
     ep->owned_description = strbuf_detach(&instr, NULL);
     ep->description = ep->owned_description;
+    stdio_extras(rt, ep);
     ep->catalog = catalog_build(rt, ep);
     return ep;
 }
@@ -147,5 +306,7 @@ void catalog_stdio_free(struct rt_mcp_endpoint *ep)
     free(ep->tools);
     free(ep->dups);
     free(ep->owned_description);
+    free(ep->resources);
+    free(ep->prompts);
     free(ep);
 }

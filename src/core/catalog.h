@@ -7,7 +7,10 @@
 #ifndef CAPPROXY_CATALOG_H
 #define CAPPROXY_CATALOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
+
+#include <cjson/cJSON.h>
 
 #include "core/runtime.h"
 
@@ -25,6 +28,24 @@ const char *catalog_tools_json(const struct catalog *c);
 const struct rt_inbound *const *catalog_auth(const struct catalog *c, size_t *n);
 /* The tool named <name> (case-sensitive), or NULL. */
 const struct rt_call *catalog_find_tool(const struct catalog *c, const char *name);
+
+/* The serialised resources/list {"resources": [...]}, resources/templates/list
+ * {"resourceTemplates": [...]} and prompts/list {"prompts": [...]} results. */
+const char *catalog_resources_json(const struct catalog *c);
+const char *catalog_templates_json(const struct catalog *c);
+const char *catalog_prompts_json(const struct catalog *c);
+/* Whether the endpoint serves any resource, any prompt (initialize advertises only those). */
+bool catalog_has_resources(const struct catalog *c);
+bool catalog_has_prompts(const struct catalog *c);
+/* The resource that serves <uri>: a static file's exact uri (<*file> set), a dynamic resource's
+ * exact uri, else the first template that matches (its variables added to <vars>, an object,
+ * as strings); <*call> gets a dynamic resource's call. NULL when none serves it. */
+const struct model_mcp_resource *catalog_find_resource(const struct catalog *c, const char *uri,
+                                                       cJSON *vars,
+                                                       const struct model_mcp_file **file,
+                                                       const struct rt_call **call);
+/* The prompt named <name>, or NULL. */
+const struct model_mcp_prompt *catalog_find_prompt(const struct catalog *c, const char *name);
 
 /* The endpoint `capproxy mcp-stdio` serves: every tool of every adapter, the first of each
  * name (a later duplicate goes to <dups> as {kept, dropped} pairs, for the stdio server to

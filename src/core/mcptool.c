@@ -18,13 +18,21 @@
 
 /* ---- MCP: initialize ---- */
 
-cJSON *mcptool_initialize_result(const char *version, const char *instructions)
+cJSON *mcptool_initialize_result(const char *version, const char *instructions, unsigned caps)
 {
     cJSON *r = cJSON_CreateObject();
     cJSON_AddStringToObject(r, "protocolVersion", version);
-    cJSON *caps = cJSON_AddObjectToObject(r, "capabilities");
-    cJSON *tools = cJSON_AddObjectToObject(caps, "tools");
+    cJSON *caps_json = cJSON_AddObjectToObject(r, "capabilities");
+    cJSON *tools = cJSON_AddObjectToObject(caps_json, "tools");
     cJSON_AddFalseToObject(tools, "listChanged");
+    /* Only what the endpoint has: a client then does not ask for empty lists. */
+    if (caps & MCPTOOL_CAP_RESOURCES) {
+        cJSON *res = cJSON_AddObjectToObject(caps_json, "resources");
+        cJSON_AddFalseToObject(res, "subscribe");
+        cJSON_AddFalseToObject(res, "listChanged");
+    }
+    if (caps & MCPTOOL_CAP_PROMPTS)
+        cJSON_AddFalseToObject(cJSON_AddObjectToObject(caps_json, "prompts"), "listChanged");
     cJSON *info = cJSON_AddObjectToObject(r, "serverInfo");
     cJSON_AddStringToObject(info, "name", "capproxy");
     cJSON_AddStringToObject(info, "version", CAPPROXY_VERSION);

@@ -14,9 +14,15 @@
 
 #include "core/runtime.h"
 
+/* What an endpoint serves besides tools, for the initialize result. */
+#define MCPTOOL_CAP_RESOURCES 1u
+#define MCPTOOL_CAP_PROMPTS   2u
+
 /* The initialize result: protocolVersion <version>, serverInfo {name: "capproxy", version},
- * capabilities {tools: {listChanged: false}}, and <instructions> when not NULL. */
-cJSON *mcptool_initialize_result(const char *version, const char *instructions);
+ * capabilities {tools: {listChanged: false}} plus resources {subscribe: false, listChanged:
+ * false} and prompts {listChanged: false} when <caps> has their bit, and <instructions> when
+ * not NULL. */
+cJSON *mcptool_initialize_result(const char *version, const char *instructions, unsigned caps);
 
 /* The JSON Schema of <call>'s arguments: {type: object, properties, required}. From the tool's
  * own inputParameters when it declares some; else from `with` (tools.NAME entries, typed and

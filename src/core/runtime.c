@@ -255,6 +255,59 @@ static void listener_own(struct runtime *rt, const struct model_expose *ex)
     l->expose = ex;
 }
 
+/* An MCP resource (by uri) or prompt (by name) served once per endpoint: a second one of the
+ * same key is an error naming both. */
+static int endpoint_add_resource(struct rt_mcp_endpoint *ep, const struct model_mcp_resource *r,
+                                 struct diag *d)
+{
+    for (size_t i = 0; i < ep->nresources; i++)
+        if (str_eq(ep->resources[i]->uri, r->uri)) {
+            const struct model_pos *p = &r->pos, *q = &ep->resources[i]->pos;
+            diag_error(d, p->file, p->line, p->col,
+                       "MCP resource uri '%s' is also used at %s:%d:%d and both are served at %s",
+                       r->uri, q->file, q->line, q->col, ep->path);
+            return -1;
+        }
+    ep->resources = xrealloc(ep->resources, (ep->nresources + 1) * sizeof *ep->resources);
+    ep->resources[ep->nresources++] = r;
+    return 0;
+}
+
+static int endpoint_add_prompt(struct rt_mcp_endpoint *ep, const struct model_mcp_prompt *p,
+                               struct diag *d)
+{
+    for (size_t i = 0; i < ep->nprompts; i++)
+        if (str_eq(ep->prompts[i]->name, p->name)) {
+            const struct model_pos *a = &p->pos, *q = &ep->prompts[i]->pos;
+            diag_error(d, a->file, a->line, a->col,
+                       "MCP prompt '%s' is also defined at %s:%d:%d and both are served at %s",
+                       p->name, q->file, q->line, q->col, ep->path);
+            return -1;
+        }
+    ep->prompts = xrealloc(ep->prompts, (ep->nprompts + 1) * sizeof *ep->prompts);
+    ep->prompts[ep->nprompts++] = p;
+    return 0;
+}
+
+/* Whether an MCP resource was loaded whole: a name, a uri, and for a dynamic one its call
+ * resolved (an unloaded one was reported). */
+static bool resource_ok(const struct model_mcp_resource *r)
+{
+    return r->name && r->uri && (r->location ? true : call_resolved(&r->call));
+}
+
+/* <ex>'s resources and prompts at endpoint <ep>. */
+static void endpoint_add_extras(struct rt_mcp_endpoint *ep, const struct model_expose *ex,
+                                struct diag *d)
+{
+    for (size_t r = 0; r < ex->nmcp_resources; r++)
+        if (resource_ok(&ex->mcp_resources[r]))
+            endpoint_add_resource(ep, &ex->mcp_resources[r], d);
+    for (size_t p = 0; p < ex->nprompts; p++)
+        if (ex->prompts[p].name && ex->prompts[p].nmessages)
+            endpoint_add_prompt(ep, &ex->prompts[p], d);
+}
+
 static int build_exposes(struct runtime *rt, struct diag *d)
 {
     size_t before = d->nerrors;
@@ -264,7 +317,7 @@ static int build_exposes(struct runtime *rt, struct diag *d)
     for (size_t i = 0; i < m->ncaps; i++)
         for (size_t e = 0; e < m->caps[i]->nexposes; e++) {
             const struct model_expose *ex = &m->caps[i]->exposes[e];
-            ncalls += ex->ntools;
+            ncalls += ex->ntools + ex->nmcp_resources;
             for (size_t r = 0; r < ex->nresources; r++)
                 ncalls += ex->resources[r].noperations + (ex->resources[r].forward ? 1 : 0);
         }
@@ -336,6 +389,21 @@ static int build_exposes(struct runtime *rt, struct diag *d)
                                          .tool = tool,
                                          .passthrough = outputs_passthrough(&tool->call)};
                 }
+                for (size_t r = 0; r < ex->nmcp_resources; r++) {
+                    const struct model_mcp_resource *res = &ex->mcp_resources[r];
+                    if (res->location || !resource_ok(res))
+                        continue;
+                    rt->calls[rt->ncalls++] =
+                        (struct rt_call){.mcall = &res->call,
+                                         .kind = res->call.kind,
+                                         .op = res->call.target,
+                                         .consumer = consumer_of(rt, res->call.target),
+                                         .expose = ex,
+                                         .name = res->name,
+                                         .route_method = MODEL_GET,
+                                         .resource = res,
+                                         .passthrough = outputs_passthrough(&res->call)};
+                }
                 /* A stdio adapter has no listener: mcp-stdio serves its tools (rt->stdio_ep). */
                 if (ex->transport && str_eq(ex->transport, "stdio"))
                     continue;
@@ -352,7 +420,13 @@ static int build_exposes(struct runtime *rt, struct diag *d)
                 bool extra = ex->path && !str_eq(ex->path, "/mcp") && !str_eq(ex->path, own);
                 if (extra && !endpoint_for(l, ex->path, NULL)->description)
                     endpoint_for(l, ex->path, NULL)->description = ex->description;
+                endpoint_add_extras(endpoint_for(l, own, ex), ex, d);
+                endpoint_add_extras(endpoint_for(l, "/mcp", NULL), ex, d);
+                if (extra)
+                    endpoint_add_extras(endpoint_for(l, ex->path, NULL), ex, d);
                 for (size_t k = first; k < rt->ncalls; k++) {
+                    if (rt->calls[k].resource)
+                        continue; /* served through the endpoint's resources */
                     endpoint_add(endpoint_for(l, own, ex), &rt->calls[k], d);
                     endpoint_add(endpoint_for(l, "/mcp", NULL), &rt->calls[k], d);
                     if (extra)
@@ -521,7 +595,7 @@ static void names_add(struct names *s, const char *name, size_t len)
     struct rt_call *c = s->call;
     if (len == 0)
         return;
-    if (!c->tool && len == 4 && memcmp(name, "body", 4) == 0) {
+    if (!c->tool && !c->resource && len == 4 && memcmp(name, "body", 4) == 0) {
         c->opaque_body = true; /* REST reads `body` as the whole request body */
         return;
     }
@@ -879,6 +953,8 @@ void runtime_free(struct runtime *rt)
             catalog_free(l->endpoints[j].catalog);
             free(l->endpoints[j].path);
             free(l->endpoints[j].tools);
+            free(l->endpoints[j].resources);
+            free(l->endpoints[j].prompts);
         }
         free(l->endpoints);
     }

@@ -95,6 +95,8 @@ struct rt_call {
     /* A REST `forward` resource (core/forward.h): every method of its path goes to
      * <consumer>; <op> and <mcall> are then NULL, and only <creds> and <inbound> are built. */
     const struct model_forward *forward;
+    /* An MCP resource's call (resources/read runs it like a tool); NULL otherwise. */
+    const struct model_mcp_resource *resource;
 };
 
 /* A tool of the stdio endpoint left out for its name: <kept> has it already. */
@@ -115,6 +117,12 @@ struct rt_mcp_endpoint {
     struct rt_tool_dup *dups;
     size_t ndups;
     char *owned_description;
+    /* MCP resources and prompts served at this path, in document order (the catalog indexes
+     * them; a dynamic resource's rt_call has rt_call.resource pointing back). */
+    const struct model_mcp_resource **resources;
+    size_t nresources;
+    const struct model_mcp_prompt **prompts;
+    size_t nprompts;
 };
 
 struct rt_listener {

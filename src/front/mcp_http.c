@@ -179,6 +179,7 @@ struct http_call {
     struct orch *orch; /* an orchestrated tool's steps, else NULL */
     /* Where notifications/cancelled finds it (NULL: no session). */
     struct mcp_cancel *cancel;
+    char *uri; /* a resources/read: the uri read (the call is the resource's) */
 };
 
 static void http_call_free(void *arg)
@@ -187,6 +188,7 @@ static void http_call_free(void *arg)
     mcp_cancel_remove(hc->cancel);
     cJSON_Delete(hc->id);
     orch_free(hc->orch);
+    free(hc->uri);
     free(hc);
 }
 
@@ -215,8 +217,16 @@ static void http_step(struct exchange *x)
             return;
         static const char msg[] = "the upstream request could not be started";
         exchange_note_upstream(x, -1, "setup");
+        if (hc->uri) {
+            reply_msg(x, 200, mcpp_read_setup_error(hc->id, hc->uri));
+            return;
+        }
         metrics_mcp_call(metrics, hc->call->name, "upstream_error");
         reply_msg(x, 200, jsonrpc_result(hc->id, mcptool_text_result(msg, sizeof msg - 1, true)));
+        return;
+    }
+    if (hc->uri) {
+        reply_msg(x, 200, mcpp_read_orch_response(hc->call, hc->orch, st, hc->id, hc->uri));
         return;
     }
     metrics_mcp_call(metrics, hc->call->name, st == ORCH_DONE ? "ok" : "tool_error");
@@ -305,6 +315,51 @@ static void http_tools_call(struct exchange *x, const struct rt_mcp_endpoint *ep
         exchange_note_upstream(x, -1, "setup");
         metrics_mcp_call(metrics, call ? call->name : "", "upstream_error");
         reply_msg(x, 200, jsonrpc_result(m->id, mcptool_text_result(msg, sizeof msg - 1, true)));
+    }
+}
+
+static void on_read_upstream(const struct upstream_result *res, void *arg)
+{
+    struct exchange *x = arg;
+    struct http_call *hc = exchange_ctx(x);
+    reply_msg(x, 200, mcpp_read_response(hc->call, hc->id, hc->uri, res));
+}
+
+/* resources/read of a dynamic resource: its call goes upstream as a tools/call does, with the
+ * same credentials rules; the answer becomes the resource's contents. */
+static void http_resource_read(struct exchange *x, const struct rt_mcp_endpoint *ep,
+                               const struct jsonrpc_msg *m)
+{
+    struct mapping_kv headers[MCP_MAX_HEADERS];
+    size_t nheaders = 0, nauth;
+    const struct rt_inbound *const *auth = catalog_auth(ep->catalog, &nauth);
+    if (reqcheck_headers(exchange_req(x), auth, nauth, headers, MCP_MAX_HEADERS, &nheaders)) {
+        http_error(x, 431, JSONRPC_SERVER_ERROR, "too many header fields");
+        return;
+    }
+    const struct rt_call *call;
+    const char *uri;
+    struct orch *orch;
+    cJSON *now = mcpp_prepare_read(exchange_runtime(x), ep, m, headers, nheaders, exchange_out(x),
+                                   &call, &uri, &orch);
+    if (now) {
+        reply_msg(x, 200, now);
+        return;
+    }
+    exchange_set_route(x, call->name);
+    struct http_call *hc = xcalloc(1, sizeof *hc);
+    hc->call = call;
+    hc->id = cJSON_Duplicate(m->id, 1);
+    hc->orch = orch;
+    hc->uri = xstrdup(uri);
+    exchange_set_ctx(x, hc, http_call_free);
+    if (orch) {
+        http_step(x);
+        return;
+    }
+    if (exchange_forward(x, on_read_upstream) < 0) {
+        exchange_note_upstream(x, -1, "setup");
+        reply_msg(x, 200, mcpp_read_setup_error(m->id, hc->uri));
     }
 }
 
@@ -432,6 +487,9 @@ static void http_post(struct exchange *x, const struct rt_mcp_endpoint *ep)
         break;
     case MCPP_TOOLS_CALL:
         http_tools_call(x, ep, &m);
+        break;
+    case MCPP_RESOURCE_READ:
+        http_resource_read(x, ep, &m);
         break;
     }
 out:

@@ -12,6 +12,7 @@
 
 #include "base/util.h"
 #include "core/catalog.h"
+#include "core/mcpres.h"
 #include "core/mcptool.h"
 #include "core/session.h"
 
@@ -26,7 +27,9 @@ static cJSON *do_initialize(const struct rt_mcp_endpoint *ep, const struct jsonr
         return jsonrpc_error(m->id, JSONRPC_INVALID_PARAMS,
                              "initialize params need a string \"protocolVersion\"");
     *version = session_negotiate_version(pv->valuestring);
-    return jsonrpc_result(m->id, mcptool_initialize_result(*version, ep->description));
+    unsigned caps = (catalog_has_resources(ep->catalog) ? MCPTOOL_CAP_RESOURCES : 0) |
+                    (catalog_has_prompts(ep->catalog) ? MCPTOOL_CAP_PROMPTS : 0);
+    return jsonrpc_result(m->id, mcptool_initialize_result(*version, ep->description, caps));
 }
 
 cJSON *mcpp_prepare_call(const struct runtime *rt, const struct rt_mcp_endpoint *ep,
@@ -160,6 +163,187 @@ const char *mcpp_method_route(const char *method)
     return "unknown-method";
 }
 
+/* -32002 for <uri>, the client's text cut short and kept valid UTF-8. */
+static cJSON *not_found(const cJSON *id, const char *uri)
+{
+    char *safe = utf8_sanitize(uri, strnlen(uri, 200));
+    char *msg = xasprintf("Resource not found: %s", safe);
+    cJSON *r = jsonrpc_error(id, MCPRES_NOT_FOUND, msg);
+    free(msg);
+    free(safe);
+    return r;
+}
+
+/* resources/read: a static file's contents at once, MCPP_RESOURCE_READ for a dynamic one. */
+static enum mcpp_action do_read(const struct rt_mcp_endpoint *ep, const struct jsonrpc_msg *m,
+                                struct mcpp_answer *a)
+{
+    const char *uri;
+    const char *bad = mcpres_read_params(m->params, &uri);
+    if (bad) {
+        a->msg = jsonrpc_error(m->id, JSONRPC_INVALID_PARAMS, bad);
+        return MCPP_REPLY;
+    }
+    const struct model_mcp_file *file;
+    const struct rt_call *call;
+    const struct model_mcp_resource *r =
+        catalog_find_resource(ep->catalog, uri, NULL, &file, &call);
+    if (file) {
+        a->msg = jsonrpc_result(m->id, mcpres_file_result(file));
+        return MCPP_REPLY;
+    }
+    if (r && call)
+        return MCPP_RESOURCE_READ;
+    a->msg = not_found(m->id, uri);
+    return MCPP_REPLY;
+}
+
+/* prompts/get: the rendered messages, or -32602 naming the prompt or argument at fault. */
+static cJSON *do_prompt_get(const struct rt_mcp_endpoint *ep, const struct jsonrpc_msg *m)
+{
+    const cJSON *name =
+        cJSON_IsObject(m->params) ? cJSON_GetObjectItemCaseSensitive(m->params, "name") : NULL;
+    if (!cJSON_IsString(name))
+        return jsonrpc_error(m->id, JSONRPC_INVALID_PARAMS,
+                             "prompts/get params need a string \"name\"");
+    const struct model_mcp_prompt *p = catalog_find_prompt(ep->catalog, name->valuestring);
+    char *err = NULL;
+    cJSON *r = NULL;
+    if (!p) {
+        char *safe = utf8_sanitize(name->valuestring, strnlen(name->valuestring, 200));
+        err = xasprintf("Unknown prompt: %s", safe);
+        free(safe);
+    } else {
+        r = mcpres_prompt_get(p, cJSON_GetObjectItemCaseSensitive(m->params, "arguments"), &err);
+    }
+    cJSON *msg = r ? jsonrpc_result(m->id, r) : jsonrpc_error(m->id, JSONRPC_INVALID_PARAMS, err);
+    free(err);
+    return msg;
+}
+
+/* Resources and prompts methods; MCPP_REPLY with nothing set when <m> is none of them. An
+ * endpoint without resources (prompts) answers theirs "Method not found", as it does not
+ * advertise the capability. */
+static enum mcpp_action dispatch_extras(const struct rt_mcp_endpoint *ep,
+                                        const struct jsonrpc_msg *m, struct mcpp_answer *a)
+{
+    const struct catalog *c = ep->catalog;
+    if (catalog_has_resources(c)) {
+        if (str_eq(m->method, "resources/list")) {
+            a->text = jsonrpc_result_text(m->id, catalog_resources_json(c));
+            return MCPP_REPLY_TEXT;
+        }
+        if (str_eq(m->method, "resources/templates/list")) {
+            a->text = jsonrpc_result_text(m->id, catalog_templates_json(c));
+            return MCPP_REPLY_TEXT;
+        }
+        if (str_eq(m->method, "resources/read"))
+            return do_read(ep, m, a);
+    }
+    if (catalog_has_prompts(c)) {
+        if (str_eq(m->method, "prompts/list")) {
+            a->text = jsonrpc_result_text(m->id, catalog_prompts_json(c));
+            return MCPP_REPLY_TEXT;
+        }
+        if (str_eq(m->method, "prompts/get"))
+            a->msg = do_prompt_get(ep, m);
+    }
+    return MCPP_REPLY;
+}
+
+cJSON *mcpp_prepare_read(const struct runtime *rt, const struct rt_mcp_endpoint *ep,
+                         const struct jsonrpc_msg *m, const struct mapping_kv *headers,
+                         size_t nheaders, struct outreq *out, const struct rt_call **callp,
+                         const char **urip, struct orch **op)
+{
+    const struct model_mcp_file *file;
+    *callp = NULL;
+    *op = NULL;
+    *urip = "";
+    if (mcpres_read_params(m->params, urip))
+        return jsonrpc_error(m->id, JSONRPC_INVALID_PARAMS, "resources/read needs a \"uri\"");
+    cJSON *vars = cJSON_CreateObject();
+    catalog_find_resource(ep->catalog, *urip, vars, &file, callp);
+    const struct rt_call *call = *callp;
+    cJSON *now = NULL;
+    if (!call) {
+        now = not_found(m->id, *urip);
+        goto out;
+    }
+    struct mapping_input in = {.mcp = true, .headers = headers, .nheaders = nheaders, .args = vars};
+    struct mapping_error err;
+    int rc = call->kind == MODEL_CALL_SIMPLE ? mapping_build(rt, call, &in, out, &err)
+                                             : mapping_check_inputs(rt, call, &in, &err);
+    if (rc < 0) {
+        now = jsonrpc_error(m->id,
+                            err.status == 400 || err.status == 401 ? JSONRPC_INVALID_PARAMS
+                                                                   : JSONRPC_INTERNAL_ERROR,
+                            err.status == 400 || err.status == 401
+                                ? err.detail
+                                : "the resource read could not be prepared");
+        goto out;
+    }
+    if (call->kind != MODEL_CALL_SIMPLE) {
+        cJSON *scope = mapping_scope(call, &in);
+        *op = orch_new(rt, call, scope, headers, nheaders);
+    }
+out:
+    cJSON_Delete(vars);
+    return now;
+}
+
+/* A JSON-RPC error for a failed read of <uri> (client text, kept short): <what> says why. */
+static cJSON *read_error(const cJSON *id, int code, const char *uri, const char *what)
+{
+    char *safe = utf8_sanitize(uri, strnlen(uri, 200));
+    char *msg = xasprintf("Resource read failed: %s (%s)", safe, what);
+    cJSON *r = jsonrpc_error(id, code, msg);
+    free(msg);
+    free(safe);
+    return r;
+}
+
+cJSON *mcpp_read_setup_error(const cJSON *id, const char *uri)
+{
+    return read_error(id, JSONRPC_INTERNAL_ERROR, uri, "the upstream request could not be started");
+}
+
+cJSON *mcpp_read_response(const struct rt_call *call, const cJSON *id, const char *uri,
+                          const struct upstream_result *res)
+{
+    if (res->error != UPSTREAM_OK) {
+        char what[160];
+        snprintf(what, sizeof what, "%s: %s",
+                 res->error == UPSTREAM_ERR_TIMEOUT ? "the upstream did not answer in time"
+                                                    : "the upstream could not be reached or failed",
+                 upstream_error_name(res->error));
+        return read_error(id, JSONRPC_INTERNAL_ERROR, uri, what);
+    }
+    size_t len = evbuffer_get_length(res->body);
+    const char *body = len ? (const char *)evbuffer_pullup(res->body, -1) : "";
+    const char *ctype = NULL;
+    for (size_t i = 0; i < res->nheaders && !ctype; i++)
+        if (str_eq_ci(res->headers[i].name, "content-type"))
+            ctype = res->headers[i].value;
+    int code;
+    char *msg;
+    cJSON *r = mcpres_upstream_result(call, uri, res->status, ctype, body, len, &code, &msg);
+    if (r)
+        return jsonrpc_result(id, r);
+    cJSON *e = jsonrpc_error(id, code, msg);
+    free(msg);
+    return e;
+}
+
+cJSON *mcpp_read_orch_response(const struct rt_call *call, struct orch *o, enum orch_state st,
+                               const cJSON *id, const char *uri)
+{
+    if (st == ORCH_FAILED)
+        return read_error(id, JSONRPC_INTERNAL_ERROR, uri, orch_failure(o)->message);
+    int status;
+    return jsonrpc_result(id, mcpres_answer_result(call->resource, uri, orch_answer(o, &status)));
+}
+
 enum mcpp_action mcpp_dispatch(const struct rt_mcp_endpoint *ep, const struct jsonrpc_msg *m,
                                struct mcpp_answer *a)
 {
@@ -178,6 +362,9 @@ enum mcpp_action mcpp_dispatch(const struct rt_mcp_endpoint *ep, const struct js
     }
     if (str_eq(m->method, "tools/call"))
         return MCPP_TOOLS_CALL;
+    enum mcpp_action act = dispatch_extras(ep, m, a);
+    if (act != MCPP_REPLY || a->msg)
+        return act;
     a->msg = jsonrpc_error(m->id, JSONRPC_METHOD_NOT_FOUND, "Method not found");
     return MCPP_REPLY;
 }

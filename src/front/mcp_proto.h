@@ -20,9 +20,11 @@
 
 /* What a transport does with a request (mcpp_dispatch). */
 enum mcpp_action {
-    MCPP_REPLY,      /* send <msg> */
-    MCPP_REPLY_TEXT, /* send <text>, a serialised message (tools/list) */
-    MCPP_TOOLS_CALL, /* a tools/call: the transport prepares and forwards it */
+    MCPP_REPLY,         /* send <msg> */
+    MCPP_REPLY_TEXT,    /* send <text>, a serialised message (tools/list) */
+    MCPP_TOOLS_CALL,    /* a tools/call: the transport prepares and forwards it */
+    MCPP_RESOURCE_READ, /* a resources/read of a dynamic resource: mcpp_prepare_read, then as a
+                           tools/call (a static one is answered at once, MCPP_REPLY) */
 };
 
 struct mcpp_answer {
@@ -55,6 +57,25 @@ cJSON *mcpp_orch_response(struct orch *o, enum orch_state st, const cJSON *id);
 /* The response for a finished upstream transfer. Failures name their kind, never a secret. */
 cJSON *mcpp_call_response(const struct rt_call *call, const cJSON *id,
                           const struct upstream_result *res);
+/* A resources/read that mcpp_dispatch left to the transport (MCPP_RESOURCE_READ): the
+ * resource found again by its uri (<*urip> points into <m>), its call (<*callp>) and either its
+ * upstream request in <out> or, for `steps`, the started orchestration in <*op>. NULL when that
+ * should start; else the response to send at once (-32602 for a URI variable the call refuses,
+ * MCPRES_NOT_FOUND when nothing serves the uri any more). */
+cJSON *mcpp_prepare_read(const struct runtime *rt, const struct rt_mcp_endpoint *ep,
+                         const struct jsonrpc_msg *m, const struct mapping_kv *headers,
+                         size_t nheaders, struct outreq *out, const struct rt_call **callp,
+                         const char **urip, struct orch **op);
+/* The resources/read response for a finished upstream transfer of resource <call> read as
+ * <uri>: its contents, or a JSON-RPC error saying what the upstream did (never a secret). */
+cJSON *mcpp_read_response(const struct rt_call *call, const cJSON *id, const char *uri,
+                          const struct upstream_result *res);
+/* The same once an orchestrated resource's <o> is done or failed (its step named). */
+cJSON *mcpp_read_orch_response(const struct rt_call *call, struct orch *o, enum orch_state st,
+                               const cJSON *id, const char *uri);
+/* The resources/read error when the upstream request could not be started. */
+cJSON *mcpp_read_setup_error(const cJSON *id, const char *uri);
+
 /* A static name for the access log: never echo a client's method text into it. */
 const char *mcpp_method_route(const char *method);
 

@@ -35,6 +35,7 @@ struct stdio_call {
     struct outreq out;
     struct upstream_xfer *xfer;
     struct orch *orch; /* an orchestrated tool's steps, else NULL */
+    char *uri;         /* a resources/read: the uri read (the call is the resource's) */
 };
 
 struct stdio_srv {
@@ -92,6 +93,7 @@ static void stdio_call_free(struct stdio_call *sc)
     outreq_deinit(&sc->out);
     orch_free(sc->orch);
     cJSON_Delete(sc->id);
+    free(sc->uri);
     free(sc);
 }
 
@@ -122,9 +124,12 @@ static void stdio_step(struct stdio_call *sc)
         if (sc->xfer)
             return;
         static const char msg[] = "the upstream request could not be started";
-        stdio_send(s, jsonrpc_result(sc->id, mcptool_text_result(msg, sizeof msg - 1, true)));
+        stdio_send(s, sc->uri
+                          ? mcpp_read_setup_error(sc->id, sc->uri)
+                          : jsonrpc_result(sc->id, mcptool_text_result(msg, sizeof msg - 1, true)));
     } else {
-        stdio_send(s, mcpp_orch_response(sc->orch, st, sc->id));
+        stdio_send(s, sc->uri ? mcpp_read_orch_response(sc->call, sc->orch, st, sc->id, sc->uri)
+                              : mcpp_orch_response(sc->orch, st, sc->id));
     }
     stdio_call_free(sc);
     stdio_maybe_finish(s);
@@ -184,6 +189,51 @@ static void stdio_tools_call(struct stdio_srv *s, const struct jsonrpc_msg *m)
     }
 }
 
+static void stdio_on_read(const struct upstream_result *res, void *arg)
+{
+    struct stdio_call *sc = arg;
+    struct stdio_srv *s = sc->s;
+    sc->xfer = NULL;
+    LOG_D("mcp-stdio: resource %s: %s %ld", sc->call->name,
+          res->error == UPSTREAM_OK ? "upstream status" : upstream_error_name(res->error),
+          res->error == UPSTREAM_OK ? res->status : -1L);
+    stdio_send(s, mcpp_read_response(sc->call, sc->id, sc->uri, res));
+    stdio_call_free(sc);
+    stdio_maybe_finish(s);
+}
+
+/* resources/read of a dynamic resource: in flight like a tools/call (cancellable too). */
+static void stdio_resource_read(struct stdio_srv *s, const struct jsonrpc_msg *m)
+{
+    struct stdio_call *sc = xcalloc(1, sizeof *sc);
+    const char *uri;
+    sc->s = s;
+    outreq_init(&sc->out, MAPPING_MAX_URL);
+    cJSON *now = mcpp_prepare_read(s->rt, s->ep, m, NULL, 0, &sc->out, &sc->call, &uri, &sc->orch);
+    if (now) {
+        stdio_send(s, now);
+        outreq_deinit(&sc->out);
+        free(sc);
+        return;
+    }
+    sc->id = cJSON_Duplicate(m->id, 1);
+    sc->uri = xstrdup(uri);
+    sc->next = s->calls;
+    if (s->calls)
+        s->calls->prev = sc;
+    s->calls = sc;
+    s->ninflight++;
+    if (sc->orch) {
+        stdio_step(sc);
+        return;
+    }
+    sc->xfer = loop_forward(s->loop, &sc->out, NULL, stdio_on_read, sc);
+    if (!sc->xfer) {
+        stdio_send(s, mcpp_read_setup_error(m->id, sc->uri));
+        stdio_call_free(sc);
+    }
+}
+
 /* notifications/cancelled: drop the call; the spec says no response is sent for it. */
 static void stdio_cancel(struct stdio_srv *s, const struct jsonrpc_msg *m)
 {
@@ -220,6 +270,9 @@ static void stdio_message(struct stdio_srv *s, const char *line, size_t len)
             break;
         case MCPP_TOOLS_CALL:
             stdio_tools_call(s, &m);
+            break;
+        case MCPP_RESOURCE_READ:
+            stdio_resource_read(s, &m);
             break;
         }
     }
@@ -361,7 +414,8 @@ int mcp_stdio_run(const struct runtime *rt)
     s.sigint = evsignal_new(base, SIGINT, stdio_signal, &s);
     event_add(s.sigterm, NULL);
     event_add(s.sigint, NULL);
-    LOG_I("mcp-stdio: serving %zu tools on stdin/stdout", s.ep->ntools);
+    LOG_I("mcp-stdio: serving %zu tools, %zu resources, %zu prompts on stdin/stdout", s.ep->ntools,
+          s.ep->nresources, s.ep->nprompts);
     event_base_dispatch(base);
     if (s.ninflight)
         LOG_W("mcp-stdio: %zu call(s) abandoned", s.ninflight);

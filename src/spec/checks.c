@@ -577,6 +577,10 @@ int checks_validate(struct model *m, struct diag *d)
             for (size_t k = 0; k < e->nskills; k++)
                 for (size_t t = 0; t < e->skills[k].ntools; t++)
                     validate_skill_from(cap, &e->skills[k].tools[t], d);
+            for (size_t r = 0; r < e->nmcp_resources; r++)
+                if (!e->mcp_resources[r].location)
+                    validate_call(m, i, &e->mcp_resources[r].call, e->mcp_resources[r].pos,
+                                  nameless_consumer, d);
         }
     }
     checks_duplicates(m, 0, m->ncaps, true, d);

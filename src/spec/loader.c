@@ -24,6 +24,7 @@
 #include "spec/selector.h"
 #include "spec/template.h"
 #include "spec/typedval.h"
+#include "spec/uritpl.h"
 #include "spec/urlenc.h"
 #include "spec/ynode.h"
 
@@ -139,7 +140,7 @@ static const struct ynode *at_key(const struct ynode *map, const char *key)
  * Not checked, because the schema leaves them open: `with` (parameter -> value), `binds[].keys`
  * (variable -> provider key), an output's `properties` (name -> output parameter; each value is
  * checked), a json body's `data` (a multipartForm part is checked). Not checked, because
- * capproxy does not read them at all: MCP resources and prompts, skill and control adapters.
+ * capproxy does not read them at all: skill and control adapters.
  * ikanos documents follow a later schema with other keys and are not checked. */
 YNODE_KEYS(keys_root, "the document root", "naftiko", "info", "binds", "capability", "consumes");
 YNODE_KEYS(keys_info, "info", "label", "description", "tags", "created", "modified",
@@ -222,6 +223,12 @@ YNODE_KEYS(keys_tool, "MCP tool", "name", "label", "description", "inputParamete
 YNODE_KEYS(keys_tool_param, "MCP tool parameter", "name", "type", "description", "required",
            "items");
 YNODE_KEYS(keys_param_items, "parameter items", "type", "description");
+YNODE_KEYS(keys_mcp_resource, "MCP resource", "name", "label", "uri", "description", "mimeType",
+           "call", "with", "steps", "mappings", "outputParameters", "location");
+YNODE_KEYS(keys_prompt, "MCP prompt", "name", "label", "description", "arguments", "template",
+           "location");
+YNODE_KEYS(keys_prompt_arg, "prompt argument", "name", "label", "description", "required");
+YNODE_KEYS(keys_prompt_msg, "prompt message", "role", "content");
 YNODE_KEYS(keys_hints, "hints", "readOnly", "destructive", "idempotent", "openWorld");
 YNODE_KEYS(keys_aggregate, "aggregate", "label", "namespace", "functions");
 YNODE_KEYS(keys_function, "aggregate function", "name", "description", "semantics",
@@ -1943,6 +1950,451 @@ static void load_tool(struct ld *l, const struct ynode *n, const struct ynode *k
         t->name = strrchr(t->call.ref, '.') + 1;
 }
 
+/* ---- MCP resources and prompts ---- */
+
+/* Files of one `location` directory served as resources, and how deep it is walked. */
+#define LOADER_MAX_RESOURCE_FILES 1000
+#define LOADER_MAX_RESOURCE_DEPTH 16
+
+/* The MIME type of a resource file without `mimeType`, by its extension; a file of another
+ * extension is text/plain when it is text, else application/octet-stream. */
+static const char *guess_mime(const char *path, bool binary)
+{
+    static const struct {
+        const char *ext, *mime;
+    } types[] = {
+        {".md", "text/markdown"},      {".markdown", "text/markdown"}, {".txt", "text/plain"},
+        {".json", "application/json"}, {".yaml", "application/yaml"},  {".yml", "application/yaml"},
+        {".xml", "application/xml"},   {".html", "text/html"},         {".htm", "text/html"},
+        {".csv", "text/csv"},          {".png", "image/png"},          {".jpg", "image/jpeg"},
+        {".jpeg", "image/jpeg"},       {".gif", "image/gif"},          {".svg", "image/svg+xml"},
+        {".pdf", "application/pdf"},
+    };
+    const char *dot = strrchr(path, '.');
+    for (size_t i = 0; dot && !strchr(dot, '/') && i < UTIL_ARRAY_LEN(types); i++)
+        if (str_eq_ci(dot, types[i].ext))
+            return types[i].mime;
+    return binary ? "application/octet-stream" : "text/plain";
+}
+
+/* Read <path> (a resource or prompt file) into the arena, counted against the document's
+ * import budget: these files are read at every (re)load, never per request. NULL after
+ * reporting at <at>. */
+static const char *read_side_file(struct ld *l, const struct ynode *at, const char *path,
+                                  size_t *len)
+{
+    struct strbuf buf;
+    const char *data = NULL;
+    if (read_doc(path, &buf) < 0) {
+        if (errno == EFBIG)
+            lerr(l, at, "file '%s' is larger than %zu bytes", path, LOADER_MAX_DOC_SIZE);
+        else
+            lerr(l, at, "cannot read file '%s': %s", path, strerror(errno));
+    } else if (buf.len > LOADER_MAX_IMPORT_BYTES - *l->import_bytes) {
+        lerr(l, at,
+             "file '%s': more than %zu bytes of imported and resource files for this "
+             "document",
+             path, LOADER_MAX_IMPORT_BYTES);
+    } else {
+        *l->import_bytes += buf.len;
+        char *d = arena_alloc(&l->m->arena, buf.len + 1);
+        if (buf.len)
+            memcpy(d, buf.data, buf.len);
+        *len = buf.len;
+        data = d;
+    }
+    strbuf_deinit(&buf);
+    return data;
+}
+
+/* One file served as resource <uri>. */
+static void resource_file(struct ld *l, const struct ynode *at, struct model_mcp_resource *r,
+                          const char *path, const char *uri)
+{
+    size_t len = 0;
+    const char *data = read_side_file(l, at, path, &len);
+    if (!data)
+        return;
+    if (r->nfiles % 16 == 0) {
+        struct model_mcp_file *f = alloc_array(l, r->nfiles + 16, sizeof *f);
+        if (r->nfiles)
+            memcpy(f, r->files, r->nfiles * sizeof *f);
+        r->files = f;
+    }
+    struct model_mcp_file *f = &r->files[r->nfiles++];
+    f->uri = sdup(l, uri);
+    f->data = data;
+    f->len = len;
+    f->binary = memchr(data, '\0', len) || !utf8_valid(data, len, NULL);
+    f->mime_type = r->mime_type ? r->mime_type : guess_mime(path, f->binary);
+}
+
+static int name_strcmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every regular file under directory <dir> (hidden entries skipped), in name order, as
+ * <uri>/<relative path>. */
+static void resource_dir(struct ld *l, const struct ynode *at, struct model_mcp_resource *r,
+                         const char *dir, const char *uri, int depth)
+{
+    DIR *dp = opendir(dir);
+    if (!dp) {
+        lerr(l, at, "cannot read directory '%s': %s", dir, strerror(errno));
+        return;
+    }
+    char **names = NULL;
+    size_t n = 0;
+    for (struct dirent *de; (de = readdir(dp));) {
+        if (de->d_name[0] == '.')
+            continue;
+        names = xrealloc(names, (n + 1) * sizeof *names);
+        names[n++] = xstrdup(de->d_name);
+    }
+    closedir(dp);
+    if (n)
+        qsort(names, n, sizeof *names, name_strcmp);
+    for (size_t i = 0; i < n; i++) {
+        char *path = xasprintf("%s/%s", dir, names[i]);
+        char *sub = xasprintf("%s/%s", uri, names[i]);
+        struct stat st;
+        if (stat(path, &st) < 0) {
+            lerr(l, at, "cannot read '%s': %s", path, strerror(errno));
+        } else if (S_ISDIR(st.st_mode)) {
+            if (depth >= LOADER_MAX_RESOURCE_DEPTH)
+                lerr(l, at, "directory '%s' is nested more than %d levels deep", path,
+                     LOADER_MAX_RESOURCE_DEPTH);
+            else
+                resource_dir(l, at, r, path, sub, depth + 1);
+        } else if (S_ISREG(st.st_mode)) {
+            if (r->nfiles >= LOADER_MAX_RESOURCE_FILES)
+                lerr(l, at, "more than %d files under '%s'", LOADER_MAX_RESOURCE_FILES, dir);
+            else
+                resource_file(l, at, r, path, sub);
+        }
+        free(path);
+        free(sub);
+        free(names[i]);
+        if (r->nfiles >= LOADER_MAX_RESOURCE_FILES && depth == 0 && i + 1 < n) {
+            for (size_t j = i + 1; j < n; j++)
+                free(names[j]);
+            break;
+        }
+    }
+    free(names);
+}
+
+static void load_resource_location(struct ld *l, const struct ynode *n,
+                                   struct model_mcp_resource *r)
+{
+    const struct ynode *at = ynode_get(n, "location");
+    char *err = NULL, *path = location_file(l->file, r->location, false, &err);
+    struct stat st;
+    if (!path) {
+        lerr(l, at, "resource 'location': %s", err);
+    } else if (stat(path, &st) < 0) {
+        lerr(l, at, "resource 'location' '%s': %s", path, strerror(errno));
+    } else if (S_ISDIR(st.st_mode)) {
+        r->is_dir = true;
+        resource_dir(l, at, r, path, r->uri, 0);
+    } else {
+        resource_file(l, at, r, path, r->uri);
+    }
+    free(path);
+    free(err);
+}
+
+/* A uri template's placeholder becomes a declared string input of the resource's call. */
+static void add_uri_param(void *arg, const char *name, size_t len)
+{
+    struct ld *l = ((void **)arg)[0];
+    struct model_mcp_resource *r = ((void **)arg)[1];
+    struct model_call *c = &r->call;
+    for (size_t i = 0; i < c->nparams; i++)
+        if (strlen(c->params[i].name) == len && memcmp(c->params[i].name, name, len) == 0)
+            return;
+    struct model_param *p = alloc_array(l, c->nparams + 1, sizeof *p);
+    if (c->nparams)
+        memcpy(p, c->params, c->nparams * sizeof *p);
+    p[c->nparams] = (struct model_param){.name = arena_strndup(&l->m->arena, name, len),
+                                         .in = MODEL_IN_NONE,
+                                         .type = MODEL_TYPE_STRING,
+                                         .description = "URI template variable",
+                                         .required = true,
+                                         .pos = r->pos};
+    c->params = p;
+    c->nparams++;
+}
+
+/* A MIME type as RFC 6838 writes it: type/subtype, then optional ; parameters. */
+static bool mime_ok(const char *s)
+{
+    static const char tok[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                              "!#$&^_.+-";
+    size_t a = strspn(s, tok);
+    if (a == 0 || s[a] != '/')
+        return false;
+    size_t b = strspn(s + a + 1, tok);
+    const char *rest = s + a + 1 + b;
+    return b > 0 && (!*rest || *rest == ';' || *rest == ' ');
+}
+
+static void load_mcp_resource(struct ld *l, const struct ynode *n, const struct ynode *key,
+                              struct model_expose *e, struct model_mcp_resource *r)
+{
+    const struct ynode *loc = ynode_get(n, "location"), *call = ynode_get(n, "call"),
+                       *steps = ynode_get(n, "steps");
+
+    check_keys(l, n, &keys_mcp_resource);
+    r->pos = pos_of(l, n);
+    r->expose = e;
+    r->name = entry_name(l, n, key, true, "MCP resource");
+    r->label = opt_str(l, n, "label");
+    r->description = opt_str(l, n, "description");
+    r->uri = req_str(l, n, "uri", "MCP resource");
+    r->mime_type = opt_str(l, n, "mimeType");
+    if (r->mime_type && !mime_ok(r->mime_type)) {
+        lerr(l, ynode_get(n, "mimeType"),
+             "'mimeType' must be a MIME type such as text/markdown or application/json, got '%s'",
+             r->mime_type);
+        r->mime_type = NULL;
+    }
+    if (r->uri) {
+        size_t off;
+        const char *err;
+        const struct ynode *u = ynode_get(n, "uri");
+        size_t scheme = strspn(r->uri, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                       "0123456789+.-");
+        int nvars = uritpl_check(r->uri, &off, &err);
+        if (nvars < 0) {
+            lerr_at(l, u->line, scalar_col(u, off), "resource 'uri' '%s': %s", r->uri, err);
+            r->uri = NULL;
+        } else if (scheme == 0 || r->uri[scheme] != ':' || !isalpha((unsigned char)r->uri[0])) {
+            lerr(l, u,
+                 "resource 'uri' must be an absolute URI with a scheme (docs://guide, "
+                 "file:///x, users://{id}), got '%s'",
+                 r->uri);
+            r->uri = NULL;
+        } else {
+            r->is_template = nvars > 0;
+        }
+    }
+    bool dynamic = !absent(call) || !absent(steps);
+    if (!absent(loc)) {
+        r->location = opt_str(l, n, "location");
+        if (dynamic) {
+            lerr(l, loc,
+                 "'location' and '%s' cannot be used together in an MCP resource: 'location' "
+                 "serves files, '%s' calls the consumed API",
+                 absent(call) ? "steps" : "call", absent(call) ? "steps" : "call");
+            return;
+        }
+        if (r->uri && r->is_template) {
+            lerr(l, ynode_get(n, "uri"),
+                 "a resource with 'location' serves fixed files: its 'uri' cannot have {param} "
+                 "placeholders (a directory's files are served under <uri>/<file>)");
+            return;
+        }
+        if (r->location && r->uri)
+            load_resource_location(l, n, r);
+        return;
+    }
+    if (!dynamic) {
+        if (!misspelt(l, n, "location") && !misspelt(l, n, "call") && !misspelt(l, n, "steps"))
+            lerr(l, at_key(n, "location"),
+                 "an MCP resource needs 'location' (files served as they are) or 'call' / "
+                 "'steps' (read from the consumed API)");
+        return;
+    }
+    load_call(l, n, e->ns, &r->call, "MCP resource", &keys_tool_param);
+    /* Its inputs are the uri's variables, exactly: a read has no other arguments. */
+    r->call.params_declared = true;
+    if (r->uri && r->is_template)
+        uritpl_each(r->uri, add_uri_param, (void *[]){l, r});
+}
+
+/* A prompt text's {{placeholders}} must name its arguments. */
+struct prompt_check {
+    struct ld *l;
+    const struct ynode *at;
+    const struct model_mcp_prompt *p;
+};
+
+static int prompt_placeholder(void *arg, const char *name, size_t len)
+{
+    struct prompt_check *pc = arg;
+    const struct model_mcp_prompt *p = pc->p;
+    for (size_t i = 0; i < p->nargs; i++)
+        if (p->args[i].name && strlen(p->args[i].name) == len &&
+            memcmp(p->args[i].name, name, len) == 0)
+            return 0;
+    char *word = xstrndup(name, len);
+    struct util_closest c;
+    util_closest_init(&c, word);
+    for (size_t i = 0; i < p->nargs; i++)
+        util_closest_add(&c, p->args[i].name);
+    const char *best = c.best;
+    if (best)
+        lerr(pc->l, pc->at,
+             "prompt '%s': placeholder '{{%s}}' names no argument (did you mean "
+             "'%s'?)",
+             p->name ? p->name : "", word, best);
+    else
+        lerr(pc->l, pc->at, "prompt '%s': placeholder '{{%s}}' names no argument of the prompt",
+             p->name ? p->name : "", word);
+    free(word);
+    return 0;
+}
+
+static void load_prompt_args(struct ld *l, const struct ynode *n, struct model_mcp_prompt *p)
+{
+    p->nargs = nl_count(l, n, "arguments");
+    p->args = alloc_array(l, p->nargs, sizeof *p->args);
+    for (size_t i = 0; i < p->nargs; i++) {
+        const struct ynode *key, *item = nl_item(l, n, i, "arguments", &key);
+        struct model_prompt_arg *a = &p->args[i];
+        a->pos = pos_of(l, item ? item : n);
+        a->required = true;
+        if (!item)
+            continue;
+        check_keys(l, item, &keys_prompt_arg);
+        a->name = entry_name(l, item, key, true, "prompt argument");
+        a->label = opt_str(l, item, "label");
+        a->description = opt_str(l, item, "description");
+        signed char req = -1;
+        opt_bool(l, item, "required", &req);
+        a->required = req != 0;
+        for (size_t j = 0; a->name && j < i; j++)
+            if (str_eq(p->args[j].name, a->name))
+                lerr(l, item, "prompt argument '%s' is also declared at %d:%d", a->name,
+                     p->args[j].pos.line, p->args[j].pos.col);
+    }
+}
+
+static void load_prompt_template(struct ld *l, const struct ynode *n, struct model_mcp_prompt *p)
+{
+    p->nmessages = nl_count(l, n, "template");
+    p->messages = alloc_array(l, p->nmessages, sizeof *p->messages);
+    for (size_t i = 0; i < p->nmessages; i++) {
+        const struct ynode *key, *item = nl_item(l, n, i, "template", &key);
+        struct model_prompt_msg *msg = &p->messages[i];
+        msg->pos = pos_of(l, item ? item : n);
+        if (!item)
+            continue;
+        check_keys(l, item, &keys_prompt_msg);
+        msg->role = req_str(l, item, "role", "prompt message");
+        if (msg->role && !str_eq(msg->role, "user") && !str_eq(msg->role, "assistant")) {
+            lerr(l, ynode_get(item, "role"),
+                 "unknown prompt message role '%s', expected user or "
+                 "assistant",
+                 msg->role);
+            msg->role = NULL;
+        }
+        msg->content = opt_str(l, item, "content");
+        if (!msg->content) {
+            if (!misspelt(l, item, "content"))
+                lerr(l, at_key(item, "content"),
+                     "missing required key 'content' in prompt "
+                     "message");
+            continue;
+        }
+        struct prompt_check pc = {l, ynode_get(item, "content"), p};
+        template_each(msg->content, prompt_placeholder, &pc);
+    }
+}
+
+static void load_prompt(struct ld *l, const struct ynode *n, const struct ynode *key,
+                        struct model_expose *e, struct model_mcp_prompt *p)
+{
+    const struct ynode *tpl = ynode_get(n, "template"), *loc = ynode_get(n, "location");
+
+    check_keys(l, n, &keys_prompt);
+    p->pos = pos_of(l, n);
+    p->expose = e;
+    p->name = entry_name(l, n, key, true, "MCP prompt");
+    p->label = opt_str(l, n, "label");
+    p->description = opt_str(l, n, "description");
+    load_prompt_args(l, ynode_get(n, "arguments"), p);
+    if (!absent(tpl) && !absent(loc)) {
+        lerr(l, loc,
+             "'template' and 'location' cannot be used together in an MCP prompt: "
+             "'template' lists the messages, 'location' reads one from a file");
+        return;
+    }
+    if (!absent(tpl)) {
+        load_prompt_template(l, tpl, p);
+        return;
+    }
+    if (absent(loc)) {
+        if (!misspelt(l, n, "template") && !misspelt(l, n, "location"))
+            lerr(l, at_key(n, "template"),
+                 "an MCP prompt needs 'template' (its messages) or "
+                 "'location' (a file read as one user message)");
+        return;
+    }
+    p->location = opt_str(l, n, "location");
+    if (!p->location)
+        return;
+    char *err = NULL, *path = location_file(l->file, p->location, false, &err);
+    size_t len = 0;
+    const char *text = path ? read_side_file(l, loc, path, &len) : NULL;
+    if (!path)
+        lerr(l, loc, "prompt 'location': %s", err);
+    else if (text && (memchr(text, '\0', len) || !utf8_valid(text, len, NULL)))
+        lerr(l, loc, "prompt file '%s' is not UTF-8 text", path);
+    else if (text) {
+        p->messages = alloc_array(l, 1, sizeof *p->messages);
+        p->messages[0] = (struct model_prompt_msg){.role = "user", .content = text, .pos = p->pos};
+        p->nmessages = 1;
+        struct prompt_check pc = {l, loc, p};
+        template_each(text, prompt_placeholder, &pc);
+    }
+    free(path);
+    free(err);
+}
+
+/* `resources` and `prompts` of an MCP adapter, each name (and resource uri) once. */
+static void load_mcp_extras(struct ld *l, const struct ynode *n, struct model_expose *e)
+{
+    const struct ynode *res = ynode_get(n, "resources"), *prm = ynode_get(n, "prompts");
+    e->nmcp_resources = nl_count(l, res, "resources");
+    e->mcp_resources = alloc_array(l, e->nmcp_resources, sizeof *e->mcp_resources);
+    for (size_t i = 0; i < e->nmcp_resources; i++) {
+        const struct ynode *k, *item = nl_item(l, res, i, "resources", &k);
+        struct model_mcp_resource *r = &e->mcp_resources[i];
+        r->expose = e;
+        r->pos = pos_of(l, res);
+        if (!item)
+            continue;
+        load_mcp_resource(l, item, k, e, r);
+        for (size_t j = 0; j < i; j++) {
+            const struct model_mcp_resource *o = &e->mcp_resources[j];
+            if (r->name && str_eq(o->name, r->name))
+                lerr(l, item, "MCP resource name '%s' is also used at %d:%d", r->name, o->pos.line,
+                     o->pos.col);
+            if (r->uri && str_eq(o->uri, r->uri))
+                lerr(l, item, "MCP resource uri '%s' is also used at %d:%d", r->uri, o->pos.line,
+                     o->pos.col);
+        }
+    }
+    e->nprompts = nl_count(l, prm, "prompts");
+    e->prompts = alloc_array(l, e->nprompts, sizeof *e->prompts);
+    for (size_t i = 0; i < e->nprompts; i++) {
+        const struct ynode *k, *item = nl_item(l, prm, i, "prompts", &k);
+        struct model_mcp_prompt *p = &e->prompts[i];
+        p->expose = e;
+        p->pos = pos_of(l, prm);
+        if (!item)
+            continue;
+        load_prompt(l, item, k, e, p);
+        for (size_t j = 0; p->name && j < i; j++)
+            if (str_eq(e->prompts[j].name, p->name))
+                lerr(l, item, "MCP prompt '%s' is also defined at %d:%d", p->name,
+                     e->prompts[j].pos.line, e->prompts[j].pos.col);
+    }
+}
+
 static void load_port(struct ld *l, const struct ynode *n, struct model_expose *e)
 {
     const struct ynode *v = ynode_get(n, "port");
@@ -2294,6 +2746,7 @@ static void load_expose(struct ld *l, const struct ynode *n, struct model_expose
             if (item)
                 load_tool(l, item, k, e, &e->tools[i]);
         }
+        load_mcp_extras(l, n, e);
     } else if (skill) {
         e->type = MODEL_EXPOSE_SKILL;
         load_skills(l, n, e);

@@ -388,6 +388,63 @@ struct model_control {
     bool metrics; /* /metrics: observability on and metrics.local not disabled (default on) */
 };
 
+/* One file an MCP resource serves: the whole `location` file, or one file of a `location`
+ * directory (its uri is then the resource's uri + "/" + the relative path). Read at load. */
+struct model_mcp_file {
+    const char *uri;
+    const char *mime_type; /* the resource's mimeType, else guessed from the extension */
+    const char *data;      /* the bytes, NUL-terminated (arena) */
+    size_t len;
+    bool binary; /* not valid UTF-8 (or holds a NUL): served as a base64 `blob` */
+};
+
+/* An MCP `resources` entry: static (`location`, files read at load) or dynamic (`call` or
+ * `steps`, run per resources/read like a tool). A uri with {param} placeholders is a
+ * resource template; its variables become the call's declared (string, required) inputs. */
+struct model_mcp_resource {
+    const char *name;
+    const char *label;
+    const char *description;
+    const char *uri;
+    const char *mime_type;        /* NULL when absent */
+    const char *location;         /* static: as written; NULL for a dynamic resource */
+    bool is_template;             /* the uri has {param} placeholders */
+    struct model_mcp_file *files; /* static only */
+    size_t nfiles;
+    bool is_dir;            /* static: `location` is a directory */
+    struct model_call call; /* dynamic only */
+    struct model_expose *expose;
+    struct model_pos pos;
+};
+
+struct model_prompt_arg {
+    const char *name;
+    const char *label;
+    const char *description;
+    bool required; /* default true */
+    struct model_pos pos;
+};
+
+struct model_prompt_msg {
+    const char *role;    /* "user" or "assistant" */
+    const char *content; /* a Mustache template over the arguments */
+    struct model_pos pos;
+};
+
+/* An MCP `prompts` entry; a `location` prompt is read at load into one user message. */
+struct model_mcp_prompt {
+    const char *name;
+    const char *label;
+    const char *description;
+    struct model_prompt_arg *args;
+    size_t nargs;
+    struct model_prompt_msg *messages;
+    size_t nmessages;
+    const char *location; /* NULL for an inline `template` */
+    struct model_expose *expose;
+    struct model_pos pos;
+};
+
 struct model_expose {
     enum model_expose_type type;
     const char *ns;
@@ -409,6 +466,11 @@ struct model_expose {
     size_t nskills;
     /* control: */
     struct model_control control;
+    /* MCP `resources` and `prompts` (the REST `resources` above are another thing). */
+    struct model_mcp_resource *mcp_resources;
+    size_t nmcp_resources;
+    struct model_mcp_prompt *prompts;
+    size_t nprompts;
 };
 
 struct model_bind_key {

@@ -148,7 +148,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (cJSON_IsString(pv)) {
             const char *v = session_negotiate_version(pv->valuestring);
             FUZZ_ASSERT(session_version_supported(v), "negotiated %s", v);
-            send_reply(jsonrpc_result(m.id, mcptool_initialize_result(v, "fuzz")));
+            send_reply(jsonrpc_result(m.id, mcptool_initialize_result(v, "fuzz", 0)));
         } else {
             send_reply(jsonrpc_error(m.id, JSONRPC_INVALID_PARAMS, "no protocolVersion"));
         }

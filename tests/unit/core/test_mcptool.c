@@ -28,11 +28,11 @@ static void check_json(cJSON *j, const char *want)
 
 static void test_initialize_result(void)
 {
-    check_json(mcptool_initialize_result("2025-06-18", "Use these tools."),
+    check_json(mcptool_initialize_result("2025-06-18", "Use these tools.", 0),
                "{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{\"tools\":{\"listChanged\":"
                "false}},\"serverInfo\":{\"name\":\"capproxy\",\"version\":\"" CAPPROXY_VERSION
                "\"},\"instructions\":\"Use these tools.\"}");
-    cJSON *r = mcptool_initialize_result("2025-11-25", NULL);
+    cJSON *r = mcptool_initialize_result("2025-11-25", NULL, 0);
     CHECK(cJSON_GetObjectItem(r, "instructions") == NULL);
     cJSON_Delete(r);
 }
