@@ -1338,6 +1338,16 @@ content_type:
  * credential headers that nothing configures. */
 static int add_credentials(struct ctx *c, struct outreq *out)
 {
+    const struct rt_consumer *rc = c->call->consumer;
+    if (rc && rc->mc->auth.kind == MODEL_AUTH_DIGEST) {
+        if (!rc->digest_user)
+            return fail(c, 401, "authentication",
+                        "no digest credentials for consumes '%s': a bind its authentication "
+                        "reads is not set",
+                        rc->mc->ns);
+        out->digest_user = rc->digest_user;
+        out->digest_pass = rc->digest_pass;
+    }
     for (size_t i = 0; i < c->call->ncreds; i++) {
         const struct rt_cred_out *co = &c->call->creds[i];
         const struct rt_credential *cr = co->cr;

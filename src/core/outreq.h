@@ -24,6 +24,10 @@ struct outreq {
     size_t nheaders;
     char *body; /* owned; NULL when none */
     size_t body_len;
+    /* HTTP digest credentials for the API's challenge, borrowed from the runtime (which the
+     * request pins); NULL when the API does not use digest. Secrets: never logged. */
+    const char *digest_user;
+    const char *digest_pass;
 };
 
 /* <max_url>: the URL's cap (0: none). */

@@ -943,6 +943,8 @@ void runtime_free(struct runtime *rt)
         free(c->query_auth_name);
         secret_free(c->query_auth_value);
         secret_free(c->query_auth_enc);
+        secret_free(c->digest_user);
+        secret_free(c->digest_pass);
     }
     free(rt->consumers);
     for (size_t i = 0; i < rt->nlisteners; i++) {

@@ -38,6 +38,10 @@ struct rt_consumer {
     char *query_auth_name;  /* apikey placement: query (NULL otherwise) */
     char *query_auth_value; /* NULL when its bind is missing */
     char *query_auth_enc;   /* "name=value" query-encoded once, when both are set; a secret */
+    /* `digest` authentication towards the API: rendered once (secrets); NULL when the
+     * document has none or a bind it reads is not set. curl answers the API's challenge. */
+    char *digest_user;
+    char *digest_pass;
 };
 
 /* One consumed parameter of a call as mapping reads it, resolved at load so that no request

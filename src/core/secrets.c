@@ -490,7 +490,24 @@ int secrets_build_consumer(struct runtime *rt, const struct model_consumer *mc,
             add_cred(rc, au->key, secrets_render(rt, "", au->value), auth_source(au), true, a);
         }
         break;
-    case MODEL_AUTH_DIGEST: /* the loader refuses it on consumes */
+    case MODEL_AUTH_DIGEST: {
+        /* Not a header: the upstream client answers the API's challenge with these. */
+        struct var_ctx vc = {rt, false};
+        struct strbuf u, p;
+        strbuf_init(&u, 0);
+        strbuf_init(&p, 0);
+        template_render(au->username ? au->username : "", var_lookup, &vc, &u);
+        template_render(au->password ? au->password : "", var_lookup, &vc, &p);
+        if (!vc.missing) {
+            rc->digest_user = xstrndup(u.data ? u.data : "", u.len);
+            rc->digest_pass = xstrndup(p.data ? p.data : "", p.len);
+        }
+        secret_wipe(u.data, u.len);
+        secret_wipe(p.data, p.len);
+        strbuf_deinit(&u);
+        strbuf_deinit(&p);
+        break;
+    }
     case MODEL_AUTH_NONE:
         break;
     }

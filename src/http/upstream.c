@@ -638,6 +638,12 @@ static int setup_easy(struct upstream *u, struct upstream_xfer *x, const struct 
     SET(CURLOPT_HEADERFUNCTION, on_header);
     SET(CURLOPT_HEADERDATA, x);
     SET(CURLOPT_HTTPHEADER, x->reqh);
+    if (req->digest_user) {
+        /* curl answers the API's digest challenge (xfer_put's curl_easy_reset clears these). */
+        SET(CURLOPT_HTTPAUTH, (long)CURLAUTH_DIGEST);
+        SET(CURLOPT_USERNAME, req->digest_user);
+        SET(CURLOPT_PASSWORD, req->digest_pass ? req->digest_pass : "");
+    }
 
     switch (m) {
     case MODEL_GET:

@@ -1159,10 +1159,6 @@ static void load_consumer(struct ld *l, const struct ynode *n, struct model_cons
     c->description = opt_str(l, n, "description");
     load_params(l, ynode_get(n, "inputParameters"), &keys_consumed_param, &c->params, &c->nparams);
     load_auth(l, ynode_get(n, "authentication"), &c->auth);
-    if (c->auth.kind == MODEL_AUTH_DIGEST)
-        lerr(l, ynode_get(n, "authentication"),
-             "digest authentication is supported on exposed adapters only, not on consumes "
-             "(use basic, bearer or apikey towards the consumed API)");
     c->nresources = nl_count(l, res, "resources");
     c->resources = alloc_array(l, c->nresources, sizeof *c->resources);
     for (size_t i = 0; i < c->nresources; i++) {
