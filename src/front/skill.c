@@ -250,7 +250,8 @@ static void reply_file(struct exchange *x, const struct model_skill *sk, const c
         goto out;
     }
     fd = -1; /* the buffer owns it now */
-    exchange_reply(x, 200, media_type(rel), b);
+    exchange_reply(x, 200, media_type(rel), b); /* moves the contents, not the buffer */
+    evbuffer_free(b);
 out:
     if (fd >= 0)
         close(fd);

@@ -54,10 +54,12 @@ describe('format QA', () => {
       assert.equal(r.status, 200);
       assert.equal(r.text, TWO_VALUES);
     });
-    test('MCP call: the text as received, no structuredContent built from half of it', T, async () => {
+    test('MCP call: no structuredContent built from half of it; the tool declares its outputs, so a tool error keeping the text', T, async () => {
       const res = await callTool(mcp.client, 'get-ship', { imo: 'TWO' });
-      assert.equal(res.content[0].text, TWO_VALUES);
       assert.equal(res.structuredContent, undefined);
+      assert.equal(res.isError, true);
+      assert.match(res.content[0].text, /does not match the tool's declared outputs/);
+      assert.equal(res.content[1].text, TWO_VALUES);
     });
     test('a step: the answer is not JSON, so it is a string and a mapping into it is null', T, async () => {
       const ok = await request(px.restUrl, '/ships/ONE/steps');
