@@ -39,6 +39,7 @@ struct server {
     int *bound_port;           /* per listener of <rt>: the port bound (port 0 resolved) */
     struct loop **loops;       /* every worker's loop, for the admin endpoints */
     struct admin_view admin;
+    _Atomic(const char *) stop_why; /* server_request_stop's reason, for server_run's log */
 };
 
 /* Bind every listener of <rt> (the ports bound, port 0 resolved, are kept in <s>: the runtime
@@ -47,6 +48,9 @@ int server_start(struct server *s, const struct config *cfg, struct runtime *rt,
                  server_reload_fn reload, void *reload_arg);
 /* Block until SIGTERM or SIGINT (drain, then stop the workers); SIGHUP reloads. */
 void server_run(struct server *s);
+/* From any thread: make server_run drain and stop as on SIGTERM, logging <why> (a static
+ * string, e.g. "stdin closed") instead of the signal's name. */
+void server_request_stop(struct server *s, const char *why);
 /* Stop the workers and close the listeners; also after a failed server_start, to close what it
  * bound. */
 void server_stop(struct server *s);
