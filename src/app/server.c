@@ -378,11 +378,9 @@ void server_run(struct server *s)
             continue;
         }
         const char *why = atomic_exchange(&s->stop_why, NULL);
-        LOG_I("%s: draining (up to %ld ms), then exiting",
-              why                ? why
-              : sig == SIGTERM ? "SIGTERM"
-                               : "SIGINT",
-              s->cfg->drain_timeout_ms);
+        if (!why)
+            why = sig == SIGTERM ? "SIGTERM" : "SIGINT";
+        LOG_I("%s: draining (up to %ld ms), then exiting", why, s->cfg->drain_timeout_ms);
         break;
     }
     server_stop(s);

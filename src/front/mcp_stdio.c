@@ -433,8 +433,7 @@ static void *stdio_thread_main(void *arg)
     return NULL;
 }
 
-struct mcp_stdio_thread *mcp_stdio_spawn(const struct runtime *rt,
-                                         const struct rt_mcp_endpoint *ep,
+struct mcp_stdio_thread *mcp_stdio_spawn(const struct runtime *rt, const struct rt_mcp_endpoint *ep,
                                          void (*on_end)(void *arg), void *arg)
 {
     struct stdio_srv *s = xcalloc(1, sizeof *s);

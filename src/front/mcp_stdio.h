@@ -20,8 +20,7 @@ struct mcp_stdio_thread;
  * thread calls <on_end>(<arg>), which should stop the process. Call after curl_global_init and
  * evthread_use_pthreads, with the signals the main thread waits for blocked. NULL when it
  * cannot start (logged). */
-struct mcp_stdio_thread *mcp_stdio_spawn(const struct runtime *rt,
-                                         const struct rt_mcp_endpoint *ep,
+struct mcp_stdio_thread *mcp_stdio_spawn(const struct runtime *rt, const struct rt_mcp_endpoint *ep,
                                          void (*on_end)(void *arg), void *arg);
 /* End the session if it still runs (calls in flight are abandoned, unanswered), wait for its
  * thread and free it. NULL-safe. */
