@@ -163,6 +163,12 @@ static struct runtime *reload(void *arg)
     return load_all(arg);
 }
 
+/* The run mode's stdio session ended (its client closed stdin): the process ends with it. */
+static void stdio_ended(void *arg)
+{
+    server_request_stop(arg, "stdin closed");
+}
+
 int main(int argc, char **argv)
 {
     struct args a = {0};
@@ -205,11 +211,17 @@ int main(int argc, char **argv)
     }
     evthread_use_pthreads(); /* the main thread wakes the workers with event_active */
     struct server srv;
+    struct mcp_stdio_thread *stdio = NULL;
     if (server_start(&srv, rt->config, rt, reload, &a) < 0) {
         server_stop(&srv); /* closes what was bound; the runtime stays ours */
         rc = 1;
+    } else if (rt->stdio_adapter_ep &&
+               !(stdio = mcp_stdio_spawn(rt, rt->stdio_adapter_ep, stdio_ended, &srv))) {
+        server_stop(&srv);
+        rc = 1;
     } else {
         server_run(&srv);
+        mcp_stdio_join(stdio);
         rt = srv.rt; /* the current one after reloads: the server's reference is ours now */
         LOG_I("stopped");
     }

@@ -422,11 +422,20 @@ void server_run(struct server *s)
             server_reload(s);
             continue;
         }
-        LOG_I("%s: draining (up to %ld ms), then exiting", sig == SIGTERM ? "SIGTERM" : "SIGINT",
-              s->cfg->drain_timeout_ms);
+        const char *why = atomic_exchange(&s->stop_why, NULL);
+        if (!why)
+            why = sig == SIGTERM ? "SIGTERM" : "SIGINT";
+        LOG_I("%s: draining (up to %ld ms), then exiting", why, s->cfg->drain_timeout_ms);
         break;
     }
     server_stop(s);
+}
+
+void server_request_stop(struct server *s, const char *why)
+{
+    atomic_store(&s->stop_why, why);
+    /* Every thread blocks SIGTERM; server_run's sigwait takes this one. */
+    kill(getpid(), SIGTERM);
 }
 
 void server_stop(struct server *s)

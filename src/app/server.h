@@ -45,7 +45,8 @@ struct server {
      * /config/reload): one at a time. */
     pthread_mutex_t reload_lock;
     bool reload_lock_init;
-    struct timespec started; /* monotonic, for the control adapter's uptime */
+    struct timespec started;        /* monotonic, for the control adapter's uptime */
+    _Atomic(const char *) stop_why; /* server_request_stop's reason, for server_run's log */
 };
 
 /* The outcome of a reload. */
@@ -64,6 +65,9 @@ int server_start(struct server *s, const struct config *cfg, struct runtime *rt,
 enum server_reload_result server_reload_now(struct server *s);
 /* Block until SIGTERM or SIGINT (drain, then stop the workers); SIGHUP reloads. */
 void server_run(struct server *s);
+/* From any thread: make server_run drain and stop as on SIGTERM, logging <why> (a static
+ * string, e.g. "stdin closed") instead of the signal's name. */
+void server_request_stop(struct server *s, const char *why);
 /* Stop the workers and close the listeners; also after a failed server_start, to close what it
  * bound. */
 void server_stop(struct server *s);

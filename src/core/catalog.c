@@ -106,6 +106,149 @@ static void build_extras(struct catalog *c, const struct runtime *rt,
     c->prompts_json = list_text("prompts", prompts);
 }
 
+/* ---- one tool per upstream operation (catalog_settle) ---- */
+
+/* Whether path templates <a> and <b> are the same but for their placeholders' names. */
+static bool same_path_template(const char *a, const char *b)
+{
+    while (*a && *b) {
+        if (*a == '{' && *b == '{') {
+            a = strchr(a, '}');
+            b = strchr(b, '}');
+            if (!a || !b)
+                return false;
+            a++;
+            b++;
+        } else if (*a++ != *b++) {
+            return false;
+        }
+    }
+    return *a == *b;
+}
+
+/* Whether every fixed parameter value (`value:`) of <a>'s request is also in <b>'s. */
+static bool fixed_values_within(const struct rt_call *a, const struct rt_call *b)
+{
+    for (size_t i = 0; i < a->nparams; i++) {
+        const struct model_param *p = a->params[i].p;
+        if (!p->value)
+            continue;
+        bool found = false;
+        for (size_t j = 0; j < b->nparams && !found; j++) {
+            const struct model_param *q = b->params[j].p;
+            found = q->in == p->in && str_eq(q->name, p->name) && q->value &&
+                    str_eq(q->value, p->value);
+        }
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+/* Whether the tool only passes the caller's arguments on: no constant or template of its own
+ * in `with`, which would make it a different request from another tool of the operation. */
+static bool with_refs_only(const struct rt_call *c)
+{
+    for (size_t i = 0; i < c->mcall->nwith; i++)
+        if (c->mcall->with[i].kind != MODEL_WITH_REF)
+            return false;
+    return true;
+}
+
+/* Whether tools <a> and <b> send the same upstream request for the same arguments: simple
+ * calls to the same base URI, method and path template, with the same fixed values. The
+ * argument names and shapes may differ (one takes a whole `body`, the other its fields). */
+static bool same_upstream(const struct rt_call *a, const struct rt_call *b)
+{
+    if (a->kind != MODEL_CALL_SIMPLE || b->kind != MODEL_CALL_SIMPLE || !a->op || !b->op ||
+        !a->consumer || !b->consumer || a->forward || b->forward)
+        return false;
+    return a->op->method == b->op->method && str_eq(a->consumer->base_uri, b->consumer->base_uri) &&
+           same_path_template(a->op->resource->path, b->op->resource->path) && with_refs_only(a) &&
+           with_refs_only(b) && fixed_values_within(a, b) && fixed_values_within(b, a);
+}
+
+/* The listed tool among those of one upstream operation: one of an adapter naming a shared tool
+ * set (`path`, such as /cal-platform) before one that does not, then the first loaded. */
+static bool preferred(const struct rt_mcp_endpoint *ep, size_t i, size_t j)
+{
+    bool pi = ep->tools[i]->expose->path != NULL, pj = ep->tools[j]->expose->path != NULL;
+    return pi != pj ? pi : i < j;
+}
+
+/* Move the tools that another adapter's listed tool duplicates to <ep->same_op>. */
+static void settle_same_op(struct rt_mcp_endpoint *ep)
+{
+    size_t n = ep->ntools;
+    bool *hidden = xcalloc(n + 1, sizeof *hidden);
+    const struct rt_call **kept = xcalloc(n + 1, sizeof *kept);
+    for (size_t i = 0; i < n; i++) {
+        size_t best = i;
+        for (size_t j = 0; j < n; j++)
+            if (j != i && ep->tools[j]->expose != ep->tools[i]->expose &&
+                same_upstream(ep->tools[i], ep->tools[j]) && preferred(ep, j, best))
+                best = j;
+        if (best != i) {
+            hidden[i] = true;
+            kept[i] = ep->tools[best];
+        }
+    }
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!hidden[i]) {
+            ep->tools[w++] = ep->tools[i];
+            continue;
+        }
+        ep->same_op = xrealloc(ep->same_op, (ep->nsame_op + 1) * sizeof *ep->same_op);
+        ep->same_op[ep->nsame_op++] = (struct rt_tool_dup){kept[i], ep->tools[i]};
+    }
+    ep->ntools = w;
+    free(hidden);
+    free(kept);
+}
+
+/* Whether adapter <e> has a tool listed at <ep>. */
+static bool adapter_listed(const struct rt_mcp_endpoint *ep, const struct model_expose *e)
+{
+    return adapter_seen(ep->tools, ep->ntools, e);
+}
+
+/* Adapter <e>'s entry in the instructions of an endpoint serving several. */
+static void instructions_add(struct strbuf *b, const struct rt_mcp_endpoint *ep,
+                             const struct model_expose *e)
+{
+    strbuf_addf(b, "\n- %s", e->ns);
+    if (e->description && *e->description)
+        strbuf_addf(b, ": %s", e->description);
+    if (!adapter_listed(ep, e))
+        strbuf_adds(b, " (its tools are not listed: each calls the same upstream operation as a "
+                       "listed tool of another adapter; they stay callable by name)");
+}
+
+void catalog_settle(struct rt_mcp_endpoint *ep)
+{
+    /* The adapters behind <ep>, in tool order, before any tool is hidden. */
+    const struct model_expose **adapters = xcalloc(ep->ntools + 1, sizeof *adapters);
+    size_t nadapters = 0;
+    for (size_t i = 0; i < ep->ntools; i++)
+        if (!adapter_seen(ep->tools, i, ep->tools[i]->expose))
+            adapters[nadapters++] = ep->tools[i]->expose;
+    if (nadapters > 1) {
+        settle_same_op(ep);
+        struct strbuf b;
+        strbuf_init(&b, 0);
+        strbuf_addf(&b, "This MCP endpoint serves the tools of %zu adapters:", nadapters);
+        for (size_t i = 0; i < nadapters; i++)
+            instructions_add(&b, ep, adapters[i]);
+        free(ep->owned_description);
+        ep->owned_description = strbuf_detach(&b, NULL);
+        ep->description = ep->owned_description;
+    } else if (nadapters == 1) {
+        ep->description = adapters[0]->description;
+    }
+    free(adapters);
+}
+
 struct catalog *catalog_build(const struct runtime *rt, const struct rt_mcp_endpoint *ep)
 {
     struct catalog *c = xcalloc(1, sizeof *c);
@@ -117,12 +260,19 @@ struct catalog *catalog_build(const struct runtime *rt, const struct rt_mcp_endp
         if (e && !adapter_seen(ep->tools, i, e))
             auth_add(c, rt, e);
     }
+    /* A hidden tool is callable: its adapter's authentication applies too (auth_add keeps
+     * each once). */
+    for (size_t i = 0; i < ep->nsame_op; i++)
+        if (ep->same_op[i].dropped->expose)
+            auth_add(c, rt, ep->same_op[i].dropped->expose);
     if (ep->expose && ep->ntools == 0)
         auth_add(c, rt, ep->expose);
-    c->ntools = ep->ntools;
-    c->by_name = xcalloc(ep->ntools + 1, sizeof *c->by_name);
+    c->ntools = ep->ntools + ep->nsame_op;
+    c->by_name = xcalloc(c->ntools + 1, sizeof *c->by_name);
     for (size_t i = 0; i < ep->ntools; i++)
         c->by_name[i] = ep->tools[i];
+    for (size_t i = 0; i < ep->nsame_op; i++)
+        c->by_name[ep->ntools + i] = ep->same_op[i].dropped;
     qsort(c->by_name, c->ntools, sizeof *c->by_name, by_name_cmp);
     for (size_t i = 1; i < c->ntools; i++)
         assert(strcmp(c->by_name[i - 1]->name, c->by_name[i]->name) != 0);
@@ -268,8 +418,6 @@ static void stdio_extras(const struct runtime *rt, struct rt_mcp_endpoint *ep)
 struct rt_mcp_endpoint *catalog_stdio_endpoint(const struct runtime *rt)
 {
     struct rt_mcp_endpoint *ep = xcalloc(1, sizeof *ep);
-    struct strbuf instr;
-    strbuf_init(&instr, 0);
     ep->path = xstrdup("stdio");
     ep->tools = xcalloc(rt->ncalls ? rt->ncalls : 1, sizeof *ep->tools);
     for (size_t i = 0; i < rt->ncalls; i++) {
@@ -285,13 +433,9 @@ struct rt_mcp_endpoint *catalog_stdio_endpoint(const struct runtime *rt)
             ep->dups[ep->ndups++] = (struct rt_tool_dup){dup, c};
             continue;
         }
-        if (!adapter_seen(ep->tools, ep->ntools, c->expose) && c->expose->description &&
-            *c->expose->description)
-            strbuf_addf(&instr, "%s%s", instr.len ? "\n\n" : "", c->expose->description);
         ep->tools[ep->ntools++] = c;
     }
-    ep->owned_description = strbuf_detach(&instr, NULL);
-    ep->description = ep->owned_description;
+    catalog_settle(ep);
     stdio_extras(rt, ep);
     ep->catalog = catalog_build(rt, ep);
     return ep;
@@ -305,6 +449,7 @@ void catalog_stdio_free(struct rt_mcp_endpoint *ep)
     free(ep->path);
     free(ep->tools);
     free(ep->dups);
+    free(ep->same_op);
     free(ep->owned_description);
     free(ep->resources);
     free(ep->prompts);

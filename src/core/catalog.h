@@ -16,6 +16,14 @@
 
 struct catalog;
 
+/* Settle what <ep> lists, before its catalog is built: when it serves several adapters, a tool
+ * that sends the same upstream request as another adapter's tool (same base URI, method, path
+ * template and fixed values; orchestrated and mock tools never) is not listed but stays
+ * callable by name (<ep->same_op>); the listed one is that of an adapter naming a shared tool
+ * set (`path`), else the first loaded. Its instructions then name each adapter with its
+ * description; one adapter's endpoint keeps that adapter's description. */
+void catalog_settle(struct rt_mcp_endpoint *ep);
+
 /* Build <ep>'s catalog (the inbound credentials of <rt> must be built). Tool names of <ep>
  * must be unique (runtime_build refuses duplicates, the stdio endpoint skips them). */
 struct catalog *catalog_build(const struct runtime *rt, const struct rt_mcp_endpoint *ep);
@@ -49,8 +57,8 @@ const struct model_mcp_prompt *catalog_find_prompt(const struct catalog *c, cons
 
 /* The endpoint `capproxy mcp-stdio` serves: every tool of every adapter, the first of each
  * name (a later duplicate goes to <dups> as {kept, dropped} pairs, for the stdio server to
- * warn about), and as instructions the adapters' descriptions joined by blank lines. Its
- * catalog is built too. Freed with catalog_stdio_free. */
+ * warn about), settled like any endpoint (catalog_settle). Its catalog is built too. Freed with
+ * catalog_stdio_free. */
 struct rt_mcp_endpoint *catalog_stdio_endpoint(const struct runtime *rt);
 void catalog_stdio_free(struct rt_mcp_endpoint *ep); /* NULL-safe */
 

@@ -308,6 +308,31 @@ static void endpoint_add_extras(struct rt_mcp_endpoint *ep, const struct model_e
             endpoint_add_prompt(ep, &ex->prompts[p], d);
 }
 
+/* The `transport: stdio` adapter <ex> whose tools are rt->calls[first..]: the run mode serves
+ * it on the process's stdin/stdout, which there is one of, so a second one is an error. */
+static void stdio_adapter_add(struct runtime *rt, const struct model_expose *ex, size_t first,
+                              struct diag *d)
+{
+    struct rt_mcp_endpoint *ep = rt->stdio_adapter_ep;
+    if (ep) {
+        const struct model_pos *q = &ep->expose->pos;
+        diag_error(d, ex->pos.file, ex->pos.line, ex->pos.col,
+                   "MCP adapter '%s' has transport: stdio, and so has '%s' (%s:%d:%d): a process "
+                   "has one stdin/stdout, so it serves at most one stdio adapter. Load them in "
+                   "separate processes, or serve one over http",
+                   ex->ns, ep->expose->ns, q->file, q->line, q->col);
+        return;
+    }
+    ep = rt->stdio_adapter_ep = xcalloc(1, sizeof *ep);
+    ep->path = xstrdup("stdio");
+    ep->expose = ex;
+    ep->description = ex->description;
+    for (size_t k = first; k < rt->ncalls; k++)
+        if (!rt->calls[k].resource) /* served through the endpoint's resources */
+            endpoint_add(ep, &rt->calls[k], d);
+    endpoint_add_extras(ep, ex, d);
+}
+
 static int build_exposes(struct runtime *rt, struct diag *d)
 {
     size_t before = d->nerrors;
@@ -404,34 +429,43 @@ static int build_exposes(struct runtime *rt, struct diag *d)
                                          .resource = res,
                                          .passthrough = outputs_passthrough(&res->call)};
                 }
-                /* A stdio adapter has no listener: mcp-stdio serves its tools (rt->stdio_ep). */
-                if (ex->transport && str_eq(ex->transport, "stdio"))
+                /* A stdio adapter has no listener: the run mode serves its tools on stdin and
+                 * stdout (rt->stdio_adapter_ep), mcp-stdio every tool (rt->stdio_ep). */
+                if (ex->transport && str_eq(ex->transport, "stdio")) {
+                    stdio_adapter_add(rt, ex, first, d);
                     continue;
+                }
                 const char *host;
                 int port;
                 expose_listen(cfg, ex, &host, &port);
                 struct rt_listener *l = listener_for(rt, MODEL_EXPOSE_MCP, host, port);
                 char *own = xasprintf("/mcp/%s", ex->ns);
-                struct rt_mcp_endpoint *all = endpoint_for(l, "/mcp", NULL);
-                /* Several adapters on one port share /mcp; its instructions are the first's. */
-                if (!all->description)
-                    all->description = ex->description;
-                /* The `path` extension: adapters naming the same path are served together. */
+                /* Several adapters on one port share /mcp; catalog_settle writes instructions
+                 * naming each of them. */
+                endpoint_for(l, "/mcp", NULL);
+                /* The `path` extension: adapters naming the same path are served together, also
+                 * at <path>/mcp for clients that only take URLs ending in /mcp. */
                 bool extra = ex->path && !str_eq(ex->path, "/mcp") && !str_eq(ex->path, own);
-                if (extra && !endpoint_for(l, ex->path, NULL)->description)
-                    endpoint_for(l, ex->path, NULL)->description = ex->description;
+                char *extra_mcp = extra ? xasprintf("%s/mcp", ex->path) : NULL;
                 endpoint_add_extras(endpoint_for(l, own, ex), ex, d);
                 endpoint_add_extras(endpoint_for(l, "/mcp", NULL), ex, d);
-                if (extra)
+                if (extra) {
                     endpoint_add_extras(endpoint_for(l, ex->path, NULL), ex, d);
+                    if (!str_eq(extra_mcp, own))
+                        endpoint_add_extras(endpoint_for(l, extra_mcp, NULL), ex, d);
+                }
                 for (size_t k = first; k < rt->ncalls; k++) {
                     if (rt->calls[k].resource)
                         continue; /* served through the endpoint's resources */
                     endpoint_add(endpoint_for(l, own, ex), &rt->calls[k], d);
                     endpoint_add(endpoint_for(l, "/mcp", NULL), &rt->calls[k], d);
-                    if (extra)
+                    if (extra) {
                         endpoint_add(endpoint_for(l, ex->path, NULL), &rt->calls[k], d);
+                        if (!str_eq(extra_mcp, own))
+                            endpoint_add(endpoint_for(l, extra_mcp, NULL), &rt->calls[k], d);
+                    }
                 }
+                free(extra_mcp);
                 free(own);
             }
         }
@@ -908,9 +942,13 @@ struct runtime *runtime_build(struct model *m, const struct config *c, struct di
     }
     /* Last: the MCP catalogs read the finished calls and inbound credentials. */
     for (size_t i = 0; i < rt->nlisteners; i++)
-        for (size_t j = 0; j < rt->listeners[i].nendpoints; j++)
+        for (size_t j = 0; j < rt->listeners[i].nendpoints; j++) {
+            catalog_settle(&rt->listeners[i].endpoints[j]);
             rt->listeners[i].endpoints[j].catalog =
                 catalog_build(rt, &rt->listeners[i].endpoints[j]);
+        }
+    if (rt->stdio_adapter_ep)
+        rt->stdio_adapter_ep->catalog = catalog_build(rt, rt->stdio_adapter_ep);
     rt->stdio_ep = catalog_stdio_endpoint(rt);
     for (size_t i = 0; i < rt->nconsumers; i++)
         for (size_t j = 0; j < rt->consumers[i].ncreds; j++) {
@@ -957,11 +995,14 @@ void runtime_free(struct runtime *rt)
             free(l->endpoints[j].tools);
             free(l->endpoints[j].resources);
             free(l->endpoints[j].prompts);
+            free(l->endpoints[j].owned_description);
+            free(l->endpoints[j].same_op);
         }
         free(l->endpoints);
     }
     free(rt->listeners);
     catalog_stdio_free(rt->stdio_ep);
+    catalog_stdio_free(rt->stdio_adapter_ep);
     for (size_t i = 0; i < rt->ninbound; i++)
         secret_free(rt->inbound[i].expected);
     for (size_t i = 0; i < rt->ninbound; i++)

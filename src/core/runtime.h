@@ -120,13 +120,17 @@ struct rt_mcp_endpoint {
      * the instructions it owns. */
     struct rt_tool_dup *dups;
     size_t ndups;
-    char *owned_description;
+    char *owned_description; /* instructions built for several adapters (catalog_settle) */
     /* MCP resources and prompts served at this path, in document order (the catalog indexes
      * them; a dynamic resource's rt_call has rt_call.resource pointing back). */
     const struct model_mcp_resource **resources;
     size_t nresources;
     const struct model_mcp_prompt **prompts;
     size_t nprompts;
+    /* Tools not listed because a listed tool of another adapter calls the same upstream
+     * operation ({kept: the listed one, dropped: the hidden one}); still callable by name. */
+    struct rt_tool_dup *same_op;
+    size_t nsame_op;
 };
 
 struct rt_listener {
@@ -171,6 +175,9 @@ struct runtime {
     struct rt_mcp_endpoint *stdio_ep; /* what `capproxy mcp-stdio` serves: every tool */
     struct rt_inbound *inbound;       /* one per exposed adapter that has authentication */
     size_t ninbound;
+    /* Run mode: the tools of the one `transport: stdio` adapter, served on the process's own
+     * stdin/stdout next to the HTTP listeners; NULL when no document declares one. */
+    struct rt_mcp_endpoint *stdio_adapter_ep;
 };
 
 /* Build the runtime for a validated model (takes ownership of <m> whatever the outcome).

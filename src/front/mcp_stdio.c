@@ -7,7 +7,9 @@
 #include "front/mcp_stdio.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -40,6 +42,14 @@ struct stdio_call {
 
 struct stdio_srv {
     const struct runtime *rt;
+    /* Run mode (mcp_stdio_spawn): served on a thread of its own, stopped by the main thread,
+     * and on the end of the session <on_end> tells the server to stop; no signal handling. */
+    bool threaded;
+    void (*on_end)(void *arg);
+    void *end_arg;
+    atomic_bool stopping; /* mcp_stdio_join asked the loop to exit */
+    pthread_t thread;
+    int in_flags, out_flags; /* stdin's and stdout's file flags, restored at the end */
     const struct config *cfg;
     struct loop *loop; /* event base and upstream client; no connection limit, no metrics */
     struct bufferevent *in, *out;
@@ -378,71 +388,137 @@ static void stdio_warn_dups(const struct rt_mcp_endpoint *ep)
     }
 }
 
-int mcp_stdio_run(const struct runtime *rt)
+/* Watch stdin and stdout on a new poll(2) loop (and, outside the run mode, SIGTERM and SIGINT);
+ * <s>'s runtime and endpoint are set. 0, or -1 (logged; stdio_close cleans up). */
+static int stdio_open(struct stdio_srv *s)
 {
-    struct stdio_srv s = {.rt = rt, .cfg = rt->config, .ep = rt->stdio_ep};
-    int in_flags = fcntl(STDIN_FILENO, F_GETFL), out_flags = fcntl(STDOUT_FILENO, F_GETFL);
-    stdio_warn_dups(s.ep);
+    s->cfg = s->rt->config;
+    s->in_flags = fcntl(STDIN_FILENO, F_GETFL);
+    s->out_flags = fcntl(STDOUT_FILENO, F_GETFL);
+    stdio_warn_dups(s->ep);
     /* epoll refuses regular files and /dev/null, and stdin may well be one of them: poll(2)
      * takes any descriptor, and a desktop client's one session needs no more. */
-    s.loop = loop_new(0, NULL, rt, 1, LOOP_POLL);
-    if (!s.loop) {
+    s->loop = loop_new(0, NULL, s->rt, 1, LOOP_POLL);
+    if (!s->loop) {
         LOG_E("mcp-stdio: cannot create an event loop");
-        s.rc = 1;
-        goto out;
+        return -1;
     }
-    struct event_base *base = loop_base(s.loop);
+    struct event_base *base = loop_base(s->loop);
     /* The loop must never block on a pipe; the flags live on the open file (shared with a
      * terminal or the parent), so they are restored on the way out. */
     evutil_make_socket_nonblocking(STDIN_FILENO);
     evutil_make_socket_nonblocking(STDOUT_FILENO);
-    s.in = bufferevent_socket_new(base, STDIN_FILENO, 0);
-    s.out = bufferevent_socket_new(base, STDOUT_FILENO, 0);
-    if (!s.in || !s.out) {
+    s->in = bufferevent_socket_new(base, STDIN_FILENO, 0);
+    s->out = bufferevent_socket_new(base, STDOUT_FILENO, 0);
+    if (!s->in || !s->out) {
         LOG_E("mcp-stdio: cannot watch stdin/stdout");
-        s.rc = 1;
-        goto out;
+        return -1;
     }
-    bufferevent_setcb(s.in, stdio_read, NULL, stdio_in_event, &s);
-    bufferevent_setcb(s.out, NULL, stdio_written, stdio_out_event, &s);
-    if (bufferevent_enable(s.in, EV_READ) < 0 || bufferevent_enable(s.out, EV_WRITE) < 0) {
+    bufferevent_setcb(s->in, stdio_read, NULL, stdio_in_event, s);
+    bufferevent_setcb(s->out, NULL, stdio_written, stdio_out_event, s);
+    if (bufferevent_enable(s->in, EV_READ) < 0 || bufferevent_enable(s->out, EV_WRITE) < 0) {
         LOG_E("mcp-stdio: cannot watch stdin/stdout");
-        s.rc = 1;
-        goto out;
+        return -1;
     }
-    s.sigterm = evsignal_new(base, SIGTERM, stdio_signal, &s);
-    s.sigint = evsignal_new(base, SIGINT, stdio_signal, &s);
-    event_add(s.sigterm, NULL);
-    event_add(s.sigint, NULL);
-    LOG_I("mcp-stdio: serving %zu tools, %zu resources, %zu prompts on stdin/stdout", s.ep->ntools,
-          s.ep->nresources, s.ep->nprompts);
-    event_base_dispatch(base);
-    if (s.ninflight)
-        LOG_W("mcp-stdio: %zu call(s) abandoned", s.ninflight);
+    if (!s->threaded) {
+        /* In the run mode the main thread waits for the signals (app/server.c). */
+        s->sigterm = evsignal_new(base, SIGTERM, stdio_signal, s);
+        s->sigint = evsignal_new(base, SIGINT, stdio_signal, s);
+        event_add(s->sigterm, NULL);
+        event_add(s->sigint, NULL);
+    }
+    LOG_I("mcp-stdio: serving %zu tools, %zu resources, %zu prompts on stdin/stdout", s->ep->ntools,
+          s->ep->nresources, s->ep->nprompts);
+    return 0;
+}
+
+/* The loop has ended: hand over what is buffered, drop abandoned calls, restore the flags. */
+static void stdio_close(struct stdio_srv *s)
+{
+    if (s->ninflight)
+        LOG_W("mcp-stdio: %zu call(s) abandoned", s->ninflight);
     /* Stopped by a signal: hand over what is buffered if stdout takes it now (non-blocking,
      * so a client that stopped reading cannot hold the exit). */
-    if (s.rc == 0) {
-        struct evbuffer *o = bufferevent_get_output(s.out);
+    if (s->rc == 0 && s->out) {
+        struct evbuffer *o = bufferevent_get_output(s->out);
         while (evbuffer_get_length(o) > 0 && evbuffer_write(o, STDOUT_FILENO) > 0)
             ;
     }
-out:
-    for (struct stdio_call *sc = s.calls, *next; sc; sc = next) {
+    for (struct stdio_call *sc = s->calls, *next; sc; sc = next) {
         next = sc->next;
         stdio_call_free(sc); /* abandoned by a signal: no answer */
     }
-    if (s.in)
-        bufferevent_free(s.in);
-    if (s.out)
-        bufferevent_free(s.out);
-    if (s.sigterm)
-        event_free(s.sigterm);
-    if (s.sigint)
-        event_free(s.sigint);
-    loop_free(s.loop); /* after what watches its base */
-    if (in_flags >= 0)
-        fcntl(STDIN_FILENO, F_SETFL, in_flags);
-    if (out_flags >= 0)
-        fcntl(STDOUT_FILENO, F_SETFL, out_flags);
+    if (s->in)
+        bufferevent_free(s->in);
+    if (s->out)
+        bufferevent_free(s->out);
+    if (s->sigterm)
+        event_free(s->sigterm);
+    if (s->sigint)
+        event_free(s->sigint);
+    loop_free(s->loop); /* after what watches its base */
+    if (s->in_flags >= 0)
+        fcntl(STDIN_FILENO, F_SETFL, s->in_flags);
+    if (s->out_flags >= 0)
+        fcntl(STDOUT_FILENO, F_SETFL, s->out_flags);
+}
+
+int mcp_stdio_run(const struct runtime *rt)
+{
+    struct stdio_srv s = {.rt = rt, .ep = rt->stdio_ep};
+    if (stdio_open(&s) < 0)
+        s.rc = 1;
+    else
+        event_base_dispatch(loop_base(s.loop));
+    stdio_close(&s);
     return s.rc;
+}
+
+static void *stdio_thread_main(void *arg)
+{
+    struct stdio_srv *s = arg;
+    event_base_dispatch(loop_base(s->loop));
+    /* The session ended by itself (stdin's end, stdout closed): the process ends with it, as a
+     * desktop client that spawned it expects. */
+    if (!atomic_load(&s->stopping) && s->on_end) {
+        LOG_I("mcp-stdio: the stdio session ended; stopping the process");
+        s->on_end(s->end_arg);
+    }
+    return NULL;
+}
+
+struct mcp_stdio_thread *mcp_stdio_spawn(const struct runtime *rt, const struct rt_mcp_endpoint *ep,
+                                         void (*on_end)(void *arg), void *arg)
+{
+    struct stdio_srv *s = xcalloc(1, sizeof *s);
+    s->rt = rt;
+    s->ep = ep;
+    s->threaded = true;
+    s->on_end = on_end;
+    s->end_arg = arg;
+    atomic_init(&s->stopping, false);
+    runtime_ref(rt); /* a reload swaps the server's runtime; this session keeps its own */
+    if (stdio_open(s) < 0 || pthread_create(&s->thread, NULL, stdio_thread_main, s) != 0) {
+        LOG_E("mcp-stdio: cannot serve the stdio adapter");
+        stdio_close(s);
+        runtime_unref(rt);
+        free(s);
+        return NULL;
+    }
+    return (struct mcp_stdio_thread *)s;
+}
+
+void mcp_stdio_join(struct mcp_stdio_thread *t)
+{
+    struct stdio_srv *s = (struct stdio_srv *)t;
+    if (!s)
+        return;
+    atomic_store(&s->stopping, true);
+    /* Thread-safe: the base was made after evthread_use_pthreads, and an exit is a no-op on a
+     * loop that has ended already. */
+    event_base_loopexit(loop_base(s->loop), NULL);
+    pthread_join(s->thread, NULL);
+    stdio_close(s);
+    runtime_unref(s->rt);
+    free(s);
 }

@@ -182,16 +182,20 @@ process.on('exit', () => {
 });
 
 /**
- * Spawn `capproxy mcp-stdio [args]` through the SDK and connect.
+ * Spawn `capproxy mcp-stdio [args]` (or, with subcommand null, `capproxy [args]`) through the SDK
+ * and connect.
  * Resolves {client, transport, errors, lines (stderr), child, exit (promise of {code, signal})}.
  */
-export async function connectStdio({ upstream, env: extra, args = [], timeoutMs = 15_000 * SCALE, sdk = 1 } = {}) {
+export async function connectStdio({ upstream, env: extra, args = [], timeoutMs = 15_000 * SCALE, sdk = 1, subcommand = 'mcp-stdio', command = binPath, cwd = repoRoot, rawEnv = null } = {}) {
   const { Client: C, Stdio } = sdkParts(sdk);
+  // subcommand null: `args` are the whole command line (the run mode serving a stdio adapter);
+  // rawEnv: exactly this environment (as a desktop client's configuration gives it), not the
+  // test defaults.
   const transport = new Stdio({
-    command: binPath,
-    args: ['mcp-stdio', ...args],
-    env: buildEnv(extra, upstream),
-    cwd: repoRoot,
+    command,
+    args: subcommand ? [subcommand, ...args] : args,
+    env: rawEnv ?? buildEnv(extra, upstream),
+    cwd,
     stderr: 'pipe',
   });
   const lines = [];

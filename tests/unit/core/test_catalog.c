@@ -1,7 +1,7 @@
 /* Unit tests for catalog: per MCP endpoint, the tools/list JSON built at load equals
  * mcptool_tools_list of its tools, the credential list is every adapter's once, the tool index
  * finds every tool and nothing else; the stdio endpoint serves every tool, the first of each
- * name, with the adapters' descriptions as instructions. */
+ * name, one listed per upstream operation, with instructions naming each adapter. */
 #include "harness.h"
 #include "testrt.h"
 
@@ -66,7 +66,10 @@ static void check_runtime(const struct runtime *rt)
     size_t ntools = 0;
     for (size_t i = 0; i < rt->ncalls; i++)
         ntools += rt->calls[i].tool != NULL;
-    CHECK(s->ntools + s->ndups == ntools);
+    CHECK(s->ntools + s->ndups + s->nsame_op == ntools);
+    /* A tool not listed for its upstream operation stays callable by its own name. */
+    for (size_t i = 0; i < s->nsame_op; i++)
+        CHECK(catalog_find_tool(s->catalog, s->same_op[i].dropped->name) == s->same_op[i].dropped);
     for (size_t i = 0; i < s->ndups; i++)
         CHECK(catalog_find_tool(s->catalog, s->dups[i].dropped->name) == s->dups[i].kept);
 }
@@ -146,8 +149,17 @@ static void test_edges(void)
         return;
     check_runtime(rt);
     const struct rt_mcp_endpoint *s = rt->stdio_ep;
-    CHECK(s->ntools == 3 && s->ndups == 1);
-    CHECK_STR(s->description, "First adapter.\n\nSecond adapter.");
+    /* Every tool calls GET /things: "two"'s "mid" is not listed (the same upstream operation
+     * as "one"'s, loaded first) but callable. */
+    CHECK(s->ntools == 2 && s->ndups == 1 && s->nsame_op == 1);
+    if (s->nsame_op == 1) {
+        CHECK_STR(s->same_op[0].dropped->name, "mid");
+        CHECK_STR(s->same_op[0].kept->name, "zeta");
+    }
+    CHECK_STR(s->description,
+              "This MCP endpoint serves the tools of 2 adapters:\n- one: First adapter.\n- two: "
+              "Second adapter. (its tools are not listed: each calls the same upstream operation "
+              "as a listed tool of another adapter; they stay callable by name)");
     if (s->ndups == 1) {
         CHECK_STR(s->dups[0].kept->expose->ns, "one");
         CHECK_STR(s->dups[0].dropped->expose->ns, "two");
