@@ -41,10 +41,11 @@ void inbound_build(struct runtime *rt, const struct model_expose *e)
         in.in_query = a->in_query;
         in.expected = secrets_render(rt, "", a->value);
         break;
+    case MODEL_AUTH_OAUTH2: /* nothing to render: tokens are verified (http/oauth.h) */
     case MODEL_AUTH_NONE:
         break;
     }
-    if (!in.expected)
+    if (!in.expected && a->kind != MODEL_AUTH_OAUTH2)
         LOG_W("adapter '%s': its authentication value is not set (missing bind); every request "
               "to it gets 401",
               e->ns);
