@@ -931,4 +931,11 @@ void config_dump(const struct config *c, FILE *fp)
             fprintf(fp, "  credential %s: %s (%s)\n", cc->credentials[j].header,
                     cc->credentials[j].value ? "set" : "not set", cc->credentials[j].source);
     }
+    fprintf(fp, "oauth2: fetchTimeout=%ldms keysMinRefresh=%ldms leeway=%ldms\n",
+            c->oauth_fetch_timeout_ms, c->oauth_min_refresh_ms, c->oauth_leeway_ms);
+    for (size_t i = 0; i < c->noauth_clients; i++) {
+        const struct config_oauth_client *oc = &c->oauth_clients[i];
+        fprintf(fp, "  introspection client %s for %s: secret %s (%s)\n", oc->client_id,
+                oc->pattern, oc->secret.value ? "set" : "not set", oc->secret.source);
+    }
 }

@@ -1157,11 +1157,13 @@ static void load_consumer(struct ld *l, const struct ynode *n, struct model_cons
         c->base_uri = "";
     c->description = opt_str(l, n, "description");
     load_params(l, ynode_get(n, "inputParameters"), &keys_consumed_param, &c->params, &c->nparams);
-    load_auth(l, ynode_get(n, "authentication"), &c->auth);
-    if (c->auth.kind == MODEL_AUTH_OAUTH2)
-        lerr(l, ynode_get(n, "authentication"),
+    const struct ynode *auth_type = ynode_get(ynode_get(n, "authentication"), "type");
+    if (auth_type && auth_type->kind == YNODE_SCALAR && str_eq_ci(auth_type->str, "oauth2"))
+        lerr(l, auth_type,
              "oauth2 makes capproxy check the tokens of its own callers: it belongs on an "
              "exposes adapter, not on a consumed API");
+    else
+        load_auth(l, ynode_get(n, "authentication"), &c->auth);
     c->nresources = nl_count(l, res, "resources");
     c->resources = alloc_array(l, c->nresources, sizeof *c->resources);
     for (size_t i = 0; i < c->nresources; i++) {
