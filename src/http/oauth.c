@@ -206,6 +206,7 @@ static void on_waiter_gone(void *arg)
         w->next->prev = w->prev;
     f->nwaiters--;
     free(w);
+    LOG_D("oauth2: a client waiting for the authorization server went away");
 }
 
 /* Park <x> on <f>: false when too many already wait. */

@@ -19,7 +19,7 @@ import { OAuth2Issuer, OAuth2Server, OAuth2Service } from 'oauth2-mock-server';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 
 import { repoRoot, startProxy, sanitizerReport } from './capproxy.mjs';
-import { request } from './client.mjs';
+import { request, hangUp } from './client.mjs';
 import { startUpstream, closedPort } from './upstream.mjs';
 import { SDKS, rpc, initMsg, connectHttp, closeClient, listAllTools, callTool, showResult, sleep } from './mcp-helpers.mjs';
 
@@ -33,11 +33,17 @@ async function freePort() {
   return port;
 }
 
-/** AS1: the mock's service behind a handler that parses form bodies (see the file comment). */
-async function startAs1() {
+/** AS1: the mock's service behind a handler that parses form bodies (see the file comment).
+ * <ctl>.jwksDelayMs delays its key set; <ctl>.jwksRequests counts them. */
+async function startAs1(ctl = {}) {
   const issuer = new OAuth2Issuer();
   const service = new OAuth2Service(issuer);
   const server = http.createServer((req, res) => {
+    if (req.url.startsWith('/jwks')) {
+      ctl.jwksRequests = (ctl.jwksRequests || 0) + 1;
+      setTimeout(() => service.requestHandler(req, res), ctl.jwksDelayMs || 0);
+      return;
+    }
     const ct = String(req.headers['content-type'] || '');
     if (req.method === 'POST' && req.url.startsWith('/introspect') && ct.startsWith('application/x-www-form-urlencoded')) {
       const chunks = [];
@@ -325,5 +331,75 @@ describe('oauth2: an authorization server that cannot be reached', () => {
     const rest = await request(px.restUrl, '/things', { headers: { authorization: 'Bearer a.b.c' } });
     assert.equal(rest.status, 503);
     await px.waitForLine(/oauth2: no authorization server metadata for http:\/\/127\.0\.0\.1:\d+ \(.*refused\)/);
+  });
+});
+
+describe('oauth2: requests waiting for a key fetch', () => {
+  let as, px, dir, mcp;
+  const ctl = {};
+  before(async () => {
+    as = await startAs1(ctl);
+    await as.issuer.keys.generate('RS256');
+    const port = await freePort();
+    mcp = `http://127.0.0.1:${port}`;
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'capproxy-oauth-'));
+    const doc = fs
+      .readFileSync(path.join(repoRoot, 'tests/data/oauth/oauth.yaml'), 'utf8')
+      .replaceAll('__AS1__', as.url)
+      .replaceAll('__AS2__', as.url)
+      .replaceAll('__MCP__', mcp)
+      .replaceAll('__UP__', as.url);
+    fs.writeFileSync(path.join(dir, 'oauth.yaml'), doc);
+    px = await startProxy({
+      args: ['-c', 'tests/data/oauth/capproxy.yaml', path.join(dir, 'oauth.yaml')],
+      env: { CAPPROXY_MCP_LISTEN: `127.0.0.1:${port}`, CAPPROXY_WORKERS: '1', CPX_INTROSPECTION_SECRET: SECRET },
+    });
+  });
+  after(async () => {
+    const r = px && (await px.stop());
+    await as?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    if (r) assert.equal(sanitizerReport(r.lines), null);
+  });
+
+  test('one slow fetch serves every waiting request; a client that hangs up meanwhile is dropped', async () => {
+    const first = await getToken(as, { aud: `${mcp}/mcp/rotating` });
+    let r = await rpc(px, initMsg(), { path: '/mcp/rotating', headers: { authorization: `Bearer ${first}` } });
+    assert.equal(r.status, 200, r.text); /* the keys of the start-up fetch */
+    const key = await as.issuer.keys.generate('ES256');
+    const fresh = await getToken(as, { aud: `${mcp}/mcp/rotating`, kid: key.kid });
+    await sleep(1100);
+    ctl.jwksDelayMs = 800;
+    const n0 = ctl.jwksRequests;
+    const body = JSON.stringify(initMsg());
+    const raw =
+      `POST /mcp/rotating HTTP/1.1\r\nHost: 127.0.0.1:${new URL(mcp).port}\r\nContent-Type: application/json\r\n` +
+      `Accept: application/json, text/event-stream\r\nAuthorization: Bearer ${fresh}\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+    const gone = hangUp(Number(new URL(mcp).port), raw, { afterMs: 200 });
+    const t0 = Date.now();
+    const all = await Promise.all(
+      [0, 1, 2, 3, 4].map(() => rpc(px, initMsg(), { path: '/mcp/rotating', headers: { authorization: `Bearer ${fresh}` } })),
+    );
+    await gone;
+    for (const a of all) assert.equal(a.status, 200, a.text);
+    assert.ok(Date.now() - t0 >= 700, 'they waited for the fetch');
+    assert.equal(ctl.jwksRequests - n0, 1, 'one key fetch for all of them');
+    ctl.jwksDelayMs = 0;
+    r = await rpc(px, initMsg(), { path: '/mcp/rotating', headers: { authorization: `Bearer ${fresh}` } });
+    assert.equal(r.status, 200, r.text);
+  });
+
+  test('a fetch slower than fetchTimeout: the waiting request gets 401 for its unknown kid, in time', async () => {
+    const key = await as.issuer.keys.generate('RS256');
+    const t = await getToken(as, { aud: `${mcp}/mcp/rotating`, kid: key.kid });
+    await sleep(1100);
+    ctl.jwksDelayMs = 4000; /* fetchTimeout: 2s */
+    const t0 = Date.now();
+    const r = await rpc(px, initMsg(), { path: '/mcp/rotating', headers: { authorization: `Bearer ${t}` } });
+    const took = Date.now() - t0;
+    ctl.jwksDelayMs = 0;
+    assert.equal(r.status, 401, r.text); /* the old keys are kept; none has that kid */
+    assert.ok(took >= 1800 && took < 3500, `${took} ms`);
+    await px.waitForLine(/oauth2: .*jwks: no answer in time \(keeping the keys fetched before\)/);
   });
 });
