@@ -352,7 +352,7 @@ describe('oauth2: requests waiting for a key fetch', () => {
     fs.writeFileSync(path.join(dir, 'oauth.yaml'), doc);
     px = await startProxy({
       args: ['-c', 'tests/data/oauth/capproxy.yaml', path.join(dir, 'oauth.yaml')],
-      env: { CAPPROXY_MCP_LISTEN: `127.0.0.1:${port}`, CAPPROXY_WORKERS: '1', CPX_INTROSPECTION_SECRET: SECRET },
+      env: { CAPPROXY_MCP_LISTEN: `127.0.0.1:${port}`, CAPPROXY_WORKERS: '1', CAPPROXY_LOG_LEVEL: 'debug', CPX_INTROSPECTION_SECRET: SECRET },
     });
   });
   after(async () => {
@@ -382,6 +382,7 @@ describe('oauth2: requests waiting for a key fetch', () => {
     );
     await gone;
     for (const a of all) assert.equal(a.status, 200, a.text);
+    await px.waitForLine(/oauth2: a client waiting for the authorization server went away/);
     assert.ok(Date.now() - t0 >= 700, 'they waited for the fetch');
     assert.equal(ctl.jwksRequests - n0, 1, 'one key fetch for all of them');
     ctl.jwksDelayMs = 0;
