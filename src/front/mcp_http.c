@@ -416,25 +416,43 @@ static void serve_prm(struct exchange *x, const struct rt_listener *l, const cha
     free(prm);
 }
 
-static void mcp_serve(struct exchange *x, const struct rt_mcp_endpoint *ep);
+static void mcp_serve(struct exchange *x, const struct front_listener *fl,
+                      const struct rt_mcp_endpoint *ep);
+
+/* What a request parked by its oauth2 check resumes with (the exchange's ctx meanwhile, so
+ * that it is freed if the client goes away). <ep> is in the runtime the exchange pinned. */
+struct mcp_wait {
+    const struct front_listener *fl;
+    const struct rt_mcp_endpoint *ep;
+};
 
 /* oauth2 (http/oauth.h): true when the bearer token satisfies the endpoint; else the request
  * was answered (401, 403, 503) or parked until mcp_resume. */
-static bool mcp_oauth(struct exchange *x, const struct rt_mcp_endpoint *ep);
+static bool mcp_oauth(struct exchange *x, const struct front_listener *fl,
+                      const struct rt_mcp_endpoint *ep);
 
 static void mcp_resume(struct exchange *x, void *arg)
 {
-    if (mcp_oauth(x, arg))
-        mcp_serve(x, arg);
+    struct mcp_wait w = *(struct mcp_wait *)arg;
+    exchange_set_ctx(x, NULL, NULL);
+    free(arg);
+    if (mcp_oauth(x, w.fl, w.ep))
+        mcp_serve(x, w.fl, w.ep);
 }
 
-static bool mcp_oauth(struct exchange *x, const struct rt_mcp_endpoint *ep)
+static bool mcp_oauth(struct exchange *x, const struct front_listener *fl,
+                      const struct rt_mcp_endpoint *ep)
 {
     size_t nauth;
     const struct rt_inbound *const *auth = catalog_auth(ep->catalog, &nauth);
     struct oauth_verdict v;
-    if (!oauth_check(x, auth, nauth, ep->path, mcp_resume, (void *)ep, &v))
+    struct mcp_wait *w = xmalloc(sizeof *w);
+    *w = (struct mcp_wait){fl, ep};
+    if (!oauth_check(x, auth, nauth, ep->path, mcp_resume, w, &v)) {
+        exchange_set_ctx(x, w, free);
         return false;
+    }
+    free(w);
     if (v.status == 0)
         return true;
     char msg[256];
@@ -496,13 +514,14 @@ void mcp_handle(struct evhttp_request *req, void *arg)
         http_error(x, 401, JSONRPC_SERVER_ERROR, "Unauthorized: missing or wrong credentials");
         return;
     }
-    if (oauth_any(auth, nauth) && !mcp_oauth(x, ep))
+    if (oauth_any(auth, nauth) && !mcp_oauth(x, fl, ep))
         return;
-    mcp_serve(x, ep);
+    mcp_serve(x, fl, ep);
 }
 
-/* An authorized request to endpoint <ep>. */
-static void mcp_serve(struct exchange *x, const struct rt_mcp_endpoint *ep)
+/* An authorized request to endpoint <ep> of listener <fl>. */
+static void mcp_serve(struct exchange *x, const struct front_listener *fl,
+                      const struct rt_mcp_endpoint *ep)
 {
     struct evhttp_request *req = exchange_req(x);
     switch (evhttp_request_get_command(req)) {

@@ -754,7 +754,9 @@ static void load_auth(struct ld *l, const struct ynode *n, struct model_auth *a)
     if (absent(t)) {
         check_keys(l, n, &keys_auth_any);
         if (!misspelt(l, n, "type"))
-            lerr(l, n, "missing required key 'type' in authentication (bearer, basic, apikey or oauth2)");
+            lerr(l, n,
+                 "missing required key 'type' in authentication (bearer, basic, apikey or "
+                 "oauth2)");
         return;
     }
     if (t->kind == YNODE_SCALAR && str_eq_ci(t->str, "bearer")) {
