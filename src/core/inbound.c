@@ -84,7 +84,7 @@ bool inbound_matches(const struct rt_inbound *a, const char *presented)
 
 void inbound_challenge(const struct rt_inbound *a, char *out, size_t cap)
 {
-    if (a->kind == MODEL_AUTH_BEARER)
+    if (a->kind == MODEL_AUTH_BEARER || a->kind == MODEL_AUTH_OAUTH2)
         snprintf(out, cap, "Bearer realm=\"capproxy\"");
     else if (a->kind == MODEL_AUTH_BASIC)
         snprintf(out, cap, "Basic realm=\"capproxy\", charset=\"UTF-8\"");

@@ -509,7 +509,7 @@ void mcp_handle(struct evhttp_request *req, void *arg)
     }
     size_t nauth;
     const struct rt_inbound *const *auth = catalog_auth(ep->catalog, &nauth);
-    const struct rt_inbound *fail = reqcheck_auth(req, auth, nauth);
+    const struct rt_inbound *fail = reqcheck_auth_static(req, auth, nauth);
     if (fail) {
         http_error(x, 401, JSONRPC_SERVER_ERROR, "Unauthorized: missing or wrong credentials");
         return;

@@ -330,7 +330,7 @@ static void rest_serve(struct exchange *x, const struct rt_listener *lis)
     exchange_set_route(x, call->name);
     exchange_set_ctx(x, (void *)call, NULL);
     const struct rt_inbound *inbound = call->inbound;
-    if (inbound && reqcheck_auth(req, &inbound, 1)) {
+    if (inbound && reqcheck_auth_static(req, &inbound, 1)) {
         exchange_problem(x, 401, "missing or wrong credentials for this API", NULL, NULL);
         goto out;
     }
