@@ -310,9 +310,9 @@ static void rest_serve(struct exchange *x, const struct rt_listener *lis)
     if (!p || !*p)
         p = "/";
     struct router_match m;
-    enum router_result rr = method < 0 ? ROUTER_NOT_FOUND
-                                       : router_match(lis->router,
-                                                      (enum model_method)method, p, strlen(p), &m);
+    enum router_result rr =
+        method < 0 ? ROUTER_NOT_FOUND
+                   : router_match(lis->router, (enum model_method)method, p, strlen(p), &m);
     if (rr == ROUTER_NOT_FOUND) {
         exchange_problem(x, 404, "no route for this path", NULL, NULL);
         goto out;

@@ -88,8 +88,8 @@ struct config {
     size_t nconsumers;
     /* oauth2 resource servers (http/oauth.h) */
     long oauth_fetch_timeout_ms; /* oauth2.fetchTimeout: metadata, keys, introspection (5 s) */
-    long oauth_min_refresh_ms;   /* oauth2.keysMinRefresh: unknown kids refetch this rarely (30 s) */
-    long oauth_leeway_ms;        /* oauth2.leeway: clock skew allowed on exp and nbf (60 s) */
+    long oauth_min_refresh_ms; /* oauth2.keysMinRefresh: unknown kids refetch this rarely (30 s) */
+    long oauth_leeway_ms;      /* oauth2.leeway: clock skew allowed on exp and nbf (60 s) */
     struct config_oauth_client *oauth_clients;
     size_t noauth_clients;
 };

@@ -703,8 +703,9 @@ static void load_oauth2(struct ld *l, const struct ynode *n, struct model_auth *
     o->token_endpoint = oauth2_uri(l, n, "tokenEndpoint", true);
     o->audience = opt_str(l, n, "audience");
     if (o->audience && !*o->audience) {
-        lerr(l, ynode_get(n, "audience"), "'audience' must not be empty (leave it out to expect "
-                                          "the 'resource' URI)");
+        lerr(l, ynode_get(n, "audience"),
+             "'audience' must not be empty (leave it out to expect "
+             "the 'resource' URI)");
         o->audience = NULL;
     }
     const struct ynode *tv = ynode_get(n, "tokenValidation");
@@ -730,8 +731,9 @@ static void load_oauth2(struct ld *l, const struct ynode *n, struct model_auth *
         for (size_t j = 0; ok && j < s->len; j++)
             ok = s->str[j] > 0x20 && s->str[j] < 0x7f && s->str[j] != '"' && s->str[j] != '\\';
         if (!ok) {
-            lerr(l, s, "a scope is a non-empty word of printable ASCII without spaces, quotes or "
-                       "backslashes, got %s",
+            lerr(l, s,
+                 "a scope is a non-empty word of printable ASCII without spaces, quotes or "
+                 "backslashes, got %s",
                  s->kind == YNODE_SCALAR ? s->str : ynode_describe(s));
             continue;
         }
