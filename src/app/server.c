@@ -24,6 +24,7 @@
 #include "front/mcp_stream.h"
 #include "front/rest.h"
 #include "http/conn.h"
+#include "http/oauth.h"
 
 /* One listener of one worker: the evhttp object serving one rt_listener, and what its handler
  * receives. */
@@ -92,7 +93,8 @@ static void worker_reload_cb(evutil_socket_t fd, short what, void *arg)
         apply_limits(w->listeners[i].http, rt->config);
     }
     loop_set_runtime(w->loop, rt);
-    mcp_stream_reloaded(); /* tools/list_changed to this worker's streams */
+    oauth_prefetch(w->loop, rt); /* a new authorization server's keys before its requests */
+    mcp_stream_reloaded();       /* tools/list_changed to this worker's streams */
 }
 
 static const char *listener_kind(enum model_expose_type t)
@@ -159,6 +161,7 @@ static int worker_init(struct worker *w, struct server *s, int id)
         if (!wl->bound)
             return -1;
     }
+    oauth_prefetch(w->loop, rt); /* so that the first requests do not wait for the keys */
     if (id == 0 && s->admin_fd >= 0) {
         int fd = s->admin_fd;
         s->admin_fd = -1; /* admin_start owns it now */

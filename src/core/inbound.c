@@ -60,10 +60,11 @@ void inbound_build(struct runtime *rt, const struct model_expose *e)
     case MODEL_AUTH_DIGEST:
         inbound_build_digest(rt, e, &in);
         break;
+    case MODEL_AUTH_OAUTH2: /* nothing to render: tokens are verified (http/oauth.h) */
     case MODEL_AUTH_NONE:
         break;
     }
-    if (!in.expected && !(in.digest && in.digest->usable))
+    if (!in.expected && !(in.digest && in.digest->usable) && a->kind != MODEL_AUTH_OAUTH2)
         LOG_W("adapter '%s': its authentication value is not set (missing bind); every request "
               "to it gets 401",
               e->ns);
@@ -102,7 +103,7 @@ bool inbound_matches(const struct rt_inbound *a, const char *presented)
 
 void inbound_challenge(const struct rt_inbound *a, char *out, size_t cap)
 {
-    if (a->kind == MODEL_AUTH_BEARER)
+    if (a->kind == MODEL_AUTH_BEARER || a->kind == MODEL_AUTH_OAUTH2)
         snprintf(out, cap, "Bearer realm=\"capproxy\"");
     else if (a->kind == MODEL_AUTH_BASIC)
         snprintf(out, cap, "Basic realm=\"capproxy\", charset=\"UTF-8\"");

@@ -509,6 +509,7 @@ int secrets_build_consumer(struct runtime *rt, const struct model_consumer *mc,
         break;
     }
     case MODEL_AUTH_NONE:
+    case MODEL_AUTH_OAUTH2: /* refused on consumes at load */
         break;
     }
     /* Configured credentials fill what the document's own authentication does not cover. */

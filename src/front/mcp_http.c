@@ -25,6 +25,7 @@
 #include "front/mcp_stream.h"
 #include "front/steps.h"
 #include "http/exchange.h"
+#include "http/oauth.h"
 #include "http/reqcheck.h"
 #include "spec/config.h"
 
@@ -530,6 +531,82 @@ static void http_delete(struct exchange *x)
     exchange_reply(x, 200, NULL, NULL);
 }
 
+/* GET <OAUTH_PRM_PATH><suffix>: the Protected Resource Metadata (RFC 9728) of the endpoint at
+ * <suffix> ("" is /mcp), when oauth2 protects it. Public: any origin may read it. */
+static void serve_prm(struct exchange *x, const struct rt_listener *l, const char *suffix)
+{
+    struct evhttp_request *req = exchange_req(x);
+    exchange_set_route(x, "oauth-protected-resource");
+    const struct rt_mcp_endpoint *ep = endpoint_for(l, *suffix ? suffix : "/mcp");
+    size_t nauth = 0;
+    const struct rt_inbound *const *auth = ep ? catalog_auth(ep->catalog, &nauth) : NULL;
+    char *prm = auth ? oauth_prm(auth, nauth) : NULL;
+    if (!prm) {
+        exchange_problem(x, 404, "no OAuth-protected MCP endpoint at this path", NULL, NULL);
+        return;
+    }
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+        evhttp_add_header(out, "Allow", "GET, HEAD");
+        exchange_problem(x, 405, "the resource metadata is read with GET", NULL, NULL);
+    } else {
+        evhttp_add_header(out, "Access-Control-Allow-Origin", "*");
+        evhttp_add_header(out, "Cache-Control", "max-age=300");
+        exchange_reply_text(x, 200, "application/json", prm);
+    }
+    free(prm);
+}
+
+static void mcp_serve(struct exchange *x, const struct front_listener *fl,
+                      const struct rt_mcp_endpoint *ep);
+
+/* What a request parked by its oauth2 check resumes with (the exchange's ctx meanwhile, so
+ * that it is freed if the client goes away). <ep> is in the runtime the exchange pinned. */
+struct mcp_wait {
+    const struct front_listener *fl;
+    const struct rt_mcp_endpoint *ep;
+};
+
+/* oauth2 (http/oauth.h): true when the bearer token satisfies the endpoint; else the request
+ * was answered (401, 403, 503) or parked until mcp_resume. */
+static bool mcp_oauth(struct exchange *x, const struct front_listener *fl,
+                      const struct rt_mcp_endpoint *ep);
+
+static void mcp_resume(struct exchange *x, void *arg)
+{
+    struct mcp_wait w = *(struct mcp_wait *)arg;
+    exchange_set_ctx(x, NULL, NULL);
+    free(arg);
+    if (mcp_oauth(x, w.fl, w.ep))
+        mcp_serve(x, w.fl, w.ep);
+}
+
+static bool mcp_oauth(struct exchange *x, const struct front_listener *fl,
+                      const struct rt_mcp_endpoint *ep)
+{
+    size_t nauth;
+    const struct rt_inbound *const *auth = catalog_auth(ep->catalog, &nauth);
+    struct oauth_verdict v;
+    struct mcp_wait *w = xmalloc(sizeof *w);
+    *w = (struct mcp_wait){fl, ep};
+    if (!oauth_check(x, auth, nauth, ep->path, mcp_resume, w, &v)) {
+        exchange_set_ctx(x, w, free);
+        return false;
+    }
+    free(w);
+    if (v.status == 0)
+        return true;
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s: %s",
+             v.status == 401   ? "Unauthorized"
+             : v.status == 403 ? "Forbidden"
+                               : "Service Unavailable",
+             v.detail);
+    http_error(x, v.status, JSONRPC_SERVER_ERROR, msg);
+    return false;
+}
+
 void mcp_handle(struct evhttp_request *req, void *arg)
 {
     const struct front_listener *fl = arg;
@@ -543,6 +620,13 @@ void mcp_handle(struct evhttp_request *req, void *arg)
      * framing checks (framing.c) let through one Host at most, so this one is the only one. */
     if (!host_ok(l, fl->port, rt->config, evhttp_find_header(in_h, "Host"))) {
         http_error(x, 403, JSONRPC_SERVER_ERROR, "Forbidden: Host header not allowed");
+        return;
+    }
+    const struct evhttp_uri *puri = evhttp_request_get_evhttp_uri(req);
+    const char *ppath = puri ? evhttp_uri_get_path(puri) : NULL;
+    if (ppath && str_has_prefix(ppath, OAUTH_PRM_PATH) &&
+        (!ppath[strlen(OAUTH_PRM_PATH)] || ppath[strlen(OAUTH_PRM_PATH)] == '/')) {
+        serve_prm(x, l, ppath + strlen(OAUTH_PRM_PATH));
         return;
     }
     const char *origin = evhttp_find_header(in_h, "Origin");
@@ -567,12 +651,23 @@ void mcp_handle(struct evhttp_request *req, void *arg)
     }
     size_t nauth;
     const struct rt_inbound *const *auth = catalog_auth(ep->catalog, &nauth);
-    const struct rt_inbound *fail = reqcheck_auth(req, auth, nauth);
+    const struct rt_inbound *fail = reqcheck_auth_static(req, auth, nauth);
     if (fail) {
         http_error(x, 401, JSONRPC_SERVER_ERROR, "Unauthorized: missing or wrong credentials");
         return;
     }
-    switch (cmd) {
+    if (oauth_any(auth, nauth) && !mcp_oauth(x, fl, ep))
+        return;
+    mcp_serve(x, fl, ep);
+}
+
+/* An authorized request to endpoint <ep> of listener <fl>. */
+static void mcp_serve(struct exchange *x, const struct front_listener *fl,
+                      const struct rt_mcp_endpoint *ep)
+{
+    struct evhttp_request *req = exchange_req(x);
+    const struct runtime *rt = exchange_runtime(x);
+    switch (evhttp_request_get_command(req)) {
     case EVHTTP_REQ_POST:
         http_post(x, ep);
         return;

@@ -12,6 +12,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "http/exchange.h"
+#include "http/oauth.h"
 #include "http/reqcheck.h"
 #include "base/jsonnum.h"
 #include "base/log.h"
@@ -257,12 +258,40 @@ static void rest_orchestrate(struct exchange *x, const struct rt_call *call,
     rest_step(x);
 }
 
+static void rest_serve(struct exchange *x, const struct rt_listener *lis);
+
+/* An oauth2 check waited for the authorization server: serve the request from the start (the
+ * routing is the same: the exchange pinned the runtime, and <arg> is its listener). */
+static void rest_resume(struct exchange *x, void *arg)
+{
+    rest_serve(x, arg);
+}
+
+/* oauth2 (http/oauth.h): true when the bearer token is good; else the request was answered
+ * (401, 403, 503) or parked until rest_resume. */
+static bool rest_oauth(struct exchange *x, const struct rt_inbound *in,
+                       const struct rt_listener *lis)
+{
+    struct oauth_verdict v;
+    if (!oauth_check(x, &in, 1, NULL, rest_resume, (void *)lis, &v))
+        return false;
+    if (v.status == 0)
+        return true;
+    exchange_problem(x, v.status, v.detail, NULL, NULL);
+    return false;
+}
+
 void rest_handle(struct evhttp_request *req, void *arg)
 {
     const struct front_listener *fl = arg;
     struct exchange *x = exchange_begin(fl->loop, req, "rest");
-    if (!x)
-        return;
+    if (x)
+        rest_serve(x, front_listener_get(fl, exchange_runtime(x)));
+}
+
+static void rest_serve(struct exchange *x, const struct rt_listener *lis)
+{
+    struct evhttp_request *req = exchange_req(x);
     const struct runtime *rt = exchange_runtime(x);
 
     struct scratch sc = {.n = 0};
@@ -277,9 +306,9 @@ void rest_handle(struct evhttp_request *req, void *arg)
     if (!p || !*p)
         p = "/";
     struct router_match m;
-    enum router_result rr = method < 0 ? ROUTER_NOT_FOUND
-                                       : router_match(front_listener_get(fl, rt)->router,
-                                                      (enum model_method)method, p, strlen(p), &m);
+    enum router_result rr =
+        method < 0 ? ROUTER_NOT_FOUND
+                   : router_match(lis->router, (enum model_method)method, p, strlen(p), &m);
     if (rr == ROUTER_NOT_FOUND) {
         exchange_problem(x, 404, "no route for this path", NULL, NULL);
         goto out;
@@ -297,10 +326,12 @@ void rest_handle(struct evhttp_request *req, void *arg)
     exchange_set_route(x, call->name);
     exchange_set_ctx(x, (void *)call, NULL);
     const struct rt_inbound *inbound = call->inbound;
-    if (inbound && reqcheck_auth(req, &inbound, 1)) {
+    if (inbound && reqcheck_auth_static(req, &inbound, 1)) {
         exchange_problem(x, 401, "missing or wrong credentials for this API", NULL, NULL);
         goto out;
     }
+    if (inbound && inbound->kind == MODEL_AUTH_OAUTH2 && !rest_oauth(x, inbound, lis))
+        goto out;
 
     size_t blen;
     if (!reqcheck_body_fits(req, exchange_config(x), &blen)) {

@@ -44,6 +44,8 @@ struct exchange {
     const char *route;
     void *ctx;
     exchange_free_fn ctx_free;
+    exchange_free_fn park_cancel; /* parked (exchange_park): tells the waker we are gone */
+    void *park_arg;
     struct timespec start;
     const struct runtime *rt; /* pinned: a reload must not free what this request uses */
     int status;
@@ -69,6 +71,8 @@ static void exchange_free(struct exchange *x)
     unwatch(x);
     if (x->xfer)
         upstream_cancel(x->xfer);
+    if (x->park_cancel)
+        x->park_cancel(x->park_arg);
     if (x->ctx_free)
         x->ctx_free(x->ctx);
     outreq_deinit(&x->out);
@@ -234,6 +238,8 @@ static void on_client_closed(evutil_socket_t fd, short what, void *arg)
         evhttp_connection_free(evcon); /* runs on_conn_close: count and table entry */
 }
 
+static void watch(struct exchange *x);
+
 static void on_watch_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct exchange *x = arg;
@@ -258,6 +264,29 @@ int exchange_forward(struct exchange *x, upstream_done_fn done)
     x->xfer = loop_forward(x->l, &x->out, x->rid, on_upstream_done, x);
     if (!x->xfer)
         return -1;
+    watch(x);
+    return 0;
+}
+
+void exchange_park(struct exchange *x, exchange_free_fn cancel, void *arg)
+{
+    x->park_cancel = cancel;
+    x->park_arg = arg;
+    watch(x);
+}
+
+void exchange_unpark(struct exchange *x)
+{
+    x->park_cancel = NULL;
+    x->park_arg = NULL;
+    unwatch(x); /* evhttp notices closes itself once we reply */
+}
+
+/* Watch <x>'s client socket for a hang-up while nothing of evhttp reads it. */
+static void watch(struct exchange *x)
+{
+    if (x->watching)
+        return;
     struct evhttp_connection *evcon = evhttp_request_get_connection(x->req);
     struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
     evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
@@ -268,7 +297,6 @@ int exchange_forward(struct exchange *x, upstream_done_fn done)
         x->watching = true;
         evtimer_add(&x->watch_timer, &delay);
     }
-    return 0;
 }
 
 void exchange_reply(struct exchange *x, int status, const char *ctype, struct evbuffer *body)

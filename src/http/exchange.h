@@ -44,6 +44,13 @@ struct outreq *exchange_out(struct exchange *x);
  * the client goes away first: the transfer is then cancelled and the exchange freed).
  * -1 when it could not start (the caller replies 502). */
 int exchange_forward(struct exchange *x, upstream_done_fn done);
+/* Park <x> while another part of the loop works for it without an upstream transfer of its own
+ * (an authorization server fetch shared by several requests): the client-abort watcher runs
+ * meanwhile, and when the exchange ends before exchange_unpark (the client went away),
+ * <cancel>(<arg>) runs first so that the waker forgets it. */
+void exchange_park(struct exchange *x, exchange_free_fn cancel, void *arg);
+/* The waker is done with <x>: forget <cancel>, stop the watcher. Then resume the request. */
+void exchange_unpark(struct exchange *x);
 /* Record the upstream outcome for the access log. */
 void exchange_note_upstream(struct exchange *x, int status, const char *error);
 

@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "http/conn.h"
+#include "http/oauth.h"
 
 struct loop {
     int id;
@@ -21,6 +22,7 @@ struct loop {
     struct conn_table *conns; /* client connections this loop has accepted */
     atomic_long inflight;     /* client requests in progress */
     unsigned long long rid_seq;
+    struct oauth_state *oauth; /* made on first use (http/oauth.h) */
 };
 
 static struct event_base *new_base(int flags)
@@ -66,6 +68,7 @@ void loop_free(struct loop *l)
 {
     if (!l)
         return;
+    oauth_state_free(l->oauth); /* cancels its fetches: before the upstream client */
     upstream_free(l->upstream); /* curl calls back into the loop: before event_base_free */
     runtime_unref(l->rt);
     conn_table_free(l->conns);
@@ -98,6 +101,13 @@ const struct runtime *loop_runtime(const struct loop *l)
 const struct config *loop_config(const struct loop *l)
 {
     return l->rt->config;
+}
+
+struct oauth_state *loop_oauth(struct loop *l)
+{
+    if (!l->oauth)
+        l->oauth = oauth_state_new(l);
+    return l->oauth;
 }
 
 void loop_set_runtime(struct loop *l, const struct runtime *rt)

@@ -60,6 +60,10 @@ bool loop_draining(const struct loop *l);
 /* A new request id: the per-process prefix, this loop's id and a counter. */
 void loop_new_rid(struct loop *l, char *out, size_t cap);
 
+struct oauth_state;
+/* This loop's OAuth resource-server state (http/oauth.h), made on first use. */
+struct oauth_state *loop_oauth(struct loop *l);
+
 /* For the exchange and its connections only. */
 /* Count a new client connection; true when it is over limits.maxConnections (of the current
  * configuration, so it follows reloads). loop_conn_down uncounts it. */

@@ -186,8 +186,9 @@ static bool digest_passes(struct evhttp_request *req, const struct rt_inbound *a
     return false;
 }
 
-const struct rt_inbound *reqcheck_auth(struct evhttp_request *req,
-                                       const struct rt_inbound *const *auth, size_t n)
+static const struct rt_inbound *auth_check(struct evhttp_request *req,
+                                           const struct rt_inbound *const *auth, size_t n,
+                                           bool skip_oauth2)
 {
     const struct evkeyvalq *h = evhttp_request_get_input_headers(req);
     for (size_t i = 0; i < n; i++) {
@@ -198,7 +199,11 @@ const struct rt_inbound *reqcheck_auth(struct evhttp_request *req,
                 return a;
             continue;
         }
-        if (a->in_query) {
+        if (a->kind == MODEL_AUTH_OAUTH2 && skip_oauth2)
+            continue; /* a token to verify, maybe after a fetch: http/oauth.h */
+        if (a->kind == MODEL_AUTH_OAUTH2)
+            ok = false; /* a front end that cannot verify tokens must not let anyone in */
+        else if (a->in_query) {
             char *v = query_param(req, a->name);
             ok = inbound_matches(a, v);
             free(v);
@@ -213,4 +218,16 @@ const struct rt_inbound *reqcheck_auth(struct evhttp_request *req,
         }
     }
     return NULL;
+}
+
+const struct rt_inbound *reqcheck_auth(struct evhttp_request *req,
+                                       const struct rt_inbound *const *auth, size_t n)
+{
+    return auth_check(req, auth, n, false);
+}
+
+const struct rt_inbound *reqcheck_auth_static(struct evhttp_request *req,
+                                              const struct rt_inbound *const *auth, size_t n)
+{
+    return auth_check(req, auth, n, true);
 }

@@ -41,6 +41,9 @@ void config_defaults(struct config *c)
     c->upstream_max_host_connections = 256;
     c->upstream_max_idle_connections = 256;
     c->upstream_idle_timeout_ms = 30000;
+    c->oauth_fetch_timeout_ms = 5000;
+    c->oauth_min_refresh_ms = 30000;
+    c->oauth_leeway_ms = 60000;
     c->upstream_max_response_size = (size_t)16 * 1024 * 1024;
     c->upstream_tls_verify = true;
     c->log_level = LOG_INFO;
@@ -115,6 +118,12 @@ void config_deinit(struct config *c)
         free(cc->credentials);
     }
     free(c->consumers);
+    for (size_t i = 0; i < c->noauth_clients; i++) {
+        free(c->oauth_clients[i].pattern);
+        free(c->oauth_clients[i].client_id);
+        credential_deinit(&c->oauth_clients[i].secret);
+    }
+    free(c->oauth_clients);
     memset(c, 0, sizeof *c);
 }
 
@@ -211,7 +220,7 @@ const struct config_consumer *config_consumer_for(const struct config *c, const 
  * mean" when a known key is close (keys starting with "x-" are allowed). A new setting is one
  * more string in its section's table, next to its reader below. */
 YNODE_KEYS(cfg_keys_root, "the configuration", "rest", "mcp", "admin", "drainTimeout", "workers",
-           "limits", "upstream", "log", "consumers");
+           "limits", "upstream", "log", "consumers", "oauth2");
 YNODE_KEYS(cfg_keys_rest, "rest", "listen");
 YNODE_KEYS(cfg_keys_mcp, "mcp", "listen", "allowedHosts", "maxStreams", "keepAlive");
 YNODE_KEYS(cfg_keys_admin, "admin", "listen");
@@ -222,6 +231,10 @@ YNODE_KEYS(cfg_keys_upstream, "upstream", "connectTimeout", "timeout", "maxConne
 YNODE_KEYS(cfg_keys_log, "log", "level", "access", "format");
 YNODE_KEYS(cfg_keys_consumer, "consumers entry", "namespace", "baseUri", "credentials");
 YNODE_KEYS(cfg_keys_credential, "credentials entry", "header", "fromEnv", "fromFile");
+YNODE_KEYS(cfg_keys_oauth2, "oauth2", "fetchTimeout", "keysMinRefresh", "leeway",
+           "introspectionClients");
+YNODE_KEYS(cfg_keys_oauth_client, "introspectionClients entry", "authorizationServer", "clientId",
+           "clientSecretFromEnv", "clientSecretFromFile");
 
 struct cfg_reader {
     struct config *c;
@@ -407,6 +420,60 @@ static void cfg_consumers(struct cfg_reader *r, const struct ynode *seq)
     }
 }
 
+/* oauth2: {fetchTimeout, keysMinRefresh, leeway, introspectionClients}. */
+static void cfg_oauth2(struct cfg_reader *r, const struct ynode *s)
+{
+    struct config *c = r->c;
+    cfg_check_keys(r, s, &cfg_keys_oauth2, NULL);
+    cfg_ms(r, s, "fetchTimeout", &c->oauth_fetch_timeout_ms);
+    cfg_ms(r, s, "keysMinRefresh", &c->oauth_min_refresh_ms);
+    cfg_ms(r, s, "leeway", &c->oauth_leeway_ms);
+    /* A refresh more often than once a second would let made-up kids drive the fetches. */
+    if (c->oauth_min_refresh_ms < 1000)
+        cfg_err(r, ynode_get(s, "keysMinRefresh"), "'keysMinRefresh' must be at least 1s");
+    if (c->oauth_fetch_timeout_ms < 1)
+        cfg_err(r, ynode_get(s, "fetchTimeout"), "'fetchTimeout' must be more than 0");
+    const struct ynode *seq = cfg_section(r, s, "introspectionClients", YNODE_SEQUENCE);
+    if (!seq)
+        return;
+    c->oauth_clients = xcalloc(seq->nitems, sizeof *c->oauth_clients);
+    for (size_t i = 0; i < seq->nitems; i++) {
+        const struct ynode *n = seq->items[i];
+        if (!cfg_map_item(r, n, "introspectionClients"))
+            continue;
+        bool misspelt = cfg_check_keys(r, n, &cfg_keys_oauth_client, "clientId");
+        char *id = cfg_str(r, n, "clientId");
+        if (!id || !*id) {
+            if (!misspelt)
+                cfg_err(r, n, "an introspection client needs 'clientId'");
+            free(id);
+            continue;
+        }
+        struct config_oauth_client *oc = &c->oauth_clients[c->noauth_clients++];
+        oc->client_id = id;
+        oc->pattern = cfg_str(r, n, "authorizationServer");
+        if (!oc->pattern)
+            oc->pattern = xstrdup("*");
+        /* Sent as HTTP Basic: the credential's header names it in messages. */
+        oc->secret.header = xstrdup("Authorization");
+        oc->secret.env = cfg_str(r, n, "clientSecretFromEnv");
+        oc->secret.file = cfg_str(r, n, "clientSecretFromFile");
+        if (oc->secret.env && !*oc->secret.env)
+            free_null(&oc->secret.env);
+        if (oc->secret.file && !*oc->secret.file)
+            free_null(&oc->secret.file);
+    }
+}
+
+const struct config_oauth_client *config_oauth_client_for(const struct config *c,
+                                                          const char *as_uri)
+{
+    for (size_t i = 0; i < c->noauth_clients; i++)
+        if (config_glob_match(c->oauth_clients[i].pattern, as_uri))
+            return &c->oauth_clients[i];
+    return NULL;
+}
+
 int config_load_file(struct config *c, const char *path, bool required, struct diag *d)
 {
     FILE *fp = fopen(path, "rb");
@@ -536,6 +603,8 @@ int config_load_buffer(struct config *c, const char *name, const char *buf, size
     }
     if ((s = cfg_section(&r, root, "consumers", YNODE_SEQUENCE)))
         cfg_consumers(&r, s);
+    if ((s = cfg_section(&r, root, "oauth2", YNODE_MAPPING)))
+        cfg_oauth2(&r, s);
 out:
     ynode_doc_free(doc);
     return d->nerrors > before ? -1 : 0;
@@ -791,6 +860,32 @@ static long cgroup_cpus(void)
     return (q + period - 1) / period;
 }
 
+/* Read credential <cr>'s secret from its environment variable or file. */
+static void credential_read(struct config_credential *cr, struct diag *d)
+{
+    const char *v = cr->env ? getenv(cr->env) : NULL;
+    free(cr->source);
+    if (v && *v) {
+        cr->value = xstrdup(v);
+        cr->source = xasprintf("env %s", cr->env);
+        if (config_is_placeholder(v))
+            diag_error(d, NULL, 0, 0,
+                       "environment variable %s (header '%s') holds a placeholder, not "
+                       "a secret: set the real value",
+                       cr->env, cr->header);
+    } else if (cr->file) {
+        cr->value = read_secret_file(cr->file, d, cr->header);
+        cr->source = xasprintf("file %s", cr->file);
+        if (cr->value && config_is_placeholder(cr->value))
+            diag_error(d, cr->file, 0, 0,
+                       "the secret file for header '%s' holds a placeholder, not a "
+                       "secret: put the real value in it",
+                       cr->header);
+    } else {
+        cr->source = cr->env ? xasprintf("env %s, unset", cr->env) : xstrdup("unset");
+    }
+}
+
 int config_finish(struct config *c, struct diag *d)
 {
     size_t before = d->nerrors;
@@ -804,31 +899,11 @@ int config_finish(struct config *c, struct diag *d)
     allowed_parse(c);
     for (size_t i = 0; i < c->nconsumers; i++) {
         struct config_consumer *cc = &c->consumers[i];
-        for (size_t j = 0; j < cc->ncredentials; j++) {
-            struct config_credential *cr = &cc->credentials[j];
-            const char *v = cr->env ? getenv(cr->env) : NULL;
-            free(cr->source);
-            if (v && *v) {
-                cr->value = xstrdup(v);
-                cr->source = xasprintf("env %s", cr->env);
-                if (config_is_placeholder(v))
-                    diag_error(d, NULL, 0, 0,
-                               "environment variable %s (header '%s') holds a placeholder, not "
-                               "a secret: set the real value",
-                               cr->env, cr->header);
-            } else if (cr->file) {
-                cr->value = read_secret_file(cr->file, d, cr->header);
-                cr->source = xasprintf("file %s", cr->file);
-                if (cr->value && config_is_placeholder(cr->value))
-                    diag_error(d, cr->file, 0, 0,
-                               "the secret file for header '%s' holds a placeholder, not a "
-                               "secret: put the real value in it",
-                               cr->header);
-            } else {
-                cr->source = cr->env ? xasprintf("env %s, unset", cr->env) : xstrdup("unset");
-            }
-        }
+        for (size_t j = 0; j < cc->ncredentials; j++)
+            credential_read(&cc->credentials[j], d);
     }
+    for (size_t i = 0; i < c->noauth_clients; i++)
+        credential_read(&c->oauth_clients[i].secret, d);
     const char *key = getenv("CAPPROXY_SESSION_KEY");
     if (key && config_is_placeholder(key))
         diag_error(d, NULL, 0, 0,
@@ -871,5 +946,12 @@ void config_dump(const struct config *c, FILE *fp)
         for (size_t j = 0; j < cc->ncredentials; j++)
             fprintf(fp, "  credential %s: %s (%s)\n", cc->credentials[j].header,
                     cc->credentials[j].value ? "set" : "not set", cc->credentials[j].source);
+    }
+    fprintf(fp, "oauth2: fetchTimeout=%ldms keysMinRefresh=%ldms leeway=%ldms\n",
+            c->oauth_fetch_timeout_ms, c->oauth_min_refresh_ms, c->oauth_leeway_ms);
+    for (size_t i = 0; i < c->noauth_clients; i++) {
+        const struct config_oauth_client *oc = &c->oauth_clients[i];
+        fprintf(fp, "  introspection client %s for %s: secret %s (%s)\n", oc->client_id,
+                oc->pattern, oc->secret.value ? "set" : "not set", oc->secret.source);
     }
 }

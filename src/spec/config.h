@@ -31,6 +31,14 @@ struct config_consumer {
     size_t ncredentials;
 };
 
+/* An oauth2.introspectionClients entry: how capproxy authenticates to the introspection
+ * endpoint of the authorization servers whose authorizationServerUri matches <pattern>. */
+struct config_oauth_client {
+    char *pattern;                   /* a glob */
+    char *client_id;                 /* clientId */
+    struct config_credential secret; /* clientSecretFromEnv / clientSecretFromFile */
+};
+
 /* Upper bound of limits.maxHeaders: the front ends collect headers into arrays this big. */
 #define CONFIG_MAX_HEADERS_LIMIT 512
 
@@ -81,6 +89,12 @@ struct config {
     long digest_nonce_ttl_ms; /* how long a digest authentication nonce is accepted */
     long mcp_max_streams;     /* open MCP GET (SSE) streams per process; 0: none offered (405) */
     long mcp_keepalive_ms;    /* SSE keep-alive comment interval on those streams; 0: none */
+    /* oauth2 resource servers (http/oauth.h) */
+    long oauth_fetch_timeout_ms; /* oauth2.fetchTimeout: metadata, keys, introspection (5 s) */
+    long oauth_min_refresh_ms; /* oauth2.keysMinRefresh: unknown kids refetch this rarely (30 s) */
+    long oauth_leeway_ms;      /* oauth2.leeway: clock skew allowed on exp and nbf (60 s) */
+    struct config_oauth_client *oauth_clients;
+    size_t noauth_clients;
 };
 
 void config_defaults(struct config *c);
@@ -101,6 +115,10 @@ int config_finish(struct config *c, struct diag *d);
 bool config_mcp_host_allowed(const struct config *c, const char *host, long port);
 /* The settings for consumer namespace <ns>: the first entry whose pattern matches, or NULL. */
 const struct config_consumer *config_consumer_for(const struct config *c, const char *ns);
+/* The introspection client for authorization server <as_uri>: the first entry whose pattern
+ * matches, or NULL. */
+const struct config_oauth_client *config_oauth_client_for(const struct config *c,
+                                                          const char *as_uri);
 /* Expand ${VAR} and ${VAR:-default} in <s> from the environment (caller frees). NULL with
  * <*err> set on a malformed reference. */
 char *config_expand_env(const char *s, const char **err);

@@ -173,6 +173,8 @@ YNODE_KEYS(keys_auth_bearer, "bearer authentication", "type", "token");
 YNODE_KEYS(keys_auth_basic, "basic authentication", "type", "username", "password");
 YNODE_KEYS(keys_auth_apikey, "apikey authentication", "type", "key", "value", "placement");
 YNODE_KEYS(keys_auth_digest, "digest authentication", "type", "username", "password");
+YNODE_KEYS(keys_auth_oauth2, "oauth2 authentication", "type", "authorizationServerUri", "resource",
+           "scopes", "audience", "tokenEndpoint", "tokenValidation");
 /* Without a type: the keys of every alpha2 authentication (digest and oauth2 too). */
 YNODE_KEYS(keys_auth_any, "authentication", "type", "token", "username", "password", "key", "value",
            "placement", "authorizationServerUri", "resource", "scopes", "audience", "tokenEndpoint",
@@ -736,6 +738,87 @@ static void load_output(struct ld *l, const struct ynode *n, const char *name,
     }
 }
 
+/* An oauth2 URI <key> of <n>: required unless <opt>, absolute http(s) without fragment. http
+ * only names a loopback host: keys or introspection answers fetched in clear over a network
+ * could be replaced on the way, and every token would then be accepted. */
+static const char *oauth2_uri(struct ld *l, const struct ynode *n, const char *key, bool opt)
+{
+    const char *v = opt ? opt_str(l, n, key) : req_str(l, n, key, "oauth2 authentication");
+    if (!v)
+        return NULL;
+    const struct ynode *at = ynode_get(n, key);
+    bool https = str_has_prefix(v, "https://");
+    const char *hp = https ? v + 8 : str_has_prefix(v, "http://") ? v + 7 : NULL;
+    size_t hlen = hp ? strcspn(hp, "/?#") : 0;
+    char host[256];
+    long port;
+    if (!hp || !hlen || strchr(v, '#') || memchr(hp, '@', hlen) ||
+        !hostport_split(hp, hlen, host, sizeof host, &port)) {
+        lerr(l, at, "'%s' must be an absolute http(s) URI without user info or fragment, got '%s'",
+             key, v);
+        return NULL;
+    }
+    if (!https && !str_eq_ci(host, "localhost") && !str_has_prefix(host, "127.") &&
+        !str_eq(host, "[::1]")) {
+        lerr(l, at,
+             "'%s' must use https (http only for a loopback host): keys and token answers "
+             "fetched in clear could be replaced on the way",
+             key);
+        return NULL;
+    }
+    return v;
+}
+
+/* `type: oauth2` (AuthOAuth2): capproxy as an OAuth 2.1 resource server. */
+static void load_oauth2(struct ld *l, const struct ynode *n, struct model_auth *a)
+{
+    check_keys(l, n, &keys_auth_oauth2);
+    a->kind = MODEL_AUTH_OAUTH2;
+    struct model_oauth2 *o = arena_alloc(&l->m->arena, sizeof *o); /* zeroed */
+    a->oauth2 = o;
+    o->as_uri = oauth2_uri(l, n, "authorizationServerUri", false);
+    o->resource = oauth2_uri(l, n, "resource", false);
+    o->token_endpoint = oauth2_uri(l, n, "tokenEndpoint", true);
+    o->audience = opt_str(l, n, "audience");
+    if (o->audience && !*o->audience) {
+        lerr(l, ynode_get(n, "audience"),
+             "'audience' must not be empty (leave it out to expect "
+             "the 'resource' URI)");
+        o->audience = NULL;
+    }
+    const struct ynode *tv = ynode_get(n, "tokenValidation");
+    if (!absent(tv)) {
+        if (tv->kind == YNODE_SCALAR && str_eq(tv->str, "introspection"))
+            o->introspection = true;
+        else if (!(tv->kind == YNODE_SCALAR && str_eq(tv->str, "jwks")))
+            lerr(l, tv, "unknown tokenValidation '%s', expected jwks or introspection",
+                 tv->kind == YNODE_SCALAR ? tv->str : ynode_describe(tv));
+    }
+    const struct ynode *sc = ynode_get(n, "scopes");
+    if (absent(sc))
+        return;
+    if (sc->kind != YNODE_SEQUENCE) {
+        lerr(l, sc, "expected a sequence of scope names for 'scopes', got %s", ynode_describe(sc));
+        return;
+    }
+    o->scopes = alloc_array(l, sc->nitems, sizeof *o->scopes);
+    for (size_t i = 0; i < sc->nitems; i++) {
+        const struct ynode *s = sc->items[i];
+        /* RFC 6749 3.3: a scope token is printable ASCII without space, '"' or '\\'. */
+        bool ok = s->kind == YNODE_SCALAR && s->len > 0;
+        for (size_t j = 0; ok && j < s->len; j++)
+            ok = s->str[j] > 0x20 && s->str[j] < 0x7f && s->str[j] != '"' && s->str[j] != '\\';
+        if (!ok) {
+            lerr(l, s,
+                 "a scope is a non-empty word of printable ASCII without spaces, quotes or "
+                 "backslashes, got %s",
+                 s->kind == YNODE_SCALAR ? s->str : ynode_describe(s));
+            continue;
+        }
+        o->scopes[o->nscopes++] = sdup(l, s->str);
+    }
+}
+
 static void load_auth(struct ld *l, const struct ynode *n, struct model_auth *a)
 {
     const struct ynode *t;
@@ -752,8 +835,8 @@ static void load_auth(struct ld *l, const struct ynode *n, struct model_auth *a)
         check_keys(l, n, &keys_auth_any);
         if (!misspelt(l, n, "type"))
             lerr(l, n,
-                 "missing required key 'type' in authentication (bearer, basic, apikey or "
-                 "digest)");
+                 "missing required key 'type' in authentication (bearer, basic, apikey, digest "
+                 "or oauth2)");
         return;
     }
     if (t->kind == YNODE_SCALAR && str_eq_ci(t->str, "bearer")) {
@@ -774,8 +857,13 @@ static void load_auth(struct ld *l, const struct ynode *n, struct model_auth *a)
         need[0] = "username";
         need[1] = "password"; /* digest hashes it: an empty one is a choice, not a default */
         check_keys(l, n, &keys_auth_digest);
+    } else if (t->kind == YNODE_SCALAR && str_eq_ci(t->str, "oauth2")) {
+        load_oauth2(l, n, a);
+        return;
     } else {
-        lerr(l, t, "unknown authentication type '%s', expected bearer, basic, apikey or digest",
+        lerr(l, t,
+             "unknown authentication type '%s', expected bearer, basic, apikey, digest or "
+             "oauth2",
              t->kind == YNODE_SCALAR ? t->str : ynode_describe(t));
         return;
     }
@@ -1158,7 +1246,13 @@ static void load_consumer(struct ld *l, const struct ynode *n, struct model_cons
         c->base_uri = "";
     c->description = opt_str(l, n, "description");
     load_params(l, ynode_get(n, "inputParameters"), &keys_consumed_param, &c->params, &c->nparams);
-    load_auth(l, ynode_get(n, "authentication"), &c->auth);
+    const struct ynode *auth_type = ynode_get(ynode_get(n, "authentication"), "type");
+    if (auth_type && auth_type->kind == YNODE_SCALAR && str_eq_ci(auth_type->str, "oauth2"))
+        lerr(l, auth_type,
+             "oauth2 makes capproxy check the tokens of its own callers: it belongs on an "
+             "exposes adapter, not on a consumed API");
+    else
+        load_auth(l, ynode_get(n, "authentication"), &c->auth);
     c->nresources = nl_count(l, res, "resources");
     c->resources = alloc_array(l, c->nresources, sizeof *c->resources);
     for (size_t i = 0; i < c->nresources; i++) {
@@ -2701,6 +2795,11 @@ static void load_expose(struct ld *l, const struct ynode *n, struct model_expose
     e->address = opt_str(l, n, "address");
     e->description = opt_str(l, n, "description");
     load_auth(l, ynode_get(n, "authentication"), &e->auth);
+    if ((skill || control) && e->auth.kind == MODEL_AUTH_OAUTH2)
+        lerr(l, ynode_get(n, "authentication"),
+             "oauth2 protects rest and mcp adapters; the %s adapter takes bearer, basic, apikey "
+             "or digest",
+             skill ? "skill" : "control");
     if (absent(t)) {
         if (!misspelt(l, n, "type"))
             lerr(l, at_key(n, "type"),

@@ -71,7 +71,22 @@ enum model_auth_kind {
     MODEL_AUTH_BEARER,
     MODEL_AUTH_BASIC,
     MODEL_AUTH_APIKEY,
-    MODEL_AUTH_DIGEST, /* exposed adapters only (RFC 7616); username/password as basic */
+    MODEL_AUTH_DIGEST, /* RFC 7616: exposed adapters check it; a consumed API's challenge is
+                          answered */
+    MODEL_AUTH_OAUTH2, /* exposes only: an OAuth 2.1 resource server (struct model_oauth2) */
+};
+
+/* `type: oauth2` on an exposed adapter: capproxy is an OAuth 2.1 resource server that accepts
+ * access tokens issued by the authorization server <as_uri>. Strings as written (no
+ * templates: they are public identifiers, not secrets). */
+struct model_oauth2 {
+    const char *as_uri;   /* authorizationServerUri: the issuer, http(s) */
+    const char *resource; /* this server's canonical URI (RFC 8707), http(s) */
+    const char **scopes;  /* every one is required of a token; also scopes_supported */
+    size_t nscopes;
+    const char *audience;       /* expected `aud`; NULL: <resource> */
+    const char *token_endpoint; /* read and kept; capproxy itself never asks for tokens */
+    bool introspection;         /* tokenValidation: introspection (RFC 7662), else jwks */
 };
 
 /* Outbound (consumes) or inbound (exposes) authentication. Values may hold {{VAR}} templates. */
@@ -84,6 +99,7 @@ struct model_auth {
     const char *value;    /* apikey */
     bool in_query;        /* apikey placement: query instead of header */
     struct model_pos pos;
+    struct model_oauth2 *oauth2; /* MODEL_AUTH_OAUTH2 only, else NULL */
 };
 
 /* An output parameter. <mapping> is a JSONPath (`mapping:`, or a `value:` that starts with

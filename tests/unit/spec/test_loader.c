@@ -504,8 +504,8 @@ static const struct bad_case bad_cases[] = {
      "namespace 'up': already defined at " DATA "bad/operation-duplicate.yaml:11:9"},
     {"duplicate-key.yaml", "34:5: error: duplicate key 'port' (first at line 33, column 5)"},
     {"hints-invalid.yaml", "37:19: error: expected true or false for 'readOnly', got 'maybe'"},
-    {"auth-unknown.yaml", "8:13: error: unknown authentication type 'oauth2', expected bearer, "
-                          "basic, apikey or digest"},
+    {"auth-unknown.yaml", "8:13: error: oauth2 makes capproxy check the tokens of its own "
+                          "callers: it belongs on an exposes adapter, not on a consumed API"},
     {"with-mapping.yaml", "31:13: error: expected a scalar for 'with' entry 'id', got a mapping"},
     {"body-unknown-type.yaml",
      "14:17: error: unknown body type 'formurlencoded' (did you mean 'formUrlEncoded'?)"},
