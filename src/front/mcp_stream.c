@@ -99,6 +99,15 @@ stream_endpoint(struct exchange *x, const struct front_listener *fl, const char 
 
 void mcp_stream_open(struct exchange *x, const struct front_listener *fl, const char *path)
 {
+    if (loop_draining(exchange_loop(x))) {
+        /* Stopping: the streams were closed (mcp_stream_close_all) and a new one would outlive
+         * the loop. The client reconnects to another instance. */
+        evhttp_add_header(evhttp_request_get_output_headers(exchange_req(x)), "Retry-After", "1");
+        exchange_reply_json(x, 503, "application/json",
+                            jsonrpc_error(NULL, JSONRPC_SERVER_ERROR,
+                                          "Service Unavailable: the server is stopping"));
+        return;
+    }
     long max = exchange_config(x)->mcp_max_streams;
     if (atomic_fetch_add(&nstreams, 1) >= max) {
         atomic_fetch_sub(&nstreams, 1);

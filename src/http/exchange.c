@@ -127,10 +127,16 @@ const char *exchange_request_id(struct exchange *x)
     return x->rid;
 }
 
-/* The connection died while <x>'s reply was being written: evhttp frees the request. */
+/* The connection died before <x>'s reply was done. evhttp frees the request with the connection
+ * (right after this callback), except one it detached first: a connection that fails with EOF or
+ * a time-out while its request is still being answered (a stream, a reply not yet sent) leaves
+ * the request without a connection (http.c evhttp_connection_incoming_fail), and its owner must
+ * free it. */
 static void on_conn_lost(void *arg)
 {
     struct exchange *x = arg;
+    if (x->req && !evhttp_request_get_connection(x->req))
+        evhttp_request_free(x->req);
     x->req = NULL;
     x->conn = NULL;
     if (x->xfer) {

@@ -133,7 +133,8 @@ for (const sdk of SDKS) {
     });
 
     test('the seed create-managed-user body names the fields of CreateManagedUserInput', async () => {
-      const seed = await connectHttp(`${px.mcpUrl}/mcp`, { sdk });
+      // The seed's own endpoint: /mcp lists the cal_platform twin of this operation instead.
+      const seed = await connectHttp(`${px.mcpUrl}/mcp/cal-com-deprecated-platform-managed-users-mcp`, { sdk });
       try {
         const t = (await listAllTools(seed.client)).find((x) => x.name === 'create-managed-user');
         assert.ok(t, 'the seed tool is listed');
