@@ -5,12 +5,17 @@
  */
 #include "base/crypto.h"
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 static _Noreturn void crypto_die(const char *what)
@@ -50,13 +55,96 @@ void crypto_md5(const void *data, size_t len, uint8_t out[CRYPTO_MD5_LEN])
     crypto_hash(CRYPTO_MD5, &p, 1, out);
 }
 
+/* HMAC through EVP_MAC with the keyed contexts kept per thread: HMAC() fetches the algorithm
+ * and sets the key up on every call, several microseconds that each MCP request paid twice
+ * (session ids). A kept context restarts from its keyed state (EVP_MAC_init with no key). The
+ * few keys capproxy uses (session ids, digest nonces) each get a slot; a thread's contexts are
+ * freed when it exits. */
+#define HMAC_SLOTS 4
+
+struct hmac_slot {
+    EVP_MAC_CTX *ctx;
+    uint8_t key[64];
+    size_t keylen;
+    bool cached; /* <key> is the context's key (a longer one is not kept: set up each time) */
+};
+
+static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
+static pthread_key_t hmac_tls;
+static EVP_MAC *hmac_mac;
+
+static void hmac_slots_free(void *arg)
+{
+    struct hmac_slot *slots = arg;
+    for (size_t i = 0; i < HMAC_SLOTS; i++) {
+        EVP_MAC_CTX_free(slots[i].ctx);
+        OPENSSL_cleanse(slots[i].key, sizeof slots[i].key);
+    }
+    free(slots);
+}
+
+static void hmac_init(void)
+{
+    hmac_mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (!hmac_mac || pthread_key_create(&hmac_tls, hmac_slots_free) != 0)
+        crypto_die("HMAC fetch");
+}
+
+/* This thread's context keyed with <key>, ready for updates. */
+static EVP_MAC_CTX *hmac_ctx(const void *key, size_t keylen)
+{
+    pthread_once(&hmac_once, hmac_init);
+    struct hmac_slot *slots = pthread_getspecific(hmac_tls);
+    if (!slots) {
+        slots = calloc(HMAC_SLOTS, sizeof *slots);
+        if (!slots || pthread_setspecific(hmac_tls, slots) != 0)
+            crypto_die("HMAC slots");
+    }
+    struct hmac_slot *s = NULL;
+    for (size_t i = 0; i < HMAC_SLOTS && !s; i++)
+        if (slots[i].ctx && slots[i].keylen == keylen &&
+            CRYPTO_memcmp(slots[i].key, key, keylen) == 0)
+            s = &slots[i];
+    if (s) {
+        if (!EVP_MAC_init(s->ctx, NULL, 0, NULL)) /* the same key: its prepared state */
+            crypto_die("HMAC init");
+        return s->ctx;
+    }
+    s = &slots[0];
+    for (size_t i = 0; i < HMAC_SLOTS; i++)
+        if (!slots[i].ctx) {
+            s = &slots[i];
+            break;
+        }
+    EVP_MAC_CTX_free(s->ctx);
+    s->ctx = EVP_MAC_CTX_new(hmac_mac);
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0),
+                           OSSL_PARAM_construct_end()};
+    if (!s->ctx || !EVP_MAC_init(s->ctx, key, keylen, params))
+        crypto_die("HMAC init");
+    /* Keys longer than the slot are set up every time (none of capproxy's is). */
+    s->cached = keylen <= sizeof s->key;
+    s->keylen = s->cached ? keylen : 0;
+    if (s->cached && keylen)
+        memcpy(s->key, key, keylen);
+    return s->ctx;
+}
+
 void crypto_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t msglen,
                         uint8_t out[CRYPTO_SHA256_LEN])
 {
-    static const uint8_t empty[1] = {0}; /* HMAC() wants a non-NULL key even when it is empty */
-    unsigned int len = 0;
-    if (keylen > (size_t)INT32_MAX ||
-        !HMAC(EVP_sha256(), keylen ? key : empty, (int)keylen, msg, msglen, out, &len) ||
+    if (keylen == 0) {
+        /* EVP_MAC_init takes an empty key as "keep the previous one": the one-shot call. */
+        static const uint8_t empty[1] = {0};
+        unsigned int n = 0;
+        if (!HMAC(EVP_sha256(), empty, 0, msg, msglen, out, &n) || n != CRYPTO_SHA256_LEN)
+            crypto_die("HMAC");
+        return;
+    }
+    EVP_MAC_CTX *ctx = hmac_ctx(key, keylen);
+    size_t len = 0;
+    if (!EVP_MAC_update(ctx, msg, msglen) || !EVP_MAC_final(ctx, out, &len, CRYPTO_SHA256_LEN) ||
         len != CRYPTO_SHA256_LEN)
         crypto_die("HMAC");
 }

@@ -334,16 +334,22 @@ bool utf8_valid(const char *s, size_t len, size_t *bad_at)
 
 char *utf8_sanitize(const char *s, size_t len)
 {
+    /* Valid text (the usual case) is one copy; otherwise runs of valid sequences are copied
+     * whole, each bad byte replaced. */
+    size_t bad = 0;
+    if (utf8_valid(s, len, &bad))
+        return xstrndup(s, len);
     struct strbuf b;
     strbuf_init(&b, 0);
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
     while (i < len) {
-        size_t n = utf8_seq(p + i, len - i);
-        if (n) {
-            strbuf_add(&b, p + i, n);
+        size_t start = i, n;
+        while (i < len && (n = utf8_seq(p + i, len - i)) != 0)
             i += n;
-        } else {
+        if (i > start)
+            strbuf_add(&b, p + start, i - start);
+        if (i < len) {
             strbuf_add(&b, "\xEF\xBF\xBD", 3);
             i++;
         }

@@ -32,12 +32,17 @@ static struct mcp_cancel *buckets[CANCEL_BUCKETS];
 /* The key of (<sid>, <id>), or NULL when <id> is not a request id (string or number). */
 static char *make_key(const char *sid, const cJSON *id)
 {
-    if (!sid || !(cJSON_IsString(id) || cJSON_IsNumber(id)))
+    if (!sid)
         return NULL;
-    char *j = cJSON_PrintUnformatted(id);
-    char *k = xasprintf("%s\n%s", sid, j ? j : "");
-    cJSON_free(j);
-    return k;
+    /* One formatting per call (no JSON printing, which checks each number by reading it back):
+     * a string id and a number id never share a key. */
+    if (cJSON_IsString(id))
+        return xasprintf("%s\ns%s", sid, id->valuestring);
+    if (cJSON_IsNumber(id))
+        return xasprintf("%s\nn%.17g", sid, id->valuedouble);
+    if (cJSON_IsRaw(id)) /* a big integer kept with its digits */
+        return xasprintf("%s\nn%s", sid, id->valuestring);
+    return NULL;
 }
 
 static size_t key_bucket(const char *k)
