@@ -49,27 +49,6 @@ struct schema {
     cJSON *required;
 };
 
-static const char *schema_type(enum model_type t)
-{
-    switch (t) {
-    case MODEL_TYPE_STRING:
-        return "string";
-    case MODEL_TYPE_NUMBER:
-        return "number";
-    case MODEL_TYPE_INTEGER:
-        return "integer";
-    case MODEL_TYPE_BOOLEAN:
-        return "boolean";
-    case MODEL_TYPE_ARRAY:
-        return "array";
-    case MODEL_TYPE_OBJECT:
-        return "object";
-    case MODEL_TYPE_ANY:
-        break;
-    }
-    return NULL;
-}
-
 static bool in_required(const cJSON *required, const char *name)
 {
     const cJSON *e;
@@ -87,12 +66,12 @@ static void schema_prop(struct schema *s, const char *name, enum model_type t,
         return;
     if (!cJSON_GetObjectItemCaseSensitive(s->props, name)) {
         cJSON *p = cJSON_AddObjectToObject(s->props, name);
-        const char *ty = schema_type(t);
+        const char *ty = model_json_type(t);
         if (ty)
             cJSON_AddStringToObject(p, "type", ty);
-        if (t == MODEL_TYPE_ARRAY && schema_type(items))
+        if (t == MODEL_TYPE_ARRAY && model_json_type(items))
             cJSON_AddStringToObject(cJSON_AddObjectToObject(p, "items"), "type",
-                                    schema_type(items));
+                                    model_json_type(items));
         if (desc && *desc)
             cJSON_AddStringToObject(p, "description", desc);
     }

@@ -13,27 +13,6 @@
 
 static cJSON *output_schema(const struct model_output *o, bool in_properties);
 
-static const char *type_name(enum model_type t)
-{
-    switch (t) {
-    case MODEL_TYPE_STRING:
-        return "string";
-    case MODEL_TYPE_NUMBER:
-        return "number";
-    case MODEL_TYPE_INTEGER:
-        return "integer";
-    case MODEL_TYPE_BOOLEAN:
-        return "boolean";
-    case MODEL_TYPE_ARRAY:
-        return "array";
-    case MODEL_TYPE_OBJECT:
-        return "object";
-    case MODEL_TYPE_ANY:
-        break;
-    }
-    return NULL;
-}
-
 /* {type: [<a>, <b>, "null"]} (<b> may be NULL or equal to <a>); nothing when <a> is NULL (any). */
 static void add_types(cJSON *s, const char *a, const char *b)
 {
@@ -98,7 +77,7 @@ static cJSON *output_schema(const struct model_output *o, bool in_properties)
     if (o->value) {
         /* Rendered and typed; a text that does not convert stays a string. */
         s = cJSON_CreateObject();
-        add_types(s, type_name(o->type), "string");
+        add_types(s, model_json_type(o->type), "string");
         return s;
     }
     if (o->type == MODEL_TYPE_OBJECT && o->values) {
@@ -127,7 +106,7 @@ static cJSON *output_schema(const struct model_output *o, bool in_properties)
         return s;
     }
     s = cJSON_CreateObject(); /* the selection as the upstream wrote it */
-    add_types(s, type_name(o->type), NULL);
+    add_types(s, model_json_type(o->type), NULL);
     return s;
 }
 

@@ -158,6 +158,24 @@ static void stdio_on_upstream(const struct upstream_result *res, void *arg)
     stdio_maybe_finish(s);
 }
 
+/* Track <sc> as in flight and start it: its steps, or its one upstream transfer that <done>
+ * finishes (no request id travels upstream from stdio). -1 when the transfer could not start:
+ * the caller answers and frees <sc>. */
+static int stdio_call_start(struct stdio_srv *s, struct stdio_call *sc, upstream_done_fn done)
+{
+    sc->next = s->calls;
+    if (s->calls)
+        s->calls->prev = sc;
+    s->calls = sc;
+    s->ninflight++;
+    if (sc->orch) {
+        stdio_step(sc);
+        return 0;
+    }
+    sc->xfer = loop_forward(s->loop, &sc->out, NULL, done, sc);
+    return sc->xfer ? 0 : -1;
+}
+
 static void stdio_tools_call(struct stdio_srv *s, const struct jsonrpc_msg *m)
 {
     struct stdio_call *sc = xcalloc(1, sizeof *sc);
@@ -181,18 +199,7 @@ static void stdio_tools_call(struct stdio_srv *s, const struct jsonrpc_msg *m)
         }
     }
     sc->id = cJSON_Duplicate(m->id, 1);
-    sc->next = s->calls;
-    if (s->calls)
-        s->calls->prev = sc;
-    s->calls = sc;
-    s->ninflight++;
-    if (sc->orch) {
-        stdio_step(sc);
-        return;
-    }
-    /* No request id travels upstream from stdio. */
-    sc->xfer = loop_forward(s->loop, &sc->out, NULL, stdio_on_upstream, sc);
-    if (!sc->xfer) {
+    if (stdio_call_start(s, sc, stdio_on_upstream) < 0) {
         static const char msg[] = "the upstream request could not be started";
         stdio_send(s, jsonrpc_result(m->id, mcptool_text_result(msg, sizeof msg - 1, true)));
         stdio_call_free(sc);
@@ -228,17 +235,7 @@ static void stdio_resource_read(struct stdio_srv *s, const struct jsonrpc_msg *m
     }
     sc->id = cJSON_Duplicate(m->id, 1);
     sc->uri = xstrdup(uri);
-    sc->next = s->calls;
-    if (s->calls)
-        s->calls->prev = sc;
-    s->calls = sc;
-    s->ninflight++;
-    if (sc->orch) {
-        stdio_step(sc);
-        return;
-    }
-    sc->xfer = loop_forward(s->loop, &sc->out, NULL, stdio_on_read, sc);
-    if (!sc->xfer) {
+    if (stdio_call_start(s, sc, stdio_on_read) < 0) {
         stdio_send(s, mcpp_read_setup_error(m->id, sc->uri));
         stdio_call_free(sc);
     }

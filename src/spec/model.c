@@ -112,6 +112,11 @@ const char *model_type_name(enum model_type t)
     return (unsigned)t < UTIL_ARRAY_LEN(type_names) ? type_names[t] : "any";
 }
 
+const char *model_json_type(enum model_type t)
+{
+    return t == MODEL_TYPE_ANY || (unsigned)t >= UTIL_ARRAY_LEN(type_names) ? NULL : type_names[t];
+}
+
 static const char *const format_names[] = {
     [MODEL_FORMAT_JSON] = "json", [MODEL_FORMAT_XML] = "xml",
     [MODEL_FORMAT_CSV] = "csv",   [MODEL_FORMAT_TSV] = "tsv",

@@ -569,6 +569,8 @@ int model_in_parse(const char *s); /* -1 when unknown */
 const char *model_in_name(enum model_in in);
 enum model_type model_type_parse(const char *s); /* unknown -> MODEL_TYPE_ANY */
 const char *model_type_name(enum model_type t);
+/* The JSON Schema `type` of <t> ("string", ..., "object"); NULL for MODEL_TYPE_ANY. */
+const char *model_json_type(enum model_type t);
 /* "xml" -> MODEL_FORMAT_XML (case-insensitive); -1 when not one capproxy converts. */
 int model_format_parse(const char *s);
 const char *model_format_name(enum model_format f);
