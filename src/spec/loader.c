@@ -139,9 +139,8 @@ static const struct ynode *at_key(const struct ynode *map, const char *key)
  *
  * Not checked, because the schema leaves them open: `with` (parameter -> value), `binds[].keys`
  * (variable -> provider key), an output's `properties` (name -> output parameter; each value is
- * checked), a json body's `data` (a multipartForm part is checked). Not checked, because
- * capproxy does not read them at all: skill and control adapters.
- * ikanos documents follow a later schema with other keys and are not checked. */
+ * checked), a json body's `data` (a multipartForm part is checked). ikanos documents follow a
+ * later schema with other keys and are not checked. */
 YNODE_KEYS(keys_root, "the document root", "naftiko", "info", "binds", "capability", "consumes");
 YNODE_KEYS(keys_info, "info", "label", "description", "tags", "created", "modified",
            "stakeholders");
