@@ -310,9 +310,10 @@ enum digest_status digest_verify(const struct digest_cred *c, const char *authz,
     st = DIGEST_FORGED;
     if (ns == DIGEST_FORGED)
         goto out;
-    /* Lowercase the presented response (hex is case-insensitive) and compare it with ours. */
+    /* Lowercase the presented response (hex is case-insensitive) and compare it with ours. A
+     * longer one is wrong, not cut to the hash's length (which accepted ours plus any tail). */
     char want[DIGEST_HEX_MAX], got[DIGEST_HEX_MAX];
-    size_t rlen = strlen(p->response);
+    size_t full = strlen(p->response), rlen = full;
     if (rlen >= sizeof got)
         rlen = sizeof got - 1;
     for (size_t i = 0; i < rlen; i++)
@@ -320,7 +321,7 @@ enum digest_status digest_verify(const struct digest_cred *c, const char *authz,
     got[rlen] = '\0';
     digest_response(h, c->ha1[h], method, uri, p->nonce, p->nc, p->cnonce, p->qop, want);
     bool user_ok = str_ct_eq(p->username, strlen(p->username), c->username, strlen(c->username));
-    bool resp_ok = str_ct_eq(got, rlen, want, strlen(want));
+    bool resp_ok = full == rlen && str_ct_eq(got, rlen, want, strlen(want));
     secret_wipe(want, sizeof want);
     st = !(user_ok && resp_ok && c->usable) ? DIGEST_WRONG
          : ns == DIGEST_STALE               ? DIGEST_STALE
