@@ -1447,6 +1447,14 @@ int mapping_build(const struct runtime *rt, const struct rt_call *call,
         if (r->p->in == MODEL_IN_HEADER) {
             outreq_add_header(out, r->p->name, r->v.s, r->v.len);
         } else if (r->p->in == MODEL_IN_COOKIE) {
+            if (!urlenc_cookie_value_ok(r->v.s, r->v.len)) {
+                strbuf_deinit(&cookie);
+                fail(&c, 400, r->p->name,
+                     "cookie '%s' may hold only cookie characters (no space, quote, comma, "
+                     "semicolon, backslash or control character)",
+                     r->p->name);
+                goto out;
+            }
             strbuf_addf(&cookie, "%s%s=%.*s", cookie.len ? "; " : "", r->p->name, (int)r->v.len,
                         r->v.s);
         }

@@ -220,3 +220,13 @@ char *urlenc_decode_dup(const char *in, size_t len, bool plus_is_space, size_t *
     }
     return strbuf_detach(&b, outlen);
 }
+
+bool urlenc_cookie_value_ok(const char *v, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (c <= 0x20 || c >= 0x7f || c == '"' || c == ',' || c == ';' || c == '\\')
+            return false;
+    }
+    return true;
+}

@@ -29,6 +29,10 @@ bool urlenc_segment_value_ok(const char *v, size_t len);
 /* Whether <v> may be sent as an HTTP header value: no CR, LF, NUL or other control byte
  * except horizontal tab. */
 bool urlenc_header_value_ok(const char *v, size_t len);
+/* Whether <v>[0..len) is a cookie value as RFC 6265 writes one (cookie-octets: no space, DQUOTE,
+ * comma, semicolon, backslash, control or non-ASCII byte), so that it cannot add a cookie of
+ * its own to a Cookie header ("x; session=evil"). */
+bool urlenc_cookie_value_ok(const char *v, size_t len);
 /* Whether <name> is an HTTP field name: one or more RFC 9110 token characters. */
 bool urlenc_header_name_ok(const char *name);
 /* Whether byte <c> is RFC 3986 unreserved (A-Z a-z 0-9 - . _ ~): the bytes encoders keep. */

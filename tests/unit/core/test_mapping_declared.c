@@ -155,8 +155,66 @@ static void test_bad_jsonpath_value(void)
     diag_deinit(&d);
 }
 
+/* A consumed cookie parameter's value cannot add a cookie of its own to the Cookie header. */
+static void test_cookie_values(void)
+{
+    static const char cdoc[] = "naftiko: 1.0.0-alpha2\n"
+                               "capability:\n"
+                               "  consumes:\n"
+                               "    - type: http\n"
+                               "      namespace: api\n"
+                               "      baseUri: http://up.example\n"
+                               "      resources:\n"
+                               "        - name: r\n"
+                               "          path: /r\n"
+                               "          operations:\n"
+                               "            - name: get\n"
+                               "              method: GET\n"
+                               "              inputParameters:\n"
+                               "                - {name: pref, in: cookie}\n"
+                               "  exposes:\n"
+                               "    - type: mcp\n"
+                               "      namespace: t\n"
+                               "      tools:\n"
+                               "        - name: get\n"
+                               "          description: d\n"
+                               "          call: api.get\n"
+                               "          with: {pref: tools.pref}\n";
+    struct config cfg;
+    config_defaults(&cfg);
+    struct runtime *rt = testrt_load("c.yaml", cdoc, &cfg);
+    CHECK(rt != NULL);
+    if (!rt) {
+        config_deinit(&cfg);
+        return;
+    }
+    static const char *const vals[] = {"dark", "x; session=evil", "a b", "q\"", "a,b"};
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        cJSON *args = cJSON_CreateObject();
+        cJSON_AddStringToObject(args, "pref", vals[i]);
+        struct mapping_input in = {.mcp = true, .args = args};
+        struct outreq out;
+        struct mapping_error err;
+        outreq_init(&out, MAPPING_MAX_URL);
+        int rc = mapping_build(rt, &rt->calls[0], &in, &out, &err);
+        if (i == 0) {
+            CHECK(rc == 0);
+            const struct outreq_header *h = outreq_find_header(&out, "Cookie");
+            CHECK(h && str_eq(h->value, "pref=dark"));
+        } else {
+            CHECK(rc == -1 && err.status == 400);
+            CHECK_STR(err.param, "pref");
+        }
+        outreq_deinit(&out);
+        cJSON_Delete(args);
+    }
+    runtime_free(rt);
+    config_deinit(&cfg);
+}
+
 int main(void)
 {
+    RUN(test_cookie_values());
     RUN(test_declared_locations());
     RUN(test_bad_jsonpath_value());
     return harness_report();
