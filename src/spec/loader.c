@@ -11,12 +11,14 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "spec/checks.h"
 #include "spec/jsonpath.h"
@@ -1268,16 +1270,40 @@ static void load_consumer(struct ld *l, const struct ynode *n, struct model_cons
 static int check_version(struct ld *l, const struct ynode *root, const char **version);
 
 /* Read <path> whole into <buf>, up to the document size limit. 0 on success; -1 with errno set
- * (EFBIG past the limit). Reads up to the cap instead of trusting st_size: the file may be a
- * pipe or may grow while it is read. */
-static int read_doc(const char *path, struct strbuf *buf)
+ * (EFBIG past the limit); -2 when <regular> asks for a regular file and <path> is not one.
+ * Reads up to the cap instead of trusting st_size: a document named on the command line may be
+ * a pipe, and a file may grow while it is read. A file a document names (an import, a resource
+ * or prompt file) must be regular: opening a FIFO would block the load until a writer came, a
+ * device might never end. It is opened without blocking and checked before it is read. */
+static int read_doc(const char *path, bool regular, struct strbuf *buf)
 {
-    FILE *fp = fopen(path, "rb");
+    FILE *fp = NULL;
     char chunk[65536];
     size_t n;
     int rc = 0;
 
     strbuf_init(buf, LOADER_MAX_DOC_SIZE);
+    if (regular) {
+        struct stat st;
+        int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0)
+            return -1;
+        if (fstat(fd, &st) < 0)
+            rc = -1;
+        else if (!S_ISREG(st.st_mode))
+            rc = -2;
+        if (rc < 0) {
+            int saved = errno;
+            close(fd);
+            errno = saved;
+            return rc;
+        }
+        fp = fdopen(fd, "rb");
+        if (!fp)
+            close(fd);
+    } else {
+        fp = fopen(path, "rb");
+    }
     if (!fp)
         return -1;
     while (rc == 0 && (n = fread(chunk, 1, sizeof chunk, fp)) > 0)
@@ -1427,13 +1453,12 @@ static void load_import(struct ld *l, const struct ynode *n, struct model_consum
         goto cleanup;
     }
     real = realpath(path, NULL);
-    struct stat st;
-    /* A FIFO or a device would block the load or never end. */
-    if (real && stat(real, &st) == 0 && !S_ISREG(st.st_mode)) {
+    int rd = real ? read_doc(real, true, &buf) : -1;
+    if (rd == -2) {
         lerr(l, at, "imported file '%s' is not a regular file", path);
         goto cleanup;
     }
-    if (!real || read_doc(real, &buf) < 0) {
+    if (rd < 0) {
         if (errno == EFBIG)
             lerr(l, at, "imported file '%s' is too large: the limit is %zu bytes (4 MiB)", path,
                  LOADER_MAX_DOC_SIZE);
@@ -2074,7 +2099,10 @@ static const char *read_side_file(struct ld *l, const struct ynode *at, const ch
 {
     struct strbuf buf;
     const char *data = NULL;
-    if (read_doc(path, &buf) < 0) {
+    int rd = read_doc(path, true, &buf);
+    if (rd == -2) {
+        lerr(l, at, "file '%s' is not a regular file", path);
+    } else if (rd < 0) {
         if (errno == EFBIG)
             lerr(l, at, "file '%s' is larger than %zu bytes", path, LOADER_MAX_DOC_SIZE);
         else
@@ -3211,7 +3239,7 @@ int loader_load_file(struct model *m, const char *path, struct diag *d)
     struct strbuf buf;
     int rc = -1;
 
-    if (read_doc(path, &buf) < 0) {
+    if (read_doc(path, false, &buf) < 0) {
         if (errno == EFBIG)
             diag_error(d, path, 0, 0, "document too large: more than %zu bytes (4 MiB)",
                        LOADER_MAX_DOC_SIZE);
