@@ -1453,6 +1453,8 @@ static void load_import(struct ld *l, const struct ynode *n, struct model_consum
         goto cleanup;
     }
     real = realpath(path, NULL);
+    if (real && import_cycle(l, at, path, real))
+        goto cleanup;
     int rd = real ? read_doc(real, true, &buf) : -1;
     if (rd == -2) {
         lerr(l, at, "imported file '%s' is not a regular file", path);
@@ -1466,8 +1468,6 @@ static void load_import(struct ld *l, const struct ynode *n, struct model_consum
             lerr(l, at, "cannot read imported file '%s': %s", path, strerror(errno));
         goto cleanup;
     }
-    if (import_cycle(l, at, path, real))
-        goto cleanup;
     if (buf.len > LOADER_MAX_IMPORT_BYTES - *l->import_bytes) {
         lerr(l, at, "imports read more than %zu bytes in all for this document",
              LOADER_MAX_IMPORT_BYTES);
