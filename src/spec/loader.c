@@ -2643,11 +2643,14 @@ static void load_skill(struct ld *l, const struct ynode *n, struct model_skill *
     }
     sk->location = opt_str(l, n, "location");
     if (sk->location) {
-        if (strncmp(sk->location, "file:///", 8) != 0)
-            lerr(l, ynode_get(n, "location"),
-                 "skill 'location' must be a file:/// URI of a directory, got '%s'", sk->location);
+        /* Relative to the document, as every other location (file:///./x is not /x). */
+        char *err = NULL, *path = location_file(l->file, sk->location, false, &err);
+        if (!path)
+            lerr(l, ynode_get(n, "location"), "skill 'location': %s", err);
         else
-            sk->dir = sk->location + 7;
+            sk->dir = sdup(l, path);
+        free(path);
+        free(err);
     }
     if (!absent(tools) && tools->kind == YNODE_SEQUENCE && tools->nitems == 0)
         lerr(l, tools, "'tools' must list at least one tool (or be left out)");
