@@ -11,12 +11,14 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "spec/checks.h"
 #include "spec/jsonpath.h"
@@ -1268,16 +1270,40 @@ static void load_consumer(struct ld *l, const struct ynode *n, struct model_cons
 static int check_version(struct ld *l, const struct ynode *root, const char **version);
 
 /* Read <path> whole into <buf>, up to the document size limit. 0 on success; -1 with errno set
- * (EFBIG past the limit). Reads up to the cap instead of trusting st_size: the file may be a
- * pipe or may grow while it is read. */
-static int read_doc(const char *path, struct strbuf *buf)
+ * (EFBIG past the limit); -2 when <regular> asks for a regular file and <path> is not one.
+ * Reads up to the cap instead of trusting st_size: a document named on the command line may be
+ * a pipe, and a file may grow while it is read. A file a document names (an import, a resource
+ * or prompt file) must be regular: opening a FIFO would block the load until a writer came, a
+ * device might never end. It is opened without blocking and checked before it is read. */
+static int read_doc(const char *path, bool regular, struct strbuf *buf)
 {
-    FILE *fp = fopen(path, "rb");
+    FILE *fp = NULL;
     char chunk[65536];
     size_t n;
     int rc = 0;
 
     strbuf_init(buf, LOADER_MAX_DOC_SIZE);
+    if (regular) {
+        struct stat st;
+        int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0)
+            return -1;
+        if (fstat(fd, &st) < 0)
+            rc = -1;
+        else if (!S_ISREG(st.st_mode))
+            rc = -2;
+        if (rc < 0) {
+            int saved = errno;
+            close(fd);
+            errno = saved;
+            return rc;
+        }
+        fp = fdopen(fd, "rb");
+        if (!fp)
+            close(fd);
+    } else {
+        fp = fopen(path, "rb");
+    }
     if (!fp)
         return -1;
     while (rc == 0 && (n = fread(chunk, 1, sizeof chunk, fp)) > 0)
@@ -1427,13 +1453,14 @@ static void load_import(struct ld *l, const struct ynode *n, struct model_consum
         goto cleanup;
     }
     real = realpath(path, NULL);
-    struct stat st;
-    /* A FIFO or a device would block the load or never end. */
-    if (real && stat(real, &st) == 0 && !S_ISREG(st.st_mode)) {
+    if (real && import_cycle(l, at, path, real))
+        goto cleanup;
+    int rd = real ? read_doc(real, true, &buf) : -1;
+    if (rd == -2) {
         lerr(l, at, "imported file '%s' is not a regular file", path);
         goto cleanup;
     }
-    if (!real || read_doc(real, &buf) < 0) {
+    if (rd < 0) {
         if (errno == EFBIG)
             lerr(l, at, "imported file '%s' is too large: the limit is %zu bytes (4 MiB)", path,
                  LOADER_MAX_DOC_SIZE);
@@ -1441,8 +1468,6 @@ static void load_import(struct ld *l, const struct ynode *n, struct model_consum
             lerr(l, at, "cannot read imported file '%s': %s", path, strerror(errno));
         goto cleanup;
     }
-    if (import_cycle(l, at, path, real))
-        goto cleanup;
     if (buf.len > LOADER_MAX_IMPORT_BYTES - *l->import_bytes) {
         lerr(l, at, "imports read more than %zu bytes in all for this document",
              LOADER_MAX_IMPORT_BYTES);
@@ -2074,7 +2099,10 @@ static const char *read_side_file(struct ld *l, const struct ynode *at, const ch
 {
     struct strbuf buf;
     const char *data = NULL;
-    if (read_doc(path, &buf) < 0) {
+    int rd = read_doc(path, true, &buf);
+    if (rd == -2) {
+        lerr(l, at, "file '%s' is not a regular file", path);
+    } else if (rd < 0) {
         if (errno == EFBIG)
             lerr(l, at, "file '%s' is larger than %zu bytes", path, LOADER_MAX_DOC_SIZE);
         else
@@ -2615,11 +2643,14 @@ static void load_skill(struct ld *l, const struct ynode *n, struct model_skill *
     }
     sk->location = opt_str(l, n, "location");
     if (sk->location) {
-        if (strncmp(sk->location, "file:///", 8) != 0)
-            lerr(l, ynode_get(n, "location"),
-                 "skill 'location' must be a file:/// URI of a directory, got '%s'", sk->location);
+        /* Relative to the document, as every other location (file:///./x is not /x). */
+        char *err = NULL, *path = location_file(l->file, sk->location, false, &err);
+        if (!path)
+            lerr(l, ynode_get(n, "location"), "skill 'location': %s", err);
         else
-            sk->dir = sk->location + 7;
+            sk->dir = sdup(l, path);
+        free(path);
+        free(err);
     }
     if (!absent(tools) && tools->kind == YNODE_SEQUENCE && tools->nitems == 0)
         lerr(l, tools, "'tools' must list at least one tool (or be left out)");
@@ -3211,7 +3242,7 @@ int loader_load_file(struct model *m, const char *path, struct diag *d)
     struct strbuf buf;
     int rc = -1;
 
-    if (read_doc(path, &buf) < 0) {
+    if (read_doc(path, false, &buf) < 0) {
         if (errno == EFBIG)
             diag_error(d, path, 0, 0, "document too large: more than %zu bytes (4 MiB)",
                        LOADER_MAX_DOC_SIZE);

@@ -387,7 +387,7 @@ struct model_skill {
     const char **meta_values;
     size_t nmeta;
     const char *location; /* file:///dir as written; NULL when absent */
-    const char *dir;      /* <location>'s directory path (after file://) */
+    const char *dir;      /* <location>'s directory path (spec/location.h) */
     struct model_skill_tool *tools;
     size_t ntools;
     struct model_pos pos;

@@ -91,6 +91,39 @@ static void test_skill_model(void)
     model_free(m);
 }
 
+/* A skill's `location` is read as every other location: file:///./x is relative to the
+ * document, not /x; another scheme is refused. */
+static void test_skill_location(void)
+{
+    static const char doc[] = HEAD "  - type: skill\n"
+                                   "    port: 3002\n"
+                                   "    namespace: skills\n"
+                                   "    skills:\n"
+                                   "    - name: guide\n"
+                                   "      description: G.\n"
+                                   "      location: file:///./skills/guide\n"
+                                   "      tools:\n"
+                                   "      - name: read\n"
+                                   "        description: R.\n"
+                                   "        instruction: guide.md\n";
+    struct model *m = model_new();
+    struct diag d;
+    diag_init(&d);
+    CHECK(loader_load_buffer(m, "/srv/caps/f.yaml", doc, strlen(doc), &d) == 0);
+    CHECK(str_eq(m->caps[0]->exposes[1].skills[0].dir, "/srv/caps/skills/guide"));
+    diag_deinit(&d);
+    model_free(m);
+
+    bad(HEAD "  - type: skill\n"
+             "    port: 3002\n"
+             "    namespace: skills\n"
+             "    skills:\n"
+             "    - name: guide\n"
+             "      description: G.\n"
+             "      location: https://example.com/guide\n",
+        "f.yaml:25:17: error: skill 'location': scheme 'https:' is not supported");
+}
+
 static void test_control_model(void)
 {
     static const char doc_default[] = HEAD "  - type: control\n"
@@ -198,6 +231,7 @@ static void test_errors(void)
 int main(void)
 {
     RUN(test_skill_model());
+    RUN(test_skill_location());
     RUN(test_control_model());
     RUN(test_errors());
     return harness_report();

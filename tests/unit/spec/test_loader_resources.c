@@ -7,6 +7,8 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "spec/checks.h"
@@ -255,6 +257,29 @@ static void test_resource_errors(void)
                  "get-bok");
 }
 
+/* A resource or prompt `location` that is a FIFO is refused at once: reading it would block the
+ * load (and a reload) until some process wrote to it. */
+static void test_location_not_regular(void)
+{
+    char *fifo = xasprintf("%s/files/pipe.md", testfs_dir);
+    CHECK(mkfifo(fifo, 0600) == 0);
+    char *want = xasprintf("doc.yaml:21:21: error: file '%s' is not a regular file", fifo);
+    expect_error("      resources:\n"
+                 "        - name: r\n"
+                 "          uri: x://r\n"
+                 "          location: file:///./files/pipe.md\n",
+                 want);
+    free(want);
+    want = xasprintf("doc.yaml:20:21: error: file '%s' is not a regular file", fifo);
+    expect_error("      prompts:\n"
+                 "        - name: p\n"
+                 "          location: file:///./files/pipe.md\n",
+                 want);
+    free(want);
+    unlink(fifo);
+    free(fifo);
+}
+
 static void test_prompt_errors(void)
 {
     expect_error("      prompts:\n"
@@ -365,6 +390,7 @@ int main(void)
     RUN(test_resources_load());
     RUN(test_resource_errors());
     RUN(test_prompt_errors());
+    RUN(test_location_not_regular());
     RUN(test_uritpl());
     testfs_close();
     return harness_report();
