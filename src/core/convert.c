@@ -991,5 +991,10 @@ cJSON *convert_answer(const struct model_operation *op, const char *body, size_t
 {
     const char *schema =
         op->output_format == MODEL_FORMAT_HTML ? op->output_xpath : op->output_schema;
-    return convert_to_json(op->output_format, schema, body, len, err, errlen);
+    char why[256];
+    cJSON *doc = convert_to_json(op->output_format, schema, body, len, why, sizeof why);
+    if (!doc && err && errlen)
+        snprintf(err, errlen, "the upstream's %s could not be read: %s",
+                 convert_format_label(op->output_format), why);
+    return doc;
 }

@@ -55,7 +55,8 @@ cJSON *convert_to_json(enum model_format f, const char *schema, const char *body
                        char *err, size_t errlen);
 
 /* An answer of consumed operation <op> (its outputRawFormat and outputSchema) as JSON: what
- * convert_to_json gives, with the schema prepared at load. */
+ * convert_to_json gives, with the schema prepared at load. On NULL, <err> says it as the
+ * caller's error does: "the upstream's XML could not be read: <why>". */
 cJSON *convert_answer(const struct model_operation *op, const char *body, size_t len, char *err,
                       size_t errlen);
 

@@ -1543,14 +1543,11 @@ static void scope_convert(cJSON *scope, const struct model_call *mc)
 
 cJSON *mapping_scope(const struct rt_call *call, const struct mapping_input *in)
 {
-    if (in->mcp) {
-        cJSON *scope =
-            cJSON_IsObject(in->args) ? cJSON_Duplicate(in->args, 1) : cJSON_CreateObject();
-        scope_convert(scope, call->mcall);
-        return scope;
-    }
-    cJSON *scope = cJSON_IsObject(in->body) ? cJSON_Duplicate(in->body, 1) : cJSON_CreateObject();
+    const cJSON *fields = in->mcp ? in->args : in->body;
+    cJSON *scope = cJSON_IsObject(fields) ? cJSON_Duplicate(fields, 1) : cJSON_CreateObject();
     scope_convert(scope, call->mcall);
+    if (in->mcp)
+        return scope;
     /* Path variables first: they name the resource and win over a same-named field. */
     for (size_t i = 0; i < in->npath; i++)
         cJSON_DeleteItemFromObjectCaseSensitive(scope, in->path[i].name);

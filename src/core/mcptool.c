@@ -231,9 +231,8 @@ cJSON *mcptool_tool(const struct rt_call *call)
     if (desc && *desc)
         cJSON_AddStringToObject(r, "description", desc);
     cJSON_AddItemToObject(r, "inputSchema", mcptool_input_schema(call));
-    cJSON *out = outschema_for_call(call);
-    if (out)
-        cJSON_AddItemToObject(r, "outputSchema", out);
+    if (call->output_schema)
+        cJSON_AddItemToObject(r, "outputSchema", cJSON_Duplicate(call->output_schema, 1));
     if (t) {
         static const char *const names[] = {"readOnlyHint", "destructiveHint", "idempotentHint",
                                             "openWorldHint"};
@@ -316,13 +315,11 @@ static void add_text(cJSON *r, const char *text, size_t len)
  * than the outputs declare, or no JSON) becomes a tool error saying where, its text kept. */
 static cJSON *keep_output_contract(const struct rt_call *call, cJSON *r)
 {
-    cJSON *schema = outschema_for_call(call);
-    if (!schema)
+    if (!call->output_schema)
         return r;
     char where[256];
     const cJSON *sc = cJSON_GetObjectItemCaseSensitive(r, "structuredContent");
-    bool ok = sc ? outschema_check(schema, sc, where, sizeof where) : false;
-    cJSON_Delete(schema);
+    bool ok = sc ? outschema_check(call->output_schema, sc, where, sizeof where) : false;
     if (ok)
         return r;
     struct strbuf msg;

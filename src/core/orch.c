@@ -323,12 +323,10 @@ void orch_feed(struct orch *o, const struct orch_outcome *r)
     if (op->output_format != MODEL_FORMAT_JSON && r->len > 0) {
         /* The step's answer is in the format its operation declares: read as JSON first, so
          * later steps and mappings address it like any JSON answer. */
-        char why[256];
+        char why[384];
         doc = convert_answer(op, r->body, r->len, why, sizeof why);
         if (!doc) {
-            failed(o, 502, st, r->status,
-                   "step '%s' (%s) failed: the upstream's %s could not be read: %s", st->name,
-                   st->call, convert_format_label(op->output_format), why);
+            failed(o, 502, st, r->status, "step '%s' (%s) failed: %s", st->name, st->call, why);
             return;
         }
     } else {

@@ -17,7 +17,8 @@
 
 #include "core/runtime.h"
 
-/* The JSON Schema of <call>'s structuredContent (caller deletes), or NULL when the tool gets
+/* The JSON Schema of <call>'s structuredContent (caller deletes; runtime_build keeps each
+ * call's in rt_call.output_schema), or NULL when the tool gets
  * none: no declared outputs or the whole document passed through (no contract), an
  * orchestrated or mock tool (not covered yet), or outputs whose answer is not an object (MCP
  * wants an object schema: one unnamed output that is not an object with properties or values). */

@@ -6,7 +6,6 @@
  */
 #include "core/respmap.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "base/jsonnum.h"
@@ -291,15 +290,9 @@ cJSON *respmap_apply(const struct rt_call *call, const char *body, size_t len, c
     if (err && errlen)
         err[0] = '\0';
     if (respmap_converts(call)) {
-        /* XML, CSV...: JSON first. */
-        char why[256];
-        doc = convert_answer(call->op, body, len, why, sizeof why);
-        if (!doc) {
-            if (err && errlen)
-                snprintf(err, errlen, "the upstream's %s could not be read: %s",
-                         convert_format_label(call->op->output_format), why);
+        doc = convert_answer(call->op, body, len, err, errlen); /* XML, CSV...: JSON first */
+        if (!doc)
             return NULL;
-        }
     } else {
         doc = respmap_parse_json(body, len);
         if (!doc)

@@ -20,6 +20,7 @@
 #include "core/digest.h"
 #include "core/forward.h"
 #include "core/inbound.h"
+#include "core/outschema.h"
 #include "core/secrets.h"
 
 /* Loopback unless a document's `address`, the configuration or CAPPROXY_REST_LISTEN says
@@ -820,6 +821,7 @@ static void free_call(struct rt_call *c)
         free_call(&c->steps[j]);
     free(c->steps);
     free(c->step_mcalls);
+    cJSON_Delete(c->output_schema);
 }
 
 bool runtime_call_has_input(const struct rt_call *call, const char *name)
@@ -939,6 +941,7 @@ struct runtime *runtime_build(struct model *m, const struct config *c, struct di
             build_call_tables(rt, call);
             build_inputs(rt, call);
         }
+        call->output_schema = outschema_for_call(call);
     }
     /* Last: the MCP catalogs read the finished calls and inbound credentials. */
     for (size_t i = 0; i < rt->nlisteners; i++)

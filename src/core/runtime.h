@@ -101,6 +101,9 @@ struct rt_call {
     const struct model_forward *forward;
     /* An MCP resource's call (resources/read runs it like a tool); NULL otherwise. */
     const struct model_mcp_resource *resource;
+    /* The JSON Schema of its structuredContent (outschema_for_call), made once: tools/list
+     * advertises it and every tool result is checked against it. NULL when none. */
+    cJSON *output_schema;
 };
 
 /* A tool of the stdio endpoint left out for its name: <kept> has it already. */
