@@ -74,13 +74,15 @@ static bool utf8_text(struct cv *c, const char **body, size_t *len)
 /* Add <v> to object <o> under <key>; a key seen before turns into an array of its values (XML
  * repeated elements). XML values are never arrays otherwise, so an array member is one of
  * those. */
-static void add_repeated(cJSON *o, const char *key, cJSON *v)
+/* Add <v> (taken) under <key> of <o>; a repeated key becomes an array. False when <o> already
+ * has CONVERT_MAX_KEYS members and <key> would be one more (<v> is then deleted). */
+static bool add_repeated(cJSON *o, const char *key, cJSON *v)
 {
     cJSON *prev = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!prev) {
-        if (cJSON_GetArraySize(o) >= CONVERT_MAX_KEYS) { /* XML only: checked by xml_element */
+        if (cJSON_GetArraySize(o) >= CONVERT_MAX_KEYS - 1) {
             cJSON_Delete(v);
-            return;
+            return false;
         }
         cJSON_AddItemToObject(o, key, v);
     } else if (cJSON_IsArray(prev)) {
@@ -91,6 +93,7 @@ static void add_repeated(cJSON *o, const char *key, cJSON *v)
         cJSON_AddItemToArray(arr, v);
         cJSON_ReplaceItemInObjectCaseSensitive(o, key, arr);
     }
+    return true;
 }
 
 /* Set <key> of <o> to <v>, replacing an earlier one (a repeated column name: the last wins). */
@@ -176,8 +179,11 @@ static cJSON *xml_element(struct cv *c, xmlNodePtr el, int depth)
         if (!count(c, 1))
             goto bad;
         xmlChar *v = xmlNodeListGetString(el->doc, a->children, 1);
-        add_repeated(o, xml_name(a->name), cJSON_CreateString(v ? (const char *)v : ""));
+        bool added =
+            add_repeated(o, xml_name(a->name), cJSON_CreateString(v ? (const char *)v : ""));
         xmlFree(v);
+        if (!added)
+            goto full;
     }
     for (xmlNodePtr ch = el->children; ch; ch = ch->next) {
         if (ch->type != XML_ELEMENT_NODE)
@@ -185,16 +191,14 @@ static cJSON *xml_element(struct cv *c, xmlNodePtr el, int depth)
         cJSON *v = xml_element(c, ch, depth + 1);
         if (!v)
             goto bad;
-        add_repeated(o, xml_name(ch->name), v);
-        if (cJSON_GetArraySize(o) >= CONVERT_MAX_KEYS) {
-            fail(c, "an element has more than %d distinct children and attributes",
-                 CONVERT_MAX_KEYS - 1);
-            goto bad;
-        }
+        if (!add_repeated(o, xml_name(ch->name), v))
+            goto full;
     }
-    if (text.data && !all_space(text.data))
-        add_repeated(o, "", cJSON_CreateString(text.data));
+    if (text.data && !all_space(text.data) && !add_repeated(o, "", cJSON_CreateString(text.data)))
+        goto full;
     goto out;
+full:
+    fail(c, "an element has more than %d distinct children and attributes", CONVERT_MAX_KEYS - 1);
 bad:
     cJSON_Delete(o);
     o = NULL;

@@ -3,6 +3,7 @@
  * sensible), the edge cases, and hostile input refused with a reason (XML DTDs and entities,
  * broken quoting, invalid UTF-8, nesting past the limit).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -265,6 +266,24 @@ static void test_limits(void)
     CHECK(j == NULL);
     CHECK_STR(err, "it holds more than 500000 values");
     strbuf_deinit(&b);
+
+    /* An element's attributes count toward its members as its children do: past the limit the
+     * answer is refused, never cut. */
+    for (int with_child = 0; with_child < 2; with_child++) {
+        strbuf_init(&b, 0);
+        strbuf_adds(&b, "<r><e");
+        for (int i = 0; i < CONVERT_MAX_KEYS; i++)
+            strbuf_addf(&b, " a%d=\"v\"", i);
+        strbuf_adds(&b, with_child ? "><c/></e></r>" : "/></r>");
+        j = convert_to_json(MODEL_FORMAT_XML, NULL, b.data, b.len, err, sizeof err);
+        CHECK(j == NULL);
+        cJSON_Delete(j);
+        char want[96];
+        snprintf(want, sizeof want, "an element has more than %d distinct children and attributes",
+                 CONVERT_MAX_KEYS - 1);
+        CHECK_STR(err, want);
+        strbuf_deinit(&b);
+    }
 }
 
 int main(void)
