@@ -200,11 +200,7 @@ static void on_step_upstream(const struct upstream_result *res, void *arg)
 {
     struct exchange *x = arg;
     struct http_call *hc = exchange_ctx(x);
-    struct orch_outcome oc = steps_outcome(res);
-    orch_feed(hc->orch, &oc);
-    /* The finished transfer no longer reads its request: the next step builds a new one. */
-    outreq_deinit(exchange_out(x));
-    outreq_init(exchange_out(x), MAPPING_MAX_URL);
+    steps_feed(hc->orch, res, exchange_out(x));
     http_step(x);
 }
 
