@@ -618,11 +618,11 @@ void mcp_handle(struct evhttp_request *req, void *arg)
         http_error(x, 403, JSONRPC_SERVER_ERROR, "Forbidden: Host header not allowed");
         return;
     }
-    const struct evhttp_uri *puri = evhttp_request_get_evhttp_uri(req);
-    const char *ppath = puri ? evhttp_uri_get_path(puri) : NULL;
-    if (ppath && str_has_prefix(ppath, OAUTH_PRM_PATH) &&
-        (!ppath[strlen(OAUTH_PRM_PATH)] || ppath[strlen(OAUTH_PRM_PATH)] == '/')) {
-        serve_prm(x, l, ppath + strlen(OAUTH_PRM_PATH));
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    if (path && str_has_prefix(path, OAUTH_PRM_PATH) &&
+        (!path[strlen(OAUTH_PRM_PATH)] || path[strlen(OAUTH_PRM_PATH)] == '/')) {
+        serve_prm(x, l, path + strlen(OAUTH_PRM_PATH));
         return;
     }
     const char *origin = evhttp_find_header(in_h, "Origin");
@@ -630,8 +630,6 @@ void mcp_handle(struct evhttp_request *req, void *arg)
         http_error(x, 403, JSONRPC_SERVER_ERROR, "Forbidden: Origin not allowed");
         return;
     }
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     const struct rt_mcp_endpoint *ep = endpoint_for(l, path && *path ? path : "/");
     if (!ep) {
         exchange_problem(x, 404, "no MCP endpoint at this path (use /mcp or /mcp/<namespace>)",
