@@ -675,11 +675,15 @@ static void mcp_serve(struct exchange *x, const struct front_listener *fl,
         }
         /* mcp.maxStreams 0: no server-to-client stream is offered (the spec's 405 answer). */
         /* fall through */
-    default:
+    default: {
+        bool streams = rt->config->mcp_max_streams > 0;
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
-                          rt->config->mcp_max_streams > 0 ? MCP_ALLOW : MCP_ALLOW_POST);
+                          streams ? MCP_ALLOW : MCP_ALLOW_POST);
         http_error(x, 405, JSONRPC_SERVER_ERROR,
-                   "Method Not Allowed: POST JSON-RPC messages; no SSE stream is offered");
+                   streams
+                       ? "Method Not Allowed: POST JSON-RPC messages; GET opens the SSE stream"
+                       : "Method Not Allowed: POST JSON-RPC messages; no SSE stream is offered");
         return;
+    }
     }
 }
