@@ -25,12 +25,6 @@
 #include "spec/checks.h"
 #include "spec/loader.h"
 
-static const char *expose_kind(enum model_expose_type t)
-{
-    static const char *const names[] = {"rest", "mcp", "skill", "control"};
-    return names[t];
-}
-
 /* Every adapter of every document: type, namespace, port and state ("started" once the
  * process serves; a stdio MCP adapter is served by `capproxy mcp-stdio` instead). */
 static cJSON *adapters_json(const struct runtime *rt, bool ready)
@@ -40,7 +34,7 @@ static cJSON *adapters_json(const struct runtime *rt, bool ready)
         for (size_t j = 0; j < rt->model->caps[i]->nexposes; j++) {
             const struct model_expose *e = &rt->model->caps[i]->exposes[j];
             cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "type", expose_kind(e->type));
+            cJSON_AddStringToObject(o, "type", server_adapter_kind(e->type));
             if (e->ns)
                 cJSON_AddStringToObject(o, "namespace", e->ns);
             if (e->port > 0)
