@@ -342,9 +342,12 @@ static void issuer_fail(struct issuer *is, const char *why)
 {
     int64_t now = clock_now_s();
     if (is->have_keys || (is->have_meta && !is->want_keys)) {
-        /* Keep what works: the old key set until the next try. */
+        /* Keep what works: the old key set until the next try, OAUTH_RETRY_S from now (else
+         * every request after keys_until would start a fetch of its own, and log it). */
         LOG_W("oauth2: %s (keeping the keys fetched before)", why);
         is->last_fetch = now;
+        if (is->keys_until < now + OAUTH_RETRY_S)
+            is->keys_until = now + OAUTH_RETRY_S;
     } else {
         LOG_W("oauth2: %s", why);
         is->failed_until = now + OAUTH_RETRY_S;
