@@ -25,12 +25,6 @@
 #include "spec/checks.h"
 #include "spec/loader.h"
 
-static const char *expose_kind(enum model_expose_type t)
-{
-    static const char *const names[] = {"rest", "mcp", "skill", "control"};
-    return names[t];
-}
-
 /* Every adapter of every document: type, namespace, port and state ("started" once the
  * process serves; a stdio MCP adapter is served by `capproxy mcp-stdio` instead). */
 static cJSON *adapters_json(const struct runtime *rt, bool ready)
@@ -40,7 +34,7 @@ static cJSON *adapters_json(const struct runtime *rt, bool ready)
         for (size_t j = 0; j < rt->model->caps[i]->nexposes; j++) {
             const struct model_expose *e = &rt->model->caps[i]->exposes[j];
             cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "type", expose_kind(e->type));
+            cJSON_AddStringToObject(o, "type", server_adapter_kind(e->type));
             if (e->ns)
                 cJSON_AddStringToObject(o, "namespace", e->ns);
             if (e->port > 0)
@@ -206,13 +200,11 @@ static bool peer_is_loopback(struct evhttp_request *req)
     return false;
 }
 
-/* Name the matched route; answer 405 with the methods <allow> the path takes; false when <cmd>
- * is the one it takes. */
-static bool wrong_method(struct exchange *x, struct evhttp_request *req, enum evhttp_cmd_type cmd,
-                         enum evhttp_cmd_type want, const char *allow)
+/* Name the matched route <p>; answer 405 with the methods <allow> the path takes; false when
+ * <cmd> is the one it takes. */
+static bool wrong_method(struct exchange *x, struct evhttp_request *req, const char *p,
+                         enum evhttp_cmd_type cmd, enum evhttp_cmd_type want, const char *allow)
 {
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    const char *p = evhttp_uri_get_path(uri);
     /* The route label of the metrics: a fixed set, whatever logger a PUT names. */
     exchange_set_route(x, strncmp(p, "/logs/", 6) == 0 ? "/logs/{logger}" : p);
     if (cmd == want || (want == EVHTTP_REQ_GET && cmd == EVHTTP_REQ_HEAD))
@@ -250,28 +242,28 @@ void control_handle(struct evhttp_request *req, void *arg)
         return;
     }
     if (mc->health && str_eq(p, "/health/live")) {
-        if (!wrong_method(x, req, cmd, EVHTTP_REQ_GET, "GET, HEAD"))
+        if (!wrong_method(x, req, p, cmd, EVHTTP_REQ_GET, "GET, HEAD"))
             exchange_reply_text(x, 200, "application/json", "{\"status\":\"UP\"}");
     } else if (mc->health && str_eq(p, "/health/ready")) {
-        if (!wrong_method(x, req, cmd, EVHTTP_REQ_GET, "GET, HEAD"))
+        if (!wrong_method(x, req, p, cmd, EVHTTP_REQ_GET, "GET, HEAD"))
             reply_ready(x, cl);
     } else if (mc->info && str_eq(p, "/status")) {
-        if (!wrong_method(x, req, cmd, EVHTTP_REQ_GET, "GET, HEAD"))
+        if (!wrong_method(x, req, p, cmd, EVHTTP_REQ_GET, "GET, HEAD"))
             reply_status(x, cl, e);
     } else if (mc->reload && str_eq(p, "/config/reload")) {
-        if (!wrong_method(x, req, cmd, EVHTTP_REQ_POST, "POST"))
+        if (!wrong_method(x, req, p, cmd, EVHTTP_REQ_POST, "POST"))
             reply_reload(x, cl);
     } else if (mc->validate && str_eq(p, "/config/validate")) {
-        if (!wrong_method(x, req, cmd, EVHTTP_REQ_POST, "POST"))
+        if (!wrong_method(x, req, p, cmd, EVHTTP_REQ_POST, "POST"))
             reply_validate(x, req);
     } else if (mc->logs && str_eq(p, "/logs")) {
-        if (!wrong_method(x, req, cmd, EVHTTP_REQ_GET, "GET, HEAD"))
+        if (!wrong_method(x, req, p, cmd, EVHTTP_REQ_GET, "GET, HEAD"))
             exchange_reply_json(x, 200, "application/json", logs_json());
     } else if (mc->logs && strncmp(p, "/logs/", 6) == 0 && !str_eq(p, "/logs/stream")) {
-        if (!wrong_method(x, req, cmd, EVHTTP_REQ_PUT, "PUT"))
+        if (!wrong_method(x, req, p, cmd, EVHTTP_REQ_PUT, "PUT"))
             reply_set_level(x, req, p + 6);
     } else if (mc->metrics && str_eq(p, "/metrics")) {
-        if (!wrong_method(x, req, cmd, EVHTTP_REQ_GET, "GET, HEAD")) {
+        if (!wrong_method(x, req, p, cmd, EVHTTP_REQ_GET, "GET, HEAD")) {
             struct strbuf out;
             strbuf_init(&out, 0);
             admin_metrics(&cl->srv->admin, &out);

@@ -45,8 +45,8 @@ static void usage(FILE *fp)
             "              CAPPROXY_MAX_CONNECTIONS CAPPROXY_DRAIN_TIMEOUT\n"
             "  upstream    CAPPROXY_UPSTREAM_CONNECT_TIMEOUT CAPPROXY_UPSTREAM_TIMEOUT\n"
             "  logs        CAPPROXY_LOG_LEVEL CAPPROXY_LOG_FORMAT CAPPROXY_ACCESS_LOG\n"
-            "  MCP         CAPPROXY_SESSION_KEY (also signs digest nonces) CAPPROXY_MCP_MAX_STREAMS\n"
-            "              CAPPROXY_MCP_KEEPALIVE\n"
+            "  MCP         CAPPROXY_SESSION_KEY (also signs digest nonces)\n"
+            "              CAPPROXY_MCP_MAX_STREAMS CAPPROXY_MCP_KEEPALIVE\n"
             "  digest auth CAPPROXY_DIGEST_NONCE_TTL\n"
             "  Cal.com     CAL_COM_BASE_URI CAL_COM_CLIENT_SECRET CAL_COM_CLIENT_SECRET_FILE\n"
             "              CAL_COM_API_KEY (read by the shipped configuration and documents)\n");

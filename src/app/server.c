@@ -97,7 +97,7 @@ static void worker_reload_cb(evutil_socket_t fd, short what, void *arg)
     mcp_stream_reloaded();       /* tools/list_changed to this worker's streams */
 }
 
-static const char *listener_kind(enum model_expose_type t)
+const char *server_adapter_kind(enum model_expose_type t)
 {
     switch (t) {
     case MODEL_EXPOSE_REST:
@@ -246,12 +246,12 @@ int server_start(struct server *s, const struct config *cfg, struct runtime *rt,
         s->fds[i] = -1;
     for (size_t i = 0; i < rt->nlisteners; i++) {
         const struct rt_listener *l = &rt->listeners[i];
-        const char *what = listener_kind(l->type);
+        const char *what = server_adapter_kind(l->type);
         const char *other = NULL, *other_host = NULL;
         int other_port = 0;
         for (size_t j = 0; j < i && !other; j++)
             if (listen_same_address(l->host, l->port, rt->listeners[j].host, s->bound_port[j])) {
-                other = listener_kind(rt->listeners[j].type);
+                other = server_adapter_kind(rt->listeners[j].type);
                 other_host = rt->listeners[j].host;
                 other_port = s->bound_port[j];
             }
@@ -319,8 +319,9 @@ int server_start(struct server *s, const struct config *cfg, struct runtime *rt,
         if (l->type == MODEL_EXPOSE_REST) {
             LOG_I("rest listening on %s:%d (%zu routes)", l->host, s->bound_port[i], l->nroutes);
         } else if (l->type == MODEL_EXPOSE_SKILL || l->type == MODEL_EXPOSE_CONTROL) {
-            LOG_I("%s listening on %s:%d%s%s", listener_kind(l->type), l->host, s->bound_port[i],
-                  l->expose->ns ? " for " : "", l->expose->ns ? l->expose->ns : "");
+            LOG_I("%s listening on %s:%d%s%s", server_adapter_kind(l->type), l->host,
+                  s->bound_port[i], l->expose->ns ? " for " : "",
+                  l->expose->ns ? l->expose->ns : "");
         } else {
             size_t ntools = 0;
             for (size_t j = 0; j < l->nendpoints; j++)

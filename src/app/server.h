@@ -68,6 +68,9 @@ void server_run(struct server *s);
 /* From any thread: make server_run drain and stop as on SIGTERM, logging <why> (a static
  * string, e.g. "stdin closed") instead of the signal's name. */
 void server_request_stop(struct server *s, const char *why);
+/* The name of an adapter type as the logs and the control adapter show it ("rest", "mcp",
+ * "skill", "control"). */
+const char *server_adapter_kind(enum model_expose_type t);
 /* Stop the workers and close the listeners; also after a failed server_start, to close what it
  * bound. */
 void server_stop(struct server *s);

@@ -200,11 +200,7 @@ static void on_step_upstream(const struct upstream_result *res, void *arg)
 {
     struct exchange *x = arg;
     struct http_call *hc = exchange_ctx(x);
-    struct orch_outcome oc = steps_outcome(res);
-    orch_feed(hc->orch, &oc);
-    /* The finished transfer no longer reads its request: the next step builds a new one. */
-    outreq_deinit(exchange_out(x));
-    outreq_init(exchange_out(x), MAPPING_MAX_URL);
+    steps_feed(hc->orch, res, exchange_out(x));
     http_step(x);
 }
 
@@ -622,11 +618,11 @@ void mcp_handle(struct evhttp_request *req, void *arg)
         http_error(x, 403, JSONRPC_SERVER_ERROR, "Forbidden: Host header not allowed");
         return;
     }
-    const struct evhttp_uri *puri = evhttp_request_get_evhttp_uri(req);
-    const char *ppath = puri ? evhttp_uri_get_path(puri) : NULL;
-    if (ppath && str_has_prefix(ppath, OAUTH_PRM_PATH) &&
-        (!ppath[strlen(OAUTH_PRM_PATH)] || ppath[strlen(OAUTH_PRM_PATH)] == '/')) {
-        serve_prm(x, l, ppath + strlen(OAUTH_PRM_PATH));
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    if (path && str_has_prefix(path, OAUTH_PRM_PATH) &&
+        (!path[strlen(OAUTH_PRM_PATH)] || path[strlen(OAUTH_PRM_PATH)] == '/')) {
+        serve_prm(x, l, path + strlen(OAUTH_PRM_PATH));
         return;
     }
     const char *origin = evhttp_find_header(in_h, "Origin");
@@ -634,8 +630,6 @@ void mcp_handle(struct evhttp_request *req, void *arg)
         http_error(x, 403, JSONRPC_SERVER_ERROR, "Forbidden: Origin not allowed");
         return;
     }
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     const struct rt_mcp_endpoint *ep = endpoint_for(l, path && *path ? path : "/");
     if (!ep) {
         exchange_problem(x, 404, "no MCP endpoint at this path (use /mcp or /mcp/<namespace>)",
@@ -681,11 +675,15 @@ static void mcp_serve(struct exchange *x, const struct front_listener *fl,
         }
         /* mcp.maxStreams 0: no server-to-client stream is offered (the spec's 405 answer). */
         /* fall through */
-    default:
+    default: {
+        bool streams = rt->config->mcp_max_streams > 0;
         evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
-                          rt->config->mcp_max_streams > 0 ? MCP_ALLOW : MCP_ALLOW_POST);
+                          streams ? MCP_ALLOW : MCP_ALLOW_POST);
         http_error(x, 405, JSONRPC_SERVER_ERROR,
-                   "Method Not Allowed: POST JSON-RPC messages; no SSE stream is offered");
+                   streams
+                       ? "Method Not Allowed: POST JSON-RPC messages; GET opens the SSE stream"
+                       : "Method Not Allowed: POST JSON-RPC messages; no SSE stream is offered");
         return;
+    }
     }
 }

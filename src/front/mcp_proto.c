@@ -321,13 +321,10 @@ cJSON *mcpp_read_response(const struct rt_call *call, const cJSON *id, const cha
     }
     size_t len = evbuffer_get_length(res->body);
     const char *body = len ? (const char *)evbuffer_pullup(res->body, -1) : "";
-    const char *ctype = NULL;
-    for (size_t i = 0; i < res->nheaders && !ctype; i++)
-        if (str_eq_ci(res->headers[i].name, "content-type"))
-            ctype = res->headers[i].value;
     int code;
     char *msg;
-    cJSON *r = mcpres_upstream_result(call, uri, res->status, ctype, body, len, &code, &msg);
+    cJSON *r =
+        mcpres_upstream_result(call, uri, res->status, res->content_type, body, len, &code, &msg);
     if (r)
         return jsonrpc_result(id, r);
     cJSON *e = jsonrpc_error(id, code, msg);

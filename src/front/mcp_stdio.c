@@ -114,14 +114,10 @@ static void stdio_on_step(const struct upstream_result *res, void *arg)
 {
     struct stdio_call *sc = arg;
     sc->xfer = NULL;
-    struct orch_outcome oc = steps_outcome(res);
     LOG_D("mcp-stdio: tool %s step %s: %s %ld", sc->call->name, orch_step_name(sc->orch),
           res->error == UPSTREAM_OK ? "upstream status" : upstream_error_name(res->error),
           res->error == UPSTREAM_OK ? res->status : -1L);
-    orch_feed(sc->orch, &oc);
-    /* The finished transfer no longer reads its request: the next step builds a new one. */
-    outreq_deinit(&sc->out);
-    outreq_init(&sc->out, MAPPING_MAX_URL);
+    steps_feed(sc->orch, res, &sc->out);
     stdio_step(sc);
 }
 

@@ -196,12 +196,7 @@ static void rest_step(struct exchange *x);
 static void on_step_upstream(const struct upstream_result *res, void *arg)
 {
     struct exchange *x = arg;
-    struct orch *o = exchange_ctx(x);
-    struct orch_outcome oc = steps_outcome(res);
-    orch_feed(o, &oc);
-    /* The finished transfer no longer reads its request: the next step builds a new one. */
-    outreq_deinit(exchange_out(x));
-    outreq_init(exchange_out(x), MAPPING_MAX_URL);
+    steps_feed(exchange_ctx(x), res, exchange_out(x));
     rest_step(x);
 }
 

@@ -120,8 +120,13 @@ static const char *media_type(const char *name)
     return "application/octet-stream";
 }
 
+struct walk_file {
+    char *path; /* relative to the location */
+    off_t size;
+};
+
 struct walk {
-    char **paths;
+    struct walk_file *files;
     size_t n;
     bool truncated;
 };
@@ -139,12 +144,14 @@ static void walk_dir(const char *root, const char *rel, struct walk *w, int dept
         char *path = xasprintf("%s/%s", dir, de->d_name);
         char *sub = rel[0] ? xasprintf("%s/%s", rel, de->d_name) : xstrdup(de->d_name);
         struct stat st;
-        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        if (lstat(path, &st) != 0) {
+            /* gone meanwhile: not listed */
+        } else if (S_ISDIR(st.st_mode)) {
             walk_dir(root, sub, w, depth + 1);
-        } else if (lstat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+        } else if (S_ISREG(st.st_mode)) {
             if (w->n < SKILL_MAX_FILES) {
-                w->paths = xrealloc(w->paths, (w->n + 1) * sizeof *w->paths);
-                w->paths[w->n++] = sub;
+                w->files = xrealloc(w->files, (w->n + 1) * sizeof *w->files);
+                w->files[w->n++] = (struct walk_file){sub, st.st_size};
                 sub = NULL;
             } else {
                 w->truncated = true;
@@ -160,7 +167,7 @@ static void walk_dir(const char *root, const char *rel, struct walk *w, int dept
 
 static int path_cmp(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return strcmp(((const struct walk_file *)a)->path, ((const struct walk_file *)b)->path);
 }
 
 static void reply_contents(struct exchange *x, const struct model_skill *sk)
@@ -172,20 +179,18 @@ static void reply_contents(struct exchange *x, const struct model_skill *sk)
     }
     struct walk w = {0};
     walk_dir(sk->dir, "", &w, 0);
-    qsort(w.paths, w.n, sizeof *w.paths, path_cmp);
+    qsort(w.files, w.n, sizeof *w.files, path_cmp);
     cJSON *root = cJSON_CreateObject(), *files = cJSON_CreateArray();
     cJSON_AddStringToObject(root, "name", sk->name);
     for (size_t i = 0; i < w.n; i++) {
-        char *full = xasprintf("%s/%s", sk->dir, w.paths[i]);
         cJSON *f = cJSON_CreateObject();
-        cJSON_AddStringToObject(f, "path", w.paths[i]);
-        cJSON_AddNumberToObject(f, "size", stat(full, &st) == 0 ? (double)st.st_size : 0);
-        cJSON_AddStringToObject(f, "type", media_type(w.paths[i]));
+        cJSON_AddStringToObject(f, "path", w.files[i].path);
+        cJSON_AddNumberToObject(f, "size", (double)w.files[i].size);
+        cJSON_AddStringToObject(f, "type", media_type(w.files[i].path));
         cJSON_AddItemToArray(files, f);
-        free(full);
-        free(w.paths[i]);
+        free(w.files[i].path);
     }
-    free(w.paths);
+    free(w.files);
     cJSON_AddItemToObject(root, "files", files);
     if (w.truncated)
         cJSON_AddBoolToObject(root, "truncated", true);
@@ -249,7 +254,7 @@ static void reply_file(struct exchange *x, const struct model_skill *sk, const c
         exchange_problem(x, 500, "the file could not be read", "file", NULL);
         goto out;
     }
-    fd = -1; /* the buffer owns it now */
+    fd = -1;                                    /* the buffer owns it now */
     exchange_reply(x, 200, media_type(rel), b); /* moves the contents, not the buffer */
     evbuffer_free(b);
 out:

@@ -1,6 +1,6 @@
 /*
  * steps: what the front ends share to run an orchestrated call (core/orch.h) on their loop:
- * an upstream transfer's outcome as the executor reads it.
+ * an upstream transfer's outcome fed to the executor.
  */
 #ifndef CAPPROXY_STEPS_H
 #define CAPPROXY_STEPS_H
@@ -10,11 +10,13 @@
 #include "core/orch.h"
 #include "http/upstream.h"
 
-/* <res> as orch_feed takes it; the body stays <res>'s (valid during the done callback). */
-static inline struct orch_outcome steps_outcome(const struct upstream_result *res)
+/* Feed the outcome of one step's transfer <res> to <o> (the body stays <res>'s, read during
+ * the done callback), then make <out> ready for the next step's request: the finished transfer
+ * no longer reads it. */
+static inline void steps_feed(struct orch *o, const struct upstream_result *res, struct outreq *out)
 {
     size_t len = res->body ? evbuffer_get_length(res->body) : 0;
-    return (struct orch_outcome){
+    struct orch_outcome oc = {
         .transport = res->error == UPSTREAM_OK            ? ORCH_OK
                      : res->error == UPSTREAM_ERR_TIMEOUT ? ORCH_ERR_TIMEOUT
                                                           : ORCH_ERR_UNREACHABLE,
@@ -24,6 +26,9 @@ static inline struct orch_outcome steps_outcome(const struct upstream_result *re
         .body = len ? (const char *)evbuffer_pullup(res->body, -1) : "",
         .len = len,
     };
+    orch_feed(o, &oc);
+    outreq_deinit(out);
+    outreq_init(out, MAPPING_MAX_URL);
 }
 
 #endif

@@ -34,7 +34,7 @@ struct exchange {
     struct loop *l;
     struct evhttp_request *req;
     struct conn *conn;
-    struct event watch;       /* EV_CLOSED on the client socket, while the upstream is pending */
+    struct event watch;       /* EV_CLOSED on the client socket: upstream pending, parked, stream */
     struct event watch_timer; /* arms <watch> after EXCHANGE_WATCH_DELAY_MS */
     bool watching;            /* <watch> and <watch_timer> are assigned */
     struct upstream_xfer *xfer;
@@ -244,7 +244,7 @@ static void on_client_closed(evutil_socket_t fd, short what, void *arg)
         evhttp_connection_free(evcon); /* runs on_conn_close: count and table entry */
 }
 
-static void watch(struct exchange *x);
+static void watch(struct exchange *x, bool now);
 
 static void on_watch_timer(evutil_socket_t fd, short what, void *arg)
 {
@@ -270,7 +270,7 @@ int exchange_forward(struct exchange *x, upstream_done_fn done)
     x->xfer = loop_forward(x->l, &x->out, x->rid, on_upstream_done, x);
     if (!x->xfer)
         return -1;
-    watch(x);
+    watch(x, false);
     return 0;
 }
 
@@ -278,7 +278,7 @@ void exchange_park(struct exchange *x, exchange_free_fn cancel, void *arg)
 {
     x->park_cancel = cancel;
     x->park_arg = arg;
-    watch(x);
+    watch(x, false);
 }
 
 void exchange_unpark(struct exchange *x)
@@ -288,8 +288,9 @@ void exchange_unpark(struct exchange *x)
     unwatch(x); /* evhttp notices closes itself once we reply */
 }
 
-/* Watch <x>'s client socket for a hang-up while nothing of evhttp reads it. */
-static void watch(struct exchange *x)
+/* Watch <x>'s client socket for a hang-up while nothing of evhttp reads it: after
+ * EXCHANGE_WATCH_DELAY_MS, or at once when <now>. */
+static void watch(struct exchange *x, bool now)
 {
     if (x->watching)
         return;
@@ -301,7 +302,10 @@ static void watch(struct exchange *x)
         event_assign(&x->watch, loop_base(x->l), fd, EV_CLOSED, on_client_closed, x);
         evtimer_assign(&x->watch_timer, loop_base(x->l), on_watch_timer, x);
         x->watching = true;
-        evtimer_add(&x->watch_timer, &delay);
+        if (now)
+            event_add(&x->watch, NULL);
+        else
+            evtimer_add(&x->watch_timer, &delay);
     }
 }
 
@@ -377,15 +381,7 @@ void exchange_stream_start(struct exchange *x, int status, const char *ctype)
     evhttp_add_header(h, "X-Request-Id", x->rid);
     evhttp_send_reply_start(req, status, httpstatus_text(status));
     /* evhttp does not read while it answers, so only this watcher sees the client go. */
-    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
-    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
-    if (fd >= 0 && !x->watching) {
-        event_assign(&x->watch, loop_base(x->l), fd, EV_CLOSED, on_client_closed, x);
-        evtimer_assign(&x->watch_timer, loop_base(x->l), on_watch_timer, x);
-        x->watching = true;
-        event_add(&x->watch, NULL);
-    }
+    watch(x, true);
 }
 
 void exchange_stream_send(struct exchange *x, const char *data, size_t len)

@@ -342,9 +342,12 @@ static void issuer_fail(struct issuer *is, const char *why)
 {
     int64_t now = clock_now_s();
     if (is->have_keys || (is->have_meta && !is->want_keys)) {
-        /* Keep what works: the old key set until the next try. */
+        /* Keep what works: the old key set until the next try, OAUTH_RETRY_S from now (else
+         * every request after keys_until would start a fetch of its own, and log it). */
         LOG_W("oauth2: %s (keeping the keys fetched before)", why);
         is->last_fetch = now;
+        if (is->keys_until < now + OAUTH_RETRY_S)
+            is->keys_until = now + OAUTH_RETRY_S;
     } else {
         LOG_W("oauth2: %s", why);
         is->failed_until = now + OAUTH_RETRY_S;
@@ -711,12 +714,6 @@ static bool claims_verdict(struct exchange *x, const struct model_oauth2 *o, con
     return refuse(x, o, prm_path, v, 401, "invalid_token", why);
 }
 
-/* Park the request on <f> when it may wait (a <resume>) and not too many wait already. */
-static bool wait_on(struct fetch *f, struct exchange *x, oauth_resume_fn resume, void *arg)
-{
-    return resume && fetch_wait(f, x, resume, arg);
-}
-
 /* Check <token> against one jwks credential <o>. true: decided (refused) or parked (*parked);
  * false: this credential is satisfied. */
 static bool check_jwks(struct exchange *x, const struct model_oauth2 *o, const char *prm_path,
@@ -728,9 +725,9 @@ static bool check_jwks(struct exchange *x, const struct model_oauth2 *o, const c
     is->want_keys = true;
     int64_t now = clock_now_s();
     if (!is->have_keys) {
-        if (!is->busy && now >= is->failed_until && resume)
+        if (!is->busy && now >= is->failed_until)
             issuer_refresh(is); /* may fail at once: then not busy */
-        if (is->busy && wait_on(&is->f, x, resume, arg)) {
+        if (is->busy && fetch_wait(&is->f, x, resume, arg)) {
             *parked = true;
             return true;
         }
@@ -753,9 +750,9 @@ static bool check_jwks(struct exchange *x, const struct model_oauth2 *o, const c
         /* A key rotated in since the last fetch: refetch, at most once per min refresh, so
          * that tokens with made-up kids cannot make us hammer the server. */
         long min = loop_config(exchange_loop(x))->oauth_min_refresh_ms / 1000;
-        if (!is->busy && now - is->last_fetch >= min && resume)
+        if (!is->busy && now - is->last_fetch >= min)
             issuer_refresh(is);
-        if (is->busy && wait_on(&is->f, x, resume, arg)) {
+        if (is->busy && fetch_wait(&is->f, x, resume, arg)) {
             *parked = true;
             decided = true;
             goto out;
@@ -783,9 +780,9 @@ static bool check_introspection(struct exchange *x, const struct model_oauth2 *o
     struct issuer *is = issuer_get(s, o->as_uri);
     int64_t now = clock_now_s();
     if (!is->have_meta) {
-        if (!is->busy && now >= is->failed_until && resume)
+        if (!is->busy && now >= is->failed_until)
             issuer_refresh(is);
-        if (is->busy && wait_on(&is->f, x, resume, arg)) {
+        if (is->busy && fetch_wait(&is->f, x, resume, arg)) {
             *parked = true;
             return true;
         }
@@ -803,9 +800,6 @@ static bool check_introspection(struct exchange *x, const struct model_oauth2 *o
         for (struct intro *i = s->intros; i && !in; i = i->next)
             if (i->iss == is && memcmp(i->hash, hash, 32) == 0)
                 in = i;
-        if (!resume)
-            return refuse(x, o, prm_path, v, 503, NULL,
-                          "the authorization server did not answer the introspection");
         if (!in) {
             in = xcalloc(1, sizeof *in);
             in->iss = is;

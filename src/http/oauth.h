@@ -47,10 +47,10 @@ typedef void (*oauth_resume_fn)(struct exchange *x, void *arg);
  * <auth>[0..n) (the others are reqcheck_auth's). <prm_path> is the endpoint path the
  * WWW-Authenticate resource_metadata URL names (MCP endpoints), NULL for none (REST).
  * true: decided, <v> filled; a refusal has its WWW-Authenticate (or Retry-After) header added.
- * false: only with a <resume>, when the answer needs a fetch: <x> is parked, and once the
- * fetch is over (or <x>'s client went away: then never) <resume>(x, arg) runs on the loop;
- * the front end then calls oauth_check again with no <resume>, which decides from what was
- * fetched. */
+ * false: the answer needs a fetch: <x> is parked, and once the fetch is over (or <x>'s client
+ * went away: then never) <resume>(x, arg) runs on the loop; the front end then calls
+ * oauth_check again (with its <resume>), which decides from what was fetched; it parks again
+ * only while another fetch it needs is under way. */
 bool oauth_check(struct exchange *x, const struct rt_inbound *const *auth, size_t n,
                  const char *prm_path, oauth_resume_fn resume, void *arg, struct oauth_verdict *v);
 
