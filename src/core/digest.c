@@ -16,6 +16,7 @@
 #include "base/log.h"
 #include "base/secret.h"
 #include "base/util.h"
+#include "spec/urlenc.h"
 
 _Static_assert(DIGEST_NONCE_LEN == B64_URL_LEN(DIGEST_NONCE_RAW_LEN), "nonce text length");
 
@@ -96,11 +97,6 @@ void digest_cred_free(struct digest_cred *c)
 
 /* ---- parsing ---- */
 
-static bool is_tchar(char ch)
-{
-    return isalnum((unsigned char)ch) || (ch && strchr("!#$%&'*+-.^_`|~", ch));
-}
-
 static void skip_ows(const char **s)
 {
     while (**s == ' ' || **s == '\t')
@@ -147,7 +143,7 @@ int digest_parse(const char *v, struct digest_params *p)
         if (!*s)
             return 0;
         const char *name = s;
-        while (is_tchar(*s))
+        while (urlenc_is_tchar((unsigned char)*s))
             s++;
         size_t nlen = (size_t)(s - name);
         skip_ows(&s);
@@ -166,7 +162,7 @@ int digest_parse(const char *v, struct digest_params *p)
             }
             s++;
         } else {
-            while (is_tchar(*s))
+            while (urlenc_is_tchar((unsigned char)*s))
                 *out++ = *s++;
             if (out == val)
                 return -1;

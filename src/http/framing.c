@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "base/util.h"
+#include "spec/urlenc.h"
 
 /* Longest chunk-size line accepted (size digits only: extensions are refused). */
 #define FRAMING_CHUNK_LINE_MAX 64
@@ -28,14 +29,6 @@ static int refuse(struct framing_refusal *why, int status, const char *fmt, ...)
     va_end(ap);
     why->status = status;
     return status;
-}
-
-/* tchar of RFC 9110 5.6.2. */
-static bool is_tchar(unsigned char c)
-{
-    static const char extra[] = "!#$%&'*+-.^_`|~";
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c && memchr(extra, c, sizeof extra - 1));
 }
 
 /* Field content: visible ASCII, SP, HTAB and obs-text; never NUL, CR, LF or another CTL. */
@@ -87,7 +80,7 @@ int framing_check_head(const char *p, size_t len, const struct framing_limits *l
 
     /* request-line = method SP request-target SP HTTP-version CRLF */
     const char *m = s;
-    while (is_tchar((unsigned char)*s))
+    while (urlenc_is_tchar((unsigned char)*s))
         s++;
     size_t mlen = (size_t)(s - m);
     if (mlen == 0 || *s != ' ')
@@ -124,7 +117,7 @@ int framing_check_head(const char *p, size_t len, const struct framing_limits *l
         if (*s == ' ' || *s == '\t')
             return refuse(why, 400, "a header line starts with whitespace (obsolete line folding)");
         const char *name = s;
-        while (is_tchar((unsigned char)*s))
+        while (urlenc_is_tchar((unsigned char)*s))
             s++;
         int nlen = (int)(s - name);
         if (*s != ':') {

@@ -11,6 +11,7 @@
 #include "base/clock.h"
 #include "base/util.h"
 #include "spec/config.h"
+#include "spec/urlenc.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -297,13 +298,6 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
     return len;
 }
 
-static bool is_tchar(unsigned char c)
-{
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return true;
-    return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
 /* Hop-by-hop and framing headers: evhttp frames the reply itself, and a copied
  * Transfer-Encoding or Content-Length would break the client's framing (doc section 7).
  * Server too: the upstream's software and version are not the client's business (nginx
@@ -399,7 +393,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 
     x->last_kept = false;
     size_t nl = 0;
-    while (nl < len && is_tchar((unsigned char)data[nl]))
+    while (nl < len && urlenc_is_tchar((unsigned char)data[nl]))
         nl++;
     if (nl == 0 || nl == len || data[nl] != ':')
         return total; /* not "token:": curl tolerated it, we do not forward it */

@@ -150,7 +150,7 @@ bool urlenc_header_name_ok(const char *name)
     if (!name || !*name)
         return false;
     for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-        if (!(urlenc_is_unreserved(*p) || strchr("!#$%&'*+^`|", *p)))
+        if (!urlenc_is_tchar(*p))
             return false;
     return true;
 }

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "base/util.h"
 
@@ -36,6 +37,15 @@ bool urlenc_cookie_value_ok(const char *v, size_t len);
 /* Whether <name> is an HTTP field name: one or more RFC 9110 token characters. */
 bool urlenc_header_name_ok(const char *name);
 /* Whether byte <c> is RFC 3986 unreserved (A-Z a-z 0-9 - . _ ~): the bytes encoders keep. */
+/* Whether <c> is a token character (RFC 9110 5.6.2 tchar: header names, methods, auth-params).
+ * Inline: the framing scan asks it for every byte of a header name. */
+static inline bool urlenc_is_tchar(unsigned char c)
+{
+    static const char extra[] = "!#$%&'*+-.^_`|~";
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && memchr(extra, c, sizeof extra - 1));
+}
+
 bool urlenc_is_unreserved(unsigned char c);
 /* Percent-encode <out>->data[vstart..len) in place as one path segment: every byte that is not
  * unreserved is escaped, as urlenc_segment does, but "." and ".." are kept as they are (callers
