@@ -96,10 +96,7 @@ void metrics_free(struct metrics *m)
 
 static size_t hash(enum family fam, const char *key, size_t len)
 {
-    size_t h = 1469598103934665603ull ^ (size_t)fam;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)key[i]) * 1099511628211ull;
-    return h;
+    return (size_t)(util_fnv1a(key, len) ^ ((uint64_t)fam * 0x9E3779B97F4A7C15ull));
 }
 
 /* The series for <fam> and label values <key>[0..len); created on first use. Lock held. */

@@ -584,3 +584,12 @@ const char *util_closest(const char *word, const char *const *cand, size_t n)
         util_closest_add(&c, cand[i]);
     return c.best;
 }
+
+uint64_t util_fnv1a(const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}

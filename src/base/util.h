@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #if defined(__GNUC__)
 #define UTIL_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -76,6 +77,11 @@ const char *json_text_refusal(const char *s, size_t len, bool strict, size_t *at
 size_t utf8_seq(const unsigned char *s, size_t n);
 /* Whether <s>[0..len) is valid UTF-8 (see utf8_seq); if not, <*bad_at> (may be NULL) gets the
  * offset of the first bad byte. */
+/* FNV-1a of <data>[0..len): the hash of capproxy's own tables (anchors, metric series, MCP
+ * cancellations) and of tool lists compared across reloads. Not for anything an attacker could
+ * aim collisions at beyond a slower bucket. */
+uint64_t util_fnv1a(const void *data, size_t len);
+
 bool utf8_valid(const char *s, size_t len, size_t *bad_at);
 /* A copy of <s>[0..len) as valid UTF-8 (a new string; free it): each byte that does not start
  * a valid sequence (see utf8_seq, so NUL too) becomes U+FFFD, one replacement per byte. */

@@ -47,10 +47,7 @@ static char *make_key(const char *sid, const cJSON *id)
 
 static size_t key_bucket(const char *k)
 {
-    uint64_t h = 14695981039346656037ull;
-    for (; *k; k++)
-        h = (h ^ (unsigned char)*k) * 1099511628211ull;
-    return (size_t)(h % CANCEL_BUCKETS);
+    return (size_t)(util_fnv1a(k, strlen(k)) % CANCEL_BUCKETS);
 }
 
 static void on_cancel(evutil_socket_t fd, short what, void *arg)

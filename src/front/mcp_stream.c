@@ -37,13 +37,10 @@ static const char list_changed[] =
     "\n\n";
 static const char keepalive_comment[] = ": keep-alive\n\n";
 
-/* FNV-1a: enough to tell two tool lists apart (a collision only loses one notification). */
+/* Enough to tell two tool lists apart (a collision only loses one notification). */
 static uint64_t text_hash(const char *s)
 {
-    uint64_t h = 14695981039346656037ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
+    return util_fnv1a(s, strlen(s));
 }
 
 static void stream_free(void *arg)

@@ -65,19 +65,9 @@ static void yerr(struct yparse *p, int line, int col, const char *fmt, ...)
     p->failed = true;
 }
 
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603u; /* FNV-1a */
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211u;
-    }
-    return h;
-}
-
 static struct anchor_slot *anchor_find_slot(struct anchor_slot *slots, size_t cap, const char *name)
 {
-    size_t i = (size_t)hash_str(name) & (cap - 1);
+    size_t i = (size_t)util_fnv1a(name, strlen(name)) & (cap - 1);
     while (slots[i].name && strcmp(slots[i].name, name) != 0)
         i = (i + 1) & (cap - 1);
     return &slots[i];
