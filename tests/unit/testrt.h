@@ -7,6 +7,7 @@
 #define CAPPROXY_TESTRT_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "spec/config.h"
@@ -54,6 +55,36 @@ static inline struct runtime *testrt_load_path(const char *path, const struct co
 static inline struct runtime *testrt_load_file(const char *path, const struct config *cfg)
 {
     return testrt_load_path(path, cfg, false);
+}
+
+/* Load <doc> as "f.yaml" and validate it: <*mp> gets the model (caller frees), <d> the
+ * diagnostics (caller deinits). 0 when clean. */
+static inline int testrt_load_model(const char *doc, struct model **mp, struct diag *d)
+{
+    struct model *m = model_new();
+    diag_init(d);
+    int rc = loader_load_buffer(m, "f.yaml", doc, strlen(doc), d);
+    if (rc == 0)
+        rc = checks_validate(m, d);
+    *mp = m;
+    return rc;
+}
+
+/* Whether <doc> fails to load with <want> among its messages (and no other error when <only>);
+ * the diagnostics go to stderr when it does not. */
+static inline bool testrt_fails_with(const char *doc, const char *want, bool only)
+{
+    struct model *m;
+    struct diag d;
+    bool failed = testrt_load_model(doc, &m, &d) < 0;
+    bool ok = failed && diag_contains(&d, want) && (!only || d.nerrors == 1);
+    if (!ok) {
+        fprintf(stderr, "want: %s\n", want);
+        diag_print(&d, stderr);
+    }
+    diag_deinit(&d);
+    model_free(m);
+    return ok;
 }
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "testrt.h"
 #include "spec/checks.h"
 #include "spec/loader.h"
 
@@ -30,29 +31,9 @@
     "      call: api.list\n"
 /* HEAD is 18 lines: the next adapter starts at line 19. */
 
-static int load(const char *doc, struct model **mp, struct diag *d)
-{
-    struct model *m = model_new();
-    diag_init(d);
-    int rc = loader_load_buffer(m, "f.yaml", doc, strlen(doc), d);
-    if (rc == 0)
-        rc = checks_validate(m, d);
-    *mp = m;
-    return rc;
-}
-
 static void bad(const char *doc, const char *want)
 {
-    struct model *m;
-    struct diag d;
-    CHECK(load(doc, &m, &d) < 0);
-    CHECK(diag_contains(&d, want));
-    if (!diag_contains(&d, want)) {
-        fprintf(stderr, "want: %s\n", want);
-        diag_print(&d, stderr);
-    }
-    diag_deinit(&d);
-    model_free(m);
+    CHECK(testrt_fails_with(doc, want, false));
 }
 
 static void test_skill_model(void)
@@ -76,7 +57,7 @@ static void test_skill_model(void)
                                    "        instruction: guide.md\n";
     struct model *m;
     struct diag d;
-    CHECK(load(doc, &m, &d) == 0);
+    CHECK(testrt_load_model(doc, &m, &d) == 0);
     const struct model_expose *e = &m->caps[0]->exposes[1];
     CHECK(e->type == MODEL_EXPOSE_SKILL);
     CHECK(e->port == 3002 && e->nskills == 1);
@@ -135,13 +116,13 @@ static void test_control_model(void)
                                    "    observability: {metrics: {local: {enabled: false}}}\n";
     struct model *m;
     struct diag d;
-    CHECK(load(doc_default, &m, &d) == 0);
+    CHECK(testrt_load_model(doc_default, &m, &d) == 0);
     const struct model_control *c = &m->caps[0]->exposes[1].control;
     CHECK(m->caps[0]->exposes[1].type == MODEL_EXPOSE_CONTROL);
     CHECK(c->health && c->metrics && !c->info && !c->reload && !c->validate && !c->logs);
     diag_deinit(&d);
     model_free(m);
-    CHECK(load(doc, &m, &d) == 0);
+    CHECK(testrt_load_model(doc, &m, &d) == 0);
     c = &m->caps[0]->exposes[1].control;
     CHECK(!c->health && c->info && c->reload && c->validate && c->logs && c->logs_stream);
     CHECK(!c->metrics);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "testrt.h"
 #include "spec/checks.h"
 #include "spec/loader.h"
 
@@ -21,33 +22,10 @@
     "    resources:\n"
 /* HEAD is 9 lines: the resources start at line 10. */
 
-/* Load <doc> and validate it; the diagnostics stay in <d> (caller deinits). 0 when clean. */
-static int load(const char *doc, struct model **mp, struct diag *d)
-{
-    struct model *m = model_new();
-    diag_init(d);
-    int rc = loader_load_buffer(m, "f.yaml", doc, strlen(doc), d);
-    if (rc == 0)
-        rc = checks_validate(m, d);
-    *mp = m;
-    return rc;
-}
-
 /* <doc> must fail with <want> among its messages (and nothing else when <only>). */
 static void bad(const char *doc, const char *want, bool only)
 {
-    struct model *m;
-    struct diag d;
-    CHECK(load(doc, &m, &d) < 0);
-    CHECK(diag_contains(&d, want));
-    if (only)
-        CHECK(d.nerrors == 1);
-    if (!diag_contains(&d, want) || (only && d.nerrors != 1)) {
-        fprintf(stderr, "want: %s\n", want);
-        diag_print(&d, stderr);
-    }
-    diag_deinit(&d);
-    model_free(m);
+    CHECK(testrt_fails_with(doc, want, only));
 }
 
 static void test_model(void)
@@ -61,7 +39,7 @@ static void test_model(void)
                                    "      forward: {targetNamespace: legacy-api}\n";
     struct model *m;
     struct diag d;
-    CHECK(load(doc, &m, &d) == 0);
+    CHECK(testrt_load_model(doc, &m, &d) == 0);
     CHECK(d.n == 0);
     const struct model_expose *e = &m->caps[0]->exposes[0];
     CHECK(e->nresources == 2);
@@ -193,7 +171,7 @@ static void test_both(void)
                                    "      operations: []\n";
     struct model *m;
     struct diag d;
-    CHECK(load(doc, &m, &d) == 0);
+    CHECK(testrt_load_model(doc, &m, &d) == 0);
     diag_deinit(&d);
     model_free(m);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "testrt.h"
 #include "spec/checks.h"
 #include "spec/config.h"
 #include "spec/loader.h"
@@ -22,29 +23,9 @@
     "    authentication:\n"
 /* HEAD is 9 lines: the authentication's keys start at line 10, column 7. */
 
-static int load(const char *doc, struct model **mp, struct diag *d)
-{
-    struct model *m = model_new();
-    diag_init(d);
-    int rc = loader_load_buffer(m, "f.yaml", doc, strlen(doc), d);
-    if (rc == 0)
-        rc = checks_validate(m, d);
-    *mp = m;
-    return rc;
-}
-
 static void bad(const char *doc, const char *want)
 {
-    struct model *m;
-    struct diag d;
-    CHECK(load(doc, &m, &d) < 0);
-    CHECK(diag_contains(&d, want));
-    if (!diag_contains(&d, want)) {
-        fprintf(stderr, "want: %s\n", want);
-        diag_print(&d, stderr);
-    }
-    diag_deinit(&d);
-    model_free(m);
+    CHECK(testrt_fails_with(doc, want, false));
 }
 
 static void test_model(void)
@@ -57,7 +38,7 @@ static void test_model(void)
                                    "      tokenValidation: introspection\n";
     struct model *m;
     struct diag d;
-    CHECK(load(doc, &m, &d) == 0);
+    CHECK(testrt_load_model(doc, &m, &d) == 0);
     CHECK(d.n == 0);
     const struct model_auth *a = &m->caps[0]->exposes[0].auth;
     CHECK(a->kind == MODEL_AUTH_OAUTH2);
@@ -79,7 +60,7 @@ static void test_model(void)
                                      "      authorizationServerUri: http://127.0.0.1:8080\n"
                                      "      resource: http://localhost:9090/mcp\n"
                                      "      audience: capproxy\n";
-    CHECK(load(local, &m, &d) == 0);
+    CHECK(testrt_load_model(local, &m, &d) == 0);
     o = m->caps[0]->exposes[0].auth.oauth2;
     CHECK(o && !o->introspection && o->nscopes == 0 && str_eq(o->audience, "capproxy"));
     diag_deinit(&d);
