@@ -109,6 +109,18 @@ static void stdio_call_free(struct stdio_call *sc)
 
 static void stdio_step(struct stdio_call *sc);
 
+/* <sc>'s upstream transfer could not start: say so (as a tool error, or the resources/read
+ * error) and end the call. */
+static void stdio_not_started(struct stdio_call *sc)
+{
+    struct stdio_srv *s = sc->s;
+    static const char msg[] = "the upstream request could not be started";
+    stdio_send(s, sc->uri ? mcpp_read_setup_error(sc->id, sc->uri)
+                          : jsonrpc_result(sc->id, mcptool_text_result(msg, sizeof msg - 1, true)));
+    stdio_call_free(sc);
+    stdio_maybe_finish(s);
+}
+
 /* One step's transfer is done: feed the executor, then send the next step or answer. */
 static void stdio_on_step(const struct upstream_result *res, void *arg)
 {
@@ -127,37 +139,34 @@ static void stdio_step(struct stdio_call *sc)
     enum orch_state st = orch_next(sc->orch, &sc->out);
     if (st == ORCH_SEND) {
         sc->xfer = loop_forward(s->loop, &sc->out, NULL, stdio_on_step, sc);
-        if (sc->xfer)
-            return;
-        static const char msg[] = "the upstream request could not be started";
-        stdio_send(s, sc->uri
-                          ? mcpp_read_setup_error(sc->id, sc->uri)
-                          : jsonrpc_result(sc->id, mcptool_text_result(msg, sizeof msg - 1, true)));
-    } else {
-        stdio_send(s, sc->uri ? mcpp_read_orch_response(sc->call, sc->orch, st, sc->id, sc->uri)
-                              : mcpp_orch_response(sc->orch, st, sc->id));
+        if (!sc->xfer)
+            stdio_not_started(sc);
+        return;
     }
+    stdio_send(s, sc->uri ? mcpp_read_orch_response(sc->call, sc->orch, st, sc->id, sc->uri)
+                          : mcpp_orch_response(sc->orch, st, sc->id));
     stdio_call_free(sc);
     stdio_maybe_finish(s);
 }
 
+/* The one upstream transfer of a tools/call or resources/read is done: answer it. */
 static void stdio_on_upstream(const struct upstream_result *res, void *arg)
 {
     struct stdio_call *sc = arg;
     struct stdio_srv *s = sc->s;
     sc->xfer = NULL;
-    LOG_D("mcp-stdio: tool %s: %s %ld", sc->call->name,
+    LOG_D("mcp-stdio: %s %s: %s %ld", sc->uri ? "resource" : "tool", sc->call->name,
           res->error == UPSTREAM_OK ? "upstream status" : upstream_error_name(res->error),
           res->error == UPSTREAM_OK ? res->status : -1L);
-    stdio_send(s, mcpp_call_response(sc->call, sc->id, res));
+    stdio_send(s, sc->uri ? mcpp_read_response(sc->call, sc->id, sc->uri, res)
+                          : mcpp_call_response(sc->call, sc->id, res));
     stdio_call_free(sc);
     stdio_maybe_finish(s);
 }
 
-/* Track <sc> as in flight and start it: its steps, or its one upstream transfer that <done>
- * finishes (no request id travels upstream from stdio). -1 when the transfer could not start:
- * the caller answers and frees <sc>. */
-static int stdio_call_start(struct stdio_srv *s, struct stdio_call *sc, upstream_done_fn done)
+/* Track <sc> as in flight and start it: its steps, or its one upstream transfer (no request id
+ * travels upstream from stdio). A transfer that cannot start is answered at once. */
+static void stdio_call_start(struct stdio_srv *s, struct stdio_call *sc)
 {
     sc->next = s->calls;
     if (s->calls)
@@ -166,10 +175,11 @@ static int stdio_call_start(struct stdio_srv *s, struct stdio_call *sc, upstream
     s->ninflight++;
     if (sc->orch) {
         stdio_step(sc);
-        return 0;
+        return;
     }
-    sc->xfer = loop_forward(s->loop, &sc->out, NULL, done, sc);
-    return sc->xfer ? 0 : -1;
+    sc->xfer = loop_forward(s->loop, &sc->out, NULL, stdio_on_upstream, sc);
+    if (!sc->xfer)
+        stdio_not_started(sc);
 }
 
 static void stdio_tools_call(struct stdio_srv *s, const struct jsonrpc_msg *m)
@@ -195,24 +205,7 @@ static void stdio_tools_call(struct stdio_srv *s, const struct jsonrpc_msg *m)
         }
     }
     sc->id = cJSON_Duplicate(m->id, 1);
-    if (stdio_call_start(s, sc, stdio_on_upstream) < 0) {
-        static const char msg[] = "the upstream request could not be started";
-        stdio_send(s, jsonrpc_result(m->id, mcptool_text_result(msg, sizeof msg - 1, true)));
-        stdio_call_free(sc);
-    }
-}
-
-static void stdio_on_read(const struct upstream_result *res, void *arg)
-{
-    struct stdio_call *sc = arg;
-    struct stdio_srv *s = sc->s;
-    sc->xfer = NULL;
-    LOG_D("mcp-stdio: resource %s: %s %ld", sc->call->name,
-          res->error == UPSTREAM_OK ? "upstream status" : upstream_error_name(res->error),
-          res->error == UPSTREAM_OK ? res->status : -1L);
-    stdio_send(s, mcpp_read_response(sc->call, sc->id, sc->uri, res));
-    stdio_call_free(sc);
-    stdio_maybe_finish(s);
+    stdio_call_start(s, sc);
 }
 
 /* resources/read of a dynamic resource: in flight like a tools/call (cancellable too). */
@@ -231,10 +224,7 @@ static void stdio_resource_read(struct stdio_srv *s, const struct jsonrpc_msg *m
     }
     sc->id = cJSON_Duplicate(m->id, 1);
     sc->uri = xstrdup(uri);
-    if (stdio_call_start(s, sc, stdio_on_read) < 0) {
-        stdio_send(s, mcpp_read_setup_error(m->id, sc->uri));
-        stdio_call_free(sc);
-    }
+    stdio_call_start(s, sc);
 }
 
 /* notifications/cancelled: drop the call; the spec says no response is sent for it. */
