@@ -232,6 +232,7 @@ int forward_build(const struct runtime *rt, const struct rt_call *call,
 
     memset(err, 0, sizeof *err);
     out->method = in->method;
+    out->api = cons->mc->ns;
     strbuf_adds(&out->url, cons->base_uri);
     if (in->rest && in->rest_len && add_rest(in, &out->url, err) < 0)
         goto out;

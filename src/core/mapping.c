@@ -1386,6 +1386,18 @@ int mapping_add_credentials(const struct runtime *rt, const struct rt_call *call
     return add_credentials(&c, out);
 }
 
+bool mapping_call_idempotent(const struct rt_call *call)
+{
+    for (const struct rt_call *c = call; c; c = c->parent) {
+        if (c->tool && c->tool->hints.idempotent == 1)
+            return true;
+        const struct model_function *fn = c->mcall ? c->mcall->ref_fn : NULL;
+        if (fn && fn->semantics.idempotent == 1)
+            return true;
+    }
+    return false;
+}
+
 int mapping_build(const struct runtime *rt, const struct rt_call *call,
                   const struct mapping_input *in, struct outreq *out, struct mapping_error *err)
 {
@@ -1403,6 +1415,8 @@ int mapping_build(const struct runtime *rt, const struct rt_call *call,
             goto out;
 
     out->method = op->method;
+    out->api = call->consumer->mc->ns;
+    out->idempotent = mapping_call_idempotent(call);
     strbuf_adds(&out->url, call->consumer->base_uri);
     struct path_ctx pc = {&c, false};
     const char *missing = NULL;

@@ -48,6 +48,11 @@ struct mapping_error {
     char detail[512];
 };
 
+/* Whether <call> (or the exposed call a step belongs to) is marked idempotent: a tool's
+ * `hints.idempotent: true` or its aggregate function's `semantics.idempotent: true`. Then a POST
+ * or PATCH to it may be retried like a PUT. */
+bool mapping_call_idempotent(const struct rt_call *call);
+
 /* Resolve every consumed parameter of <call> from <in> through `with`, check required and typed
  * values, and build the upstream request into <out> (initialised by the caller with
  * outreq_init(out, MAPPING_MAX_URL)). 0 on success;

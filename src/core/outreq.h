@@ -6,6 +6,7 @@
 #ifndef CAPPROXY_OUTREQ_H
 #define CAPPROXY_OUTREQ_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "base/util.h"
@@ -28,6 +29,12 @@ struct outreq {
      * request pins); NULL when the API does not use digest. Secrets: never logged. */
     const char *digest_user;
     const char *digest_pass;
+    /* The consumed API (its namespace, borrowed from the runtime the request pins): the key of
+     * the per-API resilience state and limits. NULL for capproxy's own fetches (OAuth). */
+    const char *api;
+    /* POST and PATCH may be retried only when the tool or operation says it is idempotent
+     * (a tool's `hints.idempotent`, an aggregate function's `semantics.idempotent`). */
+    bool idempotent;
 };
 
 /* <max_url>: the URL's cap (0: none). */
