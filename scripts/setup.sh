@@ -88,7 +88,12 @@ command -v npm >/dev/null 2>&1 || die "npm is not installed"
 
 # the integration tests' node modules
 it=tests/integration
-if [ -f "$it/package.json" ] && [ ! -d "$it/node_modules" ]; then
+# also when a devDependency added since the last install is missing (e.g. kubernetes-models)
+it_complete() {
+    (cd "$it" && node -e 'const fs=require("fs");const d=require("./package.json").devDependencies||{};
+        process.exit(Object.keys(d).every((n)=>fs.existsSync("node_modules/"+n+"/package.json"))?0:1)')
+}
+if [ -f "$it/package.json" ] && { [ ! -d "$it/node_modules" ] || ! it_complete; }; then
     echo "setup.sh: installing node modules in $it" >&2
     if [ -f "$it/package-lock.json" ]; then
         (cd "$it" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || die "npm ci failed in $it"

@@ -7,9 +7,9 @@
 //       (library -> Debian package with dpkg -S, then: installed by the stage, a dependency of
 //       one it installs, or in the base image), and every library package it installs is used;
 //   (c) deploy/kubernetes/*.yaml: kinds, containers, probes against the admin port, Secrets
-//       referenced by name and key, securityContext, resources, HPA target, Service selector,
+//       referenced by name and key and created with kubectl as documented, securityContext, resources, HPA target, Service selector,
 //       grace period against the drain deadline; the manifests' environment through the real
-//       binary (`capproxy validate` and `routes`);
+//       binary (`capproxy validate` and `routes`); schemas and policy: k8s.test.mjs;
 //   (d) lint: deploy/lint-dockerfile.mjs (dockerfile-utils) when that package is installed.
 //   And the image's ENV + CMD run by the real binary, with the HEALTHCHECK command and the
 //   probes' paths against its admin listener.
@@ -721,7 +721,8 @@ function checkCapproxyPod(k8s, dep) {
   const podSpec = dep.spec.template.spec;
   const podLabels = dep.spec.template.metadata.labels || {};
   for (const [k, v] of Object.entries(dep.spec.selector.matchLabels)) assert.equal(podLabels[k], v, `${where}: selector ${k} matches the pod labels`);
-  const c = podSpec.containers.find((x) => x.name === 'capproxy');
+  // in containers, or in initContainers as a native sidecar (k8s.test.mjs checks which)
+  const c = [...(podSpec.initContainers || []), ...podSpec.containers].find((x) => x.name === 'capproxy');
   assert.ok(c, `${where}: a container named capproxy`);
   assert.equal(c.image, `capproxy:${mesonVersion}`, `${where}: image tag is the project version`);
   const env = Object.fromEntries((c.env || []).map((e) => [e.name, e]));
@@ -810,21 +811,23 @@ function checkCapproxyPod(k8s, dep) {
   for (const e of c.env || []) if (e.valueFrom?.secretKeyRef) refs.push([e.valueFrom.secretKeyRef.name, e.valueFrom.secretKeyRef.key, e.name]);
   for (const v of podSpec.volumes || [])
     if (v.secret) for (const it of v.secret.items || [{ key: null }]) refs.push([v.secret.secretName, it.key, `volume ${v.name}`]);
+  // ... and is created out of band: the file and deploy/README.md say how, with that key
+  assert.deepEqual(byKind(k8s, 'Secret'), [], `${where}: no Secret object (apply would overwrite the real one)`);
+  const readme = fs.readFileSync(path.join(deployRoot, 'deploy', 'README.md'), 'utf8').replace(/\\\n/g, ' ');
   for (const [name, key, by] of refs) {
-    const s = byKind(k8s, 'Secret').find((x) => x.metadata.name === name);
-    assert.ok(s, `${where}: Secret ${name} (used by ${by}) is defined in ${k8s.file}`);
-    if (key) assert.ok(key in (s.stringData || {}) || key in (s.data || {}), `${where}: Secret ${name} has key ${key} (used by ${by})`);
+    for (const [what, text] of [[k8s.file, k8s.text.replace(/\\\n#/g, ' ')], ['deploy/README.md', readme]]) {
+      const cmd = new RegExp(`kubectl create secret generic ${name}\\b[^\\n]*`).exec(text);
+      assert.ok(cmd, `${what}: "kubectl create secret generic ${name}" (used by ${by})`);
+      if (key) assert.match(cmd[0], new RegExp(`--from-(file|literal)=${key}=`), `${what}: the create command sets ${name}/${key} (used by ${by})`);
+    }
   }
   return { container: c, env, ports, podSpec, podLabels };
 }
 
-/** The manifests' Secret value, as written (real = false) or, for a placeholder such as
- * REPLACE-ME-..., a real-looking stand-in: capproxy refuses placeholders (the point: the user must
- * replace them), so a test that starts it with the manifest's wiring needs values that pass. */
-function secretValue(k8s, name, key, real = false) {
-  const s = byKind(k8s, 'Secret').find((x) => x.metadata.name === name);
-  const v = s.stringData?.[key] ?? Buffer.from(s.data[key], 'base64').toString();
-  return real ? v.replace(/^REPLACE-ME-?/i, 'test-') + '-7f3a9c1e5b2d4086' : v;
+/** A value for Secret name/key: the manifests ship no Secret (it is created with kubectl), so a
+ * real-looking stand-in, or (real = false) the placeholder a user might leave in one. */
+function secretValue(k8s, name, key, real = true) {
+  return real ? `test-${name}-${key}-7f3a9c1e5b2d4086` : `REPLACE-ME-${key}`;
 }
 
 /** The container's environment as the kubelet would give it, secret files written to dir.
@@ -848,7 +851,7 @@ function resolveEnv(k8s, pod, dir, shipped = null) {
     else if (e.valueFrom.fieldRef) v = { 'metadata.namespace': 'default', 'metadata.name': 'pod-0' }[e.valueFrom.fieldRef.fieldPath] ?? 'x';
     else if (e.valueFrom.resourceFieldRef) {
       const rf = e.valueFrom.resourceFieldRef;
-      const target = podSpec.containers.find((x) => x.name === (rf.containerName || c.name));
+      const target = [...(podSpec.initContainers || []), ...podSpec.containers].find((x) => x.name === (rf.containerName || c.name));
       const [kind, res] = rf.resource.split('.');
       const q = target.resources[kind][res];
       v = String(res === 'cpu' ? Math.ceil(parseCpu(q) / parseCpu(rf.divisor || '1')) : Math.ceil(parseMemory(q) / parseMemory(rf.divisor || '1')));
@@ -881,9 +884,9 @@ async function checkEnvWithBinary(k8s, pod) {
   for (const [k, val] of Object.entries(env)) if (/SECRET|_KEY$/.test(k) && !k.endsWith('_FILE')) assert.ok(!r.stdout.includes(val) && !v.stderr.includes(val), `${k} is never printed`);
 }
 
-/** The manifest's Secrets as shipped are placeholders: each one alone (the others real-looking)
- * makes capproxy refuse to start, naming where it comes from (the file, the variable), never
- * printing the value. */
+/** A Secret created with a placeholder value (REPLACE-ME-...): each one alone (the others
+ * real-looking) makes capproxy refuse to start, naming where it comes from (the file, the
+ * variable), never printing the value. */
 async function checkPlaceholdersRefused(k8s, pod) {
   const { container: c, podSpec } = pod;
   const refs = []; // [secret, key, what the error names]
@@ -894,12 +897,11 @@ async function checkPlaceholdersRefused(k8s, pod) {
   }
   assert.ok(refs.length >= 2, `${k8s.file}: secrets used by capproxy`);
   for (const [name, key, what] of refs) {
-    const value = secretValue(k8s, name, key);
-    assert.match(value, /^REPLACE-ME/, `${k8s.file}: Secret ${name}/${key} ships a placeholder`);
+    const value = secretValue(k8s, name, key, false);
     const env = resolveEnv(k8s, pod, tmpRoot, `${name}/${key}`);
     const full = { ...runtimeEnv, CAPPROXY_WORKERS: null, CAPPROXY_LOG_LEVEL: null, ...env };
     const v = await runCapproxy(['validate', ...localCmd()], { env: full, timeoutMs: 15000 * SCALE });
-    assert.equal(v.code, 1, `${k8s.file}: Secret ${name}/${key} as shipped is refused:\n${v.stderr}`);
+    assert.equal(v.code, 1, `${k8s.file}: Secret ${name}/${key} with a placeholder is refused:\n${v.stderr}`);
     assert.equal(v.sanitizer, null);
     // "environment variable NAME" (configuration) or "environment variable 'NAME'" (a bind)
     const named = what === 'the secret file' ? `${env.CAL_COM_CLIENT_SECRET_FILE}: error: the secret file` : what;
@@ -913,19 +915,18 @@ describe('deploy/kubernetes/sidecar.yaml', () => {
   const k8s = loadK8s('sidecar.yaml');
   const deps = byKind(k8s, 'Deployment');
 
-  test('a Secret cal-com-credentials (stringData client-secret, api-key) and one Deployment', () => {
-    assert.deepEqual([...new Set(k8s.objs.map((o) => o.kind))].sort(), ['Deployment', 'Secret']);
+  test('one Deployment and its NetworkPolicy; no Secret', () => {
+    assert.deepEqual([...new Set(k8s.objs.map((o) => o.kind))].sort(), ['Deployment', 'NetworkPolicy']);
     assert.equal(deps.length, 1);
-    const s = byKind(k8s, 'Secret').find((x) => x.metadata.name === 'cal-com-credentials');
-    assert.ok(s, 'Secret cal-com-credentials');
-    assert.deepEqual(Object.keys(s.stringData).sort(), ['api-key', 'client-secret']);
   });
 
-  test('pod: the application and capproxy; probes, security, resources, secrets, grace period', () => {
+  test('pod: the application and capproxy (a native sidecar); probes, security, resources, secrets, grace period', () => {
     const pod = checkCapproxyPod(k8s, deps[0]);
+    assert.deepEqual(pod.podSpec.initContainers.map((c) => c.name), ['capproxy'], 'capproxy is the only init container');
+    assert.equal(pod.container.restartPolicy, 'Always', 'a native sidecar');
     const names = pod.podSpec.containers.map((c) => c.name);
-    assert.equal(names.length, 2, `containers: ${names}`);
-    const app = pod.podSpec.containers.find((c) => c.name !== 'capproxy');
+    assert.equal(names.length, 1, `containers: ${names}`);
+    const app = pod.podSpec.containers[0];
     assert.equal(app.image, 'ghcr.io/example/app:1.0');
     // sidecar: REST and MCP on loopback only, and the application calls that REST port
     const rest = hostPort(pod.env.CAPPROXY_REST_LISTEN?.value);
@@ -941,7 +942,7 @@ describe('deploy/kubernetes/sidecar.yaml', () => {
     await checkEnvWithBinary(k8s, checkCapproxyPod(k8s, deps[0]));
   });
 
-  test('the example Secret values are placeholders: capproxy refuses to start with them', async () => {
+  test('a Secret created with placeholder values: capproxy refuses to start with them', async () => {
     await checkPlaceholdersRefused(k8s, checkCapproxyPod(k8s, deps[0]));
   });
 });
@@ -950,12 +951,12 @@ describe('deploy/kubernetes/standalone.yaml', () => {
   const k8s = loadK8s('standalone.yaml');
   const dep = byKind(k8s, 'Deployment')[0];
 
-  test('kinds: Secret, Deployment (2 replicas), Service, HorizontalPodAutoscaler (autoscaling/v2)', () => {
+  test('kinds: Deployment (no replicas: the HPA owns them), Service, HorizontalPodAutoscaler (autoscaling/v2), NetworkPolicy; no Secret', () => {
     const kinds = new Set(k8s.objs.map((o) => o.kind));
-    for (const k of ['Secret', 'Deployment', 'Service', 'HorizontalPodAutoscaler']) assert.ok(kinds.has(k), `kind ${k}`);
+    for (const k of ['Deployment', 'Service', 'HorizontalPodAutoscaler', 'NetworkPolicy']) assert.ok(kinds.has(k), `kind ${k}`);
+    assert.ok(!kinds.has('Secret'), 'no Secret');
     assert.equal(byKind(k8s, 'Deployment').length, 1);
-    assert.equal(dep.spec.replicas, 2);
-    assert.ok(byKind(k8s, 'Secret').some((s) => s.metadata.name === 'cal-com-credentials'), 'Secret cal-com-credentials');
+    assert.equal(dep.spec.replicas, undefined);
   });
 
   test('pod: probes, security, resources, secrets, grace period; listeners on all interfaces', () => {
@@ -996,7 +997,7 @@ describe('deploy/kubernetes/standalone.yaml', () => {
     assert.deepEqual(hpa.spec.scaleTargetRef, { apiVersion: 'apps/v1', kind: 'Deployment', name: dep.metadata.name });
     assert.equal(hpa.spec.minReplicas, 2);
     assert.equal(hpa.spec.maxReplicas, 10);
-    assert.equal(dep.spec.replicas, hpa.spec.minReplicas, 'Deployment replicas = minReplicas');
+    assert.equal(dep.spec.replicas, undefined, 'no Deployment replicas: apply would reset the HPA\'s count');
     const cpu = hpa.spec.metrics.find((m) => m.type === 'Resource' && m.resource.name === 'cpu');
     assert.deepEqual(cpu?.resource.target, { type: 'Utilization', averageUtilization: 70 });
     assert.ok(dep.spec.template.spec.containers.every((c) => c.resources?.requests?.cpu), 'utilization needs CPU requests on every container');
@@ -1012,7 +1013,7 @@ describe('deploy/kubernetes/standalone.yaml', () => {
     await checkEnvWithBinary(k8s, checkCapproxyPod(k8s, dep));
   });
 
-  test('the example Secret values are placeholders: capproxy refuses to start with them (session key too)', async () => {
+  test('Secrets created with placeholder values: capproxy refuses to start with them (session key too)', async () => {
     await checkPlaceholdersRefused(k8s, checkCapproxyPod(k8s, dep));
   });
 });
