@@ -13,6 +13,7 @@
 
 #include "base/log.h"
 #include "base/secret.h"
+#include "spec/location.h"
 #include "spec/ynode.h"
 
 #define CONFIG_MAX_FILE   (1u << 20)
@@ -296,6 +297,25 @@ static char *cfg_str(struct cfg_reader *r, const struct ynode *map, const char *
     return s;
 }
 
+/* A file path setting: one written relative in the file is relative to the configuration file's
+ * directory, not to the working directory, so that the same file works whatever directory
+ * capproxy starts in. A path that comes whole from the environment (`${VAR}`) stays as given. */
+static char *cfg_path(struct cfg_reader *r, const struct ynode *map, const char *key)
+{
+    char *s = cfg_str(r, map, key);
+    const struct ynode *n = ynode_get(map, key);
+    if (!s || !*s || s[0] == '/' || strncmp(n->str, "${", 2) == 0 || !strchr(r->file, '/'))
+        return s;
+    char *err = NULL;
+    char *joined = location_file(r->file, s, true, &err);
+    if (!joined) {
+        cfg_err(r, n, "'%s': %s", key, err);
+        free(err);
+    }
+    free(s);
+    return joined;
+}
+
 static void cfg_ms(struct cfg_reader *r, const struct ynode *map, const char *key, long *out)
 {
     char *s = cfg_str(r, map, key);
@@ -392,7 +412,7 @@ static void cfg_credentials(struct cfg_reader *r, struct config_consumer *cc,
         struct config_credential *cr = &cc->credentials[cc->ncredentials++];
         cr->header = header;
         cr->env = cfg_str(r, cn, "fromEnv");
-        cr->file = cfg_str(r, cn, "fromFile");
+        cr->file = cfg_path(r, cn, "fromFile");
         if (cr->env && !*cr->env)
             free_null(&cr->env);
         if (cr->file && !*cr->file)
@@ -457,7 +477,7 @@ static void cfg_oauth2(struct cfg_reader *r, const struct ynode *s)
         /* Sent as HTTP Basic: the credential's header names it in messages. */
         oc->secret.header = xstrdup("Authorization");
         oc->secret.env = cfg_str(r, n, "clientSecretFromEnv");
-        oc->secret.file = cfg_str(r, n, "clientSecretFromFile");
+        oc->secret.file = cfg_path(r, n, "clientSecretFromFile");
         if (oc->secret.env && !*oc->secret.env)
             free_null(&oc->secret.env);
         if (oc->secret.file && !*oc->secret.file)
