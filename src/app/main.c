@@ -62,7 +62,8 @@ struct args {
     bool config_given;
     const char **paths;
     size_t npaths;
-    const char *origin; /* where the defaults came from, for the start-up log */
+    const char *config_origin; /* where each came from, for the start-up log */
+    const char *paths_origin;
 };
 
 static bool path_exists(const char *path, bool dir)
@@ -81,10 +82,9 @@ static void pick_defaults(struct args *a, bool want_paths)
         a->config = local ? DEFAULT_CONFIG : CAPPROXY_INSTALLED_CONFIG;
     if (want_paths)
         a->paths[a->npaths++] = local ? DEFAULT_CAPABILITIES : CAPPROXY_INSTALLED_CAPABILITIES;
-    if (a->config_given && !want_paths)
-        a->origin = "the command line";
-    else
-        a->origin = local ? "the working directory" : "the installed defaults";
+    const char *dflt = local ? "default in the working directory" : "installed default";
+    a->config_origin = a->config_given ? "command line" : dflt;
+    a->paths_origin = want_paths ? dflt : "command line";
 }
 
 static int parse_args(int argc, char **argv, struct args *a)
@@ -162,13 +162,15 @@ static struct runtime *load_all(const struct args *a)
     config_finish(cfg, &d);
     log_init((enum log_level)cfg->log_level, cfg->access_log, cfg->log_json);
     bool cfg_json = cfg->log_json;
-    if (!str_eq(a->cmd, "validate") && !str_eq(a->cmd, "routes")) {
+    static bool said;
+    if (!said && !str_eq(a->cmd, "validate") && !str_eq(a->cmd, "routes")) {
+        said = true; /* at start, not at every reload */
         struct strbuf what;
         strbuf_init(&what, 0);
         for (size_t i = 0; i < a->npaths; i++)
             strbuf_addf(&what, "%s%s", i ? ", " : "", a->paths[i]);
-        LOG_I("configuration %s%s, capabilities %s (from %s)", a->config,
-              cfg->file ? "" : " (absent: built-in defaults)", what.data, a->origin);
+        LOG_I("configuration %s (%s%s), capabilities %s (%s)", a->config, a->config_origin,
+              cfg->file ? "" : "; absent: built-in settings", what.data, a->paths_origin);
         strbuf_deinit(&what);
     }
     /* The documents are read even when the configuration has errors, so that one run of

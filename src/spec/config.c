@@ -47,6 +47,8 @@ void config_defaults(struct config *c)
     c->oauth_leeway_ms = 60000;
     c->upstream_max_response_size = (size_t)16 * 1024 * 1024;
     c->upstream_tls_verify = true;
+    c->reload_watch = true;
+    c->reload_debounce_ms = 200;
     c->log_level = LOG_INFO;
     c->access_log = true;
 }
@@ -221,7 +223,7 @@ const struct config_consumer *config_consumer_for(const struct config *c, const 
  * mean" when a known key is close (keys starting with "x-" are allowed). A new setting is one
  * more string in its section's table, next to its reader below. */
 YNODE_KEYS(cfg_keys_root, "the configuration", "rest", "mcp", "admin", "drainTimeout", "workers",
-           "limits", "upstream", "log", "consumers", "oauth2");
+           "limits", "upstream", "log", "consumers", "oauth2", "reload");
 YNODE_KEYS(cfg_keys_rest, "rest", "listen");
 YNODE_KEYS(cfg_keys_mcp, "mcp", "listen", "allowedHosts", "maxStreams", "keepAlive");
 YNODE_KEYS(cfg_keys_admin, "admin", "listen");
@@ -230,6 +232,7 @@ YNODE_KEYS(cfg_keys_limits, "limits", "maxBodySize", "maxHeaderSize", "maxHeader
 YNODE_KEYS(cfg_keys_upstream, "upstream", "connectTimeout", "timeout", "maxConnectionsPerHost",
            "maxIdleConnections", "idleTimeout", "maxResponseSize", "tlsVerify");
 YNODE_KEYS(cfg_keys_log, "log", "level", "access", "format");
+YNODE_KEYS(cfg_keys_reload, "reload", "watch", "debounce");
 YNODE_KEYS(cfg_keys_consumer, "consumers entry", "namespace", "baseUri", "credentials");
 YNODE_KEYS(cfg_keys_credential, "credentials entry", "header", "fromEnv", "fromFile");
 YNODE_KEYS(cfg_keys_oauth2, "oauth2", "fetchTimeout", "keysMinRefresh", "leeway",
@@ -621,6 +624,11 @@ int config_load_buffer(struct config *c, const char *name, const char *buf, size
         }
         free(fmt);
     }
+    if ((s = cfg_section(&r, root, "reload", YNODE_MAPPING))) {
+        cfg_check_keys(&r, s, &cfg_keys_reload, NULL);
+        cfg_bool(&r, s, "watch", &c->reload_watch);
+        cfg_ms(&r, s, "debounce", &c->reload_debounce_ms);
+    }
     if ((s = cfg_section(&r, root, "consumers", YNODE_SEQUENCE)))
         cfg_consumers(&r, s);
     if ((s = cfg_section(&r, root, "oauth2", YNODE_MAPPING)))
@@ -774,6 +782,9 @@ int config_apply_env(struct config *c, struct diag *d)
     rc |= env_apply(d, "CAPPROXY_LOG_LEVEL", parse_level, &c->log_level,
                     "error, warn, info or debug");
     rc |= env_apply(d, "CAPPROXY_ACCESS_LOG", parse_onoff, &c->access_log, "on or off");
+    rc |= env_apply(d, "CAPPROXY_RELOAD_WATCH", parse_onoff, &c->reload_watch, "on or off");
+    rc |= env_apply(d, "CAPPROXY_RELOAD_DEBOUNCE", parse_ms, &c->reload_debounce_ms,
+                    "a duration");
     return rc ? -1 : 0;
 }
 
