@@ -32,7 +32,7 @@ static void usage(FILE *fp)
 {
     fprintf(fp,
             "usage: capproxy [-c CONFIG] [CAPABILITY_FILE|DIR ...]       serve REST and MCP\n"
-            "       capproxy validate [-c CONFIG] FILE|DIR ...           check documents\n"
+            "       capproxy validate [-c CONFIG] [FILE|DIR ...]         check documents\n"
             "       capproxy routes [-c CONFIG] [CAPABILITY_FILE|DIR ...] print the route table\n"
             "       capproxy mcp-stdio [-c CONFIG] [CAPABILITY_FILE|DIR ...] MCP on stdin/stdout\n"
             "       capproxy --help | --version\n"
@@ -52,6 +52,7 @@ static void usage(FILE *fp)
             "  MCP         CAPPROXY_SESSION_KEY (also signs digest nonces)\n"
             "              CAPPROXY_MCP_MAX_STREAMS CAPPROXY_MCP_KEEPALIVE\n"
             "  digest auth CAPPROXY_DIGEST_NONCE_TTL\n"
+            "  reload      CAPPROXY_RELOAD_WATCH CAPPROXY_RELOAD_DEBOUNCE\n"
             "  Cal.com     CAL_COM_BASE_URI CAL_COM_CLIENT_SECRET CAL_COM_CLIENT_SECRET_FILE\n"
             "              CAL_COM_API_KEY (read by the shipped configuration and documents)\n");
 }
@@ -117,12 +118,6 @@ static int parse_args(int argc, char **argv, struct args *a)
             return -1;
         } else {
             a->paths[a->npaths++] = argv[i];
-        }
-    }
-    if (a->npaths == 0) {
-        if (str_eq(a->cmd, "validate")) {
-            fprintf(stderr, "capproxy: validate needs at least one FILE or DIR\n");
-            return -1;
         }
     }
     pick_defaults(a, a->npaths == 0);
