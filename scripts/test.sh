@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Build capproxy and run every test suite, then all of it again built with
-# -Db_sanitize=address,undefined, then each fuzz target for a few seconds. Ends with the single
-# line "N passed, M failed" (all stages).
+# -Db_sanitize=address,undefined, then each fuzz target for a few seconds. Every stage line
+# says what it counts: test cases (a unit test's RUN case, an integration node:test test; a
+# unit program's assertions are printed beside them), fuzz targets, checks, builds. Ends with
+# the single line "N passed, M failed" (all stages).
 #
 #   bash scripts/test.sh
 #
@@ -29,18 +31,21 @@ header() {
     echo "==================== $* ===================="
 }
 
-# record STAGE PASSED FAILED [note]
+# record STAGE PASSED FAILED [note]; UNIT=... record ... names what was counted (default: test
+# cases)
 record() {
+    local unit=${UNIT:-test cases}
     TOTAL_PASS=$((TOTAL_PASS + $2))
     TOTAL_FAIL=$((TOTAL_FAIL + $3))
-    SUMMARY+=("$(printf '  %-34s passed %4d   failed %3d  %s' "$1" "$2" "$3" "${4:-}")")
-    echo "---- $1: passed $2, failed $3 ${4:-}"
+    SUMMARY+=("$(printf '  %-34s passed %4d   failed %3d  %-12s %s' "$1" "$2" "$3" "$unit" "${4:-}")")
+    echo "---- $1: passed $2, failed $3 $unit ${4:-}"
 }
 
 finish() {
     header "summary ($(($(date +%s) - T0)) s)"
     printf '%s\n' "${SUMMARY[@]}"
     echo
+    echo "(test cases, plus the checks, builds and fuzz targets above)"
     echo "$TOTAL_PASS passed, $TOTAL_FAIL failed"
     if [ "$TOTAL_FAIL" -gt 0 ]; then exit 1; fi
     if [ "$TOTAL_PASS" -eq 0 ]; then exit 1; fi
@@ -52,16 +57,16 @@ SAN_RE='ERROR: AddressSanitizer|LeakSanitizer|runtime error:|WARNING: ThreadSani
 # ---------------------------------------------------------------------------------------------
 header "setup"
 if ! bash scripts/setup.sh; then
-    record "setup" 0 1 "(scripts/setup.sh failed)"
+    UNIT=steps record "setup" 0 1 "(scripts/setup.sh failed)"
     finish
 fi
 echo "node $(node --version), meson $(meson --version), ninja $(ninja --version)"
 
 header "layers"
 if bash scripts/check-layers.sh; then
-    record "layers (scripts/check-layers.sh)" 1 0
+    UNIT=checks record "layers (scripts/check-layers.sh)" 1 0
 else
-    record "layers (scripts/check-layers.sh)" 0 1 "(an include runs up a layer: see above)"
+    UNIT=checks record "layers (scripts/check-layers.sh)" 0 1 "(an include runs up a layer: see above)"
 fi
 
 # build DIR [meson options...]: configure when needed, then compile
@@ -73,13 +78,13 @@ build() {
         rm -rf "$dir"
         if ! meson setup "$dir" "$@" >"$WORK/setup-${dir//[^A-Za-z0-9]/-}.log" 2>&1; then
             cat "$WORK/setup-${dir//[^A-Za-z0-9]/-}.log"
-            record "build $dir" 0 1 "(meson setup failed)"
+            UNIT=builds record "build $dir" 0 1 "(meson setup failed)"
             return 1
         fi
     fi
     if ! ninja -C "$dir" -j "$JOBS" >"$WORK/ninja-${dir//[^A-Za-z0-9]/-}.log" 2>&1; then
         cat "$WORK/ninja-${dir//[^A-Za-z0-9]/-}.log"
-        record "build $dir" 0 1 "(compile failed)"
+        UNIT=builds record "build $dir" 0 1 "(compile failed)"
         return 1
     fi
     grep -E 'warning:' "$WORK/ninja-${dir//[^A-Za-z0-9]/-}.log" | sort -u | head -50 || true
@@ -88,7 +93,8 @@ build() {
 }
 
 # unit DIR LABEL [meson test options...]: run the unit suite; count each binary's own
-# "N passed, M failed" line from meson's JSON test log
+# "N passed, M failed" line (RUN cases, tests/unit/harness.h) from meson's JSON test log, and
+# its "N assertions" line beside them
 unit() {
     local dir=$1 label=$2
     shift 2
@@ -109,7 +115,7 @@ unit() {
     counts=$(node -e '
         const fs = require("fs");
         const san = new RegExp(process.argv[2]);
-        let p = 0, f = 0, n = 0;
+        let p = 0, f = 0, n = 0, a = 0;
         const notes = [];
         for (const line of fs.readFileSync(process.argv[1], "utf8").split("\n")) {
             if (!line.trim()) continue;
@@ -118,6 +124,8 @@ unit() {
             const out = (t.stdout || "") + "\n" + (t.stderr || "");
             const m = [...out.matchAll(/^(?:\w+: )?(\d+) passed, (\d+) failed/gm)].pop();
             let tp = m ? +m[1] : 0, tf = m ? +m[2] : 0;
+            const am = [...out.matchAll(/^(\d+) assertions, \d+ failed/gm)].pop();
+            if (am) a += +am[1];
             const ok = t.result === "OK" || t.result === "EXPECTEDFAIL";
             if (san.test(out)) { tf++; notes.push(`${t.name}: sanitizer report`); }
             else if (!ok && tf === 0) { tf = 1; notes.push(`${t.name}: ${t.result}${m ? "" : " (no count line)"}`); }
@@ -125,19 +133,19 @@ unit() {
             p += tp; f += tf;
         }
         if (n === 0) { f++; notes.push("no unit test ran"); }
-        console.log(`${p} ${f} ${notes.join("; ")}`);
+        console.log(`${p} ${f} ${a} ${notes.join("; ")}`);
     ' "$json" "$SAN_RE")
-    local p f note
-    read -r p f note <<<"$counts"
+    local p f a note
+    read -r p f a note <<<"$counts"
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
         f=1
-        note="(meson test exit $rc)"
+        note="meson test exit $rc"
     fi
-    record "unit ($label)" "$p" "$f" "${note:+($note)}"
+    record "unit ($label)" "$p" "$f" "($a assertions${note:+; $note})"
 }
 
 # integration BIN LABEL [FILES]: node --test over tests/integration/*.test.mjs (or FILES)
-# against that binary
+# against that binary; counts node:test tests (TAP "# pass"/"# fail", suites not counted)
 integration() {
     local bin=$1 label=$2 only=${3:-}
     header "integration tests: $label ($bin)"
@@ -236,9 +244,9 @@ if [ "${CAPPROXY_SKIP_FUZZ:-0}" != 1 ]; then
     if [ -n "$counts" ]; then
         read -r fp _ ff _ <<<"$counts"
         if [ "$fuzz_rc" -ne 0 ] && [ "$ff" -eq 0 ]; then ff=1; fi
-        record "fuzz (5 s per target)" "$fp" "$ff" "$([ "$ff" -gt 0 ] && echo "(see above)")"
+        UNIT="fuzz targets" record "fuzz (5 s per target)" "$fp" "$ff" "$([ "$ff" -gt 0 ] && echo "(see above)")"
     else
-        record "fuzz (5 s per target)" 0 1 "(scripts/fuzz.sh gave no count line, exit $fuzz_rc)"
+        UNIT="fuzz targets" record "fuzz (5 s per target)" 0 1 "(scripts/fuzz.sh gave no count line, exit $fuzz_rc)"
     fi
 fi
 

@@ -4,6 +4,8 @@
  * error is reported before anything runs.
  */
 #include "app/server.h"
+#include "app/rtdiff.h"
+#include "app/watch.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -343,6 +345,8 @@ int server_start(struct server *s, const struct config *cfg, struct runtime *rt,
             LOG_E("cannot start worker thread %d", k);
             return -1;
         }
+    if (cfg->reload_watch && (s->watch = watch_new(cfg->reload_debounce_ms)))
+        watch_arm(s->watch, rt);
     atomic_store(&s->ready, 1);
     LOG_I("ready, %d workers", s->nworkers);
     return 0;
@@ -395,12 +399,18 @@ enum server_reload_result server_reload_now(struct server *s)
     struct runtime *old = s->rt;
     s->rt = rt;
     s->cfg = rt->config;
-    runtime_unref(old);
     size_t routes = 0;
     for (size_t i = 0; i < rt->nlisteners; i++)
         routes += rt->listeners[i].nroutes;
-    LOG_I("reloaded: %zu documents, %zu routes", rt->model->ncaps, routes);
+    struct strbuf what;
+    strbuf_init(&what, 0);
+    rtdiff_describe(old, rt, &what);
+    LOG_I("reloaded: %zu documents, %zu routes; %s", rt->model->ncaps, routes, what.data);
+    strbuf_deinit(&what);
+    runtime_unref(old);
 out:
+    /* Again after a failure too: a directory replaced since is watched anew. */
+    watch_arm(s->watch, s->rt);
     pthread_mutex_unlock(&s->reload_lock);
     return res;
 }
@@ -420,7 +430,10 @@ void server_run(struct server *s)
     sigaddset(&set, SIGHUP);
     for (;;) {
         int sig = 0;
-        if (sigwait(&set, &sig) != 0)
+        int got = s->watch ? watch_wait(s->watch, &set, &sig) : sigwait(&set, &sig) == 0;
+        if (got == 0)
+            server_reload_now(s); /* a watched file changed (logged) */
+        if (got <= 0)
             continue;
         if (sig == SIGHUP) {
             server_reload(s);
@@ -485,4 +498,6 @@ void server_stop(struct server *s)
     if (s->reload_lock_init)
         pthread_mutex_destroy(&s->reload_lock);
     s->reload_lock_init = false;
+    watch_free(s->watch);
+    s->watch = NULL;
 }

@@ -47,6 +47,7 @@ struct server {
     bool reload_lock_init;
     struct timespec started;        /* monotonic, for the control adapter's uptime */
     _Atomic(const char *) stop_why; /* server_request_stop's reason, for server_run's log */
+    struct watch *watch; /* reload.watch: file changes reload (app/watch.h); NULL when off */
 };
 
 /* The outcome of a reload. */

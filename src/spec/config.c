@@ -13,6 +13,7 @@
 
 #include "base/log.h"
 #include "base/secret.h"
+#include "spec/location.h"
 #include "spec/ynode.h"
 
 #define CONFIG_MAX_FILE   (1u << 20)
@@ -46,6 +47,8 @@ void config_defaults(struct config *c)
     c->oauth_leeway_ms = 60000;
     c->upstream_max_response_size = (size_t)16 * 1024 * 1024;
     c->upstream_tls_verify = true;
+    c->reload_watch = true;
+    c->reload_debounce_ms = 200;
     c->log_level = LOG_INFO;
     c->access_log = true;
 }
@@ -220,7 +223,7 @@ const struct config_consumer *config_consumer_for(const struct config *c, const 
  * mean" when a known key is close (keys starting with "x-" are allowed). A new setting is one
  * more string in its section's table, next to its reader below. */
 YNODE_KEYS(cfg_keys_root, "the configuration", "rest", "mcp", "admin", "drainTimeout", "workers",
-           "limits", "upstream", "log", "consumers", "oauth2");
+           "limits", "upstream", "log", "consumers", "oauth2", "reload");
 YNODE_KEYS(cfg_keys_rest, "rest", "listen");
 YNODE_KEYS(cfg_keys_mcp, "mcp", "listen", "allowedHosts", "maxStreams", "keepAlive");
 YNODE_KEYS(cfg_keys_admin, "admin", "listen");
@@ -229,6 +232,7 @@ YNODE_KEYS(cfg_keys_limits, "limits", "maxBodySize", "maxHeaderSize", "maxHeader
 YNODE_KEYS(cfg_keys_upstream, "upstream", "connectTimeout", "timeout", "maxConnectionsPerHost",
            "maxIdleConnections", "idleTimeout", "maxResponseSize", "tlsVerify");
 YNODE_KEYS(cfg_keys_log, "log", "level", "access", "format");
+YNODE_KEYS(cfg_keys_reload, "reload", "watch", "debounce");
 YNODE_KEYS(cfg_keys_consumer, "consumers entry", "namespace", "baseUri", "credentials");
 YNODE_KEYS(cfg_keys_credential, "credentials entry", "header", "fromEnv", "fromFile");
 YNODE_KEYS(cfg_keys_oauth2, "oauth2", "fetchTimeout", "keysMinRefresh", "leeway",
@@ -294,6 +298,25 @@ static char *cfg_str(struct cfg_reader *r, const struct ynode *map, const char *
     if (!s)
         cfg_err(r, n, "'%s': %s", key, err);
     return s;
+}
+
+/* A file path setting: one written relative in the file is relative to the configuration file's
+ * directory, not to the working directory, so that the same file works whatever directory
+ * capproxy starts in. A path that comes whole from the environment (`${VAR}`) stays as given. */
+static char *cfg_path(struct cfg_reader *r, const struct ynode *map, const char *key)
+{
+    char *s = cfg_str(r, map, key);
+    const struct ynode *n = ynode_get(map, key);
+    if (!s || !*s || s[0] == '/' || strncmp(n->str, "${", 2) == 0 || !strchr(r->file, '/'))
+        return s;
+    char *err = NULL;
+    char *joined = location_file(r->file, s, true, &err);
+    if (!joined) {
+        cfg_err(r, n, "'%s': %s", key, err);
+        free(err);
+    }
+    free(s);
+    return joined;
 }
 
 static void cfg_ms(struct cfg_reader *r, const struct ynode *map, const char *key, long *out)
@@ -392,7 +415,7 @@ static void cfg_credentials(struct cfg_reader *r, struct config_consumer *cc,
         struct config_credential *cr = &cc->credentials[cc->ncredentials++];
         cr->header = header;
         cr->env = cfg_str(r, cn, "fromEnv");
-        cr->file = cfg_str(r, cn, "fromFile");
+        cr->file = cfg_path(r, cn, "fromFile");
         if (cr->env && !*cr->env)
             free_null(&cr->env);
         if (cr->file && !*cr->file)
@@ -457,7 +480,7 @@ static void cfg_oauth2(struct cfg_reader *r, const struct ynode *s)
         /* Sent as HTTP Basic: the credential's header names it in messages. */
         oc->secret.header = xstrdup("Authorization");
         oc->secret.env = cfg_str(r, n, "clientSecretFromEnv");
-        oc->secret.file = cfg_str(r, n, "clientSecretFromFile");
+        oc->secret.file = cfg_path(r, n, "clientSecretFromFile");
         if (oc->secret.env && !*oc->secret.env)
             free_null(&oc->secret.env);
         if (oc->secret.file && !*oc->secret.file)
@@ -600,6 +623,11 @@ int config_load_buffer(struct config *c, const char *name, const char *buf, size
                 cfg_err(&r, ynode_get(s, "format"), "'format' expects text or json, got '%s'", fmt);
         }
         free(fmt);
+    }
+    if ((s = cfg_section(&r, root, "reload", YNODE_MAPPING))) {
+        cfg_check_keys(&r, s, &cfg_keys_reload, NULL);
+        cfg_bool(&r, s, "watch", &c->reload_watch);
+        cfg_ms(&r, s, "debounce", &c->reload_debounce_ms);
     }
     if ((s = cfg_section(&r, root, "consumers", YNODE_SEQUENCE)))
         cfg_consumers(&r, s);
@@ -754,6 +782,9 @@ int config_apply_env(struct config *c, struct diag *d)
     rc |= env_apply(d, "CAPPROXY_LOG_LEVEL", parse_level, &c->log_level,
                     "error, warn, info or debug");
     rc |= env_apply(d, "CAPPROXY_ACCESS_LOG", parse_onoff, &c->access_log, "on or off");
+    rc |= env_apply(d, "CAPPROXY_RELOAD_WATCH", parse_onoff, &c->reload_watch, "on or off");
+    rc |= env_apply(d, "CAPPROXY_RELOAD_DEBOUNCE", parse_ms, &c->reload_debounce_ms,
+                    "a duration");
     return rc ? -1 : 0;
 }
 

@@ -95,6 +95,10 @@ struct config {
     long oauth_leeway_ms;      /* oauth2.leeway: clock skew allowed on exp and nbf (60 s) */
     struct config_oauth_client *oauth_clients;
     size_t noauth_clients;
+    /* reload.watch: reload when a file the runtime was loaded from changes (app/watch.h),
+     * once nothing has changed for reload.debounce */
+    bool reload_watch;
+    long reload_debounce_ms;
 };
 
 void config_defaults(struct config *c);

@@ -1275,7 +1275,7 @@ static int check_version(struct ld *l, const struct ynode *root, const char **ve
  * a pipe, and a file may grow while it is read. A file a document names (an import, a resource
  * or prompt file) must be regular: opening a FIFO would block the load until a writer came, a
  * device might never end. It is opened without blocking and checked before it is read. */
-static int read_doc(const char *path, bool regular, struct strbuf *buf)
+static int read_doc(struct model *m, const char *path, bool regular, struct strbuf *buf)
 {
     FILE *fp = NULL;
     char chunk[65536];
@@ -1316,6 +1316,8 @@ static int read_doc(const char *path, bool regular, struct strbuf *buf)
         rc = -1;
     }
     fclose(fp);
+    if (rc == 0)
+        model_note_source(m, path, buf->data ? buf->data : "", buf->len);
     return rc;
 }
 
@@ -1455,7 +1457,7 @@ static void load_import(struct ld *l, const struct ynode *n, struct model_consum
     real = realpath(path, NULL);
     if (real && import_cycle(l, at, path, real))
         goto cleanup;
-    int rd = real ? read_doc(real, true, &buf) : -1;
+    int rd = real ? read_doc(l->m, real, true, &buf) : -1;
     if (rd == -2) {
         lerr(l, at, "imported file '%s' is not a regular file", path);
         goto cleanup;
@@ -2099,7 +2101,7 @@ static const char *read_side_file(struct ld *l, const struct ynode *at, const ch
 {
     struct strbuf buf;
     const char *data = NULL;
-    int rd = read_doc(path, true, &buf);
+    int rd = read_doc(l->m, path, true, &buf);
     if (rd == -2) {
         lerr(l, at, "file '%s' is not a regular file", path);
     } else if (rd < 0) {
@@ -2161,6 +2163,7 @@ static void resource_dir(struct ld *l, const struct ynode *at, struct model_mcp_
         lerr(l, at, "cannot read directory '%s': %s", dir, strerror(errno));
         return;
     }
+    model_note_source(l->m, dir, NULL, 0);
     char **names = NULL;
     size_t n = 0;
     for (struct dirent *de; (de = readdir(dp));) {
@@ -3242,7 +3245,7 @@ int loader_load_file(struct model *m, const char *path, struct diag *d)
     struct strbuf buf;
     int rc = -1;
 
-    if (read_doc(path, false, &buf) < 0) {
+    if (read_doc(m, path, false, &buf) < 0) {
         if (errno == EFBIG)
             diag_error(d, path, 0, 0, "document too large: more than %zu bytes (4 MiB)",
                        LOADER_MAX_DOC_SIZE);
@@ -3292,6 +3295,7 @@ int loader_load_path(struct model *m, const char *path, struct diag *d)
                    strerror(errno));
         return -1;
     }
+    model_note_source(m, path, NULL, 0);
     for (struct dirent *de; (de = readdir(dir));) {
         if (!is_capability_name(de->d_name))
             continue;

@@ -22,8 +22,19 @@ void model_free(struct model *m)
         cJSON_Delete(m->_owned[i]);
     free(m->_owned);
     free(m->caps);
+    free(m->sources);
     arena_deinit(&m->arena);
     free(m);
+}
+
+void model_note_source(struct model *m, const char *path, const void *data, size_t len)
+{
+    for (size_t i = 0; i < m->nsources; i++)
+        if (str_eq(m->sources[i].path, path))
+            return;
+    m->sources = xrealloc(m->sources, (m->nsources + 1) * sizeof *m->sources);
+    m->sources[m->nsources++] = (struct model_source){
+        arena_strdup(&m->arena, path), data ? util_fnv1a(data, len) : 0, data == NULL};
 }
 
 struct model_capability *model_add_capability(struct model *m, const char *file)

@@ -547,18 +547,29 @@ struct model_capability {
     struct model_pos pos;
 };
 
+/* A file or directory the loader read: what a reload watches, and what its log compares. */
+struct model_source {
+    const char *path; /* as opened */
+    uint64_t hash;    /* FNV-1a of the content; 0 for a directory */
+    bool dir;
+};
+
 struct model {
     struct arena arena;
     struct model_capability **caps;
     size_t ncaps;
     cJSON **_owned; /* cJSON values to delete in model_free */
     size_t _nowned;
+    struct model_source *sources; /* in reading order, each path once */
+    size_t nsources;
 };
 
 struct model *model_new(void);
 void model_free(struct model *m); /* NULL-safe */
 /* Add an empty capability for <file> and return it (owned by <m>). */
 struct model_capability *model_add_capability(struct model *m, const char *file);
+/* Record that the loader read <path> (<data>, <len>: its content; NULL for a directory). */
+void model_note_source(struct model *m, const char *path, const void *data, size_t len);
 /* Record <v> as owned by <m> (deleted by model_free) and return it. */
 cJSON *model_own_json(struct model *m, cJSON *v);
 
