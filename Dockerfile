@@ -43,12 +43,13 @@ COPY meson.build meson_options.txt ./
 COPY src/ src/
 COPY tests/unit/ tests/unit/
 COPY tests/fuzz/ tests/fuzz/
+# meson.build's install rules name the shipped documents and configuration.
+COPY capabilities/ capabilities/
+COPY config/ config/
 RUN meson setup build --buildtype=release \
     && ninja -C build capproxy
 
 # The shipped documents and configuration must load with the binary that ships them.
-COPY capabilities/ capabilities/
-COPY config/ config/
 RUN build/capproxy validate -c config/capproxy.yaml capabilities/
 
 # ---------------------------------------------------------------------------- runtime stage
