@@ -1,32 +1,38 @@
-# capproxy container image: a build stage that compiles the binary, and a slim runtime stage
-# with only the shared libraries it links, the capability documents and the configuration.
+# capproxy container image: a build stage that compiles the binary and assembles the runtime
+# file system, and a runtime stage FROM scratch with only that: the binary, the shared libraries
+# it links (found with ldd), CA certificates, passwd/group, the documents and the configuration.
 #
 #   docker build -t capproxy:0.1.0 .
 #   docker run --rm -p 8080:8080 -p 9090:9090 -e CAL_COM_CLIENT_SECRET=... capproxy:0.1.0
 #
-# See deploy/README.md (volumes, secrets, the MCP Host allow-list, Kubernetes manifests).
-# tests/integration/deploy.test.mjs checks this file statically (stages, packages against
-# `ldd build/capproxy`, user, ports, health check) and runs the binary with its ENV and CMD.
+# See deploy/README.md (size, volumes, secrets, the MCP Host allow-list, Kubernetes manifests).
+# tests/integration/deploy.test.mjs checks this file statically and runs the binary with its ENV
+# and CMD; scripts/image-test.sh builds and runs the image itself with podman in CI.
 
-# Debian package versions pinned to the ones CI tests against: Debian's security updates
-# change evhttp and libcurl behaviour (docs/c-style section 10). When Debian ships a newer
-# one, apt-get fails on the old pin: bump both here and re-run the tests on that version.
-ARG LIBEVENT_VERSION=2.1.12-stable-8+deb12u1
-ARG CURL_VERSION=7.88.1-10+deb12u15
+# The base image, pinned by digest (debian:12.11-slim, bookworm): the same starting point on
+# every build. Debian package versions are not pinned: `apt-get upgrade` and `install` take the
+# current bookworm and bookworm-security versions, so a security update never breaks the build
+# and the libraries copied into the runtime stage carry it. To move the base: look up the new
+# digest (`docker buildx imagetools inspect debian:bookworm-slim`) and replace it here.
+# CI builds this same file from a debootstrap'd base imported under the digest-less name
+# (scripts/image-test.sh: --build-arg BASE=docker.io/library/debian:bookworm-slim).
+ARG BASE=docker.io/library/debian:bookworm-slim@sha256:2424c1850714a4d94666ec928e24d86de958646737b1d113f5b2207be44d37d8
 
 # ------------------------------------------------------------------------------ build stage
-FROM debian:bookworm-slim AS build
-ARG LIBEVENT_VERSION
-ARG CURL_VERSION
+FROM ${BASE} AS build
+# An ARG, not an ENV: it applies to this stage's RUNs only and is not baked into an image.
+ARG DEBIAN_FRONTEND=noninteractive
 
 RUN apt-get update \
+    && apt-get upgrade -y \
     && apt-get install -y --no-install-recommends \
         build-essential \
         meson \
         ninja-build \
         pkg-config \
-        libevent-dev=${LIBEVENT_VERSION} \
-        libcurl4-openssl-dev=${CURL_VERSION} \
+        ca-certificates \
+        libevent-dev \
+        libcurl4-openssl-dev \
         libssl-dev \
         libyaml-dev \
         libcjson-dev \
@@ -52,42 +58,32 @@ RUN meson setup build --buildtype=release \
 # The shipped documents and configuration must load with the binary that ships them.
 RUN build/capproxy validate -c config/capproxy.yaml capabilities/
 
+# The runtime file system in /rootfs: every shared object `ldd` resolves for the binary (the
+# loader included), copied to the same path with symlinks followed, plus ld.so.cache; the CA
+# bundle libcurl is built to read; the service user 10001 and its group; hosts looked up in
+# /etc/hosts, then DNS. Nothing else: no shell, no package manager, no curl.
+RUN mkdir -p /rootfs/etc/ssl/certs \
+    && ldd build/capproxy | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' \
+        | sort -u | xargs -r cp --parents -L -t /rootfs \
+    && ldconfig -r /rootfs \
+    && cp /etc/ssl/certs/ca-certificates.crt /rootfs/etc/ssl/certs/ \
+    && printf 'root:x:0:0:root:/root:/usr/sbin/nologin\ncapproxy:x:10001:10001:capproxy:/nonexistent:/usr/sbin/nologin\n' >/rootfs/etc/passwd \
+    && printf 'root:x:0:\ncapproxy:x:10001:\n' >/rootfs/etc/group \
+    && printf 'hosts: files dns\n' >/rootfs/etc/nsswitch.conf
+
 # ---------------------------------------------------------------------------- runtime stage
-FROM debian:bookworm-slim AS runtime
-ARG LIBEVENT_VERSION
-ARG CURL_VERSION
+FROM scratch AS runtime
 ARG VERSION=0.1.0
 
 LABEL org.opencontainers.image.title="capproxy" \
       org.opencontainers.image.description="Serves YAML capability documents as a REST API and an MCP server" \
       org.opencontainers.image.version="${VERSION}" \
-      org.opencontainers.image.licenses="MIT" \
-      org.opencontainers.image.base.name="docker.io/library/debian:bookworm-slim"
+      org.opencontainers.image.licenses="MIT"
 
-# The shared libraries `ldd build/capproxy` needs (their own dependencies come with them),
-# CA certificates for TLS to the upstreams, and curl for the HEALTHCHECK: it shares libcurl4
-# with capproxy, so it adds about 0.5 MB (busybox would add 0.8 MB).
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends \
-        libevent-2.1-7=${LIBEVENT_VERSION} \
-        libevent-pthreads-2.1-7=${LIBEVENT_VERSION} \
-        libcurl4=${CURL_VERSION} \
-        libssl3 \
-        libyaml-0-2 \
-        libcjson1 \
-        libxml2 \
-        libcsv3 \
-        libmd4c0 \
-        ca-certificates \
-        curl=${CURL_VERSION} \
-    && rm -rf /var/lib/apt/lists/* \
-    && groupadd --system --gid 10001 capproxy \
-    && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
-        --shell /usr/sbin/nologin capproxy
-
-WORKDIR /app
+COPY --from=build /rootfs/ /
 # Owned by root and not writable by the service user. capabilities/ and config/ are baked in;
 # mount over them to replace them (-v $PWD/capabilities:/app/capabilities:ro).
+WORKDIR /app
 COPY --from=build /src/build/capproxy /app/capproxy
 COPY capabilities/ /app/capabilities/
 COPY config/ /app/config/
@@ -109,17 +105,18 @@ ENV CAPPROXY_REST_LISTEN=0.0.0.0:8080 \
 # Numeric, so that Kubernetes' runAsNonRoot can verify it.
 USER 10001:10001
 
-# The libraries resolve and the shipped documents load, as the service user.
+# The libraries resolve and the shipped documents load, as the service user, in this stage.
 RUN ["/app/capproxy", "validate", "-c", "/app/config/capproxy.yaml", "/app/capabilities"]
 
 # REST, MCP, admin (/healthz, /readyz).
 EXPOSE 8080 9090 9901
 # capproxy stops accepting, drains in-flight requests (CAPPROXY_DRAIN_TIMEOUT) and exits.
 STOPSIGNAL SIGTERM
-# Against the admin listener (CAPPROXY_ADMIN_LISTEN): a container run with another admin port,
-# or with it "off", needs --health-cmd (or --no-healthcheck) too.
+# `capproxy healthcheck` GETs /healthz on the admin listener the configuration and
+# CAPPROXY_ADMIN_LISTEN name (so another admin port needs no --health-cmd); with the admin
+# listener "off" it fails: run such a container with --no-healthcheck.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
-    CMD ["curl", "-fsS", "--noproxy", "*", "--max-time", "2", "-o", "/dev/null", "http://127.0.0.1:9901/healthz"]
+    CMD ["/app/capproxy", "healthcheck", "-c", "/app/config/capproxy.yaml"]
 
 ENTRYPOINT ["/app/capproxy"]
 CMD ["-c", "/app/config/capproxy.yaml", "/app/capabilities"]

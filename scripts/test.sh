@@ -11,6 +11,7 @@
 #   CAPPROXY_SKIP_ASAN=1       skip the sanitizer build and its runs
 #   CAPPROXY_SKIP_VALGRIND=1   skip the valgrind passes (unit tests, and the proxy in the REST, MCP, ops and hostile-input suites)
 #   CAPPROXY_SKIP_FUZZ=1       skip the short fuzzing stage (scripts/fuzz.sh 5: every libFuzzer target for 5 s)
+#   CAPPROXY_SKIP_IMAGE=1      skip building and running the container image (scripts/image-test.sh, podman)
 #   CAPPROXY_TEST_FILES="rest.test.mjs"   integration test files (default: every *.test.mjs)
 #   CAPPROXY_BUILD_DIR=build, CAPPROXY_ASAN_BUILD_DIR=build-asan   the two build directories
 set -uo pipefail
@@ -247,6 +248,23 @@ if [ "${CAPPROXY_SKIP_FUZZ:-0}" != 1 ]; then
         UNIT="fuzz targets" record "fuzz (5 s per target)" "$fp" "$ff" "$([ "$ff" -gt 0 ] && echo "(see above)")"
     else
         UNIT="fuzz targets" record "fuzz (5 s per target)" 0 1 "(scripts/fuzz.sh gave no count line, exit $fuzz_rc)"
+    fi
+fi
+
+# The container image built from the Dockerfile with podman and run: its own count of cases;
+# skipped (and said so in the summary) only where podman cannot run.
+if [ "${CAPPROXY_SKIP_IMAGE:-0}" != 1 ]; then
+    header "image (scripts/image-test.sh: podman build and run)"
+    image_rc=0
+    timeout -k 10 1800 bash scripts/image-test.sh 2>&1 | tee "$WORK/image.log" || image_rc=$?
+    counts=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$WORK/image.log" | tail -1)
+    skipped=$(grep -E '^skipped: ' "$WORK/image.log" | tail -1)
+    if [ -n "$counts" ]; then
+        read -r ip _ if_ _ <<<"$counts"
+        if [ "$image_rc" -ne 0 ] && [ "$if_" -eq 0 ]; then if_=1; fi
+        record "image (podman)" "$ip" "$if_" "${skipped:+($skipped)}"
+    else
+        record "image (podman)" 0 1 "(scripts/image-test.sh gave no count line, exit $image_rc)"
     fi
 fi
 

@@ -20,6 +20,7 @@
 #include "base/log.h"
 #include "front/mcp_stdio.h"
 #include "core/runtime.h"
+#include "app/healthcheck.h"
 #include "app/routes.h"
 #include "app/server.h"
 #include "core/session.h"
@@ -35,6 +36,7 @@ static void usage(FILE *fp)
             "       capproxy validate [-c CONFIG] [FILE|DIR ...]         check documents\n"
             "       capproxy routes [-c CONFIG] [CAPABILITY_FILE|DIR ...] print the route table\n"
             "       capproxy mcp-stdio [-c CONFIG] [CAPABILITY_FILE|DIR ...] MCP on stdin/stdout\n"
+            "       capproxy healthcheck [-c CONFIG]                     GET /healthz on the admin listener\n"
             "       capproxy --help | --version\n"
             "\n"
             "Defaults, when not given: -c " DEFAULT_CONFIG " and " DEFAULT_CAPABILITIES
@@ -58,7 +60,7 @@ static void usage(FILE *fp)
 }
 
 struct args {
-    const char *cmd; /* "run", "validate", "routes", "mcp-stdio" */
+    const char *cmd; /* "run", "validate", "routes", "mcp-stdio", "healthcheck" */
     const char *config;
     bool config_given;
     const char **paths;
@@ -95,7 +97,8 @@ static int parse_args(int argc, char **argv, struct args *a)
     a->paths = xcalloc((size_t)argc + 1, sizeof *a->paths);
     int i = 1;
     if (i < argc &&
-        (str_eq(argv[i], "validate") || str_eq(argv[i], "routes") || str_eq(argv[i], "mcp-stdio")))
+        (str_eq(argv[i], "validate") || str_eq(argv[i], "routes") || str_eq(argv[i], "mcp-stdio") ||
+         str_eq(argv[i], "healthcheck")))
         a->cmd = argv[i++];
     for (; i < argc; i++) {
         if (str_eq(argv[i], "-h") || str_eq(argv[i], "--help")) {
@@ -208,6 +211,11 @@ int main(int argc, char **argv)
     if (parse_args(argc, argv, &a) < 0) {
         free(a.paths);
         return 2;
+    }
+    if (str_eq(a.cmd, "healthcheck")) { /* the configuration only: no documents to load */
+        int hrc = healthcheck_main(a.config, a.config_given);
+        free(a.paths);
+        return hrc;
     }
     struct runtime *rt = load_all(&a);
     int rc = 0;
