@@ -29,8 +29,8 @@ void tbucket_init(struct tbucket *b, double burst, int64_t now_ns)
     b->last_ns = now_ns;
 }
 
-bool tbucket_take(struct tbucket *b, double rate, double burst, int64_t now_ns,
-                  int64_t max_wait_ns, struct tbucket_verdict *v)
+bool tbucket_take(struct tbucket *b, double rate, double burst, int64_t now_ns, int64_t max_wait_ns,
+                  struct tbucket_verdict *v)
 {
     b->tokens = tokens_at(b, rate, burst, now_ns);
     if (now_ns > b->last_ns)

@@ -15,7 +15,7 @@
 #define TBUCKET_NS_PER_S 1000000000LL
 
 struct tbucket {
-    double tokens;  /* may be negative: tokens promised to takers that are waiting */
+    double tokens;   /* may be negative: tokens promised to takers that are waiting */
     int64_t last_ns; /* when <tokens> was last brought up to date */
 };
 
@@ -33,8 +33,8 @@ void tbucket_init(struct tbucket *b, double burst, int64_t now_ns);
  * <burst> (>= 1). Without a token, the take still succeeds, in debt, when the token would exist
  * within <max_wait_ns> (0: never in debt). A refused take changes nothing but the refill. A
  * <now_ns> before the last one (another thread read the clock earlier) counts as no time. */
-bool tbucket_take(struct tbucket *b, double rate, double burst, int64_t now_ns,
-                  int64_t max_wait_ns, struct tbucket_verdict *v);
+bool tbucket_take(struct tbucket *b, double rate, double burst, int64_t now_ns, int64_t max_wait_ns,
+                  struct tbucket_verdict *v);
 /* Whether <b> is full at <now_ns>: it then holds nothing a new bucket would not (an idle key
  * that may be forgotten). */
 bool tbucket_is_full(const struct tbucket *b, double rate, double burst, int64_t now_ns);

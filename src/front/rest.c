@@ -329,8 +329,8 @@ static void rest_serve(struct exchange *x, const struct rt_listener *lis)
     if (inbound && inbound->kind == MODEL_AUTH_OAUTH2 && !rest_oauth(x, inbound, lis))
         goto out;
     if (!ratelimit_in(x, &inbound, inbound ? 1 : 0)) {
-        exchange_problem(x, 429, "too many requests from this client: retry after the time in "
-                                 "Retry-After", NULL, NULL);
+        const char *why = "too many requests from this client: retry after Retry-After seconds";
+        exchange_problem(x, 429, why, NULL, NULL);
         goto out;
     }
 

@@ -25,7 +25,8 @@ struct loop_shared {
     atomic_long connections; /* open client connections, all loops */
     atomic_int draining;     /* SIGTERM received: finish in-flight requests, then exit */
     char rid_prefix[17];     /* random per process: request ids are unique across replicas */
-    struct ratelimit *ratelimit; /* the rate limits of every loop (http/ratelimit.h) */
+    /* The rate limits of every loop (http/ratelimit.h). */
+    struct ratelimit *ratelimit;
 };
 
 struct loop;

@@ -30,7 +30,7 @@
 struct rl_entry {
     uint8_t key[RATELIMIT_KEY_LEN];
     struct tbucket b;
-    struct rl_entry *hnext;      /* hash chain */
+    struct rl_entry *hnext;       /* hash chain */
     struct rl_entry *prev, *next; /* the shard's recency list, most recent first */
 };
 

@@ -125,9 +125,11 @@ static void test_outbound(void)
     struct strbuf m;
     strbuf_init(&m, 0);
     ratelimit_metrics(rl, &m);
-    CHECK(strstr(m.data, "capproxy_ratelimit_outbound_total{api=\"slow-api\",outcome=\"delayed\"} 1") !=
+    CHECK(strstr(m.data,
+                 "capproxy_ratelimit_outbound_total{api=\"slow-api\",outcome=\"delayed\"} 1") !=
           NULL);
-    CHECK(strstr(m.data, "capproxy_ratelimit_outbound_total{api=\"slow-api\",outcome=\"refused\"} 1") !=
+    CHECK(strstr(m.data,
+                 "capproxy_ratelimit_outbound_total{api=\"slow-api\",outcome=\"refused\"} 1") !=
           NULL);
     strbuf_deinit(&m);
     diag_deinit(&d);
