@@ -27,6 +27,14 @@ const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
 /** An agent whose connections come from <addr> (any 127/8 address is loopback on Linux). */
 const from = (addr) => new http.Agent({ keepAlive: false, localAddress: addr });
 
+/** Stop the proxy: exit 0, no sanitizer report. */
+async function stopClean(px) {
+  if (!px) return;
+  const r = await px.stop();
+  assert.equal(r.sanitizer, null, `sanitizer report:\n${r.sanitizer}`);
+  assert.equal(r.code, 0, `exit code; stderr tail:\n${px.lines.slice(-20).join('\n')}`);
+}
+
 function showRes(r) {
   return `${r.status} ${JSON.stringify(r.headers)} ${String(r.text).slice(0, 300)}`;
 }
@@ -51,7 +59,7 @@ describe('inbound rate limit per client', () => {
     px = await startProxy({ args: ARGS, env: { RL_BASE: up.url, CAPPROXY_RATE_LIMIT: '3/6s' } });
   });
   after(async () => {
-    await px?.stop?.();
+    await stopClean(px);
     await up?.close();
   });
 
@@ -171,7 +179,7 @@ describe('outbound rate per consumed API', () => {
     px = await startProxy({ args: ARGS, env: { RL_BASE: up.url, CAPPROXY_WORKERS: '2' } });
   });
   after(async () => {
-    await px?.stop?.();
+    await stopClean(px);
     await up?.close();
   });
 
@@ -213,6 +221,20 @@ describe('outbound rate per consumed API', () => {
     const rs = await Promise.all(Array.from({ length: 10 }, () => request(px.restUrl, '/open/items')));
     assert.deepEqual(rs.map((r) => r.status), Array(10).fill(200));
     assert.equal(rs[0].headers['ratelimit-limit'], undefined, 'no RateLimit fields when the limit is off');
+  });
+
+  test('a client that goes away while its transfer waits for its turn: nothing is sent', T, async () => {
+    await sleep(2500); // the bucket refills (and the earlier debt is paid)
+    const before = up.requests.filter((q) => q.path === '/slow').length;
+    const rs = await Promise.allSettled(
+      Array.from({ length: 3 }, () => request(px.restUrl, '/open/slow', { timeoutMs: 150 })),
+    );
+    await sleep(1500);
+    const sent = up.requests.filter((q) => q.path === '/slow').length - before;
+    const done = rs.filter((r) => r.status === 'fulfilled').length;
+    assert.ok(done >= 1, 'the first request went at once');
+    assert.equal(sent, done, `${sent} reached the upstream, ${done} answered`);
+    assert.ok(done < 3, 'the waiting ones were given up by their clients');
   });
 
   test('an MCP tool call over the rate is a tool error saying 429', T, async () => {
