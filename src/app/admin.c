@@ -16,6 +16,7 @@
 #include "base/httpstatus.h"
 #include "base/metrics.h"
 #include "base/util.h"
+#include "http/ratelimit.h"
 
 static void admin_reply(struct evhttp_request *req, int status, const char *ctype, const char *body)
 {
@@ -52,6 +53,7 @@ void admin_metrics(const struct admin_view *v, struct strbuf *out)
         .version = CAPPROXY_VERSION,
     };
     metrics_render(shards, v->nloops, &g, out);
+    ratelimit_metrics(v->shared->ratelimit, out);
     free(shards);
 }
 

@@ -55,6 +55,8 @@ static void usage(FILE *fp)
             "              CAPPROXY_MCP_MAX_STREAMS CAPPROXY_MCP_KEEPALIVE\n"
             "  digest auth CAPPROXY_DIGEST_NONCE_TTL\n"
             "  reload      CAPPROXY_RELOAD_WATCH CAPPROXY_RELOAD_DEBOUNCE\n"
+            "  rate limit  CAPPROXY_RATE_LIMIT CAPPROXY_RATE_LIMIT_BURST\n"
+            "              CAPPROXY_RATE_LIMIT_CLIENTS\n"
             "  Cal.com     CAL_COM_BASE_URI CAL_COM_CLIENT_SECRET CAL_COM_CLIENT_SECRET_FILE\n"
             "              CAL_COM_API_KEY (read by the shipped configuration and documents)\n");
 }

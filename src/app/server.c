@@ -27,6 +27,7 @@
 #include "front/rest.h"
 #include "http/conn.h"
 #include "http/oauth.h"
+#include "http/ratelimit.h"
 
 /* One listener of one worker: the evhttp object serving one rt_listener, and what its handler
  * receives. */
@@ -239,6 +240,7 @@ int server_start(struct server *s, const struct config *cfg, struct runtime *rt,
     s->reload_arg = reload_arg;
     s->nworkers = cfg->workers > 0 ? cfg->workers : 1;
     atomic_init(&s->shared.connections, 0);
+    s->shared.ratelimit = ratelimit_new();
     size_t nfds = (size_t)s->nworkers * rt->nlisteners;
     s->nfds = nfds;
     s->admin_fd = -1;
@@ -500,4 +502,6 @@ void server_stop(struct server *s)
     s->reload_lock_init = false;
     watch_free(s->watch);
     s->watch = NULL;
+    ratelimit_free(s->shared.ratelimit); /* after every loop: they count into it */
+    s->shared.ratelimit = NULL;
 }

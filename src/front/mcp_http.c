@@ -26,6 +26,7 @@
 #include "front/steps.h"
 #include "http/exchange.h"
 #include "http/oauth.h"
+#include "http/ratelimit.h"
 #include "http/reqcheck.h"
 #include "spec/config.h"
 
@@ -661,6 +662,16 @@ static void mcp_serve(struct exchange *x, const struct front_listener *fl,
 {
     struct evhttp_request *req = exchange_req(x);
     const struct runtime *rt = exchange_runtime(x);
+    size_t nauth;
+    const struct rt_inbound *const *auth = catalog_auth(ep->catalog, &nauth);
+    /* HTTP 429 with Retry-After, as any HTTP client expects; the body is the JSON-RPC error
+     * shape of the other transport refusals, so MCP clients show its message. */
+    if (!ratelimit_in(x, auth, nauth)) {
+        http_error(x, 429, JSONRPC_SERVER_ERROR,
+                   "Too Many Requests: this client is over the rate limit; retry after the time "
+                   "in Retry-After");
+        return;
+    }
     switch (evhttp_request_get_command(req)) {
     case EVHTTP_REQ_POST:
         http_post(x, ep);

@@ -13,6 +13,7 @@
 
 #include "http/exchange.h"
 #include "http/oauth.h"
+#include "http/ratelimit.h"
 #include "http/reqcheck.h"
 #include "base/jsonnum.h"
 #include "base/log.h"
@@ -327,6 +328,11 @@ static void rest_serve(struct exchange *x, const struct rt_listener *lis)
     }
     if (inbound && inbound->kind == MODEL_AUTH_OAUTH2 && !rest_oauth(x, inbound, lis))
         goto out;
+    if (!ratelimit_in(x, &inbound, inbound ? 1 : 0)) {
+        const char *why = "too many requests from this client: retry after Retry-After seconds";
+        exchange_problem(x, 429, why, NULL, NULL);
+        goto out;
+    }
 
     size_t blen;
     if (!reqcheck_body_fits(req, exchange_config(x), &blen)) {

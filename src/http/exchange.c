@@ -21,6 +21,7 @@
 #include "base/httpstatus.h"
 #include "base/log.h"
 #include "http/conn.h"
+#include "http/ratelimit.h"
 #include "http/reqcheck.h"
 
 /* Most upstream answers come back within a few milliseconds: arming the client-abort watcher
@@ -52,6 +53,10 @@ struct exchange {
     int upstream_status;
     const char *upstream_error;
     char rid[EXCHANGE_RID_MAX + 1]; /* X-Request-Id: the caller's when acceptable, else ours */
+    struct strbuf fixed;     /* exchange_fix_header: "name\0value\0" pairs set on the reply */
+    struct event rate_timer; /* the outbound rate's wait, or its refusal delivered later */
+    bool rate_waiting;       /* <rate_timer> is pending */
+    int64_t rate_refused_ns; /* >= 0: the rate refused the transfer, a token after this */
 };
 
 /* ---- exchanges ---- */
@@ -73,9 +78,12 @@ static void exchange_free(struct exchange *x)
         upstream_cancel(x->xfer);
     if (x->park_cancel)
         x->park_cancel(x->park_arg);
+    if (x->rate_waiting)
+        event_del(&x->rate_timer);
     if (x->ctx_free)
         x->ctx_free(x->ctx);
     outreq_deinit(&x->out);
+    strbuf_deinit(&x->fixed);
     loop_exchange_end(x->l, x->rt);
     free(x);
 }
@@ -218,6 +226,25 @@ struct outreq *exchange_out(struct exchange *x)
     return &x->out;
 }
 
+void exchange_fix_header(struct exchange *x, const char *name, const char *value)
+{
+    strbuf_add(&x->fixed, name, strlen(name) + 1);
+    strbuf_add(&x->fixed, value, strlen(value) + 1);
+}
+
+/* Put the exchange_fix_header fields on the reply headers <h>, replacing their namesakes. */
+static void apply_fixed(struct exchange *x, struct evkeyvalq *h)
+{
+    for (size_t at = 0; at < x->fixed.len;) {
+        const char *name = x->fixed.data + at;
+        const char *value = name + strlen(name) + 1;
+        while (evhttp_remove_header(h, name) == 0)
+            ;
+        evhttp_add_header(h, name, value);
+        at = (size_t)(value + strlen(value) + 1 - x->fixed.data);
+    }
+}
+
 void exchange_note_upstream(struct exchange *x, int status, const char *error)
 {
     x->upstream_status = status;
@@ -263,9 +290,77 @@ static void on_upstream_done(const struct upstream_result *res, void *arg)
     x->done(res, x);
 }
 
+/* The outbound rate refused the transfer: answer <done> with a 429 of our own, as the upstream
+ * would (REST passes it on with its Retry-After, MCP makes it a tool error). Nothing was sent. */
+static void rate_refusal(struct exchange *x)
+{
+    char ra[24], name[] = "Retry-After";
+    long s = (long)((x->rate_refused_ns + TBUCKET_NS_PER_S - 1) / TBUCKET_NS_PER_S);
+    snprintf(ra, sizeof ra, "%ld", s > 0 ? s : 1);
+    struct upstream_header h = {name, ra};
+    struct evbuffer *body = evbuffer_new();
+    evbuffer_add_printf(body,
+                        "{\"type\":\"about:blank\",\"title\":\"Too Many Requests\",\"status\":429,"
+                        "\"detail\":\"capproxy holds requests to this API under its configured "
+                        "rate (consumers[].rate); retry after %s s\"}",
+                        ra);
+    struct upstream_result res = {.error = UPSTREAM_OK,
+                                  .status = 429,
+                                  .content_type = "application/problem+json",
+                                  .headers = &h,
+                                  .nheaders = 1,
+                                  .body = body};
+    x->upstream_error = "rate_limited";
+    x->done(&res, x);
+    evbuffer_free(body);
+}
+
+static void on_rate_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct exchange *x = arg;
+    x->rate_waiting = false;
+    unwatch(x);
+    if (x->rate_refused_ns >= 0) {
+        rate_refusal(x);
+        return;
+    }
+    x->xfer = loop_forward(x->l, &x->out, x->rid, on_upstream_done, x);
+    if (x->xfer) {
+        watch(x, false);
+        return;
+    }
+    struct upstream_result res = {.error = UPSTREAM_ERR_OTHER,
+                                  .error_detail = "the upstream request could not be started"};
+    x->upstream_error = "setup";
+    x->done(&res, x);
+}
+
+/* Whether the outbound rate of the consumed API holds the transfer back or refuses it; either
+ * way <x> then waits on a timer (a refusal too: <done> never runs inside exchange_forward). */
+static bool rate_gate(struct exchange *x)
+{
+    int64_t wait;
+    enum ratelimit_out r =
+        ratelimit_out_take(loop_ratelimit(x->l), exchange_config(x), x->out.api, &wait);
+    if (r == RATELIMIT_GO)
+        return false;
+    x->rate_refused_ns = r == RATELIMIT_REFUSE ? wait : -1;
+    if (r == RATELIMIT_REFUSE)
+        wait = 0;
+    struct timeval tv = {(time_t)(wait / TBUCKET_NS_PER_S),
+                         (suseconds_t)((wait % TBUCKET_NS_PER_S + 999) / 1000)};
+    evtimer_assign(&x->rate_timer, loop_base(x->l), on_rate_timer, x);
+    evtimer_add(&x->rate_timer, &tv);
+    x->rate_waiting = true;
+    watch(x, false);
+    return true;
+}
+
 int exchange_forward(struct exchange *x, upstream_done_fn done)
 {
     x->done = done;
+    if (rate_gate(x))
+        return 0;
     /* The request id travels upstream, so both sides' logs can be joined. */
     x->xfer = loop_forward(x->l, &x->out, x->rid, on_upstream_done, x);
     if (!x->xfer)
@@ -318,6 +413,7 @@ void exchange_reply(struct exchange *x, int status, const char *ctype, struct ev
         evhttp_add_header(h, "Content-Type", ctype);
     evhttp_remove_header(h, "X-Request-Id");
     evhttp_add_header(h, "X-Request-Id", x->rid);
+    apply_fixed(x, h);
     if (loop_draining(x->l) && !evhttp_find_header(h, "Connection"))
         evhttp_add_header(h, "Connection", "close"); /* let keep-alive clients go elsewhere */
     /* HEAD, 204 and 304 replies carry no body on the wire; evhttp would write one anyway. */
@@ -379,6 +475,7 @@ void exchange_stream_start(struct exchange *x, int status, const char *ctype)
     evhttp_add_header(h, "Cache-Control", "no-cache");
     evhttp_remove_header(h, "X-Request-Id");
     evhttp_add_header(h, "X-Request-Id", x->rid);
+    apply_fixed(x, h);
     evhttp_send_reply_start(req, status, httpstatus_text(status));
     /* evhttp does not read while it answers, so only this watcher sees the client go. */
     watch(x, true);
@@ -408,6 +505,11 @@ void exchange_repin(struct exchange *x)
 void exchange_cancel_upstream(struct exchange *x)
 {
     unwatch(x);
+    if (x->rate_waiting) {
+        event_del(&x->rate_timer);
+        x->rate_waiting = false;
+        x->upstream_error = "cancelled";
+    }
     if (x->xfer) {
         upstream_cancel(x->xfer);
         x->xfer = NULL;

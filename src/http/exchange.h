@@ -42,7 +42,9 @@ struct outreq *exchange_out(struct exchange *x);
 
 /* Start the upstream transfer described by exchange_out(x); <done> runs on completion (not if
  * the client goes away first: the transfer is then cancelled and the exchange freed).
- * -1 when it could not start (the caller replies 502). */
+ * -1 when it could not start (the caller replies 502). The consumed API's outbound rate
+ * (http/ratelimit.h) may hold the transfer back (a timer) or refuse it: <done> then gets a 429
+ * with Retry-After made here, later, as if the upstream had answered it. */
 int exchange_forward(struct exchange *x, upstream_done_fn done);
 /* Park <x> while another part of the loop works for it without an upstream transfer of its own
  * (an authorization server fetch shared by several requests): the client-abort watcher runs
@@ -51,6 +53,9 @@ int exchange_forward(struct exchange *x, upstream_done_fn done);
 void exchange_park(struct exchange *x, exchange_free_fn cancel, void *arg);
 /* The waker is done with <x>: forget <cancel>, stop the watcher. Then resume the request. */
 void exchange_unpark(struct exchange *x);
+/* Set header <name>: <value> (both copied) on whatever reply <x> gets, replacing any field of
+ * that name the reply would carry (an upstream's included): the inbound rate-limit fields. */
+void exchange_fix_header(struct exchange *x, const char *name, const char *value);
 /* Record the upstream outcome for the access log. */
 void exchange_note_upstream(struct exchange *x, int status, const char *error);
 

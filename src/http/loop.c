@@ -103,6 +103,11 @@ const struct config *loop_config(const struct loop *l)
     return l->rt->config;
 }
 
+struct ratelimit *loop_ratelimit(const struct loop *l)
+{
+    return l->sh ? l->sh->ratelimit : NULL;
+}
+
 struct oauth_state *loop_oauth(struct loop *l)
 {
     if (!l->oauth)

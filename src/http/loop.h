@@ -25,6 +25,8 @@ struct loop_shared {
     atomic_long connections; /* open client connections, all loops */
     atomic_int draining;     /* SIGTERM received: finish in-flight requests, then exit */
     char rid_prefix[17];     /* random per process: request ids are unique across replicas */
+    /* The rate limits of every loop (http/ratelimit.h). */
+    struct ratelimit *ratelimit;
 };
 
 struct loop;
@@ -59,6 +61,10 @@ long loop_inflight(const struct loop *l);
 bool loop_draining(const struct loop *l);
 /* A new request id: the per-process prefix, this loop's id and a counter. */
 void loop_new_rid(struct loop *l, char *out, size_t cap);
+
+struct ratelimit;
+/* The process's rate limits (http/ratelimit.h); NULL without a shared part (stdio). */
+struct ratelimit *loop_ratelimit(const struct loop *l);
 
 struct oauth_state;
 /* This loop's OAuth resource-server state (http/oauth.h), made on first use. */

@@ -51,6 +51,7 @@ void config_defaults(struct config *c)
     c->reload_debounce_ms = 200;
     c->log_level = LOG_INFO;
     c->access_log = true;
+    c->rate_limit_clients = 100000;
 }
 
 static void credential_deinit(struct config_credential *cr)
@@ -209,6 +210,35 @@ int config_parse_listen(const char *s, struct config_listen *out)
     return 0;
 }
 
+int config_parse_rate(const char *s, struct config_rate *out)
+{
+    if (str_eq_ci(s, "off") || str_eq(s, "0")) {
+        out->count = 0;
+        return 0;
+    }
+    const char *slash = strchr(s, '/');
+    if (!slash || slash == s)
+        return -1;
+    char *num = xstrndup(s, (size_t)(slash - s));
+    long count, period;
+    int rc = str_to_long(num, 1, 1000000000, &count);
+    free(num);
+    const char *per = slash + 1;
+    if (str_eq_ci(per, "s") || str_eq_ci(per, "sec") || str_eq_ci(per, "second"))
+        period = 1000;
+    else if (str_eq_ci(per, "m") || str_eq_ci(per, "min") || str_eq_ci(per, "minute"))
+        period = 60000;
+    else if (str_eq_ci(per, "h") || str_eq_ci(per, "hour"))
+        period = 3600000;
+    else if (str_to_ms(per, &period) < 0)
+        rc = -1;
+    if (rc < 0 || period <= 0 || period > 86400000L)
+        return -1;
+    out->count = count;
+    out->period_ms = period;
+    return 0;
+}
+
 const struct config_consumer *config_consumer_for(const struct config *c, const char *ns)
 {
     for (size_t i = 0; i < c->nconsumers; i++)
@@ -228,12 +258,14 @@ YNODE_KEYS(cfg_keys_rest, "rest", "listen");
 YNODE_KEYS(cfg_keys_mcp, "mcp", "listen", "allowedHosts", "maxStreams", "keepAlive");
 YNODE_KEYS(cfg_keys_admin, "admin", "listen");
 YNODE_KEYS(cfg_keys_limits, "limits", "maxBodySize", "maxHeaderSize", "maxHeaders", "headerTimeout",
-           "bodyTimeout", "clientTimeout", "maxConnections", "digestNonceTtl");
+           "bodyTimeout", "clientTimeout", "maxConnections", "digestNonceTtl", "rateLimit",
+           "rateLimitBurst", "rateLimitClients");
 YNODE_KEYS(cfg_keys_upstream, "upstream", "connectTimeout", "timeout", "maxConnectionsPerHost",
            "maxIdleConnections", "idleTimeout", "maxResponseSize", "tlsVerify");
 YNODE_KEYS(cfg_keys_log, "log", "level", "access", "format");
 YNODE_KEYS(cfg_keys_reload, "reload", "watch", "debounce");
-YNODE_KEYS(cfg_keys_consumer, "consumers entry", "namespace", "baseUri", "credentials");
+YNODE_KEYS(cfg_keys_consumer, "consumers entry", "namespace", "baseUri", "credentials", "rate",
+           "rateBurst", "rateMaxWait");
 YNODE_KEYS(cfg_keys_credential, "credentials entry", "header", "fromEnv", "fromFile");
 YNODE_KEYS(cfg_keys_oauth2, "oauth2", "fetchTimeout", "keysMinRefresh", "leeway",
            "introspectionClients");
@@ -362,6 +394,16 @@ static void cfg_bool(struct cfg_reader *r, const struct ynode *map, const char *
     free(s);
 }
 
+static void cfg_rate(struct cfg_reader *r, const struct ynode *map, const char *key,
+                     struct config_rate *out)
+{
+    char *s = cfg_str(r, map, key);
+    if (s && *s && config_parse_rate(s, out) < 0)
+        cfg_err(r, ynode_get(map, key),
+                "'%s' expects a rate such as 100/s, 600/1m or off, got '%s'", key, s);
+    free(s);
+}
+
 static void cfg_listen(struct cfg_reader *r, const struct ynode *map, struct config_listen *l)
 {
     char *s = cfg_str(r, map, "listen");
@@ -437,6 +479,10 @@ static void cfg_consumers(struct cfg_reader *r, const struct ynode *seq)
         if (!cc->pattern)
             cc->pattern = xstrdup("*");
         cc->base_uri = cfg_str(r, n, "baseUri");
+        cc->rate_max_wait_ms = 1000;
+        cfg_rate(r, n, "rate", &cc->rate);
+        cfg_long(r, n, "rateBurst", 1, 1000000000, &cc->rate.burst);
+        cfg_ms(r, n, "rateMaxWait", &cc->rate_max_wait_ms);
         const struct ynode *creds = cfg_section(r, n, "credentials", YNODE_SEQUENCE);
         if (creds)
             cfg_credentials(r, cc, creds);
@@ -591,6 +637,9 @@ int config_load_buffer(struct config *c, const char *name, const char *buf, size
         cfg_ms(&r, s, "clientTimeout", &c->client_timeout_ms);
         cfg_long(&r, s, "maxConnections", 1, 1000000, &c->max_connections);
         cfg_ms(&r, s, "digestNonceTtl", &c->digest_nonce_ttl_ms);
+        cfg_rate(&r, s, "rateLimit", &c->rate_limit);
+        cfg_long(&r, s, "rateLimitBurst", 1, 1000000000, &c->rate_limit.burst);
+        cfg_long(&r, s, "rateLimitClients", 1, 10000000, &c->rate_limit_clients);
     }
     if ((s = cfg_section(&r, root, "upstream", YNODE_MAPPING))) {
         cfg_check_keys(&r, s, &cfg_keys_upstream, NULL);
@@ -711,6 +760,21 @@ static int parse_max_headers(const char *s, void *out)
     return str_to_long(s, 1, CONFIG_MAX_HEADERS_LIMIT, out);
 }
 
+static int parse_rate(const char *s, void *out)
+{
+    return config_parse_rate(s, out);
+}
+
+static int parse_burst(const char *s, void *out)
+{
+    return str_to_long(s, 1, 1000000000, out);
+}
+
+static int parse_clients(const char *s, void *out)
+{
+    return str_to_long(s, 1, 10000000, out);
+}
+
 static int parse_level(const char *s, void *out)
 {
     int l = log_level_parse(s);
@@ -785,6 +849,12 @@ int config_apply_env(struct config *c, struct diag *d)
     rc |= env_apply(d, "CAPPROXY_RELOAD_WATCH", parse_onoff, &c->reload_watch, "on or off");
     rc |= env_apply(d, "CAPPROXY_RELOAD_DEBOUNCE", parse_ms, &c->reload_debounce_ms,
                     "a duration");
+    rc |= env_apply(d, "CAPPROXY_RATE_LIMIT", parse_rate, &c->rate_limit,
+                    "a rate such as 100/s or 600/1m, or off");
+    rc |= env_apply(d, "CAPPROXY_RATE_LIMIT_BURST", parse_burst, &c->rate_limit.burst,
+                    "1 to 1000000000");
+    rc |= env_apply(d, "CAPPROXY_RATE_LIMIT_CLIENTS", parse_clients, &c->rate_limit_clients,
+                    "1 to 10000000");
     return rc ? -1 : 0;
 }
 
@@ -970,10 +1040,20 @@ void config_dump(const struct config *c, FILE *fp)
             c->upstream_max_host_connections, c->upstream_max_idle_connections,
             c->upstream_idle_timeout_ms, c->upstream_max_response_size,
             c->upstream_tls_verify ? "true" : "false");
+    if (c->rate_limit.count > 0)
+        fprintf(fp, "limits: rateLimit=%ld/%ldms rateLimitBurst=%ld rateLimitClients=%ld\n",
+                c->rate_limit.count, c->rate_limit.period_ms,
+                c->rate_limit.burst ? c->rate_limit.burst : c->rate_limit.count,
+                c->rate_limit_clients);
+    else
+        fprintf(fp, "limits: rateLimit=off\n");
     for (size_t i = 0; i < c->nconsumers; i++) {
         const struct config_consumer *cc = &c->consumers[i];
         fprintf(fp, "consumer %s: baseUri=%s\n", cc->pattern,
                 cc->base_uri && *cc->base_uri ? cc->base_uri : "(document's)");
+        if (cc->rate.count > 0)
+            fprintf(fp, "  rate=%ld/%ldms rateBurst=%ld rateMaxWait=%ldms\n", cc->rate.count,
+                    cc->rate.period_ms, cc->rate.burst ? cc->rate.burst : 1, cc->rate_max_wait_ms);
         for (size_t j = 0; j < cc->ncredentials; j++)
             fprintf(fp, "  credential %s: %s (%s)\n", cc->credentials[j].header,
                     cc->credentials[j].value ? "set" : "not set", cc->credentials[j].source);

@@ -23,12 +23,22 @@ struct config_credential {
     char *source; /* "env CAL_COM_CLIENT_SECRET" / "file /run/..." / "unset": safe to print */
 };
 
+/* A rate: <count> requests per <period_ms>, at most <burst> at once (0: the user's default:
+ * <count> for the inbound limit, 1 for an outbound rate). <count> 0: no limit. */
+struct config_rate {
+    long count;
+    long period_ms;
+    long burst;
+};
+
 /* Settings for the consumed APIs whose namespace matches <pattern> (a glob, '*' for all). */
 struct config_consumer {
     char *pattern;
     char *base_uri; /* NULL or "": keep the document's */
     struct config_credential *credentials;
     size_t ncredentials;
+    struct config_rate rate; /* rate, rateBurst: each matching API, all workers together */
+    long rate_max_wait_ms;   /* rateMaxWait: a request over the rate waits this long at most */
 };
 
 /* An oauth2.introspectionClients entry: how capproxy authenticates to the introspection
@@ -99,6 +109,8 @@ struct config {
      * once nothing has changed for reload.debounce */
     bool reload_watch;
     long reload_debounce_ms;
+    struct config_rate rate_limit; /* limits.rateLimit(Burst): per client, all workers; off */
+    long rate_limit_clients;       /* limits.rateLimitClients: clients tracked at most */
 };
 
 void config_defaults(struct config *c);
@@ -131,6 +143,9 @@ int config_parse_listen(const char *s, struct config_listen *out);
 /* Whether secret <value> is a placeholder someone was meant to replace (README.md,
  * "Placeholder secrets"): a start-up error wherever a secret is read. */
 bool config_is_placeholder(const char *value);
+/* Parse a rate "N/s", "N/m", "N/h" or "N/<duration>" ("600/1m", "10/500ms"), or "off" / "0"
+ * (count 0), into <out> (its burst is kept). 0 or -1. */
+int config_parse_rate(const char *s, struct config_rate *out);
 /* Print the effective settings, secrets redacted. */
 void config_dump(const struct config *c, FILE *fp);
 /* Simple glob: '*' matches any run of characters, '?' one character. */
