@@ -52,6 +52,7 @@ void admin_metrics(const struct admin_view *v, struct strbuf *out)
         .version = CAPPROXY_VERSION,
     };
     metrics_render(shards, v->nloops, &g, out);
+    resil_metrics_render(v->shared->resil, out);
     free(shards);
 }
 
