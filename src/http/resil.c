@@ -85,8 +85,8 @@ long resil_retry_after_ms(const char *v, int64_t now_s)
     int m = month_of(mon);
     if (*v || m < 0 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60 || y < 1970)
         return -1;
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = m, .tm_mday = d, .tm_hour = h, .tm_min = mi,
-                    .tm_sec = s};
+    struct tm tm = {
+        .tm_year = y - 1900, .tm_mon = m, .tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_sec = s};
     int64_t at = (int64_t)timegm(&tm);
     return at <= now_s ? 0 : (long)((at - now_s) * 1000);
 }
@@ -206,8 +206,7 @@ enum reason { R_REFUSED, R_RESET, R_TIMEOUT, R_429, R_502, R_503, R_504, R_COUNT
 static const char *const reason_names[R_COUNT] = {"refused", "reset", "timeout", "429",
                                                   "502",     "503",   "504"};
 enum refusal { REF_OPEN, REF_FULL, REF_TIMEOUT, REF_COUNT };
-static const char *const refusal_names[REF_COUNT] = {"circuit_open", "queue_full",
-                                                     "queue_timeout"};
+static const char *const refusal_names[REF_COUNT] = {"circuit_open", "queue_full", "queue_timeout"};
 
 struct sapi {
     char *key;
@@ -350,7 +349,8 @@ void resil_metrics_render(struct resil_shared *sh, struct strbuf *out)
         render_series(out, n, "api", sh->apis[i]->key, NULL, NULL,
                       atomic_load(&sh->apis[i]->queued));
     n = "capproxy_circuit_state";
-    render_help(out, n, "gauge", "Circuit breaker per upstream host: 0 closed, 1 open, 2 half-open.");
+    render_help(out, n, "gauge",
+                "Circuit breaker per upstream host: 0 closed, 1 open, 2 half-open.");
     for (size_t i = 0; i < nhosts; i++)
         render_series(out, n, "host", sh->hosts[i]->key, NULL, NULL, (long)states[i]);
     n = "capproxy_circuit_transitions_total";
@@ -508,7 +508,9 @@ static bool host_key(const char *url, char *out, size_t cap)
     const char *colon = memchr(rb ? rb : a, ':', (size_t)(e - (rb ? rb : a)));
     bool https = slen == 5 && strncasecmp(url, "https", 5) == 0;
     int n = snprintf(out, cap, "%.*s://%.*s%s", (int)slen, url, (int)(e - a), a,
-                     colon ? "" : https ? ":443" : ":80");
+                     colon   ? ""
+                     : https ? ":443"
+                             : ":80");
     if (n < 0 || (size_t)n >= cap)
         return false;
     for (char *q = out; *q; q++)

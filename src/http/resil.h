@@ -54,10 +54,10 @@ bool resil_budget_take(struct resil_budget *b, int64_t now_s, long percent, long
 enum resil_bstate { RESIL_CLOSED, RESIL_OPEN, RESIL_HALF_OPEN };
 struct resil_breaker {
     enum resil_bstate state;
-    long failures;      /* consecutive, while closed */
-    int64_t until_ms;   /* open: when a probe may go */
-    long cooldown_ms;   /* the current one (doubles while probes fail) */
-    bool probing;       /* half-open: the one probe is out */
+    long failures;    /* consecutive, while closed */
+    int64_t until_ms; /* open: when a probe may go */
+    long cooldown_ms; /* the current one (doubles while probes fail) */
+    bool probing;     /* half-open: the one probe is out */
 };
 enum resil_admit { RESIL_ADMIT, RESIL_ADMIT_PROBE, RESIL_REJECT };
 /* May a call go to the host now (<now_ms> monotonic)? A reject sets <*retry_after_ms>. */
