@@ -257,7 +257,7 @@ static void on_upstream_done(const struct upstream_result *res, void *arg)
     struct exchange *x = arg;
     x->xfer = NULL;
     unwatch(x); /* evhttp re-enables reading when we reply and then notices closes itself */
-    x->upstream_status = res->error == UPSTREAM_OK ? (int)res->status : -1;
+    x->upstream_status = res->error == UPSTREAM_OK && !res->refused ? (int)res->status : -1;
     x->upstream_error = res->refused                ? res->refused
                         : res->error == UPSTREAM_OK ? NULL
                                                     : upstream_error_name(res->error);

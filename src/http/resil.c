@@ -444,7 +444,7 @@ void resil_free(struct resil *r)
     if (!r)
         return;
     while (r->calls)
-        resil_cancel(r->calls);
+        call_free(r->calls);
     for (struct lapi *a = r->apis, *n; a; a = n) {
         n = a->next;
         free(a->key);
