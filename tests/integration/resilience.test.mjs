@@ -266,3 +266,43 @@ describe('resilience', () => {
     assert.ok(px.accessLines().some((l) => /queue_full/.test(l)), 'the access log says queue_full');
   });
 });
+
+describe('resilience: one worker', () => {
+  let narrow;
+  let px;
+  before(async () => {
+    narrow = await startUpstream();
+    px = await startProxy({
+      args: ['-c', 'tests/data/resil/capproxy.yaml', 'tests/data/resil/resil.yaml'],
+      env: { CPX_FLAKY_BASE: narrow.url, CPX_GUARDED_BASE: narrow.url, CPX_NARROW_BASE: narrow.url, CAPPROXY_WORKERS: '1' },
+    });
+  });
+  after(async () => {
+    const r = await px?.stop?.();
+    await narrow?.close();
+    assert.equal(r?.sanitizer ?? null, null, `sanitizer report:\n${r?.sanitizer}`);
+    assert.equal(r?.code, 0);
+  });
+
+  test('a queued call waits for a slot, and one whose client left never goes upstream', T, async () => {
+    narrow.handle(async () => {
+      await sleep(700);
+      return { status: 200, body: { ok: true } };
+    });
+    const metrics = async () => (await request(px.adminUrl, '/metrics')).text;
+    // maxConcurrent 2 on the one worker: two calls hold the slots, a third waits
+    const held = [request(px.restUrl, '/slow'), request(px.restUrl, '/slow')];
+    await narrow.waitForRequests(2);
+    const gone = request(px.restUrl, '/slow', { timeoutMs: 200 }).catch(() => 'gone');
+    await sleep(50);
+    assert.equal(sample(await metrics(), 'capproxy_upstream_queue_length', { api: 'narrow' }), 1);
+    assert.equal(await gone, 'gone');
+    await sleep(100);
+    assert.equal(sample(await metrics(), 'capproxy_upstream_queue_length', { api: 'narrow' }), 0);
+    const waiting = request(px.restUrl, '/slow');
+    const rs = await Promise.all([...held, waiting]);
+    assert.deepEqual(rs.map((r) => r.status), [200, 200, 200]);
+    assert.equal(narrow.requests.length, 3, 'the abandoned call never went upstream');
+    assert.equal(sample(await metrics(), 'capproxy_upstream_active_calls', { api: 'narrow' }), 0);
+  });
+});
