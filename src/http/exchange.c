@@ -37,7 +37,7 @@ struct exchange {
     struct event watch;       /* EV_CLOSED on the client socket: upstream pending, parked, stream */
     struct event watch_timer; /* arms <watch> after EXCHANGE_WATCH_DELAY_MS */
     bool watching;            /* <watch> and <watch_timer> are assigned */
-    struct resil_call *xfer; /* the upstream call (http/resil.h), retries included */
+    struct resil_call *xfer;  /* the upstream call (http/resil.h), retries included */
     upstream_done_fn done;
     struct outreq out;
     const char *adapter;

@@ -23,9 +23,9 @@
 /* What every loop of the process shares; owned by the process (app/server.c), outlives every
  * loop. */
 struct loop_shared {
-    atomic_long connections; /* open client connections, all loops */
-    atomic_int draining;     /* SIGTERM received: finish in-flight requests, then exit */
-    char rid_prefix[17];     /* random per process: request ids are unique across replicas */
+    atomic_long connections;    /* open client connections, all loops */
+    atomic_int draining;        /* SIGTERM received: finish in-flight requests, then exit */
+    char rid_prefix[17];        /* random per process: request ids are unique across replicas */
     struct resil_shared *resil; /* breakers, retry budgets, per-API counters (http/resil.h) */
 };
 

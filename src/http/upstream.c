@@ -901,7 +901,8 @@ struct upstream *upstream_new(struct event_base *base, const struct upstream_opt
     upstream_opts_defaults(&def);
     u->base = base;
     u->opts = *opts;
-    /* Zero means "default" except where zero has a meaning of its own (verify_tls: off), so a zero-initialised struct is never a footgun. */
+    /* Zero means "default" except where zero has a meaning of its own (verify_tls: off), so a
+     * zero-initialised struct is never a footgun. */
     if (u->opts.connect_timeout_ms <= 0)
         u->opts.connect_timeout_ms = def.connect_timeout_ms;
     if (u->opts.timeout_ms <= 0)

@@ -20,10 +20,10 @@
 struct evbuffer;
 
 struct upstream_opts {
-    long connect_timeout_ms;   /* CURLOPT_CONNECTTIMEOUT_MS */
-    long timeout_ms;           /* CURLOPT_TIMEOUT_MS: the whole transfer */
-    long max_connects;         /* CURLMOPT_MAXCONNECTS: idle cache size */
-    long max_idle_ms;          /* CURLOPT_MAXAGE_CONN, in ms (rounded up to seconds) */
+    long connect_timeout_ms; /* CURLOPT_CONNECTTIMEOUT_MS */
+    long timeout_ms;         /* CURLOPT_TIMEOUT_MS: the whole transfer */
+    long max_connects;       /* CURLMOPT_MAXCONNECTS: idle cache size */
+    long max_idle_ms;        /* CURLOPT_MAXAGE_CONN, in ms (rounded up to seconds) */
     size_t
         max_response_bytes; /* a larger upstream body fails the transfer (UPSTREAM_ERR_TOO_BIG) */
     int verify_tls;         /* 1: verify peer and host (default); 0 only for tests on loopback */

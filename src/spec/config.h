@@ -27,16 +27,16 @@ struct config_credential {
  * concurrency cap. Process-wide defaults under `upstream:`, overridden per API under its
  * `consumers:` entry, where -1 means "the process-wide value". Durations in ms. */
 struct config_resil {
-    long retries;              /* retries after the first attempt (0: none); 2 */
-    long backoff_base_ms;      /* retryBackoff: the first back-off's upper bound; 100 ms */
-    long backoff_cap_ms;       /* retryBackoffMax: no back-off longer; 2 s */
-    long budget_percent;       /* retryBudget: retries at most this % of recent requests; 20 */
-    long budget_min_per_s;     /* retryBudgetMinPerSecond: plus this many per second; 3 */
-    long breaker_failures;     /* consecutive failures that open the circuit (0: off); 5 */
-    long breaker_cooldown_ms;  /* breakerCooldown: open this long before a probe; 10 s */
+    long retries;                 /* retries after the first attempt (0: none); 2 */
+    long backoff_base_ms;         /* retryBackoff: the first back-off's upper bound; 100 ms */
+    long backoff_cap_ms;          /* retryBackoffMax: no back-off longer; 2 s */
+    long budget_percent;          /* retryBudget: retries at most this % of recent requests; 20 */
+    long budget_min_per_s;        /* retryBudgetMinPerSecond: plus this many per second; 3 */
+    long breaker_failures;        /* consecutive failures that open the circuit (0: off); 5 */
+    long breaker_cooldown_ms;     /* breakerCooldown: open this long before a probe; 10 s */
     long breaker_max_cooldown_ms; /* breakerMaxCooldown: the doubling stops here; 5 min */
-    long max_concurrent;       /* calls in progress per API per process (0: no cap); 256 */
-    long queue;                /* calls waiting for one of those, beyond: 503; 1024 */
+    long max_concurrent;          /* calls in progress per API per process (0: no cap); 256 */
+    long queue;                   /* calls waiting for one of those, beyond: 503; 1024 */
 };
 
 /* Settings for the consumed APIs whose namespace matches <pattern> (a glob, '*' for all). */
