@@ -54,6 +54,7 @@ void admin_metrics(const struct admin_view *v, struct strbuf *out)
     };
     metrics_render(shards, v->nloops, &g, out);
     ratelimit_metrics(v->shared->ratelimit, out);
+    resil_metrics_render(v->shared->resil, out);
     free(shards);
 }
 

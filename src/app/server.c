@@ -241,6 +241,7 @@ int server_start(struct server *s, const struct config *cfg, struct runtime *rt,
     s->nworkers = cfg->workers > 0 ? cfg->workers : 1;
     atomic_init(&s->shared.connections, 0);
     s->shared.ratelimit = ratelimit_new();
+    s->shared.resil = resil_shared_new();
     size_t nfds = (size_t)s->nworkers * rt->nlisteners;
     s->nfds = nfds;
     s->admin_fd = -1;
@@ -487,6 +488,8 @@ void server_stop(struct server *s)
     s->workers = NULL;
     free(s->loops);
     s->loops = NULL;
+    resil_shared_free(s->shared.resil); /* after every loop that used it */
+    s->shared.resil = NULL;
     free(s->bound_port);
     s->bound_port = NULL;
     for (size_t i = 0; i < s->nfds; i++)

@@ -207,6 +207,11 @@ static void label_value(struct strbuf *out, const char *v)
     }
 }
 
+void metrics_label_value(struct strbuf *out, const char *v)
+{
+    label_value(out, v);
+}
+
 static void labels(struct strbuf *out, enum family fam, const char *key, const char *extra_name,
                    const char *extra_value)
 {

@@ -33,6 +33,10 @@ struct metrics_gauges {
     const char *version;
 };
 
+/* Append <v> escaped as a Prometheus label value (backslash, quote, newline) to <out>: for
+ * modules rendering series of their own (http/resil.c). */
+void metrics_label_value(struct strbuf *out, const char *v);
+
 /* Render every shard merged, plus <g>, in the Prometheus text format into <out>. */
 void metrics_render(struct metrics *const *shards, size_t n, const struct metrics_gauges *g,
                     struct strbuf *out);

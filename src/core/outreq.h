@@ -35,6 +35,9 @@ struct outreq {
     /* POST and PATCH may be retried only when the tool or operation says it is idempotent
      * (a tool's `hints.idempotent`, an aggregate function's `semantics.idempotent`). */
     bool idempotent;
+    /* This attempt's whole-transfer time-out in ms (0: upstream.timeout): what is left of the
+     * call's deadline when http/resil.c retries it. */
+    long timeout_ms;
 };
 
 /* <max_url>: the URL's cap (0: none). */

@@ -35,7 +35,7 @@ struct stdio_call {
     const struct rt_call *call;
     cJSON *id;
     struct outreq out;
-    struct upstream_xfer *xfer;
+    struct resil_call *xfer;
     struct orch *orch; /* an orchestrated tool's steps, else NULL */
     char *uri;         /* a resources/read: the uri read (the call is the resource's) */
 };
@@ -99,7 +99,7 @@ static void stdio_call_free(struct stdio_call *sc)
         sc->next->prev = sc->prev;
     s->ninflight--;
     if (sc->xfer)
-        upstream_cancel(sc->xfer);
+        resil_cancel(sc->xfer);
     outreq_deinit(&sc->out);
     orch_free(sc->orch);
     cJSON_Delete(sc->id);

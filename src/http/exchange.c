@@ -38,7 +38,7 @@ struct exchange {
     struct event watch;       /* EV_CLOSED on the client socket: upstream pending, parked, stream */
     struct event watch_timer; /* arms <watch> after EXCHANGE_WATCH_DELAY_MS */
     bool watching;            /* <watch> and <watch_timer> are assigned */
-    struct upstream_xfer *xfer;
+    struct resil_call *xfer;  /* the upstream call (http/resil.h), retries included */
     upstream_done_fn done;
     struct outreq out;
     const char *adapter;
@@ -75,7 +75,7 @@ static void exchange_free(struct exchange *x)
     conn_end(x->conn, x);
     unwatch(x);
     if (x->xfer)
-        upstream_cancel(x->xfer);
+        resil_cancel(x->xfer);
     if (x->park_cancel)
         x->park_cancel(x->park_arg);
     if (x->rate_waiting)
@@ -148,7 +148,7 @@ static void on_conn_lost(void *arg)
     x->req = NULL;
     x->conn = NULL;
     if (x->xfer) {
-        upstream_cancel(x->xfer);
+        resil_cancel(x->xfer);
         x->xfer = NULL;
     }
     exchange_free(x);
@@ -260,7 +260,7 @@ static void on_client_closed(evutil_socket_t fd, short what, void *arg)
     struct conn *c = x->conn;
     struct evhttp_connection *evcon = c ? conn_evcon(c) : NULL;
     if (x->xfer) {
-        upstream_cancel(x->xfer);
+        resil_cancel(x->xfer);
         x->xfer = NULL;
     }
     x->upstream_error = "client_closed";
@@ -284,8 +284,10 @@ static void on_upstream_done(const struct upstream_result *res, void *arg)
     struct exchange *x = arg;
     x->xfer = NULL;
     unwatch(x); /* evhttp re-enables reading when we reply and then notices closes itself */
-    x->upstream_status = res->error == UPSTREAM_OK ? (int)res->status : -1;
-    x->upstream_error = res->error == UPSTREAM_OK ? NULL : upstream_error_name(res->error);
+    x->upstream_status = res->error == UPSTREAM_OK && !res->refused ? (int)res->status : -1;
+    x->upstream_error = res->refused                ? res->refused
+                        : res->error == UPSTREAM_OK ? NULL
+                                                    : upstream_error_name(res->error);
     metrics_upstream(loop_metrics(x->l), x->route, res->total_ms / 1000.0, x->upstream_error);
     x->done(res, x);
 }
@@ -511,7 +513,7 @@ void exchange_cancel_upstream(struct exchange *x)
         x->upstream_error = "cancelled";
     }
     if (x->xfer) {
-        upstream_cancel(x->xfer);
+        resil_cancel(x->xfer);
         x->xfer = NULL;
         x->upstream_error = "cancelled";
     }

@@ -23,6 +23,8 @@ struct loop {
     atomic_long inflight;     /* client requests in progress */
     unsigned long long rid_seq;
     struct oauth_state *oauth; /* made on first use (http/oauth.h) */
+    struct resil *resil;
+    struct resil_shared *own_resil; /* without a loop_shared (stdio): the loop's own */
 };
 
 static struct event_base *new_base(int flags)
@@ -58,6 +60,9 @@ struct loop *loop_new(int id, struct loop_shared *sh, const struct runtime *rt, 
     l->upstream = upstream_new(l->base, &uo);
     if (!l->upstream)
         goto fail;
+    if (!sh || !sh->resil)
+        l->own_resil = resil_shared_new();
+    l->resil = resil_new(l->base, l->upstream, l->own_resil ? l->own_resil : sh->resil, nloops);
     return l;
 fail:
     loop_free(l);
@@ -69,6 +74,8 @@ void loop_free(struct loop *l)
     if (!l)
         return;
     oauth_state_free(l->oauth); /* cancels its fetches: before the upstream client */
+    resil_free(l->resil);       /* cancels its calls' transfers: before the upstream client */
+    resil_shared_free(l->own_resil);
     upstream_free(l->upstream); /* curl calls back into the loop: before event_base_free */
     runtime_unref(l->rt);
     conn_table_free(l->conns);
@@ -168,12 +175,12 @@ struct conn_table *loop_conns(struct loop *l)
     return l->conns;
 }
 
-struct upstream_xfer *loop_forward(struct loop *l, struct outreq *out, const char *rid,
-                                   upstream_done_fn done, void *arg)
+struct resil_call *loop_forward(struct loop *l, struct outreq *out, const char *rid,
+                                upstream_done_fn done, void *arg)
 {
     if (rid)
         outreq_add_header(out, "X-Request-Id", rid, strlen(rid));
-    return upstream_start(l->upstream, out, done, arg);
+    return resil_start(l->resil, loop_config(l), out, done, arg);
 }
 
 const struct rt_listener *front_listener_get(const struct front_listener *fl,

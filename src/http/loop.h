@@ -17,6 +17,7 @@
 #include "base/metrics.h"
 #include "core/mapping.h"
 #include "core/runtime.h"
+#include "http/resil.h"
 #include "http/upstream.h"
 
 /* What every loop of the process shares; owned by the process (app/server.c), outlives every
@@ -27,6 +28,7 @@ struct loop_shared {
     char rid_prefix[17];     /* random per process: request ids are unique across replicas */
     /* The rate limits of every loop (http/ratelimit.h). */
     struct ratelimit *ratelimit;
+    struct resil_shared *resil; /* breakers, retry budgets, per-API counters (http/resil.h) */
 };
 
 struct loop;
@@ -81,12 +83,14 @@ const struct runtime *loop_exchange_begin(struct loop *l);
 void loop_exchange_end(struct loop *l, const struct runtime *rt);
 struct conn_table *loop_conns(struct loop *l);
 
-/* Start the upstream transfer <out> describes (borrowed until <done> runs or the transfer is
- * cancelled). With a <rid>, an X-Request-Id header carries it upstream so that both sides' logs
- * can be joined (the HTTP front ends); stdio passes NULL and sends none. NULL when the transfer
- * could not start. Records no metrics: that is the caller's business. */
-struct upstream_xfer *loop_forward(struct loop *l, struct outreq *out, const char *rid,
-                                   upstream_done_fn done, void *arg);
+/* Start the upstream call <out> describes (borrowed until <done> runs or the call is cancelled
+ * with resil_cancel), through the resilience layer (http/resil.h: retries, circuit breaker,
+ * per-API concurrency cap) under the loop's current configuration. With a <rid>, an
+ * X-Request-Id header carries it upstream so that both sides' logs can be joined (the HTTP
+ * front ends); stdio passes NULL and sends none. NULL when the transfer could not start.
+ * Records no metrics: that is the caller's business. */
+struct resil_call *loop_forward(struct loop *l, struct outreq *out, const char *rid,
+                                upstream_done_fn done, void *arg);
 
 /* What a front end's evhttp callback receives for one listener: the loop and which listener of
  * the runtime it serves. Owned by whoever made the evhttp object (app/server.c). */

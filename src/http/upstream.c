@@ -119,11 +119,7 @@ void upstream_opts_from_config(struct upstream_opts *o, const struct config *cfg
 {
     o->connect_timeout_ms = cfg->upstream_connect_timeout_ms;
     o->timeout_ms = cfg->upstream_timeout_ms;
-    /* Each loop has its own pool: divide the per-host cap between them. */
-    long per = cfg->upstream_max_host_connections;
-    if (nloops < 1)
-        nloops = 1;
-    o->max_host_connections = per > 0 ? (per + nloops - 1) / nloops : 0;
+    (void)nloops;
     o->max_connects = cfg->upstream_max_idle_connections;
     o->max_idle_ms = cfg->upstream_idle_timeout_ms;
     o->max_response_bytes = cfg->upstream_max_response_size;
@@ -616,7 +612,9 @@ static int setup_easy(struct upstream *u, struct upstream_xfer *x, const struct 
      * request. */
     SET(CURLOPT_PROXY, "");
     SET(CURLOPT_CONNECTTIMEOUT_MS, u->opts.connect_timeout_ms);
-    SET(CURLOPT_TIMEOUT_MS, u->opts.timeout_ms);
+    /* A retried call (http/resil.c) gets only what is left of its deadline. */
+    long timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : u->opts.timeout_ms;
+    SET(CURLOPT_TIMEOUT_MS, timeout_ms);
     SET(CURLOPT_MAXAGE_CONN, u->maxage_s);
     SET(CURLOPT_TCP_KEEPALIVE, 1L);
     SET(CURLOPT_TCP_NODELAY, 1L);
@@ -676,7 +674,7 @@ static int setup_easy(struct upstream *u, struct upstream_xfer *x, const struct 
 
     x->idempotent = m == MODEL_GET || m == MODEL_HEAD || m == MODEL_PUT || m == MODEL_DELETE ||
                     m == MODEL_OPTIONS;
-    x->timeout_ms = u->opts.timeout_ms;
+    x->timeout_ms = timeout_ms;
     return bad ? -1 : 0;
 }
 
@@ -816,6 +814,7 @@ static void xfer_complete(struct upstream *u, struct upstream_xfer *x, CURLcode 
     res.headers = x->out;
     res.body = x->body;
     res.total_ms = clock_ms_since(&x->t0);
+    res.answered = res.status != 0 || evbuffer_get_length(x->body) > 0;
 
     x->state = XS_CALLING; /* upstream_cancel(x) from its own callback is a no-op */
     if (x->done)
@@ -902,14 +901,12 @@ struct upstream *upstream_new(struct event_base *base, const struct upstream_opt
     upstream_opts_defaults(&def);
     u->base = base;
     u->opts = *opts;
-    /* Zero means "default" except where zero has a meaning of its own (max_host_connections:
-     * unlimited; verify_tls: off), so a zero-initialised struct is never a footgun. */
+    /* Zero means "default" except where zero has a meaning of its own (verify_tls: off), so a
+     * zero-initialised struct is never a footgun. */
     if (u->opts.connect_timeout_ms <= 0)
         u->opts.connect_timeout_ms = def.connect_timeout_ms;
     if (u->opts.timeout_ms <= 0)
         u->opts.timeout_ms = def.timeout_ms;
-    if (u->opts.max_host_connections < 0)
-        u->opts.max_host_connections = 0;
     if (u->opts.max_connects <= 0)
         u->opts.max_connects = def.max_connects;
     if (u->opts.max_idle_ms <= 0)
@@ -935,9 +932,7 @@ struct upstream *upstream_new(struct event_base *base, const struct upstream_opt
         curl_multi_setopt(u->multi, CURLMOPT_SOCKETDATA, u) != CURLM_OK ||
         curl_multi_setopt(u->multi, CURLMOPT_TIMERFUNCTION, timer_cb) != CURLM_OK ||
         curl_multi_setopt(u->multi, CURLMOPT_TIMERDATA, u) != CURLM_OK ||
-        curl_multi_setopt(u->multi, CURLMOPT_MAXCONNECTS, u->opts.max_connects) != CURLM_OK ||
-        curl_multi_setopt(u->multi, CURLMOPT_MAX_HOST_CONNECTIONS, u->opts.max_host_connections) !=
-            CURLM_OK)
+        curl_multi_setopt(u->multi, CURLMOPT_MAXCONNECTS, u->opts.max_connects) != CURLM_OK)
         goto fail;
     return u;
 

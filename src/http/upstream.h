@@ -12,6 +12,7 @@
 #define CAPPROXY_UPSTREAM_H
 
 #include "core/outreq.h"
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <event2/event.h>
@@ -19,22 +20,22 @@
 struct evbuffer;
 
 struct upstream_opts {
-    long connect_timeout_ms;   /* CURLOPT_CONNECTTIMEOUT_MS */
-    long timeout_ms;           /* CURLOPT_TIMEOUT_MS: the whole transfer */
-    long max_host_connections; /* CURLMOPT_MAX_HOST_CONNECTIONS (0: unlimited) */
-    long max_connects;         /* CURLMOPT_MAXCONNECTS: idle cache size */
-    long max_idle_ms;          /* CURLOPT_MAXAGE_CONN, in ms (rounded up to seconds) */
+    long connect_timeout_ms; /* CURLOPT_CONNECTTIMEOUT_MS */
+    long timeout_ms;         /* CURLOPT_TIMEOUT_MS: the whole transfer */
+    long max_connects;       /* CURLMOPT_MAXCONNECTS: idle cache size */
+    long max_idle_ms;        /* CURLOPT_MAXAGE_CONN, in ms (rounded up to seconds) */
     size_t
         max_response_bytes; /* a larger upstream body fails the transfer (UPSTREAM_ERR_TOO_BIG) */
     int verify_tls;         /* 1: verify peer and host (default); 0 only for tests on loopback */
 };
 
 /* Fill <o> with the defaults, which are the configuration's (config_defaults): connect 3 s,
- * total 30 s, 256 per host, 256 idle, 30 s idle, 16 MiB responses, TLS verified. */
+ * total 30 s, 256 idle, 30 s idle, 16 MiB responses, TLS verified. */
 void upstream_opts_defaults(struct upstream_opts *o);
 struct config;
-/* The defaults overridden by <cfg>'s upstream settings; <nloops> event loops, each with its own
- * connection pool, share the per-host connection cap. */
+/* The defaults overridden by <cfg>'s upstream settings. Upstream concurrency is bounded per
+ * consumed API by http/resil.h, not here: curl's CURLMOPT_MAX_HOST_CONNECTIONS queue cost 30-70 %
+ * more CPU (issue 13), so curl's per-host count stays unlimited. <nloops> is unused. */
 void upstream_opts_from_config(struct upstream_opts *o, const struct config *cfg, int nloops);
 
 enum upstream_error {
@@ -66,6 +67,12 @@ struct upstream_result {
     size_t nheaders;
     struct evbuffer *body;
     double total_ms; /* time from start to done */
+    /* Any byte of a response arrived (a status line at least): the upstream started to answer,
+     * so the request is not retried (http/resil.c), whatever the error. */
+    bool answered;
+    /* Set when capproxy answered itself without reaching the upstream (http/resil.c):
+     * "circuit_open", "queue_full" or "queue_timeout", for the access log; NULL otherwise. */
+    const char *refused;
 };
 
 struct upstream;

@@ -39,7 +39,18 @@ void config_defaults(struct config *c)
     c->mcp_keepalive_ms = 25000;
     c->upstream_connect_timeout_ms = 3000;
     c->upstream_timeout_ms = 30000;
-    c->upstream_max_host_connections = 256;
+    c->resil = (struct config_resil){
+        .retries = 2,
+        .backoff_base_ms = 100,
+        .backoff_cap_ms = 2000,
+        .budget_percent = 20,
+        .budget_min_per_s = 3,
+        .breaker_failures = 5,
+        .breaker_cooldown_ms = 10000,
+        .breaker_max_cooldown_ms = 300000,
+        .max_concurrent = 256,
+        .queue = 1024,
+    };
     c->upstream_max_idle_connections = 256;
     c->upstream_idle_timeout_ms = 30000;
     c->oauth_fetch_timeout_ms = 5000;
@@ -261,11 +272,15 @@ YNODE_KEYS(cfg_keys_limits, "limits", "maxBodySize", "maxHeaderSize", "maxHeader
            "bodyTimeout", "clientTimeout", "maxConnections", "digestNonceTtl", "rateLimit",
            "rateLimitBurst", "rateLimitClients");
 YNODE_KEYS(cfg_keys_upstream, "upstream", "connectTimeout", "timeout", "maxConnectionsPerHost",
-           "maxIdleConnections", "idleTimeout", "maxResponseSize", "tlsVerify");
+           "maxIdleConnections", "idleTimeout", "maxResponseSize", "tlsVerify", "retries",
+           "retryBackoff", "retryBackoffMax", "retryBudget", "retryBudgetMinPerSecond",
+           "breakerFailures", "breakerCooldown", "breakerMaxCooldown", "maxConcurrent", "queue");
 YNODE_KEYS(cfg_keys_log, "log", "level", "access", "format");
 YNODE_KEYS(cfg_keys_reload, "reload", "watch", "debounce");
 YNODE_KEYS(cfg_keys_consumer, "consumers entry", "namespace", "baseUri", "credentials", "rate",
-           "rateBurst", "rateMaxWait");
+           "rateBurst", "rateMaxWait", "retries", "retryBackoff", "retryBackoffMax", "retryBudget",
+           "retryBudgetMinPerSecond", "breakerFailures", "breakerCooldown", "breakerMaxCooldown",
+           "maxConcurrent", "queue");
 YNODE_KEYS(cfg_keys_credential, "credentials entry", "header", "fromEnv", "fromFile");
 YNODE_KEYS(cfg_keys_oauth2, "oauth2", "fetchTimeout", "keysMinRefresh", "leeway",
            "introspectionClients");
@@ -465,6 +480,30 @@ static void cfg_credentials(struct cfg_reader *r, struct config_consumer *cc,
     }
 }
 
+/* The resilience keys of <map> (the upstream section or a consumers entry) into <o>. */
+static void cfg_resil(struct cfg_reader *r, const struct ynode *map, struct config_resil *o)
+{
+    cfg_long(r, map, "retries", 0, 10, &o->retries);
+    cfg_ms(r, map, "retryBackoff", &o->backoff_base_ms);
+    cfg_ms(r, map, "retryBackoffMax", &o->backoff_cap_ms);
+    cfg_long(r, map, "retryBudget", 0, 100, &o->budget_percent);
+    cfg_long(r, map, "retryBudgetMinPerSecond", 0, 1000000, &o->budget_min_per_s);
+    cfg_long(r, map, "breakerFailures", 0, 1000000, &o->breaker_failures);
+    cfg_ms(r, map, "breakerCooldown", &o->breaker_cooldown_ms);
+    cfg_ms(r, map, "breakerMaxCooldown", &o->breaker_max_cooldown_ms);
+    cfg_long(r, map, "maxConcurrent", 0, 1000000, &o->max_concurrent);
+    cfg_long(r, map, "queue", 0, 1000000, &o->queue);
+    const struct ynode *old = ynode_get(map, "maxConnectionsPerHost");
+    if (old && !ynode_get(map, "maxConcurrent")) {
+        /* curl's per-host cap cost 30-70 % CPU (issue 13) and is gone; the per-API cap
+         * bounds upstream concurrency now. */
+        cfg_long(r, map, "maxConnectionsPerHost", 0, 1000000, &o->max_concurrent);
+        diag_warn(r->d, r->file, old->line, old->col,
+                  "'maxConnectionsPerHost' is deprecated: it now sets 'maxConcurrent', the cap "
+                  "on calls in progress per consumed API");
+    }
+}
+
 static void cfg_consumers(struct cfg_reader *r, const struct ynode *seq)
 {
     struct config *c = r->c;
@@ -483,6 +522,8 @@ static void cfg_consumers(struct cfg_reader *r, const struct ynode *seq)
         cfg_rate(r, n, "rate", &cc->rate);
         cfg_long(r, n, "rateBurst", 1, 1000000000, &cc->rate.burst);
         cfg_ms(r, n, "rateMaxWait", &cc->rate_max_wait_ms);
+        memset(&cc->resil, 0xff, sizeof cc->resil); /* every field -1: inherited */
+        cfg_resil(r, n, &cc->resil);
         const struct ynode *creds = cfg_section(r, n, "credentials", YNODE_SEQUENCE);
         if (creds)
             cfg_credentials(r, cc, creds);
@@ -532,6 +573,28 @@ static void cfg_oauth2(struct cfg_reader *r, const struct ynode *s)
         if (oc->secret.file && !*oc->secret.file)
             free_null(&oc->secret.file);
     }
+}
+
+void config_resil_for(const struct config *c, const char *ns, struct config_resil *out)
+{
+    *out = c->resil;
+    const struct config_consumer *cc = ns ? config_consumer_for(c, ns) : NULL;
+    if (!cc)
+        return;
+#define INHERIT(f)                                                                                 \
+    if (cc->resil.f >= 0)                                                                          \
+    out->f = cc->resil.f
+    INHERIT(retries);
+    INHERIT(backoff_base_ms);
+    INHERIT(backoff_cap_ms);
+    INHERIT(budget_percent);
+    INHERIT(budget_min_per_s);
+    INHERIT(breaker_failures);
+    INHERIT(breaker_cooldown_ms);
+    INHERIT(breaker_max_cooldown_ms);
+    INHERIT(max_concurrent);
+    INHERIT(queue);
+#undef INHERIT
 }
 
 const struct config_oauth_client *config_oauth_client_for(const struct config *c,
@@ -645,11 +708,11 @@ int config_load_buffer(struct config *c, const char *name, const char *buf, size
         cfg_check_keys(&r, s, &cfg_keys_upstream, NULL);
         cfg_ms(&r, s, "connectTimeout", &c->upstream_connect_timeout_ms);
         cfg_ms(&r, s, "timeout", &c->upstream_timeout_ms);
-        cfg_long(&r, s, "maxConnectionsPerHost", 0, 100000, &c->upstream_max_host_connections);
         cfg_long(&r, s, "maxIdleConnections", 1, 100000, &c->upstream_max_idle_connections);
         cfg_ms(&r, s, "idleTimeout", &c->upstream_idle_timeout_ms);
         cfg_size(&r, s, "maxResponseSize", &c->upstream_max_response_size);
         cfg_bool(&r, s, "tlsVerify", &c->upstream_tls_verify);
+        cfg_resil(&r, s, &c->resil);
     }
     if ((s = cfg_section(&r, root, "log", YNODE_MAPPING))) {
         cfg_check_keys(&r, s, &cfg_keys_log, NULL);
@@ -750,6 +813,16 @@ static int parse_conns(const char *s, void *out)
     return str_to_long(s, 1, 1000000, out);
 }
 
+static int parse_retries(const char *s, void *out)
+{
+    return str_to_long(s, 0, 10, out);
+}
+
+static int parse_count(const char *s, void *out)
+{
+    return str_to_long(s, 0, 1000000, out);
+}
+
 static int parse_streams(const char *s, void *out)
 {
     return str_to_long(s, 0, 1000000, out);
@@ -840,6 +913,14 @@ int config_apply_env(struct config *c, struct diag *d)
         env_apply(d, "CAPPROXY_UPSTREAM_TIMEOUT", parse_ms, &c->upstream_timeout_ms, "a duration");
     rc |= env_apply(d, "CAPPROXY_UPSTREAM_CONNECT_TIMEOUT", parse_ms,
                     &c->upstream_connect_timeout_ms, "a duration");
+    rc |= env_apply(d, "CAPPROXY_UPSTREAM_RETRIES", parse_retries, &c->resil.retries, "0 to 10");
+    rc |= env_apply(d, "CAPPROXY_UPSTREAM_MAX_CONCURRENT", parse_count, &c->resil.max_concurrent,
+                    "0 to 1000000");
+    rc |= env_apply(d, "CAPPROXY_UPSTREAM_QUEUE", parse_count, &c->resil.queue, "0 to 1000000");
+    rc |= env_apply(d, "CAPPROXY_UPSTREAM_BREAKER_FAILURES", parse_count,
+                    &c->resil.breaker_failures, "0 to 1000000");
+    rc |= env_apply(d, "CAPPROXY_UPSTREAM_BREAKER_COOLDOWN", parse_ms,
+                    &c->resil.breaker_cooldown_ms, "a duration");
     rc |= env_apply(d, "CAPPROXY_MCP_MAX_STREAMS", parse_streams, &c->mcp_max_streams,
                     "0 to 1000000");
     rc |= env_apply(d, "CAPPROXY_MCP_KEEPALIVE", parse_ms, &c->mcp_keepalive_ms, "a duration");
@@ -1034,12 +1115,19 @@ void config_dump(const struct config *c, FILE *fp)
             c->max_body_size, c->max_header_size, c->max_headers, c->header_timeout_ms,
             c->body_timeout_ms, c->client_timeout_ms, c->max_connections, c->digest_nonce_ttl_ms);
     fprintf(fp,
-            "upstream: connectTimeout=%ldms timeout=%ldms maxConnectionsPerHost=%ld "
+            "upstream: connectTimeout=%ldms timeout=%ldms "
             "maxIdleConnections=%ld idleTimeout=%ldms maxResponseSize=%zu tlsVerify=%s\n",
             c->upstream_connect_timeout_ms, c->upstream_timeout_ms,
-            c->upstream_max_host_connections, c->upstream_max_idle_connections,
-            c->upstream_idle_timeout_ms, c->upstream_max_response_size,
-            c->upstream_tls_verify ? "true" : "false");
+            c->upstream_max_idle_connections, c->upstream_idle_timeout_ms,
+            c->upstream_max_response_size, c->upstream_tls_verify ? "true" : "false");
+    const struct config_resil *rs = &c->resil;
+    fprintf(fp,
+            "upstream resilience: retries=%ld retryBackoff=%ldms retryBackoffMax=%ldms "
+            "retryBudget=%ld%% retryBudgetMinPerSecond=%ld breakerFailures=%ld "
+            "breakerCooldown=%ldms breakerMaxCooldown=%ldms maxConcurrent=%ld queue=%ld\n",
+            rs->retries, rs->backoff_base_ms, rs->backoff_cap_ms, rs->budget_percent,
+            rs->budget_min_per_s, rs->breaker_failures, rs->breaker_cooldown_ms,
+            rs->breaker_max_cooldown_ms, rs->max_concurrent, rs->queue);
     if (c->rate_limit.count > 0)
         fprintf(fp, "limits: rateLimit=%ld/%ldms rateLimitBurst=%ld rateLimitClients=%ld\n",
                 c->rate_limit.count, c->rate_limit.period_ms,

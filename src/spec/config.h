@@ -31,6 +31,22 @@ struct config_rate {
     long burst;
 };
 
+/* The resilience settings of a consumed API (http/resil.h): retries, circuit breaker and the
+ * concurrency cap. Process-wide defaults under `upstream:`, overridden per API under its
+ * `consumers:` entry, where -1 means "the process-wide value". Durations in ms. */
+struct config_resil {
+    long retries;                 /* retries after the first attempt (0: none); 2 */
+    long backoff_base_ms;         /* retryBackoff: the first back-off's upper bound; 100 ms */
+    long backoff_cap_ms;          /* retryBackoffMax: no back-off longer; 2 s */
+    long budget_percent;          /* retryBudget: retries at most this % of recent requests; 20 */
+    long budget_min_per_s;        /* retryBudgetMinPerSecond: plus this many per second; 3 */
+    long breaker_failures;        /* consecutive failures that open the circuit (0: off); 5 */
+    long breaker_cooldown_ms;     /* breakerCooldown: open this long before a probe; 10 s */
+    long breaker_max_cooldown_ms; /* breakerMaxCooldown: the doubling stops here; 5 min */
+    long max_concurrent;          /* calls in progress per API per process (0: no cap); 256 */
+    long queue;                   /* calls waiting for one of those, beyond: 503; 1024 */
+};
+
 /* Settings for the consumed APIs whose namespace matches <pattern> (a glob, '*' for all). */
 struct config_consumer {
     char *pattern;
@@ -39,6 +55,7 @@ struct config_consumer {
     size_t ncredentials;
     struct config_rate rate; /* rate, rateBurst: each matching API, all workers together */
     long rate_max_wait_ms;   /* rateMaxWait: a request over the rate waits this long at most */
+    struct config_resil resil; /* -1 fields: the process-wide value */
 };
 
 /* An oauth2.introspectionClients entry: how capproxy authenticates to the introspection
@@ -85,7 +102,6 @@ struct config {
     long max_connections;
     long upstream_connect_timeout_ms;
     long upstream_timeout_ms;
-    long upstream_max_host_connections;
     long upstream_max_idle_connections;
     long upstream_idle_timeout_ms;
     size_t upstream_max_response_size;
@@ -111,6 +127,7 @@ struct config {
     long reload_debounce_ms;
     struct config_rate rate_limit; /* limits.rateLimit(Burst): per client, all workers; off */
     long rate_limit_clients;       /* limits.rateLimitClients: clients tracked at most */
+    struct config_resil resil; /* upstream: retries, breaker, maxConcurrent, queue */
 };
 
 void config_defaults(struct config *c);
@@ -131,6 +148,9 @@ int config_finish(struct config *c, struct diag *d);
 bool config_mcp_host_allowed(const struct config *c, const char *host, long port);
 /* The settings for consumer namespace <ns>: the first entry whose pattern matches, or NULL. */
 const struct config_consumer *config_consumer_for(const struct config *c, const char *ns);
+/* The resilience settings of consumer namespace <ns> (NULL: the process-wide ones): its
+ * consumers entry's, each unset one taken from the process-wide settings. */
+void config_resil_for(const struct config *c, const char *ns, struct config_resil *out);
 /* The introspection client for authorization server <as_uri>: the first entry whose pattern
  * matches, or NULL. */
 const struct config_oauth_client *config_oauth_client_for(const struct config *c,

@@ -394,7 +394,8 @@ async function stopClean(px) {
 
 function platformProxy(up) {
   // the default arguments: -c config/capproxy.yaml capabilities/ (every document)
-  return startProxy({ upstream: up, env: { CAL_COM_CLIENT_SECRET: SK, CAL_COM_API_KEY: API_KEY } });
+  // One upstream request per call: retries of 429/503 are resilience.test.mjs's subject.
+  return startProxy({ upstream: up, env: { CAL_COM_CLIENT_SECRET: SK, CAL_COM_API_KEY: API_KEY, CAPPROXY_UPSTREAM_RETRIES: 0 } });
 }
 
 const RATE_HEADERS = { 'x-ratelimit-limit-default': '120', 'x-ratelimit-remaining-default': '0', 'x-ratelimit-reset-default': '42' };

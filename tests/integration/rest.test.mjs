@@ -658,7 +658,11 @@ describe('REST: upstream down', () => {
   let px;
   before(async () => {
     const port = await closedPort();
-    px = await startProxy({ upstream: `http://127.0.0.1:${port}`, env: { CAL_COM_CLIENT_SECRET: SECRET } });
+    // No circuit breaker: every call must reach the refusing port (resilience.test.mjs tests it).
+    px = await startProxy({
+      upstream: `http://127.0.0.1:${port}`,
+      env: { CAL_COM_CLIENT_SECRET: SECRET, CAPPROXY_UPSTREAM_BREAKER_FAILURES: 0 },
+    });
   });
   after(async () => {
     if (px && !px.exited) await px.stop().catch(() => {});

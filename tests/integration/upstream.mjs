@@ -7,9 +7,10 @@
 //   await up.close();
 //
 // A handler gets the recorded request (see `record` below) and returns, or resolves to, any of
-//   { status, headers, body, delayMs, hang, destroy }
+//   { status, headers, body, delayMs, hang, destroy, cutAfterHead }
 // body: string | Buffer | any other value (sent as JSON). hang: never answer (until the client
 // goes away). destroy: reset the connection without answering. delayMs: answer that much later.
+// cutAfterHead: send the status line and headers (announcing a body), then reset the connection.
 // Without a handler the answer is 200 JSON {"status":"success","data":{...the request...}}.
 //
 // Run standalone (`node upstream.mjs`) it serves on an ephemeral port and prints each request.
@@ -117,6 +118,12 @@ export async function startUpstream({ host = '127.0.0.1', port = 0, log = false 
           });
         });
         if (res.destroyed || res.writableEnded || rec.closedAt) return;
+      }
+      if (r.cutAfterHead) {
+        res.writeHead(r.status || 200, { 'content-length': '1000', ...(r.headers || {}) });
+        res.flushHeaders();
+        setTimeout(() => req.socket.destroy(), 30);
+        return;
       }
       let body = r.body;
       const headers = { ...(r.headers || {}) };

@@ -460,7 +460,7 @@ static void fetch(struct upstream *u, const char *method, const char *u_rl,
     run_until(&g->calls, 1, 5000);
 }
 
-static struct upstream *new_upstream(long timeout_ms, size_t max_bytes, long max_host)
+static struct upstream *new_upstream(long timeout_ms, size_t max_bytes)
 {
     struct upstream_opts o;
     upstream_opts_defaults(&o);
@@ -468,8 +468,6 @@ static struct upstream *new_upstream(long timeout_ms, size_t max_bytes, long max
         o.timeout_ms = timeout_ms;
     if (max_bytes)
         o.max_response_bytes = max_bytes;
-    if (max_host)
-        o.max_host_connections = max_host;
     return upstream_new(base, &o);
 }
 
@@ -663,7 +661,7 @@ static void test_raw_responses(struct upstream *u)
 
 static void test_reuse(void)
 {
-    struct upstream *u = new_upstream(0, 0, 0);
+    struct upstream *u = new_upstream(0, 0);
     struct got g;
     int ok = 0;
     for (int i = 0; i < 50; i++) {
@@ -688,9 +686,9 @@ static void on_many(const struct upstream_result *r, void *arg)
     m->ok += r->error == UPSTREAM_OK && r->status == 200 && evbuffer_get_length(r->body) == 11;
 }
 
-static void test_concurrent(long max_host, int n)
+static void test_concurrent(int n)
 {
-    struct upstream *u = new_upstream(0, 0, max_host);
+    struct upstream *u = new_upstream(0, 0);
     struct many m = {0, 0};
     struct outreq req;
     req_make(&req, "GET", url("/hello"), NULL, 0, NULL, 0);
@@ -703,8 +701,6 @@ static void test_concurrent(long max_host, int n)
     CHECK(m.ok == n);
     CHECK(upstream_inflight(u) == 0);
     long c1 = upstream_connects(u);
-    if (max_host)
-        CHECK(c1 <= max_host);
     /* A second burst finds the connections cached. */
     m.done = m.ok = 0;
     for (int i = 0; i < n; i++)
@@ -712,8 +708,8 @@ static void test_concurrent(long max_host, int n)
     req_free(&req);
     CHECK(run_until(&m.done, n, 10000));
     CHECK(m.ok == n);
-    printf("concurrent: %d requests (max_host %ld): %ld connections; second burst +%ld\n", n,
-           max_host, c1, upstream_connects(u) - c1);
+    printf("concurrent: %d requests: %ld connections; second burst +%ld\n", n, c1,
+           upstream_connects(u) - c1);
     upstream_free(u);
 }
 
@@ -756,7 +752,7 @@ static void test_invalid(struct upstream *u)
 
 static void test_timeout(void)
 {
-    struct upstream *u = new_upstream(300, 0, 0);
+    struct upstream *u = new_upstream(300, 0);
     struct got g;
     int closed = srv.hang_closed;
     fetch(u, "GET", url("/hang"), NULL, 0, NULL, 0, &g);
@@ -832,7 +828,7 @@ static void test_cancel_from_done(struct upstream *u)
 
 static void test_too_big(void)
 {
-    struct upstream *u = new_upstream(0, 1000, 0);
+    struct upstream *u = new_upstream(0, 1000);
     struct got g;
     fetch(u, "GET", url("/big/1000"), NULL, 0, NULL, 0, &g);
     CHECK(g.err == UPSTREAM_OK && g.body_len == 1000); /* exactly the cap is fine */
@@ -849,7 +845,7 @@ static void test_too_big(void)
 
 static void test_free_in_flight(void)
 {
-    struct upstream *u = new_upstream(0, 0, 0);
+    struct upstream *u = new_upstream(0, 0);
     struct got g[4];
     int seen = srv.hang_seen, closed = srv.hang_closed;
     for (int i = 0; i < 3; i++)
@@ -867,7 +863,7 @@ static void test_free_in_flight(void)
 static void test_retry(void)
 {
     struct got g;
-    struct upstream *u = new_upstream(0, 0, 0);
+    struct upstream *u = new_upstream(0, 0);
 
     /* One cached connection that dies when reused. */
     srv.nseen = 0;
@@ -920,28 +916,22 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     (void)arg;
 }
 
-/* The configuration's upstream settings, the per-host cap shared by the loops. */
+/* The configuration's upstream settings. */
 static void test_opts_from_config(void)
 {
     struct config cfg;
     config_defaults(&cfg);
     cfg.upstream_connect_timeout_ms = 1234;
     cfg.upstream_timeout_ms = 5678;
-    cfg.upstream_max_host_connections = 10;
     cfg.upstream_max_idle_connections = 7;
     cfg.upstream_idle_timeout_ms = 999;
     cfg.upstream_max_response_size = 4096;
     cfg.upstream_tls_verify = 0;
     struct upstream_opts o;
     upstream_opts_from_config(&o, &cfg, 1);
-    CHECK(o.connect_timeout_ms == 1234 && o.timeout_ms == 5678 && o.max_host_connections == 10);
+    CHECK(o.connect_timeout_ms == 1234 && o.timeout_ms == 5678);
     CHECK(o.max_connects == 7 && o.max_idle_ms == 999 && o.max_response_bytes == 4096);
     CHECK(o.verify_tls == 0);
-    upstream_opts_from_config(&o, &cfg, 3);
-    CHECK(o.max_host_connections == 4); /* rounded up: 3 loops x 4 >= 10 */
-    cfg.upstream_max_host_connections = 0;
-    upstream_opts_from_config(&o, &cfg, 3);
-    CHECK(o.max_host_connections == 0); /* unlimited stays unlimited */
     config_deinit(&cfg);
 }
 
@@ -972,7 +962,7 @@ int main(void)
     struct upstream_opts o;
     upstream_opts_defaults(&o);
     CHECK(o.connect_timeout_ms == 3000 && o.timeout_ms == 30000);
-    CHECK(o.max_host_connections == 256 && o.max_connects == 256 && o.max_idle_ms == 30000);
+    CHECK(o.max_connects == 256 && o.max_idle_ms == 30000);
     CHECK(o.max_response_bytes == 16u * 1024 * 1024 && o.verify_tls == 1);
     RUN(test_opts_from_config());
 
@@ -986,8 +976,7 @@ int main(void)
     RUN(test_raw_responses(u));
     RUN(test_invalid(u));
     RUN(test_reuse());
-    RUN(test_concurrent(0, 100));
-    RUN(test_concurrent(4, 100));
+    RUN(test_concurrent(100));
     RUN(test_refused(u));
     RUN(test_timeout());
     RUN(test_cancel(u));
