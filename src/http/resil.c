@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include <cjson/cJSON.h>
+#include <curl/curl.h>
 #include <event2/buffer.h>
 #include <event2/event_struct.h>
 
@@ -47,15 +48,6 @@ long resil_backoff_ms(long base_ms, long cap_ms, int attempt, uint32_t rnd)
     return (long)((uint64_t)rnd * (uint64_t)(ceil_ms + 1) >> 32);
 }
 
-static int month_of(const char *m)
-{
-    static const char names[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-    for (int i = 0; i < 12; i++)
-        if (strncmp(m, names + i * 3, 3) == 0)
-            return i;
-    return -1;
-}
-
 long resil_retry_after_ms(const char *v, int64_t now_s)
 {
     if (!v)
@@ -73,22 +65,12 @@ long resil_retry_after_ms(const char *v, int64_t now_s)
             v++;
         return *v ? -1 : s * 1000;
     }
-    /* IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT" (the form senders must use). */
-    char wd[4], mon[4], zone[4];
-    int d, y, h, mi, s, n = 0;
-    if (sscanf(v, "%3[A-Za-z], %2d %3[A-Za-z] %4d %2d:%2d:%2d %3[A-Z]%n", wd, &d, mon, &y, &h, &mi,
-               &s, zone, &n) != 8 ||
-        strcmp(zone, "GMT") != 0)
+    /* An HTTP date: IMF-fixdate, or the obsolete RFC 850 and asctime forms recipients must
+     * still accept (RFC 9110 section 5.6.7). libcurl reads them (curl_getdate). */
+    time_t at = curl_getdate(v, NULL);
+    if (at == (time_t)-1)
         return -1;
-    for (v += n; *v == ' ' || *v == '\t'; v++)
-        ;
-    int m = month_of(mon);
-    if (*v || m < 0 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60 || y < 1970)
-        return -1;
-    struct tm tm = {
-        .tm_year = y - 1900, .tm_mon = m, .tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_sec = s};
-    int64_t at = (int64_t)timegm(&tm);
-    return at <= now_s ? 0 : (long)((at - now_s) * 1000);
+    return (int64_t)at <= now_s ? 0 : (long)(((int64_t)at - now_s) * 1000);
 }
 
 static size_t budget_slot(struct resil_budget *b, int64_t now_s)
