@@ -216,7 +216,7 @@ if build "$B"; then
         if [ -x "$B/capproxy" ]; then
             VALGRIND_TARGET_CAPPROXY="$(realpath "$B/capproxy")" CAPPROXY_TEST_TIMEOUT_SCALE=10 \
                 CAPPROXY_START_TIMEOUT_MS=60000 \
-                integration scripts/valgrind-capproxy.sh "valgrind" "./rest.test.mjs ./mcp.test.mjs ./ops.test.mjs ./hostile.test.mjs ./orchestration.test.mjs ./formats.test.mjs ./forward.test.mjs ./bodies.test.mjs ./examples.test.mjs ./digest-upstream.test.mjs ./mcp-resources.test.mjs ./live.test.mjs ./adapters.test.mjs"
+                integration scripts/valgrind-capproxy.sh "valgrind" "./rest.test.mjs ./mcp.test.mjs ./ops.test.mjs ./hostile.test.mjs ./orchestration.test.mjs ./formats.test.mjs ./forward.test.mjs ./bodies.test.mjs ./examples.test.mjs ./digest-upstream.test.mjs ./mcp-resources.test.mjs ./live.test.mjs ./adapters.test.mjs ./reload.test.mjs ./ratelimit.test.mjs"
         fi
     fi
 fi

@@ -43,6 +43,8 @@ static void usage(FILE *fp)
             "/ when the working\n"
             "directory has them, else the installed " CAPPROXY_INSTALLED_CONFIG "\n"
             "and " CAPPROXY_INSTALLED_CAPABILITIES "/ (the default configuration is optional).\n"
+            "Reload: SIGHUP, POST /config/reload on a control adapter, or a change to a file the\n"
+            "documents or the configuration were read from (reload.watch).\n"
             "Environment (wins over the file; README.md says what each does):\n"
             "  listeners   CAPPROXY_REST_LISTEN CAPPROXY_MCP_LISTEN CAPPROXY_ADMIN_LISTEN\n"
             "              CAPPROXY_MCP_ALLOWED_HOSTS CAPPROXY_WORKERS\n"

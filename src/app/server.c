@@ -348,8 +348,9 @@ int server_start(struct server *s, const struct config *cfg, struct runtime *rt,
             LOG_E("cannot start worker thread %d", k);
             return -1;
         }
-    if (cfg->reload_watch && (s->watch = watch_new(cfg->reload_debounce_ms)))
-        watch_arm(s->watch, rt);
+    /* Made even with reload.watch off, which a reload may turn on (watch_arm reads it). */
+    s->watch = watch_new();
+    watch_arm(s->watch, rt);
     atomic_store(&s->ready, 1);
     LOG_I("ready, %d workers", s->nworkers);
     return 0;
@@ -433,7 +434,7 @@ void server_run(struct server *s)
     sigaddset(&set, SIGHUP);
     for (;;) {
         int sig = 0;
-        int got = s->watch ? watch_wait(s->watch, &set, &sig) : sigwait(&set, &sig) == 0;
+        int got = s->watch ? watch_wait(s->watch, &set, &sig) : sigwait(&set, &sig) == 0 ? 1 : -1;
         if (got == 0)
             server_reload_now(s); /* a watched file changed (logged) */
         if (got <= 0)

@@ -37,8 +37,9 @@ struct wdir {
 struct watch {
     pthread_mutex_t lock; /* dirs: watch_arm may run on a worker during a control reload */
     int ifd;
-    int sfd; /* signalfd, made by the first watch_wait with its signal set */
-    long debounce_ms;
+    int sfd;          /* signalfd, made by the first watch_wait with its signal set; -2: none */
+    long debounce_ms; /* under <lock> */
+    bool on;          /* reload.watch, as last armed */
     struct wdir *dirs;
     size_t ndirs;
     bool pending;         /* a change seen, not reported yet */
@@ -47,7 +48,7 @@ struct watch {
                            * file comes before the name it is renamed to) */
 };
 
-struct watch *watch_new(long debounce_ms)
+struct watch *watch_new(void)
 {
     int ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (ifd < 0) {
@@ -58,7 +59,6 @@ struct watch *watch_new(long debounce_ms)
     pthread_mutex_init(&w->lock, NULL);
     w->ifd = ifd;
     w->sfd = -1;
-    w->debounce_ms = debounce_ms;
     return w;
 }
 
@@ -145,6 +145,9 @@ void watch_arm(struct watch *w, const struct runtime *rt)
     if (!w || !rt)
         return;
     struct wset s = {w->ifd, NULL, 0};
+    const struct config *c = rt->config;
+    if (!c->reload_watch)
+        goto swap; /* watch nothing */
     const struct model *m = rt->model;
     for (size_t i = 0; i < m->nsources; i++) {
         if (m->sources[i].dir)
@@ -162,7 +165,6 @@ void watch_arm(struct watch *w, const struct runtime *rt)
             free(path);
             free(err);
         }
-    const struct config *c = rt->config;
     wset_file(&s, c->file);
     for (size_t i = 0; i < c->nconsumers; i++)
         for (size_t j = 0; j < c->consumers[i].ncredentials; j++)
@@ -170,7 +172,14 @@ void watch_arm(struct watch *w, const struct runtime *rt)
     for (size_t i = 0; i < c->noauth_clients; i++)
         wset_file(&s, c->oauth_clients[i].secret.file);
 
+swap:
     pthread_mutex_lock(&w->lock);
+    if (w->on != c->reload_watch)
+        LOG_I("watch: reload on file changes is %s (reload.watch)", c->reload_watch ? "on" : "off");
+    w->on = c->reload_watch;
+    w->debounce_ms = c->reload_debounce_ms;
+    if (!w->on)
+        w->pending = false; /* a change seen before it was turned off */
     /* Directories no longer needed: adding a watch again returned the same descriptor, so
      * only these are removed, and nothing is missed in between. */
     for (size_t i = 0; i < w->ndirs; i++) {
@@ -237,24 +246,30 @@ static void drain_events(struct watch *w)
 
 int watch_wait(struct watch *w, const sigset_t *set, int *sig)
 {
-    if (w->sfd < 0) {
+    if (w->sfd == -1) {
         w->sfd = signalfd(-1, set, SFD_NONBLOCK | SFD_CLOEXEC);
-        if (w->sfd < 0) {
-            LOG_E("watch: signalfd: %s", strerror(errno));
-            return sigwait(set, sig) == 0 ? 1 : -1;
+        if (w->sfd < 0) { /* said once; -2: signals only from now on */
+            LOG_E("watch: signalfd: %s: reload on SIGHUP only", strerror(errno));
+            w->sfd = -2;
         }
     }
+    if (w->sfd == -2)
+        return sigwait(set, sig) == 0 ? 1 : -1;
     for (;;) {
         int timeout = -1;
+        bool due = false;
+        pthread_mutex_lock(&w->lock); /* a reload on a worker may re-arm meanwhile */
         if (w->pending) {
             double left = (double)w->debounce_ms - clock_ms_since(&w->last);
-            if (left <= 0) {
-                w->pending = false;
+            due = left <= 0;
+            w->pending = !due;
+            timeout = due ? 0 : (int)left + 1;
+            if (due)
                 LOG_I("watch: %s changed: reloading configuration and capabilities", w->what);
-                return 0;
-            }
-            timeout = (int)left + 1;
         }
+        pthread_mutex_unlock(&w->lock);
+        if (due)
+            return 0;
         struct pollfd p[2] = {{.fd = w->sfd, .events = POLLIN}, {.fd = w->ifd, .events = POLLIN}};
         if (poll(p, 2, timeout) < 0) {
             if (errno == EINTR)

@@ -21,12 +21,13 @@
 struct runtime;
 struct watch;
 
-/* A watcher that reports a change <debounce_ms> after the last event; NULL when inotify or
- * signalfd is not available (logged: reload then takes SIGHUP only). */
-struct watch *watch_new(long debounce_ms);
+/* A watcher, not watching anything yet; NULL when inotify is not available (logged: reload
+ * then takes SIGHUP only). */
+struct watch *watch_new(void);
 void watch_free(struct watch *w); /* NULL-safe */
-/* Watch what <rt> was loaded from, instead of what was watched before. Safe from any thread
- * (a reload may run on a worker). */
+/* Watch what <rt> was loaded from, instead of what was watched before, and report a change
+ * <rt>'s reload.debounce after its last event; with reload.watch off, watch nothing (both
+ * settings take effect at every reload). Safe from any thread (a reload may run on a worker). */
 void watch_arm(struct watch *w, const struct runtime *rt);
 /* Block until one of the signals of <set> (blocked in every thread) arrives: 1 and <*sig>;
  * or until a change has settled: 0. -1 on a transient error (call again). */

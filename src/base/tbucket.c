@@ -45,6 +45,15 @@ bool tbucket_take(struct tbucket *b, double rate, double burst, int64_t now_ns, 
     return v->ok;
 }
 
+void tbucket_refund(struct tbucket *b, double rate, double burst, int64_t now_ns)
+{
+    b->tokens = tokens_at(b, rate, burst, now_ns) + 1.0;
+    if (b->tokens > burst)
+        b->tokens = burst;
+    if (now_ns > b->last_ns)
+        b->last_ns = now_ns;
+}
+
 bool tbucket_is_full(const struct tbucket *b, double rate, double burst, int64_t now_ns)
 {
     return tokens_at(b, rate, burst, now_ns) >= burst;

@@ -35,6 +35,9 @@ void tbucket_init(struct tbucket *b, double burst, int64_t now_ns);
  * <now_ns> before the last one (another thread read the clock earlier) counts as no time. */
 bool tbucket_take(struct tbucket *b, double rate, double burst, int64_t now_ns, int64_t max_wait_ns,
                   struct tbucket_verdict *v);
+/* Give back the token of a take that never went (its taker gave up while waiting): the takers
+ * behind it keep their turns, the next new one goes a token's time sooner. */
+void tbucket_refund(struct tbucket *b, double rate, double burst, int64_t now_ns);
 /* Whether <b> is full at <now_ns>: it then holds nothing a new bucket would not (an idle key
  * that may be forgotten). */
 bool tbucket_is_full(const struct tbucket *b, double rate, double burst, int64_t now_ns);

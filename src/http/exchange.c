@@ -70,6 +70,19 @@ static void unwatch(struct exchange *x)
     }
 }
 
+/* Stop waiting for the outbound rate: a transfer held back gives its token back (it never
+ * went). Whether <x> was waiting. */
+static bool rate_unwait(struct exchange *x)
+{
+    if (!x->rate_waiting)
+        return false;
+    event_del(&x->rate_timer);
+    x->rate_waiting = false;
+    if (x->rate_refused_ns < 0)
+        ratelimit_out_refund(loop_ratelimit(x->l), exchange_config(x), x->out.api);
+    return true;
+}
+
 static void exchange_free(struct exchange *x)
 {
     conn_end(x->conn, x);
@@ -78,8 +91,7 @@ static void exchange_free(struct exchange *x)
         resil_cancel(x->xfer);
     if (x->park_cancel)
         x->park_cancel(x->park_arg);
-    if (x->rate_waiting)
-        event_del(&x->rate_timer);
+    rate_unwait(x);
     if (x->ctx_free)
         x->ctx_free(x->ctx);
     outreq_deinit(&x->out);
@@ -507,11 +519,8 @@ void exchange_repin(struct exchange *x)
 void exchange_cancel_upstream(struct exchange *x)
 {
     unwatch(x);
-    if (x->rate_waiting) {
-        event_del(&x->rate_timer);
-        x->rate_waiting = false;
+    if (rate_unwait(x))
         x->upstream_error = "cancelled";
-    }
     if (x->xfer) {
         resil_cancel(x->xfer);
         x->xfer = NULL;

@@ -299,20 +299,39 @@ bool ratelimit_in(struct exchange *x, const struct rt_inbound *const *auth, size
 
 /* ---- outbound ---- */
 
+/* The rate of consumed API <api> under <cfg>: false when it has none. */
+static bool api_rate(struct ratelimit *rl, const struct config *cfg, const char *api, double *rate,
+                     double *burst, long *max_wait_ms)
+{
+    const struct config_consumer *cc = api && rl ? config_consumer_for(cfg, api) : NULL;
+    if (!cc || cc->rate.count <= 0)
+        return false;
+    *burst = (double)(cc->rate.burst > 0 ? cc->rate.burst : 1);
+    *rate = (double)cc->rate.count * 1000.0 / (double)cc->rate.period_ms;
+    *max_wait_ms = cc->rate_max_wait_ms;
+    return true;
+}
+
+/* <api>'s entry, NULL when none has been made. api_lock held. */
+static struct rl_api *api_find(struct ratelimit *rl, const char *api)
+{
+    struct rl_api *a = rl->apis;
+    while (a && strcmp(a->name, api) != 0)
+        a = a->next;
+    return a;
+}
+
 enum ratelimit_out ratelimit_out_take(struct ratelimit *rl, const struct config *cfg,
                                       const char *api, int64_t *wait_ns)
 {
     *wait_ns = 0;
-    const struct config_consumer *cc = api && rl ? config_consumer_for(cfg, api) : NULL;
-    if (!cc || cc->rate.count <= 0)
+    double rate, burst;
+    long max_wait_ms;
+    if (!api_rate(rl, cfg, api, &rate, &burst, &max_wait_ms))
         return RATELIMIT_GO;
-    double burst = (double)(cc->rate.burst > 0 ? cc->rate.burst : 1);
-    double rate = (double)cc->rate.count * 1000.0 / (double)cc->rate.period_ms;
     int64_t now = ratelimit_now_ns();
     pthread_mutex_lock(&rl->api_lock);
-    struct rl_api *a = rl->apis;
-    while (a && strcmp(a->name, api) != 0)
-        a = a->next;
+    struct rl_api *a = api_find(rl, api);
     if (!a) {
         a = xcalloc(1, sizeof *a);
         a->name = xstrdup(api);
@@ -321,7 +340,7 @@ enum ratelimit_out ratelimit_out_take(struct ratelimit *rl, const struct config 
         rl->apis = a;
     }
     struct tbucket_verdict v;
-    bool ok = tbucket_take(&a->b, rate, burst, now, (int64_t)cc->rate_max_wait_ms * 1000000, &v);
+    bool ok = tbucket_take(&a->b, rate, burst, now, (int64_t)max_wait_ms * 1000000, &v);
     if (!ok)
         a->refused++;
     else if (v.wait_ns > 0)
@@ -329,6 +348,20 @@ enum ratelimit_out ratelimit_out_take(struct ratelimit *rl, const struct config 
     pthread_mutex_unlock(&rl->api_lock);
     *wait_ns = v.wait_ns;
     return !ok ? RATELIMIT_REFUSE : v.wait_ns > 0 ? RATELIMIT_WAIT : RATELIMIT_GO;
+}
+
+void ratelimit_out_refund(struct ratelimit *rl, const struct config *cfg, const char *api)
+{
+    double rate, burst;
+    long max_wait_ms;
+    if (!api_rate(rl, cfg, api, &rate, &burst, &max_wait_ms))
+        return; /* a reload took the rate away: nothing to give back */
+    int64_t now = ratelimit_now_ns();
+    pthread_mutex_lock(&rl->api_lock);
+    struct rl_api *a = api_find(rl, api);
+    if (a)
+        tbucket_refund(&a->b, rate, burst, now);
+    pthread_mutex_unlock(&rl->api_lock);
 }
 
 /* ---- metrics ---- */

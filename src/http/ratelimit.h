@@ -56,6 +56,11 @@ enum ratelimit_out {
 enum ratelimit_out ratelimit_out_take(struct ratelimit *rl, const struct config *cfg,
                                       const char *api, int64_t *wait_ns);
 
+/* A transfer that ratelimit_out_take told to WAIT was given up before it went (client gone,
+ * MCP cancellation): its token goes back to <api>'s bucket, so that the transfers after it are
+ * not held back for one that never happens. */
+void ratelimit_out_refund(struct ratelimit *rl, const struct config *cfg, const char *api);
+
 /* The monotonic clock in nanoseconds, the time base of both tables. */
 int64_t ratelimit_now_ns(void);
 

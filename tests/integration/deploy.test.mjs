@@ -24,8 +24,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
-import YAML from 'yaml';
 import { repoRoot, binPath, startProxy, runCapproxy } from './capproxy.mjs';
+import { loadManifests } from './manifests.mjs';
 
 const SCALE = Number(process.env.CAPPROXY_TEST_TIMEOUT_SCALE || (process.env.CAPPROXY_BIN ? 3 : 1));
 const deployRoot = path.resolve(process.env.CAPPROXY_DEPLOY_DIR || repoRoot);
@@ -357,15 +357,7 @@ const runtimeEnv = Object.fromEntries(
 const runtimeUser = last(runtime, 'USER') ? expandVars(last(runtime, 'USER').args, runtime.vars) : null;
 const runtimeUid = runtimeUser ? runtimeUser.split(':')[0] : null;
 
-function loadK8s(file) {
-  const text = fs.readFileSync(path.join(k8sDir, file), 'utf8');
-  const docs = YAML.parseAllDocuments(text);
-  for (const d of docs) {
-    assert.deepEqual(d.errors.map(String), [], `${file}: YAML errors`);
-    assert.deepEqual(d.warnings.map(String), [], `${file}: YAML warnings`);
-  }
-  return { file, text, objs: docs.map((d) => d.toJS()).filter((o) => o !== null && o !== undefined) };
-}
+const loadK8s = (file) => loadManifests(k8sDir, file);
 
 function parseCpu(q) {
   const s = String(q);

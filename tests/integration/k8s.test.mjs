@@ -19,8 +19,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import YAML from 'yaml';
 import { repoRoot } from './capproxy.mjs';
+import { loadManifests } from './manifests.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const modelsRoot = path.join(here, 'node_modules', 'kubernetes-models');
@@ -31,15 +31,7 @@ const ADMIN_PORT = 9901;
 
 // ============================================================================ the manifests
 
-function loadManifest(file) {
-  const text = fs.readFileSync(path.join(k8sDir, file), 'utf8');
-  const docs = YAML.parseAllDocuments(text);
-  for (const d of docs) {
-    assert.deepEqual(d.errors.map(String), [], `${file}: YAML errors`);
-    assert.deepEqual(d.warnings.map(String), [], `${file}: YAML warnings`);
-  }
-  return { file, text, objs: docs.map((d) => d.toJS()).filter((o) => o !== null && o !== undefined) };
-}
+const loadManifest = (file) => loadManifests(k8sDir, file);
 
 const files = fs.readdirSync(k8sDir).filter((f) => /\.ya?ml$/.test(f)).sort();
 const manifests = files.map(loadManifest);

@@ -66,6 +66,22 @@ static void test_debt(void)
     CHECK(tbucket_take(&b, 4.0, 1, S, S, &v) && v.wait_ns == 250 * MS);
 }
 
+/* A waiting taker that gives up returns its token: the next new taker's wait shrinks by one
+ * token's time; a refund never fills the bucket past its burst. */
+static void test_refund(void)
+{
+    struct tbucket b;
+    struct tbucket_verdict v;
+    tbucket_init(&b, 1, 0);
+    for (int64_t i = 0; i < 3; i++) /* now, in 250 ms, in 500 ms */
+        CHECK(tbucket_take(&b, 4.0, 1, 0, S, &v) && v.wait_ns == i * 250 * MS);
+    tbucket_refund(&b, 4.0, 1, 0); /* the 500 ms one gave up */
+    CHECK(tbucket_take(&b, 4.0, 1, 0, S, &v) && v.wait_ns == 500 * MS);
+    tbucket_init(&b, 2, 0);
+    tbucket_refund(&b, 4.0, 2, S);
+    CHECK(b.tokens == 2 && b.last_ns == S);
+}
+
 /* A time before the last one (a clock read on another thread) neither refills nor moves the
  * bucket backwards; a smaller burst after a reload caps what is held. */
 static void test_clock_order(void)
@@ -86,6 +102,7 @@ int main(void)
     RUN(test_burst());
     RUN(test_refill());
     RUN(test_debt());
+    RUN(test_refund());
     RUN(test_clock_order());
     return harness_report();
 }

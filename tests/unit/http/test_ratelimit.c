@@ -120,13 +120,18 @@ static void test_outbound(void)
     CHECK(w > 400 * 1000000LL && w <= 500 * 1000000LL);
     CHECK(ratelimit_out_take(rl, &cfg, "slow-api", &w) == RATELIMIT_REFUSE);
     CHECK(w > 900 * 1000000LL && w <= 1000 * 1000000LL);
+    /* The waiting one gave up (client gone, MCP cancel): its turn is the next taker's. */
+    ratelimit_out_refund(rl, &cfg, "slow-api");
+    CHECK(ratelimit_out_take(rl, &cfg, "slow-api", &w) == RATELIMIT_WAIT);
+    CHECK(w > 400 * 1000000LL && w <= 500 * 1000000LL);
+    ratelimit_out_refund(rl, &cfg, "other"); /* no rate: nothing happens */
     /* Another API matching the same entry has its own bucket. */
     CHECK(ratelimit_out_take(rl, &cfg, "slow-two", &w) == RATELIMIT_GO);
     struct strbuf m;
     strbuf_init(&m, 0);
     ratelimit_metrics(rl, &m);
     CHECK(strstr(m.data,
-                 "capproxy_ratelimit_outbound_total{api=\"slow-api\",outcome=\"delayed\"} 1") !=
+                 "capproxy_ratelimit_outbound_total{api=\"slow-api\",outcome=\"delayed\"} 2") !=
           NULL);
     CHECK(strstr(m.data,
                  "capproxy_ratelimit_outbound_total{api=\"slow-api\",outcome=\"refused\"} 1") !=
