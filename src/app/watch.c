@@ -25,6 +25,9 @@
     (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_DELETE_SELF |       \
      IN_MOVE_SELF | IN_ONLYDIR)
 
+/* Changes that never pause still reload this many debounce periods after the first. */
+#define WATCH_MAX_DELAY_FACTOR 10
+
 /* One watched directory. */
 struct wdir {
     int wd;
@@ -42,10 +45,11 @@ struct watch {
     bool on;          /* reload.watch, as last armed */
     struct wdir *dirs;
     size_t ndirs;
-    bool pending;         /* a change seen, not reported yet */
-    struct timespec last; /* monotonic time of its last event */
-    char what[PATH_MAX];  /* the last changed path, for the log (an editor's temporary
-                           * file comes before the name it is renamed to) */
+    bool pending;          /* a change seen, not reported yet */
+    struct timespec last;  /* monotonic time of its last event */
+    struct timespec first; /* ... and of the first since the last report */
+    char what[PATH_MAX];   /* the last changed path, for the log (an editor's temporary
+                            * file comes before the name it is renamed to) */
 };
 
 struct watch *watch_new(void)
@@ -237,6 +241,8 @@ static void drain_events(struct watch *w)
                 continue;
             snprintf(w->what, sizeof w->what, "%s%s%s", d ? d->path : "(overflow)",
                      ev->len ? "/" : "", ev->len ? ev->name : "");
+            if (!w->pending)
+                clock_mono(&w->first);
             w->pending = true;
             clock_mono(&w->last);
         }
@@ -260,7 +266,14 @@ int watch_wait(struct watch *w, const sigset_t *set, int *sig)
         bool due = false;
         pthread_mutex_lock(&w->lock); /* a reload on a worker may re-arm meanwhile */
         if (w->pending) {
+            /* A file rewritten without pause (a log in a watched directory) must not put the
+             * reload off for ever: WATCH_MAX_DELAY_FACTOR debounces after the first change at
+             * most. */
             double left = (double)w->debounce_ms - clock_ms_since(&w->last);
+            double cap =
+                (double)w->debounce_ms * WATCH_MAX_DELAY_FACTOR - clock_ms_since(&w->first);
+            if (cap < left)
+                left = cap;
             due = left <= 0;
             w->pending = !due;
             timeout = due ? 0 : (int)left + 1;
