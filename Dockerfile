@@ -33,6 +33,7 @@ RUN apt-get update \
         libxml2-dev \
         libcsv-dev \
         libmd4c-dev \
+        libmimalloc-dev \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -77,6 +78,7 @@ RUN apt-get update \
         libxml2 \
         libcsv3 \
         libmd4c0 \
+        libmimalloc2.0 \
         ca-certificates \
         curl=${CURL_VERSION} \
     && rm -rf /var/lib/apt/lists/* \
