@@ -82,13 +82,14 @@ struct upstream_xfer {
     char errbuf[CURL_ERROR_SIZE];
 
     /* The handle is never curl_easy_reset while pooled (it costs a full re-init per request):
-     * what a request changes is tracked here and undone for the next one (easy_prepare). */
-    CURLU *uh;             /* CURLOPT_CURLU: the URL, pre-parsed (set_url) */
-    struct strbuf origin;  /* "scheme://authority" currently in <uh>; empty: parse in full */
-    struct strbuf path;    /* NUL-terminated copy of the path handed to curl_url_set */
-    bool custom_set;       /* CURLOPT_CUSTOMREQUEST is non-NULL */
-    bool post_set;         /* CURLOPT_POSTFIELDS points at a caller's body */
-    bool needs_reinit;     /* digest state: reset and re-apply the constant options */
+     * what a request changes is tracked here and undone for the next one (setup_easy,
+     * xfer_put). */
+    CURLU *uh;            /* CURLOPT_CURLU: the URL, pre-parsed (set_url) */
+    struct strbuf origin; /* "scheme://authority" currently in <uh>; empty: parse in full */
+    struct strbuf path;   /* NUL-terminated copy of the path handed to curl_url_set */
+    bool custom_set;      /* CURLOPT_CUSTOMREQUEST is non-NULL */
+    bool post_set;        /* CURLOPT_POSTFIELDS points at a caller's body */
+    bool needs_reinit;    /* digest state: reset and re-apply the constant options */
 };
 
 /* One per socket curl asked us to watch, found by fd (u->fds): never through curl_multi_assign,
@@ -117,7 +118,9 @@ struct upstream {
     size_t inflight;
     long connects;
     int depth; /* > 0 while inside curl_multi_socket_action: multi calls are forbidden */
-    struct sockctx **fds; /* socket contexts by fd number */
+
+    /* The socket contexts, indexed by fd number (lazy removal: see sock_find). */
+    struct sockctx **fds;
     size_t nfds;
 };
 
@@ -309,8 +312,9 @@ static int socket_cb(CURL *e, curl_socket_t s, int what, void *up, void *sp)
     }
     struct sockctx *sc = sock_get(u, s);
     sc->want = what;
+    /* Registered already (unchanged, or kept since REMOVE): no epoll_ctl. */
     if (sc->what == what)
-        return 0; /* registered already (unchanged, or kept since REMOVE): no epoll_ctl */
+        return 0;
     sock_unwatch(sc); /* event_assign on a pending event corrupts the base */
     short ev = EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0) |
                ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
@@ -642,8 +646,8 @@ static void xfer_put(struct upstream *u, struct upstream_xfer *x)
     } else {
         if (x->post_set) {
             bad |= curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, NULL) != CURLE_OK;
-            bad |= curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1) !=
-                   CURLE_OK;
+            bad |=
+                curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1) != CURLE_OK;
             x->post_set = false;
         }
         if (x->retried) {
@@ -678,10 +682,13 @@ static void header_line(struct upstream_xfer *x, const char *name, const char *v
                         size_t *at)
 {
     *at = x->reqh_text.len;
-    if (len)
-        strbuf_addf(&x->reqh_text, "%s: %.*s", name, (int)len, value);
-    else
-        strbuf_addf(&x->reqh_text, "%s;", name);
+    strbuf_adds(&x->reqh_text, name); /* no printf: this runs for every header of every request */
+    if (len) {
+        strbuf_add(&x->reqh_text, ": ", 2);
+        strbuf_add(&x->reqh_text, value, len);
+    } else {
+        strbuf_addc(&x->reqh_text, ';');
+    }
     strbuf_add(&x->reqh_text, "", 1); /* the line's NUL, kept in the buffer */
 }
 
@@ -774,8 +781,8 @@ static int set_url(struct upstream_xfer *x, const char *url, size_t len)
         }
         strbuf_reset(&x->origin);
         /* The flags curl 7.88 parses CURLOPT_URL with (url.c). */
-        if (curl_url_set(x->uh, CURLUPART_URL, url, CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) !=
-            CURLUE_OK)
+        if (curl_url_set(x->uh, CURLUPART_URL, url,
+                         CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK)
             return -1;
         if (*path == '/')
             strbuf_add(&x->origin, url, olen);
@@ -803,7 +810,7 @@ static int setup_easy(struct upstream *u, struct upstream_xfer *x, const struct 
     if (build_headers(x, req, has_body, empty_body) != 0)
         return -1;
 
-    /* Only what changes per request; the constant options are set once (easy_init_const). */
+        /* Only what changes per request; the constant options are set once (easy_init_const). */
 #define SET(opt, val) bad |= curl_easy_setopt(e, opt, val) != CURLE_OK
     if (set_url(x, req->url.data, req->url.len) != 0) {
         /* A URL curl refuses fails in the done callback with curl's own error, as it always
