@@ -39,6 +39,7 @@ RUN apt-get update \
         libxml2-dev \
         libcsv-dev \
         libmd4c-dev \
+        libmimalloc-dev \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src

@@ -44,6 +44,7 @@ pkgs=(
     "libxml2-dev:"
     "libcsv-dev:"
     "libmd4c-dev:"
+    "libmimalloc-dev:"
     "valgrind:valgrind"
 )
 if [ "$want_bench" = 1 ]; then

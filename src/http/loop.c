@@ -34,6 +34,11 @@ static struct event_base *new_base(int flags)
         event_config_require_features(ec, EV_FEATURE_EARLY_CLOSE);
     if (flags & LOOP_POLL)
         event_config_avoid_method(ec, "epoll");
+    /* epoll: batch the interest changes of a loop pass into one epoll_ctl per fd at dispatch
+     * (a del then add of the same events costs none). Safe here: nothing dup()s a watched fd,
+     * and curl's sockets leave the base before they are closed (http/upstream.c). Ignored by
+     * the other backends (the stdio loop's poll). */
+    event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
     struct event_base *base = event_base_new_with_config(ec);
     event_config_free(ec);
     if (!base && (flags & LOOP_EARLY_CLOSE))

@@ -18,7 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <event2/buffer.h>
@@ -78,13 +80,26 @@ struct upstream_xfer {
     size_t conn_len;
 
     char errbuf[CURL_ERROR_SIZE];
+
+    /* The handle is never curl_easy_reset while pooled (it costs a full re-init per request):
+     * what a request changes is tracked here and undone for the next one (setup_easy,
+     * xfer_put). */
+    CURLU *uh;            /* CURLOPT_CURLU: the URL, pre-parsed (set_url) */
+    struct strbuf origin; /* "scheme://authority" currently in <uh>; empty: parse in full */
+    struct strbuf path;   /* NUL-terminated copy of the path handed to curl_url_set */
+    bool custom_set;      /* CURLOPT_CUSTOMREQUEST is non-NULL */
+    bool post_set;        /* CURLOPT_POSTFIELDS points at a caller's body */
+    bool needs_reinit;    /* digest state: reset and re-apply the constant options */
 };
 
+/* One per socket curl asked us to watch, found by fd (u->fds): never through curl_multi_assign,
+ * whose pointer would outlive a socket closed before its REMOVE. */
 struct sockctx {
     struct event ev; /* embedded: no event_new per socket state change */
-    int what;        /* the CURL_POLL_* interest currently registered */
+    int what;        /* the CURL_POLL_* interest registered with libevent (0: none) */
+    int want;        /* what curl wants now (0 after CURL_POLL_REMOVE) */
+    bool owned;      /* opened through opensocket_cb: its close is seen (closesocket_cb) */
     struct upstream *u;
-    struct sockctx *next, **pprev;
 };
 
 struct upstream {
@@ -100,10 +115,13 @@ struct upstream {
     struct upstream_xfer *deferred;
     struct upstream_xfer *pool;
     size_t npool;
-    struct sockctx *socks;
     size_t inflight;
     long connects;
     int depth; /* > 0 while inside curl_multi_socket_action: multi calls are forbidden */
+
+    /* The socket contexts, indexed by fd number (lazy removal: see sock_find). */
+    struct sockctx **fds;
+    size_t nfds;
 };
 
 void upstream_opts_defaults(struct upstream_opts *o)
@@ -209,9 +227,59 @@ static void on_drain(evutil_socket_t fd, short what, void *arg)
     drain_done(arg);
 }
 
+/* Lazy removal: when curl drops interest in a connection it keeps for reuse (CURL_POLL_REMOVE),
+ * the event stays registered, so reusing the connection costs no epoll_ctl. If the event fires
+ * while curl does not want it (the upstream closed the idle connection, say), it is removed
+ * then. A socket curl closes goes through closesocket_cb, which removes the event before the
+ * close: otherwise a new socket with the same fd number would be believed registered. Only
+ * sockets opened through opensocket_cb get this treatment; curl's other fds (the threaded
+ * resolver's socketpair) are closed behind our back and are removed eagerly. */
+static struct sockctx *sock_find(struct upstream *u, curl_socket_t s)
+{
+    return (s >= 0 && (size_t)s < u->nfds) ? u->fds[s] : NULL;
+}
+
+static struct sockctx *sock_get(struct upstream *u, curl_socket_t s)
+{
+    if ((size_t)s >= u->nfds) {
+        size_t n = u->nfds ? u->nfds : 64;
+        while (n <= (size_t)s)
+            n *= 2;
+        u->fds = xrealloc(u->fds, n * sizeof *u->fds);
+        memset(u->fds + u->nfds, 0, (n - u->nfds) * sizeof *u->fds);
+        u->nfds = n;
+    }
+    if (!u->fds[s]) {
+        u->fds[s] = xcalloc(1, sizeof *u->fds[s]);
+        u->fds[s]->u = u;
+    }
+    return u->fds[s];
+}
+
+static void sock_unwatch(struct sockctx *sc)
+{
+    if (sc->what)
+        event_del(&sc->ev);
+    sc->what = 0;
+}
+
+static void sock_drop(struct upstream *u, curl_socket_t s)
+{
+    struct sockctx *sc = sock_find(u, s);
+    if (!sc)
+        return;
+    sock_unwatch(sc);
+    free(sc);
+    u->fds[s] = NULL;
+}
+
 static void on_sock_event(evutil_socket_t fd, short what, void *arg)
 {
     struct sockctx *sc = arg;
+    if (!sc->want) {
+        sock_unwatch(sc); /* kept after REMOVE and fired: now it goes */
+        return;
+    }
     int act = ((what & EV_READ) ? CURL_CSELECT_IN : 0) | ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
     multi_action(sc->u, fd, act);
 }
@@ -226,40 +294,50 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
 static int socket_cb(CURL *e, curl_socket_t s, int what, void *up, void *sp)
 {
     struct upstream *u = up;
-    struct sockctx *sc = sp;
     (void)e;
+    (void)sp;
 
     if (what == CURL_POLL_REMOVE) {
         /* Tolerate REMOVE for a socket never seen (curl#17949) or already closed (curl#6237). */
-        if (sc) {
-            event_del(&sc->ev);
-            *sc->pprev = sc->next;
-            if (sc->next)
-                sc->next->pprev = sc->pprev;
-            free(sc);
-            curl_multi_assign(u->multi, s, NULL);
-        }
+        struct sockctx *sc = sock_find(u, s);
+        if (sc && sc->owned)
+            sc->want = 0;
+        else if (sc)
+            sock_drop(u, s);
         return 0;
     }
-    if (!sc) {
-        sc = xcalloc(1, sizeof *sc);
-        sc->u = u;
-        sc->next = u->socks;
-        if (sc->next)
-            sc->next->pprev = &sc->next;
-        u->socks = sc;
-        sc->pprev = &u->socks;
-        curl_multi_assign(u->multi, s, sc);
-    } else if (sc->what == what) {
-        return 0; /* unchanged interest: spare the epoll_ctl */
-    } else {
-        event_del(&sc->ev); /* event_assign on a pending event corrupts the base */
-    }
-    sc->what = what;
+    struct sockctx *sc = sock_get(u, s);
+    sc->want = what;
+    /* Registered already (unchanged, or kept since REMOVE): no epoll_ctl. */
+    if (sc->what == what)
+        return 0;
+    sock_unwatch(sc); /* event_assign on a pending event corrupts the base */
     short ev = EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0) |
                ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
     event_assign(&sc->ev, u->base, s, ev, on_sock_event, sc);
-    return event_add(&sc->ev, NULL) == 0 ? 0 : -1;
+    if (event_add(&sc->ev, NULL) != 0)
+        return -1;
+    sc->what = what;
+    return 0;
+}
+
+static curl_socket_t opensocket_cb(void *up, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    struct upstream *u = up;
+    (void)purpose;
+    curl_socket_t s = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+    if (s < 0)
+        return CURL_SOCKET_BAD;
+    /* A context left on this fd number belonged to a socket closed without us: not ours. */
+    sock_drop(u, s);
+    sock_get(u, s)->owned = true;
+    return s;
+}
+
+static int closesocket_cb(void *up, curl_socket_t s)
+{
+    sock_drop(up, s); /* before the close: the fd number may be reused at once */
+    return close(s);
 }
 
 static int timer_cb(CURLM *m, long ms, void *up)
@@ -462,11 +540,58 @@ static size_t headers_finish(struct upstream_xfer *x, const char **content_type)
 static void xfer_destroy(struct upstream_xfer *x)
 {
     curl_easy_cleanup(x->easy);
-    evbuffer_free(x->body);
+    curl_url_cleanup(x->uh);
+    strbuf_deinit(&x->origin);
+    strbuf_deinit(&x->path);
+    if (x->body)
+        evbuffer_free(x->body);
     free(x->reqh);
     strbuf_deinit(&x->reqh_text);
     free(x->hbuf);
     free(x);
+}
+
+/* The options no request changes, set once per handle (and again after a reset). */
+static int easy_init_const(struct upstream *u, struct upstream_xfer *x)
+{
+    CURL *e = x->easy;
+    int bad = 0;
+#define SET(opt, val) bad |= curl_easy_setopt(e, opt, val) != CURLE_OK
+    SET(CURLOPT_PRIVATE, x);
+    SET(CURLOPT_SHARE, u->share);
+    SET(CURLOPT_NOSIGNAL, 1L); /* also spares 7 rt_sigaction per request */
+    SET(CURLOPT_PROTOCOLS_STR, "http,https");
+    /* Straight to the configured upstream: never through a proxy named by http_proxy and
+     * friends in the environment (a credential must go nowhere else), and no getenv calls per
+     * request. */
+    SET(CURLOPT_PROXY, "");
+    /* HTTP/1.1 on https too: 7.88 would pick h2 by ALPN, which measured no faster here, and
+     * without multiplexing PIPEWAIT (which serialised the first burst) has nothing to wait for. */
+    SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    SET(CURLOPT_CONNECTTIMEOUT_MS, u->opts.connect_timeout_ms);
+    SET(CURLOPT_TIMEOUT_MS, u->opts.timeout_ms);
+    SET(CURLOPT_MAXAGE_CONN, u->maxage_s);
+    SET(CURLOPT_TCP_KEEPALIVE, 1L);
+    SET(CURLOPT_TCP_NODELAY, 1L);
+    SET(CURLOPT_FOLLOWLOCATION, 0L); /* a 301 and its Location go back to the client */
+    SET(CURLOPT_SSL_VERIFYPEER, u->opts.verify_tls ? 1L : 0L);
+    SET(CURLOPT_SSL_VERIFYHOST, u->opts.verify_tls ? 2L : 0L);
+    SET(CURLOPT_ERRORBUFFER, x->errbuf);
+    SET(CURLOPT_WRITEFUNCTION, on_body);
+    SET(CURLOPT_WRITEDATA, x);
+    SET(CURLOPT_HEADERFUNCTION, on_header);
+    SET(CURLOPT_HEADERDATA, x);
+    SET(CURLOPT_OPENSOCKETFUNCTION, opensocket_cb);
+    SET(CURLOPT_OPENSOCKETDATA, u);
+    SET(CURLOPT_CLOSESOCKETFUNCTION, closesocket_cb);
+    SET(CURLOPT_CLOSESOCKETDATA, u);
+    SET(CURLOPT_CURLU, x->uh);
+#undef SET
+    strbuf_reset(&x->origin);
+    x->custom_set = false;
+    x->post_set = false;
+    x->needs_reinit = false;
+    return bad ? -1 : 0;
 }
 
 static struct upstream_xfer *xfer_get(struct upstream *u)
@@ -481,21 +606,23 @@ static struct upstream_xfer *xfer_get(struct upstream *u)
     x = xcalloc(1, sizeof *x);
     x->u = u;
     x->easy = curl_easy_init();
+    x->uh = curl_url();
     x->body = evbuffer_new();
     strbuf_init(&x->reqh_text, 0);
-    if (!x->easy || !x->body) {
-        if (x->easy)
-            curl_easy_cleanup(x->easy);
-        if (x->body)
-            evbuffer_free(x->body);
-        free(x);
+    strbuf_init(&x->origin, 0);
+    strbuf_init(&x->path, 0);
+    if (!x->easy || !x->uh || !x->body || easy_init_const(u, x) != 0) {
+        xfer_destroy(x);
         return NULL;
     }
     return x;
 }
 
-/* Back to the pool. The easy handle is reset now rather than at the next start so that it
- * keeps no pointer to the caller's borrowed URL, headers or body while idle. */
+/* Back to the pool, without curl_easy_reset. What a request set and the next one might not
+ * undo is undone here: the borrowed body pointer (an idle handle keeps no pointer to a caller's
+ * memory: the URL is in our own CURLU, the header nodes and text are the transfer's own) and a
+ * retry's FRESH_CONNECT and shortened timeout. Digest authentication leaves state in the handle
+ * (nonce, picked scheme) that only a reset clears: those handles are reset. */
 static void xfer_put(struct upstream *u, struct upstream_xfer *x)
 {
     x->state = XS_FREE;
@@ -508,7 +635,27 @@ static void xfer_put(struct upstream *u, struct upstream_xfer *x)
         xfer_destroy(x);
         return;
     }
-    curl_easy_reset(x->easy);
+    int bad = 0;
+    if (x->needs_reinit) {
+        curl_easy_reset(x->easy);
+        bad = easy_init_const(u, x);
+    } else {
+        if (x->post_set) {
+            bad |= curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, NULL) != CURLE_OK;
+            bad |=
+                curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1) != CURLE_OK;
+            x->post_set = false;
+        }
+        if (x->retried) {
+            bad |= curl_easy_setopt(x->easy, CURLOPT_FRESH_CONNECT, 0L) != CURLE_OK;
+            bad |= curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, u->opts.timeout_ms) != CURLE_OK;
+            x->retried = false;
+        }
+    }
+    if (bad) {
+        xfer_destroy(x);
+        return;
+    }
     x->next = u->pool;
     x->pprev = NULL;
     u->pool = x;
@@ -531,10 +678,13 @@ static void header_line(struct upstream_xfer *x, const char *name, const char *v
                         size_t *at)
 {
     *at = x->reqh_text.len;
-    if (len)
-        strbuf_addf(&x->reqh_text, "%s: %.*s", name, (int)len, value);
-    else
-        strbuf_addf(&x->reqh_text, "%s;", name);
+    strbuf_adds(&x->reqh_text, name); /* no printf: this runs for every header of every request */
+    if (len) {
+        strbuf_add(&x->reqh_text, ": ", 2);
+        strbuf_add(&x->reqh_text, value, len);
+    } else {
+        strbuf_addc(&x->reqh_text, ';');
+    }
     strbuf_add(&x->reqh_text, "", 1); /* the line's NUL, kept in the buffer */
 }
 
@@ -586,6 +736,61 @@ static int build_headers(struct upstream_xfer *x, const struct outreq *req, bool
     return 0;
 }
 
+/* Bytes a path or query may hold for curl_url_set to take it as it is: curl lower-cases
+ * percent-encodings it is handed as a part (it keeps them in a full URL), and removes dot
+ * segments only from a full URL. Anything else goes through the full parse, as CURLOPT_URL did. */
+static bool url_part_plain(const char *p, const char *end, bool path)
+{
+    static const char ok[] = "-._~!$&'()*+,;=:@/?";
+    for (; p < end; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              (c && strchr(ok, c))))
+            return false;
+        if (path && c == '/' && p + 1 < end && p[1] == '.')
+            return false;
+    }
+    return true;
+}
+
+/* Point the handle's CURLU at <url> (absolute, encoded). The scheme, host and port stay parsed
+ * from the last request with the same origin: only the path and the query are set, which spares
+ * curl 7.88 parsing, rebuilding and splitting the whole URL on every transfer. (curl's
+ * CURLINFO_EFFECTIVE_URL then no longer follows: the request's own URL is what gets logged.) */
+static int set_url(struct upstream_xfer *x, const char *url, size_t len)
+{
+    const char *end = url + len;
+    const char *sep = strstr(url, "://");
+    if (sep) {
+        const char *path = sep + 3 + strcspn(sep + 3, "/?#");
+        size_t olen = (size_t)(path - url);
+        const char *q = memchr(path, '?', (size_t)(end - path));
+        const char *pend = q ? q : end;
+        if (*path == '/' && olen == x->origin.len && memcmp(url, x->origin.data, olen) == 0 &&
+            (!q || q + 1 < end) && url_part_plain(path, pend, true) &&
+            (!q || url_part_plain(q + 1, end, false))) {
+            strbuf_reset(&x->path);
+            strbuf_add(&x->path, path, (size_t)(pend - path));
+            if (curl_url_set(x->uh, CURLUPART_PATH, x->path.data, 0) == CURLUE_OK &&
+                curl_url_set(x->uh, CURLUPART_QUERY, q ? q + 1 : NULL, 0) == CURLUE_OK)
+                return 0;
+        }
+        strbuf_reset(&x->origin);
+        /* The flags curl 7.88 parses CURLOPT_URL with (url.c). */
+        if (curl_url_set(x->uh, CURLUPART_URL, url,
+                         CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK)
+            return -1;
+        if (*path == '/')
+            strbuf_add(&x->origin, url, olen);
+        return 0;
+    }
+    strbuf_reset(&x->origin);
+    return curl_url_set(x->uh, CURLUPART_URL, url, CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) ==
+                   CURLUE_OK
+               ? 0
+               : -1;
+}
+
 static int setup_easy(struct upstream *u, struct upstream_xfer *x, const struct outreq *req)
 {
     CURL *e = x->easy;
@@ -601,48 +806,35 @@ static int setup_easy(struct upstream *u, struct upstream_xfer *x, const struct 
     if (build_headers(x, req, has_body, empty_body) != 0)
         return -1;
 
+        /* Only what changes per request; the constant options are set once (easy_init_const). */
 #define SET(opt, val) bad |= curl_easy_setopt(e, opt, val) != CURLE_OK
-    SET(CURLOPT_URL, req->url.data);
-    SET(CURLOPT_PRIVATE, x);
-    SET(CURLOPT_SHARE, u->share);
-    SET(CURLOPT_NOSIGNAL, 1L);
-    SET(CURLOPT_PROTOCOLS_STR, "http,https");
-    /* Straight to the configured upstream: never through a proxy named by http_proxy and
-     * friends in the environment (a credential must go nowhere else), and no getenv calls per
-     * request. */
-    SET(CURLOPT_PROXY, "");
-    SET(CURLOPT_CONNECTTIMEOUT_MS, u->opts.connect_timeout_ms);
+    if (set_url(x, req->url.data, req->url.len) != 0) {
+        /* A URL curl refuses fails in the done callback with curl's own error, as it always
+         * did: hand curl the string for this transfer; xfer_put restores the CURLU. */
+        x->needs_reinit = true;
+        SET(CURLOPT_CURLU, NULL);
+        SET(CURLOPT_URL, req->url.data);
+    }
     /* A retried call (http/resil.c) gets only what is left of its deadline. */
     long timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : u->opts.timeout_ms;
     SET(CURLOPT_TIMEOUT_MS, timeout_ms);
-    SET(CURLOPT_MAXAGE_CONN, u->maxage_s);
-    SET(CURLOPT_TCP_KEEPALIVE, 1L);
-    SET(CURLOPT_TCP_NODELAY, 1L);
-    SET(CURLOPT_FOLLOWLOCATION, 0L); /* a 301 and its Location go back to the client */
-    SET(CURLOPT_SSL_VERIFYPEER, u->opts.verify_tls ? 1L : 0L);
-    SET(CURLOPT_SSL_VERIFYHOST, u->opts.verify_tls ? 2L : 0L);
-    /* PIPEWAIT helps HTTP/2 (TLS) only; on plain HTTP/1.1 it just serialises the first burst. */
-    if (strncasecmp(req->url.data, "https:", 6) == 0)
-        SET(CURLOPT_PIPEWAIT, 1L);
-    SET(CURLOPT_ERRORBUFFER, x->errbuf);
-    SET(CURLOPT_WRITEFUNCTION, on_body);
-    SET(CURLOPT_WRITEDATA, x);
-    SET(CURLOPT_HEADERFUNCTION, on_header);
-    SET(CURLOPT_HEADERDATA, x);
     SET(CURLOPT_HTTPHEADER, x->reqh);
     if (req->digest_user) {
-        /* curl answers the API's digest challenge (xfer_put's curl_easy_reset clears these). */
+        /* curl answers the API's digest challenge; xfer_put resets the handle afterwards. */
+        x->needs_reinit = true;
         SET(CURLOPT_HTTPAUTH, (long)CURLAUTH_DIGEST);
         SET(CURLOPT_USERNAME, req->digest_user);
         SET(CURLOPT_PASSWORD, req->digest_pass ? req->digest_pass : "");
     }
 
+    /* The method from a known start: HTTPGET clears NOBODY and a POST left by the last request,
+     * and a custom verb sticks until cleared (CURLOPT_CUSTOMREQUEST.3). */
+    SET(CURLOPT_HTTPGET, 1L);
+    const char *custom = NULL;
     switch (m) {
     case MODEL_GET:
         if (has_body)
-            SET(CURLOPT_CUSTOMREQUEST, "GET");
-        else
-            SET(CURLOPT_HTTPGET, 1L);
+            custom = "GET"; /* POSTFIELDS below makes it a POST otherwise */
         break;
     case MODEL_HEAD:
         SET(CURLOPT_NOBODY, 1L); /* CUSTOMREQUEST "HEAD" would wait for a body that never comes */
@@ -651,22 +843,27 @@ static int setup_easy(struct upstream *u, struct upstream_xfer *x, const struct 
         SET(CURLOPT_POST, 1L);
         break;
     case MODEL_PUT:
-        SET(CURLOPT_CUSTOMREQUEST, "PUT");
+        custom = "PUT";
         break;
     case MODEL_PATCH:
-        SET(CURLOPT_CUSTOMREQUEST, "PATCH");
+        custom = "PATCH";
         break;
     case MODEL_DELETE:
-        SET(CURLOPT_CUSTOMREQUEST, "DELETE");
+        custom = "DELETE";
         break;
     case MODEL_OPTIONS:
-        SET(CURLOPT_CUSTOMREQUEST, "OPTIONS");
+        custom = "OPTIONS";
         break;
     case MODEL_METHOD_COUNT:
         return -1; /* refused above */
     }
+    if (custom || x->custom_set)
+        SET(CURLOPT_CUSTOMREQUEST, custom);
+    x->custom_set = custom != NULL;
     if (has_body || empty_body) {
-        /* Borrowed, not copied (CURLOPT_POSTFIELDS.3): the caller keeps it until done. */
+        /* Borrowed, not copied (CURLOPT_POSTFIELDS.3): the caller keeps it until done; xfer_put
+         * clears it. */
+        x->post_set = true;
         SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(has_body ? req->body_len : 0));
         SET(CURLOPT_POSTFIELDS, has_body ? req->body : "");
     }
@@ -965,12 +1162,9 @@ void upstream_free(struct upstream *u)
      * the socket contexts and the base must still be alive here. */
     if (u->multi)
         curl_multi_cleanup(u->multi);
-    while (u->socks) {
-        struct sockctx *sc = u->socks;
-        u->socks = sc->next;
-        event_del(&sc->ev);
-        free(sc);
-    }
+    for (size_t i = 0; i < u->nfds; i++)
+        sock_drop(u, (curl_socket_t)i);
+    free(u->fds);
     if (u->share)
         curl_share_cleanup(u->share);
     if (u->timer_ready) {

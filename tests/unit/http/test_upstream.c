@@ -133,6 +133,7 @@ static void handle_echo(struct evhttp_request *req)
     evhttp_add_header(out, "X-Got-CL", (v = evhttp_find_header(in, "Content-Length")) ? v : "-");
     evhttp_add_header(out, "X-Got-Expect", (v = evhttp_find_header(in, "Expect")) ? v : "-");
     evhttp_add_header(out, "X-Got-Req", (v = evhttp_find_header(in, "X-Req")) ? v : "-");
+    evhttp_add_header(out, "X-Got-URI", evhttp_request_get_uri(req));
     snprintf(len, sizeof len, "%zu", evbuffer_get_length(body));
     evhttp_add_header(out, "X-Got-Len", len);
     size_t n = evbuffer_get_length(body);
@@ -909,6 +910,82 @@ static void test_retry(void)
     upstream_free(u);
 }
 
+/* Pooled easy handles are not reset between requests (upstream.c, xfer_put): whatever one
+ * request set must not leak into the next on the same handle (one transfer at a time here, so
+ * every request below runs on the same handle and connection). */
+static void test_handle_reuse(void)
+{
+    struct upstream *u = new_upstream(0, 0, 0);
+    struct got g;
+    static const char json[] = "{\"a\":1}";
+    const char *h_req[] = {"X-Req: r1"};
+
+    fetch(u, "POST", url("/echo?a=1"), h_req, 1, json, strlen(json), &g);
+    CHECK_STR(hdr(&g, "X-Method"), "POST");
+    CHECK_STR(hdr(&g, "X-Got-Len"), "7");
+    CHECK_STR(hdr(&g, "X-Got-URI"), "/echo?a=1");
+    /* After a POST: a GET with no body, no Content-Length, no query, no X-Req. */
+    fetch(u, "GET", url("/echo"), NULL, 0, NULL, 0, &g);
+    CHECK_STR(hdr(&g, "X-Method"), "GET");
+    CHECK_STR(hdr(&g, "X-Got-CL"), "-");
+    CHECK_STR(hdr(&g, "X-Got-CT"), "-");
+    CHECK_STR(hdr(&g, "X-Got-Req"), "-");
+    CHECK_STR(hdr(&g, "X-Got-URI"), "/echo");
+    fetch(u, "HEAD", url("/echo"), NULL, 0, NULL, 0, &g);
+    CHECK(g.err == UPSTREAM_OK && g.status == 200);
+    CHECK_STR(hdr(&g, "X-Method"), "HEAD");
+    /* After a HEAD: a GET gets its body again (NOBODY cleared). */
+    fetch(u, "GET", url("/hello"), NULL, 0, NULL, 0, &g);
+    CHECK(g.err == UPSTREAM_OK && g.status == 200 && g.body_len > 0);
+    fetch(u, "DELETE", url("/echo"), NULL, 0, NULL, 0, &g);
+    CHECK_STR(hdr(&g, "X-Method"), "DELETE");
+    CHECK_STR(hdr(&g, "X-Got-CL"), "-");
+    /* After a custom verb: GET again, not DELETE. */
+    fetch(u, "GET", url("/echo"), NULL, 0, NULL, 0, &g);
+    CHECK_STR(hdr(&g, "X-Method"), "GET");
+    fetch(u, "PUT", url("/echo"), NULL, 0, NULL, 0, &g);
+    CHECK_STR(hdr(&g, "X-Method"), "PUT");
+    CHECK_STR(hdr(&g, "X-Got-CL"), "0");
+    fetch(u, "OPTIONS", url("/echo"), NULL, 0, NULL, 0, &g);
+    CHECK_STR(hdr(&g, "X-Method"), "OPTIONS");
+    CHECK_STR(hdr(&g, "X-Got-CL"), "-");
+    fetch(u, "GET", url("/echo"), NULL, 0, json, strlen(json), &g);
+    CHECK_STR(hdr(&g, "X-Method"), "GET");
+    CHECK_STR(hdr(&g, "X-Got-Len"), "7");
+    fetch(u, "POST", url("/echo"), NULL, 0, NULL, 0, &g);
+    CHECK_STR(hdr(&g, "X-Method"), "POST");
+    CHECK_STR(hdr(&g, "X-Got-CL"), "0");
+    fetch(u, "GET", url("/echo"), NULL, 0, NULL, 0, &g);
+    CHECK_STR(hdr(&g, "X-Method"), "GET");
+    CHECK_STR(hdr(&g, "X-Got-CL"), "-");
+
+    /* The URL: only path and query change on the pre-parsed handle; percent-encodings reach
+     * the upstream as sent (curl would lower-case them in a part), a dot segment is resolved as
+     * curl resolves it in a full URL. */
+    fetch(u, "GET", url("/echo?x=%2Fy&b=%C3%A9"), NULL, 0, NULL, 0, &g);
+    CHECK_STR(hdr(&g, "X-Got-URI"), "/echo?x=%2Fy&b=%C3%A9");
+    fetch(u, "GET", url("/echo?k=v"), NULL, 0, NULL, 0, &g);
+    CHECK_STR(hdr(&g, "X-Got-URI"), "/echo?k=v");
+    fetch(u, "GET", url("/x/../echo"), NULL, 0, NULL, 0, &g);
+    CHECK_STR(hdr(&g, "X-Got-URI"), "/echo");
+    fetch(u, "GET", url("/status/204"), NULL, 0, NULL, 0, &g);
+    CHECK(g.status == 204);
+    /* Another origin on the same handle: scheme, host and port parsed again. */
+    fetch(u, "GET", url_at(unused_port(), "/echo"), NULL, 0, NULL, 0, &g);
+    CHECK(g.err == UPSTREAM_ERR_REFUSED);
+    fetch(u, "GET", url("/echo?z=1"), NULL, 0, NULL, 0, &g);
+    CHECK(g.err == UPSTREAM_OK);
+    CHECK_STR(hdr(&g, "X-Got-URI"), "/echo?z=1");
+    /* A URL curl refuses, then a good one on the same handle. */
+    fetch(u, "GET", "http://[::1", NULL, 0, NULL, 0, &g);
+    CHECK(g.err == UPSTREAM_ERR_OTHER);
+    fetch(u, "GET", url("/echo"), NULL, 0, NULL, 0, &g);
+    CHECK(g.err == UPSTREAM_OK);
+    CHECK_STR(hdr(&g, "X-Got-URI"), "/echo");
+    printf("handle reuse: %ld connection(s)\n", upstream_connects(u));
+    upstream_free(u);
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -984,6 +1061,7 @@ int main(void)
     RUN(test_too_big());
     RUN(test_free_in_flight());
     RUN(test_retry());
+    RUN(test_handle_reuse());
 
     upstream_free(u);
     upstream_free(NULL);
