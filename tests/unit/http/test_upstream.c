@@ -915,7 +915,7 @@ static void test_retry(void)
  * every request below runs on the same handle and connection). */
 static void test_handle_reuse(void)
 {
-    struct upstream *u = new_upstream(0, 0, 0);
+    struct upstream *u = new_upstream(0, 0);
     struct got g;
     static const char json[] = "{\"a\":1}";
     const char *h_req[] = {"X-Req: r1"};
