@@ -1,0 +1,24 @@
+/*
+ * jsontext: JSON text checked and compacted without building a tree. For the hot path of a
+ * tool result whose structured content is the upstream document itself: embedding that
+ * document's own text costs a scan and a copy, parsing it and printing the tree again cost
+ * more than the rest of the call.
+ */
+#ifndef CAPPROXY_JSONTEXT_H
+#define CAPPROXY_JSONTEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/util.h"
+
+/* Whether <s>[0..len) is exactly one JSON object (RFC 8259, white space around it allowed)
+ * that cJSON reads the same way: no \u0000, no surrogate escape, no number that a double
+ * cannot hold, nesting within JSONTEXT_MAX_DEPTH. When true, <out> gets its text without the
+ * white space outside strings (appended). When false, <out> may hold part of it: such a text
+ * (not JSON, another value, or one of those rarities) is for cJSON to judge. */
+bool jsontext_compact_object(const char *s, size_t len, struct strbuf *out);
+
+#define JSONTEXT_MAX_DEPTH 256
+
+#endif
