@@ -4,6 +4,7 @@
  */
 #include "base/jsontext.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Longest number taken (digits, sign, point, exponent): a double holds any shorter one
@@ -205,4 +206,86 @@ bool jsontext_compact_object(const char *s, size_t len, struct strbuf *out)
     if (i > run)
         strbuf_add(out, s + run, i - run);
     return true;
+}
+
+/* How many bytes each byte takes in a cJSON string literal. */
+static const unsigned char esc_len[256] = {
+    6, 6, 6, 6, 6, 6, 6, 6, 2, 2, 2, 6, 2, 2, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6,
+    1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
+/* Escape <s>[0..len) (valid UTF-8: no NUL) into <out>: the size first, then one write. */
+static void add_escaped(struct strbuf *out, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++)
+        n += esc_len[(unsigned char)s[i]];
+    char *buf = xmalloc(n + 1), *p = buf;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (esc_len[c] == 1) {
+            *p++ = (char)c;
+            continue;
+        }
+        *p++ = '\\';
+        switch (c) {
+        case '"':
+            *p++ = '"';
+            break;
+        case '\\':
+            *p++ = '\\';
+            break;
+        case '\b':
+            *p++ = 'b';
+            break;
+        case '\f':
+            *p++ = 'f';
+            break;
+        case '\n':
+            *p++ = 'n';
+            break;
+        case '\r':
+            *p++ = 'r';
+            break;
+        case '\t':
+            *p++ = 't';
+            break;
+        default: /* cJSON's \u00xx, lower-case */
+            *p++ = 'u', *p++ = '0', *p++ = '0', *p++ = hex[c >> 4], *p++ = hex[c & 15];
+        }
+    }
+    strbuf_add(out, buf, n);
+    free(buf);
+}
+
+/* ASCII without NUL (which utf8_valid refuses too): nothing to sanitize. */
+static bool plain_ascii(const char *s, size_t len)
+{
+    unsigned char any = 0;
+    bool nul = false;
+    for (size_t i = 0; i < len; i++) {
+        any |= (unsigned char)s[i];
+        nul |= s[i] == '\0';
+    }
+    return any < 0x80 && !nul;
+}
+
+void jsontext_add_string(struct strbuf *out, const char *s, size_t len)
+{
+    strbuf_addc(out, '"');
+    if (plain_ascii(s, len) || utf8_valid(s, len, NULL)) {
+        add_escaped(out, s, len);
+    } else {
+        char *clean = utf8_sanitize(s, len);
+        add_escaped(out, clean, strlen(clean));
+        free(clean);
+    }
+    strbuf_addc(out, '"');
 }

@@ -19,6 +19,11 @@
  * (not JSON, another value, or one of those rarities) is for cJSON to judge. */
 bool jsontext_compact_object(const char *s, size_t len, struct strbuf *out);
 
+/* Append <s>[0..len) to <out> as a JSON string literal, quotes included, escaped exactly as
+ * cJSON prints strings; bytes that are not UTF-8 (NUL included) become U+FFFD first, as
+ * utf8_sanitize does. */
+void jsontext_add_string(struct strbuf *out, const char *s, size_t len);
+
 #define JSONTEXT_MAX_DEPTH 256
 
 #endif

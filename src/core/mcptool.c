@@ -342,21 +342,29 @@ static cJSON *keep_output_contract(const struct rt_call *call, cJSON *r)
  * its structuredContent is that document's own text (white space removed) instead of a tree
  * parsed from it and printed again, which cost more than the rest of the call (each number
  * through printf and back through sscanf). Numbers keep the upstream's spelling, as in the
- * text content. NULL when this does not apply: the general path below decides. */
+ * text content. Both are raw nodes: printing the text content from a tree cost as much again.
+ * NULL when this does not apply: the general path below decides. */
 static cJSON *passthrough_result(const struct rt_call *call, long status, const char *body,
                                  size_t len)
 {
     if (status < 200 || status >= 300 || len == 0 || !call->passthrough || call->output_schema ||
         respmap_converts(call))
         return NULL;
-    struct strbuf text;
-    strbuf_init(&text, 0);
+    struct strbuf sc, content;
+    strbuf_init(&sc, 0);
+    strbuf_init(&content, 0);
     cJSON *r = NULL;
-    if (jsontext_compact_object(body, len, &text) && strbuf_addc(&text, '\0') == 0) {
-        r = mcptool_text_result(body, len, false);
-        cJSON_AddItemToObject(r, "structuredContent", cJSON_CreateRaw(text.data));
+    if (jsontext_compact_object(body, len, &sc)) {
+        /* What mcptool_text_result(body, len, false) holds, written as cJSON would print it. */
+        strbuf_adds(&content, "[{\"type\":\"text\",\"text\":");
+        jsontext_add_string(&content, body, len);
+        strbuf_adds(&content, "}]");
+        r = cJSON_CreateObject();
+        cJSON_AddRawToObject(r, "content", content.data);
+        cJSON_AddRawToObject(r, "structuredContent", sc.data);
     }
-    strbuf_deinit(&text);
+    strbuf_deinit(&sc);
+    strbuf_deinit(&content);
     return r;
 }
 
