@@ -27,10 +27,26 @@ static int hex_value(unsigned char c)
     return -1;
 }
 
+/* How many bytes each byte takes in a cJSON string literal. */
+static const unsigned char esc_len[256] = {
+    6, 6, 6, 6, 6, 6, 6, 6, 2, 2, 2, 6, 2, 2, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6,
+    1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
 /* The string starting at the quote <s>[*i]: *i is moved after its closing quote. */
 static bool scan_string(const char *s, size_t len, size_t *i)
 {
     for (size_t p = *i + 1; p < len; p++) {
+        while (p < len && esc_len[(unsigned char)s[p]] == 1)
+            p++; /* plain text: the common case, in a tight loop */
+        if (p >= len)
+            break;
         unsigned char c = (unsigned char)s[p];
         if (c == '"') {
             *i = p + 1;
@@ -127,8 +143,9 @@ static bool scan_literal(const char *s, size_t len, size_t *i)
     return false;
 }
 
-bool jsontext_compact_object(const char *s, size_t len, struct strbuf *out)
+bool jsontext_compact_object(const char *s, size_t len, char *out, size_t *outlen)
 {
+    size_t n = 0;                   /* bytes written to <out> */
     char stack[JSONTEXT_MAX_DEPTH]; /* '{' or '[' per open container */
     size_t depth = 0;
     size_t i = 0, run = 0; /* <run>: start of the bytes not yet copied to <out> */
@@ -137,8 +154,8 @@ bool jsontext_compact_object(const char *s, size_t len, struct strbuf *out)
     while (i < len) {
         unsigned char c = (unsigned char)s[i];
         if (is_ws(c)) {
-            if (i > run)
-                strbuf_add(out, s + run, i - run);
+            memcpy(out + n, s + run, i - run);
+            n += i - run;
             while (i < len && is_ws((unsigned char)s[i]))
                 i++;
             run = i;
@@ -203,37 +220,26 @@ bool jsontext_compact_object(const char *s, size_t len, struct strbuf *out)
     }
     if (!started || depth != 0)
         return false;
-    if (i > run)
-        strbuf_add(out, s + run, i - run);
+    memcpy(out + n, s + run, i - run);
+    n += i - run;
+    out[n] = '\0';
+    *outlen = n;
     return true;
 }
 
-/* How many bytes each byte takes in a cJSON string literal. */
-static const unsigned char esc_len[256] = {
-    6, 6, 6, 6, 6, 6, 6, 6, 2, 2, 2, 6, 2, 2, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6,
-    1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-};
-
-/* Escape <s>[0..len) (valid UTF-8: no NUL) into <out>: the size first, then one write. */
-static void add_escaped(struct strbuf *out, const char *s, size_t len)
+/* Escape <s>[0..len) (valid UTF-8: no NUL) to <p>, which has room; returns the end. */
+static char *put_escaped(char *p, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++)
-        n += esc_len[(unsigned char)s[i]];
-    char *buf = xmalloc(n + 1), *p = buf;
     for (size_t i = 0; i < len; i++) {
+        size_t run = i;
+        while (i < len && esc_len[(unsigned char)s[i]] == 1)
+            i++;
+        memcpy(p, s + run, i - run);
+        p += i - run;
+        if (i == len)
+            break;
         unsigned char c = (unsigned char)s[i];
-        if (esc_len[c] == 1) {
-            *p++ = (char)c;
-            continue;
-        }
         *p++ = '\\';
         switch (c) {
         case '"':
@@ -261,31 +267,43 @@ static void add_escaped(struct strbuf *out, const char *s, size_t len)
             *p++ = 'u', *p++ = '0', *p++ = '0', *p++ = hex[c >> 4], *p++ = hex[c & 15];
         }
     }
-    strbuf_add(out, buf, n);
-    free(buf);
+    return p;
 }
 
-/* ASCII without NUL (which utf8_valid refuses too): nothing to sanitize. */
-static bool plain_ascii(const char *s, size_t len)
+char *jsontext_string(const char *s, size_t len, const char *before, const char *after,
+                      size_t *outlen)
 {
+    char *clean = NULL;
+    size_t esc = 0;
     unsigned char any = 0;
     bool nul = false;
     for (size_t i = 0; i < len; i++) {
-        any |= (unsigned char)s[i];
-        nul |= s[i] == '\0';
+        unsigned char c = (unsigned char)s[i];
+        esc += esc_len[c];
+        any |= c;
+        nul |= c == 0;
     }
-    return any < 0x80 && !nul;
-}
-
-void jsontext_add_string(struct strbuf *out, const char *s, size_t len)
-{
-    strbuf_addc(out, '"');
-    if (plain_ascii(s, len) || utf8_valid(s, len, NULL)) {
-        add_escaped(out, s, len);
-    } else {
-        char *clean = utf8_sanitize(s, len);
-        add_escaped(out, clean, strlen(clean));
-        free(clean);
+    /* ASCII without NUL needs no sanitizing; anything else unless it is valid UTF-8 */
+    if ((any >= 0x80 || nul) && !utf8_valid(s, len, NULL)) {
+        clean = utf8_sanitize(s, len);
+        s = clean;
+        len = strlen(clean);
+        esc = 0;
+        for (size_t i = 0; i < len; i++)
+            esc += esc_len[(unsigned char)s[i]];
     }
-    strbuf_addc(out, '"');
+    size_t blen = before ? strlen(before) : 0, alen = after ? strlen(after) : 0;
+    size_t n = blen + alen + 2 + esc;
+    char *r = xmalloc(n + 1), *p = r;
+    memcpy(p, before ? before : "", blen);
+    p += blen;
+    *p++ = '"';
+    p = put_escaped(p, s, len);
+    *p++ = '"';
+    memcpy(p, after ? after : "", alen);
+    p[alen] = '\0';
+    free(clean);
+    if (outlen)
+        *outlen = n;
+    return r;
 }

@@ -350,21 +350,18 @@ static cJSON *passthrough_result(const struct rt_call *call, long status, const 
     if (status < 200 || status >= 300 || len == 0 || !call->passthrough || call->output_schema ||
         respmap_converts(call))
         return NULL;
-    struct strbuf sc, content;
-    strbuf_init(&sc, 0);
-    strbuf_init(&content, 0);
+    char *sc = xmalloc(len + 1);
+    size_t sclen;
     cJSON *r = NULL;
-    if (jsontext_compact_object(body, len, &sc)) {
+    if (jsontext_compact_object(body, len, sc, &sclen)) {
         /* What mcptool_text_result(body, len, false) holds, written as cJSON would print it. */
-        strbuf_adds(&content, "[{\"type\":\"text\",\"text\":");
-        jsontext_add_string(&content, body, len);
-        strbuf_adds(&content, "}]");
+        char *content = jsontext_string(body, len, "[{\"type\":\"text\",\"text\":", "}]", NULL);
         r = cJSON_CreateObject();
-        cJSON_AddRawToObject(r, "content", content.data);
-        cJSON_AddRawToObject(r, "structuredContent", sc.data);
+        cJSON_AddRawToObject(r, "content", content);
+        cJSON_AddRawToObject(r, "structuredContent", sc);
+        free(content);
     }
-    strbuf_deinit(&sc);
-    strbuf_deinit(&content);
+    free(sc);
     return r;
 }
 

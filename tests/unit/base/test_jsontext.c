@@ -15,11 +15,13 @@
 /* Compact <in>: NULL when refused, else a new string. */
 static char *compact(const char *in, size_t len)
 {
-    struct strbuf b;
-    strbuf_init(&b, 0);
-    bool ok = jsontext_compact_object(in, len, &b);
-    char *r = ok ? strbuf_detach(&b, NULL) : NULL;
-    strbuf_deinit(&b);
+    char *r = xmalloc(len + 1);
+    size_t n = 0;
+    if (!jsontext_compact_object(in, len, r, &n)) {
+        free(r);
+        return NULL;
+    }
+    CHECK(n == strlen(r));
     return r;
 }
 
@@ -119,20 +121,20 @@ static void test_refused(void)
     free(deep);
 }
 
-/* jsontext_add_string writes what cJSON prints for the same (sanitized) string. */
+/* jsontext_string writes what cJSON prints for the same (sanitized) string. */
 static void same_as_cjson(const char *s, size_t len)
 {
-    struct strbuf b;
-    strbuf_init(&b, 0);
-    jsontext_add_string(&b, s, len);
+    size_t n = 0;
+    char *got = jsontext_string(s, len, NULL, NULL, &n);
     char *clean = utf8_sanitize(s, len);
     cJSON *j = cJSON_CreateString(clean);
     char *want = cJSON_PrintUnformatted(j);
-    CHECK_STR(b.data, want);
+    CHECK_STR(got, want);
+    CHECK(n == strlen(got));
     cJSON_free(want);
     cJSON_Delete(j);
     free(clean);
-    strbuf_deinit(&b);
+    free(got);
 }
 
 #define SAME(lit) same_as_cjson(lit, sizeof lit - 1)
@@ -146,6 +148,9 @@ static void test_add_string(void)
     SAME("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
     SAME("bad \xff byte, cut \xe2\x82 sequence");
     SAME("before\0after"); /* NUL is no UTF-8 text either */
+    char *framed = jsontext_string("a\"b", 3, "[", "]", NULL);
+    CHECK_STR(framed, "[\"a\\\"b\"]");
+    free(framed);
     char all[256];
     for (int i = 1; i < 256; i++)
         all[i - 1] = (char)i;
