@@ -153,7 +153,11 @@ void metrics_request(struct metrics *m, const char *adapter, const char *route, 
                      int status)
 {
     char st[16], key[512];
-    snprintf(st, sizeof st, "%d", status);
+    if (status >= 100 && status <= 999) /* every HTTP status: no printf per request */
+        st[0] = (char)('0' + status / 100), st[1] = (char)('0' + status / 10 % 10),
+        st[2] = (char)('0' + status % 10), st[3] = '\0';
+    else
+        snprintf(st, sizeof st, "%d", status);
     const char *vals[] = {adapter, route ? route : "", method, st};
     size_t len = pack(key, sizeof key, vals, 4);
     pthread_mutex_lock(&m->lock);

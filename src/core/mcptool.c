@@ -6,10 +6,12 @@
  */
 #include "core/mcptool.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/httpstatus.h"
+#include "base/jsontext.h"
 #include "base/util.h"
 #include "core/jsonrpc.h"
 #include "core/outschema.h"
@@ -336,12 +338,42 @@ static cJSON *keep_output_contract(const struct rt_call *call, cJSON *r)
     return e;
 }
 
+/* A successful call whose output is the whole upstream document, which is a plain JSON object:
+ * its structuredContent is that document's own text (white space removed) instead of a tree
+ * parsed from it and printed again, which cost more than the rest of the call (each number
+ * through printf and back through sscanf). Numbers keep the upstream's spelling, as in the
+ * text content. Both are raw nodes: printing the text content from a tree cost as much again.
+ * NULL when this does not apply: the general path below decides. */
+static cJSON *passthrough_result(const struct rt_call *call, long status, const char *body,
+                                 size_t len)
+{
+    if (status < 200 || status >= 300 || len == 0 || !call->passthrough || call->output_schema ||
+        respmap_converts(call))
+        return NULL;
+    char *sc = xmalloc(len + 1);
+    size_t sclen;
+    cJSON *r = NULL;
+    if (jsontext_compact_object(body, len, sc, &sclen)) {
+        /* What mcptool_text_result(body, len, false) holds, written as cJSON would print it. */
+        char *content = jsontext_string(body, len, "[{\"type\":\"text\",\"text\":", "}]", NULL);
+        r = cJSON_CreateObject();
+        cJSON_AddRawToObject(r, "content", content);
+        cJSON_AddRawToObject(r, "structuredContent", sc);
+        free(content);
+    }
+    free(sc);
+    return r;
+}
+
 cJSON *mcptool_upstream_result(const struct rt_call *call, long status, const char *location,
                                const char *body, size_t len)
 {
     bool ok = status >= 200 && status < 300;
     char why[384];
-    cJSON *r, *mapped = ok && len > 0 ? respmap_apply(call, body, len, why, sizeof why) : NULL;
+    cJSON *r = passthrough_result(call, status, body, len), *mapped = NULL;
+    if (r)
+        goto meta;
+    mapped = ok && len > 0 ? respmap_apply(call, body, len, why, sizeof why) : NULL;
     if (mapped && !call->passthrough) {
         char *s = cJSON_PrintUnformatted(mapped);
         r = mcptool_text_result(s, strlen(s), false);
@@ -373,9 +405,13 @@ cJSON *mcptool_upstream_result(const struct rt_call *call, long status, const ch
         cJSON_Delete(mapped);
     if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "isError")))
         r = keep_output_contract(call, r);
+meta:;
     /* ... and for programs, in _meta. */
     cJSON *meta = cJSON_AddObjectToObject(r, "_meta");
-    cJSON_AddNumberToObject(meta, "upstreamStatus", (double)status);
+    /* Raw: cJSON prints a number through printf("%1.15g") and reads it back with sscanf. */
+    char st[24];
+    snprintf(st, sizeof st, "%ld", status);
+    cJSON_AddRawToObject(meta, "upstreamStatus", st);
     if (location) {
         char *l = utf8_sanitize(location, strlen(location));
         cJSON_AddStringToObject(meta, "upstreamLocation", l);

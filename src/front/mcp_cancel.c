@@ -6,6 +6,7 @@
  */
 #include "front/mcp_cancel.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -32,17 +33,22 @@ static struct mcp_cancel *buckets[CANCEL_BUCKETS];
 /* The key of (<sid>, <id>), or NULL when <id> is not a request id (string or number). */
 static char *make_key(const char *sid, const cJSON *id)
 {
-    if (!sid)
+    if (!sid || !(cJSON_IsString(id) || cJSON_IsNumber(id) || cJSON_IsRaw(id)))
         return NULL;
-    /* One formatting per call (no JSON printing, which checks each number by reading it back):
-     * a string id and a number id never share a key. */
-    if (cJSON_IsString(id))
-        return xasprintf("%s\ns%s", sid, id->valuestring);
-    if (cJSON_IsNumber(id))
-        return xasprintf("%s\nn%.17g", sid, id->valuedouble);
-    if (cJSON_IsRaw(id)) /* a big integer kept with its digits */
-        return xasprintf("%s\nn%s", sid, id->valuestring);
-    return NULL;
+    /* No JSON printing, which checks each number by reading it back, and no floating-point
+     * formatting for the usual integer id: a string id and a number id never share a key. */
+    struct strbuf k;
+    strbuf_init(&k, 0);
+    strbuf_adds(&k, sid);
+    strbuf_adds(&k, cJSON_IsString(id) ? "\ns" : "\nn");
+    double d = cJSON_IsNumber(id) ? id->valuedouble : 0;
+    if (!cJSON_IsNumber(id))
+        strbuf_adds(&k, id->valuestring); /* a string, or a big integer kept with its digits */
+    else if (d == floor(d) && fabs(d) < 9007199254740992.0) /* %.17g writes these the same */
+        strbuf_addf(&k, "%lld", (long long)d);
+    else
+        strbuf_addf(&k, "%.17g", d);
+    return strbuf_detach(&k, NULL);
 }
 
 static size_t key_bucket(const char *k)

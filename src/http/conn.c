@@ -62,12 +62,17 @@ struct conn {
     bool over;                /* over maxConnections at accept: the first request gets 503 */
     bool continue_sent;       /* "100 Continue" sent for the request being received */
     char why[192];            /* the refusal's detail */
+    struct conn *flush_next;  /* in the table's flush queue (conn_flush_later) */
+    struct conn **flush_at;   /* what points at it; NULL: not queued */
 };
 
 struct conn_table {
     struct conn **buckets;
     size_t nbuckets;
     size_t n;
+    struct conn *flush_head; /* connections with a reply to write at the end of this pass */
+    struct event flush;      /* runs on_flush; assigned on first use */
+    bool flush_assigned;
 };
 
 /* Stands in for a refused request: evhttp parses it and the exchange answers the refusal.
@@ -128,9 +133,21 @@ static void conn_remove(struct conn_table *t, struct conn *c)
     }
 }
 
+static void flush_unlink(struct conn *c)
+{
+    if (!c->flush_at)
+        return;
+    *c->flush_at = c->flush_next;
+    if (c->flush_next)
+        c->flush_next->flush_at = c->flush_at;
+    c->flush_next = NULL;
+    c->flush_at = NULL;
+}
+
 /* Free what <c> holds; the bufferevent itself goes with evhttp's (or the last) reference. */
 static void conn_free(struct conn *c)
 {
+    flush_unlink(c);
     event_del(&c->deadline);
     evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->input_cb);
     evbuffer_free(c->held);
@@ -417,6 +434,8 @@ void conn_table_free(struct conn_table *t)
 {
     if (!t)
         return;
+    if (t->flush_assigned)
+        event_del(&t->flush);
     /* Only connections evhttp never got to attach are left (evhttp_free closed the others). */
     for (size_t i = 0; i < t->nbuckets; i++)
         for (struct conn *c = t->buckets[i], *next; c; c = next) {
@@ -459,4 +478,61 @@ void conn_end(struct conn *c, void *user)
 struct evhttp_connection *conn_evcon(const struct conn *c)
 {
     return c->evcon;
+}
+
+/* ---- one flush per loop pass ----
+ *
+ * evhttp_send_reply only fills the bufferevent's output and registers it for writing; the
+ * socket bufferevent then writes in a later pass of the loop, when epoll reports the socket
+ * writable, and only after that write does evhttp finish the request and read the next one.
+ * Instead, every reply of a pass is written at the end of that same pass, from one event
+ * activated when the first one is queued: the client gets its answer a loop pass earlier,
+ * and the write event registered and removed again in the same pass costs no epoll_ctl with
+ * the epoll changelist. What the socket does not take at once is left to the bufferevent. */
+
+/* Write <c>'s pending output now, as the bufferevent's own write callback would; when all of
+ * it went out, tell evhttp (its write callback ends the request, and may free <c>). */
+static void conn_flush_now(struct conn *c)
+{
+    struct bufferevent *bev = c->bev;
+    struct evbuffer *out = bufferevent_get_output(bev);
+    evutil_socket_t fd = bufferevent_getfd(bev);
+    if (fd < 0 || evbuffer_get_length(out) == 0 || !(bufferevent_get_enabled(bev) & EV_WRITE))
+        return;
+    /* The socket bufferevent keeps the start of its output frozen outside its own writes. */
+    evbuffer_unfreeze(out, 1);
+    int n = evbuffer_write(out, fd);
+    evbuffer_freeze(out, 1);
+    if (n > 0 && evbuffer_get_length(out) == 0)
+        bufferevent_trigger(bev, EV_WRITE, 0);
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn_table *t = arg;
+    /* A write may end a request, start the next pipelined one and queue its immediate reply
+     * (a refusal): that one is written in this same run. */
+    struct conn *c;
+    while ((c = t->flush_head) != NULL) {
+        flush_unlink(c);
+        conn_flush_now(c); /* last use: it may free <c> */
+    }
+}
+
+void conn_flush_later(struct conn *c)
+{
+    if (!c || c->flush_at)
+        return;
+    struct conn_table *t = loop_conns(c->l);
+    if (!t->flush_assigned) {
+        event_assign(&t->flush, bufferevent_get_base(c->bev), -1, 0, on_flush, t);
+        t->flush_assigned = true;
+    }
+    if (!t->flush_head)
+        event_active(&t->flush, EV_TIMEOUT, 0); /* runs after what is already active */
+    c->flush_next = t->flush_head;
+    if (c->flush_next)
+        c->flush_next->flush_at = &c->flush_next;
+    c->flush_at = &t->flush_head;
+    t->flush_head = c;
 }

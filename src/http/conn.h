@@ -37,4 +37,8 @@ int conn_begin(struct conn *c, void *user, conn_close_fn on_close, const char **
 void conn_end(struct conn *c, void *user);
 struct evhttp_connection *conn_evcon(const struct conn *c);
 
+/* A reply was just queued on <c> (evhttp_send_reply): write it at the end of this loop pass,
+ * together with the other replies of the pass, instead of in a later pass (NULL: nothing). */
+void conn_flush_later(struct conn *c);
+
 #endif

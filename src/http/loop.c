@@ -144,9 +144,41 @@ bool loop_draining(const struct loop *l)
     return l->sh && atomic_load(&l->sh->draining);
 }
 
+/* <v> in decimal at <p>; returns the end. */
+static char *put_decimal(char *p, unsigned long long v)
+{
+    char tmp[24];
+    size_t n = 0;
+    do
+        tmp[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
+/* "<prefix>-<loop>-<sequence>", as snprintf("%s-%d-%llu") would write it, which cost more than
+ * the rest of a request's own bookkeeping. */
 void loop_new_rid(struct loop *l, char *out, size_t cap)
 {
-    snprintf(out, cap, "%s-%d-%llu", l->sh ? l->sh->rid_prefix : "", l->id, ++l->rid_seq);
+    const char *prefix = l->sh ? l->sh->rid_prefix : "";
+    size_t plen = strlen(prefix);
+    char buf[sizeof l->sh->rid_prefix + 48];
+    memcpy(buf, prefix, plen);
+    char *p = buf + plen;
+    *p++ = '-';
+    if (l->id < 0)
+        *p++ = '-';
+    p = put_decimal(p, l->id < 0 ? 0ull - (unsigned long long)l->id : (unsigned long long)l->id);
+    *p++ = '-';
+    p = put_decimal(p, ++l->rid_seq);
+    size_t n = (size_t)(p - buf);
+    if (cap == 0)
+        return;
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(out, buf, n);
+    out[n] = '\0';
 }
 
 bool loop_conn_up(struct loop *l)

@@ -1,0 +1,309 @@
+/*
+ * jsontext: see jsontext.h. One pass, no allocation but the output: a stack of open
+ * containers (one byte each) and a state saying what may come next.
+ */
+#include "base/jsontext.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Longest number taken (digits, sign, point, exponent): a double holds any shorter one
+ * closely enough that cJSON would print the same value. */
+#define JSONTEXT_MAX_NUMBER 40
+
+static bool is_ws(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static int hex_value(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* How many bytes each byte takes in a cJSON string literal. */
+static const unsigned char esc_len[256] = {
+    6, 6, 6, 6, 6, 6, 6, 6, 2, 2, 2, 6, 2, 2, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6,
+    1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
+/* The string starting at the quote <s>[*i]: *i is moved after its closing quote. */
+static bool scan_string(const char *s, size_t len, size_t *i)
+{
+    for (size_t p = *i + 1; p < len; p++) {
+        while (p < len && esc_len[(unsigned char)s[p]] == 1)
+            p++; /* plain text: the common case, in a tight loop */
+        if (p >= len)
+            break;
+        unsigned char c = (unsigned char)s[p];
+        if (c == '"') {
+            *i = p + 1;
+            return true;
+        }
+        if (c < 0x20)
+            return false; /* raw control character: cJSON takes it, JSON does not */
+        if (c != '\\')
+            continue;
+        if (++p >= len)
+            return false;
+        switch (s[p]) {
+        case '"':
+        case '\\':
+        case '/':
+        case 'b':
+        case 'f':
+        case 'n':
+        case 'r':
+        case 't':
+            break;
+        case 'u': {
+            if (p + 4 >= len)
+                return false;
+            unsigned v = 0;
+            for (size_t k = 1; k <= 4; k++) {
+                int h = hex_value((unsigned char)s[p + k]);
+                if (h < 0)
+                    return false;
+                v = v * 16 + (unsigned)h;
+            }
+            /* cJSON cuts a string at \u0000 and refuses some surrogates: its own call */
+            if (v == 0 || (v >= 0xD800 && v <= 0xDFFF))
+                return false;
+            p += 4;
+            break;
+        }
+        default:
+            return false;
+        }
+    }
+    return false;
+}
+
+static size_t digits(const char *s, size_t len, size_t p)
+{
+    size_t n = 0;
+    while (p + n < len && s[p + n] >= '0' && s[p + n] <= '9')
+        n++;
+    return n;
+}
+
+/* The number starting at <s>[*i], RFC 8259's grammar only (cJSON also takes "01" and "1."). */
+static bool scan_number(const char *s, size_t len, size_t *i)
+{
+    size_t p = *i;
+    if (s[p] == '-')
+        p++;
+    size_t n = digits(s, len, p);
+    if (n == 0 || (n > 1 && s[p] == '0'))
+        return false;
+    p += n;
+    if (p < len && s[p] == '.') {
+        n = digits(s, len, ++p);
+        if (n == 0)
+            return false;
+        p += n;
+    }
+    if (p < len && (s[p] == 'e' || s[p] == 'E')) {
+        p++;
+        if (p < len && (s[p] == '+' || s[p] == '-'))
+            p++;
+        n = digits(s, len, p);
+        if (n == 0 || n > 2)
+            return false; /* 1e400 is infinity to a double, which cJSON prints as null */
+        p += n;
+    }
+    if (p - *i > JSONTEXT_MAX_NUMBER)
+        return false;
+    *i = p;
+    return true;
+}
+
+static bool scan_literal(const char *s, size_t len, size_t *i)
+{
+    static const char *const lits[] = {"true", "false", "null"};
+    for (size_t k = 0; k < sizeof lits / sizeof *lits; k++) {
+        size_t n = strlen(lits[k]);
+        if (len - *i >= n && memcmp(s + *i, lits[k], n) == 0) {
+            *i += n;
+            return true;
+        }
+    }
+    return false;
+}
+
+bool jsontext_compact_object(const char *s, size_t len, char *out, size_t *outlen)
+{
+    size_t n = 0;                   /* bytes written to <out> */
+    char stack[JSONTEXT_MAX_DEPTH]; /* '{' or '[' per open container */
+    size_t depth = 0;
+    size_t i = 0, run = 0; /* <run>: start of the bytes not yet copied to <out> */
+    enum { VALUE, VALUE_OR_CLOSE, KEY, KEY_OR_CLOSE, COLON, COMMA_OR_CLOSE } want = VALUE;
+    bool started = false;
+    while (i < len) {
+        unsigned char c = (unsigned char)s[i];
+        if (is_ws(c)) {
+            memcpy(out + n, s + run, i - run);
+            n += i - run;
+            while (i < len && is_ws((unsigned char)s[i]))
+                i++;
+            run = i;
+            continue;
+        }
+        if (started && depth == 0)
+            return false; /* something after the value */
+        switch (want) {
+        case KEY_OR_CLOSE:
+        case VALUE_OR_CLOSE:
+            if ((c == '}' && want == KEY_OR_CLOSE) || (c == ']' && want == VALUE_OR_CLOSE)) {
+                depth--, i++;
+                want = COMMA_OR_CLOSE;
+                continue;
+            }
+            if (want == KEY_OR_CLOSE)
+                goto key;
+            goto value;
+        case KEY:
+        key:
+            if (c != '"' || !scan_string(s, len, &i))
+                return false;
+            want = COLON;
+            continue;
+        case COLON:
+            if (c != ':')
+                return false;
+            i++;
+            want = VALUE;
+            continue;
+        case COMMA_OR_CLOSE:
+            if (c == ',') {
+                i++;
+                want = stack[depth - 1] == '{' ? KEY : VALUE;
+                continue;
+            }
+            if (c != (stack[depth - 1] == '{' ? '}' : ']'))
+                return false;
+            depth--, i++;
+            continue; /* still COMMA_OR_CLOSE for the container around it */
+        case VALUE:
+        value:
+            if (!started && c != '{')
+                return false; /* an object, nothing else */
+            started = true;
+            if (c == '{' || c == '[') {
+                if (depth == JSONTEXT_MAX_DEPTH)
+                    return false;
+                stack[depth++] = (char)c;
+                i++;
+                want = c == '{' ? KEY_OR_CLOSE : VALUE_OR_CLOSE;
+                continue;
+            }
+            bool ok = c == '"'                             ? scan_string(s, len, &i)
+                      : c == '-' || (c >= '0' && c <= '9') ? scan_number(s, len, &i)
+                                                           : scan_literal(s, len, &i);
+            if (!ok)
+                return false;
+            want = COMMA_OR_CLOSE;
+            continue;
+        }
+    }
+    if (!started || depth != 0)
+        return false;
+    memcpy(out + n, s + run, i - run);
+    n += i - run;
+    out[n] = '\0';
+    *outlen = n;
+    return true;
+}
+
+/* Escape <s>[0..len) (valid UTF-8: no NUL) to <p>, which has room; returns the end. */
+static char *put_escaped(char *p, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        size_t run = i;
+        while (i < len && esc_len[(unsigned char)s[i]] == 1)
+            i++;
+        memcpy(p, s + run, i - run);
+        p += i - run;
+        if (i == len)
+            break;
+        unsigned char c = (unsigned char)s[i];
+        *p++ = '\\';
+        switch (c) {
+        case '"':
+            *p++ = '"';
+            break;
+        case '\\':
+            *p++ = '\\';
+            break;
+        case '\b':
+            *p++ = 'b';
+            break;
+        case '\f':
+            *p++ = 'f';
+            break;
+        case '\n':
+            *p++ = 'n';
+            break;
+        case '\r':
+            *p++ = 'r';
+            break;
+        case '\t':
+            *p++ = 't';
+            break;
+        default: /* cJSON's \u00xx, lower-case */
+            *p++ = 'u', *p++ = '0', *p++ = '0', *p++ = hex[c >> 4], *p++ = hex[c & 15];
+        }
+    }
+    return p;
+}
+
+char *jsontext_string(const char *s, size_t len, const char *before, const char *after,
+                      size_t *outlen)
+{
+    char *clean = NULL;
+    size_t esc = 0;
+    unsigned char any = 0;
+    bool nul = false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        esc += esc_len[c];
+        any |= c;
+        nul |= c == 0;
+    }
+    /* ASCII without NUL needs no sanitizing; anything else unless it is valid UTF-8 */
+    if ((any >= 0x80 || nul) && !utf8_valid(s, len, NULL)) {
+        clean = utf8_sanitize(s, len);
+        s = clean;
+        len = strlen(clean);
+        esc = 0;
+        for (size_t i = 0; i < len; i++)
+            esc += esc_len[(unsigned char)s[i]];
+    }
+    size_t blen = before ? strlen(before) : 0, alen = after ? strlen(after) : 0;
+    size_t n = blen + alen + 2 + esc;
+    char *r = xmalloc(n + 1), *p = r;
+    memcpy(p, before ? before : "", blen);
+    p += blen;
+    *p++ = '"';
+    p = put_escaped(p, s, len);
+    *p++ = '"';
+    memcpy(p, after ? after : "", alen);
+    p[alen] = '\0';
+    free(clean);
+    if (outlen)
+        *outlen = n;
+    return r;
+}
