@@ -60,11 +60,15 @@ RUN meson setup build --buildtype=release \
 RUN build/capproxy validate -c config/capproxy.yaml capabilities/
 
 # The runtime file system in /rootfs: every shared object `ldd` resolves for the binary (the
-# loader included), copied to the same path with symlinks followed, plus ld.so.cache; the CA
+# loader included) and for libxml2, which capproxy loads on first use (dlopen, src/core/convert.c),
+# copied to the same path with symlinks followed, plus ld.so.cache; the CA
 # bundle libcurl is built to read; the service user 10001 and its group; hosts looked up in
 # /etc/hosts, then DNS. Nothing else: no shell, no package manager, no curl.
 RUN mkdir -p /rootfs/etc/ssl/certs \
-    && ldd build/capproxy | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' \
+    && xml2=$(ldconfig -p | awk '$1 == "libxml2.so.2" { print $NF; exit }') \
+    && test -n "$xml2" \
+    && { ldd build/capproxy; echo "libxml2.so.2 => $xml2 (0)"; ldd "$xml2"; } \
+        | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' \
         | sort -u | xargs -r cp --parents -L -t /rootfs \
     && ldconfig -r /rootfs \
     && cp /etc/ssl/certs/ca-certificates.crt /rootfs/etc/ssl/certs/ \
