@@ -131,8 +131,8 @@ int trace_parse_parent(const char *s, uint8_t trace_id[TRACE_ID_LEN],
 
 static bool key_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-           c == '*' || c == '/' || c == '@';
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '*' ||
+           c == '/' || c == '@';
 }
 
 bool trace_state_ok(const char *s)
@@ -186,8 +186,8 @@ void trace_begin(struct trace_ctx *t, const char *traceparent, const char *trace
     trace_new_span(t->span_id);
 }
 
-void trace_format_parent(const uint8_t trace_id[TRACE_ID_LEN], const uint8_t span_id[TRACE_SPAN_LEN],
-                         uint8_t flags, char *out)
+void trace_format_parent(const uint8_t trace_id[TRACE_ID_LEN],
+                         const uint8_t span_id[TRACE_SPAN_LEN], uint8_t flags, char *out)
 {
     memcpy(out, "00-", 3);
     crypto_hex(trace_id, TRACE_ID_LEN, out + 3);

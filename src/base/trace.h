@@ -42,8 +42,8 @@ bool trace_state_ok(const char *s);
 void trace_begin(struct trace_ctx *t, const char *traceparent, const char *tracestate,
                  bool sample_new);
 /* "00-<trace>-<span>-<flags>" into <out> (TRACE_PARENT_LEN + 1 bytes). */
-void trace_format_parent(const uint8_t trace_id[TRACE_ID_LEN], const uint8_t span_id[TRACE_SPAN_LEN],
-                         uint8_t flags, char *out);
+void trace_format_parent(const uint8_t trace_id[TRACE_ID_LEN],
+                         const uint8_t span_id[TRACE_SPAN_LEN], uint8_t flags, char *out);
 /* A new random, non-zero span id. */
 void trace_new_span(uint8_t span_id[TRACE_SPAN_LEN]);
 /* A new random, non-zero trace id. */

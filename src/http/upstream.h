@@ -66,6 +66,10 @@ struct upstream_result {
     size_t nheaders;
     struct evbuffer *body;
     double total_ms; /* time from start to done */
+    /* The address the transfer went to (the access log's upstream_addr): NULL and 0 when no
+     * connection was made. */
+    const char *primary_ip;
+    long primary_port;
 };
 
 struct upstream;

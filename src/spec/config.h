@@ -95,6 +95,13 @@ struct config {
     long oauth_leeway_ms;      /* oauth2.leeway: clock skew allowed on exp and nbf (60 s) */
     struct config_oauth_client *oauth_clients;
     size_t noauth_clients;
+    /* tracing: W3C trace context and the optional OTLP/HTTP JSON span export (http/otlp.h) */
+    char *otlp_endpoint;         /* tracing.otlpEndpoint, the traces URL; NULL: no export */
+    char *otlp_service;          /* tracing.serviceName (OTEL_SERVICE_NAME): "capproxy" */
+    bool trace_sample_new;       /* tracing.sampleNew: traces started here are sampled (true) */
+    long otlp_batch_size;        /* tracing.batchSize: spans per export request (512) */
+    long otlp_queue_size;        /* tracing.queueSize: spans waiting per worker, beyond dropped */
+    long otlp_flush_interval_ms; /* tracing.flushInterval: a partial batch waits this long (5 s) */
 };
 
 void config_defaults(struct config *c);

@@ -115,8 +115,8 @@ static void test_begin_and_format(void)
     trace_format_parent(t.trace_id, t.parent_id, t.flags, out);
     CHECK_STR(out, TP_OK);
     trace_format_parent(t.trace_id, t.span_id, t.flags, out);
-    CHECK(strncmp(out, TP_OK, 36) == 0);          /* same trace */
-    CHECK(strcmp(out + 36, TP_OK + 36) != 0);     /* new span */
+    CHECK(strncmp(out, TP_OK, 36) == 0);      /* same trace */
+    CHECK(strcmp(out + 36, TP_OK + 36) != 0); /* new span */
     CHECK(parses(out));
 
     /* Invalid parent: a new trace, and its tracestate is not kept. */
