@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 
 import { startUpstream, closedPort } from './upstream.mjs';
-import { startProxy, repoRoot } from './capproxy.mjs';
+import { startProxy } from './capproxy.mjs';
 import { request } from './client.mjs';
 
 const SCALE = Number(process.env.CAPPROXY_TEST_TIMEOUT_SCALE || (process.env.CAPPROXY_BIN ? 3 : 1));
@@ -308,15 +308,21 @@ describe('OTLP export', () => {
     const path = await import('node:path');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'capproxy-trace-'));
     const cfg = path.join(dir, 'c.yaml');
-    const shipped = fs.readFileSync(path.join(repoRoot, 'config', 'capproxy.yaml'), 'utf8');
-    fs.writeFileSync(cfg, `${shipped}\ntracing:\n  otlpEndpoint: http://127.0.0.1:${port}/v1/traces\n  queueSize: 10\n  batchSize: 100\n  flushInterval: 10m\n`);
-    const px = await startProxy({ upstream: up, args: ['-c', cfg, 'capabilities/cal-com-managed-users.yaml'], env: { ...BASE_ENV, CAPPROXY_WORKERS: '1' } });
+    fs.writeFileSync(
+      cfg,
+      'consumers:\n  - namespace: "cal-com-*"\n    baseUri: ${CAL_COM_BASE_URI}\n' +
+        '    credentials:\n      - header: x-cal-secret-key\n        fromEnv: CAL_COM_CLIENT_SECRET\n' +
+        `tracing:\n  otlpEndpoint: http://127.0.0.1:${port}/v1/traces\n  queueSize: 10\n  batchSize: 100\n  flushInterval: 10m\n`,
+    );
+    let px;
     try {
-      for (let i = 0; i < 10; i++) await request(px.restUrl, `/v1/v2/oauth-clients/c/users/${i}`);
+      px = await startProxy({ upstream: up, args: ['-c', cfg, 'capabilities/cal-com-managed-users.yaml'], env: { ...BASE_ENV, CAPPROXY_WORKERS: '1' } });
+      // 10 requests, a server and a client span each: 10 fit, 10 are dropped
+      for (let i = 0; i < 10; i++) assert.equal((await request(px.restUrl, `/v1/v2/oauth-clients/c/users/${i}`)).status, 200);
       const m = await request(px.adminUrl, '/metrics');
       assert.match(m.text, /capproxy_otlp_spans_total\{outcome="queue_full"\} 10\b/);
     } finally {
-      await stopClean(px);
+      if (px) await stopClean(px);
       await up.close();
       fs.rmSync(dir, { recursive: true, force: true });
     }
