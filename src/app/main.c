@@ -56,6 +56,8 @@ static void usage(FILE *fp)
             "              CAPPROXY_UPSTREAM_QUEUE CAPPROXY_UPSTREAM_BREAKER_FAILURES\n"
             "              CAPPROXY_UPSTREAM_BREAKER_COOLDOWN\n"
             "  logs        CAPPROXY_LOG_LEVEL CAPPROXY_LOG_FORMAT CAPPROXY_ACCESS_LOG\n"
+            "  tracing     CAPPROXY_TRACE_SAMPLE_NEW OTEL_EXPORTER_OTLP_TRACES_ENDPOINT\n"
+            "              OTEL_EXPORTER_OTLP_ENDPOINT OTEL_SERVICE_NAME\n"
             "  MCP         CAPPROXY_SESSION_KEY (also signs digest nonces)\n"
             "              CAPPROXY_MCP_MAX_STREAMS CAPPROXY_MCP_KEEPALIVE\n"
             "  digest auth CAPPROXY_DIGEST_NONCE_TTL\n"

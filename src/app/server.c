@@ -205,7 +205,8 @@ static void worker_drain_tick(evutil_socket_t fd, short what, void *arg)
     struct worker *w = arg;
     static const struct timeval tick = {0, 20000};
     struct event_base *base = loop_base(w->loop);
-    if (loop_inflight(w->loop) == 0) {
+    /* Spans still waiting go to the collector too, within the same deadline. */
+    if (loop_inflight(w->loop) == 0 && loop_tracing_drained(w->loop)) {
         event_base_loopexit(base, NULL);
         return;
     }

@@ -139,34 +139,56 @@ void log_access(const struct log_access_rec *r)
 {
     if (!log_access_on)
         return;
-    char path[512], buf[1024], ups[16], rid[160];
+    char path[512], buf[2560], ups[16], rid[160], client[64], uaddr[80], ums[32], ua[600],
+        tid[40];
     if (r->upstream_status >= 0)
         snprintf(ups, sizeof ups, "%d", r->upstream_status);
     else
         strcpy(ups, log_json ? "null" : "-");
+    if (r->upstream_ms >= 0)
+        snprintf(ums, sizeof ums, "%.3f", r->upstream_ms);
+    else
+        strcpy(ums, log_json ? "null" : "-");
     if (log_json) {
-        char route[256], err[64];
+        char route[256], err[64], uaddr_q[84];
         json_escape(path, sizeof path, r->path);
         json_escape(route, sizeof route, r->route ? r->route : "");
         json_escape(err, sizeof err, r->upstream_error ? r->upstream_error : "");
         json_escape(rid, sizeof rid, r->request_id ? r->request_id : "");
+        json_escape(client, sizeof client, r->client ? r->client : "");
+        json_escape(uaddr, sizeof uaddr, r->upstream_addr ? r->upstream_addr : "");
+        json_escape(ua, sizeof ua, r->user_agent ? r->user_agent : "");
+        json_escape(tid, sizeof tid, r->trace_id ? r->trace_id : "");
+        if (r->upstream_addr)
+            snprintf(uaddr_q, sizeof uaddr_q, "\"%s\"", uaddr);
+        else
+            strcpy(uaddr_q, "null");
         int n = snprintf(buf, sizeof buf,
                          "{\"time\":%.3f,\"level\":\"access\",\"adapter\":\"%s\",\"method\":\"%s\","
                          "\"path\":\"%s\",\"status\":%d,\"upstream_status\":%s,"
                          "\"duration_ms\":%.3f,\"route\":\"%s\",\"upstream_error\":\"%s\","
-                         "\"request_id\":\"%s\"}",
+                         "\"request_id\":\"%s\",\"client\":\"%s\",\"bytes_in\":%zu,"
+                         "\"bytes_out\":%zu,\"upstream_addr\":%s,\"upstream_ms\":%s,"
+                         "\"trace_id\":\"%s\",\"user_agent\":\"%s\"}",
                          now_s(), r->adapter, r->method, path, r->status, ups, r->duration_ms,
-                         route, err, rid);
+                         route, err, rid, client, r->bytes_in, r->bytes_out, uaddr_q, ums, tid,
+                         ua);
         write_line(buf, sizeof buf, n);
         return;
     }
     safe_copy(path, sizeof path, r->path);
     safe_copy(rid, sizeof rid, r->request_id ? r->request_id : "-");
+    safe_copy(client, sizeof client, r->client ? r->client : "-");
+    safe_copy(uaddr, sizeof uaddr, r->upstream_addr ? r->upstream_addr : "-");
+    safe_copy(ua, sizeof ua, r->user_agent && *r->user_agent ? r->user_agent : "-");
+    safe_copy(tid, sizeof tid, r->trace_id ? r->trace_id : "-");
     int n = snprintf(buf, sizeof buf,
                      "capproxy: access: adapter=%s method=%s path=%s status=%d upstream_status=%s "
-                     "duration_ms=%.3f route=%s request_id=%s%s%s",
+                     "duration_ms=%.3f route=%s request_id=%s client=%s bytes_in=%zu "
+                     "bytes_out=%zu upstream_addr=%s upstream_ms=%s trace_id=%s user_agent=%s%s%s",
                      r->adapter, r->method, path, r->status, ups, r->duration_ms,
-                     r->route ? r->route : "-", rid, r->upstream_error ? " upstream_error=" : "",
+                     r->route ? r->route : "-", rid, client, r->bytes_in, r->bytes_out, uaddr, ums,
+                     tid, ua, r->upstream_error ? " upstream_error=" : "",
                      r->upstream_error ? r->upstream_error : "");
     write_line(buf, sizeof buf, n);
 }

@@ -42,6 +42,13 @@ struct log_access_rec {
     const char *route;          /* operation or tool name, NULL when none matched */
     const char *upstream_error; /* NULL, "refused", "timeout", ... */
     const char *request_id;
+    const char *client;        /* the client's address; NULL: unknown */
+    size_t bytes_in;           /* request body bytes */
+    size_t bytes_out;          /* reply body bytes */
+    const char *upstream_addr; /* "ip:port" of the last upstream hop; NULL: none */
+    double upstream_ms;        /* time spent in upstream transfers; < 0: none */
+    const char *user_agent;    /* the caller's; NULL: none */
+    const char *trace_id;      /* 32 hex digits; NULL: none */
 };
 void log_access(const struct log_access_rec *r);
 

@@ -11,7 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum family { FAM_REQUESTS, FAM_UPSTREAM_DURATION, FAM_UPSTREAM_ERRORS, FAM_MCP_CALLS, FAM_COUNT };
+enum family {
+    FAM_REQUESTS,
+    FAM_UPSTREAM_DURATION,
+    FAM_UPSTREAM_ERRORS,
+    FAM_MCP_CALLS,
+    FAM_OTLP_SPANS,
+    FAM_COUNT
+};
 
 static const double buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                  0.25,  0.5,    1,     2.5,  5,     10,   30};
@@ -67,6 +74,13 @@ static const struct {
                        {"tool", "outcome"},
                        2,
                        1},
+    [FAM_OTLP_SPANS] = {"capproxy_otlp_spans_total",
+                        "Spans for the OTLP collector, by outcome: exported, queue_full or "
+                        "export_failed (both dropped).",
+                        "counter",
+                        {"outcome"},
+                        1,
+                        1},
 };
 
 struct metrics *metrics_new(void)
@@ -193,6 +207,16 @@ void metrics_mcp_call(struct metrics *m, const char *tool, const char *outcome)
     size_t len = pack(key, sizeof key, vals, 2);
     pthread_mutex_lock(&m->lock);
     series_get(m, FAM_MCP_CALLS, key, len)->v[0] += 1;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_otlp_spans(struct metrics *m, const char *outcome, size_t n)
+{
+    char key[64];
+    const char *vals[] = {outcome};
+    size_t len = pack(key, sizeof key, vals, 1);
+    pthread_mutex_lock(&m->lock);
+    series_get(m, FAM_OTLP_SPANS, key, len)->v[0] += (double)n;
     pthread_mutex_unlock(&m->lock);
 }
 

@@ -24,6 +24,9 @@ void metrics_upstream(struct metrics *m, const char *route, double seconds, cons
 /* One MCP tools/call: <outcome> is "ok", "tool_error" (upstream status >= 400),
  * "upstream_error" (unreachable, time-out) or "invalid_arguments". */
 void metrics_mcp_call(struct metrics *m, const char *tool, const char *outcome);
+/* <n> spans meant for the OTLP collector: <outcome> is "exported", "queue_full" (dropped: the
+ * exporter's queue was full) or "export_failed" (dropped: the collector did not take them). */
+void metrics_otlp_spans(struct metrics *m, const char *outcome, size_t n);
 
 /* Gauges and constant series rendered along with the shards. */
 struct metrics_gauges {

@@ -138,6 +138,8 @@ static void stdio_step(struct stdio_call *sc)
     struct stdio_srv *s = sc->s;
     enum orch_state st = orch_next(sc->orch, &sc->out);
     if (st == ORCH_SEND) {
+        uint8_t span[TRACE_SPAN_LEN];
+        loop_hop_headers(s->loop, &sc->out, NULL, NULL, span);
         sc->xfer = loop_forward(s->loop, &sc->out, NULL, stdio_on_step, sc);
         if (!sc->xfer)
             stdio_not_started(sc);
@@ -177,6 +179,8 @@ static void stdio_call_start(struct stdio_srv *s, struct stdio_call *sc)
         stdio_step(sc);
         return;
     }
+    uint8_t span[TRACE_SPAN_LEN];
+    loop_hop_headers(s->loop, &sc->out, NULL, NULL, span); /* no caller trace on stdio */
     sc->xfer = loop_forward(s->loop, &sc->out, NULL, stdio_on_upstream, sc);
     if (!sc->xfer)
         stdio_not_started(sc);

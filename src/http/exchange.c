@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <arpa/inet.h>
+
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -20,8 +22,10 @@
 #include "base/clock.h"
 #include "base/httpstatus.h"
 #include "base/log.h"
+#include "base/crypto.h"
 #include "http/conn.h"
 #include "http/ratelimit.h"
+#include "http/otlp.h"
 #include "http/reqcheck.h"
 
 /* Most upstream answers come back within a few milliseconds: arming the client-abort watcher
@@ -57,6 +61,15 @@ struct exchange {
     struct event rate_timer; /* the outbound rate's wait, or its refusal delivered later */
     bool rate_waiting;       /* <rate_timer> is pending */
     int64_t rate_refused_ns; /* >= 0: the rate refused the transfer, a token after this */
+    /* tracing and the access log (exchange_trace_*) */
+    struct trace_ctx trace;
+    uint64_t start_ns;                    /* wall clock, for the server span */
+    uint8_t hop_span[TRACE_SPAN_LEN];     /* the upstream hop in flight: its span id */
+    uint64_t hop_start_ns;                /* and its start */
+    size_t bytes_in, bytes_out;           /* request and reply body bytes */
+    double upstream_ms;                   /* every hop's transfer time; -1: none */
+    char upstream_addr[INET6_ADDRSTRLEN + 9]; /* "ip:port" or "[v6]:port" of the last hop */
+    char client[INET6_ADDRSTRLEN + 1];        /* the client's address */
 };
 
 /* ---- exchanges ---- */
@@ -100,6 +113,107 @@ static void exchange_free(struct exchange *x)
     free(x);
 }
 
+/* ---- tracing ---- */
+
+/* The request's trace from the caller's traceparent and tracestate (a new one when absent or
+ * invalid), and what the access log reports about the client. */
+static void exchange_trace_begin(struct exchange *x)
+{
+    struct evkeyvalq *in = evhttp_request_get_input_headers(x->req);
+    trace_begin(&x->trace, evhttp_find_header(in, "traceparent"),
+                evhttp_find_header(in, "tracestate"), x->rt->config->trace_sample_new);
+    x->start_ns = otlp_now_ns();
+    x->upstream_ms = -1;
+    x->bytes_in = evbuffer_get_length(evhttp_request_get_input_buffer(x->req));
+    struct evhttp_connection *evcon = evhttp_request_get_connection(x->req);
+    const char *addr = NULL;
+    ev_uint16_t port = 0;
+    if (evcon)
+        evhttp_connection_get_peer(evcon, (char **)&addr, &port);
+    snprintf(x->client, sizeof x->client, "%s", addr ? addr : "-");
+}
+
+/* One upstream hop finished: its address and time for the access log, its client span. */
+static void exchange_trace_hop(struct exchange *x, const struct upstream_result *res)
+{
+    x->upstream_ms = (x->upstream_ms < 0 ? 0 : x->upstream_ms) + res->total_ms;
+    if (res->primary_ip)
+        snprintf(x->upstream_addr, sizeof x->upstream_addr,
+                 strchr(res->primary_ip, ':') ? "[%s]:%ld" : "%s:%ld", res->primary_ip,
+                 res->primary_port);
+    struct otlp *o = loop_otlp(x->l);
+    if (!o || !(x->trace.flags & TRACE_FLAG_SAMPLED))
+        return;
+    const char *method = model_method_name(x->out.method);
+    char host[256];
+    long port = -1;
+    struct otlp_attr a[9];
+    size_t n = 0;
+    a[n++] = (struct otlp_attr){"http.request.method", method, 0};
+    if (x->out.url.data && otlp_url_host(x->out.url.data, host, sizeof host, &port)) {
+        a[n++] = (struct otlp_attr){"server.address", host, 0};
+        if (port >= 0)
+            a[n++] = (struct otlp_attr){"server.port", NULL, port};
+    }
+    if (res->primary_ip) {
+        a[n++] = (struct otlp_attr){"network.peer.address", res->primary_ip, 0};
+        a[n++] = (struct otlp_attr){"network.peer.port", NULL, res->primary_port};
+    }
+    if (res->error == UPSTREAM_OK)
+        a[n++] = (struct otlp_attr){"http.response.status_code", NULL, res->status};
+    else
+        a[n++] = (struct otlp_attr){"error.type", upstream_error_name(res->error), 0};
+    if (x->out.api)
+        a[n++] = (struct otlp_attr){"capproxy.api", x->out.api, 0};
+    struct otlp_span sp = {
+        .trace_id = x->trace.trace_id,
+        .span_id = x->hop_span,
+        .parent_id = x->trace.span_id,
+        .name = method,
+        .kind = OTLP_KIND_CLIENT,
+        .start_ns = x->hop_start_ns,
+        .end_ns = otlp_now_ns(),
+        .error = res->error != UPSTREAM_OK || res->status >= 400,
+        .attrs = a,
+        .nattrs = n,
+    };
+    otlp_record(o, &sp);
+}
+
+/* The request is answered: its server span. */
+static void exchange_trace_server(struct exchange *x, const char *method, const char *path)
+{
+    struct otlp *o = loop_otlp(x->l);
+    if (!o || !(x->trace.flags & TRACE_FLAG_SAMPLED))
+        return;
+    char name[300];
+    snprintf(name, sizeof name, "%s%s%s", method, x->route ? " " : "", x->route ? x->route : "");
+    struct otlp_attr a[8];
+    size_t n = 0;
+    a[n++] = (struct otlp_attr){"http.request.method", method, 0};
+    a[n++] = (struct otlp_attr){"url.path", path ? path : "", 0};
+    a[n++] = (struct otlp_attr){"url.scheme", "http", 0};
+    a[n++] = (struct otlp_attr){"http.response.status_code", NULL, x->status};
+    a[n++] = (struct otlp_attr){"client.address", x->client, 0};
+    a[n++] = (struct otlp_attr){"capproxy.adapter", x->adapter, 0};
+    a[n++] = (struct otlp_attr){"capproxy.request_id", x->rid, 0};
+    if (x->route)
+        a[n++] = (struct otlp_attr){"capproxy.route", x->route, 0};
+    struct otlp_span sp = {
+        .trace_id = x->trace.trace_id,
+        .span_id = x->trace.span_id,
+        .parent_id = x->trace.remote ? x->trace.parent_id : NULL,
+        .name = name,
+        .kind = OTLP_KIND_SERVER,
+        .start_ns = x->start_ns,
+        .end_ns = otlp_now_ns(),
+        .error = x->status >= 500,
+        .attrs = a,
+        .nattrs = n,
+    };
+    otlp_record(o, &sp);
+}
+
 /* evhttp has flushed the reply; the request is freed right after this returns. */
 static void on_complete(struct evhttp_request *req, void *arg)
 {
@@ -107,8 +221,11 @@ static void on_complete(struct evhttp_request *req, void *arg)
     int m = reqcheck_method(req);
     const char *method = m >= 0 ? model_method_name((enum model_method)m) : "OTHER";
     metrics_request(loop_metrics(x->l), x->adapter, x->route, method, x->status);
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    exchange_trace_server(x, method, uri ? evhttp_uri_get_path(uri) : "");
     if (log_access_enabled()) {
-        const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+        char tid[2 * TRACE_ID_LEN + 1];
+        crypto_hex(x->trace.trace_id, TRACE_ID_LEN, tid);
         struct log_access_rec rec = {
             .adapter = x->adapter,
             .method = method,
@@ -119,6 +236,13 @@ static void on_complete(struct evhttp_request *req, void *arg)
             .duration_ms = clock_ms_since(&x->start),
             .route = x->route,
             .upstream_error = x->upstream_error,
+            .client = x->client,
+            .bytes_in = x->bytes_in,
+            .bytes_out = x->bytes_out,
+            .upstream_addr = x->upstream_addr[0] ? x->upstream_addr : NULL,
+            .upstream_ms = x->upstream_ms,
+            .user_agent = evhttp_find_header(evhttp_request_get_input_headers(req), "User-Agent"),
+            .trace_id = tid,
         };
         log_access(&rec);
     }
@@ -174,6 +298,7 @@ struct exchange *exchange_begin(struct loop *l, struct evhttp_request *req, cons
     request_id(l, req, x->rid);
     x->l = l;
     x->req = req;
+    exchange_trace_begin(x);
     x->conn = c;
     x->adapter = adapter;
     x->upstream_status = -1;
@@ -301,6 +426,7 @@ static void on_upstream_done(const struct upstream_result *res, void *arg)
                         : res->error == UPSTREAM_OK ? NULL
                                                     : upstream_error_name(res->error);
     metrics_upstream(loop_metrics(x->l), x->route, res->total_ms / 1000.0, x->upstream_error);
+    exchange_trace_hop(x, res);
     x->done(res, x);
 }
 
@@ -373,6 +499,11 @@ static bool rate_gate(struct exchange *x)
 int exchange_forward(struct exchange *x, upstream_done_fn done)
 {
     x->done = done;
+    /* The trace continues upstream with a new span for this hop. */
+    loop_hop_headers(x->l, &x->out, &x->trace,
+                     evhttp_find_header(evhttp_request_get_input_headers(x->req), "User-Agent"),
+                     x->hop_span);
+    x->hop_start_ns = otlp_now_ns();
     if (rate_gate(x))
         return 0;
     /* The request id travels upstream, so both sides' logs can be joined. */
@@ -436,6 +567,7 @@ void exchange_reply(struct exchange *x, int status, const char *ctype, struct ev
     if (no_body && body)
         evbuffer_drain(body, evbuffer_get_length(body));
     struct conn *c = x->conn; /* <x> may be gone once the reply is sent */
+    x->bytes_out += body ? evbuffer_get_length(body) : 0;
     evhttp_send_reply(req, status, httpstatus_text(status), body);
     conn_flush_later(c);
 }
@@ -501,6 +633,7 @@ void exchange_stream_send(struct exchange *x, const char *data, size_t len)
 {
     struct evbuffer *b = evbuffer_new();
     evbuffer_add(b, data, len);
+    x->bytes_out += len;
     evhttp_send_reply_chunk(x->req, b);
     evbuffer_free(b);
 }

@@ -11,6 +11,8 @@
 #include "base/util.h"
 #include "http/conn.h"
 #include "http/oauth.h"
+#include "http/otlp.h"
+#include "spec/urlenc.h"
 
 struct loop {
     int id;
@@ -25,6 +27,7 @@ struct loop {
     struct oauth_state *oauth; /* made on first use (http/oauth.h) */
     struct resil *resil;
     struct resil_shared *own_resil; /* without a loop_shared (stdio): the loop's own */
+    struct otlp *otlp;         /* span exporter; NULL when tracing.otlpEndpoint is not set */
 };
 
 static struct event_base *new_base(int flags)
@@ -68,6 +71,7 @@ struct loop *loop_new(int id, struct loop_shared *sh, const struct runtime *rt, 
     if (!sh || !sh->resil)
         l->own_resil = resil_shared_new();
     l->resil = resil_new(l->base, l->upstream, l->own_resil ? l->own_resil : sh->resil, nloops);
+    l->otlp = otlp_new(l->base, l->upstream, l->metrics, rt->config);
     return l;
 fail:
     loop_free(l);
@@ -81,6 +85,7 @@ void loop_free(struct loop *l)
     oauth_state_free(l->oauth); /* cancels its fetches: before the upstream client */
     resil_free(l->resil);       /* cancels its calls' transfers: before the upstream client */
     resil_shared_free(l->own_resil);
+    otlp_free(l->otlp);         /* the same for its export */
     upstream_free(l->upstream); /* curl calls back into the loop: before event_base_free */
     runtime_unref(l->rt);
     conn_table_free(l->conns);
@@ -218,6 +223,49 @@ struct resil_call *loop_forward(struct loop *l, struct outreq *out, const char *
     if (rid)
         outreq_add_header(out, "X-Request-Id", rid, strlen(rid));
     return resil_start(l->resil, loop_config(l), out, done, arg);
+}
+
+/* The caller's User-Agent is kept when it is a plain header value of sane length. */
+#define LOOP_UA_MAX 512
+
+void loop_hop_headers(struct loop *l, struct outreq *out, const struct trace_ctx *t,
+                      const char *ua, uint8_t span_id[TRACE_SPAN_LEN])
+{
+    char tp[TRACE_PARENT_LEN + 1];
+    trace_new_span(span_id);
+    if (t) {
+        trace_format_parent(t->trace_id, span_id, t->flags, tp);
+    } else {
+        uint8_t tid[TRACE_ID_LEN];
+        trace_new_trace(tid);
+        trace_format_parent(tid, span_id,
+                            loop_config(l)->trace_sample_new ? TRACE_FLAG_SAMPLED : 0, tp);
+    }
+    outreq_add_header(out, "traceparent", tp, TRACE_PARENT_LEN);
+    if (t && t->state[0])
+        outreq_add_header(out, "tracestate", t->state, strlen(t->state));
+    /* A User-Agent the document maps (a header parameter) is the document's decision. */
+    if (outreq_find_header(out, "User-Agent"))
+        return;
+    static const char own[] = "capproxy/" CAPPROXY_VERSION;
+    size_t n = ua ? strlen(ua) : 0;
+    if (n == 0 || n > LOOP_UA_MAX || !urlenc_header_value_ok(ua, n)) {
+        outreq_add_header(out, "User-Agent", own, sizeof own - 1);
+        return;
+    }
+    char *v = xasprintf("%s %s", ua, own);
+    outreq_add_header(out, "User-Agent", v, strlen(v));
+    free(v);
+}
+
+struct otlp *loop_otlp(const struct loop *l)
+{
+    return l->otlp;
+}
+
+bool loop_tracing_drained(struct loop *l)
+{
+    return otlp_drain(l->otlp);
 }
 
 const struct rt_listener *front_listener_get(const struct front_listener *fl,

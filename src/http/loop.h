@@ -15,6 +15,7 @@
 #include <event2/event.h>
 
 #include "base/metrics.h"
+#include "base/trace.h"
 #include "core/mapping.h"
 #include "core/runtime.h"
 #include "http/resil.h"
@@ -91,6 +92,19 @@ struct conn_table *loop_conns(struct loop *l);
  * Records no metrics: that is the caller's business. */
 struct resil_call *loop_forward(struct loop *l, struct outreq *out, const char *rid,
                                 upstream_done_fn done, void *arg);
+
+/* Add the headers of one upstream hop to <out>, before loop_forward: a traceparent in trace <t>
+ * with a new span id (stored in <span_id>; <t> NULL: a new trace of its own), <t>'s tracestate,
+ * and User-Agent: the caller's <ua> (NULL when none; left out when over 512 bytes or holding
+ * control bytes) with " capproxy/<version>" appended, unless the document maps a User-Agent. */
+void loop_hop_headers(struct loop *l, struct outreq *out, const struct trace_ctx *t,
+                      const char *ua, uint8_t span_id[TRACE_SPAN_LEN]);
+struct otlp;
+/* This loop's span exporter (http/otlp.h); NULL when export is off. */
+struct otlp *loop_otlp(const struct loop *l);
+/* At shutdown, once no request is in flight: send the spans still waiting; true when nothing is
+ * left (the loop may then exit). */
+bool loop_tracing_drained(struct loop *l);
 
 /* What a front end's evhttp callback receives for one listener: the loop and which listener of
  * the runtime it serves. Owned by whoever made the evhttp object (app/server.c). */

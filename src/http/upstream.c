@@ -1012,6 +1012,10 @@ static void xfer_complete(struct upstream *u, struct upstream_xfer *x, CURLcode 
     res.body = x->body;
     res.total_ms = clock_ms_since(&x->t0);
     res.answered = res.status != 0 || evbuffer_get_length(x->body) > 0;
+    char *ip = NULL;
+    if (curl_easy_getinfo(x->easy, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip && *ip)
+        res.primary_ip = ip;
+    curl_easy_getinfo(x->easy, CURLINFO_PRIMARY_PORT, &res.primary_port);
 
     x->state = XS_CALLING; /* upstream_cancel(x) from its own callback is a no-op */
     if (x->done)

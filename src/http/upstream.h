@@ -73,6 +73,10 @@ struct upstream_result {
     /* Set when capproxy answered itself without reaching the upstream (http/resil.c):
      * "circuit_open", "queue_full" or "queue_timeout", for the access log; NULL otherwise. */
     const char *refused;
+    /* The address the transfer went to (the access log's upstream_addr): NULL and 0 when no
+     * connection was made. */
+    const char *primary_ip;
+    long primary_port;
 };
 
 struct upstream;

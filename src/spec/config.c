@@ -63,6 +63,11 @@ void config_defaults(struct config *c)
     c->log_level = LOG_INFO;
     c->access_log = true;
     c->rate_limit_clients = 100000;
+    c->otlp_service = xstrdup("capproxy");
+    c->trace_sample_new = true;
+    c->otlp_batch_size = 512;
+    c->otlp_queue_size = 2048;
+    c->otlp_flush_interval_ms = 5000;
 }
 
 static void credential_deinit(struct config_credential *cr)
@@ -139,6 +144,8 @@ void config_deinit(struct config *c)
         credential_deinit(&c->oauth_clients[i].secret);
     }
     free(c->oauth_clients);
+    free(c->otlp_endpoint);
+    free(c->otlp_service);
     memset(c, 0, sizeof *c);
 }
 
@@ -264,7 +271,8 @@ const struct config_consumer *config_consumer_for(const struct config *c, const 
  * mean" when a known key is close (keys starting with "x-" are allowed). A new setting is one
  * more string in its section's table, next to its reader below. */
 YNODE_KEYS(cfg_keys_root, "the configuration", "rest", "mcp", "admin", "drainTimeout", "workers",
-           "limits", "upstream", "log", "consumers", "oauth2", "reload");
+           "limits", "upstream", "log", "consumers", "oauth2", "reload",
+           "tracing");
 YNODE_KEYS(cfg_keys_rest, "rest", "listen");
 YNODE_KEYS(cfg_keys_mcp, "mcp", "listen", "allowedHosts", "maxStreams", "keepAlive");
 YNODE_KEYS(cfg_keys_admin, "admin", "listen");
@@ -284,6 +292,8 @@ YNODE_KEYS(cfg_keys_consumer, "consumers entry", "namespace", "baseUri", "creden
 YNODE_KEYS(cfg_keys_credential, "credentials entry", "header", "fromEnv", "fromFile");
 YNODE_KEYS(cfg_keys_oauth2, "oauth2", "fetchTimeout", "keysMinRefresh", "leeway",
            "introspectionClients");
+YNODE_KEYS(cfg_keys_tracing, "tracing", "otlpEndpoint", "serviceName", "sampleNew", "batchSize",
+           "queueSize", "flushInterval");
 YNODE_KEYS(cfg_keys_oauth_client, "introspectionClients entry", "authorizationServer", "clientId",
            "clientSecretFromEnv", "clientSecretFromFile");
 
@@ -597,6 +607,51 @@ void config_resil_for(const struct config *c, const char *ns, struct config_resi
 #undef INHERIT
 }
 
+/* An OTLP endpoint is an absolute http(s) URL without spaces or control bytes. */
+static bool otlp_endpoint_ok(const char *s)
+{
+    if (strncasecmp(s, "http://", 7) != 0 && strncasecmp(s, "https://", 8) != 0)
+        return false;
+    for (const char *p = s; *p; p++)
+        if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+            return false;
+    return strlen(s) > (s[4] == ':' ? 7u : 8u);
+}
+
+/* tracing: {otlpEndpoint, serviceName, sampleNew, batchSize, queueSize, flushInterval}. */
+static void cfg_tracing(struct cfg_reader *r, const struct ynode *s)
+{
+    struct config *c = r->c;
+    cfg_check_keys(r, s, &cfg_keys_tracing, NULL);
+    char *ep = cfg_str(r, s, "otlpEndpoint");
+    if (ep && *ep && !otlp_endpoint_ok(ep)) {
+        cfg_err(r, ynode_get(s, "otlpEndpoint"),
+                "'otlpEndpoint' expects an http:// or https:// URL such as "
+                "http://collector:4318/v1/traces, got '%s'",
+                ep);
+        free_null(&ep);
+    }
+    if (ep && *ep) {
+        free(c->otlp_endpoint);
+        c->otlp_endpoint = ep;
+    } else {
+        free(ep);
+    }
+    char *svc = cfg_str(r, s, "serviceName");
+    if (svc && *svc) {
+        free(c->otlp_service);
+        c->otlp_service = svc;
+    } else {
+        free(svc);
+    }
+    cfg_bool(r, s, "sampleNew", &c->trace_sample_new);
+    cfg_long(r, s, "batchSize", 1, 10000, &c->otlp_batch_size);
+    cfg_long(r, s, "queueSize", 1, 1000000, &c->otlp_queue_size);
+    cfg_ms(r, s, "flushInterval", &c->otlp_flush_interval_ms);
+    if (c->otlp_flush_interval_ms < 1)
+        cfg_err(r, ynode_get(s, "flushInterval"), "'flushInterval' must be more than 0");
+}
+
 const struct config_oauth_client *config_oauth_client_for(const struct config *c,
                                                           const char *as_uri)
 {
@@ -745,6 +800,8 @@ int config_load_buffer(struct config *c, const char *name, const char *buf, size
         cfg_consumers(&r, s);
     if ((s = cfg_section(&r, root, "oauth2", YNODE_MAPPING)))
         cfg_oauth2(&r, s);
+    if ((s = cfg_section(&r, root, "tracing", YNODE_MAPPING)))
+        cfg_tracing(&r, s);
 out:
     ynode_doc_free(doc);
     return d->nerrors > before ? -1 : 0;
@@ -868,6 +925,40 @@ static int parse_onoff(const char *s, void *out)
     return 0;
 }
 
+/* The OpenTelemetry SDK variables (their names, not CAPPROXY_*, so that one deployment sets
+ * every service's exporter alike): OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is the traces URL as is,
+ * OTEL_EXPORTER_OTLP_ENDPOINT the collector's base URL (+ "/v1/traces"); CAPPROXY_TRACE_SAMPLE_NEW
+ * says whether traces started here are sampled. */
+static int env_tracing(struct config *c, struct diag *d)
+{
+    int rc = 0;
+    const char *t = getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+    const char *b = getenv("OTEL_EXPORTER_OTLP_ENDPOINT");
+    char *ep = NULL;
+    if (t && *t)
+        ep = xstrdup(t);
+    else if (b && *b)
+        ep = xasprintf("%s%s", b, b[strlen(b) - 1] == '/' ? "v1/traces" : "/v1/traces");
+    if (ep && !otlp_endpoint_ok(ep)) {
+        diag_error(d, NULL, 0, 0, "environment %s expects an http:// or https:// URL, got '%s'",
+                   t && *t ? "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" : "OTEL_EXPORTER_OTLP_ENDPOINT",
+                   t && *t ? t : b);
+        free(ep);
+        rc = -1;
+    } else if (ep) {
+        free(c->otlp_endpoint);
+        c->otlp_endpoint = ep;
+    }
+    const char *svc = getenv("OTEL_SERVICE_NAME");
+    if (svc && *svc) {
+        free(c->otlp_service);
+        c->otlp_service = xstrdup(svc);
+    }
+    rc |= env_apply(d, "CAPPROXY_TRACE_SAMPLE_NEW", parse_onoff, &c->trace_sample_new,
+                    "on or off");
+    return rc;
+}
+
 int config_apply_env(struct config *c, struct diag *d)
 {
     int rc = 0;
@@ -936,6 +1027,7 @@ int config_apply_env(struct config *c, struct diag *d)
                     "1 to 1000000000");
     rc |= env_apply(d, "CAPPROXY_RATE_LIMIT_CLIENTS", parse_clients, &c->rate_limit_clients,
                     "1 to 10000000");
+    rc |= env_tracing(c, d);
     return rc ? -1 : 0;
 }
 
@@ -1146,6 +1238,12 @@ void config_dump(const struct config *c, FILE *fp)
             fprintf(fp, "  credential %s: %s (%s)\n", cc->credentials[j].header,
                     cc->credentials[j].value ? "set" : "not set", cc->credentials[j].source);
     }
+    fprintf(fp,
+            "tracing: otlpEndpoint=%s serviceName=%s sampleNew=%s batchSize=%ld queueSize=%ld "
+            "flushInterval=%ldms\n",
+            c->otlp_endpoint ? c->otlp_endpoint : "(off)", c->otlp_service,
+            c->trace_sample_new ? "true" : "false", c->otlp_batch_size, c->otlp_queue_size,
+            c->otlp_flush_interval_ms);
     fprintf(fp, "oauth2: fetchTimeout=%ldms keysMinRefresh=%ldms leeway=%ldms\n",
             c->oauth_fetch_timeout_ms, c->oauth_min_refresh_ms, c->oauth_leeway_ms);
     for (size_t i = 0; i < c->noauth_clients; i++) {

@@ -128,6 +128,13 @@ struct config {
     struct config_rate rate_limit; /* limits.rateLimit(Burst): per client, all workers; off */
     long rate_limit_clients;       /* limits.rateLimitClients: clients tracked at most */
     struct config_resil resil; /* upstream: retries, breaker, maxConcurrent, queue */
+    /* tracing: W3C trace context and the optional OTLP/HTTP JSON span export (http/otlp.h) */
+    char *otlp_endpoint;         /* tracing.otlpEndpoint, the traces URL; NULL: no export */
+    char *otlp_service;          /* tracing.serviceName (OTEL_SERVICE_NAME): "capproxy" */
+    bool trace_sample_new;       /* tracing.sampleNew: traces started here are sampled (true) */
+    long otlp_batch_size;        /* tracing.batchSize: spans per export request (512) */
+    long otlp_queue_size;        /* tracing.queueSize: spans waiting per worker, beyond dropped */
+    long otlp_flush_interval_ms; /* tracing.flushInterval: a partial batch waits this long (5 s) */
 };
 
 void config_defaults(struct config *c);
