@@ -63,11 +63,11 @@ struct exchange {
     int64_t rate_refused_ns; /* >= 0: the rate refused the transfer, a token after this */
     /* tracing and the access log (exchange_trace_*) */
     struct trace_ctx trace;
-    uint64_t start_ns;                    /* wall clock, for the server span */
-    uint8_t hop_span[TRACE_SPAN_LEN];     /* the upstream hop in flight: its span id */
-    uint64_t hop_start_ns;                /* and its start */
-    size_t bytes_in, bytes_out;           /* request and reply body bytes */
-    double upstream_ms;                   /* every hop's transfer time; -1: none */
+    uint64_t start_ns;                        /* wall clock, for the server span */
+    uint8_t hop_span[TRACE_SPAN_LEN];         /* the upstream hop in flight: its span id */
+    uint64_t hop_start_ns;                    /* and its start */
+    size_t bytes_in, bytes_out;               /* request and reply body bytes */
+    double upstream_ms;                       /* every hop's transfer time; -1: none */
     char upstream_addr[INET6_ADDRSTRLEN + 9]; /* "ip:port" or "[v6]:port" of the last hop */
     char client[INET6_ADDRSTRLEN + 1];        /* the client's address */
 };
@@ -120,8 +120,34 @@ static void exchange_free(struct exchange *x)
 static void exchange_trace_begin(struct exchange *x)
 {
     struct evkeyvalq *in = evhttp_request_get_input_headers(x->req);
-    trace_begin(&x->trace, evhttp_find_header(in, "traceparent"),
-                evhttp_find_header(in, "tracestate"), x->rt->config->trace_sample_new);
+    /* Two traceparent fields are ambiguous: neither is followed, a new trace starts. tracestate
+     * may be split over several fields (W3C trace context 3.3.1.1): they are joined (and a
+     * joined value longer than trace_begin accepts is dropped like any other). */
+    const char *parent = NULL, *state = NULL;
+    int nparent = 0, nstate = 0;
+    struct strbuf joined;
+    strbuf_init(&joined, 0);
+    for (const struct evkeyval *h = in->tqh_first; h; h = h->next.tqe_next) {
+        if (strcasecmp(h->key, "traceparent") == 0) {
+            nparent++;
+            parent = h->value;
+        } else if (strcasecmp(h->key, "tracestate") == 0) {
+            if (nstate++ == 0) {
+                state = h->value;
+                continue;
+            }
+            if (nstate == 2)
+                strbuf_adds(&joined, state);
+            strbuf_adds(&joined, ",");
+            strbuf_adds(&joined, h->value);
+        }
+    }
+    if (nparent > 1)
+        parent = NULL;
+    if (nstate > 1)
+        state = joined.data;
+    trace_begin(&x->trace, parent, state, x->rt->config->trace_sample_new);
+    strbuf_deinit(&joined);
     x->start_ns = otlp_now_ns();
     x->upstream_ms = -1;
     x->bytes_in = evbuffer_get_length(evhttp_request_get_input_buffer(x->req));

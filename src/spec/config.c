@@ -271,8 +271,7 @@ const struct config_consumer *config_consumer_for(const struct config *c, const 
  * mean" when a known key is close (keys starting with "x-" are allowed). A new setting is one
  * more string in its section's table, next to its reader below. */
 YNODE_KEYS(cfg_keys_root, "the configuration", "rest", "mcp", "admin", "drainTimeout", "workers",
-           "limits", "upstream", "log", "consumers", "oauth2", "reload",
-           "tracing");
+           "limits", "upstream", "log", "consumers", "oauth2", "reload", "tracing");
 YNODE_KEYS(cfg_keys_rest, "rest", "listen");
 YNODE_KEYS(cfg_keys_mcp, "mcp", "listen", "allowedHosts", "maxStreams", "keepAlive");
 YNODE_KEYS(cfg_keys_admin, "admin", "listen");
@@ -607,7 +606,19 @@ void config_resil_for(const struct config *c, const char *ns, struct config_resi
 #undef INHERIT
 }
 
-/* An OTLP endpoint is an absolute http(s) URL without spaces or control bytes. */
+/* Whether an OTLP endpoint has user:password@ in its authority: refused, and never echoed (a
+ * URL is logged when an export fails). */
+static bool otlp_endpoint_has_userinfo(const char *s)
+{
+    const char *a = strstr(s, "://");
+    if (!a)
+        return false;
+    a += 3;
+    size_t n = strcspn(a, "/?#");
+    return memchr(a, '@', n) != NULL;
+}
+
+/* An OTLP endpoint is an absolute http(s) URL without spaces, control bytes or credentials. */
 static bool otlp_endpoint_ok(const char *s)
 {
     if (strncasecmp(s, "http://", 7) != 0 && strncasecmp(s, "https://", 8) != 0)
@@ -615,7 +626,7 @@ static bool otlp_endpoint_ok(const char *s)
     for (const char *p = s; *p; p++)
         if ((unsigned char)*p <= 0x20 || *p == 0x7f)
             return false;
-    return strlen(s) > (s[4] == ':' ? 7u : 8u);
+    return strlen(s) > (s[4] == ':' ? 7u : 8u) && !otlp_endpoint_has_userinfo(s);
 }
 
 /* tracing: {otlpEndpoint, serviceName, sampleNew, batchSize, queueSize, flushInterval}. */
@@ -625,10 +636,15 @@ static void cfg_tracing(struct cfg_reader *r, const struct ynode *s)
     cfg_check_keys(r, s, &cfg_keys_tracing, NULL);
     char *ep = cfg_str(r, s, "otlpEndpoint");
     if (ep && *ep && !otlp_endpoint_ok(ep)) {
-        cfg_err(r, ynode_get(s, "otlpEndpoint"),
-                "'otlpEndpoint' expects an http:// or https:// URL such as "
-                "http://collector:4318/v1/traces, got '%s'",
-                ep);
+        if (otlp_endpoint_has_userinfo(ep))
+            cfg_err(r, ynode_get(s, "otlpEndpoint"),
+                    "'otlpEndpoint' must not carry user:password@ (it would be logged); "
+                    "put the collector's credentials in a header-adding proxy or network policy");
+        else
+            cfg_err(r, ynode_get(s, "otlpEndpoint"),
+                    "'otlpEndpoint' expects an http:// or https:// URL such as "
+                    "http://collector:4318/v1/traces, got '%s'",
+                    ep);
         free_null(&ep);
     }
     if (ep && *ep) {
@@ -940,9 +956,14 @@ static int env_tracing(struct config *c, struct diag *d)
     else if (b && *b)
         ep = xasprintf("%s%s", b, b[strlen(b) - 1] == '/' ? "v1/traces" : "/v1/traces");
     if (ep && !otlp_endpoint_ok(ep)) {
-        diag_error(d, NULL, 0, 0, "environment %s expects an http:// or https:// URL, got '%s'",
-                   t && *t ? "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" : "OTEL_EXPORTER_OTLP_ENDPOINT",
-                   t && *t ? t : b);
+        const char *var =
+            t && *t ? "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" : "OTEL_EXPORTER_OTLP_ENDPOINT";
+        if (otlp_endpoint_has_userinfo(ep))
+            diag_error(d, NULL, 0, 0,
+                       "environment %s must not carry user:password@ (it would be logged)", var);
+        else
+            diag_error(d, NULL, 0, 0, "environment %s expects an http:// or https:// URL, got '%s'",
+                       var, t && *t ? t : b);
         free(ep);
         rc = -1;
     } else if (ep) {
@@ -954,8 +975,7 @@ static int env_tracing(struct config *c, struct diag *d)
         free(c->otlp_service);
         c->otlp_service = xstrdup(svc);
     }
-    rc |= env_apply(d, "CAPPROXY_TRACE_SAMPLE_NEW", parse_onoff, &c->trace_sample_new,
-                    "on or off");
+    rc |= env_apply(d, "CAPPROXY_TRACE_SAMPLE_NEW", parse_onoff, &c->trace_sample_new, "on or off");
     return rc;
 }
 
@@ -1019,8 +1039,7 @@ int config_apply_env(struct config *c, struct diag *d)
                     "error, warn, info or debug");
     rc |= env_apply(d, "CAPPROXY_ACCESS_LOG", parse_onoff, &c->access_log, "on or off");
     rc |= env_apply(d, "CAPPROXY_RELOAD_WATCH", parse_onoff, &c->reload_watch, "on or off");
-    rc |= env_apply(d, "CAPPROXY_RELOAD_DEBOUNCE", parse_ms, &c->reload_debounce_ms,
-                    "a duration");
+    rc |= env_apply(d, "CAPPROXY_RELOAD_DEBOUNCE", parse_ms, &c->reload_debounce_ms, "a duration");
     rc |= env_apply(d, "CAPPROXY_RATE_LIMIT", parse_rate, &c->rate_limit,
                     "a rate such as 100/s or 600/1m, or off");
     rc |= env_apply(d, "CAPPROXY_RATE_LIMIT_BURST", parse_burst, &c->rate_limit.burst,

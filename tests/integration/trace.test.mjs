@@ -181,6 +181,21 @@ describe('trace context and User-Agent upstream', () => {
     assert.equal(h.tracestate, undefined);
   });
 
+  test('two traceparent fields: neither followed, a new trace; tracestate fields joined', T, async () => {
+    const p = '/v2/oauth-clients/c/users/202';
+    const other = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const r = await request(px.restUrl, `/v1${p}`, { headers: { traceparent: [TP, other], tracestate: 'congo=1' } });
+    assert.equal(r.status, 200, r.text);
+    const h = one(p).headers;
+    const m = TP_RE.exec(h.traceparent);
+    assert.ok(m, h.traceparent);
+    assert.ok(m[1] !== '4bf92f3577b34da6a3ce929d0e0e4736' && m[1] !== '0af7651916cd43dd8448eb211c80319c', h.traceparent);
+    assert.equal(h.tracestate, undefined);
+    const q = '/v2/oauth-clients/c/users/203';
+    await request(px.restUrl, `/v1${q}`, { headers: { traceparent: TP, tracestate: ['congo=1', 'rojo=2'] } });
+    assert.equal(one(q).headers.tracestate, 'congo=1,rojo=2');
+  });
+
   test('the access line of a request with a body counts bytes in', T, async () => {
     const r = await request(px.restUrl, '/v1/v2/oauth-clients/c/users', { method: 'POST', body: { email: 'a@b.c', name: 'x' } });
     await px.waitForLine(/"method":"POST"/, 5000 * SCALE);
@@ -342,6 +357,13 @@ describe('OTLP export', () => {
       assert.notEqual(r.code, 0, out);
       assert.match(out, /c\.yaml:2:\d+: .*'otlpEndpoint' expects an http:\/\/ or https:\/\/ URL/);
       assert.match(out, /c\.yaml:3:\d+: .*batchSiz.*batchSize/);
+      // credentials in the endpoint are refused without being echoed
+      fs.writeFileSync(cfg, 'tracing:\n  otlpEndpoint: http://user:s3cret-pw@collector:4318/v1/traces\n');
+      const r2 = await runCapproxy(['validate', '-c', cfg, 'capabilities/cal-com-managed-users.yaml'], { env: BASE_ENV });
+      const out2 = `${r2.stdout}${r2.stderr}`;
+      assert.notEqual(r2.code, 0, out2);
+      assert.match(out2, /c\.yaml:2:\d+: .*must not carry user:password@/);
+      assert.ok(!out2.includes('s3cret-pw'), out2);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
