@@ -128,6 +128,7 @@ void upstream_opts_from_config(struct upstream_opts *o, const struct config *cfg
     o->max_idle_ms = cfg->upstream_idle_timeout_ms;
     o->max_response_bytes = cfg->upstream_max_response_size;
     o->verify_tls = cfg->upstream_tls_verify;
+    o->ca_file = cfg->upstream_ca_file;
 }
 
 const char *upstream_error_name(enum upstream_error e)
@@ -623,6 +624,8 @@ static int setup_easy(struct upstream *u, struct upstream_xfer *x, const struct 
     SET(CURLOPT_FOLLOWLOCATION, 0L); /* a 301 and its Location go back to the client */
     SET(CURLOPT_SSL_VERIFYPEER, u->opts.verify_tls ? 1L : 0L);
     SET(CURLOPT_SSL_VERIFYHOST, u->opts.verify_tls ? 2L : 0L);
+    if (u->opts.ca_file)
+        SET(CURLOPT_CAINFO, u->opts.ca_file);
     /* PIPEWAIT helps HTTP/2 (TLS) only; on plain HTTP/1.1 it just serialises the first burst. */
     if (strncasecmp(req->url.data, "https:", 6) == 0)
         SET(CURLOPT_PIPEWAIT, 1L);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/log.h"
@@ -124,6 +125,7 @@ void config_deinit(struct config *c)
         credential_deinit(&c->oauth_clients[i].secret);
     }
     free(c->oauth_clients);
+    free(c->upstream_ca_file);
     memset(c, 0, sizeof *c);
 }
 
@@ -227,7 +229,7 @@ YNODE_KEYS(cfg_keys_admin, "admin", "listen");
 YNODE_KEYS(cfg_keys_limits, "limits", "maxBodySize", "maxHeaderSize", "maxHeaders", "headerTimeout",
            "bodyTimeout", "clientTimeout", "maxConnections", "digestNonceTtl");
 YNODE_KEYS(cfg_keys_upstream, "upstream", "connectTimeout", "timeout", "maxConnectionsPerHost",
-           "maxIdleConnections", "idleTimeout", "maxResponseSize", "tlsVerify");
+           "maxIdleConnections", "idleTimeout", "maxResponseSize", "tlsVerify", "caFile");
 YNODE_KEYS(cfg_keys_log, "log", "level", "access", "format");
 YNODE_KEYS(cfg_keys_consumer, "consumers entry", "namespace", "baseUri", "credentials");
 YNODE_KEYS(cfg_keys_credential, "credentials entry", "header", "fromEnv", "fromFile");
@@ -578,6 +580,13 @@ int config_load_buffer(struct config *c, const char *name, const char *buf, size
         cfg_ms(&r, s, "idleTimeout", &c->upstream_idle_timeout_ms);
         cfg_size(&r, s, "maxResponseSize", &c->upstream_max_response_size);
         cfg_bool(&r, s, "tlsVerify", &c->upstream_tls_verify);
+        char *ca = cfg_str(&r, s, "caFile");
+        if (ca && *ca) {
+            free(c->upstream_ca_file);
+            c->upstream_ca_file = ca;
+        } else {
+            free(ca);
+        }
     }
     if ((s = cfg_section(&r, root, "log", YNODE_MAPPING))) {
         cfg_check_keys(&r, s, &cfg_keys_log, NULL);
@@ -703,6 +712,14 @@ static int parse_onoff(const char *s, void *out)
     return 0;
 }
 
+static int parse_path(const char *s, void *out)
+{
+    char **p = out;
+    free(*p);
+    *p = xstrdup(s);
+    return 0;
+}
+
 int config_apply_env(struct config *c, struct diag *d)
 {
     int rc = 0;
@@ -754,6 +771,7 @@ int config_apply_env(struct config *c, struct diag *d)
     rc |= env_apply(d, "CAPPROXY_LOG_LEVEL", parse_level, &c->log_level,
                     "error, warn, info or debug");
     rc |= env_apply(d, "CAPPROXY_ACCESS_LOG", parse_onoff, &c->access_log, "on or off");
+    rc |= env_apply(d, "CAPPROXY_UPSTREAM_CA_FILE", parse_path, &c->upstream_ca_file, "a file");
     return rc ? -1 : 0;
 }
 
@@ -886,6 +904,26 @@ static void credential_read(struct config_credential *cr, struct diag *d)
     }
 }
 
+/* upstream.caFile must be a readable file now: curl would only say "problem with the SSL CA
+ * cert" at the first request, without the path. */
+static void ca_file_check(const struct config *c, struct diag *d)
+{
+    const char *path = c->upstream_ca_file;
+    if (!path)
+        return;
+    struct stat st;
+    FILE *fp = NULL;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        diag_error(d, NULL, 0, 0, "upstream.caFile '%s' is a directory, not a PEM file", path);
+        return;
+    }
+    if (!(fp = fopen(path, "rb"))) {
+        diag_error(d, NULL, 0, 0, "upstream.caFile: cannot read '%s': %s", path, strerror(errno));
+        return;
+    }
+    fclose(fp);
+}
+
 int config_finish(struct config *c, struct diag *d)
 {
     size_t before = d->nerrors;
@@ -904,6 +942,7 @@ int config_finish(struct config *c, struct diag *d)
     }
     for (size_t i = 0; i < c->noauth_clients; i++)
         credential_read(&c->oauth_clients[i].secret, d);
+    ca_file_check(c, d);
     const char *key = getenv("CAPPROXY_SESSION_KEY");
     if (key && config_is_placeholder(key))
         diag_error(d, NULL, 0, 0,
@@ -939,6 +978,8 @@ void config_dump(const struct config *c, FILE *fp)
             c->upstream_max_host_connections, c->upstream_max_idle_connections,
             c->upstream_idle_timeout_ms, c->upstream_max_response_size,
             c->upstream_tls_verify ? "true" : "false");
+    if (c->upstream_ca_file)
+        fprintf(fp, "upstream.caFile: %s\n", c->upstream_ca_file);
     for (size_t i = 0; i < c->nconsumers; i++) {
         const struct config_consumer *cc = &c->consumers[i];
         fprintf(fp, "consumer %s: baseUri=%s\n", cc->pattern,

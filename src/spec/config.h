@@ -95,6 +95,7 @@ struct config {
     long oauth_leeway_ms;      /* oauth2.leeway: clock skew allowed on exp and nbf (60 s) */
     struct config_oauth_client *oauth_clients;
     size_t noauth_clients;
+    char *upstream_ca_file; /* upstream.caFile: PEM CA bundle for upstream TLS; NULL: system's */
 };
 
 void config_defaults(struct config *c);
