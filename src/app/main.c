@@ -44,6 +44,7 @@ static void usage(FILE *fp)
             "              CAPPROXY_HEADER_TIMEOUT CAPPROXY_BODY_TIMEOUT CAPPROXY_CLIENT_TIMEOUT\n"
             "              CAPPROXY_MAX_CONNECTIONS CAPPROXY_DRAIN_TIMEOUT\n"
             "  upstream    CAPPROXY_UPSTREAM_CONNECT_TIMEOUT CAPPROXY_UPSTREAM_TIMEOUT\n"
+            "              CAPPROXY_UPSTREAM_CA_FILE\n"
             "  logs        CAPPROXY_LOG_LEVEL CAPPROXY_LOG_FORMAT CAPPROXY_ACCESS_LOG\n"
             "  MCP         CAPPROXY_SESSION_KEY (also signs digest nonces)\n"
             "              CAPPROXY_MCP_MAX_STREAMS CAPPROXY_MCP_KEEPALIVE\n"
