@@ -33,6 +33,7 @@ BENCH_SERVERS=${BENCH_SERVERS:-"capproxy ceiling nginx"}
 BENCH_ORDER=${BENCH_ORDER:-rotate}             # rotate | fixed (BENCH_SERVERS order)
 BENCH_WRK_THREADS=${BENCH_WRK_THREADS:-2}      # wrk -t (1 for c1)
 BENCH_UPSTREAM_WORKERS=${BENCH_UPSTREAM_WORKERS:-1}            # upstream nginx worker_processes
+BENCH_NGINX_KEEPALIVE=${BENCH_NGINX_KEEPALIVE:-256}            # nginx proxy: upstream keepalive per worker
 BENCH_PATH=${BENCH_PATH:-/v1/v2/oauth-clients/abc/users/42}
 BENCH_STRACE=${BENCH_STRACE:-1}                # syscalls per request (first pass), 0: skip
 BENCH_STRACE_REQUESTS=${BENCH_STRACE_REQUESTS:-20000}
@@ -68,6 +69,7 @@ dur_secs() {
 [[ $BENCH_REPEAT =~ ^[1-9][0-9]*$ ]] || die "BENCH_REPEAT must be a positive integer"
 [[ $BENCH_STRACE_REQUESTS =~ ^[1-9][0-9]*$ ]] || die "BENCH_STRACE_REQUESTS must be a positive integer"
 [[ $BENCH_IDLE_CONNS =~ ^[0-9]+$ ]] || die "BENCH_IDLE_CONNS must be a number"
+[[ $BENCH_NGINX_KEEPALIVE =~ ^[1-9][0-9]*$ ]] || die "BENCH_NGINX_KEEPALIVE must be a positive integer"
 for s in $BENCH_SERVERS; do
     [[ $s == capproxy || $s == ceiling || $s == nginx ]] || die "BENCH_SERVERS: '$s' is not capproxy, ceiling or nginx"
 done
@@ -275,6 +277,7 @@ render() {  # template output workers scheme: replace @NAME@ placeholders (quote
     t=${t//@SCHEME@/"${4:-http}"}
     t=${t//@PROXY_PORT@/"$NGINX_PORT"}
     t=${t//@SECRET@/"$BENCH_SECRET"}
+    t=${t//@KEEPALIVE@/"$BENCH_NGINX_KEEPALIVE"}
     t=${t//@BODY@/"$BODY"}
     printf '%s\n' "$t" >"$2"
 }
@@ -689,7 +692,7 @@ report() {
     echo "commit: $commit${dirty:+ (with uncommitted changes)}; $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "machine: nproc=$(nproc), ${cpu_model:-unknown cpu}, kernel $(uname -r), load avg at end: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "capproxy: ${capproxy_version:-?}; nginx: $nginx_version; wrk: $wrk_version; libcurl $(pkg-config --modversion libcurl 2>/dev/null || echo ?), libevent $(pkg-config --modversion libevent 2>/dev/null || echo ?)"
-    echo "settings: passes=\"$BENCH_PASSES\", $BENCH_REPEAT runs x $BENCH_DURATION (warm-up $BENCH_WARMUP) per server and scenario, interleaved ($BENCH_ORDER), medians; wrk -t$BENCH_WRK_THREADS (-t1 at c1); upstream workers=$BENCH_UPSTREAM_WORKERS"
+    echo "settings: passes=\"$BENCH_PASSES\", $BENCH_REPEAT runs x $BENCH_DURATION (warm-up $BENCH_WARMUP) per server and scenario, interleaved ($BENCH_ORDER), medians; wrk -t$BENCH_WRK_THREADS (-t1 at c1); upstream workers=$BENCH_UPSTREAM_WORKERS, nginx upstream keepalive=$BENCH_NGINX_KEEPALIVE"
     echo "request: GET $BENCH_PATH -> upstream GET ${BENCH_PATH#/v1} (200, $BODY_SIZE-byte JSON), secret header injected"
     local pi sc srv k c rps nr cpu ncpu
     for ((pi = 0; pi < ${#PASS_SCHEME[@]}; pi++)); do

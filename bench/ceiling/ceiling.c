@@ -113,7 +113,8 @@ static int socket_cb(CURL *e, curl_socket_t fd, int what, void *up, void *sp)
             return -1;
         w->socks[fd] = s;
     }
-    s->want = (short)(((what & CURL_POLL_IN) ? EV_READ : 0) | ((what & CURL_POLL_OUT) ? EV_WRITE : 0));
+    s->want =
+        (short)(((what & CURL_POLL_IN) ? EV_READ : 0) | ((what & CURL_POLL_OUT) ? EV_WRITE : 0));
     /* a read interest kept from before is fine for a wanted read: only widen or narrow when the
      * set differs */
     sock_arm(w, s, fd, s->want);
@@ -155,7 +156,8 @@ static void reply(struct xfer *x, CURLcode rc)
     if (rc != CURLE_OK || status < 100) {
         evbuffer_drain(x->body, evbuffer_get_length(x->body));
         evbuffer_add_printf(x->body, "{\"error\":\"%s\"}", curl_easy_strerror(rc));
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                          "application/json");
         evhttp_send_reply(req, 502, "Bad Gateway", x->body);
     } else {
         if (x->ctype[0])
@@ -235,7 +237,8 @@ static size_t on_header(char *p, size_t sz, size_t n, void *arg)
 static struct xfer *xfer_new(struct worker *w)
 {
     struct xfer *x = calloc(1, sizeof *x);
-    if (!x || !(x->easy = curl_easy_init()) || !(x->url = curl_url()) || !(x->body = evbuffer_new()))
+    if (!x || !(x->easy = curl_easy_init()) || !(x->url = curl_url()) ||
+        !(x->body = evbuffer_new()))
         die("out of memory");
     x->w = w;
     if (curl_url_set(x->url, CURLUPART_URL, g_base, 0) != CURLUE_OK)
@@ -349,12 +352,23 @@ int main(int argc, char **argv)
     int nworkers = env ? atoi(env) : 1, opt;
     while ((opt = getopt(argc, argv, "l:u:H:w:c:")) != -1) {
         switch (opt) {
-        case 'l': g_port = atoi(optarg); break;
-        case 'u': g_base = optarg; break;
-        case 'H': g_header = optarg; break;
-        case 'w': nworkers = atoi(optarg); break;
-        case 'c': g_cafile = optarg; break;
-        default: goto usage;
+        case 'l':
+            g_port = atoi(optarg);
+            break;
+        case 'u':
+            g_base = optarg;
+            break;
+        case 'H':
+            g_header = optarg;
+            break;
+        case 'w':
+            nworkers = atoi(optarg);
+            break;
+        case 'c':
+            g_cafile = optarg;
+            break;
+        default:
+            goto usage;
         }
     }
     if (g_port <= 0 || !g_base || !g_header || nworkers < 1 || nworkers > 256)
@@ -377,8 +391,9 @@ int main(int argc, char **argv)
     worker_run(ws[0]);
     return 0;
 usage:
-    fprintf(stderr, "usage: %s -l PORT -u UPSTREAM_BASE_URL -H 'name: value' [-w WORKERS] "
-                    "[-c CA_FILE]\n",
+    fprintf(stderr,
+            "usage: %s -l PORT -u UPSTREAM_BASE_URL -H 'name: value' [-w WORKERS] "
+            "[-c CA_FILE]\n",
             argv[0]);
     return 2;
 }
