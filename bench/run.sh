@@ -118,7 +118,7 @@ HAVE_NODE=0; command -v node >/dev/null 2>&1 && HAVE_NODE=1
 
 # The expected duration, printed before anything starts (the run is long; say how long).
 estimate_secs() {
-    local per=$(($(dur_secs "$BENCH_WARMUP") + $(dur_secs "$BENCH_DURATION") + 2)) nsrv=0 total=0 i c
+    local per=$(($(dur_secs "$BENCH_WARMUP") + $(dur_secs "$BENCH_DURATION") + 3)) nsrv=0 total=0 i c
     for _ in $BENCH_SERVERS; do nsrv=$((nsrv + 1)); done
     for ((i = 0; i < ${#PASS_SCHEME[@]}; i++)); do
         total=$((total + 4 * nsrv))  # start-up and checks
@@ -375,7 +375,9 @@ start_nginx_proxy() {  # workers scheme tag
 flush_upstream_log() {  # the access log is buffered with flush=1s; let it drain
     sleep 1.3
 }
-reset_upstream_log() { : >"$UPSTREAM_LOG"; }
+# Lines nginx still buffers (the warm-up's, the last run's) would land in the emptied file: let
+# them out first, then truncate.
+reset_upstream_log() { flush_upstream_log; : >"$UPSTREAM_LOG"; }
 
 # upstream_stats -> "requests conns bad_secret bad_path" for what is in the log now
 upstream_stats() {
