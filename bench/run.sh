@@ -691,11 +691,11 @@ report() {
     echo
     echo "## capproxy, the ceiling (minimal evhttp + curl multi) and nginx as the same reverse proxy"
     echo
-    echo "commit: $commit${dirty:+ (with uncommitted changes)}; $(date -u '+%Y-%m-%d %H:%M UTC')"
-    echo "machine: nproc=$(nproc), ${cpu_model:-unknown cpu}, kernel $(uname -r), load avg at end: $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "capproxy: ${capproxy_version:-?}; nginx: $nginx_version; wrk: $wrk_version; libcurl $(pkg-config --modversion libcurl 2>/dev/null || echo ?), libevent $(pkg-config --modversion libevent 2>/dev/null || echo ?)"
-    echo "settings: passes=\"$BENCH_PASSES\", $BENCH_REPEAT runs x $BENCH_DURATION (warm-up $BENCH_WARMUP) per server and scenario, interleaved ($BENCH_ORDER), medians; wrk -t$BENCH_WRK_THREADS (-t1 at c1); upstream workers=$BENCH_UPSTREAM_WORKERS, nginx upstream keepalive=$BENCH_NGINX_KEEPALIVE"
-    echo "request: GET $BENCH_PATH -> upstream GET ${BENCH_PATH#/v1} (200, $BODY_SIZE-byte JSON), secret header injected"
+    echo "- commit: $commit${dirty:+ (with uncommitted changes)}; $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "- machine: nproc=$(nproc), ${cpu_model:-unknown cpu}, kernel $(uname -r), load avg at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "- capproxy: ${capproxy_version:-?}; nginx: $nginx_version; wrk: $wrk_version; libcurl $(pkg-config --modversion libcurl 2>/dev/null || echo ?), libevent $(pkg-config --modversion libevent 2>/dev/null || echo ?)"
+    echo "- settings: passes=\"$BENCH_PASSES\", $BENCH_REPEAT runs x $BENCH_DURATION (warm-up $BENCH_WARMUP) per server and scenario, interleaved ($BENCH_ORDER), medians; wrk -t$BENCH_WRK_THREADS (-t1 at c1); upstream workers=$BENCH_UPSTREAM_WORKERS, nginx upstream keepalive=$BENCH_NGINX_KEEPALIVE"
+    echo "- request: GET $BENCH_PATH -> upstream GET ${BENCH_PATH#/v1} (200, $BODY_SIZE-byte JSON), secret header injected"
     local pi sc srv k c rps nr cpu ncpu
     for ((pi = 0; pi < ${#PASS_SCHEME[@]}; pi++)); do
         echo
