@@ -309,7 +309,7 @@ wait_port "$UPSTREAM_PID" "$UPSTREAM_TLS_PORT" "nginx upstream (TLS)"
 log "upstream nginx on 127.0.0.1:$UPSTREAM_PORT and https 127.0.0.1:$UPSTREAM_TLS_PORT (pid $UPSTREAM_PID, $BENCH_UPSTREAM_WORKERS worker(s))"
 
 # ---------------------------------------------------------------- 2. the proxies of one pass
-declare -A SPID SPORT   # server -> pid / port in the current pass
+declare -A SPID=() SPORT=()   # server -> pid / port in the current pass
 
 start_capproxy() {  # workers scheme tag
     local w=$1 scheme=$2 tag=$3 up_port=$UPSTREAM_PORT i ready=0 line err=$TMP/capproxy-$3.stderr
@@ -471,7 +471,7 @@ ratio() {  # a b [fmt] -> a/b, "-" when either is missing
 # ---------------------------------------------------------------- measurements
 # M[key] with key "pass|scenario|server|field" holding one value per run (space separated);
 # server "direct" is wrk straight to the upstream (c1 only).
-declare -A M
+declare -A M=()
 put() { M[$1]="${M[$1]:-}${M[$1]:+ }$2"; }
 
 measure() {  # pass scenario server url conns threads
@@ -522,8 +522,8 @@ response = function()
     end
 end
 EOF
-declare -A SYS   # server -> "requests total top" ; SYSTOP[server] = "name n/req, ..."
-declare -A SYSTOP
+declare -A SYS=()   # server -> "requests syscalls/req"; SYSTOP[server] = "name n/req, ..."
+declare -A SYSTOP=()
 strace_measure() {  # server url
     local srv=$1 url=$2 pid=${SPID[$1]} out=$TMP/strace-$1.txt p ureqs total i
     local -a pargs=()
@@ -565,7 +565,7 @@ strace_measure() {  # server url
 }
 
 # ---- memory: idle after start, and with N idle keep-alive connections
-declare -A MEM_IDLE MEM_CONNS
+declare -A MEM_IDLE=() MEM_CONNS=()
 memory_measure() {  # server port
     local srv=$1 port=$2 pid=${SPID[$1]} ipid line i
     MEM_IDLE[$srv]=$(rss_kib "$pid")
@@ -685,7 +685,7 @@ dirty=$(git -C "$REPO_ROOT" status --porcelain --untracked-files=no 2>/dev/null 
 med() { median ${M[$1]:-}; }   # key -> median of its runs
 sum() { local t=0 v; for v in ${M[$1]:-}; do t=$((t + v)); done; echo "$t"; }
 fmt() { awk -v v="$1" -v f="$2" 'BEGIN { if (v == "-" || v == "") print "-"; else printf f, v }'; }
-declare -A T   # figures the targets section reads: T[name]
+declare -A T=()   # figures the targets section reads: T[name]
 
 report() {
     echo
