@@ -104,6 +104,7 @@ struct sockctx {
 
 struct upstream {
     struct event_base *base;
+    char *ca_file; /* opts.ca_file's own copy: the configuration it came from may be reloaded */
     CURLM *multi;
     CURLSH *share;
     struct event timer;
@@ -142,6 +143,7 @@ void upstream_opts_from_config(struct upstream_opts *o, const struct config *cfg
     o->max_idle_ms = cfg->upstream_idle_timeout_ms;
     o->max_response_bytes = cfg->upstream_max_response_size;
     o->verify_tls = cfg->upstream_tls_verify;
+    o->ca_file = cfg->upstream_ca_file;
 }
 
 const char *upstream_error_name(enum upstream_error e)
@@ -576,6 +578,8 @@ static int easy_init_const(struct upstream *u, struct upstream_xfer *x)
     SET(CURLOPT_FOLLOWLOCATION, 0L); /* a 301 and its Location go back to the client */
     SET(CURLOPT_SSL_VERIFYPEER, u->opts.verify_tls ? 1L : 0L);
     SET(CURLOPT_SSL_VERIFYHOST, u->opts.verify_tls ? 2L : 0L);
+    if (u->opts.ca_file)
+        SET(CURLOPT_CAINFO, u->opts.ca_file); /* upstream.caFile, else curl's built-in bundle */
     SET(CURLOPT_ERRORBUFFER, x->errbuf);
     SET(CURLOPT_WRITEFUNCTION, on_body);
     SET(CURLOPT_WRITEDATA, x);
@@ -1102,6 +1106,8 @@ struct upstream *upstream_new(struct event_base *base, const struct upstream_opt
     upstream_opts_defaults(&def);
     u->base = base;
     u->opts = *opts;
+    u->ca_file = opts->ca_file ? xstrdup(opts->ca_file) : NULL;
+    u->opts.ca_file = u->ca_file;
     /* Zero means "default" except where zero has a meaning of its own (verify_tls: off), so a
      * zero-initialised struct is never a footgun. */
     if (u->opts.connect_timeout_ms <= 0)
@@ -1175,6 +1181,7 @@ void upstream_free(struct upstream *u)
         evtimer_del(&u->timer);
         event_del(&u->drain_ev);
     }
+    free(u->ca_file);
     free(u);
 }
 

@@ -27,6 +27,9 @@ struct upstream_opts {
     size_t
         max_response_bytes; /* a larger upstream body fails the transfer (UPSTREAM_ERR_TOO_BIG) */
     int verify_tls;         /* 1: verify peer and host (default); 0 only for tests on loopback */
+    /* CURLOPT_CAINFO (NULL: the system's bundle); borrowed from the config, which outlives the
+     * upstream */
+    const char *ca_file;
 };
 
 /* Fill <o> with the defaults, which are the configuration's (config_defaults): connect 3 s,

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/log.h"
@@ -146,6 +147,7 @@ void config_deinit(struct config *c)
     free(c->oauth_clients);
     free(c->otlp_endpoint);
     free(c->otlp_service);
+    free(c->upstream_ca_file);
     memset(c, 0, sizeof *c);
 }
 
@@ -281,7 +283,7 @@ YNODE_KEYS(cfg_keys_limits, "limits", "maxBodySize", "maxHeaderSize", "maxHeader
 YNODE_KEYS(cfg_keys_upstream, "upstream", "connectTimeout", "timeout", "maxConnectionsPerHost",
            "maxIdleConnections", "idleTimeout", "maxResponseSize", "tlsVerify", "retries",
            "retryBackoff", "retryBackoffMax", "retryBudget", "retryBudgetMinPerSecond",
-           "breakerFailures", "breakerCooldown", "breakerMaxCooldown", "maxConcurrent", "queue");
+           "breakerFailures", "breakerCooldown", "breakerMaxCooldown", "maxConcurrent", "queue", "caFile");
 YNODE_KEYS(cfg_keys_log, "log", "level", "access", "format");
 YNODE_KEYS(cfg_keys_reload, "reload", "watch", "debounce");
 YNODE_KEYS(cfg_keys_consumer, "consumers entry", "namespace", "baseUri", "credentials", "rate",
@@ -784,6 +786,13 @@ int config_load_buffer(struct config *c, const char *name, const char *buf, size
         cfg_size(&r, s, "maxResponseSize", &c->upstream_max_response_size);
         cfg_bool(&r, s, "tlsVerify", &c->upstream_tls_verify);
         cfg_resil(&r, s, &c->resil);
+        char *ca = cfg_str(&r, s, "caFile");
+        if (ca && *ca) {
+            free(c->upstream_ca_file);
+            c->upstream_ca_file = ca;
+        } else {
+            free(ca);
+        }
     }
     if ((s = cfg_section(&r, root, "log", YNODE_MAPPING))) {
         cfg_check_keys(&r, s, &cfg_keys_log, NULL);
@@ -979,6 +988,14 @@ static int env_tracing(struct config *c, struct diag *d)
     return rc;
 }
 
+static int parse_path(const char *s, void *out)
+{
+    char **p = out;
+    free(*p);
+    *p = xstrdup(s);
+    return 0;
+}
+
 int config_apply_env(struct config *c, struct diag *d)
 {
     int rc = 0;
@@ -1047,6 +1064,7 @@ int config_apply_env(struct config *c, struct diag *d)
     rc |= env_apply(d, "CAPPROXY_RATE_LIMIT_CLIENTS", parse_clients, &c->rate_limit_clients,
                     "1 to 10000000");
     rc |= env_tracing(c, d);
+    rc |= env_apply(d, "CAPPROXY_UPSTREAM_CA_FILE", parse_path, &c->upstream_ca_file, "a file");
     return rc ? -1 : 0;
 }
 
@@ -1179,6 +1197,26 @@ static void credential_read(struct config_credential *cr, struct diag *d)
     }
 }
 
+/* upstream.caFile must be a readable file now: curl would only say "problem with the SSL CA
+ * cert" at the first request, without the path. */
+static void ca_file_check(const struct config *c, struct diag *d)
+{
+    const char *path = c->upstream_ca_file;
+    if (!path)
+        return;
+    struct stat st;
+    FILE *fp = NULL;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        diag_error(d, NULL, 0, 0, "upstream.caFile '%s' is a directory, not a PEM file", path);
+        return;
+    }
+    if (!(fp = fopen(path, "rb"))) {
+        diag_error(d, NULL, 0, 0, "upstream.caFile: cannot read '%s': %s", path, strerror(errno));
+        return;
+    }
+    fclose(fp);
+}
+
 int config_finish(struct config *c, struct diag *d)
 {
     size_t before = d->nerrors;
@@ -1197,6 +1235,7 @@ int config_finish(struct config *c, struct diag *d)
     }
     for (size_t i = 0; i < c->noauth_clients; i++)
         credential_read(&c->oauth_clients[i].secret, d);
+    ca_file_check(c, d);
     const char *key = getenv("CAPPROXY_SESSION_KEY");
     if (key && config_is_placeholder(key))
         diag_error(d, NULL, 0, 0,
@@ -1246,6 +1285,8 @@ void config_dump(const struct config *c, FILE *fp)
                 c->rate_limit_clients);
     else
         fprintf(fp, "limits: rateLimit=off\n");
+    if (c->upstream_ca_file)
+        fprintf(fp, "upstream.caFile: %s\n", c->upstream_ca_file);
     for (size_t i = 0; i < c->nconsumers; i++) {
         const struct config_consumer *cc = &c->consumers[i];
         fprintf(fp, "consumer %s: baseUri=%s\n", cc->pattern,

@@ -135,6 +135,7 @@ struct config {
     long otlp_batch_size;        /* tracing.batchSize: spans per export request (512) */
     long otlp_queue_size;        /* tracing.queueSize: spans waiting per worker, beyond dropped */
     long otlp_flush_interval_ms; /* tracing.flushInterval: a partial batch waits this long (5 s) */
+    char *upstream_ca_file; /* upstream.caFile: PEM CA bundle for upstream TLS; NULL: system's */
 };
 
 void config_defaults(struct config *c);
