@@ -47,7 +47,9 @@ static void test_no_match_is_fast(void)
         CHECK(!uritpl_match(tpls[i], uri, v));
         CHECK(cJSON_GetArraySize(v) == 0);
         cJSON_Delete(v);
-        CHECK(now_s() - t0 < 1.0);
+        /* Linear takes milliseconds (a few seconds under valgrind on a loaded machine); the
+         * quadratic matcher took hours on this URI: the bound only tells those apart. */
+        CHECK(now_s() - t0 < 30.0);
     }
     free(uri);
 }
