@@ -361,6 +361,8 @@ struct lhost {
     struct shost *s;
     uint64_t hash;
     char *key;
+    char *raw; /* the URL's "scheme://authority" as first seen: the per-request fast path */
+    size_t rawlen;
 };
 
 struct resil {
@@ -435,6 +437,7 @@ void resil_free(struct resil *r)
     for (struct lhost *h = r->hosts, *n; h; h = n) {
         n = h->next;
         free(h->key);
+        free(h->raw);
         free(h);
     }
     free(r);
@@ -502,6 +505,13 @@ static bool host_key(const char *url, char *out, size_t cap)
 
 static struct lhost *loop_host(struct resil *r, const char *url)
 {
+    /* Fast path: the URL starts with the very "scheme://authority" a known host was first
+     * seen with (the same base URI on every request), so no key to build. */
+    const char *p = strstr(url, "://");
+    size_t rawlen = p ? (size_t)(p + 3 - url) + strcspn(p + 3, "/?#") : 0;
+    for (struct lhost *x = r->hosts; x && rawlen; x = x->next)
+        if (x->rawlen == rawlen && memcmp(x->raw, url, rawlen) == 0)
+            return x;
     char key[RESIL_HOST_MAX];
     if (!host_key(url, key, sizeof key))
         return NULL;
@@ -516,6 +526,8 @@ static struct lhost *loop_host(struct resil *r, const char *url)
     x->s = s;
     x->hash = h;
     x->key = xstrdup(key);
+    x->raw = xstrndup(url, rawlen);
+    x->rawlen = rawlen;
     x->next = r->hosts;
     r->hosts = x;
     return x;
