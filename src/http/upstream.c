@@ -382,14 +382,17 @@ static bool is_dropped(const char *name, size_t len)
 {
     /* With their lengths: a response header is compared only with the names of its length
      * (each line of each response comes through here). */
-#define DROP(s) {s, sizeof s - 1}
     static const struct {
         const char *s;
         size_t n;
-    } drop[] = {DROP("connection"), DROP("keep-alive"),        DROP("te"),
-                DROP("trailer"),    DROP("transfer-encoding"), DROP("upgrade"),
-                DROP("content-length"), DROP("server")};
-#undef DROP
+    } drop[] = {{"connection", 10},
+                {"keep-alive", 10},
+                {"te", 2},
+                {"trailer", 7},
+                {"transfer-encoding", 17},
+                {"upgrade", 7},
+                {"content-length", 14},
+                {"server", 6}};
     if (len >= 6 && strncasecmp(name, "proxy-", 6) == 0)
         return true;
     for (size_t i = 0; i < UTIL_ARRAY_LEN(drop); i++)
