@@ -13,10 +13,8 @@ void outreq_init(struct outreq *o, size_t max_url)
 void outreq_deinit(struct outreq *o)
 {
     strbuf_deinit(&o->url);
-    for (size_t i = 0; i < o->nheaders; i++) {
-        free(o->headers[i].name);
-        free(o->headers[i].value);
-    }
+    for (size_t i = 0; i < o->nheaders; i++)
+        free(o->headers[i].name); /* the value is in the same block */
     free(o->headers);
     free(o->body);
     memset(o, 0, sizeof *o);
@@ -24,8 +22,20 @@ void outreq_deinit(struct outreq *o)
 
 void outreq_add_header(struct outreq *o, const char *name, const char *value, size_t len)
 {
-    o->headers = xrealloc(o->headers, (o->nheaders + 1) * sizeof *o->headers);
-    o->headers[o->nheaders++] = (struct outreq_header){xstrdup(name), xstrndup(value, len), len};
+    /* One allocation per header (name and value in one block) and the array grown by doubling:
+     * every request adds several (credentials, traceparent, User-Agent, X-Request-Id). */
+    if (o->nheaders == o->headers_cap) {
+        o->headers_cap = o->headers_cap ? 2 * o->headers_cap : 8;
+        o->headers = xrealloc(o->headers, o->headers_cap * sizeof *o->headers);
+    }
+    size_t nl = strlen(name);
+    char *blk = xmalloc(nl + 1 + len + 1);
+    memcpy(blk, name, nl + 1);
+    char *v = blk + nl + 1;
+    if (len)
+        memcpy(v, value, len);
+    v[len] = '\0';
+    o->headers[o->nheaders++] = (struct outreq_header){blk, v, len};
 }
 
 const struct outreq_header *outreq_find_header(const struct outreq *o, const char *name)

@@ -13,8 +13,8 @@
 #include "spec/model.h"
 
 struct outreq_header {
-    char *name;  /* owned */
-    char *value; /* owned, NUL-terminated; may be empty */
+    char *name;  /* owned: one block with the value (outreq_add_header), freed through <name> */
+    char *value; /* in <name>'s block, NUL-terminated; may be empty */
     size_t len;
 };
 
@@ -38,6 +38,7 @@ struct outreq {
     /* This attempt's whole-transfer time-out in ms (0: upstream.timeout): what is left of the
      * call's deadline when http/resil.c retries it. */
     long timeout_ms;
+    size_t headers_cap; /* <headers>' allocated length */
 };
 
 /* <max_url>: the URL's cap (0: none). */

@@ -70,7 +70,19 @@ struct exchange {
     double upstream_ms;                       /* every hop's transfer time; -1: none */
     char upstream_addr[INET6_ADDRSTRLEN + 9]; /* "ip:port" or "[v6]:port" of the last hop */
     char client[INET6_ADDRSTRLEN + 1];        /* the client's address */
+    /* The last hop's IP and port, made into <upstream_addr> only when the access log is
+     * written (no printf per request when it is off). */
+    char upstream_ip[INET6_ADDRSTRLEN + 1];
+    long upstream_port;
 };
+
+/* NUL-terminated copy of <src> into out[cap], cut to fit (cap > 0). */
+static void copy_cut(char *out, size_t cap, const char *src)
+{
+    size_t n = strnlen(src, cap - 1);
+    memcpy(out, src, n);
+    out[n] = '\0';
+}
 
 /* ---- exchanges ---- */
 
@@ -156,17 +168,17 @@ static void exchange_trace_begin(struct exchange *x)
     ev_uint16_t port = 0;
     if (evcon)
         evhttp_connection_get_peer(evcon, (char **)&addr, &port);
-    snprintf(x->client, sizeof x->client, "%s", addr ? addr : "-");
+    copy_cut(x->client, sizeof x->client, addr ? addr : "-");
 }
 
 /* One upstream hop finished: its address and time for the access log, its client span. */
 static void exchange_trace_hop(struct exchange *x, const struct upstream_result *res)
 {
     x->upstream_ms = (x->upstream_ms < 0 ? 0 : x->upstream_ms) + res->total_ms;
-    if (res->primary_ip)
-        snprintf(x->upstream_addr, sizeof x->upstream_addr,
-                 strchr(res->primary_ip, ':') ? "[%s]:%ld" : "%s:%ld", res->primary_ip,
-                 res->primary_port);
+    if (res->primary_ip) {
+        copy_cut(x->upstream_ip, sizeof x->upstream_ip, res->primary_ip);
+        x->upstream_port = res->primary_port;
+    }
     struct otlp *o = loop_otlp(x->l);
     if (!o || !(x->trace.flags & TRACE_FLAG_SAMPLED))
         return;
@@ -252,6 +264,10 @@ static void on_complete(struct evhttp_request *req, void *arg)
     if (log_access_enabled()) {
         char tid[2 * TRACE_ID_LEN + 1];
         crypto_hex(x->trace.trace_id, TRACE_ID_LEN, tid);
+        if (x->upstream_ip[0])
+            snprintf(x->upstream_addr, sizeof x->upstream_addr,
+                     strchr(x->upstream_ip, ':') ? "[%s]:%ld" : "%s:%ld", x->upstream_ip,
+                     x->upstream_port);
         struct log_access_rec rec = {
             .adapter = x->adapter,
             .method = method,

@@ -253,9 +253,11 @@ void loop_hop_headers(struct loop *l, struct outreq *out, const struct trace_ctx
         outreq_add_header(out, "User-Agent", own, sizeof own - 1);
         return;
     }
-    char *v = xasprintf("%s %s", ua, own);
-    outreq_add_header(out, "User-Agent", v, strlen(v));
-    free(v);
+    char v[LOOP_UA_MAX + sizeof own + 1]; /* "<caller's> capproxy/x.y.z": no printf, no malloc */
+    memcpy(v, ua, n);
+    v[n] = ' ';
+    memcpy(v + n + 1, own, sizeof own - 1);
+    outreq_add_header(out, "User-Agent", v, n + sizeof own);
 }
 
 struct otlp *loop_otlp(const struct loop *l)

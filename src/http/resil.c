@@ -206,7 +206,17 @@ struct shost {
     uint64_t hash;
     struct resil_breaker br; /* under the mutex */
     atomic_long transitions[3];
+    /* <br> is closed with no failure counted: admitting a call or recording a success changes
+     * nothing, so the request path skips the mutex. Written under the mutex (set_healthy). */
+    atomic_bool healthy;
 };
+
+/* After any change to <s>'s breaker, under the mutex. */
+static void set_healthy(struct shost *s)
+{
+    atomic_store_explicit(&s->healthy, s->br.state == RESIL_CLOSED && s->br.failures == 0,
+                          memory_order_release);
+}
 
 struct resil_shared {
     pthread_mutex_t mu;
@@ -256,6 +266,7 @@ static void *shared_get(struct resil_shared *sh, bool host, const char *key, uin
     if (!found && *n < RESIL_MAX_KEYS) {
         if (host) {
             struct shost *e = xcalloc(1, sizeof *e);
+            atomic_init(&e->healthy, true); /* a new breaker is closed, no failure */
             e->key = xstrdup(key);
             e->hash = hash;
             found = e;
@@ -361,6 +372,8 @@ struct lhost {
     struct shost *s;
     uint64_t hash;
     char *key;
+    char *raw; /* the URL's "scheme://authority" as first seen: the per-request fast path */
+    size_t rawlen;
 };
 
 struct resil {
@@ -435,6 +448,7 @@ void resil_free(struct resil *r)
     for (struct lhost *h = r->hosts, *n; h; h = n) {
         n = h->next;
         free(h->key);
+        free(h->raw);
         free(h);
     }
     free(r);
@@ -502,6 +516,13 @@ static bool host_key(const char *url, char *out, size_t cap)
 
 static struct lhost *loop_host(struct resil *r, const char *url)
 {
+    /* Fast path: the URL starts with the very "scheme://authority" a known host was first
+     * seen with (the same base URI on every request), so no key to build. */
+    const char *p = strstr(url, "://");
+    size_t rawlen = p ? (size_t)(p + 3 - url) + strcspn(p + 3, "/?#") : 0;
+    for (struct lhost *x = r->hosts; x && rawlen; x = x->next)
+        if (x->rawlen == rawlen && memcmp(x->raw, url, rawlen) == 0)
+            return x;
     char key[RESIL_HOST_MAX];
     if (!host_key(url, key, sizeof key))
         return NULL;
@@ -516,6 +537,8 @@ static struct lhost *loop_host(struct resil *r, const char *url)
     x->s = s;
     x->hash = h;
     x->key = xstrdup(key);
+    x->raw = xstrndup(url, rawlen);
+    x->rawlen = rawlen;
     x->next = r->hosts;
     r->hosts = x;
     return x;
@@ -544,11 +567,14 @@ static enum resil_admit admit(struct resil_call *c, long *retry_after_ms)
 {
     if (!c->host || c->probe)
         return RESIL_ADMIT;
+    if (atomic_load_explicit(&c->host->s->healthy, memory_order_acquire))
+        return RESIL_ADMIT; /* closed: resil_breaker_admit would admit and change nothing */
     pthread_mutex_t *mu = &c->r->sh->mu;
     pthread_mutex_lock(mu);
     enum resil_bstate from = c->host->s->br.state;
     enum resil_admit a = resil_breaker_admit(&c->host->s->br, &c->set, mono_ms(), retry_after_ms);
     enum resil_bstate to = c->host->s->br.state;
+    set_healthy(c->host->s);
     pthread_mutex_unlock(mu);
     if (to != from)
         log_transition(c, (int)to, from, 0, 0);
@@ -560,6 +586,9 @@ static void record(struct resil_call *c, bool failure)
 {
     if (!c->host)
         return;
+    /* A success on a healthy breaker would only set its failure count to the 0 it is. */
+    if (!failure && !c->probe && atomic_load_explicit(&c->host->s->healthy, memory_order_acquire))
+        return;
     pthread_mutex_t *mu = &c->r->sh->mu;
     pthread_mutex_lock(mu);
     struct resil_breaker *b = &c->host->s->br;
@@ -567,6 +596,7 @@ static void record(struct resil_call *c, bool failure)
     long failures = b->failures;
     int to = resil_breaker_record(b, &c->set, c->probe, failure, mono_ms());
     long cooldown = b->cooldown_ms;
+    set_healthy(c->host->s);
     pthread_mutex_unlock(mu);
     c->probe = false;
     if (to >= 0)
@@ -579,6 +609,7 @@ static void abandon_probe(struct resil_call *c)
         return;
     pthread_mutex_lock(&c->r->sh->mu);
     resil_breaker_abandon(&c->host->s->br);
+    set_healthy(c->host->s);
     pthread_mutex_unlock(&c->r->sh->mu);
     c->probe = false;
 }

@@ -156,6 +156,10 @@ bool config_glob_match(const char *p, const char *s)
     const char *star = NULL, *resume = NULL;
     while (*s) {
         if (*p == '*') {
+            while (p[1] == '*')
+                p++;
+            if (p[1] == '\0')
+                return true; /* a trailing star takes the rest ("cal-com-*", per request) */
             star = p++;
             resume = s;
         } else if (*p == '?' || *p == *s) {
