@@ -22,6 +22,15 @@ CG_DURATION=${CG_DURATION:-10s}
 CG_CONNS=${CG_CONNS:-16}
 CG_TOP=${CG_TOP:-40}
 CG_KEEP=${CG_KEEP:-0}
+# CG_SAME_HEADERS=1: the ceiling also sends the headers capproxy adds to every upstream request
+# (X-Request-Id, traceparent, User-Agent, each as long as capproxy's), to tell what those bytes
+# cost in libcurl from what capproxy's own code costs.
+CG_CEILING_HEADERS=()
+if [ "${CG_SAME_HEADERS:-0}" = 1 ]; then
+    CG_CEILING_HEADERS=(-H "X-Request-Id: 0123456789abcdef-0-12345"
+        -H "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        -H "User-Agent: capproxy/0.1.0")
+fi
 CG_PATH=${CG_PATH:-/v1/v2/oauth-clients/abc/users/42}
 CAPPROXY_BIN=${CAPPROXY_BIN:-$REPO_ROOT/build/capproxy}
 NGINX_BIN=${NGINX_BIN:-$(command -v nginx || echo /usr/sbin/nginx)}
@@ -119,7 +128,8 @@ for s in $CG_SERVERS; do
             $(pkg-config --cflags --libs libevent libcurl) -lpthread
         port=$(free_port)
         "${VG[@]}" "$TMP/ceiling" -l "$port" -u "http://127.0.0.1:$UP_PORT" -w 1 \
-            -H "x-cal-secret-key: $SECRET" </dev/null >"$TMP/ceiling.log" 2>&1 &
+            -H "x-cal-secret-key: $SECRET" ${CG_CEILING_HEADERS[@]+"${CG_CEILING_HEADERS[@]}"} \
+            </dev/null >"$TMP/ceiling.log" 2>&1 &
         PIDS+=($!)
         measure ceiling "$port" "${PIDS[-1]}"
         ;;

@@ -41,7 +41,8 @@
 #define MAX_FD 65536
 
 static const char *g_base;   /* upstream base URL, e.g. http://127.0.0.1:8081 */
-static const char *g_header; /* "name: value" injected in every upstream request */
+static const char *g_headers[8]; /* -H "name: value": injected in every upstream request */
+static int g_nheaders;
 static const char *g_cafile; /* CAINFO, NULL: system bundle */
 static int g_port;
 
@@ -342,7 +343,8 @@ static struct worker *worker_new(void)
     curl_multi_setopt(w->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
     curl_multi_setopt(w->multi, CURLMOPT_TIMERDATA, w);
     curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, 1024L); /* no MAX_HOST_CONNECTIONS: costly */
-    w->headers = curl_slist_append(NULL, g_header);
+    for (int i = 0; i < g_nheaders; i++)
+        w->headers = curl_slist_append(w->headers, g_headers[i]);
     return w;
 }
 
@@ -358,8 +360,10 @@ int main(int argc, char **argv)
         case 'u':
             g_base = optarg;
             break;
-        case 'H':
-            g_header = optarg;
+        case 'H': /* repeatable: the secret, and any header a comparison needs to send too */
+            if (g_nheaders == (int)(sizeof g_headers / sizeof *g_headers))
+                goto usage;
+            g_headers[g_nheaders++] = optarg;
             break;
         case 'w':
             nworkers = atoi(optarg);
@@ -371,7 +375,7 @@ int main(int argc, char **argv)
             goto usage;
         }
     }
-    if (g_port <= 0 || !g_base || !g_header || nworkers < 1 || nworkers > 256)
+    if (g_port <= 0 || !g_base || !g_nheaders || nworkers < 1 || nworkers > 256)
         goto usage;
     signal(SIGPIPE, SIG_IGN);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
