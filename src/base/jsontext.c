@@ -4,6 +4,7 @@
  */
 #include "base/jsontext.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,12 +40,66 @@ static const unsigned char esc_len[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
 };
 
+/* Eight bytes at a time (SWAR): string text is mostly plain bytes, and one test per word
+ * instead of a table look-up per byte is what makes the scan and the escape cheap. */
+#define ONES  0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+static uint64_t load8(const char *s)
+{
+    uint64_t w;
+    memcpy(&w, s, sizeof w);
+    return w;
+}
+
+/* The high bit of each byte of <t> that is zero, exactly (no carry crosses bytes). */
+static uint64_t zero_bytes(uint64_t t)
+{
+    return ~(((t & ~HIGHS) + ~HIGHS) | t) & HIGHS;
+}
+
+/* The high bit of each control byte (below 0x20, NUL included) of <w>. */
+static uint64_t control_bytes(uint64_t w)
+{
+    return zero_bytes(w & (ONES * 0xE0));
+}
+
+/* The high bit of each '"' or '\\' of <w>. */
+static uint64_t quote_bytes(uint64_t w)
+{
+    return zero_bytes(w ^ (ONES * '"')) | zero_bytes(w ^ (ONES * '\\'));
+}
+
+/* Index (0-7) of the first byte in memory order of <w> flagged in mask <m> (not 0). */
+static size_t first_byte(uint64_t m)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return (size_t)__builtin_clzll(m) / 8;
+#else
+    return (size_t)__builtin_ctzll(m) / 8;
+#endif
+}
+
+/* From <p>: the index of the first byte of <s>[0..len) that is not plain string text (a quote,
+ * backslash or control byte), or <len>. */
+static size_t plain_run_end(const char *s, size_t len, size_t p)
+{
+    for (; p + 8 <= len; p += 8) {
+        uint64_t w = load8(s + p);
+        uint64_t m = quote_bytes(w) | control_bytes(w);
+        if (m)
+            return p + first_byte(m);
+    }
+    while (p < len && esc_len[(unsigned char)s[p]] == 1)
+        p++;
+    return p;
+}
+
 /* The string starting at the quote <s>[*i]: *i is moved after its closing quote. */
 static bool scan_string(const char *s, size_t len, size_t *i)
 {
     for (size_t p = *i + 1; p < len; p++) {
-        while (p < len && esc_len[(unsigned char)s[p]] == 1)
-            p++; /* plain text: the common case, in a tight loop */
+        p = plain_run_end(s, len, p); /* plain text: the common case */
         if (p >= len)
             break;
         unsigned char c = (unsigned char)s[p];
@@ -233,8 +288,7 @@ static char *put_escaped(char *p, const char *s, size_t len)
     static const char hex[] = "0123456789abcdef";
     for (size_t i = 0; i < len; i++) {
         size_t run = i;
-        while (i < len && esc_len[(unsigned char)s[i]] == 1)
-            i++;
+        i = plain_run_end(s, len, i);
         memcpy(p, s + run, i - run);
         p += i - run;
         if (i == len)
@@ -270,39 +324,72 @@ static char *put_escaped(char *p, const char *s, size_t len)
     return p;
 }
 
-char *jsontext_string(const char *s, size_t len, const char *before, const char *after,
-                      size_t *outlen)
+/* Bytes of the escaped text of <s>[0..len) (no quotes); <*clean> whether it is valid UTF-8
+ * without NUL, which is all put_escaped takes. */
+static size_t escaped_len(const char *s, size_t len, bool *clean)
 {
-    char *clean = NULL;
-    size_t esc = 0;
-    unsigned char any = 0;
+    size_t esc = 0, i = 0;
+    uint64_t any = 0;
     bool nul = false;
-    for (size_t i = 0; i < len; i++) {
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w = load8(s + i);
+        any |= w;
+        if (control_bytes(w)) { /* rare: their escapes differ in length */
+            for (size_t k = 0; k < 8; k++) {
+                esc += esc_len[(unsigned char)s[i + k]];
+                nul |= s[i + k] == 0;
+            }
+            continue;
+        }
+        esc += 8 + (size_t)__builtin_popcountll(quote_bytes(w));
+    }
+    for (; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         esc += esc_len[c];
         any |= c;
         nul |= c == 0;
     }
     /* ASCII without NUL needs no sanitizing; anything else unless it is valid UTF-8 */
-    if ((any >= 0x80 || nul) && !utf8_valid(s, len, NULL)) {
-        clean = utf8_sanitize(s, len);
-        s = clean;
-        len = strlen(clean);
-        esc = 0;
-        for (size_t i = 0; i < len; i++)
-            esc += esc_len[(unsigned char)s[i]];
+    *clean = !((any & HIGHS) || nul) || utf8_valid(s, len, NULL);
+    return esc;
+}
+
+size_t jsontext_string_len(const char *s, size_t len)
+{
+    bool clean;
+    size_t esc = escaped_len(s, len, &clean);
+    return clean ? esc + 2 : 0;
+}
+
+char *jsontext_put_string(char *out, const char *s, size_t len)
+{
+    *out++ = '"';
+    out = put_escaped(out, s, len);
+    *out++ = '"';
+    return out;
+}
+
+char *jsontext_string(const char *s, size_t len, const char *before, const char *after,
+                      size_t *outlen)
+{
+    char *clean_copy = NULL;
+    bool clean;
+    size_t esc = escaped_len(s, len, &clean);
+    if (!clean) {
+        clean_copy = utf8_sanitize(s, len);
+        s = clean_copy;
+        len = strlen(clean_copy);
+        esc = escaped_len(s, len, &clean);
     }
     size_t blen = before ? strlen(before) : 0, alen = after ? strlen(after) : 0;
     size_t n = blen + alen + 2 + esc;
     char *r = xmalloc(n + 1), *p = r;
     memcpy(p, before ? before : "", blen);
     p += blen;
-    *p++ = '"';
-    p = put_escaped(p, s, len);
-    *p++ = '"';
+    p = jsontext_put_string(p, s, len);
     memcpy(p, after ? after : "", alen);
     p[alen] = '\0';
-    free(clean);
+    free(clean_copy);
     if (outlen)
         *outlen = n;
     return r;

@@ -27,6 +27,14 @@ bool jsontext_compact_object(const char *s, size_t len, char *out, size_t *outle
 char *jsontext_string(const char *s, size_t len, const char *before, const char *after,
                       size_t *outlen);
 
+/* For a literal written in place: the bytes jsontext_string's literal of <s>[0..len) takes
+ * (quotes included, nothing around), or 0 when <s> is not valid UTF-8 or holds a NUL (then
+ * jsontext_string, which sanitizes, is the one to use). */
+size_t jsontext_string_len(const char *s, size_t len);
+/* Write that literal of <s>[0..len) (one jsontext_string_len said is clean) to <out>, which
+ * has room for jsontext_string_len bytes; returns the end. No NUL is added. */
+char *jsontext_put_string(char *out, const char *s, size_t len);
+
 #define JSONTEXT_MAX_DEPTH 256
 
 #endif
