@@ -282,17 +282,35 @@ bool jsontext_compact_object(const char *s, size_t len, char *out, size_t *outle
     return true;
 }
 
-/* Escape <s>[0..len) (valid UTF-8: no NUL) to <p>, which has room; returns the end. */
-static char *put_escaped(char *p, const char *s, size_t len)
+/* Escape <s>[0..len) (valid UTF-8: no NUL) to <p>, which has room; returns the end. Bytes up
+ * to <end> may be written past the escaped text (scratch, overwritten after). */
+static char *put_escaped(char *p, const char *end, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < len; i++) {
-        size_t run = i;
-        i = plain_run_end(s, len, i);
-        memcpy(p, s + run, i - run);
-        p += i - run;
+    size_t i = 0;
+    for (;;) {
+        /* plain runs a word at a time; the word holding the byte to escape is stored whole
+         * when there is room (<end>), then only its plain prefix counts */
+        for (; i + 8 <= len; i += 8, p += 8) {
+            uint64_t w = load8(s + i);
+            uint64_t m = quote_bytes(w) | control_bytes(w);
+            if (!m) {
+                memcpy(p, &w, 8);
+                continue;
+            }
+            size_t k = first_byte(m);
+            if (p + 8 <= end)
+                memcpy(p, &w, 8);
+            else
+                memcpy(p, s + i, k);
+            i += k, p += k;
+            goto special;
+        }
+        for (; i < len && esc_len[(unsigned char)s[i]] == 1; i++)
+            *p++ = s[i];
         if (i == len)
             break;
+    special:;
         unsigned char c = (unsigned char)s[i];
         *p++ = '\\';
         switch (c) {
@@ -320,6 +338,7 @@ static char *put_escaped(char *p, const char *s, size_t len)
         default: /* cJSON's \u00xx, lower-case */
             *p++ = 'u', *p++ = '0', *p++ = '0', *p++ = hex[c >> 4], *p++ = hex[c & 15];
         }
+        i++;
     }
     return p;
 }
@@ -341,7 +360,9 @@ static size_t escaped_len(const char *s, size_t len, bool *clean)
             }
             continue;
         }
-        esc += 8 + (size_t)__builtin_popcountll(quote_bytes(w));
+        /* how many flagged bytes: one bit per byte summed into the top byte (no popcount
+         * instruction in the x86-64 baseline; the builtin would be a libgcc call) */
+        esc += 8 + (size_t)(((quote_bytes(w) >> 7) * ONES) >> 56);
     }
     for (; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -361,10 +382,10 @@ size_t jsontext_string_len(const char *s, size_t len)
     return clean ? esc + 2 : 0;
 }
 
-char *jsontext_put_string(char *out, const char *s, size_t len)
+char *jsontext_put_string(char *out, const char *end, const char *s, size_t len)
 {
     *out++ = '"';
-    out = put_escaped(out, s, len);
+    out = put_escaped(out, end, s, len);
     *out++ = '"';
     return out;
 }
@@ -386,7 +407,7 @@ char *jsontext_string(const char *s, size_t len, const char *before, const char 
     char *r = xmalloc(n + 1), *p = r;
     memcpy(p, before ? before : "", blen);
     p += blen;
-    p = jsontext_put_string(p, s, len);
+    p = jsontext_put_string(p, r + n + 1, s, len);
     memcpy(p, after ? after : "", alen);
     p[alen] = '\0';
     free(clean_copy);

@@ -32,8 +32,9 @@ char *jsontext_string(const char *s, size_t len, const char *before, const char 
  * jsontext_string, which sanitizes, is the one to use). */
 size_t jsontext_string_len(const char *s, size_t len);
 /* Write that literal of <s>[0..len) (one jsontext_string_len said is clean) to <out>, which
- * has room for jsontext_string_len bytes; returns the end. No NUL is added. */
-char *jsontext_put_string(char *out, const char *s, size_t len);
+ * has room for jsontext_string_len bytes; returns the end. No NUL is added. Up to 8 bytes after
+ * the literal may be written too (scratch, for word-sized stores), never at or past <end>. */
+char *jsontext_put_string(char *out, const char *end, const char *s, size_t len);
 
 #define JSONTEXT_MAX_DEPTH 256
 

@@ -188,12 +188,28 @@ cJSON *jsonrpc_error(const cJSON *id, int code, const char *message)
     return r;
 }
 
+char *jsonrpc_result_head(const cJSON *id)
+{
+    struct strbuf b;
+    strbuf_init(&b, 0);
+    strbuf_adds(&b, "{\"jsonrpc\":\"2.0\",\"id\":");
+    if (cJSON_IsNumber(id) && id->valuestring) {
+        strbuf_adds(&b, id->valuestring); /* the text keep_id_text kept: no printing */
+    } else {
+        cJSON *idc = id_copy(id);
+        char *ids = cJSON_PrintUnformatted(idc);
+        strbuf_adds(&b, ids ? ids : "null");
+        cJSON_free(ids);
+        cJSON_Delete(idc);
+    }
+    strbuf_adds(&b, ",\"result\":");
+    return strbuf_detach(&b, NULL);
+}
+
 char *jsonrpc_result_text(const cJSON *id, const char *result_json)
 {
-    cJSON *idc = id_copy(id);
-    char *ids = cJSON_PrintUnformatted(idc);
-    cJSON_Delete(idc);
-    char *r = xasprintf("{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":%s}", ids, result_json);
-    cJSON_free(ids);
+    char *head = jsonrpc_result_head(id);
+    char *r = xasprintf("%s%s}", head, result_json);
+    free(head);
     return r;
 }

@@ -342,26 +342,51 @@ static cJSON *keep_output_contract(const struct rt_call *call, cJSON *r)
  * its structuredContent is that document's own text (white space removed) instead of a tree
  * parsed from it and printed again, which cost more than the rest of the call (each number
  * through printf and back through sscanf). Numbers keep the upstream's spelling, as in the
- * text content. Both are raw nodes: printing the text content from a tree cost as much again.
- * NULL when this does not apply: the general path below decides. */
-static cJSON *passthrough_result(const struct rt_call *call, long status, const char *body,
-                                 size_t len)
+ * text content. The whole result is written as text, in one buffer of its exact size: what
+ * cJSON prints for the tree of the general path (content, structuredContent, _meta), for the
+ * HTTP transport to send without any tree. */
+char *mcptool_passthrough_text(const struct rt_call *call, long status, const char *body,
+                               size_t len, const char *before, const char *after, size_t *outlen)
 {
+    static const char head[] = "{\"content\":[{\"type\":\"text\",\"text\":";
+    static const char mid[] = "}],\"structuredContent\":";
+    static const char meta[] = ",\"_meta\":{\"upstreamStatus\":";
     if (status < 200 || status >= 300 || len == 0 || !call->passthrough || call->output_schema ||
         respmap_converts(call))
         return NULL;
-    char *sc = xmalloc(len + 1);
+    size_t slen = jsontext_string_len(body, len); /* 0: needs sanitizing, the general path */
+    if (slen == 0)
+        return NULL;
+    char st[8];
+    size_t stlen = (size_t)snprintf(st, sizeof st, "%ld", status);
+    size_t blen = before ? strlen(before) : 0, alen = after ? strlen(after) : 0;
+    /* the compact copy is at most <len> bytes: room for that much, the length known after */
+    size_t cap = blen + sizeof head - 1 + slen + sizeof mid - 1 + len + sizeof meta - 1 + stlen +
+                 2 + alen + 1;
+    char *r = xmalloc(cap), *p = r;
+    memcpy(p, before ? before : "", blen);
+    p += blen;
+    memcpy(p, head, sizeof head - 1);
+    p += sizeof head - 1;
+    char *sc = p + slen + sizeof mid - 1;
     size_t sclen;
-    cJSON *r = NULL;
-    if (jsontext_compact_object(body, len, sc, &sclen)) {
-        /* What mcptool_text_result(body, len, false) holds, written as cJSON would print it. */
-        char *content = jsontext_string(body, len, "[{\"type\":\"text\",\"text\":", "}]", NULL);
-        r = cJSON_CreateObject();
-        cJSON_AddRawToObject(r, "content", content);
-        cJSON_AddRawToObject(r, "structuredContent", sc);
-        free(content);
+    if (!jsontext_compact_object(body, len, sc, &sclen)) {
+        free(r);
+        return NULL;
     }
-    free(sc);
+    p = jsontext_put_string(p, sc, body, len); /* scratch stops before the compact copy */
+    memcpy(p, mid, sizeof mid - 1);
+    p += sizeof mid - 1 + sclen;
+    memcpy(p, meta, sizeof meta - 1);
+    p += sizeof meta - 1;
+    memcpy(p, st, stlen);
+    p += stlen;
+    *p++ = '}', *p++ = '}';
+    memcpy(p, after ? after : "", alen);
+    p += alen;
+    *p = '\0';
+    if (outlen)
+        *outlen = (size_t)(p - r);
     return r;
 }
 
@@ -370,9 +395,13 @@ cJSON *mcptool_upstream_result(const struct rt_call *call, long status, const ch
 {
     bool ok = status >= 200 && status < 300;
     char why[384];
-    cJSON *r = passthrough_result(call, status, body, len), *mapped = NULL;
-    if (r)
-        goto meta;
+    char *text = location ? NULL : mcptool_passthrough_text(call, status, body, len, "", "", NULL);
+    if (text) { /* the whole result, _meta included */
+        cJSON *raw = cJSON_CreateRaw(text);
+        free(text);
+        return raw;
+    }
+    cJSON *r = NULL, *mapped = NULL;
     mapped = ok && len > 0 ? respmap_apply(call, body, len, why, sizeof why) : NULL;
     if (mapped && !call->passthrough) {
         char *s = cJSON_PrintUnformatted(mapped);
@@ -405,7 +434,6 @@ cJSON *mcptool_upstream_result(const struct rt_call *call, long status, const ch
         cJSON_Delete(mapped);
     if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "isError")))
         r = keep_output_contract(call, r);
-meta:;
     /* ... and for programs, in _meta. */
     cJSON *meta = cJSON_AddObjectToObject(r, "_meta");
     /* Raw: cJSON prints a number through printf("%1.15g") and reads it back with sscanf. */

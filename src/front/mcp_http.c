@@ -239,7 +239,12 @@ static void on_tool_upstream(const struct upstream_result *res, void *arg)
                      res->error != UPSTREAM_OK ? "upstream_error"
                      : res->status >= 400      ? "tool_error"
                                                : "ok");
-    reply_msg(x, 200, mcpp_call_response(hc->call, hc->id, res));
+    size_t len;
+    char *text = mcpp_call_response_text(hc->call, hc->id, res, &len);
+    if (text)
+        exchange_reply_owned(x, 200, "application/json", text, len);
+    else
+        reply_msg(x, 200, mcpp_call_response(hc->call, hc->id, res));
 }
 
 /* notifications/cancelled named this call (mcp_cancel.h; on the call's own loop): stop its

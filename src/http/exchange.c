@@ -472,6 +472,22 @@ void exchange_reply_text(struct exchange *x, int status, const char *ctype, cons
     evbuffer_free(b);
 }
 
+static void free_text(const void *data, size_t len, void *arg)
+{
+    (void)len, (void)arg;
+    free((void *)data);
+}
+
+void exchange_reply_owned(struct exchange *x, int status, const char *ctype, char *text,
+                          size_t len)
+{
+    struct evbuffer *b = evbuffer_new();
+    if (evbuffer_add_reference(b, text, len, free_text, NULL) < 0)
+        free(text);
+    exchange_reply(x, status, ctype, b);
+    evbuffer_free(b);
+}
+
 void exchange_reply_json(struct exchange *x, int status, const char *ctype, cJSON *json)
 {
     char *s = cJSON_PrintUnformatted(json);

@@ -157,8 +157,42 @@ static void test_add_string(void)
     same_as_cjson(all, 255);
 }
 
+/* The eight-bytes-at-a-time scan: every special byte at every offset of a word, in strings
+ * of every length around the word size, against cJSON; and the same strings inside an object
+ * for the compact copy. */
+static void test_words(void)
+{
+    static const char specials[] = {'"', '\\', '\n', '\x01', '\x1f', '\0', '\x7f', (char)0xc3};
+    char s[40], obj[200];
+    for (size_t len = 0; len <= 24; len++)
+        for (size_t at = 0; at < len; at++)
+            for (size_t k = 0; k < sizeof specials; k++) {
+                memset(s, 'x', len);
+                s[at] = specials[k];
+                same_as_cjson(s, len);
+                if (specials[k] == '"' || specials[k] == '\\' || (unsigned char)specials[k] < 0x20 ||
+                    (unsigned char)specials[k] >= 0x80)
+                    continue; /* not valid inside a string literal as is */
+                int n = snprintf(obj, sizeof obj, "{\"k\":\"%.*s\",\"n\":1}", (int)len, s);
+                char out[200];
+                size_t outlen;
+                CHECK(jsontext_compact_object(obj, (size_t)n, out, &outlen));
+                CHECK_STR(out, obj);
+            }
+    /* escapes cut by a word boundary */
+    for (size_t pad = 0; pad < 9; pad++) {
+        int n = snprintf(obj, sizeof obj, "{\"%.*s\\\"q\\u00e9\":[\"a\\\\\"]}", (int)pad,
+                         "yyyyyyyyy");
+        char out[200];
+        size_t outlen;
+        CHECK(jsontext_compact_object(obj, (size_t)n, out, &outlen));
+        CHECK_STR(out, obj);
+    }
+}
+
 int main(void)
 {
+    RUN(test_words());
     RUN(test_compact());
     RUN(test_refused());
     RUN(test_add_string());
