@@ -140,8 +140,7 @@ cJSON *mcpp_call_response(const struct rt_call *call, const cJSON *id,
 char *mcpp_call_response_text(const struct rt_call *call, const cJSON *id,
                               const struct upstream_result *res, size_t *outlen)
 {
-    if (res->error != UPSTREAM_OK || res->status < 200 || res->status >= 300 ||
-        !call->passthrough)
+    if (res->error != UPSTREAM_OK || res->status < 200 || res->status >= 300 || !call->passthrough)
         return NULL;
     size_t len = evbuffer_get_length(res->body);
     const char *body = len ? (const char *)evbuffer_pullup(res->body, -1) : "";

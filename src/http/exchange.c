@@ -478,8 +478,7 @@ static void free_text(const void *data, size_t len, void *arg)
     free((void *)data);
 }
 
-void exchange_reply_owned(struct exchange *x, int status, const char *ctype, char *text,
-                          size_t len)
+void exchange_reply_owned(struct exchange *x, int status, const char *ctype, char *text, size_t len)
 {
     struct evbuffer *b = evbuffer_new();
     if (evbuffer_add_reference(b, text, len, free_text, NULL) < 0)

@@ -170,8 +170,8 @@ static void test_words(void)
                 memset(s, 'x', len);
                 s[at] = specials[k];
                 same_as_cjson(s, len);
-                if (specials[k] == '"' || specials[k] == '\\' || (unsigned char)specials[k] < 0x20 ||
-                    (unsigned char)specials[k] >= 0x80)
+                if (specials[k] == '"' || specials[k] == '\\' ||
+                    (unsigned char)specials[k] < 0x20 || (unsigned char)specials[k] >= 0x80)
                     continue; /* not valid inside a string literal as is */
                 int n = snprintf(obj, sizeof obj, "{\"k\":\"%.*s\",\"n\":1}", (int)len, s);
                 char out[200];
@@ -181,8 +181,8 @@ static void test_words(void)
             }
     /* escapes cut by a word boundary */
     for (size_t pad = 0; pad < 9; pad++) {
-        int n = snprintf(obj, sizeof obj, "{\"%.*s\\\"q\\u00e9\":[\"a\\\\\"]}", (int)pad,
-                         "yyyyyyyyy");
+        int n =
+            snprintf(obj, sizeof obj, "{\"%.*s\\\"q\\u00e9\":[\"a\\\\\"]}", (int)pad, "yyyyyyyyy");
         char out[200];
         size_t outlen;
         CHECK(jsontext_compact_object(obj, (size_t)n, out, &outlen));
