@@ -435,6 +435,8 @@ void exchange_reply(struct exchange *x, int status, const char *ctype, struct ev
                    status == 304 || (status >= 100 && status < 200);
     if (no_body && body)
         evbuffer_drain(body, evbuffer_get_length(body));
+    if (!evhttp_find_header(h, "Date")) /* evhttp would format one per reply */
+        evhttp_add_header(h, "Date", clock_http_date());
     struct conn *c = x->conn; /* <x> may be gone once the reply is sent */
     evhttp_send_reply(req, status, httpstatus_text(status), body);
     conn_flush_later(c);
