@@ -585,6 +585,22 @@ const char *util_closest(const char *word, const char *const *cand, size_t n)
     return c.best;
 }
 
+size_t util_fmt_ll(long long v, char *out)
+{
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    char tmp[UTIL_LL_MAX];
+    size_t n = 0, k = 0;
+    do
+        tmp[n++] = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (v < 0)
+        out[k++] = '-';
+    while (n)
+        out[k++] = tmp[--n];
+    out[k] = '\0';
+    return k;
+}
+
 uint64_t util_fnv1a(const void *data, size_t len)
 {
     const unsigned char *p = data;

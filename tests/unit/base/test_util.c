@@ -1,6 +1,7 @@
 /* Unit tests for util: strbuf caps, arena, string helpers, duration and size parsing. */
 #include "harness.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -230,8 +231,22 @@ static void test_utf8_sanitize(void)
     free(s);
 }
 
+/* util_fmt_ll writes what printf("%lld") does, at the extremes too. */
+static void test_fmt_ll(void)
+{
+    const long long vals[] = {0, 7, -7, 42, 10, -10, 9007199254740992LL, LLONG_MAX, LLONG_MIN};
+    for (size_t i = 0; i < sizeof vals / sizeof *vals; i++) {
+        char got[UTIL_LL_MAX], want[32];
+        size_t n = util_fmt_ll(vals[i], got);
+        snprintf(want, sizeof want, "%lld", vals[i]);
+        CHECK_STR(got, want);
+        CHECK(n == strlen(want));
+    }
+}
+
 int main(void)
 {
+    RUN(test_fmt_ll());
     RUN(test_utf8());
     RUN(test_utf8_sanitize());
     RUN(test_media_type());
