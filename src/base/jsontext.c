@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/swar.h"
+
 /* Longest number taken (digits, sign, point, exponent): a double holds any shorter one
  * closely enough that cJSON would print the same value. */
 #define JSONTEXT_MAX_NUMBER 40
@@ -40,55 +42,15 @@ static const unsigned char esc_len[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
 };
 
-/* Eight bytes at a time (SWAR): string text is mostly plain bytes, and one test per word
- * instead of a table look-up per byte is what makes the scan and the escape cheap. */
-#define ONES  0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
-
-static uint64_t load8(const char *s)
-{
-    uint64_t w;
-    memcpy(&w, s, sizeof w);
-    return w;
-}
-
-/* The high bit of each byte of <t> that is zero, exactly (no carry crosses bytes). */
-static uint64_t zero_bytes(uint64_t t)
-{
-    return ~(((t & ~HIGHS) + ~HIGHS) | t) & HIGHS;
-}
-
-/* The high bit of each control byte (below 0x20, NUL included) of <w>. */
-static uint64_t control_bytes(uint64_t w)
-{
-    return zero_bytes(w & (ONES * 0xE0));
-}
-
-/* The high bit of each '"' or '\\' of <w>. */
-static uint64_t quote_bytes(uint64_t w)
-{
-    return zero_bytes(w ^ (ONES * '"')) | zero_bytes(w ^ (ONES * '\\'));
-}
-
-/* Index (0-7) of the first byte in memory order of <w> flagged in mask <m> (not 0). */
-static size_t first_byte(uint64_t m)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    return (size_t)__builtin_clzll(m) / 8;
-#else
-    return (size_t)__builtin_ctzll(m) / 8;
-#endif
-}
-
 /* From <p>: the index of the first byte of <s>[0..len) that is not plain string text (a quote,
  * backslash or control byte), or <len>. */
 static size_t plain_run_end(const char *s, size_t len, size_t p)
 {
     for (; p + 8 <= len; p += 8) {
-        uint64_t w = load8(s + p);
-        uint64_t m = quote_bytes(w) | control_bytes(w);
+        uint64_t w = swar_load(s + p);
+        uint64_t m = swar_quote(w) | swar_control(w);
         if (m)
-            return p + first_byte(m);
+            return p + swar_first(m);
     }
     while (p < len && esc_len[(unsigned char)s[p]] == 1)
         p++;
@@ -292,13 +254,13 @@ static char *put_escaped(char *p, const char *end, const char *s, size_t len)
         /* plain runs a word at a time; the word holding the byte to escape is stored whole
          * when there is room (<end>), then only its plain prefix counts */
         for (; i + 8 <= len; i += 8, p += 8) {
-            uint64_t w = load8(s + i);
-            uint64_t m = quote_bytes(w) | control_bytes(w);
+            uint64_t w = swar_load(s + i);
+            uint64_t m = swar_quote(w) | swar_control(w);
             if (!m) {
                 memcpy(p, &w, 8);
                 continue;
             }
-            size_t k = first_byte(m);
+            size_t k = swar_first(m);
             if (p + 8 <= end)
                 memcpy(p, &w, 8);
             else
@@ -351,18 +313,16 @@ static size_t escaped_len(const char *s, size_t len, bool *clean)
     uint64_t any = 0;
     bool nul = false;
     for (; i + 8 <= len; i += 8) {
-        uint64_t w = load8(s + i);
+        uint64_t w = swar_load(s + i);
         any |= w;
-        if (control_bytes(w)) { /* rare: their escapes differ in length */
+        if (swar_control(w)) { /* rare: their escapes differ in length */
             for (size_t k = 0; k < 8; k++) {
                 esc += esc_len[(unsigned char)s[i + k]];
                 nul |= s[i + k] == 0;
             }
             continue;
         }
-        /* how many flagged bytes: one bit per byte summed into the top byte (no popcount
-         * instruction in the x86-64 baseline; the builtin would be a libgcc call) */
-        esc += 8 + (size_t)(((quote_bytes(w) >> 7) * ONES) >> 56);
+        esc += 8 + swar_count(swar_quote(w));
     }
     for (; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -371,7 +331,7 @@ static size_t escaped_len(const char *s, size_t len, bool *clean)
         nul |= c == 0;
     }
     /* ASCII without NUL needs no sanitizing; anything else unless it is valid UTF-8 */
-    *clean = !((any & HIGHS) || nul) || utf8_valid(s, len, NULL);
+    *clean = !((any & SWAR_HIGHS) || nul) || utf8_valid(s, len, NULL);
     return esc;
 }
 

@@ -231,6 +231,42 @@ static void test_utf8_sanitize(void)
     free(s);
 }
 
+/* json_text_refusal and utf8_valid skip plain words: what they look for, at every offset of
+ * a word, with the same answer and offset as a byte at a time. */
+static void test_word_scans(void)
+{
+    char buf[64];
+    size_t at;
+    for (size_t pad = 0; pad < 17; pad++) {
+        /* {"k":"<pad x>\u0000"} */
+        int n = snprintf(buf, sizeof buf, "{\"k\":\"%.*s\\u0000\"}", (int)pad, "xxxxxxxxxxxxxxxxx");
+        at = 0;
+        CHECK_STR(json_text_refusal(buf, (size_t)n, true, &at), "the escape \\u0000");
+        CHECK(at == 6 + pad);
+        /* an escaped backslash before u0000 is text */
+        n = snprintf(buf, sizeof buf, "{\"k\":\"%.*s\\\\u0000\"}", (int)pad, "xxxxxxxxxxxxxxxxx");
+        CHECK(!json_text_refusal(buf, (size_t)n, true, NULL));
+        /* a NUL, a raw tab in a string, a quote toggling the state */
+        n = snprintf(buf, sizeof buf, "{\"k\":\"%.*s@\"}", (int)pad, "xxxxxxxxxxxxxxxxx");
+        buf[6 + pad] = '\0';
+        at = 0;
+        CHECK_STR(json_text_refusal(buf, (size_t)n, false, &at), "a NUL byte");
+        CHECK(at == 6 + pad);
+        buf[6 + pad] = '\t';
+        CHECK_STR(json_text_refusal(buf, (size_t)n, true, &at), "a control character");
+        CHECK(!json_text_refusal(buf, (size_t)n, false, NULL));
+        /* UTF-8: a bad byte after a plain run, a NUL, a good sequence */
+        memset(buf, 'a', sizeof buf);
+        buf[pad] = (char)0xff;
+        at = 0;
+        CHECK(!utf8_valid(buf, 40, &at) && at == pad);
+        buf[pad] = '\0';
+        CHECK(!utf8_valid(buf, 40, &at) && at == pad);
+        memcpy(buf + pad, "\xc3\xa9", 2);
+        CHECK(utf8_valid(buf, 40, NULL));
+    }
+}
+
 /* util_fmt_ll writes what printf("%lld") does, at the extremes too. */
 static void test_fmt_ll(void)
 {
@@ -247,6 +283,7 @@ static void test_fmt_ll(void)
 int main(void)
 {
     RUN(test_fmt_ll());
+    RUN(test_word_scans());
     RUN(test_utf8());
     RUN(test_utf8_sanitize());
     RUN(test_media_type());
