@@ -236,12 +236,19 @@ bool str_eq(const char *a, const char *b)
     return strcmp(a, b) == 0;
 }
 
+/* ASCII lower case, as tolower() in the C locale capproxy runs in (it never calls setlocale),
+ * without the libc call per byte: header names are compared on every request. */
+static inline unsigned char ascii_lower(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c | 0x20) : c;
+}
+
 bool str_eq_ci(const char *a, const char *b)
 {
     if (!a || !b)
         return a == b;
     for (; *a && *b; a++, b++)
-        if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
+        if (ascii_lower((unsigned char)*a) != ascii_lower((unsigned char)*b))
             return false;
     return *a == *b;
 }
@@ -250,7 +257,7 @@ bool str_eq_ci_n(const char *a, size_t alen, const char *b)
 {
     size_t i = 0;
     for (; i < alen && b[i]; i++)
-        if (tolower((unsigned char)a[i]) != tolower((unsigned char)b[i]))
+        if (ascii_lower((unsigned char)a[i]) != ascii_lower((unsigned char)b[i]))
             return false;
     return i == alen && b[i] == '\0';
 }

@@ -1,6 +1,7 @@
 /* Unit tests for util: strbuf caps, arena, string helpers, duration and size parsing. */
 #include "harness.h"
 
+#include <ctype.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,15 @@ static void test_closest(void)
 static void test_strings(void)
 {
     CHECK(str_eq_ci("X-Cal-Secret-Key", "x-cal-secret-key"));
+    /* every pair of bytes compares as tolower() of the C locale says */
+    bool all_same = true;
+    for (int a = 1; a < 256; a++)
+        for (int b = 1; b < 256; b++) {
+            char x[2] = {(char)a, 0}, y[2] = {(char)b, 0};
+            all_same &= str_eq_ci(x, y) == (tolower(a) == tolower(b));
+            all_same &= str_eq_ci_n(x, 1, y) == (tolower(a) == tolower(b));
+        }
+    CHECK(all_same);
     CHECK(!str_eq_ci("abc", "abcd"));
     CHECK(str_eq_ci_n("CLIENTID/users", 8, "clientid"));
     CHECK(!str_eq_ci_n("clientid", 8, "clientidx"));
