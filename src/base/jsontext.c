@@ -244,64 +244,117 @@ bool jsontext_compact_object(const char *s, size_t len, char *out, size_t *outle
     return true;
 }
 
-/* Escape <s>[0..len) (valid UTF-8: no NUL) to <p>, which has room; returns the end. Bytes up
- * to <end> may be written past the escaped text (scratch, overwritten after). */
-static char *put_escaped(char *p, const char *end, const char *s, size_t len)
+/* Escape one byte <c> that needs it to <p>; returns the end. */
+static char *put_escape(char *p, unsigned char c)
 {
     static const char hex[] = "0123456789abcdef";
+    *p++ = '\\';
+    switch (c) {
+    case '"':
+        *p++ = '"';
+        break;
+    case '\\':
+        *p++ = '\\';
+        break;
+    case '\b':
+        *p++ = 'b';
+        break;
+    case '\f':
+        *p++ = 'f';
+        break;
+    case '\n':
+        *p++ = 'n';
+        break;
+    case '\r':
+        *p++ = 'r';
+        break;
+    case '\t':
+        *p++ = 't';
+        break;
+    default: /* cJSON's \u00xx, lower-case */
+        *p++ = 'u', *p++ = '0', *p++ = '0', *p++ = hex[c >> 4], *p++ = hex[c & 15];
+    }
+    return p;
+}
+
+/* Escape <s>[0..len) (valid UTF-8: no NUL) to <p>, which has room; returns the end, or NULL
+ * when <ws_only> and <s> has a control byte other than tab, LF and CR. Bytes up to <end> may be
+ * written past the escaped text (scratch, overwritten after). <*any> gets the OR of the bytes
+ * (bit 7 set: some are not ASCII). */
+static char *put_escaped(char *p, const char *end, const char *s, size_t len, bool ws_only,
+                         uint64_t *any)
+{
     size_t i = 0;
-    for (;;) {
-        /* plain runs a word at a time; the word holding the byte to escape is stored whole
-         * when there is room (<end>), then only its plain prefix counts */
-        for (; i + 8 <= len; i += 8, p += 8) {
+    uint64_t seen = 0;
+    while (i < len) {
+        /* a word at a time while there is room for its worst case (eight pairs) and the
+         * word-sized stores (scratch) */
+        if (i + 8 <= len && p + 24 <= end) {
             uint64_t w = swar_load(s + i);
-            uint64_t m = swar_quote(w) | swar_control(w);
-            if (!m) {
-                memcpy(p, &w, 8);
+            uint64_t c = swar_control(w);
+            seen |= w;
+            if (c) {
+                /* bytes up to the first control byte one by one below */
+                size_t stop = i + swar_first(c) + 1;
+                while (i < stop) {
+                    unsigned char b = (unsigned char)s[i++];
+                    if (esc_len[b] == 1) {
+                        *p++ = (char)b;
+                        continue;
+                    }
+                    if (ws_only && b < 0x20 && b != '\t' && b != '\n' && b != '\r')
+                        return NULL;
+                    p = put_escape(p, b);
+                }
                 continue;
             }
-            size_t k = swar_first(m);
-            if (p + 8 <= end)
-                memcpy(p, &w, 8);
-            else
-                memcpy(p, s + i, k);
-            i += k, p += k;
-            goto special;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+            if (swar_quote(w)) { /* one by one (the shifts below assume little-endian) */
+                for (size_t k = 0; k < 8; k++) {
+                    unsigned char b = (unsigned char)s[i++];
+                    if (esc_len[b] == 1)
+                        *p++ = (char)b;
+                    else
+                        p = put_escape(p, b); /* a quote or backslash: no control here */
+                }
+                continue;
+            }
+            memcpy(p, &w, 8);
+            p += 8, i += 8;
+#else
+            /* each quote or backslash gets a backslash before it: store the rest of the
+             * word, keep its plain prefix, write the pair, go on after it */
+            size_t at = 0;
+            for (uint64_t q = swar_quote(w); q; q &= q - 1) {
+                size_t k = swar_first(q);
+                uint64_t rest = w >> (8 * at);
+                memcpy(p, &rest, 8);
+                p += k - at;
+                *p++ = '\\';
+                *p++ = s[i + k];
+                at = k + 1;
+            }
+            if (at < 8) {
+                uint64_t rest = w >> (8 * at);
+                memcpy(p, &rest, 8);
+                p += 8 - at;
+            }
+            i += 8;
+#endif
+            continue;
         }
-        for (; i < len && esc_len[(unsigned char)s[i]] == 1; i++)
-            *p++ = s[i];
-        if (i == len)
-            break;
-    special:;
-        unsigned char c = (unsigned char)s[i];
-        *p++ = '\\';
-        switch (c) {
-        case '"':
-            *p++ = '"';
-            break;
-        case '\\':
-            *p++ = '\\';
-            break;
-        case '\b':
-            *p++ = 'b';
-            break;
-        case '\f':
-            *p++ = 'f';
-            break;
-        case '\n':
-            *p++ = 'n';
-            break;
-        case '\r':
-            *p++ = 'r';
-            break;
-        case '\t':
-            *p++ = 't';
-            break;
-        default: /* cJSON's \u00xx, lower-case */
-            *p++ = 'u', *p++ = '0', *p++ = '0', *p++ = hex[c >> 4], *p++ = hex[c & 15];
+        unsigned char b = (unsigned char)s[i++];
+        seen |= b;
+        if (esc_len[b] == 1) {
+            *p++ = (char)b;
+            continue;
         }
-        i++;
+        if (ws_only && b < 0x20 && b != '\t' && b != '\n' && b != '\r')
+            return NULL;
+        p = put_escape(p, b);
     }
+    if (any)
+        *any = seen;
     return p;
 }
 
@@ -335,17 +388,13 @@ static size_t escaped_len(const char *s, size_t len, bool *clean)
     return esc;
 }
 
-size_t jsontext_string_len(const char *s, size_t len)
+char *jsontext_put_json_text(char *out, const char *end, const char *s, size_t len)
 {
-    bool clean;
-    size_t esc = escaped_len(s, len, &clean);
-    return clean ? esc + 2 : 0;
-}
-
-char *jsontext_put_string(char *out, const char *end, const char *s, size_t len)
-{
+    uint64_t any = 0;
     *out++ = '"';
-    out = put_escaped(out, end, s, len);
+    out = put_escaped(out, end, s, len, true, &any);
+    if (!out || ((any & SWAR_HIGHS) && !utf8_valid(s, len, NULL)))
+        return NULL;
     *out++ = '"';
     return out;
 }
@@ -367,7 +416,9 @@ char *jsontext_string(const char *s, size_t len, const char *before, const char 
     char *r = xmalloc(n + 1), *p = r;
     memcpy(p, before ? before : "", blen);
     p += blen;
-    p = jsontext_put_string(p, r + n + 1, s, len);
+    *p++ = '"';
+    p = put_escaped(p, r + n + 1, s, len, false, NULL);
+    *p++ = '"';
     memcpy(p, after ? after : "", alen);
     p[alen] = '\0';
     free(clean_copy);

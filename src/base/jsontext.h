@@ -27,14 +27,13 @@ bool jsontext_compact_object(const char *s, size_t len, char *out, size_t *outle
 char *jsontext_string(const char *s, size_t len, const char *before, const char *after,
                       size_t *outlen);
 
-/* For a literal written in place: the bytes jsontext_string's literal of <s>[0..len) takes
- * (quotes included, nothing around), or 0 when <s> is not valid UTF-8 or holds a NUL (then
- * jsontext_string, which sanitizes, is the one to use). */
-size_t jsontext_string_len(const char *s, size_t len);
-/* Write that literal of <s>[0..len) (one jsontext_string_len said is clean) to <out>, which
- * has room for jsontext_string_len bytes; returns the end. No NUL is added. Up to 8 bytes after
- * the literal may be written too (scratch, for word-sized stores), never at or past <end>. */
-char *jsontext_put_string(char *out, const char *end, const char *s, size_t len);
+/* The literal jsontext_string gives for JSON text <s>[0..len) (a document, which has no control
+ * character but white space), written to <out> without sizing it first: at most 2 * len + 2
+ * bytes, as every byte of such a text escapes to two at most. Returns the end (no NUL added),
+ * or NULL when <s> holds another control character or is not valid UTF-8 (then it is no JSON
+ * text). Bytes up to <end>, which must leave room for those 2 * len + 2, may be written past
+ * the literal (scratch for word-sized stores). */
+char *jsontext_put_json_text(char *out, const char *end, const char *s, size_t len);
 
 #define JSONTEXT_MAX_DEPTH 256
 

@@ -354,29 +354,27 @@ char *mcptool_passthrough_text(const struct rt_call *call, long status, const ch
     if (status < 200 || status >= 300 || len == 0 || !call->passthrough || call->output_schema ||
         respmap_converts(call))
         return NULL;
-    size_t slen = jsontext_string_len(body, len); /* 0: needs sanitizing, the general path */
-    if (slen == 0)
-        return NULL;
     char st[8];
     size_t stlen = (size_t)snprintf(st, sizeof st, "%ld", status);
     size_t blen = before ? strlen(before) : 0, alen = after ? strlen(after) : 0;
-    /* the compact copy is at most <len> bytes: room for that much, the length known after */
-    size_t cap = blen + sizeof head - 1 + slen + sizeof mid - 1 + len + sizeof meta - 1 + stlen +
-                 2 + alen + 1;
+    /* room for the longest text literal (2 * len + 2) and compact copy (len): the lengths are
+     * known once written, which saves a pass that would measure them */
+    size_t cap = blen + sizeof head - 1 + 2 * len + 2 + sizeof mid - 1 + len + sizeof meta - 1 +
+                 stlen + 2 + alen + 1;
     char *r = xmalloc(cap), *p = r;
     memcpy(p, before ? before : "", blen);
     p += blen;
     memcpy(p, head, sizeof head - 1);
     p += sizeof head - 1;
-    char *sc = p + slen + sizeof mid - 1;
-    size_t sclen;
-    if (!jsontext_compact_object(body, len, sc, &sclen)) {
-        free(r);
-        return NULL;
-    }
-    p = jsontext_put_string(p, sc, body, len); /* scratch stops before the compact copy */
+    p = jsontext_put_json_text(p, r + cap, body, len);
+    if (!p) /* not UTF-8, or control characters: not a JSON object either */
+        goto general;
     memcpy(p, mid, sizeof mid - 1);
-    p += sizeof mid - 1 + sclen;
+    p += sizeof mid - 1;
+    size_t sclen;
+    if (!jsontext_compact_object(body, len, p, &sclen))
+        goto general;
+    p += sclen;
     memcpy(p, meta, sizeof meta - 1);
     p += sizeof meta - 1;
     memcpy(p, st, stlen);
@@ -388,6 +386,9 @@ char *mcptool_passthrough_text(const struct rt_call *call, long status, const ch
     if (outlen)
         *outlen = (size_t)(p - r);
     return r;
+general:
+    free(r);
+    return NULL;
 }
 
 cJSON *mcptool_upstream_result(const struct rt_call *call, long status, const char *location,

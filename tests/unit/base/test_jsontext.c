@@ -190,8 +190,65 @@ static void test_words(void)
     }
 }
 
+/* jsontext_put_json_text writes what cJSON prints for the text as a string, within 2 * len + 2
+ * bytes, for texts dense in quotes and backslashes at every alignment; NULL for a text with
+ * another control character or bytes that are not UTF-8. */
+static void put_json_same(const char *s, size_t len)
+{
+    char *buf = calloc(1, 2 * len + 2 + 64);
+    char *end = jsontext_put_json_text(buf, buf + 2 * len + 2 + 64, s, len);
+    CHECK(end != NULL);
+    if (!end) {
+        free(buf);
+        return;
+    }
+    CHECK((size_t)(end - buf) <= 2 * len + 2);
+    *end = '\0';
+    char *copy = malloc(len + 1);
+    memcpy(copy, s, len);
+    copy[len] = '\0';
+    cJSON *j = cJSON_CreateString(copy);
+    char *want = cJSON_PrintUnformatted(j);
+    CHECK_STR(buf, want);
+    cJSON_free(want);
+    cJSON_Delete(j);
+    free(copy);
+    free(buf);
+}
+
+static void test_put_json_text(void)
+{
+    static const char *const texts[] = {
+        "{\"a\":\"b\",\"cc\":\"\\\"q\\\\\",\"d\":[1,2,\"\"]}",
+        "{\n\t\"pretty\": [1, 2.5],\r\n  \"u\": \"caf\xc3\xa9 \\u00e9 \xe2\x82\xac\"\n}",
+        "{\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"}",
+        "{\"long\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}",
+    };
+    char buf[256];
+    for (size_t t = 0; t < sizeof texts / sizeof *texts; t++)
+        for (size_t pad = 0; pad < 9; pad++) {
+            int n = snprintf(buf, sizeof buf, "%.*s%s", (int)pad, "         ", texts[t]);
+            put_json_same(buf, (size_t)n);
+        }
+    char out[128];
+    CHECK(jsontext_put_json_text(out, out + sizeof out, "{\"a\":\"\x01\"}", 9) == NULL);
+    CHECK(jsontext_put_json_text(out, out + sizeof out, "{\"a\":\"\b\"}", 9) == NULL);
+    CHECK(jsontext_put_json_text(out, out + sizeof out, "{\"a\":\"\xff\"}", 9) == NULL);
+    CHECK(jsontext_put_json_text(out, out + sizeof out, "{\"a\":\"x\"}\0", 10) == NULL);
+    /* a control byte after plain words, at every offset */
+    for (size_t at = 0; at < 40; at++) {
+        char t[41];
+        memset(t, 'x', 40);
+        t[at] = '\x02';
+        CHECK(jsontext_put_json_text(out, out + sizeof out, t, 40) == NULL);
+        t[at] = '\n';
+        put_json_same(t, 40);
+    }
+}
+
 int main(void)
 {
+    RUN(test_put_json_text());
     RUN(test_words());
     RUN(test_compact());
     RUN(test_refused());
