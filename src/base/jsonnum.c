@@ -6,12 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/swar.h"
 #include "base/util.h"
 
 /* cJSON 1.7.15 prints a number with 15 significant digits when that reads back within a
  * relative DBL_EPSILON, so an integer of 16 digits or more can come out changed even below 2^53
  * (9007199254740991 prints as 9.00719925474099e+15): such integers keep their text. */
 #define JSONNUM_MIN_DIGITS 16
+_Static_assert(JSONNUM_MIN_DIGITS >= 15, "has_long_digit_run looks for a whole word of digits");
 
 struct tok {
     size_t off, len;
@@ -128,6 +130,18 @@ static size_t keep_walk(cJSON *j, const cJSON *under, bool inside, const char *s
 
 static bool has_long_digit_run(const char *s, size_t len)
 {
+    /* A run of 16 digits holds eight that start at a multiple of 8: without such a word of
+     * digits there is none, and that is checked a word at a time (JSONNUM_MIN_DIGITS >= 15) */
+    bool word = false;
+    for (size_t i = 0; i + 8 <= len && !word; i += 8) {
+        uint64_t w = swar_load(s + i);
+        uint64_t high3 = swar_zero((w & (SWAR_ONES * 0xF0)) ^ (SWAR_ONES * 0x30));
+        /* a low nibble of 10 or more carries into bit 4 when 6 is added: moved to bit 7 */
+        uint64_t low_big = (((w & (SWAR_ONES * 0x0F)) + SWAR_ONES * 6) & (SWAR_ONES * 0x10)) << 3;
+        word = (high3 & ~low_big) == SWAR_HIGHS;
+    }
+    if (!word)
+        return false;
     size_t run = 0;
     for (size_t i = 0; i < len; i++) {
         run = (s[i] >= '0' && s[i] <= '9') ? run + 1 : 0;

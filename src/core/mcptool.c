@@ -354,8 +354,8 @@ char *mcptool_passthrough_text(const struct rt_call *call, long status, const ch
     if (status < 200 || status >= 300 || len == 0 || !call->passthrough || call->output_schema ||
         respmap_converts(call))
         return NULL;
-    char st[8];
-    size_t stlen = (size_t)snprintf(st, sizeof st, "%ld", status);
+    char st[UTIL_LL_MAX];
+    size_t stlen = util_fmt_ll(status, st);
     size_t blen = before ? strlen(before) : 0, alen = after ? strlen(after) : 0;
     /* room for the longest text literal (2 * len + 2) and compact copy (len): the lengths are
      * known once written, which saves a pass that would measure them */

@@ -183,6 +183,21 @@ static void test_jsonnum(void)
     CHECK(jsonnum_keep_big_ints(doc, NULL, small, strlen(small)) == 0);
     cJSON_Delete(doc);
 
+    /* A 16-digit integer found at every offset (the pre-check reads words); 15 digits, or
+     * bytes next to the digits (':' and '/' around '0'-'9'), are not one. */
+    for (int pad = 0; pad < 9; pad++) {
+        char text[64];
+        snprintf(text, sizeof text, "{\"%.*s\":9007199254740993}", pad, "aaaaaaaaa");
+        doc = cJSON_Parse(text);
+        CHECK(jsonnum_keep_big_ints(doc, NULL, text, strlen(text)) == 1);
+        cJSON_Delete(doc);
+        snprintf(text, sizeof text, "{\"%.*s\":900719925474099,\"b\":\"0:/9:/0:/9:/0:/\"}", pad,
+                 "aaaaaaaaa");
+        doc = cJSON_Parse(text);
+        CHECK(jsonnum_keep_big_ints(doc, NULL, text, strlen(text)) == 0);
+        cJSON_Delete(doc);
+    }
+
     /* The token of one number node. */
     const char *rpc = "{\"x\":[1,2],\"id\":-0,\"y\":3}";
     doc = cJSON_Parse(rpc);
