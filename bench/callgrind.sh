@@ -3,8 +3,9 @@
 # the same upstream call (the seed's get-managed-user), counted by valgrind's callgrind. Noise
 # free, unlike req/s on a shared machine: the primary measure for per-request work.
 #
-#   bench/callgrind.sh                  # N=2000 requests of each kind over C=8 connections
-#   CG_N=5000 CG_C=16 bench/callgrind.sh
+#   bench/callgrind.sh                  # N=2000 requests of each kind over C=8 connections,
+#                                       # ROUNDS=3 rounds (REST then MCP), the median printed
+#   CG_N=5000 CG_C=16 CG_ROUNDS=5 bench/callgrind.sh
 #   CG_TOP=25 bench/callgrind.sh        # also the 25 costliest functions of each phase
 #   CG_KEEP=1 bench/callgrind.sh        # keep the temp dir (callgrind.out.* for kcachegrind)
 #
@@ -19,6 +20,7 @@ REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
 CG_N=${CG_N:-2000}
 CG_C=${CG_C:-8}
 CG_WARM=${CG_WARM:-200}
+CG_ROUNDS=${CG_ROUNDS:-3}
 CG_TOP=${CG_TOP:-0}
 CG_KEEP=${CG_KEEP:-0}
 CAPPROXY_BIN=${CAPPROXY_BIN:-$REPO_ROOT/build/capproxy}
@@ -111,7 +113,8 @@ SESSION=$(curl -s -D - -o /dev/null -H 'Content-Type: application/json' \
     "$MCP_URL" | tr -d '\r' | awk -F': ' 'tolower($1) == "mcp-session-id" {print $2}')
 [[ -n $SESSION ]] || die "MCP initialize gave no session"
 
-# phase kind url -> instructions of N requests of that kind (a callgrind dump of their own)
+# phase kind url -> instructions of N requests of that kind (a callgrind dump of their own).
+# How a loop pass batches requests varies from run to run (a few % of the count): hence rounds.
 declare -A IR
 dumps() { # how many callgrind.out.<n> dumps there are (numbered from 1)
     local n=0
@@ -135,17 +138,21 @@ phase() {
     IR[$kind]=$(awk '/^(summary|totals):/ {print $2; exit}' "$f")
     [[ -n ${IR[$kind]} ]] || die "no totals in $f"
     cp "$f" "$TMP/phase-$kind.out"
+    ALL[$kind]+="$((IR[$kind] / CG_N)) "
     if ((CG_TOP > 0)); then
         echo "--- $kind: the $CG_TOP functions of highest self cost, for all $CG_N requests"
         callgrind_annotate --inclusive=no --threshold=100 "$TMP/phase-$kind.out" 2>/dev/null \
             | grep -E '^ *[0-9,]+ ' | grep -v 'PROGRAM TOTALS' | head -n "$CG_TOP" || true
     fi
 }
-phase rest "$REST_URL"
-phase mcp "$MCP_URL"
-
-rest=$((IR[rest] / CG_N)) mcp=$((IR[mcp] / CG_N))
-echo "requests per phase: $CG_N over $CG_C connections (1 worker, after $CG_WARM warm-up)"
-printf 'REST GET        %8d instructions/request\n' "$rest"
-printf 'MCP tools/call  %8d instructions/request\n' "$mcp"
+declare -A ALL
+for ((round = 0; round < CG_ROUNDS; round++)); do
+    phase rest "$REST_URL"
+    phase mcp "$MCP_URL"
+done
+median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+rest=$(median <<<"${ALL[rest]}") mcp=$(median <<<"${ALL[mcp]}")
+echo "requests per phase: $CG_N over $CG_C connections (1 worker, after $CG_WARM warm-up), $CG_ROUNDS rounds"
+printf 'REST GET        %8d instructions/request (median; rounds: %s)\n' "$rest" "${ALL[rest]% }"
+printf 'MCP tools/call  %8d instructions/request (median; rounds: %s)\n' "$mcp" "${ALL[mcp]% }"
 awk -v r="$rest" -v m="$mcp" 'BEGIN { printf "MCP/REST        %8.2f (REST/MCP %.2f)\n", m / r, r / m }'

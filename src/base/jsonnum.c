@@ -51,6 +51,80 @@ static size_t scan(const char *s, size_t len, struct tok **out)
     return n;
 }
 
+static size_t skip_ws(const char *s, size_t len, size_t i)
+{
+    while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+        i++;
+    return i;
+}
+
+/* After the string whose opening quote is <s>[i]. */
+static size_t skip_string(const char *s, size_t len, size_t i)
+{
+    for (i++; i < len && s[i] != '"'; i++)
+        if (s[i] == '\\')
+            i++;
+    return i + 1;
+}
+
+/* After the value that starts at <s>[i] (a text cJSON accepted: no checking here). */
+static size_t skip_value(const char *s, size_t len, size_t i)
+{
+    if (i < len && s[i] == '"')
+        return skip_string(s, len, i);
+    if (i < len && (s[i] == '{' || s[i] == '[')) {
+        size_t depth = 0;
+        while (i < len) {
+            if (s[i] == '"') {
+                i = skip_string(s, len, i);
+                continue;
+            }
+            if (s[i] == '{' || s[i] == '[')
+                depth++;
+            else if ((s[i] == '}' || s[i] == ']') && --depth == 0)
+                return i + 1;
+            i++;
+        }
+        return i;
+    }
+    while (i < len && s[i] != ',' && s[i] != '}' && s[i] != ']' && s[i] != ' ' && s[i] != '\t' &&
+           s[i] != '\n' && s[i] != '\r')
+        i++; /* a number or a literal */
+    return i;
+}
+
+const char *jsonnum_member(const char *s, size_t len, const char *name, size_t *toklen)
+{
+    size_t nlen = strlen(name);
+    size_t i = skip_ws(s, len, 0);
+    if (i >= len || s[i] != '{')
+        return NULL;
+    i = skip_ws(s, len, i + 1);
+    while (i < len && s[i] == '"') {
+        size_t k = i + 1, e = k;
+        while (e < len && s[e] != '"' && s[e] != '\\')
+            e++;
+        if (e >= len || s[e] == '\\')
+            return NULL; /* an escaped key: cJSON's reading of it is the one that counts */
+        i = skip_ws(s, len, e + 1);
+        if (i >= len || s[i] != ':')
+            return NULL;
+        i = skip_ws(s, len, i + 1);
+        size_t end = skip_value(s, len, i);
+        if (e - k == nlen && memcmp(s + k, name, nlen) == 0) {
+            if (i >= len || !(s[i] == '-' || (s[i] >= '0' && s[i] <= '9')))
+                return NULL;
+            *toklen = end - i;
+            return s + i;
+        }
+        i = skip_ws(s, len, end);
+        if (i >= len || s[i] != ',')
+            return NULL;
+        i = skip_ws(s, len, i + 1);
+    }
+    return NULL;
+}
+
 static size_t count_numbers(const cJSON *j)
 {
     size_t n = cJSON_IsNumber(j) ? 1 : 0;

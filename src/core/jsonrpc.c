@@ -28,7 +28,9 @@ static bool valid_id(const cJSON *id)
 static bool keep_id_text(cJSON *doc, cJSON *idv, const char *buf, size_t len)
 {
     size_t tlen = 0;
-    const char *t = jsonnum_token(doc, idv, buf, len, &tlen);
+    const char *t = jsonnum_member(buf, len, "id", &tlen); /* a walk of the text's start */
+    if (!t)
+        t = jsonnum_token(doc, idv, buf, len, &tlen); /* pairs every number with the tree */
     if (!t || !jsonnum_is_json_number(t, tlen))
         return false;
     char *copy = cJSON_malloc(tlen + 1);

@@ -206,6 +206,30 @@ static void test_jsonnum(void)
     CHECK(t && len == 2 && memcmp(t, "-0", 2) == 0);
     CHECK(jsonnum_token(doc, cJSON_GetObjectItem(doc, "x"), rpc, strlen(rpc), &len) == NULL);
     cJSON_Delete(doc);
+
+    /* A top-level member's number without the tree: the first one spelled so, nested and
+     * string lookalikes skipped; an escaped key before it leaves the answer to jsonnum_token. */
+    static const struct {
+        const char *text, *want;
+    } members[] = {
+        {"{\"x\":[1,2],\"id\":-0,\"y\":3}", "-0"},
+        {"{\"a\":{\"id\":5,\"b\":[{\"id\":6}]},\"id\":7}", "7"},
+        {"{\"s\":\"\\\"id\\\":9\",\"id\":10}", "10"},
+        {" { \"id\" : 1e3 } ", "1e3"},
+        {"{\"id\":1,\"id\":2}", "1"},
+        {"{\"i\\u0064\":1,\"id\":2}", NULL},
+        {"{\"id\":\"7\"}", NULL},
+        {"{\"idx\":1}", NULL},
+        {"[1]", NULL},
+    };
+    for (size_t i = 0; i < sizeof members / sizeof *members; i++) {
+        const char *m = jsonnum_member(members[i].text, strlen(members[i].text), "id", &len);
+        if (!members[i].want) {
+            CHECK(m == NULL);
+            continue;
+        }
+        CHECK(m && len == strlen(members[i].want) && memcmp(m, members[i].want, len) == 0);
+    }
 }
 
 static void test_httpstatus(void)
