@@ -85,18 +85,28 @@ int jsonrpc_parse(const char *buf, size_t len, struct jsonrpc_msg *msg, cJSON **
         why = "Invalid Request: a JSON-RPC message must be an object";
         goto fail;
     }
-    cJSON *idv = cJSON_GetObjectItemCaseSensitive(doc, "id");
+    /* The envelope's members in one walk (a lookup per name walks them all each time); the
+     * first of a name counts, as for cJSON_GetObjectItemCaseSensitive. */
+    cJSON *idv = NULL, *ver = NULL, *method = NULL, *params = NULL, *result = NULL, *error = NULL;
+    for (cJSON *c = doc->child; c; c = c->next) {
+        cJSON **slot = str_eq(c->string, "id")        ? &idv
+                       : str_eq(c->string, "jsonrpc") ? &ver
+                       : str_eq(c->string, "method")  ? &method
+                       : str_eq(c->string, "params")  ? &params
+                       : str_eq(c->string, "result")  ? &result
+                       : str_eq(c->string, "error")   ? &error
+                                                      : NULL;
+        if (slot && !*slot)
+            *slot = c;
+    }
     if (valid_id(idv) && (!cJSON_IsNumber(idv) || keep_id_text(doc, idv, buf, len)))
         id = idv;
-    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(doc, "jsonrpc");
     if (!cJSON_IsString(ver) || strcmp(ver->valuestring, "2.0") != 0) {
         why = "Invalid Request: \"jsonrpc\" must be \"2.0\"";
         goto fail;
     }
-    const cJSON *method = cJSON_GetObjectItemCaseSensitive(doc, "method");
-    const cJSON *params = cJSON_GetObjectItemCaseSensitive(doc, "params");
-    bool has_result = cJSON_GetObjectItemCaseSensitive(doc, "result") != NULL;
-    bool has_error = cJSON_GetObjectItemCaseSensitive(doc, "error") != NULL;
+    bool has_result = result != NULL;
+    bool has_error = error != NULL;
     /* Only an error response may carry id null (the peer could not read our id). */
     bool null_ok = !method && has_error && !has_result && cJSON_IsNull(idv);
     if (idv && !id && !null_ok) {
