@@ -44,28 +44,64 @@ static const unsigned char esc_len[256] = {
 
 /* From <p>: the index of the first byte of <s>[0..len) that is not plain string text (a quote,
  * backslash or control byte), or <len>. */
-static size_t plain_run_end(const char *s, size_t len, size_t p)
+static size_t plain_run_end(const char *s, size_t len, size_t p, uint64_t *seen)
 {
     for (; p + 8 <= len; p += 8) {
         uint64_t w = swar_load(s + p);
         uint64_t m = swar_quote(w) | swar_control(w);
+        *seen |= w; /* bytes past the run too: only ever a reason to look closer */
         if (m)
             return p + swar_first(m);
     }
-    while (p < len && esc_len[(unsigned char)s[p]] == 1)
-        p++;
+    for (; p < len && esc_len[(unsigned char)s[p]] == 1; p++)
+        *seen |= (unsigned char)s[p];
     return p;
 }
 
-/* The string starting at the quote <s>[*i]: *i is moved after its closing quote. */
-static bool scan_string(const char *s, size_t len, size_t *i)
+/* The string literal of the text being compacted (jsontext_compact_object_lit), written as
+ * the scan meets each byte that needs an escape: the plain bytes before it are copied as one
+ * run. This saves the literal a scan of its own. */
+struct lit {
+    char *p;       /* where the literal goes on; NULL: none wanted */
+    size_t run;    /* start of the input not yet in it */
+    uint64_t seen; /* OR of the string bytes scanned: bit 7 set when some are not ASCII */
+};
+
+/* Copy input [l->run, to) to the literal: whole words, then the bytes left (no libc call for
+ * the short runs between quotes). */
+static void lit_copy(struct lit *l, const char *s, size_t to)
 {
+    size_t n = to - l->run, k = 0;
+    const char *from = s + l->run;
+    for (; k + 8 <= n; k += 8)
+        memcpy(l->p + k, from + k, 8);
+    for (; k < n; k++)
+        l->p[k] = from[k];
+    l->p += n;
+}
+
+/* Input byte <at> needs an escape, "\\<e>": copy what comes before it, then that. */
+static void lit_escape(struct lit *l, const char *s, size_t at, char e)
+{
+    if (!l->p)
+        return;
+    lit_copy(l, s, at);
+    l->p[0] = '\\', l->p[1] = e;
+    l->p += 2;
+    l->run = at + 1;
+}
+
+/* The string starting at the quote <s>[*i]: *i is moved after its closing quote. */
+static bool scan_string(const char *s, size_t len, size_t *i, struct lit *l)
+{
+    lit_escape(l, s, *i, '"');
     for (size_t p = *i + 1; p < len; p++) {
-        p = plain_run_end(s, len, p); /* plain text: the common case */
+        p = plain_run_end(s, len, p, &l->seen); /* plain text: the common case */
         if (p >= len)
             break;
         unsigned char c = (unsigned char)s[p];
         if (c == '"') {
+            lit_escape(l, s, p, '"');
             *i = p + 1;
             return true;
         }
@@ -73,11 +109,14 @@ static bool scan_string(const char *s, size_t len, size_t *i)
             return false; /* raw control character: cJSON takes it, JSON does not */
         if (c != '\\')
             continue;
+        lit_escape(l, s, p, '\\');
         if (++p >= len)
             return false;
         switch (s[p]) {
         case '"':
         case '\\':
+            lit_escape(l, s, p, s[p]);
+            break;
         case '/':
         case 'b':
         case 'f':
@@ -160,7 +199,8 @@ static bool scan_literal(const char *s, size_t len, size_t *i)
     return false;
 }
 
-bool jsontext_compact_object(const char *s, size_t len, char *out, size_t *outlen)
+/* jsontext_compact_object, and the literal into <l> when l->p is not NULL. */
+static bool compact(const char *s, size_t len, char *out, size_t *outlen, struct lit *l)
 {
     size_t n = 0;                   /* bytes written to <out> */
     char stack[JSONTEXT_MAX_DEPTH]; /* '{' or '[' per open container */
@@ -173,8 +213,9 @@ bool jsontext_compact_object(const char *s, size_t len, char *out, size_t *outle
         if (is_ws(c)) {
             memcpy(out + n, s + run, i - run);
             n += i - run;
-            while (i < len && is_ws((unsigned char)s[i]))
-                i++;
+            for (; i < len && is_ws((unsigned char)s[i]); i++)
+                if (s[i] != ' ')
+                    lit_escape(l, s, i, s[i] == '\n' ? 'n' : s[i] == '\t' ? 't' : 'r');
             run = i;
             continue;
         }
@@ -193,7 +234,7 @@ bool jsontext_compact_object(const char *s, size_t len, char *out, size_t *outle
             goto value;
         case KEY:
         key:
-            if (c != '"' || !scan_string(s, len, &i))
+            if (c != '"' || !scan_string(s, len, &i, l))
                 return false;
             want = COLON;
             continue;
@@ -226,7 +267,7 @@ bool jsontext_compact_object(const char *s, size_t len, char *out, size_t *outle
                 want = c == '{' ? KEY_OR_CLOSE : VALUE_OR_CLOSE;
                 continue;
             }
-            bool ok = c == '"'                             ? scan_string(s, len, &i)
+            bool ok = c == '"'                             ? scan_string(s, len, &i, l)
                       : c == '-' || (c >= '0' && c <= '9') ? scan_number(s, len, &i)
                                                            : scan_literal(s, len, &i);
             if (!ok)
@@ -241,6 +282,25 @@ bool jsontext_compact_object(const char *s, size_t len, char *out, size_t *outle
     n += i - run;
     out[n] = '\0';
     *outlen = n;
+    if (l->p)
+        lit_copy(l, s, len);
+    return true;
+}
+
+bool jsontext_compact_object(const char *s, size_t len, char *out, size_t *outlen)
+{
+    struct lit none = {NULL, 0, 0};
+    return compact(s, len, out, outlen, &none);
+}
+
+bool jsontext_compact_object_lit(const char *s, size_t len, char *out, size_t *outlen, char *lit,
+                                 size_t *litlen)
+{
+    struct lit l = {lit, 0, 0};
+    /* only strings hold bytes above ASCII (the scan refuses them elsewhere) */
+    if (!compact(s, len, out, outlen, &l) || ((l.seen & SWAR_HIGHS) && !utf8_valid(s, len, NULL)))
+        return false;
+    *litlen = (size_t)(l.p - lit);
     return true;
 }
 
@@ -277,34 +337,26 @@ static char *put_escape(char *p, unsigned char c)
     return p;
 }
 
-/* Escape <s>[0..len) (valid UTF-8: no NUL) to <p>, which has room; returns the end, or NULL
- * when <ws_only> and <s> has a control byte other than tab, LF and CR. Bytes up to <end> may be
- * written past the escaped text (scratch, overwritten after). <*any> gets the OR of the bytes
- * (bit 7 set: some are not ASCII). */
-static char *put_escaped(char *p, const char *end, const char *s, size_t len, bool ws_only,
-                         uint64_t *any)
+/* Escape <s>[0..len) (valid UTF-8: no NUL) to <p>, which has room; returns the end. Bytes up
+ * to <end> may be written past the escaped text (scratch, overwritten after). */
+static char *put_escaped(char *p, const char *end, const char *s, size_t len)
 {
     size_t i = 0;
-    uint64_t seen = 0;
     while (i < len) {
         /* a word at a time while there is room for its worst case (eight pairs) and the
          * word-sized stores (scratch) */
         if (i + 8 <= len && p + 24 <= end) {
             uint64_t w = swar_load(s + i);
             uint64_t c = swar_control(w);
-            seen |= w;
             if (c) {
                 /* bytes up to the first control byte one by one below */
                 size_t stop = i + swar_first(c) + 1;
                 while (i < stop) {
                     unsigned char b = (unsigned char)s[i++];
-                    if (esc_len[b] == 1) {
+                    if (esc_len[b] == 1)
                         *p++ = (char)b;
-                        continue;
-                    }
-                    if (ws_only && b < 0x20 && b != '\t' && b != '\n' && b != '\r')
-                        return NULL;
-                    p = put_escape(p, b);
+                    else
+                        p = put_escape(p, b);
                 }
                 continue;
             }
@@ -344,17 +396,11 @@ static char *put_escaped(char *p, const char *end, const char *s, size_t len, bo
             continue;
         }
         unsigned char b = (unsigned char)s[i++];
-        seen |= b;
-        if (esc_len[b] == 1) {
+        if (esc_len[b] == 1)
             *p++ = (char)b;
-            continue;
-        }
-        if (ws_only && b < 0x20 && b != '\t' && b != '\n' && b != '\r')
-            return NULL;
-        p = put_escape(p, b);
+        else
+            p = put_escape(p, b);
     }
-    if (any)
-        *any = seen;
     return p;
 }
 
@@ -388,17 +434,6 @@ static size_t escaped_len(const char *s, size_t len, bool *clean)
     return esc;
 }
 
-char *jsontext_put_json_text(char *out, const char *end, const char *s, size_t len)
-{
-    uint64_t any = 0;
-    *out++ = '"';
-    out = put_escaped(out, end, s, len, true, &any);
-    if (!out || ((any & SWAR_HIGHS) && !utf8_valid(s, len, NULL)))
-        return NULL;
-    *out++ = '"';
-    return out;
-}
-
 char *jsontext_string(const char *s, size_t len, const char *before, const char *after,
                       size_t *outlen)
 {
@@ -417,7 +452,7 @@ char *jsontext_string(const char *s, size_t len, const char *before, const char 
     memcpy(p, before ? before : "", blen);
     p += blen;
     *p++ = '"';
-    p = put_escaped(p, r + n + 1, s, len, false, NULL);
+    p = put_escaped(p, r + n + 1, s, len);
     *p++ = '"';
     memcpy(p, after ? after : "", alen);
     p[alen] = '\0';

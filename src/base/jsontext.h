@@ -27,13 +27,13 @@ bool jsontext_compact_object(const char *s, size_t len, char *out, size_t *outle
 char *jsontext_string(const char *s, size_t len, const char *before, const char *after,
                       size_t *outlen);
 
-/* The literal jsontext_string gives for JSON text <s>[0..len) (a document, which has no control
- * character but white space), written to <out> without sizing it first: at most 2 * len + 2
- * bytes, as every byte of such a text escapes to two at most. Returns the end (no NUL added),
- * or NULL when <s> holds another control character or is not valid UTF-8 (then it is no JSON
- * text). Bytes up to <end>, which must leave room for those 2 * len + 2, may be written past
- * the literal (scratch for word-sized stores). */
-char *jsontext_put_json_text(char *out, const char *end, const char *s, size_t len);
+/* jsontext_compact_object, which also writes to <lit> the text's string literal as
+ * jsontext_string would, without its quotes: every byte of a JSON text escapes to two at most,
+ * so <lit> needs room for 2 * len bytes; <*litlen> gets its length. The literal costs little
+ * more than the compaction, whose scan finds every byte that needs an escape anyway. False
+ * also when <s> is not valid UTF-8 (its literal would need sanitizing). */
+bool jsontext_compact_object_lit(const char *s, size_t len, char *out, size_t *outlen, char *lit,
+                                 size_t *litlen);
 
 #define JSONTEXT_MAX_DEPTH 256
 

@@ -358,23 +358,25 @@ char *mcptool_passthrough_text(const struct rt_call *call, long status, const ch
     size_t stlen = util_fmt_ll(status, st);
     size_t blen = before ? strlen(before) : 0, alen = after ? strlen(after) : 0;
     /* room for the longest text literal (2 * len + 2) and compact copy (len): the lengths are
-     * known once written, which saves a pass that would measure them */
+     * known once written, by the one scan that writes both */
     size_t cap = blen + sizeof head - 1 + 2 * len + 2 + sizeof mid - 1 + len + sizeof meta - 1 +
                  stlen + 2 + alen + 1;
-    char *r = xmalloc(cap), *p = r;
+    char *r = xmalloc(cap), *p = r, *sc = xmalloc(len + 1);
     memcpy(p, before ? before : "", blen);
     p += blen;
     memcpy(p, head, sizeof head - 1);
     p += sizeof head - 1;
-    p = jsontext_put_json_text(p, r + cap, body, len);
-    if (!p) /* not UTF-8, or control characters: not a JSON object either */
-        goto general;
+    size_t litlen, sclen;
+    *p++ = '"';
+    if (!jsontext_compact_object_lit(body, len, sc, &sclen, p, &litlen))
+        goto general; /* not a JSON object in UTF-8 */
+    p += litlen;
+    *p++ = '"';
     memcpy(p, mid, sizeof mid - 1);
     p += sizeof mid - 1;
-    size_t sclen;
-    if (!jsontext_compact_object(body, len, p, &sclen))
-        goto general;
+    memcpy(p, sc, sclen);
     p += sclen;
+    free(sc);
     memcpy(p, meta, sizeof meta - 1);
     p += sizeof meta - 1;
     memcpy(p, st, stlen);
@@ -387,6 +389,7 @@ char *mcptool_passthrough_text(const struct rt_call *call, long status, const ch
         *outlen = (size_t)(p - r);
     return r;
 general:
+    free(sc);
     free(r);
     return NULL;
 }

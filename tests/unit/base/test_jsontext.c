@@ -190,65 +190,67 @@ static void test_words(void)
     }
 }
 
-/* jsontext_put_json_text writes what cJSON prints for the text as a string, within 2 * len + 2
- * bytes, for texts dense in quotes and backslashes at every alignment; NULL for a text with
- * another control character or bytes that are not UTF-8. */
-static void put_json_same(const char *s, size_t len)
+/* jsontext_compact_object_lit gives the compact copy jsontext_compact_object gives and the
+ * string literal cJSON prints for the text (quotes aside), within 2 * len bytes, for texts
+ * dense in quotes and backslashes at every alignment; false for a text that is not UTF-8. */
+static void lit_same(const char *s, size_t len)
 {
-    char *buf = calloc(1, 2 * len + 2 + 64);
-    char *end = jsontext_put_json_text(buf, buf + 2 * len + 2 + 64, s, len);
-    CHECK(end != NULL);
-    if (!end) {
-        free(buf);
-        return;
-    }
-    CHECK((size_t)(end - buf) <= 2 * len + 2);
-    *end = '\0';
-    char *copy = malloc(len + 1);
+    char *lit = calloc(1, 2 * len + 1), *out = calloc(1, len + 1), *want_out = calloc(1, len + 1);
+    size_t litlen = 0, outlen = 0, want_len = 0;
+    CHECK(jsontext_compact_object(s, len, want_out, &want_len));
+    CHECK(jsontext_compact_object_lit(s, len, out, &outlen, lit, &litlen));
+    CHECK(outlen == want_len && memcmp(out, want_out, outlen) == 0);
+    CHECK(litlen <= 2 * len);
+    char *copy = calloc(1, len + 1);
     memcpy(copy, s, len);
-    copy[len] = '\0';
     cJSON *j = cJSON_CreateString(copy);
     char *want = cJSON_PrintUnformatted(j);
-    CHECK_STR(buf, want);
+    CHECK(strlen(want) == litlen + 2 && memcmp(want + 1, lit, litlen) == 0);
+    if (strlen(want) != litlen + 2 || memcmp(want + 1, lit, litlen) != 0)
+        fprintf(stderr, "  got: %.*s\n  want: %s\n", (int)litlen, lit, want);
     cJSON_free(want);
     cJSON_Delete(j);
     free(copy);
-    free(buf);
+    free(lit);
+    free(out);
+    free(want_out);
 }
 
-static void test_put_json_text(void)
+static void test_compact_lit(void)
 {
     static const char *const texts[] = {
         "{\"a\":\"b\",\"cc\":\"\\\"q\\\\\",\"d\":[1,2,\"\"]}",
-        "{\n\t\"pretty\": [1, 2.5],\r\n  \"u\": \"caf\xc3\xa9 \\u00e9 \xe2\x82\xac\"\n}",
-        "{\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"\"}",
+        "{\n\t\"pretty\": [1, 2.5],\r\n  \"u\": \"caf\xc3\xa9 \\u00e9 \xe2\x82\xac\\/\"\n}",
+        "{\"\":\"\",\"a\":\"\\\"\\\"\\\"\\\"\\\\\\\\\"}",
         "{\"long\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}",
+        "{\"t\":true,\"f\":false,\"n\":null,\"e\":{},\"l\":[]}",
     };
     char buf[256];
     for (size_t t = 0; t < sizeof texts / sizeof *texts; t++)
         for (size_t pad = 0; pad < 9; pad++) {
-            int n = snprintf(buf, sizeof buf, "%.*s%s", (int)pad, "         ", texts[t]);
-            put_json_same(buf, (size_t)n);
+            int n = snprintf(buf, sizeof buf, "%.*s%s\n", (int)pad, " \t\r\n \t\r\n ", texts[t]);
+            lit_same(buf, (size_t)n);
         }
-    char out[128];
-    CHECK(jsontext_put_json_text(out, out + sizeof out, "{\"a\":\"\x01\"}", 9) == NULL);
-    CHECK(jsontext_put_json_text(out, out + sizeof out, "{\"a\":\"\b\"}", 9) == NULL);
-    CHECK(jsontext_put_json_text(out, out + sizeof out, "{\"a\":\"\xff\"}", 9) == NULL);
-    CHECK(jsontext_put_json_text(out, out + sizeof out, "{\"a\":\"x\"}\0", 10) == NULL);
-    /* a control byte after plain words, at every offset */
-    for (size_t at = 0; at < 40; at++) {
-        char t[41];
-        memset(t, 'x', 40);
-        t[at] = '\x02';
-        CHECK(jsontext_put_json_text(out, out + sizeof out, t, 40) == NULL);
-        t[at] = '\n';
-        put_json_same(t, 40);
+    /* white space that needs an escape at every offset */
+    for (size_t at = 0; at < 20; at++) {
+        int n = snprintf(buf, sizeof buf, "{\"k\":\"%.*s\"%s}", (int)at, "xxxxxxxxxxxxxxxxxxxx",
+                         "\t\n \r");
+        lit_same(buf, (size_t)n);
     }
+    char out[64], lit[128];
+    size_t a, b;
+    CHECK(!jsontext_compact_object_lit("{\"a\":\"\xff\"}", 9, out, &a, lit, &b));
+    CHECK(!jsontext_compact_object_lit("{\"a\":\"\x01\"}", 9, out, &a, lit, &b));
+    CHECK(!jsontext_compact_object_lit("[1]", 3, out, &a, lit, &b));
+    /* a byte that is not UTF-8 far into a long string (seen by the word scan) */
+    static const char bad_long[] = "{\"k\":\"xxxxxxxxxxxxxxxxxxxxxx\xffxxxxxxxxxxxxxxx\"}";
+    CHECK(!jsontext_compact_object_lit(bad_long, sizeof bad_long - 1, out, &a, lit, &b));
+    lit_same("{\"k\":\"xxxxxxxxxxxxxxxxxxxxxx\xc3\xa9xxxxxxxxxxxxxxx\"}", 47);
 }
 
 int main(void)
 {
-    RUN(test_put_json_text());
+    RUN(test_compact_lit());
     RUN(test_words());
     RUN(test_compact());
     RUN(test_refused());
