@@ -247,8 +247,8 @@ bool str_eq_ci(const char *a, const char *b)
 {
     if (!a || !b)
         return a == b;
-    for (; *a && *b; a++, b++)
-        if (ascii_lower((unsigned char)*a) != ascii_lower((unsigned char)*b))
+    for (; *a && *b; a++, b++) /* same bytes first: names mostly come in their usual case */
+        if (*a != *b && ascii_lower((unsigned char)*a) != ascii_lower((unsigned char)*b))
             return false;
     return *a == *b;
 }
@@ -257,7 +257,7 @@ bool str_eq_ci_n(const char *a, size_t alen, const char *b)
 {
     size_t i = 0;
     for (; i < alen && b[i]; i++)
-        if (ascii_lower((unsigned char)a[i]) != ascii_lower((unsigned char)b[i]))
+        if (a[i] != b[i] && ascii_lower((unsigned char)a[i]) != ascii_lower((unsigned char)b[i]))
             return false;
     return i == alen && b[i] == '\0';
 }
