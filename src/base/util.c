@@ -262,8 +262,26 @@ bool str_eq_ci_n(const char *a, size_t alen, const char *b)
     return i == alen && b[i] == '\0';
 }
 
+/* Whether <s>[0..len) has no control byte and no backslash: then json_text_refusal has nothing
+ * to refuse, wherever its strings are (the usual compact message: one word test per 8 bytes). */
+static bool no_control_or_backslash(const char *s, size_t len)
+{
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w = swar_load(s + i);
+        if (swar_control(w) | swar_zero(w ^ (SWAR_ONES * '\\')))
+            return false;
+    }
+    for (; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == '\\')
+            return false;
+    return true;
+}
+
 const char *json_text_refusal(const char *s, size_t len, bool strict, size_t *at)
 {
+    if (no_control_or_backslash(s, len))
+        return NULL;
     bool in_string = false;
     for (size_t i = 0; i < len; i++) {
         /* bytes other than a quote, backslash or control byte change nothing here: skip to
