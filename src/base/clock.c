@@ -3,6 +3,8 @@
  */
 #include "base/clock.h"
 
+#include <stdio.h>
+
 void clock_mono(struct timespec *t)
 {
     clock_gettime(CLOCK_MONOTONIC, t);
@@ -18,4 +20,23 @@ double clock_ms_since(const struct timespec *t0)
 int64_t clock_now_s(void)
 {
     return (int64_t)time(NULL);
+}
+
+const char *clock_http_date(void)
+{
+    static const char days[][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char months[][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    static _Thread_local time_t at = -1;
+    static _Thread_local char buf[32];
+    time_t now = time(NULL);
+    if (now != at) { /* once a second per thread: gmtime and formatting cost ~2k instructions */
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday],
+                 tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+                 tm.tm_sec);
+        at = now;
+    }
+    return buf;
 }

@@ -15,5 +15,8 @@ void clock_mono(struct timespec *t);
 double clock_ms_since(const struct timespec *t0);
 /* Wall-clock seconds since the epoch: what sessions are issued and checked against. */
 int64_t clock_now_s(void);
+/* The current time as an HTTP Date header value (IMF-fixdate), formatted at most once a
+ * second per thread; valid until the next call on the same thread. */
+const char *clock_http_date(void);
 
 #endif

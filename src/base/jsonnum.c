@@ -6,12 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/swar.h"
 #include "base/util.h"
 
 /* cJSON 1.7.15 prints a number with 15 significant digits when that reads back within a
  * relative DBL_EPSILON, so an integer of 16 digits or more can come out changed even below 2^53
  * (9007199254740991 prints as 9.00719925474099e+15): such integers keep their text. */
 #define JSONNUM_MIN_DIGITS 16
+_Static_assert(JSONNUM_MIN_DIGITS >= 15, "has_long_digit_run looks for a whole word of digits");
 
 struct tok {
     size_t off, len;
@@ -47,6 +49,80 @@ static size_t scan(const char *s, size_t len, struct tok **out)
     }
     *out = t;
     return n;
+}
+
+static size_t skip_ws(const char *s, size_t len, size_t i)
+{
+    while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+        i++;
+    return i;
+}
+
+/* After the string whose opening quote is <s>[i]. */
+static size_t skip_string(const char *s, size_t len, size_t i)
+{
+    for (i++; i < len && s[i] != '"'; i++)
+        if (s[i] == '\\')
+            i++;
+    return i + 1;
+}
+
+/* After the value that starts at <s>[i] (a text cJSON accepted: no checking here). */
+static size_t skip_value(const char *s, size_t len, size_t i)
+{
+    if (i < len && s[i] == '"')
+        return skip_string(s, len, i);
+    if (i < len && (s[i] == '{' || s[i] == '[')) {
+        size_t depth = 0;
+        while (i < len) {
+            if (s[i] == '"') {
+                i = skip_string(s, len, i);
+                continue;
+            }
+            if (s[i] == '{' || s[i] == '[')
+                depth++;
+            else if ((s[i] == '}' || s[i] == ']') && --depth == 0)
+                return i + 1;
+            i++;
+        }
+        return i;
+    }
+    while (i < len && s[i] != ',' && s[i] != '}' && s[i] != ']' && s[i] != ' ' && s[i] != '\t' &&
+           s[i] != '\n' && s[i] != '\r')
+        i++; /* a number or a literal */
+    return i;
+}
+
+const char *jsonnum_member(const char *s, size_t len, const char *name, size_t *toklen)
+{
+    size_t nlen = strlen(name);
+    size_t i = skip_ws(s, len, 0);
+    if (i >= len || s[i] != '{')
+        return NULL;
+    i = skip_ws(s, len, i + 1);
+    while (i < len && s[i] == '"') {
+        size_t k = i + 1, e = k;
+        while (e < len && s[e] != '"' && s[e] != '\\')
+            e++;
+        if (e >= len || s[e] == '\\')
+            return NULL; /* an escaped key: cJSON's reading of it is the one that counts */
+        i = skip_ws(s, len, e + 1);
+        if (i >= len || s[i] != ':')
+            return NULL;
+        i = skip_ws(s, len, i + 1);
+        size_t end = skip_value(s, len, i);
+        if (e - k == nlen && memcmp(s + k, name, nlen) == 0) {
+            if (i >= len || !(s[i] == '-' || (s[i] >= '0' && s[i] <= '9')))
+                return NULL;
+            *toklen = end - i;
+            return s + i;
+        }
+        i = skip_ws(s, len, end);
+        if (i >= len || s[i] != ',')
+            return NULL;
+        i = skip_ws(s, len, i + 1);
+    }
+    return NULL;
 }
 
 static size_t count_numbers(const cJSON *j)
@@ -128,6 +204,18 @@ static size_t keep_walk(cJSON *j, const cJSON *under, bool inside, const char *s
 
 static bool has_long_digit_run(const char *s, size_t len)
 {
+    /* A run of 16 digits holds eight that start at a multiple of 8: without such a word of
+     * digits there is none, and that is checked a word at a time (JSONNUM_MIN_DIGITS >= 15) */
+    bool word = false;
+    for (size_t i = 0; i + 8 <= len && !word; i += 8) {
+        uint64_t w = swar_load(s + i);
+        uint64_t high3 = swar_zero((w & (SWAR_ONES * 0xF0)) ^ (SWAR_ONES * 0x30));
+        /* a low nibble of 10 or more carries into bit 4 when 6 is added: moved to bit 7 */
+        uint64_t low_big = (((w & (SWAR_ONES * 0x0F)) + SWAR_ONES * 6) & (SWAR_ONES * 0x10)) << 3;
+        word = (high3 & ~low_big) == SWAR_HIGHS;
+    }
+    if (!word)
+        return false;
     size_t run = 0;
     for (size_t i = 0; i < len; i++) {
         run = (s[i] >= '0' && s[i] <= '9') ? run + 1 : 0;

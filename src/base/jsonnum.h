@@ -26,6 +26,14 @@ size_t jsonnum_keep_big_ints(cJSON *doc, const cJSON *under, const char *src, si
 const char *jsonnum_token(const cJSON *doc, const cJSON *node, const char *src, size_t len,
                           size_t *toklen);
 
+/* The same for the number that is the value of member <name> of the object text <s>[0..len)
+ * (one cJSON accepted), found without a tree: the first member whose key is written <name>
+ * exactly, as long as no key before it has an escape (cJSON decodes keys, and would find that
+ * one first if it spelled <name>). NULL when it is not found that way (then jsonnum_token
+ * decides) or the value does not start like a number. Cheap when the member comes early, as a
+ * JSON-RPC message's "id" does. */
+const char *jsonnum_member(const char *s, size_t len, const char *name, size_t *toklen);
+
 /* <s>[0..len) as exactly one JSON value (white space around it allowed: cJSON alone stops after
  * the first value and would read `{"a":1} junk` as {"a":1}), integers beyond 2^53 keeping their
  * digits. A new cJSON (caller deletes), or NULL: then <*bad_at> (may be NULL) is the offset of

@@ -27,6 +27,14 @@ bool jsontext_compact_object(const char *s, size_t len, char *out, size_t *outle
 char *jsontext_string(const char *s, size_t len, const char *before, const char *after,
                       size_t *outlen);
 
+/* jsontext_compact_object, which also writes to <lit> the text's string literal as
+ * jsontext_string would, without its quotes: every byte of a JSON text escapes to two at most,
+ * so <lit> needs room for 2 * len bytes; <*litlen> gets its length. The literal costs little
+ * more than the compaction, whose scan finds every byte that needs an escape anyway. False
+ * also when <s> is not valid UTF-8 (its literal would need sanitizing). */
+bool jsontext_compact_object_lit(const char *s, size_t len, char *out, size_t *outlen, char *lit,
+                                 size_t *litlen);
+
 #define JSONTEXT_MAX_DEPTH 256
 
 #endif

@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "base/crypto.h"
+#include "base/swar.h"
 
 static void oom(size_t n)
 {
@@ -235,12 +236,19 @@ bool str_eq(const char *a, const char *b)
     return strcmp(a, b) == 0;
 }
 
+/* ASCII lower case, as tolower() in the C locale capproxy runs in (it never calls setlocale),
+ * without the libc call per byte: header names are compared on every request. */
+static inline unsigned char ascii_lower(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? (unsigned char)(c | 0x20) : c;
+}
+
 bool str_eq_ci(const char *a, const char *b)
 {
     if (!a || !b)
         return a == b;
-    for (; *a && *b; a++, b++)
-        if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
+    for (; *a && *b; a++, b++) /* same bytes first: names mostly come in their usual case */
+        if (*a != *b && ascii_lower((unsigned char)*a) != ascii_lower((unsigned char)*b))
             return false;
     return *a == *b;
 }
@@ -249,15 +257,44 @@ bool str_eq_ci_n(const char *a, size_t alen, const char *b)
 {
     size_t i = 0;
     for (; i < alen && b[i]; i++)
-        if (tolower((unsigned char)a[i]) != tolower((unsigned char)b[i]))
+        if (a[i] != b[i] && ascii_lower((unsigned char)a[i]) != ascii_lower((unsigned char)b[i]))
             return false;
     return i == alen && b[i] == '\0';
 }
 
+/* Whether <s>[0..len) has no control byte and no backslash: then json_text_refusal has nothing
+ * to refuse, wherever its strings are (the usual compact message: one word test per 8 bytes). */
+static bool no_control_or_backslash(const char *s, size_t len)
+{
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w = swar_load(s + i);
+        if (swar_control(w) | swar_zero(w ^ (SWAR_ONES * '\\')))
+            return false;
+    }
+    for (; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == '\\')
+            return false;
+    return true;
+}
+
 const char *json_text_refusal(const char *s, size_t len, bool strict, size_t *at)
 {
+    if (no_control_or_backslash(s, len))
+        return NULL;
     bool in_string = false;
     for (size_t i = 0; i < len; i++) {
+        /* bytes other than a quote, backslash or control byte change nothing here: skip to
+         * the next one a word at a time */
+        for (uint64_t w, m; i + 8 <= len; i += 8) {
+            w = swar_load(s + i);
+            if ((m = swar_quote(w) | swar_control(w)) != 0) {
+                i += swar_first(m);
+                break;
+            }
+        }
+        if (i >= len)
+            break;
         unsigned char ch = (unsigned char)s[i];
         const char *why = NULL;
         if (ch == '\0') {
@@ -316,7 +353,12 @@ bool utf8_valid(const char *s, size_t len, size_t *bad_at)
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
     while (i < len) {
-        /* ASCII runs are the common case: no sequence decoding for them. */
+        /* ASCII runs are the common case: no sequence decoding for them, a word at a time */
+        uint64_t w;
+        if (i + 8 <= len && !((w = swar_load(s + i)) & SWAR_HIGHS) && !swar_zero(w)) {
+            i += 8;
+            continue;
+        }
         if (p[i] >= 0x01 && p[i] < 0x80) {
             i++;
             continue;
@@ -583,6 +625,22 @@ const char *util_closest(const char *word, const char *const *cand, size_t n)
     for (size_t i = 0; i < n; i++)
         util_closest_add(&c, cand[i]);
     return c.best;
+}
+
+size_t util_fmt_ll(long long v, char *out)
+{
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    char tmp[UTIL_LL_MAX];
+    size_t n = 0, k = 0;
+    do
+        tmp[n++] = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (v < 0)
+        out[k++] = '-';
+    while (n)
+        out[k++] = tmp[--n];
+    out[k] = '\0';
+    return k;
 }
 
 uint64_t util_fnv1a(const void *data, size_t len)

@@ -81,6 +81,11 @@ size_t utf8_seq(const unsigned char *s, size_t n);
  * cancellations) and of tool lists compared across reloads. Not for anything an attacker could
  * aim collisions at beyond a slower bucket. */
 uint64_t util_fnv1a(const void *data, size_t len);
+/* <v> in decimal, as printf("%lld") writes it, without printf (which costs ~1k instructions a
+ * call on hot paths): written to <out> (room for UTIL_LL_MAX bytes, NUL added); returns the
+ * length. */
+#define UTIL_LL_MAX 21
+size_t util_fmt_ll(long long v, char *out);
 
 bool utf8_valid(const char *s, size_t len, size_t *bad_at);
 /* A copy of <s>[0..len) as valid UTF-8 (a new string; free it): each byte that does not start

@@ -28,7 +28,9 @@ static bool valid_id(const cJSON *id)
 static bool keep_id_text(cJSON *doc, cJSON *idv, const char *buf, size_t len)
 {
     size_t tlen = 0;
-    const char *t = jsonnum_token(doc, idv, buf, len, &tlen);
+    const char *t = jsonnum_member(buf, len, "id", &tlen); /* a walk of the text's start */
+    if (!t)
+        t = jsonnum_token(doc, idv, buf, len, &tlen); /* pairs every number with the tree */
     if (!t || !jsonnum_is_json_number(t, tlen))
         return false;
     char *copy = cJSON_malloc(tlen + 1);
@@ -83,18 +85,28 @@ int jsonrpc_parse(const char *buf, size_t len, struct jsonrpc_msg *msg, cJSON **
         why = "Invalid Request: a JSON-RPC message must be an object";
         goto fail;
     }
-    cJSON *idv = cJSON_GetObjectItemCaseSensitive(doc, "id");
+    /* The envelope's members in one walk (a lookup per name walks them all each time); the
+     * first of a name counts, as for cJSON_GetObjectItemCaseSensitive. */
+    cJSON *idv = NULL, *ver = NULL, *method = NULL, *params = NULL, *result = NULL, *error = NULL;
+    for (cJSON *c = doc->child; c; c = c->next) {
+        cJSON **slot = str_eq(c->string, "id")        ? &idv
+                       : str_eq(c->string, "jsonrpc") ? &ver
+                       : str_eq(c->string, "method")  ? &method
+                       : str_eq(c->string, "params")  ? &params
+                       : str_eq(c->string, "result")  ? &result
+                       : str_eq(c->string, "error")   ? &error
+                                                      : NULL;
+        if (slot && !*slot)
+            *slot = c;
+    }
     if (valid_id(idv) && (!cJSON_IsNumber(idv) || keep_id_text(doc, idv, buf, len)))
         id = idv;
-    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(doc, "jsonrpc");
     if (!cJSON_IsString(ver) || strcmp(ver->valuestring, "2.0") != 0) {
         why = "Invalid Request: \"jsonrpc\" must be \"2.0\"";
         goto fail;
     }
-    const cJSON *method = cJSON_GetObjectItemCaseSensitive(doc, "method");
-    const cJSON *params = cJSON_GetObjectItemCaseSensitive(doc, "params");
-    bool has_result = cJSON_GetObjectItemCaseSensitive(doc, "result") != NULL;
-    bool has_error = cJSON_GetObjectItemCaseSensitive(doc, "error") != NULL;
+    bool has_result = result != NULL;
+    bool has_error = error != NULL;
     /* Only an error response may carry id null (the peer could not read our id). */
     bool null_ok = !method && has_error && !has_result && cJSON_IsNull(idv);
     if (idv && !id && !null_ok) {
@@ -188,12 +200,28 @@ cJSON *jsonrpc_error(const cJSON *id, int code, const char *message)
     return r;
 }
 
+char *jsonrpc_result_head(const cJSON *id)
+{
+    struct strbuf b;
+    strbuf_init(&b, 0);
+    strbuf_adds(&b, "{\"jsonrpc\":\"2.0\",\"id\":");
+    if (cJSON_IsNumber(id) && id->valuestring) {
+        strbuf_adds(&b, id->valuestring); /* the text keep_id_text kept: no printing */
+    } else {
+        cJSON *idc = id_copy(id);
+        char *ids = cJSON_PrintUnformatted(idc);
+        strbuf_adds(&b, ids ? ids : "null");
+        cJSON_free(ids);
+        cJSON_Delete(idc);
+    }
+    strbuf_adds(&b, ",\"result\":");
+    return strbuf_detach(&b, NULL);
+}
+
 char *jsonrpc_result_text(const cJSON *id, const char *result_json)
 {
-    cJSON *idc = id_copy(id);
-    char *ids = cJSON_PrintUnformatted(idc);
-    cJSON_Delete(idc);
-    char *r = xasprintf("{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":%s}", ids, result_json);
-    cJSON_free(ids);
+    char *head = jsonrpc_result_head(id);
+    char *r = xasprintf("%s%s}", head, result_json);
+    free(head);
     return r;
 }

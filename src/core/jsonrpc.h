@@ -49,5 +49,8 @@ cJSON *jsonrpc_error(const cJSON *id, int code, const char *message);
 /* The text of a success response whose result is the JSON text <result_json> (already
  * serialised, e.g. a cached tools list). Caller frees with free(). */
 char *jsonrpc_result_text(const cJSON *id, const char *result_json);
+/* The text before the result of such a response: {"jsonrpc":"2.0","id":<id>,"result": (a
+ * "}" after the result closes it). Caller frees with free(). */
+char *jsonrpc_result_head(const cJSON *id);
 
 #endif

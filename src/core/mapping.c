@@ -302,10 +302,12 @@ static bool input_find_any(struct ctx *c, const char *name, struct val *v)
 
 static void number_text(double d, struct strbuf *out)
 {
-    if (d == floor(d) && fabs(d) < 9007199254740992.0)
-        strbuf_addf(out, "%lld", (long long)d);
-    else
+    if (d == floor(d) && fabs(d) < 9007199254740992.0) {
+        char buf[UTIL_LL_MAX];
+        strbuf_add(out, buf, util_fmt_ll((long long)d, buf));
+    } else {
         strbuf_addf(out, "%.17g", d);
+    }
 }
 
 static int json_text(const cJSON *j, struct strbuf *out)

@@ -342,27 +342,56 @@ static cJSON *keep_output_contract(const struct rt_call *call, cJSON *r)
  * its structuredContent is that document's own text (white space removed) instead of a tree
  * parsed from it and printed again, which cost more than the rest of the call (each number
  * through printf and back through sscanf). Numbers keep the upstream's spelling, as in the
- * text content. Both are raw nodes: printing the text content from a tree cost as much again.
- * NULL when this does not apply: the general path below decides. */
-static cJSON *passthrough_result(const struct rt_call *call, long status, const char *body,
-                                 size_t len)
+ * text content. The whole result is written as text, in one buffer of its exact size: what
+ * cJSON prints for the tree of the general path (content, structuredContent, _meta), for the
+ * HTTP transport to send without any tree. */
+char *mcptool_passthrough_text(const struct rt_call *call, long status, const char *body,
+                               size_t len, const char *before, const char *after, size_t *outlen)
 {
+    static const char head[] = "{\"content\":[{\"type\":\"text\",\"text\":";
+    static const char mid[] = "}],\"structuredContent\":";
+    static const char meta[] = ",\"_meta\":{\"upstreamStatus\":";
     if (status < 200 || status >= 300 || len == 0 || !call->passthrough || call->output_schema ||
         respmap_converts(call))
         return NULL;
-    char *sc = xmalloc(len + 1);
-    size_t sclen;
-    cJSON *r = NULL;
-    if (jsontext_compact_object(body, len, sc, &sclen)) {
-        /* What mcptool_text_result(body, len, false) holds, written as cJSON would print it. */
-        char *content = jsontext_string(body, len, "[{\"type\":\"text\",\"text\":", "}]", NULL);
-        r = cJSON_CreateObject();
-        cJSON_AddRawToObject(r, "content", content);
-        cJSON_AddRawToObject(r, "structuredContent", sc);
-        free(content);
-    }
+    char st[UTIL_LL_MAX];
+    size_t stlen = util_fmt_ll(status, st);
+    size_t blen = before ? strlen(before) : 0, alen = after ? strlen(after) : 0;
+    /* room for the longest text literal (2 * len + 2) and compact copy (len): the lengths are
+     * known once written, by the one scan that writes both */
+    size_t cap = blen + sizeof head - 1 + 2 * len + 2 + sizeof mid - 1 + len + sizeof meta - 1 +
+                 stlen + 2 + alen + 1;
+    char *r = xmalloc(cap), *p = r, *sc = xmalloc(len + 1);
+    memcpy(p, before ? before : "", blen);
+    p += blen;
+    memcpy(p, head, sizeof head - 1);
+    p += sizeof head - 1;
+    size_t litlen, sclen;
+    *p++ = '"';
+    if (!jsontext_compact_object_lit(body, len, sc, &sclen, p, &litlen))
+        goto general; /* not a JSON object in UTF-8 */
+    p += litlen;
+    *p++ = '"';
+    memcpy(p, mid, sizeof mid - 1);
+    p += sizeof mid - 1;
+    memcpy(p, sc, sclen);
+    p += sclen;
     free(sc);
+    memcpy(p, meta, sizeof meta - 1);
+    p += sizeof meta - 1;
+    memcpy(p, st, stlen);
+    p += stlen;
+    *p++ = '}', *p++ = '}';
+    memcpy(p, after ? after : "", alen);
+    p += alen;
+    *p = '\0';
+    if (outlen)
+        *outlen = (size_t)(p - r);
     return r;
+general:
+    free(sc);
+    free(r);
+    return NULL;
 }
 
 cJSON *mcptool_upstream_result(const struct rt_call *call, long status, const char *location,
@@ -370,9 +399,13 @@ cJSON *mcptool_upstream_result(const struct rt_call *call, long status, const ch
 {
     bool ok = status >= 200 && status < 300;
     char why[384];
-    cJSON *r = passthrough_result(call, status, body, len), *mapped = NULL;
-    if (r)
-        goto meta;
+    char *text = location ? NULL : mcptool_passthrough_text(call, status, body, len, "", "", NULL);
+    if (text) { /* the whole result, _meta included */
+        cJSON *raw = cJSON_CreateRaw(text);
+        free(text);
+        return raw;
+    }
+    cJSON *r = NULL, *mapped = NULL;
     mapped = ok && len > 0 ? respmap_apply(call, body, len, why, sizeof why) : NULL;
     if (mapped && !call->passthrough) {
         char *s = cJSON_PrintUnformatted(mapped);
@@ -405,7 +438,6 @@ cJSON *mcptool_upstream_result(const struct rt_call *call, long status, const ch
         cJSON_Delete(mapped);
     if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "isError")))
         r = keep_output_contract(call, r);
-meta:;
     /* ... and for programs, in _meta. */
     cJSON *meta = cJSON_AddObjectToObject(r, "_meta");
     /* Raw: cJSON prints a number through printf("%1.15g") and reads it back with sscanf. */

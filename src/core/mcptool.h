@@ -52,5 +52,11 @@ cJSON *mcptool_text_result(const char *text, size_t len, bool is_error);
  * upstreamLocation when given}. */
 cJSON *mcptool_upstream_result(const struct rt_call *call, long status, const char *location,
                                const char *body, size_t len);
+/* The text of what mcptool_upstream_result gives for a 2xx answer of a call whose output is
+ * the whole upstream document, a JSON object in valid UTF-8 (no location), between <before>
+ * and <after> (NULL: nothing): one allocation of the exact size, <*outlen> (may be NULL) its
+ * length. NULL when that answer is not such a document: mcptool_upstream_result decides. */
+char *mcptool_passthrough_text(const struct rt_call *call, long status, const char *body,
+                               size_t len, const char *before, const char *after, size_t *outlen);
 
 #endif

@@ -138,6 +138,39 @@ static bool accepts_json(const char *accept)
     return accepts_media(accept, "application/json", "application/*");
 }
 
+/* The request header fields MCP reads, each the first of its name as evhttp_find_header would
+ * give it (NULL: absent), found in one pass over the list instead of one walk per name. */
+struct mcp_hdrs {
+    const char *host, *origin, *ctype, *accept, *session, *version;
+};
+
+static void mcp_hdrs_read(const struct evkeyvalq *in, struct mcp_hdrs *h)
+{
+    *h = (struct mcp_hdrs){0};
+    for (const struct evkeyval *kv = in->tqh_first; kv; kv = kv->next.tqe_next) {
+        const char *k = kv->key, **slot = NULL;
+        switch (strlen(k)) {
+        case 4:
+            slot = str_eq_ci(k, "Host") ? &h->host : NULL;
+            break;
+        case 6:
+            slot = str_eq_ci(k, "Origin") ? &h->origin : str_eq_ci(k, "Accept") ? &h->accept : NULL;
+            break;
+        case 12:
+            slot = str_eq_ci(k, "Content-Type") ? &h->ctype : NULL;
+            break;
+        case sizeof MCP_SESSION_HDR - 1:
+            slot = str_eq_ci(k, MCP_SESSION_HDR) ? &h->session : NULL;
+            break;
+        case sizeof MCP_VERSION_HDR - 1:
+            slot = str_eq_ci(k, MCP_VERSION_HDR) ? &h->version : NULL;
+            break;
+        }
+        if (slot && !*slot)
+            *slot = kv->value;
+    }
+}
+
 static const struct rt_mcp_endpoint *endpoint_for(const struct rt_listener *l, const char *path)
 {
     for (size_t i = 0; i < l->nendpoints; i++)
@@ -239,7 +272,12 @@ static void on_tool_upstream(const struct upstream_result *res, void *arg)
                      res->error != UPSTREAM_OK ? "upstream_error"
                      : res->status >= 400      ? "tool_error"
                                                : "ok");
-    reply_msg(x, 200, mcpp_call_response(hc->call, hc->id, res));
+    size_t len;
+    char *text = mcpp_call_response_text(hc->call, hc->id, res, &len);
+    if (text)
+        exchange_reply_owned(x, 200, "application/json", text, len);
+    else
+        reply_msg(x, 200, mcpp_call_response(hc->call, hc->id, res));
 }
 
 /* notifications/cancelled named this call (mcp_cancel.h; on the call's own loop): stop its
@@ -266,7 +304,7 @@ static void http_cancelled(void *arg)
 }
 
 static void http_tools_call(struct exchange *x, const struct rt_mcp_endpoint *ep,
-                            const struct jsonrpc_msg *m)
+                            const struct jsonrpc_msg *m, const char *sid)
 {
     struct metrics *metrics = loop_metrics(exchange_loop(x));
     struct mapping_kv headers[MCP_MAX_HEADERS];
@@ -292,10 +330,7 @@ static void http_tools_call(struct exchange *x, const struct rt_mcp_endpoint *ep
     hc->call = call;
     hc->id = cJSON_Duplicate(m->id, 1);
     exchange_set_ctx(x, hc, http_call_free);
-    hc->cancel = mcp_cancel_add(
-        loop_base(exchange_loop(x)),
-        evhttp_find_header(evhttp_request_get_input_headers(exchange_req(x)), MCP_SESSION_HDR),
-        m->id, http_cancelled, x);
+    hc->cancel = mcp_cancel_add(loop_base(exchange_loop(x)), sid, m->id, http_cancelled, x);
     if (call->kind != MODEL_CALL_SIMPLE) {
         now = mcpp_start_orch(exchange_runtime(x), call, m, headers, nheaders, &hc->orch);
         if (now) {
@@ -390,12 +425,10 @@ static void advertise_list_changed(cJSON *msg)
         cJSON_ReplaceItemInObjectCaseSensitive(tools, "listChanged", cJSON_CreateTrue());
 }
 
-/* The MCP-Protocol-Version header of a non-initialize message: 0 when absent or supported,
- * else answered (400). */
-static int check_version(struct exchange *x)
+/* The MCP-Protocol-Version header <pv> of a non-initialize message: 0 when absent or
+ * supported, else answered (400). */
+static int check_version(struct exchange *x, const char *pv)
 {
-    const char *pv =
-        evhttp_find_header(evhttp_request_get_input_headers(exchange_req(x)), MCP_VERSION_HDR);
     if (!pv || session_version_supported(pv))
         return 0;
     char msg[200];
@@ -406,20 +439,20 @@ static int check_version(struct exchange *x)
     return -1;
 }
 
-static void http_post(struct exchange *x, const struct rt_mcp_endpoint *ep)
+static void http_post(struct exchange *x, const struct rt_mcp_endpoint *ep,
+                      const struct mcp_hdrs *h)
 {
     struct evhttp_request *req = exchange_req(x);
-    const struct evkeyvalq *in_h = evhttp_request_get_input_headers(req);
     struct jsonrpc_msg m = {0};
     cJSON *err = NULL;
 
-    const char *ct = evhttp_find_header(in_h, "Content-Type");
+    const char *ct = h->ctype;
     if (!ct || !media_is(ct, "application/json")) {
         http_error(x, 415, JSONRPC_SERVER_ERROR,
                    "Unsupported Media Type: Content-Type must be application/json");
         return;
     }
-    const char *accept = evhttp_find_header(in_h, "Accept");
+    const char *accept = h->accept;
     if (accept && !accepts_json(accept)) {
         http_error(x, 406, JSONRPC_SERVER_ERROR,
                    "Not Acceptable: Accept must include application/json");
@@ -438,7 +471,7 @@ static void http_post(struct exchange *x, const struct rt_mcp_endpoint *ep)
         reply_msg(x, 400, err);
         return;
     }
-    const char *sid = evhttp_find_header(in_h, MCP_SESSION_HDR);
+    const char *sid = h->session;
     struct mcpp_answer a;
     if (m.kind == JSONRPC_REQUEST && str_eq(m.method, "initialize")) {
         exchange_set_route(x, "initialize");
@@ -461,7 +494,7 @@ static void http_post(struct exchange *x, const struct rt_mcp_endpoint *ep)
     exchange_set_route(x, m.kind == JSONRPC_RESPONSE ? "response" : mcpp_method_route(m.method));
     if (check_session(x, sid) < 0)
         goto out;
-    if (check_version(x) < 0)
+    if (check_version(x, h->version) < 0)
         goto out;
     if (m.kind == JSONRPC_NOTIFICATION && str_eq(m.method, "notifications/cancelled")) {
         const cJSON *rid = cJSON_IsObject(m.params)
@@ -484,7 +517,7 @@ static void http_post(struct exchange *x, const struct rt_mcp_endpoint *ep)
         free(a.text);
         break;
     case MCPP_TOOLS_CALL:
-        http_tools_call(x, ep, &m);
+        http_tools_call(x, ep, &m, sid);
         break;
     case MCPP_RESOURCE_READ:
         http_resource_read(x, ep, &m);
@@ -496,24 +529,21 @@ out:
 
 /* GET: the session's server-to-client stream (mcp_stream.h), where list changes arrive. */
 static void http_get(struct exchange *x, const struct front_listener *fl,
-                     const struct rt_mcp_endpoint *ep)
+                     const struct rt_mcp_endpoint *ep, const struct mcp_hdrs *h)
 {
-    const struct evkeyvalq *in_h = evhttp_request_get_input_headers(exchange_req(x));
     exchange_set_route(x, "stream");
-    if (!accepts_media(evhttp_find_header(in_h, "Accept"), "text/event-stream", "text/*")) {
+    if (!accepts_media(h->accept, "text/event-stream", "text/*")) {
         http_error(x, 406, JSONRPC_SERVER_ERROR,
                    "Not Acceptable: Accept must include text/event-stream");
         return;
     }
-    if (check_session(x, evhttp_find_header(in_h, MCP_SESSION_HDR)) < 0 || check_version(x) < 0)
+    if (check_session(x, h->session) < 0 || check_version(x, h->version) < 0)
         return;
     mcp_stream_open(x, fl, ep->path);
 }
 
-static void http_delete(struct exchange *x)
+static void http_delete(struct exchange *x, const char *sid)
 {
-    const char *sid =
-        evhttp_find_header(evhttp_request_get_input_headers(exchange_req(x)), MCP_SESSION_HDR);
     exchange_set_route(x, "session/delete");
     if (!sid) {
         http_error(x, 400, JSONRPC_SERVER_ERROR, "Bad Request: Mcp-Session-Id header is required");
@@ -556,7 +586,7 @@ static void serve_prm(struct exchange *x, const struct rt_listener *l, const cha
 }
 
 static void mcp_serve(struct exchange *x, const struct front_listener *fl,
-                      const struct rt_mcp_endpoint *ep);
+                      const struct rt_mcp_endpoint *ep, const struct mcp_hdrs *h);
 
 /* What a request parked by its oauth2 check resumes with (the exchange's ctx meanwhile, so
  * that it is freed if the client goes away). <ep> is in the runtime the exchange pinned. */
@@ -575,8 +605,11 @@ static void mcp_resume(struct exchange *x, void *arg)
     struct mcp_wait w = *(struct mcp_wait *)arg;
     exchange_set_ctx(x, NULL, NULL);
     free(arg);
-    if (mcp_oauth(x, w.fl, w.ep))
-        mcp_serve(x, w.fl, w.ep);
+    if (mcp_oauth(x, w.fl, w.ep)) {
+        struct mcp_hdrs h;
+        mcp_hdrs_read(evhttp_request_get_input_headers(exchange_req(x)), &h);
+        mcp_serve(x, w.fl, w.ep, &h);
+    }
 }
 
 static bool mcp_oauth(struct exchange *x, const struct front_listener *fl,
@@ -612,10 +645,11 @@ void mcp_handle(struct evhttp_request *req, void *arg)
         return;
     const struct runtime *rt = exchange_runtime(x);
     const struct rt_listener *l = front_listener_get(fl, rt);
-    const struct evkeyvalq *in_h = evhttp_request_get_input_headers(req);
+    struct mcp_hdrs h;
+    mcp_hdrs_read(evhttp_request_get_input_headers(req), &h);
     /* DNS rebinding: a page of a foreign site whose name resolves to us must get nothing. The
      * framing checks (framing.c) let through one Host at most, so this one is the only one. */
-    if (!host_ok(l, fl->port, rt->config, evhttp_find_header(in_h, "Host"))) {
+    if (!host_ok(l, fl->port, rt->config, h.host)) {
         http_error(x, 403, JSONRPC_SERVER_ERROR, "Forbidden: Host header not allowed");
         return;
     }
@@ -626,7 +660,7 @@ void mcp_handle(struct evhttp_request *req, void *arg)
         serve_prm(x, l, path + strlen(OAUTH_PRM_PATH));
         return;
     }
-    const char *origin = evhttp_find_header(in_h, "Origin");
+    const char *origin = h.origin;
     if (origin && !origin_ok(rt->config, origin)) {
         http_error(x, 403, JSONRPC_SERVER_ERROR, "Forbidden: Origin not allowed");
         return;
@@ -653,12 +687,12 @@ void mcp_handle(struct evhttp_request *req, void *arg)
     }
     if (oauth_any(auth, nauth) && !mcp_oauth(x, fl, ep))
         return;
-    mcp_serve(x, fl, ep);
+    mcp_serve(x, fl, ep, &h);
 }
 
 /* An authorized request to endpoint <ep> of listener <fl>. */
 static void mcp_serve(struct exchange *x, const struct front_listener *fl,
-                      const struct rt_mcp_endpoint *ep)
+                      const struct rt_mcp_endpoint *ep, const struct mcp_hdrs *h)
 {
     struct evhttp_request *req = exchange_req(x);
     const struct runtime *rt = exchange_runtime(x);
@@ -674,14 +708,14 @@ static void mcp_serve(struct exchange *x, const struct front_listener *fl,
     }
     switch (evhttp_request_get_command(req)) {
     case EVHTTP_REQ_POST:
-        http_post(x, ep);
+        http_post(x, ep, h);
         return;
     case EVHTTP_REQ_DELETE:
-        http_delete(x);
+        http_delete(x, h->session);
         return;
     case EVHTTP_REQ_GET:
         if (rt->config->mcp_max_streams > 0) {
-            http_get(x, fl, ep);
+            http_get(x, fl, ep, h);
             return;
         }
         /* mcp.maxStreams 0: no server-to-client stream is offered (the spec's 405 answer). */

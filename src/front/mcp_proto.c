@@ -137,6 +137,19 @@ cJSON *mcpp_call_response(const struct rt_call *call, const cJSON *id,
     return jsonrpc_result(id, mcptool_upstream_result(call, res->status, location, body, len));
 }
 
+char *mcpp_call_response_text(const struct rt_call *call, const cJSON *id,
+                              const struct upstream_result *res, size_t *outlen)
+{
+    if (res->error != UPSTREAM_OK || res->status < 200 || res->status >= 300 || !call->passthrough)
+        return NULL;
+    size_t len = evbuffer_get_length(res->body);
+    const char *body = len ? (const char *)evbuffer_pullup(res->body, -1) : "";
+    char *head = jsonrpc_result_head(id);
+    char *r = mcptool_passthrough_text(call, res->status, body, len, head, "}", outlen);
+    free(head);
+    return r;
+}
+
 static const char *const mcp_methods[] = {
     "initialize",
     "ping",

@@ -57,6 +57,11 @@ cJSON *mcpp_orch_response(struct orch *o, enum orch_state st, const cJSON *id);
 /* The response for a finished upstream transfer. Failures name their kind, never a secret. */
 cJSON *mcpp_call_response(const struct rt_call *call, const cJSON *id,
                           const struct upstream_result *res);
+/* The same response as text, for a 2xx answer the tool passes through whole (the common case,
+ * mcptool_passthrough_text): no tree built and printed. NULL otherwise: use
+ * mcpp_call_response. <*outlen> gets its length. */
+char *mcpp_call_response_text(const struct rt_call *call, const cJSON *id,
+                              const struct upstream_result *res, size_t *outlen);
 /* A resources/read that mcpp_dispatch left to the transport (MCPP_RESOURCE_READ): the
  * resource found again by its uri (<*urip> points into <m>), its call (<*callp>) and either its
  * upstream request in <out> or, for `steps`, the started orchestration in <*op>. NULL when that

@@ -608,6 +608,8 @@ void exchange_reply(struct exchange *x, int status, const char *ctype, struct ev
                    status == 304 || (status >= 100 && status < 200);
     if (no_body && body)
         evbuffer_drain(body, evbuffer_get_length(body));
+    if (!evhttp_find_header(h, "Date")) /* evhttp would format one per reply */
+        evhttp_add_header(h, "Date", clock_http_date());
     struct conn *c = x->conn; /* <x> may be gone once the reply is sent */
     x->bytes_out += body ? evbuffer_get_length(body) : 0;
     evhttp_send_reply(req, status, httpstatus_text(status), body);
@@ -642,6 +644,21 @@ void exchange_reply_text(struct exchange *x, int status, const char *ctype, cons
 {
     struct evbuffer *b = evbuffer_new();
     evbuffer_add(b, text, strlen(text));
+    exchange_reply(x, status, ctype, b);
+    evbuffer_free(b);
+}
+
+static void free_text(const void *data, size_t len, void *arg)
+{
+    (void)len, (void)arg;
+    free((void *)data);
+}
+
+void exchange_reply_owned(struct exchange *x, int status, const char *ctype, char *text, size_t len)
+{
+    struct evbuffer *b = evbuffer_new();
+    if (evbuffer_add_reference(b, text, len, free_text, NULL) < 0)
+        free(text);
     exchange_reply(x, status, ctype, b);
     evbuffer_free(b);
 }

@@ -63,6 +63,10 @@ void exchange_note_upstream(struct exchange *x, int status, const char *error);
 void exchange_reply(struct exchange *x, int status, const char *ctype, struct evbuffer *body);
 /* Reply <status> with <text> (copied) as the body, content type <ctype>. */
 void exchange_reply_text(struct exchange *x, int status, const char *ctype, const char *text);
+/* Reply <status> with <text>[0..len) as the body, content type <ctype>: <text> (malloc'd) is
+ * taken and sent without a copy, freed once written. */
+void exchange_reply_owned(struct exchange *x, int status, const char *ctype, char *text,
+                          size_t len);
 /* Reply <status> with <json> serialised (<json> is deleted), content type <ctype>. */
 void exchange_reply_json(struct exchange *x, int status, const char *ctype, cJSON *json);
 /* Reply with an application/problem+json body. <param> may be NULL. <extra> (may be NULL) is

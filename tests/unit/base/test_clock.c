@@ -39,8 +39,25 @@ static void test_secret(void)
     secret_free(xstrdup(""));
 }
 
+/* The cached Date value is what the C library formats for the same second. */
+static void test_http_date(void)
+{
+    for (int i = 0; i < 3; i++) {
+        time_t before = time(NULL);
+        const char *d = clock_http_date();
+        char want[64];
+        struct tm tm;
+        gmtime_r(&before, &tm);
+        strftime(want, sizeof want, "%a, %d %b %Y %H:%M:%S GMT", &tm); /* C locale */
+        if (time(NULL) == before) /* not across a second boundary */
+            CHECK_STR(d, want);
+        CHECK(strlen(d) == 29);
+    }
+}
+
 int main(void)
 {
+    RUN(test_http_date());
     RUN(test_clock());
     RUN(test_secret());
     return harness_report();

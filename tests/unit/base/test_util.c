@@ -1,6 +1,8 @@
 /* Unit tests for util: strbuf caps, arena, string helpers, duration and size parsing. */
 #include "harness.h"
 
+#include <ctype.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,6 +64,15 @@ static void test_closest(void)
 static void test_strings(void)
 {
     CHECK(str_eq_ci("X-Cal-Secret-Key", "x-cal-secret-key"));
+    /* every pair of bytes compares as tolower() of the C locale says */
+    bool all_same = true;
+    for (int a = 1; a < 256; a++)
+        for (int b = 1; b < 256; b++) {
+            char x[2] = {(char)a, 0}, y[2] = {(char)b, 0};
+            all_same &= str_eq_ci(x, y) == (tolower(a) == tolower(b));
+            all_same &= str_eq_ci_n(x, 1, y) == (tolower(a) == tolower(b));
+        }
+    CHECK(all_same);
     CHECK(!str_eq_ci("abc", "abcd"));
     CHECK(str_eq_ci_n("CLIENTID/users", 8, "clientid"));
     CHECK(!str_eq_ci_n("clientid", 8, "clientidx"));
@@ -172,6 +183,21 @@ static void test_jsonnum(void)
     CHECK(jsonnum_keep_big_ints(doc, NULL, small, strlen(small)) == 0);
     cJSON_Delete(doc);
 
+    /* A 16-digit integer found at every offset (the pre-check reads words); 15 digits, or
+     * bytes next to the digits (':' and '/' around '0'-'9'), are not one. */
+    for (int pad = 0; pad < 9; pad++) {
+        char text[64];
+        snprintf(text, sizeof text, "{\"%.*s\":9007199254740993}", pad, "aaaaaaaaa");
+        doc = cJSON_Parse(text);
+        CHECK(jsonnum_keep_big_ints(doc, NULL, text, strlen(text)) == 1);
+        cJSON_Delete(doc);
+        snprintf(text, sizeof text, "{\"%.*s\":900719925474099,\"b\":\"0:/9:/0:/9:/0:/\"}", pad,
+                 "aaaaaaaaa");
+        doc = cJSON_Parse(text);
+        CHECK(jsonnum_keep_big_ints(doc, NULL, text, strlen(text)) == 0);
+        cJSON_Delete(doc);
+    }
+
     /* The token of one number node. */
     const char *rpc = "{\"x\":[1,2],\"id\":-0,\"y\":3}";
     doc = cJSON_Parse(rpc);
@@ -180,6 +206,30 @@ static void test_jsonnum(void)
     CHECK(t && len == 2 && memcmp(t, "-0", 2) == 0);
     CHECK(jsonnum_token(doc, cJSON_GetObjectItem(doc, "x"), rpc, strlen(rpc), &len) == NULL);
     cJSON_Delete(doc);
+
+    /* A top-level member's number without the tree: the first one spelled so, nested and
+     * string lookalikes skipped; an escaped key before it leaves the answer to jsonnum_token. */
+    static const struct {
+        const char *text, *want;
+    } members[] = {
+        {"{\"x\":[1,2],\"id\":-0,\"y\":3}", "-0"},
+        {"{\"a\":{\"id\":5,\"b\":[{\"id\":6}]},\"id\":7}", "7"},
+        {"{\"s\":\"\\\"id\\\":9\",\"id\":10}", "10"},
+        {" { \"id\" : 1e3 } ", "1e3"},
+        {"{\"id\":1,\"id\":2}", "1"},
+        {"{\"i\\u0064\":1,\"id\":2}", NULL},
+        {"{\"id\":\"7\"}", NULL},
+        {"{\"idx\":1}", NULL},
+        {"[1]", NULL},
+    };
+    for (size_t i = 0; i < sizeof members / sizeof *members; i++) {
+        const char *m = jsonnum_member(members[i].text, strlen(members[i].text), "id", &len);
+        if (!members[i].want) {
+            CHECK(m == NULL);
+            continue;
+        }
+        CHECK(m && len == strlen(members[i].want) && memcmp(m, members[i].want, len) == 0);
+    }
 }
 
 static void test_httpstatus(void)
@@ -230,8 +280,59 @@ static void test_utf8_sanitize(void)
     free(s);
 }
 
+/* json_text_refusal and utf8_valid skip plain words: what they look for, at every offset of
+ * a word, with the same answer and offset as a byte at a time. */
+static void test_word_scans(void)
+{
+    char buf[64];
+    size_t at;
+    for (size_t pad = 0; pad < 17; pad++) {
+        /* {"k":"<pad x>\u0000"} */
+        int n = snprintf(buf, sizeof buf, "{\"k\":\"%.*s\\u0000\"}", (int)pad, "xxxxxxxxxxxxxxxxx");
+        at = 0;
+        CHECK_STR(json_text_refusal(buf, (size_t)n, true, &at), "the escape \\u0000");
+        CHECK(at == 6 + pad);
+        /* an escaped backslash before u0000 is text */
+        n = snprintf(buf, sizeof buf, "{\"k\":\"%.*s\\\\u0000\"}", (int)pad, "xxxxxxxxxxxxxxxxx");
+        CHECK(!json_text_refusal(buf, (size_t)n, true, NULL));
+        /* a NUL, a raw tab in a string, a quote toggling the state */
+        n = snprintf(buf, sizeof buf, "{\"k\":\"%.*s@\"}", (int)pad, "xxxxxxxxxxxxxxxxx");
+        buf[6 + pad] = '\0';
+        at = 0;
+        CHECK_STR(json_text_refusal(buf, (size_t)n, false, &at), "a NUL byte");
+        CHECK(at == 6 + pad);
+        buf[6 + pad] = '\t';
+        CHECK_STR(json_text_refusal(buf, (size_t)n, true, &at), "a control character");
+        CHECK(!json_text_refusal(buf, (size_t)n, false, NULL));
+        /* UTF-8: a bad byte after a plain run, a NUL, a good sequence */
+        memset(buf, 'a', sizeof buf);
+        buf[pad] = (char)0xff;
+        at = 0;
+        CHECK(!utf8_valid(buf, 40, &at) && at == pad);
+        buf[pad] = '\0';
+        CHECK(!utf8_valid(buf, 40, &at) && at == pad);
+        memcpy(buf + pad, "\xc3\xa9", 2);
+        CHECK(utf8_valid(buf, 40, NULL));
+    }
+}
+
+/* util_fmt_ll writes what printf("%lld") does, at the extremes too. */
+static void test_fmt_ll(void)
+{
+    const long long vals[] = {0, 7, -7, 42, 10, -10, 9007199254740992LL, LLONG_MAX, LLONG_MIN};
+    for (size_t i = 0; i < sizeof vals / sizeof *vals; i++) {
+        char got[UTIL_LL_MAX], want[32];
+        size_t n = util_fmt_ll(vals[i], got);
+        snprintf(want, sizeof want, "%lld", vals[i]);
+        CHECK_STR(got, want);
+        CHECK(n == strlen(want));
+    }
+}
+
 int main(void)
 {
+    RUN(test_fmt_ll());
+    RUN(test_word_scans());
     RUN(test_utf8());
     RUN(test_utf8_sanitize());
     RUN(test_media_type());

@@ -2,6 +2,7 @@
  * Unit tests for framing: the head checks one by one, and the scanner fed a request in pieces
  * (a byte at a time, pipelined, chunked), which is how it sees bytes on a connection.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include <event2/buffer.h>
@@ -196,8 +197,36 @@ static void test_huge_limit(void)
     evbuffer_free(b);
 }
 
+/* Header values are scanned a word at a time: a byte that ends or spoils one is seen at every
+ * offset, and a tab or obs-text byte anywhere is content. */
+static void test_value_words(void)
+{
+    struct framing_refusal w;
+    char h[160], val[40];
+    static const char bad[] = {'\0', '\x01', '\n', '\r', '\x1f', '\x7f'};
+    for (size_t at = 0; at < 24; at++) {
+        for (size_t k = 0; k < sizeof bad; k++) {
+            memset(val, 'v', 30);
+            val[at] = bad[k];
+            static const char start[] = "GET / HTTP/1.1\r\nHost: a\r\nX-Long: ";
+            size_t n = sizeof start - 1;
+            memcpy(h, start, n);
+            memcpy(h + n, val, 30);
+            memcpy(h + n + 30, "\r\n\r\n", 4);
+            struct framing_state st = {0};
+            CHECK(framing_check_head(h, n + 34, &lim, &st, &w) == 400);
+        }
+        memset(val, 'v', 30);
+        val[at] = '\t';
+        val[29 - at] = (char)0xe9;
+        snprintf(h, sizeof h, "GET / HTTP/1.1\r\nHost: a\r\nX-Long: %.30s\r\n\r\n", val);
+        CHECK(head(h, &w) == 0);
+    }
+}
+
 int main(void)
 {
+    RUN(test_value_words());
     RUN(test_heads());
     RUN(test_scan());
     RUN(test_expect());
