@@ -338,13 +338,12 @@ static cJSON *keep_output_contract(const struct rt_call *call, cJSON *r)
     return e;
 }
 
-/* A successful call whose output is the whole upstream document, which is a plain JSON object:
- * its structuredContent is that document's own text (white space removed) instead of a tree
- * parsed from it and printed again, which cost more than the rest of the call (each number
- * through printf and back through sscanf). Numbers keep the upstream's spelling, as in the
- * text content. The whole result is written as text, in one buffer of its exact size: what
- * cJSON prints for the tree of the general path (content, structuredContent, _meta), for the
- * HTTP transport to send without any tree. */
+/* A successful call whose output is the whole upstream document, which is a JSON object: the
+ * whole result is written as text, in one buffer of its exact size, for the HTTP transport to
+ * send without a result tree (content, structuredContent, _meta, as cJSON prints the general
+ * path's tree). cJSON reads the document (respmap_apply, which keeps big integers' digits) and
+ * prints structuredContent; the text content is the body's own text as a JSON string
+ * (jsontext_string writes what cJSON would print for it, without a tree of its own). */
 char *mcptool_passthrough_text(const struct rt_call *call, long status, const char *body,
                                size_t len, const char *before, const char *after, size_t *outlen)
 {
@@ -354,29 +353,33 @@ char *mcptool_passthrough_text(const struct rt_call *call, long status, const ch
     if (status < 200 || status >= 300 || len == 0 || !call->passthrough || call->output_schema ||
         respmap_converts(call))
         return NULL;
+    cJSON *doc = respmap_apply(call, body, len, NULL, 0);
+    if (!cJSON_IsObject(doc)) {
+        cJSON_Delete(doc);
+        return NULL; /* not a JSON object: the general path says so */
+    }
+    char *sc = cJSON_PrintUnformatted(doc);
+    cJSON_Delete(doc);
+    if (!sc)
+        return NULL;
+    size_t sclen = strlen(sc), litlen = 0;
     char st[UTIL_LL_MAX];
     size_t stlen = util_fmt_ll(status, st);
     size_t blen = before ? strlen(before) : 0, alen = after ? strlen(after) : 0;
-    /* room for the longest text literal (2 * len + 2) and compact copy (len): the lengths are
-     * known once written, by the one scan that writes both */
-    size_t cap = blen + sizeof head - 1 + 2 * len + 2 + sizeof mid - 1 + len + sizeof meta - 1 +
+    char *lit = jsontext_string(body, len, NULL, NULL, &litlen);
+    size_t cap = blen + sizeof head - 1 + litlen + sizeof mid - 1 + sclen + sizeof meta - 1 +
                  stlen + 2 + alen + 1;
-    char *r = xmalloc(cap), *p = r, *sc = xmalloc(len + 1);
+    char *r = xmalloc(cap), *p = r;
     memcpy(p, before ? before : "", blen);
     p += blen;
     memcpy(p, head, sizeof head - 1);
     p += sizeof head - 1;
-    size_t litlen, sclen;
-    *p++ = '"';
-    if (!jsontext_compact_object_lit(body, len, sc, &sclen, p, &litlen))
-        goto general; /* not a JSON object in UTF-8 */
+    memcpy(p, lit, litlen);
     p += litlen;
-    *p++ = '"';
     memcpy(p, mid, sizeof mid - 1);
     p += sizeof mid - 1;
     memcpy(p, sc, sclen);
     p += sclen;
-    free(sc);
     memcpy(p, meta, sizeof meta - 1);
     p += sizeof meta - 1;
     memcpy(p, st, stlen);
@@ -385,13 +388,11 @@ char *mcptool_passthrough_text(const struct rt_call *call, long status, const ch
     memcpy(p, after ? after : "", alen);
     p += alen;
     *p = '\0';
+    free(lit);
+    cJSON_free(sc);
     if (outlen)
         *outlen = (size_t)(p - r);
     return r;
-general:
-    free(sc);
-    free(r);
-    return NULL;
 }
 
 cJSON *mcptool_upstream_result(const struct rt_call *call, long status, const char *location,
