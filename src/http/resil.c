@@ -404,6 +404,7 @@ struct resil_call {
     long deadline_ms; /* from t0 */
     enum refusal refusal;
     long retry_after_ms;
+    resil_retry_fn on_retry; /* resil_on_retry; NULL: none */
 };
 
 struct resil *resil_new(struct event_base *base, struct upstream *u, struct resil_shared *sh,
@@ -887,6 +888,8 @@ static void on_attempt_done(const struct upstream_result *res, void *arg)
     LOG_D("retrying %s call to %s in %ld ms (%s, retry %d of %ld)", c->req->api,
           c->host ? c->host->key : "?", delay, reason_names[why], c->retries, c->set.retries);
     c->st = C_BACKOFF;
+    if (c->on_retry)
+        c->on_retry(res, delay, c->arg);
     struct timeval tv = {delay / 1000, (delay % 1000) * 1000};
     evtimer_add(&c->ev, &tv);
 }
@@ -960,4 +963,10 @@ void resil_cancel(struct resil_call *c)
     if (!c || c->st == C_CALLING)
         return;
     call_free(c);
+}
+
+void resil_on_retry(struct resil_call *c, resil_retry_fn fn)
+{
+    if (c)
+        c->on_retry = fn;
 }

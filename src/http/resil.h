@@ -99,5 +99,11 @@ struct resil_call *resil_start(struct resil *r, const struct config *cfg, struct
                                upstream_done_fn done, void *arg);
 /* Stop <c> wherever it is; <done> will not run. NULL-safe; a no-op from inside its own done. */
 void resil_cancel(struct resil_call *c);
+/* An attempt of a call ended with <res> and is retried after <delay_ms>: the caller's chance to
+ * close that attempt's client span and give the next one a new span id (one span per attempt,
+ * as W3C trace context and OpenTelemetry ask). It must not cancel the call. <arg> is done's. */
+typedef void (*resil_retry_fn)(const struct upstream_result *res, long delay_ms, void *arg);
+/* Set after resil_start (no attempt ends inside it); NULL-safe. */
+void resil_on_retry(struct resil_call *c, resil_retry_fn fn);
 
 #endif

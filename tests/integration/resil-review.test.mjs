@@ -1,0 +1,129 @@
+// Review of issue 12 items 1-5 (resilience, tracing, OTLP): what the first round left out.
+// Each retry attempt carries its own span id in traceparent and is exported as its own client
+// span; a collector that never answers does not hold a SIGTERM past the drain timeout. The real capproxy
+// binary, tests/data/resil/, recording upstreams and a stand-in OTLP/HTTP JSON collector.
+// Run: cd tests/integration && node --test resil-review.test.mjs
+
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+
+import { startUpstream } from './upstream.mjs';
+import { startProxy } from './capproxy.mjs';
+import { request } from './client.mjs';
+
+const SCALE = Number(process.env.CAPPROXY_TEST_TIMEOUT_SCALE || (process.env.CAPPROXY_BIN ? 3 : 1));
+const T = { timeout: 30_000 * SCALE };
+const ARGS = ['-c', 'tests/data/resil/capproxy.yaml', 'tests/data/resil/resil.yaml'];
+const TP = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+const TP_RE = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+async function stopClean(px) {
+  const r = await px.stop();
+  assert.equal(r.sanitizer, null, `sanitizer report:\n${r.sanitizer}`);
+  assert.equal(r.code, 0, `exit code; stderr tail:\n${px.lines.slice(-20).join('\n')}`);
+}
+
+/** A stand-in OTLP/HTTP collector: the spans of every POST /v1/traces, attributes flattened. */
+async function startCollector() {
+  const spans = [];
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      for (const rs of body.resourceSpans)
+        for (const ss of rs.scopeSpans)
+          for (const s of ss.spans) {
+            const a = {};
+            for (const { key, value } of s.attributes || [])
+              a[key] = 'stringValue' in value ? value.stringValue : Number(value.intValue);
+            spans.push({ ...s, attrs: a });
+          }
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    base: `http://127.0.0.1:${server.address().port}`,
+    spans,
+    close: () => new Promise((r) => { server.closeAllConnections(); server.close(r); }),
+  };
+}
+
+function upstreams() {
+  return Promise.all([startUpstream(), startUpstream(), startUpstream()]);
+}
+
+function env(ups, extra) {
+  return {
+    CPX_FLAKY_BASE: ups[0].url,
+    CPX_GUARDED_BASE: ups[1].url,
+    CPX_NARROW_BASE: ups[2].url,
+    CAPPROXY_WORKERS: '1',
+    ...extra,
+  };
+}
+
+describe('retries and trace context', () => {
+  test('each attempt has its own span id upstream and its own client span', T, async () => {
+    const ups = await upstreams();
+    const col = await startCollector();
+    const px = await startProxy({ args: ARGS, env: env(ups, { OTEL_EXPORTER_OTLP_ENDPOINT: col.base }) });
+    let seen = 0;
+    ups[0].handle(() => (++seen <= 2 ? { status: 503, body: { error: 'busy' } } : { status: 200, body: { ok: true } }));
+    try {
+      const r = await request(px.restUrl, '/items', { headers: { traceparent: TP } });
+      assert.equal(r.status, 200, r.text);
+    } finally {
+      await stopClean(px); // flushes the spans
+      for (const u of ups) await u.close();
+      await col.close();
+    }
+    const hops = ups[0].requests.map((q) => TP_RE.exec(q.headers.traceparent));
+    assert.equal(hops.length, 3);
+    assert.ok(hops.every((h) => h && h[1] === '4bf92f3577b34da6a3ce929d0e0e4736'), 'one trace');
+    const ids = hops.map((h) => h[2]);
+    assert.equal(new Set(ids).size, 3, `a new span id per attempt: ${ids}`);
+    assert.ok(!ids.includes('00f067aa0ba902b7'), 'never the caller\'s span id');
+    const server = col.spans.find((s) => s.kind === 2);
+    const clients = col.spans.filter((s) => s.kind === 3);
+    assert.ok(server, JSON.stringify(col.spans));
+    assert.deepEqual(clients.map((s) => s.spanId), ids, 'one client span per attempt, in order');
+    assert.ok(clients.every((s) => s.parentSpanId === server.spanId));
+    assert.deepEqual(clients.map((s) => s.attrs['http.response.status_code']), [503, 503, 200]);
+    assert.deepEqual(clients.map((s) => s.attrs['http.request.resend_count']), [undefined, 1, 2]);
+    for (let i = 1; i < 3; i++)
+      assert.ok(BigInt(clients[i].startTimeUnixNano) >= BigInt(clients[i - 1].endTimeUnixNano), 'attempts do not overlap');
+  });
+});
+
+describe('OTLP with a collector that never answers', () => {
+  test('SIGTERM still ends within the drain timeout, exit 0', T, async () => {
+    const ups = await upstreams();
+    // accepts the connection, reads the export, never answers
+    const held = [];
+    const hole = http.createServer((req) => { held.push(req); });
+    await new Promise((r) => hole.listen(0, '127.0.0.1', r));
+    const drainMs = 2000 * SCALE;
+    const px = await startProxy({
+      args: ARGS,
+      env: env(ups, {
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${hole.address().port}`,
+        CAPPROXY_DRAIN_TIMEOUT: `${drainMs}ms`,
+      }),
+    });
+    try {
+      for (let i = 0; i < 5; i++) assert.equal((await request(px.restUrl, '/items')).status, 200);
+    } finally {
+      const t0 = Date.now();
+      await stopClean(px);
+      const took = Date.now() - t0;
+      assert.ok(took < drainMs + 10_000 * SCALE, `stopped after ${took} ms (drain timeout ${drainMs} ms)`);
+      assert.ok(held.length >= 1, 'the export was attempted at shutdown');
+      hole.closeAllConnections();
+      await new Promise((r) => hole.close(r));
+      for (const u of ups) await u.close();
+    }
+  });
+});
