@@ -89,6 +89,11 @@ struct resil *resil_new(struct event_base *base, struct upstream *u, struct resi
                         int nloops);
 /* Cancel every call still live (no callbacks). Before upstream_free. */
 void resil_free(struct resil *r);
+struct ratelimit;
+/* Retries take their turn under the consumed API's outbound rate (consumers[].rate) from <rl>
+ * (borrowed; NULL: no rate), like first attempts do in exchange.c: a retry is a transfer the
+ * upstream's quota counts. */
+void resil_set_ratelimit(struct resil *r, struct ratelimit *rl);
 
 /* Send <req> (borrowed until <done> or cancel; its timeout_ms is set per attempt) under the
  * settings <cfg> has for req->api. <done> runs exactly once, later, from the loop, with the

@@ -98,6 +98,26 @@ describe('retries and trace context', () => {
   });
 });
 
+describe('retries and the outbound rate', () => {
+  test('a retry takes its turn under consumers[].rate like a first attempt', T, async () => {
+    const ups = await upstreams();
+    const px = await startProxy({ args: ['-c', 'tests/data/resil-review/capproxy.yaml', 'tests/data/resil/resil.yaml'], env: env(ups, { CAPPROXY_WORKERS: '2' }) });
+    let seen = 0;
+    ups[0].handle(() => (++seen <= 2 ? { status: 503, body: { error: 'busy' } } : { status: 200, body: { ok: true } }));
+    try {
+      const r = await request(px.restUrl, '/items');
+      assert.equal(r.status, 200, r.text);
+      const t = ups[0].requests.map((q) => q.time);
+      assert.equal(t.length, 3);
+      // 4/s: one transfer every 250 ms; the back-off alone is at most 2 ms (timer slack allowed)
+      assert.ok(t[1] - t[0] >= 200 && t[2] - t[1] >= 200, `attempts ${t[1] - t[0]} and ${t[2] - t[1]} ms apart`);
+    } finally {
+      await stopClean(px);
+      for (const u of ups) await u.close();
+    }
+  });
+});
+
 describe('OTLP with a collector that never answers', () => {
   test('SIGTERM still ends within the drain timeout, exit 0', T, async () => {
     const ups = await upstreams();
