@@ -163,6 +163,8 @@ static void exchange_trace_begin(struct exchange *x)
 /* One upstream hop finished: its address and time for the access log, its client span. */
 static void exchange_trace_hop(struct exchange *x, const struct upstream_result *res)
 {
+    if (res->refused)
+        return; /* capproxy answered itself (resil): nothing went upstream, no span, no time */
     x->upstream_ms = (x->upstream_ms < 0 ? 0 : x->upstream_ms) + res->total_ms;
     if (res->primary_ip)
         snprintf(x->upstream_addr, sizeof x->upstream_addr,

@@ -98,6 +98,33 @@ describe('retries and trace context', () => {
   });
 });
 
+describe('capproxy\'s own refusals', () => {
+  test('an open circuit: no client span, no upstream time, the access line says circuit_open', T, async () => {
+    const ups = await upstreams();
+    const col = await startCollector();
+    const px = await startProxy({ args: ARGS, env: env(ups, { OTEL_EXPORTER_OTLP_ENDPOINT: col.base, CAPPROXY_LOG_FORMAT: 'json' }) });
+    ups[1].handle(() => ({ status: 500, body: { error: 'down' } }));
+    try {
+      for (let i = 0; i < 3; i++) assert.equal((await request(px.restUrl, '/status')).status, 500);
+      const r = await request(px.restUrl, '/status', { headers: { 'x-request-id': 'open-circuit-1' } });
+      assert.equal(r.status, 503, r.text);
+      assert.equal(r.json.reason, 'circuit_open');
+    } finally {
+      await stopClean(px);
+      for (const u of ups) await u.close();
+      await col.close();
+    }
+    const line = px.lines.map((l) => { try { return JSON.parse(l); } catch { return null; } })
+      .find((o) => o && o.level === 'access' && o.request_id === 'open-circuit-1');
+    assert.ok(line, 'access line');
+    assert.equal(line.upstream_error, 'circuit_open');
+    assert.equal(line.upstream_ms, null);
+    assert.equal(line.upstream_status, null);
+    assert.equal(col.spans.filter((s) => s.kind === 3).length, 3, 'a client span per attempt that went upstream, none for the refusal');
+    assert.equal(col.spans.filter((s) => s.kind === 2).length, 4);
+  });
+});
+
 describe('retries and the outbound rate', () => {
   test('a retry takes its turn under consumers[].rate like a first attempt', T, async () => {
     const ups = await upstreams();
