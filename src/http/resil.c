@@ -600,9 +600,15 @@ static bool circuit_closed(const struct resil_call *c)
 
 /* ---- slots and the queue ---- */
 
+/* A loop's share of a per-process <total>: rounded down, so that the loops together stay within
+ * it (rounding up let 2 workers run 4 calls under maxConcurrent 3), but at least 1 so that
+ * every worker can make progress (a total below the workers is exceeded: documented). 0 stays 0. */
 static long per_loop(long total, int nloops)
 {
-    return (total + nloops - 1) / nloops;
+    if (total <= 0)
+        return 0; /* queue 0: none */
+    long share = total / nloops;
+    return share > 0 ? share : 1;
 }
 
 static void dequeue(struct resil_call *c)

@@ -145,6 +145,30 @@ describe('retries and the outbound rate', () => {
   });
 });
 
+describe('the concurrency cap over 2 workers', () => {
+  test('maxConcurrent 3 is never exceeded: each worker takes 3 / 2 rounded down', T, async () => {
+    const ups = await upstreams();
+    const px = await startProxy({ args: ['-c', 'tests/data/resil-review/capproxy.yaml', 'tests/data/resil/resil.yaml'], env: env(ups, { CAPPROXY_WORKERS: '2' }) });
+    let active = 0;
+    let peak = 0;
+    ups[2].handle(async () => {
+      active++;
+      peak = Math.max(peak, active);
+      await new Promise((r) => setTimeout(r, 300));
+      active--;
+      return { status: 200, body: { ok: true } };
+    });
+    try {
+      const rs = await Promise.all(Array.from({ length: 16 }, () => request(px.restUrl, '/slow')));
+      assert.deepEqual(rs.map((r) => r.status), Array(16).fill(200));
+      assert.ok(peak <= 3, `at most 3 upstream at once, saw ${peak}`);
+    } finally {
+      await stopClean(px);
+      for (const u of ups) await u.close();
+    }
+  });
+});
+
 describe('OTLP with a collector that never answers', () => {
   test('SIGTERM still ends within the drain timeout, exit 0', T, async () => {
     const ups = await upstreams();
