@@ -145,6 +145,30 @@ describe('retries and the outbound rate', () => {
   });
 });
 
+describe('the retry budget', () => {
+  test('an outage: retries stay within 10 % of the requests, whatever the workers', T, async () => {
+    const ups = await upstreams();
+    const px = await startProxy({ args: ['-c', 'tests/data/resil-review/budget.yaml', 'tests/data/resil/resil.yaml'], env: env(ups, { CAPPROXY_WORKERS: '2' }) });
+    ups[0].handle(() => ({ status: 503, body: { error: 'down' } }));
+    const N = 60;
+    try {
+      for (let i = 0; i < N / 6; i++) {
+        const rs = await Promise.all(Array.from({ length: 6 }, () => request(px.restUrl, '/items')));
+        for (const r of rs) assert.equal(r.status, 503);
+      }
+      const m = (await request(px.adminUrl, '/metrics')).text;
+      const retries = ups[0].requests.length - N;
+      // 2 retries each without the budget (120); 10 % of the window's requests with it
+      assert.ok(retries >= 1 && retries <= N / 10, `${retries} retries for ${N} requests`);
+      const ex = /capproxy_upstream_retry_budget_exhausted_total\{api="flaky"\} (\d+)/.exec(m);
+      assert.ok(ex && Number(ex[1]) >= N - retries, m);
+    } finally {
+      await stopClean(px);
+      for (const u of ups) await u.close();
+    }
+  });
+});
+
 describe('the concurrency cap over 2 workers', () => {
   test('maxConcurrent 3 is never exceeded: each worker takes 3 / 2 rounded down', T, async () => {
     const ups = await upstreams();
