@@ -406,7 +406,7 @@ struct resil_call {
     long deadline_ms; /* from t0 */
     enum refusal refusal;
     long retry_after_ms;
-    resil_retry_fn on_retry; /* resil_on_retry; NULL: none */
+    resil_retry_fn on_retry;  /* resil_on_retry; NULL: none */
     const struct config *cfg; /* resil_start's (the caller pins it until done or cancel) */
     bool rate_held;           /* the back-off holds a turn of the API's outbound rate */
 };
