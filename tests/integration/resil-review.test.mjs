@@ -136,8 +136,9 @@ describe('retries and the outbound rate', () => {
       assert.equal(r.status, 200, r.text);
       const t = ups[0].requests.map((q) => q.time);
       assert.equal(t.length, 3);
-      // 4/s: one transfer every 250 ms; the back-off alone is at most 2 ms (timer slack allowed)
-      assert.ok(t[1] - t[0] >= 200 && t[2] - t[1] >= 200, `attempts ${t[1] - t[0]} and ${t[2] - t[1]} ms apart`);
+      // 4/s: one transfer every 250 ms, where the back-off alone is at most 2 ms. Times are
+      // arrivals: the first one's new connection may come late (valgrind), the retries reuse it.
+      assert.ok(t[2] - t[1] >= 200 && t[2] - t[0] >= 350, `attempts ${t[1] - t[0]} and ${t[2] - t[1]} ms apart`);
     } finally {
       await stopClean(px);
       for (const u of ups) await u.close();
