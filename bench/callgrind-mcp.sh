@@ -74,7 +74,8 @@ BODY="$head${pad// /x}\"}}"
 USER_LINE=""
 ((EUID == 0)) && USER_LINE="user $(id -un) $(id -gn);"
 mkdir -p "$TMP/upstream-tmp"
-t=$(<"$SCRIPT_DIR/nginx-upstream.conf.in")
+# plain HTTP only: drop the HTTPS listener of run.sh's upstream (its certificate is run.sh's)
+t=$(grep -v -e '@UPSTREAM_TLS_PORT@' -e 'ssl_certificate' "$SCRIPT_DIR/nginx-upstream.conf.in")
 t=${t//@USER_LINE@/"$USER_LINE"}
 t=${t//@DIR@/"$TMP"}
 t=${t//@UPSTREAM_WORKERS@/1}

@@ -74,6 +74,7 @@ struct exchange {
      * written (no printf per request when it is off). */
     char upstream_ip[INET6_ADDRSTRLEN + 1];
     long upstream_port;
+    int hop_resends;                          /* retries of the hop in flight so far */
 };
 
 /* NUL-terminated copy of <src> into out[cap], cut to fit (cap > 0). */
@@ -174,6 +175,8 @@ static void exchange_trace_begin(struct exchange *x)
 /* One upstream hop finished: its address and time for the access log, its client span. */
 static void exchange_trace_hop(struct exchange *x, const struct upstream_result *res)
 {
+    if (res->refused)
+        return; /* capproxy answered itself (resil): nothing went upstream, no span, no time */
     x->upstream_ms = (x->upstream_ms < 0 ? 0 : x->upstream_ms) + res->total_ms;
     if (res->primary_ip) {
         copy_cut(x->upstream_ip, sizeof x->upstream_ip, res->primary_ip);
@@ -203,6 +206,8 @@ static void exchange_trace_hop(struct exchange *x, const struct upstream_result 
         a[n++] = (struct otlp_attr){"error.type", upstream_error_name(res->error), 0};
     if (x->out.api)
         a[n++] = (struct otlp_attr){"capproxy.api", x->out.api, 0};
+    if (x->hop_resends > 0)
+        a[n++] = (struct otlp_attr){"http.request.resend_count", NULL, x->hop_resends};
     struct otlp_span sp = {
         .trace_id = x->trace.trace_id,
         .span_id = x->hop_span,
@@ -469,7 +474,27 @@ static void on_upstream_done(const struct upstream_result *res, void *arg)
                                                     : upstream_error_name(res->error);
     metrics_upstream(loop_metrics(x->l), x->route, res->total_ms / 1000.0, x->upstream_error);
     exchange_trace_hop(x, res);
+    x->hop_resends = 0;
     x->done(res, x);
+}
+
+/* resil retries the hop after <delay_ms>: the attempt that failed gets its own client span (and
+ * counts in the access log's upstream time), the next one a new span id in its traceparent, so
+ * that the upstream's spans hang off the attempt that reached it. */
+static void on_upstream_retry(const struct upstream_result *res, long delay_ms, void *arg)
+{
+    struct exchange *x = arg;
+    exchange_trace_hop(x, res);
+    x->hop_resends++;
+    trace_new_span(x->hop_span);
+    char hex[2 * TRACE_SPAN_LEN + 1];
+    crypto_hex(x->hop_span, TRACE_SPAN_LEN, hex);
+    for (size_t i = 0; i < x->out.nheaders; i++) {
+        struct outreq_header *h = &x->out.headers[i];
+        if (h->len == TRACE_PARENT_LEN && strcasecmp(h->name, "traceparent") == 0)
+            memcpy(h->value + 36, hex, 2 * TRACE_SPAN_LEN); /* "00-<trace>-" is 36 chars */
+    }
+    x->hop_start_ns = otlp_now_ns() + (uint64_t)delay_ms * 1000000u;
 }
 
 /* The outbound rate refused the transfer: answer <done> with a 429 of our own, as the upstream
@@ -508,6 +533,7 @@ static void on_rate_timer(evutil_socket_t fd, short what, void *arg)
     }
     x->xfer = loop_forward(x->l, &x->out, x->rid, on_upstream_done, x);
     if (x->xfer) {
+        resil_on_retry(x->xfer, on_upstream_retry);
         watch(x, false);
         return;
     }
@@ -552,6 +578,7 @@ int exchange_forward(struct exchange *x, upstream_done_fn done)
     x->xfer = loop_forward(x->l, &x->out, x->rid, on_upstream_done, x);
     if (!x->xfer)
         return -1;
+    resil_on_retry(x->xfer, on_upstream_retry);
     watch(x, false);
     return 0;
 }

@@ -71,6 +71,7 @@ struct loop *loop_new(int id, struct loop_shared *sh, const struct runtime *rt, 
     if (!sh || !sh->resil)
         l->own_resil = resil_shared_new();
     l->resil = resil_new(l->base, l->upstream, l->own_resil ? l->own_resil : sh->resil, nloops);
+    resil_set_ratelimit(l->resil, loop_ratelimit(l));
     l->otlp = otlp_new(l->base, l->upstream, l->metrics, rt->config);
     return l;
 fail:

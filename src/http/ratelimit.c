@@ -19,6 +19,7 @@
 #include "base/clock.h"
 #include "base/crypto.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "base/secret.h"
 #include "core/digest.h"
 #include "core/inbound.h"
@@ -390,11 +391,13 @@ void ratelimit_metrics(struct ratelimit *rl, struct strbuf *out)
                      "# TYPE capproxy_ratelimit_outbound_total counter\n");
     pthread_mutex_lock(&rl->api_lock);
     for (const struct rl_api *a = rl->apis; a; a = a->next) {
-        /* API names are namespaces of the documents: tokens, no quoting needed beyond this. */
-        strbuf_addf(out, "capproxy_ratelimit_outbound_total{api=\"%s\",outcome=\"delayed\"} %ld\n",
-                    a->name, a->delayed);
-        strbuf_addf(out, "capproxy_ratelimit_outbound_total{api=\"%s\",outcome=\"refused\"} %ld\n",
-                    a->name, a->refused);
+        /* Escaped like every other label value (a namespace is the document's choice). */
+        static const char *const outcome[2] = {"delayed", "refused"};
+        for (int i = 0; i < 2; i++) {
+            strbuf_adds(out, "capproxy_ratelimit_outbound_total{api=\"");
+            metrics_label_value(out, a->name);
+            strbuf_addf(out, "\",outcome=\"%s\"} %ld\n", outcome[i], i ? a->refused : a->delayed);
+        }
     }
     pthread_mutex_unlock(&rl->api_lock);
 }

@@ -28,6 +28,7 @@
 #include "base/crypto.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "http/ratelimit.h"
 
 /* Distinct APIs and hosts tracked per process; beyond, a call goes without breaker and budget
  * (the names come from the capability documents, so this is never reached in practice). */
@@ -385,6 +386,7 @@ struct resil {
     struct lhost *hosts;
     struct resil_call *calls; /* live, for resil_free */
     uint64_t rng;
+    struct ratelimit *rl; /* resil_set_ratelimit; NULL: none */
 };
 
 enum cstate {
@@ -417,6 +419,9 @@ struct resil_call {
     long deadline_ms; /* from t0 */
     enum refusal refusal;
     long retry_after_ms;
+    resil_retry_fn on_retry;  /* resil_on_retry; NULL: none */
+    const struct config *cfg; /* resil_start's (the caller pins it until done or cancel) */
+    bool rate_held;           /* the back-off holds a turn of the API's outbound rate */
 };
 
 struct resil *resil_new(struct event_base *base, struct upstream *u, struct resil_shared *sh,
@@ -626,9 +631,15 @@ static bool circuit_closed(const struct resil_call *c)
 
 /* ---- slots and the queue ---- */
 
+/* A loop's share of a per-process <total>: rounded down, so that the loops together stay within
+ * it (rounding up let 2 workers run 4 calls under maxConcurrent 3), but at least 1 so that
+ * every worker can make progress (a total below the workers is exceeded: documented). 0 stays 0. */
 static long per_loop(long total, int nloops)
 {
-    return (total + nloops - 1) / nloops;
+    if (total <= 0)
+        return 0; /* queue 0: none */
+    long share = total / nloops;
+    return share > 0 ? share : 1;
 }
 
 static void dequeue(struct resil_call *c)
@@ -684,6 +695,8 @@ static void call_free(struct resil_call *c)
         dequeue(c);
     if (c->xfer)
         upstream_cancel(c->xfer);
+    if (c->rate_held) /* cancelled in the back-off: the turn goes to the transfers after it */
+        ratelimit_out_refund(c->r->rl, c->cfg, c->req->api);
     abandon_probe(c);
     release_slot(c);
     if (c->prev)
@@ -781,6 +794,7 @@ static int attempt(struct resil_call *c)
     long left = remaining_ms(c);
     c->req->timeout_ms = left > 1 ? left : 1;
     c->st = C_RUNNING;
+    c->rate_held = false; /* its turn is now */
     c->xfer = upstream_start(c->r->u, c->req, on_attempt_done, c);
     return c->xfer ? 0 : -1;
 }
@@ -889,17 +903,33 @@ static long retry_delay(struct resil_call *c, const struct upstream_result *res,
     }
     if (delay >= remaining_ms(c))
         return -1;
-    if (c->api) {
+    /* The retry's turn under the outbound rate: it waits for it like a first attempt (the
+     * longer of that and the back-off, within the deadline), and is not made when the rate
+     * would refuse it (the last answer goes back). */
+    int64_t wait_ns = 0;
+    enum ratelimit_out ro = ratelimit_out_take(c->r->rl, c->cfg, c->req->api, &wait_ns);
+    if (ro == RATELIMIT_REFUSE)
+        return -1;
+    long wait_ms = (long)((wait_ns + 999999) / 1000000);
+    if (wait_ms > delay)
+        delay = wait_ms;
+    bool ok = delay < remaining_ms(c);
+    if (ok && c->api) {
         pthread_mutex_lock(&c->r->sh->mu);
-        bool ok = resil_budget_take(&c->api->s->budget, clock_now_s(), c->set.budget_percent,
-                                    c->set.budget_min_per_s);
+        ok = resil_budget_take(&c->api->s->budget, clock_now_s(), c->set.budget_percent,
+                               c->set.budget_min_per_s);
         pthread_mutex_unlock(&c->r->sh->mu);
-        if (!ok) {
+        if (!ok)
             atomic_fetch_add(&c->api->s->budget_exhausted, 1);
-            return -1;
-        }
-        atomic_fetch_add(&c->api->s->retries[why], 1);
+        else
+            atomic_fetch_add(&c->api->s->retries[why], 1);
     }
+    if (!ok) {
+        if (ro == RATELIMIT_WAIT)
+            ratelimit_out_refund(c->r->rl, c->cfg, c->req->api);
+        return -1;
+    }
+    c->rate_held = ro == RATELIMIT_WAIT;
     return delay;
 }
 
@@ -918,6 +948,8 @@ static void on_attempt_done(const struct upstream_result *res, void *arg)
     LOG_D("retrying %s call to %s in %ld ms (%s, retry %d of %ld)", c->req->api,
           c->host ? c->host->key : "?", delay, reason_names[why], c->retries, c->set.retries);
     c->st = C_BACKOFF;
+    if (c->on_retry)
+        c->on_retry(res, delay, c->arg);
     struct timeval tv = {delay / 1000, (delay % 1000) * 1000};
     evtimer_add(&c->ev, &tv);
 }
@@ -930,6 +962,7 @@ struct resil_call *resil_start(struct resil *r, const struct config *cfg, struct
     c->req = req;
     c->done = done;
     c->arg = arg;
+    c->cfg = cfg;
     clock_mono(&c->t0);
     c->deadline_ms = cfg->upstream_timeout_ms;
     evtimer_assign(&c->ev, r->base, on_event, c);
@@ -991,4 +1024,15 @@ void resil_cancel(struct resil_call *c)
     if (!c || c->st == C_CALLING)
         return;
     call_free(c);
+}
+
+void resil_on_retry(struct resil_call *c, resil_retry_fn fn)
+{
+    if (c)
+        c->on_retry = fn;
+}
+
+void resil_set_ratelimit(struct resil *r, struct ratelimit *rl)
+{
+    r->rl = rl;
 }

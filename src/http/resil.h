@@ -89,6 +89,11 @@ struct resil *resil_new(struct event_base *base, struct upstream *u, struct resi
                         int nloops);
 /* Cancel every call still live (no callbacks). Before upstream_free. */
 void resil_free(struct resil *r);
+struct ratelimit;
+/* Retries take their turn under the consumed API's outbound rate (consumers[].rate) from <rl>
+ * (borrowed; NULL: no rate), like first attempts do in exchange.c: a retry is a transfer the
+ * upstream's quota counts. */
+void resil_set_ratelimit(struct resil *r, struct ratelimit *rl);
 
 /* Send <req> (borrowed until <done> or cancel; its timeout_ms is set per attempt) under the
  * settings <cfg> has for req->api. <done> runs exactly once, later, from the loop, with the
@@ -99,5 +104,11 @@ struct resil_call *resil_start(struct resil *r, const struct config *cfg, struct
                                upstream_done_fn done, void *arg);
 /* Stop <c> wherever it is; <done> will not run. NULL-safe; a no-op from inside its own done. */
 void resil_cancel(struct resil_call *c);
+/* An attempt of a call ended with <res> and is retried after <delay_ms>: the caller's chance to
+ * close that attempt's client span and give the next one a new span id (one span per attempt,
+ * as W3C trace context and OpenTelemetry ask). It must not cancel the call. <arg> is done's. */
+typedef void (*resil_retry_fn)(const struct upstream_result *res, long delay_ms, void *arg);
+/* Set after resil_start (no attempt ends inside it); NULL-safe. */
+void resil_on_retry(struct resil_call *c, resil_retry_fn fn);
 
 #endif
