@@ -4,6 +4,7 @@
 #include "http/loop.h"
 
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,7 +28,7 @@ struct loop {
     struct oauth_state *oauth; /* made on first use (http/oauth.h) */
     struct resil *resil;
     struct resil_shared *own_resil; /* without a loop_shared (stdio): the loop's own */
-    struct otlp *otlp;         /* span exporter; NULL when tracing.otlpEndpoint is not set */
+    struct otlp *otlp;              /* span exporter; NULL when tracing.otlpEndpoint is not set */
 };
 
 static struct event_base *new_base(int flags)
@@ -151,18 +152,6 @@ bool loop_draining(const struct loop *l)
 }
 
 /* <v> in decimal at <p>; returns the end. */
-static char *put_decimal(char *p, unsigned long long v)
-{
-    char tmp[24];
-    size_t n = 0;
-    do
-        tmp[n++] = (char)('0' + v % 10);
-    while ((v /= 10) != 0);
-    while (n)
-        *p++ = tmp[--n];
-    return p;
-}
-
 /* "<prefix>-<loop>-<sequence>", as snprintf("%s-%d-%llu") would write it, which cost more than
  * the rest of a request's own bookkeeping. */
 void loop_new_rid(struct loop *l, char *out, size_t cap)
@@ -173,11 +162,9 @@ void loop_new_rid(struct loop *l, char *out, size_t cap)
     memcpy(buf, prefix, plen);
     char *p = buf + plen;
     *p++ = '-';
-    if (l->id < 0)
-        *p++ = '-';
-    p = put_decimal(p, l->id < 0 ? 0ull - (unsigned long long)l->id : (unsigned long long)l->id);
+    p += util_fmt_ll(l->id, p);
     *p++ = '-';
-    p = put_decimal(p, ++l->rid_seq);
+    p += util_fmt_ll((long long)(++l->rid_seq & (unsigned long long)LLONG_MAX), p);
     size_t n = (size_t)(p - buf);
     if (cap == 0)
         return;
@@ -229,8 +216,8 @@ struct resil_call *loop_forward(struct loop *l, struct outreq *out, const char *
 /* The caller's User-Agent is kept when it is a plain header value of sane length. */
 #define LOOP_UA_MAX 512
 
-void loop_hop_headers(struct loop *l, struct outreq *out, const struct trace_ctx *t,
-                      const char *ua, uint8_t span_id[TRACE_SPAN_LEN])
+void loop_hop_headers(struct loop *l, struct outreq *out, const struct trace_ctx *t, const char *ua,
+                      uint8_t span_id[TRACE_SPAN_LEN])
 {
     char tp[TRACE_PARENT_LEN + 1];
     trace_new_span(span_id);
@@ -239,8 +226,8 @@ void loop_hop_headers(struct loop *l, struct outreq *out, const struct trace_ctx
     } else {
         uint8_t tid[TRACE_ID_LEN];
         trace_new_trace(tid);
-        trace_format_parent(tid, span_id,
-                            loop_config(l)->trace_sample_new ? TRACE_FLAG_SAMPLED : 0, tp);
+        trace_format_parent(tid, span_id, loop_config(l)->trace_sample_new ? TRACE_FLAG_SAMPLED : 0,
+                            tp);
     }
     outreq_add_header(out, "traceparent", tp, TRACE_PARENT_LEN);
     if (t && t->state[0])
