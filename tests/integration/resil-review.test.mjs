@@ -11,6 +11,7 @@ import http from 'node:http';
 import { startUpstream } from './upstream.mjs';
 import { startProxy } from './capproxy.mjs';
 import { request } from './client.mjs';
+import { startCollector } from './otlp-collector.mjs';
 
 const SCALE = Number(process.env.CAPPROXY_TEST_TIMEOUT_SCALE || (process.env.CAPPROXY_BIN ? 3 : 1));
 const T = { timeout: 30_000 * SCALE };
@@ -22,33 +23,6 @@ async function stopClean(px) {
   const r = await px.stop();
   assert.equal(r.sanitizer, null, `sanitizer report:\n${r.sanitizer}`);
   assert.equal(r.code, 0, `exit code; stderr tail:\n${px.lines.slice(-20).join('\n')}`);
-}
-
-/** A stand-in OTLP/HTTP collector: the spans of every POST /v1/traces, attributes flattened. */
-async function startCollector() {
-  const spans = [];
-  const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      for (const rs of body.resourceSpans)
-        for (const ss of rs.scopeSpans)
-          for (const s of ss.spans) {
-            const a = {};
-            for (const { key, value } of s.attributes || [])
-              a[key] = 'stringValue' in value ? value.stringValue : Number(value.intValue);
-            spans.push({ ...s, attrs: a });
-          }
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    base: `http://127.0.0.1:${server.address().port}`,
-    spans,
-    close: () => new Promise((r) => { server.closeAllConnections(); server.close(r); }),
-  };
 }
 
 function upstreams() {

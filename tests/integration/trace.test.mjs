@@ -8,11 +8,11 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 
 import { startUpstream, closedPort } from './upstream.mjs';
 import { startProxy } from './capproxy.mjs';
 import { request } from './client.mjs';
+import { startCollector } from './otlp-collector.mjs';
 
 const SCALE = Number(process.env.CAPPROXY_TEST_TIMEOUT_SCALE || (process.env.CAPPROXY_BIN ? 3 : 1));
 const T = { timeout: 30_000 * SCALE };
@@ -28,47 +28,6 @@ async function stopClean(px) {
   const r = await px.stop();
   assert.equal(r.sanitizer, null, `sanitizer report:\n${r.sanitizer}`);
   assert.equal(r.code, 0, `exit code; stderr tail:\n${px.lines.slice(-20).join('\n')}`);
-}
-
-/** A stand-in OTLP/HTTP collector: decodes every POST /v1/traces body as OTLP JSON. */
-async function startCollector() {
-  const spans = [];
-  const bodies = [];
-  const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      if (req.method !== 'POST' || req.url !== '/v1/traces' || !/^application\/json/.test(req.headers['content-type'] || '')) {
-        res.writeHead(400).end();
-        return;
-      }
-      const body = JSON.parse(text);
-      bodies.push({ headers: req.headers, body });
-      for (const rs of body.resourceSpans) {
-        const resAttrs = attrs(rs.resource.attributes);
-        for (const ss of rs.scopeSpans) for (const s of ss.spans) spans.push({ ...s, attrs: attrs(s.attributes), resource: resAttrs, scope: ss.scope });
-      }
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${server.address().port}/v1/traces`,
-    base: `http://127.0.0.1:${server.address().port}`,
-    spans,
-    bodies,
-    close: () => new Promise((r) => { server.closeAllConnections(); server.close(r); }),
-  };
-}
-
-function attrs(list) {
-  const o = {};
-  for (const a of list || []) {
-    const v = a.value;
-    o[a.key] = 'stringValue' in v ? v.stringValue : 'intValue' in v ? Number(v.intValue) : v;
-  }
-  return o;
 }
 
 async function waitFor(pred, ms, what) {
