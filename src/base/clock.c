@@ -10,6 +10,13 @@ void clock_mono(struct timespec *t)
     clock_gettime(CLOCK_MONOTONIC, t);
 }
 
+int64_t clock_mono_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
 double clock_ms_since(const struct timespec *t0)
 {
     struct timespec now;

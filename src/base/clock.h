@@ -13,6 +13,8 @@
 void clock_mono(struct timespec *t);
 /* Milliseconds of monotonic time elapsed since <t0> (taken with clock_mono). */
 double clock_ms_since(const struct timespec *t0);
+/* Monotonic time in nanoseconds (an arbitrary origin): for deadlines and rates kept as integers. */
+int64_t clock_mono_ns(void);
 /* Wall-clock seconds since the epoch: what sessions are issued and checked against. */
 int64_t clock_now_s(void);
 /* The current time as an HTTP Date header value (IMF-fixdate), formatted at most once a

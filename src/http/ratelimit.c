@@ -61,13 +61,6 @@ struct ratelimit {
     struct rl_api *apis;
 };
 
-int64_t ratelimit_now_ns(void)
-{
-    struct timespec t;
-    clock_mono(&t);
-    return (int64_t)t.tv_sec * TBUCKET_NS_PER_S + t.tv_nsec;
-}
-
 struct ratelimit *ratelimit_new(void)
 {
     struct ratelimit *rl = xcalloc(1, sizeof *rl);
@@ -277,7 +270,7 @@ bool ratelimit_in(struct exchange *x, const struct rt_inbound *const *auth, size
     uint8_t key[RATELIMIT_KEY_LEN];
     client_key(rl, exchange_req(x), auth, n, key);
     struct tbucket_verdict v;
-    bool ok = ratelimit_take_key(rl, key, r, cfg->rate_limit_clients, ratelimit_now_ns(), &v);
+    bool ok = ratelimit_take_key(rl, key, r, cfg->rate_limit_clients, clock_mono_ns(), &v);
     char buf[64];
     snprintf(buf, sizeof buf, "%ld", r->burst > 0 ? r->burst : r->count);
     exchange_fix_header(x, "RateLimit-Limit", buf);
@@ -330,7 +323,7 @@ enum ratelimit_out ratelimit_out_take(struct ratelimit *rl, const struct config 
     long max_wait_ms;
     if (!api_rate(rl, cfg, api, &rate, &burst, &max_wait_ms))
         return RATELIMIT_GO;
-    int64_t now = ratelimit_now_ns();
+    int64_t now = clock_mono_ns();
     pthread_mutex_lock(&rl->api_lock);
     struct rl_api *a = api_find(rl, api);
     if (!a) {
@@ -357,7 +350,7 @@ void ratelimit_out_refund(struct ratelimit *rl, const struct config *cfg, const 
     long max_wait_ms;
     if (!api_rate(rl, cfg, api, &rate, &burst, &max_wait_ms))
         return; /* a reload took the rate away: nothing to give back */
-    int64_t now = ratelimit_now_ns();
+    int64_t now = clock_mono_ns();
     pthread_mutex_lock(&rl->api_lock);
     struct rl_api *a = api_find(rl, api);
     if (a)

@@ -61,9 +61,6 @@ enum ratelimit_out ratelimit_out_take(struct ratelimit *rl, const struct config 
  * not held back for one that never happens. */
 void ratelimit_out_refund(struct ratelimit *rl, const struct config *cfg, const char *api);
 
-/* The monotonic clock in nanoseconds, the time base of both tables. */
-int64_t ratelimit_now_ns(void);
-
 /* The limits' series in the Prometheus text format, appended to <out> (/metrics). */
 void ratelimit_metrics(struct ratelimit *rl, struct strbuf *out);
 
