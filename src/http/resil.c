@@ -469,13 +469,6 @@ static uint32_t rng_next(struct resil *r)
     return (uint32_t)(x >> 32);
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec t;
-    clock_mono(&t);
-    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 static struct lapi *loop_api(struct resil *r, const char *key)
 {
     uint64_t h = util_fnv1a(key, strlen(key));
@@ -494,29 +487,28 @@ static struct lapi *loop_api(struct resil *r, const char *key)
     return a;
 }
 
-/* "scheme://host:port" of absolute URL <url>, lower-cased, the default port made explicit. */
+/* "scheme://host:port" of absolute URL <url>, lower-cased, the default port made explicit, as
+ * libcurl reads the URL (the same reading the transfer gets). Only when a host is first seen. */
 static bool host_key(const char *url, char *out, size_t cap)
 {
-    const char *p = strstr(url, "://");
-    if (!p)
-        return false;
-    size_t slen = (size_t)(p - url);
-    const char *a = p + 3, *e = a + strcspn(a, "/?#");
-    const char *at = memchr(a, '@', (size_t)(e - a));
-    if (at)
-        a = at + 1;
-    const char *rb = memchr(a, ']', (size_t)(e - a));
-    const char *colon = memchr(rb ? rb : a, ':', (size_t)(e - (rb ? rb : a)));
-    bool https = slen == 5 && strncasecmp(url, "https", 5) == 0;
-    int n = snprintf(out, cap, "%.*s://%.*s%s", (int)slen, url, (int)(e - a), a,
-                     colon   ? ""
-                     : https ? ":443"
-                             : ":80");
-    if (n < 0 || (size_t)n >= cap)
-        return false;
-    for (char *q = out; *q; q++)
-        *q = (char)tolower((unsigned char)*q);
-    return true;
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *port = NULL;
+    bool ok = u && curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK;
+    if (ok) {
+        int n = snprintf(out, cap, "%s://%s:%s", scheme, host, port);
+        ok = n > 0 && (size_t)n < cap;
+    }
+    if (ok)
+        for (char *q = out; *q; q++)
+            *q = (char)tolower((unsigned char)*q);
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return ok;
 }
 
 static struct lhost *loop_host(struct resil *r, const char *url)
@@ -577,7 +569,8 @@ static enum resil_admit admit(struct resil_call *c, long *retry_after_ms)
     pthread_mutex_t *mu = &c->r->sh->mu;
     pthread_mutex_lock(mu);
     enum resil_bstate from = c->host->s->br.state;
-    enum resil_admit a = resil_breaker_admit(&c->host->s->br, &c->set, mono_ms(), retry_after_ms);
+    enum resil_admit a =
+        resil_breaker_admit(&c->host->s->br, &c->set, clock_mono_ns() / 1000000, retry_after_ms);
     enum resil_bstate to = c->host->s->br.state;
     set_healthy(c->host->s);
     pthread_mutex_unlock(mu);
@@ -599,7 +592,7 @@ static void record(struct resil_call *c, bool failure)
     struct resil_breaker *b = &c->host->s->br;
     enum resil_bstate from = b->state;
     long failures = b->failures;
-    int to = resil_breaker_record(b, &c->set, c->probe, failure, mono_ms());
+    int to = resil_breaker_record(b, &c->set, c->probe, failure, clock_mono_ns() / 1000000);
     long cooldown = b->cooldown_ms;
     set_healthy(c->host->s);
     pthread_mutex_unlock(mu);
