@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "spec/config.h"
@@ -55,6 +56,22 @@ static inline struct runtime *testrt_load_path(const char *path, const struct co
 static inline struct runtime *testrt_load_file(const char *path, const struct config *cfg)
 {
     return testrt_load_path(path, cfg, false);
+}
+
+/* The shipped configuration (config/capproxy.yaml, tests run from the repository root), its
+ * base URI pointed at a closed local port: true when it loads without an error. The caller
+ * config_deinits <cfg>. */
+static inline bool testrt_shipped_config(struct config *cfg)
+{
+    struct diag d;
+    diag_init(&d);
+    config_defaults(cfg);
+    setenv("CAL_COM_BASE_URI", "http://127.0.0.1:9", 1);
+    config_load_file(cfg, "config/capproxy.yaml", true, &d);
+    config_finish(cfg, &d);
+    bool ok = d.nerrors == 0;
+    diag_deinit(&d);
+    return ok;
 }
 
 /* Load <doc> as "f.yaml" and validate it: <*mp> gets the model (caller frees), <d> the

@@ -87,13 +87,7 @@ static void test_shipped(void)
         "capabilities/cal-com-platform-webhooks.yaml",
     };
     struct config cfg;
-    struct diag d;
-    diag_init(&d);
-    config_defaults(&cfg);
-    setenv("CAL_COM_BASE_URI", "http://127.0.0.1:9", 1);
-    config_load_file(&cfg, "config/capproxy.yaml", true, &d);
-    config_finish(&cfg, &d);
-    diag_deinit(&d);
+    CHECK(testrt_shipped_config(&cfg));
     for (size_t i = 0; i < sizeof docs / sizeof *docs; i++) {
         struct runtime *rt = testrt_load_file(docs[i], &cfg);
         CHECK(rt != NULL);

@@ -89,14 +89,7 @@ static void check_schema(const struct runtime *rt, const char *name, const char 
 static void test_seed_schemas(void)
 {
     struct config cfg;
-    struct diag d;
-    diag_init(&d);
-    config_defaults(&cfg);
-    setenv("CAL_COM_BASE_URI", "http://127.0.0.1:9", 1);
-    config_load_file(&cfg, "config/capproxy.yaml", true, &d);
-    config_finish(&cfg, &d);
-    CHECK(d.nerrors == 0);
-    diag_deinit(&d);
+    CHECK(testrt_shipped_config(&cfg));
     struct runtime *rt = testrt_load_file("capabilities/cal-com-managed-users.yaml", &cfg);
     CHECK(rt != NULL);
     if (!rt) {
@@ -114,8 +107,9 @@ static void test_seed_schemas(void)
                  "with a comma.\"}},\"required\":[\"clientId\"]}");
     /* The opaque body names the fields the API needs (from its description). */
     char *cm = schema_text(tool(rt, "create-managed-user"));
-    CHECK(cm && strstr(cm, "\"body\":{\"type\":\"object\",\"description\":\"Request body (JSON), "
-                           "a CreateManagedUserInput object. Required fields: email (string") &&
+    CHECK(cm &&
+          strstr(cm, "\"body\":{\"type\":\"object\",\"description\":\"Request body (JSON), "
+                     "a CreateManagedUserInput object. Required fields: email (string") &&
           strstr(cm, "name (string, used in emails)") &&
           strstr(cm, "\"required\":[\"clientId\",\"body\"]}"));
     cJSON_free(cm);

@@ -57,14 +57,7 @@ static void same(const struct rt_call *c, const char *body)
 static void test_passthrough(void)
 {
     struct config cfg;
-    struct diag d;
-    diag_init(&d);
-    config_defaults(&cfg);
-    setenv("CAL_COM_BASE_URI", "http://127.0.0.1:9", 1);
-    config_load_file(&cfg, "config/capproxy.yaml", true, &d);
-    config_finish(&cfg, &d);
-    CHECK(d.nerrors == 0);
-    diag_deinit(&d);
+    CHECK(testrt_shipped_config(&cfg));
     struct runtime *rt = testrt_load_file("capabilities/cal-com-managed-users.yaml", &cfg);
     CHECK(rt != NULL);
     const struct rt_call *c = rt ? tool(rt, "get-managed-user") : NULL;
