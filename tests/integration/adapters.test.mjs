@@ -4,24 +4,14 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
 import { repoRoot, startProxy } from './capproxy.mjs';
 import { request } from './client.mjs';
+import { freePort } from './upstream.mjs';
 
 const SKILL_DIR = path.join(repoRoot, 'tests/data/adapters/skills/guide');
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function doc({ ports, description = 'Fleet management' }) {
   return `naftiko: 1.0.0-alpha2

@@ -11,7 +11,6 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -20,18 +19,10 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 
 import { repoRoot, startProxy, sanitizerReport } from './capproxy.mjs';
 import { request, hangUp } from './client.mjs';
-import { startUpstream, closedPort } from './upstream.mjs';
+import { startUpstream, closedPort, freePort } from './upstream.mjs';
 import { SDKS, rpc, initMsg, connectHttp, closeClient, listAllTools, callTool, showResult, sleep } from './mcp-helpers.mjs';
 
 const SECRET = 'introspection-secret-7f3a';
-
-async function freePort() {
-  const srv = net.createServer();
-  await new Promise((res) => srv.listen(0, '127.0.0.1', res));
-  const { port } = srv.address();
-  await new Promise((res) => srv.close(res));
-  return port;
-}
 
 /** AS1: the mock's service behind a handler that parses form bodies (see the file comment).
  * <ctl>.jwksDelayMs delays its key set; <ctl>.jwksRequests counts them. */

@@ -15,6 +15,7 @@
 //
 // Run standalone (`node upstream.mjs`) it serves on an ephemeral port and prints each request.
 
+import fs from 'node:fs';
 import http from 'node:http';
 
 function defaultReply(rec) {
@@ -199,13 +200,39 @@ export async function startUpstream({ host = '127.0.0.1', port = 0, log = false 
 }
 
 /** A port on 127.0.0.1 that nothing listens on (bound, then released). */
-export async function closedPort() {
-  const s = http.createServer();
-  await new Promise((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address();
-  await new Promise((resolve) => s.close(resolve));
-  return port;
+// A port nothing listens on, for "connection refused". It is taken below
+// the kernel's ephemeral range: a port that listen(0) handed out and gave
+// back can be handed out again at once, to the proxy under test when it
+// binds its own listeners to port 0, and then the "dead" upstream answers.
+function ephemeralLow() {
+  try {
+    const low = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (Number.isInteger(low) && low > 12000) return low;
+  } catch {
+    /* not Linux: fall back to the IANA dynamic range's start */
+  }
+  return 49152;
 }
+
+export async function closedPort() {
+  const low = ephemeralLow();
+  for (let i = 0; i < 64; i++) {
+    const port = 10000 + Math.floor(Math.random() * (low - 10000));
+    const s = http.createServer();
+    const ok = await new Promise((resolve) => {
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (!ok) continue;
+    await new Promise((resolve) => s.close(resolve));
+    return port;
+  }
+  throw new Error('closedPort: no free port below the ephemeral range');
+}
+
+// A port for a listener the test tells the proxy to bind: the same choice,
+// out of the range the kernel hands to port-0 binds and outgoing connections.
+export const freePort = closedPort;
 
 // Standalone: node upstream.mjs [port]
 if (import.meta.url === `file://${process.argv[1]}`) {
