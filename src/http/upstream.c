@@ -108,7 +108,7 @@ struct upstream {
     CURLM *multi;
     CURLSH *share;
     struct event timer;
-    struct event drain_ev; /* delivers completions of a transfer kicked off in upstream_start */
+    bool adding; /* inside upstream_start's curl_multi_add_handle (see timer_cb) */
     bool timer_ready;
     struct upstream_opts opts;
     long maxage_s;
@@ -220,13 +220,6 @@ static void multi_action(struct upstream *u, curl_socket_t fd, int act)
         return;
     }
     drain_done(u);
-}
-
-static void on_drain(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    drain_done(arg);
 }
 
 /* Lazy removal: when curl drops interest in a connection it keeps for reuse (CURL_POLL_REMOVE),
@@ -348,6 +341,17 @@ static int timer_cb(CURLM *m, long ms, void *up)
     (void)m;
     if (ms < 0) {
         evtimer_del(&u->timer);
+        return 0;
+    }
+    if (ms == 0 && u->adding) {
+        /* A transfer was just added. Run curl's timeout at the end of this loop pass rather
+         * than on a 0 ms timer (one epoll_wait later) or at once (one curl_multi_socket_action
+         * per request): every request that arrived in this pass is started by one call, and a
+         * lone request is still written without waiting for the next poll. At c64 and c256,
+         * starting each transfer at once measured 13 % fewer requests per second. An activated
+         * event goes to the tail of libevent's active queue, after the events of this pass. */
+        evtimer_del(&u->timer);
+        event_active(&u->timer, EV_TIMEOUT, 0);
         return 0;
     }
     /* One timer, re-added: a new value replaces the old one. Never call curl from here. */
@@ -909,22 +913,13 @@ struct upstream_xfer *upstream_start(struct upstream *u, const struct outreq *re
     x->arg = arg;
     x->state = XS_ACTIVE;
     clock_mono(&x->t0);
-    if (curl_multi_add_handle(u->multi, x->easy) != CURLM_OK)
+    u->adding = true;
+    CURLMcode mc = curl_multi_add_handle(u->multi, x->easy);
+    u->adding = false;
+    if (mc != CURLM_OK)
         goto fail;
     xfer_link(&u->active, x);
     u->inflight++;
-    if (u->depth == 0) {
-        /* Start now instead of on the 0 ms timer curl just asked for: on a kept-alive
-         * connection the request is written in this call, which spares a loop iteration per
-         * request. Completions are still delivered from the loop (drain_ev, same iteration),
-         * so done never runs inside upstream_start. An error here resurfaces on the timer. */
-        int running;
-        u->depth++;
-        curl_multi_socket_action(u->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-        u->depth--;
-        run_deferred(u);
-        event_active(&u->drain_ev, EV_TIMEOUT, 0);
-    }
     return x;
 
 fail:
@@ -1135,8 +1130,7 @@ struct upstream *upstream_new(struct event_base *base, const struct upstream_opt
         u->opts.max_response_bytes = def.max_response_bytes;
     u->maxage_s = (u->opts.max_idle_ms + 999) / 1000;
 
-    if (evtimer_assign(&u->timer, base, on_timeout, u) != 0 ||
-        event_assign(&u->drain_ev, base, -1, 0, on_drain, u) != 0)
+    if (evtimer_assign(&u->timer, base, on_timeout, u) != 0)
         goto fail;
     u->timer_ready = true;
     u->multi = curl_multi_init();
@@ -1192,7 +1186,6 @@ void upstream_free(struct upstream *u)
         curl_share_cleanup(u->share);
     if (u->timer_ready) {
         evtimer_del(&u->timer);
-        event_del(&u->drain_ev);
     }
     free(u->ca_file);
     free(u);
