@@ -21,6 +21,7 @@
 #include "front/mcp_stdio.h"
 #include "core/runtime.h"
 #include "app/healthcheck.h"
+#include "app/procmem.h"
 #include "app/routes.h"
 #include "app/server.h"
 #include "core/session.h"
@@ -227,6 +228,7 @@ int main(int argc, char **argv)
         free(a.paths);
         return hrc;
     }
+    procmem_startup_begin();
     struct runtime *rt = load_all(&a);
     int rc = 0;
     if (str_eq(a.cmd, "validate")) {
@@ -256,6 +258,7 @@ int main(int argc, char **argv)
     }
     if (str_eq(a.cmd, "mcp-stdio")) {
         /* One loop on this thread; stdout carries only JSON-RPC, logs go to stderr. */
+        procmem_startup_end();
         rc = mcp_stdio_run(rt);
         curl_global_cleanup();
         goto out;
@@ -271,6 +274,7 @@ int main(int argc, char **argv)
         server_stop(&srv);
         rc = 1;
     } else {
+        procmem_startup_end();
         server_run(&srv);
         mcp_stdio_join(stdio);
         rt = srv.rt; /* the current one after reloads: the server's reference is ours now */

@@ -3,7 +3,7 @@
  */
 #include "base/tbucket.h"
 
-#include <math.h>
+#include "base/fnum.h"
 
 /* <b>'s tokens at <now_ns> (at most <burst>), without changing it. */
 static double tokens_at(const struct tbucket *b, double rate, double burst, int64_t now_ns)
@@ -20,7 +20,7 @@ static int64_t ns_until(double have, double want, double rate)
 {
     if (have >= want)
         return 0;
-    return (int64_t)ceil((want - have) * (double)TBUCKET_NS_PER_S / rate);
+    return fnum_ceil_i64((want - have) * (double)TBUCKET_NS_PER_S / rate);
 }
 
 void tbucket_init(struct tbucket *b, double burst, int64_t now_ns)
@@ -40,7 +40,7 @@ bool tbucket_take(struct tbucket *b, double rate, double burst, int64_t now_ns, 
     v->wait_ns = wait;
     if (v->ok)
         b->tokens -= 1.0;
-    v->remaining = b->tokens >= 1.0 ? (long)floor(b->tokens) : 0;
+    v->remaining = b->tokens >= 1.0 ? (long)b->tokens : 0; /* truncation: floor, as positive */
     v->full_ns = ns_until(b->tokens, burst, rate);
     return v->ok;
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/fnum.h"
 #include "base/jsonnum.h"
 #include "base/util.h"
 
@@ -169,7 +170,7 @@ static cJSON *id_copy(const cJSON *id)
         return cJSON_CreateRaw(id->valuestring);
     char buf[64];
     double d = id->valuedouble;
-    if (d == floor(d) && fabs(d) < 9.2e18)
+    if (fnum_is_whole(d) && fabs(d) < 9.2e18)
         snprintf(buf, sizeof buf, "%lld", (long long)d);
     else
         snprintf(buf, sizeof buf, "%.17g", d);

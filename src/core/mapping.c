@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/fnum.h"
 #include "base/jsonnum.h"
 #include "spec/jsonpath.h"
 #include "spec/template.h"
@@ -111,7 +112,7 @@ bool mapping_is_number_text(const char *s, size_t len, bool integer)
     for (size_t i = 0; i < len; i++)
         if (!isdigit((unsigned char)buf[i]) && !strchr("+-.eE", buf[i]))
             return false;
-    return !integer || (d == floor(d) && !strpbrk(buf, ".eE"));
+    return !integer || (fnum_is_whole(d) && !strpbrk(buf, ".eE"));
 }
 
 /* ---- reading inputs ---- */
@@ -302,7 +303,7 @@ static bool input_find_any(struct ctx *c, const char *name, struct val *v)
 
 static void number_text(double d, struct strbuf *out)
 {
-    if (d == floor(d) && fabs(d) < 9007199254740992.0) {
+    if (fnum_is_whole(d) && fabs(d) < 9007199254740992.0) {
         char buf[UTIL_LL_MAX];
         strbuf_add(out, buf, util_fmt_ll((long long)d, buf));
     } else {
@@ -481,7 +482,7 @@ static bool type_ok(const struct val *v, enum model_type t)
         return cJSON_IsNumber(j) || cJSON_IsRaw(j);
     case MODEL_TYPE_INTEGER:
         /* A raw input is an integer beyond 2^53 that keeps its digits (jsonnum). */
-        return (cJSON_IsNumber(j) && j->valuedouble == floor(j->valuedouble)) || cJSON_IsRaw(j);
+        return (cJSON_IsNumber(j) && fnum_is_whole(j->valuedouble)) || cJSON_IsRaw(j);
     case MODEL_TYPE_BOOLEAN:
         return cJSON_IsBool(j);
     case MODEL_TYPE_ARRAY:

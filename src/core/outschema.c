@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/fnum.h"
 #include "base/util.h"
 
 static cJSON *output_schema(const struct model_output *o, bool in_properties);
@@ -157,7 +158,7 @@ static bool is_type(const cJSON *v, const char *t)
         if (cJSON_IsRaw(v)) /* a big integer kept as its digits (base/jsonnum.h) */
             return v->valuestring && !strpbrk(v->valuestring, ".eE");
         return cJSON_IsNumber(v) && isfinite(v->valuedouble) &&
-               v->valuedouble == floor(v->valuedouble);
+               fnum_is_whole(v->valuedouble);
     }
     return str_eq(kind_of(v), t);
 }

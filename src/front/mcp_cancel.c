@@ -14,6 +14,7 @@
 
 #include <event2/event_struct.h>
 
+#include "base/fnum.h"
 #include "base/util.h"
 
 #define CANCEL_BUCKETS 256
@@ -44,7 +45,7 @@ static char *make_key(const char *sid, const cJSON *id)
     double d = cJSON_IsNumber(id) ? id->valuedouble : 0;
     if (!cJSON_IsNumber(id))
         strbuf_adds(&k, id->valuestring); /* a string, or a big integer kept with its digits */
-    else if (d == floor(d) && fabs(d) < 9007199254740992.0) { /* %.17g writes these the same */
+    else if (fnum_is_whole(d) && fabs(d) < 9007199254740992.0) { /* %.17g writes these the same */
         char buf[UTIL_LL_MAX];
         strbuf_add(&k, buf, util_fmt_ll((long long)d, buf));
     } else
