@@ -184,23 +184,24 @@ char *jsontext_string(const char *s, size_t len, const char *before, const char 
 
 /* The printed string <s> (cJSON prints NULL as "") where <*pp> is, when it needs no escape
  * (cJSON writes such a string between quotes as it is); false otherwise, also for one with an
- * escape, which the caller's print handles. */
-static bool same_string(const char *s, const char **pp, const char *end)
+ * escape, which the caller's print handles. <plain>: the whole text has no backslash and no
+ * control byte, so no string of it has a byte cJSON escapes but a quote, which would be \" in
+ * the text. */
+static bool same_string(const char *s, const char **pp, const char *end, bool plain)
 {
     const char *p = *pp;
     size_t n = s ? strlen(s) : 0;
     if ((size_t)(end - p) < n + 2 || p[0] != '"' || p[n + 1] != '"' ||
         (n && memcmp(p + 1, s, n) != 0))
         return false;
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w = swar_load(s + i);
-        if (swar_control(w) | swar_quote(w))
+    if (plain) {
+        if (n && memchr(s, '"', n)) /* not a tree parsed from this text */
             return false;
+    } else {
+        for (size_t i = 0; i < n; i++)
+            if (esc_len[(unsigned char)s[i]] != 1)
+                return false;
     }
-    for (; i < n; i++)
-        if (esc_len[(unsigned char)s[i]] != 1)
-            return false;
     *pp = p + n + 2;
     return true;
 }
@@ -227,7 +228,7 @@ static bool same_number(double d, const char **pp, const char *end)
 
 /* Whether the text at <*pp> starts with what cJSON prints for <n> (unformatted); <*pp> then
  * moves past it. The depth is cJSON's own nesting limit (the tree came from its parser). */
-static bool same_value(const cJSON *n, const char **pp, const char *end)
+static bool same_value(const cJSON *n, const char **pp, const char *end, bool plain)
 {
     switch (n->type & 0xFF) {
     case cJSON_NULL:
@@ -241,16 +242,16 @@ static bool same_value(const cJSON *n, const char **pp, const char *end)
     case cJSON_Raw:
         return n->valuestring && same_bytes(n->valuestring, strlen(n->valuestring), pp, end);
     case cJSON_String:
-        return same_string(n->valuestring, pp, end);
+        return same_string(n->valuestring, pp, end, plain);
     case cJSON_Array:
     case cJSON_Object: {
         bool obj = (n->type & 0xFF) == cJSON_Object;
         if (!same_bytes(obj ? "{" : "[", 1, pp, end))
             return false;
         for (const cJSON *c = n->child; c; c = c->next) {
-            if (obj && !(same_string(c->string, pp, end) && same_bytes(":", 1, pp, end)))
+            if (obj && !(same_string(c->string, pp, end, plain) && same_bytes(":", 1, pp, end)))
                 return false;
-            if (!same_value(c, pp, end) || (c->next && !same_bytes(",", 1, pp, end)))
+            if (!same_value(c, pp, end, plain) || (c->next && !same_bytes(",", 1, pp, end)))
                 return false;
         }
         return same_bytes(obj ? "}" : "]", 1, pp, end);
@@ -263,5 +264,13 @@ static bool same_value(const cJSON *n, const char **pp, const char *end)
 bool jsontext_is_printed(const cJSON *doc, const char *src, size_t len)
 {
     const char *p = src, *end = src + len;
-    return doc && same_value(doc, &p, end) && p == end;
+    size_t i = 0;
+    uint64_t any = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w = swar_load(src + i);
+        any |= swar_control(w) | swar_zero(w ^ (SWAR_ONES * '\\'));
+    }
+    for (; i < len; i++)
+        any |= (unsigned char)src[i] < 0x20 || src[i] == '\\';
+    return doc && same_value(doc, &p, end, any == 0) && p == end;
 }

@@ -118,6 +118,12 @@ static void test_is_printed(void)
     CHECK(jsontext_is_printed(doc, "{\"a\":[1,2],\"big\":12345678901234567890}", 38));
     CHECK(!jsontext_is_printed(doc, "{\"a\":[1,2],\"big\":12345678901234567891}", 38));
     cJSON_Delete(doc);
+    /* a tree whose string has a quote never matches a text without its escape */
+    doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "k", "a\"b");
+    CHECK(!jsontext_is_printed(doc, "{\"k\":\"a\"b\"}", 11));
+    CHECK(jsontext_is_printed(doc, "{\"k\":\"a\\\"b\"}", 12) == false); /* escaped: not taken */
+    cJSON_Delete(doc);
 }
 
 /* Every one-byte change and every cut of compact texts: whatever cJSON still reads, a yes is
