@@ -2,6 +2,7 @@
  * Unit tests for jsontext: its string literals are byte for byte what cJSON prints.
  */
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -150,8 +151,31 @@ static void test_is_printed_mutations(void)
     }
 }
 
+/* Strings of every length around the byte-by-byte prefix (16) with an escape or special byte
+ * at every offset, as a key and as a value: a yes only for plain ones, always cJSON's print. */
+static void test_is_printed_lengths(void)
+{
+    static const char *const specials[] = {"\\\"", "\\\\", "\\n",     "\\u0001",
+                                           "\\/",  "\n",   "\xc3\xa9"};
+    char s[64], text[200];
+    for (size_t len = 0; len <= 40; len++) {
+        memset(s, 'k', len);
+        s[len] = '\0';
+        snprintf(text, sizeof text, "{\"%s\":\"%s\"}", s, s);
+        CHECK(printed_checked(text, strlen(text)));
+        for (size_t at = 0; at < len; at++)
+            for (size_t k = 0; k < UTIL_ARRAY_LEN(specials); k++) {
+                int n = snprintf(text, sizeof text, "{\"%.*s%s%s\":1,\"v\":\"%.*s%s%s\"}", (int)at,
+                                 s, specials[k], s + at + 1, (int)at, s, specials[k], s + at + 1);
+                bool yes = printed_checked(text, (size_t)n);
+                CHECK(yes == (specials[k][0] == '\xc3'));
+            }
+    }
+}
+
 int main(void)
 {
+    RUN(test_is_printed_lengths());
     RUN(test_is_printed());
     RUN(test_is_printed_mutations());
     RUN(test_words());
