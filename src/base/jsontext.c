@@ -3,6 +3,7 @@
  */
 #include "base/jsontext.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,4 +178,99 @@ char *jsontext_string(const char *s, size_t len, const char *before, const char 
     if (outlen)
         *outlen = n;
     return r;
+}
+
+/* ---- comparing a text with what cJSON prints for a tree ---- */
+
+/* The printed string <s> (cJSON prints NULL as "") where <*pp> is, when it needs no escape
+ * (cJSON writes such a string between quotes as it is); false otherwise, also for one with an
+ * escape, which the caller's print handles. <plain>: the whole text has no backslash and no
+ * control byte, so no string of it has a byte cJSON escapes but a quote, which would be \" in
+ * the text. */
+static bool same_string(const char *s, const char **pp, const char *end, bool plain)
+{
+    const char *p = *pp;
+    size_t n = s ? strlen(s) : 0;
+    if ((size_t)(end - p) < n + 2 || p[0] != '"' || p[n + 1] != '"' ||
+        (n && memcmp(p + 1, s, n) != 0))
+        return false;
+    if (plain) {
+        if (n && memchr(s, '"', n)) /* not a tree parsed from this text */
+            return false;
+    } else {
+        for (size_t i = 0; i < n; i++)
+            if (esc_len[(unsigned char)s[i]] != 1)
+                return false;
+    }
+    *pp = p + n + 2;
+    return true;
+}
+
+static bool same_bytes(const char *want, size_t n, const char **pp, const char *end)
+{
+    if ((size_t)(end - *pp) < n || memcmp(*pp, want, n) != 0)
+        return false;
+    *pp += n;
+    return true;
+}
+
+/* cJSON 1.7.15 prints a number with "%1.15g" (then "%1.17g" when that does not read back):
+ * for an integer below 10^15 that is its digits, as "%lld" writes them (-0 prints "-0": not
+ * taken here, nor any other number). */
+static bool same_number(double d, const char **pp, const char *end)
+{
+    if (!(fabs(d) < 1e15) || d != floor(d) || (d == 0 && signbit(d)))
+        return false;
+    char digits[UTIL_LL_MAX];
+    size_t n = util_fmt_ll((long long)d, digits);
+    return same_bytes(digits, n, pp, end);
+}
+
+/* Whether the text at <*pp> starts with what cJSON prints for <n> (unformatted); <*pp> then
+ * moves past it. The depth is cJSON's own nesting limit (the tree came from its parser). */
+static bool same_value(const cJSON *n, const char **pp, const char *end, bool plain)
+{
+    switch (n->type & 0xFF) {
+    case cJSON_NULL:
+        return same_bytes("null", 4, pp, end);
+    case cJSON_False:
+        return same_bytes("false", 5, pp, end);
+    case cJSON_True:
+        return same_bytes("true", 4, pp, end);
+    case cJSON_Number:
+        return same_number(n->valuedouble, pp, end);
+    case cJSON_Raw:
+        return n->valuestring && same_bytes(n->valuestring, strlen(n->valuestring), pp, end);
+    case cJSON_String:
+        return same_string(n->valuestring, pp, end, plain);
+    case cJSON_Array:
+    case cJSON_Object: {
+        bool obj = (n->type & 0xFF) == cJSON_Object;
+        if (!same_bytes(obj ? "{" : "[", 1, pp, end))
+            return false;
+        for (const cJSON *c = n->child; c; c = c->next) {
+            if (obj && !(same_string(c->string, pp, end, plain) && same_bytes(":", 1, pp, end)))
+                return false;
+            if (!same_value(c, pp, end, plain) || (c->next && !same_bytes(",", 1, pp, end)))
+                return false;
+        }
+        return same_bytes(obj ? "}" : "]", 1, pp, end);
+    }
+    default:
+        return false;
+    }
+}
+
+bool jsontext_is_printed(const cJSON *doc, const char *src, size_t len)
+{
+    const char *p = src, *end = src + len;
+    size_t i = 0;
+    uint64_t any = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w = swar_load(src + i);
+        any |= swar_control(w) | swar_zero(w ^ (SWAR_ONES * '\\'));
+    }
+    for (; i < len; i++)
+        any |= (unsigned char)src[i] < 0x20 || src[i] == '\\';
+    return doc && same_value(doc, &p, end, any == 0) && p == end;
 }

@@ -342,8 +342,9 @@ static cJSON *keep_output_contract(const struct rt_call *call, cJSON *r)
  * whole result is written as text, in one buffer of its exact size, for the HTTP transport to
  * send without a result tree (content, structuredContent, _meta, as cJSON prints the general
  * path's tree). cJSON reads the document (respmap_apply, which keeps big integers' digits) and
- * prints structuredContent; the text content is the body's own text as a JSON string
- * (jsontext_string writes what cJSON would print for it, without a tree of its own). */
+ * prints structuredContent, unless the body already is that text (jsontext_is_printed); the
+ * text content is the body's own text as a JSON string (jsontext_string writes what cJSON
+ * would print for it, without a tree of its own). */
 char *mcptool_passthrough_text(const struct rt_call *call, long status, const char *body,
                                size_t len, const char *before, const char *after, size_t *outlen)
 {
@@ -358,11 +359,15 @@ char *mcptool_passthrough_text(const struct rt_call *call, long status, const ch
         cJSON_Delete(doc);
         return NULL; /* not a JSON object: the general path says so */
     }
-    char *sc = cJSON_PrintUnformatted(doc);
+    /* An upstream's compact answer is already what cJSON would print for it: no second
+     * print then (it costs as much as the parse), the body goes out as it came. */
+    bool same = jsontext_is_printed(doc, body, len);
+    char *printed = same ? NULL : cJSON_PrintUnformatted(doc);
     cJSON_Delete(doc);
-    if (!sc)
+    if (!same && !printed)
         return NULL;
-    size_t sclen = strlen(sc), litlen = 0;
+    const char *sc = same ? body : printed;
+    size_t sclen = same ? len : strlen(sc), litlen = 0;
     char st[UTIL_LL_MAX];
     size_t stlen = util_fmt_ll(status, st);
     size_t blen = before ? strlen(before) : 0, alen = after ? strlen(after) : 0;
@@ -389,7 +394,7 @@ char *mcptool_passthrough_text(const struct rt_call *call, long status, const ch
     p += alen;
     *p = '\0';
     free(lit);
-    cJSON_free(sc);
+    cJSON_free(printed);
     if (outlen)
         *outlen = (size_t)(p - r);
     return r;

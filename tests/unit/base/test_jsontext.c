@@ -1,6 +1,8 @@
 /*
  * Unit tests for jsontext: its string literals are byte for byte what cJSON prints.
  */
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,8 +63,121 @@ static void test_words(void)
             }
 }
 
+/* jsontext_is_printed is never wrong: when it says yes, cJSON prints exactly the text. */
+static bool printed_checked(const char *text, size_t len)
+{
+    cJSON *doc = cJSON_ParseWithLength(text, len);
+    if (!doc)
+        return false;
+    char *want = cJSON_PrintUnformatted(doc);
+    bool got = jsontext_is_printed(doc, text, len);
+    if (got)
+        CHECK(want && strlen(want) == len && memcmp(want, text, len) == 0);
+    cJSON_free(want);
+    cJSON_Delete(doc);
+    return got;
+}
+
+#define PRINTED(lit) printed_checked(lit, sizeof lit - 1)
+
+static void test_is_printed(void)
+{
+    /* compact answers with plain strings and integers: the text is the print */
+    CHECK(PRINTED("{}"));
+    CHECK(PRINTED("[]"));
+    CHECK(PRINTED("{\"a\":1,\"b\":[true,false,null],\"c\":{\"d\":\"e\"},\"f\":-42,\"g\":0}"));
+    CHECK(PRINTED("[\"caf\xc3\xa9\",\"\",999999999999999,-999999999999999,{}]"));
+    CHECK(PRINTED("{\"a\":1,\"a\":2}")); /* duplicate keys: cJSON keeps and prints both */
+    CHECK(PRINTED("\"just a string\""));
+    CHECK(PRINTED("12"));
+    /* anything cJSON writes otherwise, or that is not taken: no */
+    CHECK(!PRINTED("{\"a\": 1}"));
+    CHECK(!PRINTED(" {\"a\":1}"));
+    CHECK(!PRINTED("{\"a\":1} "));
+    CHECK(!PRINTED("{\"a\":1.0}"));
+    CHECK(!PRINTED("{\"a\":1.5}")); /* printed the same, but not an integer: not taken */
+    CHECK(!PRINTED("{\"a\":1e3}"));
+    CHECK(!PRINTED("{\"a\":-0}"));
+    CHECK(!PRINTED("{\"a\":01}"));
+    CHECK(!PRINTED("{\"a\":1000000000000000}")); /* 10^15: not taken */
+    CHECK(!PRINTED("{\"a\":\"\\/\"}"));
+    CHECK(!PRINTED("{\"a\":\"\\u00e9\"}"));
+    CHECK(!PRINTED("{\"a\":\"x\\\"y\"}")); /* printed the same, but escaped: not taken */
+    CHECK(!PRINTED("{\"a\":\"x\ny\"}"));   /* cJSON takes a raw control byte, prints \n */
+    CHECK(!PRINTED("{\"k\\n\":1}"));
+    CHECK(!PRINTED("{\"a\":\"ab\\u0000cd\"}"));
+    CHECK(!PRINTED("[1,2]x"));
+    CHECK(!jsontext_is_printed(NULL, "", 0));
+    /* a tree that is not the text: no */
+    cJSON *doc = cJSON_Parse("{\"a\":[1,2]}");
+    CHECK(!jsontext_is_printed(doc, "{\"a\":[1,3]}", 11));
+    CHECK(!jsontext_is_printed(doc, "{\"a\":[1,2]", 10));
+    CHECK(!jsontext_is_printed(doc, "{\"a\":[1,2]}}", 12));
+    CHECK(jsontext_is_printed(doc, "{\"a\":[1,2]}", 11));
+    /* raw nodes (big integers' digits) print as they are */
+    cJSON_AddItemToObject(doc, "big", cJSON_CreateRaw("12345678901234567890"));
+    CHECK(jsontext_is_printed(doc, "{\"a\":[1,2],\"big\":12345678901234567890}", 38));
+    CHECK(!jsontext_is_printed(doc, "{\"a\":[1,2],\"big\":12345678901234567891}", 38));
+    cJSON_Delete(doc);
+    /* a tree whose string has a quote never matches a text without its escape */
+    doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "k", "a\"b");
+    CHECK(!jsontext_is_printed(doc, "{\"k\":\"a\"b\"}", 11));
+    CHECK(jsontext_is_printed(doc, "{\"k\":\"a\\\"b\"}", 12) == false); /* escaped: not taken */
+    cJSON_Delete(doc);
+}
+
+/* Every one-byte change and every cut of compact texts: whatever cJSON still reads, a yes is
+ * always its exact print. */
+static void test_is_printed_mutations(void)
+{
+    static const char *const texts[] = {
+        "{\"id\":42,\"email\":\"a@b.c\",\"tags\":[\"x\",\"y\"],\"n\":null,\"ok\":true,\"m\":{}}",
+        "[0,-1,12,[],[{}],\"s\",false]",
+    };
+    static const char repl[] = "\"\\ {}[],:0123456789-.eEnultrfasx\n\x01";
+    char buf[128];
+    for (size_t t = 0; t < UTIL_ARRAY_LEN(texts); t++) {
+        size_t len = strlen(texts[t]);
+        CHECK(printed_checked(texts[t], len));
+        for (size_t cut = 0; cut < len; cut++)
+            CHECK(!printed_checked(texts[t], cut));
+        for (size_t at = 0; at < len; at++)
+            for (size_t r = 0; r < sizeof repl - 1; r++) {
+                memcpy(buf, texts[t], len);
+                buf[at] = repl[r];
+                printed_checked(buf, len);
+            }
+    }
+}
+
+/* Strings of every length around the byte-by-byte prefix (16) with an escape or special byte
+ * at every offset, as a key and as a value: a yes only for plain ones, always cJSON's print. */
+static void test_is_printed_lengths(void)
+{
+    static const char *const specials[] = {"\\\"", "\\\\", "\\n",     "\\u0001",
+                                           "\\/",  "\n",   "\xc3\xa9"};
+    char s[64], text[200];
+    for (size_t len = 0; len <= 40; len++) {
+        memset(s, 'k', len);
+        s[len] = '\0';
+        snprintf(text, sizeof text, "{\"%s\":\"%s\"}", s, s);
+        CHECK(printed_checked(text, strlen(text)));
+        for (size_t at = 0; at < len; at++)
+            for (size_t k = 0; k < UTIL_ARRAY_LEN(specials); k++) {
+                int n = snprintf(text, sizeof text, "{\"%.*s%s%s\":1,\"v\":\"%.*s%s%s\"}", (int)at,
+                                 s, specials[k], s + at + 1, (int)at, s, specials[k], s + at + 1);
+                bool yes = printed_checked(text, (size_t)n);
+                CHECK(yes == (specials[k][0] == '\xc3'));
+            }
+    }
+}
+
 int main(void)
 {
+    RUN(test_is_printed_lengths());
+    RUN(test_is_printed());
+    RUN(test_is_printed_mutations());
     RUN(test_words());
     RUN(test_add_string());
     return harness_report();
