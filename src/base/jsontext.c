@@ -2,8 +2,9 @@
  * jsontext: see jsontext.h.
  */
 #include "base/jsontext.h"
+#include "base/fnum.h"
 
-#include <math.h>
+#include <math.h> /* fabs, signbit: builtins, no libm call (base/fnum.h) */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,7 +220,7 @@ static bool same_bytes(const char *want, size_t n, const char **pp, const char *
  * taken here, nor any other number). */
 static bool same_number(double d, const char **pp, const char *end)
 {
-    if (!(fabs(d) < 1e15) || d != floor(d) || (d == 0 && signbit(d)))
+    if (!(fabs(d) < 1e15) || !fnum_is_whole(d) || (d == 0 && signbit(d)))
         return false;
     char digits[UTIL_LL_MAX];
     size_t n = util_fmt_ll((long long)d, digits);
