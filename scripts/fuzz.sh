@@ -16,7 +16,7 @@ set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 ROOT=$(pwd)
-ALL_TARGETS=(loader config jsonrpc router urlenc template jsonpath framing convert uritpl jwt digest trace)
+ALL_TARGETS=(loader config jsonrpc router urlenc template jsonpath framing convert uritpl jwt digest trace jsontext)
 
 SECONDS_PER=10
 if [ $# -gt 0 ] && [[ $1 =~ ^[0-9]+$ ]]; then
