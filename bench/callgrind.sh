@@ -11,6 +11,10 @@
 #   bench/callgrind.sh                 # both, build/capproxy from the repo root
 #   CG_SERVERS=capproxy bench/callgrind.sh
 #   CG_KEEP=1 bench/callgrind.sh       # keep the temp dir (callgrind.out.* for kcachegrind)
+#   CG_SCHEME=https bench/callgrind.sh # TLS upstream (self-signed, verified with its CA), as the
+#                                      # https pass of run.sh; needs the openssl CLI. The
+#                                      # connections are opened by an unmeasured CG_WARMUP run
+#                                      # (https: 2s, http: 0s = none) so handshakes are not counted
 #
 # It measures, asserts nothing. Needs valgrind, nginx, wrk, cc, pkg-config (libevent, libcurl).
 set -euo pipefail
@@ -21,6 +25,11 @@ CG_SERVERS=${CG_SERVERS:-"capproxy ceiling"}
 CG_DURATION=${CG_DURATION:-10s}
 CG_CONNS=${CG_CONNS:-16}
 CG_TOP=${CG_TOP:-40}
+CG_SCHEME=${CG_SCHEME:-http}
+# An unmeasured wrk run with the same connections before counting: with https the upstream
+# handshakes (one per connection, ~2M instructions each) would otherwise weigh on a short count
+# as much as the requests. 0s (none) by default for http, as before.
+if [ "$CG_SCHEME" = https ]; then CG_WARMUP=${CG_WARMUP:-2s}; else CG_WARMUP=${CG_WARMUP:-0s}; fi
 CG_KEEP=${CG_KEEP:-0}
 # CG_SAME_HEADERS=1: the ceiling also sends the headers capproxy adds to every upstream request
 # (X-Request-Id, traceparent, User-Agent, each as long as capproxy's), to tell what those bytes
@@ -67,6 +76,31 @@ wait_port() {  # port pid: up to 60 s (valgrind starts slowly)
 
 UP_PORT=$(free_port)
 mkdir -p "$TMP/up-tmp"
+# https: a CA and a certificate for localhost / 127.0.0.1 signed by it (as run.sh makes them);
+# both proxies verify the upstream with the CA.
+UP_TLS=
+CAPPROXY_TLS=()
+CEILING_TLS=()
+case $CG_SCHEME in
+http) ;;
+https)
+    command -v openssl >/dev/null 2>&1 || { echo "callgrind.sh: openssl is needed" >&2; exit 1; }
+    (
+        mkdir -p "$TMP/tls" && cd "$TMP/tls"
+        openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=capproxy bench CA" \
+            -keyout ca.key -out ca.pem
+        openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout server.key -out server.csr
+        printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' >ext.cnf
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+            -extfile ext.cnf -out server.pem
+    ) >"$TMP/openssl.log" 2>&1 || { echo "callgrind.sh: openssl failed" >&2; exit 1; }
+    UP_TLS="ssl; ssl_certificate $TMP/tls/server.pem; ssl_certificate_key $TMP/tls/server.key;
+        ssl_session_cache shared:cg_up:1m; ssl_session_tickets on"
+    CAPPROXY_TLS=(CAPPROXY_UPSTREAM_CA_FILE="$TMP/tls/ca.pem")
+    CEILING_TLS=(-c "$TMP/tls/ca.pem")
+    ;;
+*) echo "callgrind.sh: CG_SCHEME is http or https, not $CG_SCHEME" >&2; exit 1 ;;
+esac
 cat >"$TMP/upstream.conf" <<EOF
 worker_processes 1;
 daemon off;
@@ -81,7 +115,7 @@ http {
     keepalive_requests 1000000;
     default_type application/json;
     server {
-        listen 127.0.0.1:$UP_PORT;
+        listen 127.0.0.1:$UP_PORT $UP_TLS;
         location / { return 200 '{"status":"success","data":{"id":42,"email":"bench.user+abc@example.com","pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}}'; }
     }
 }
@@ -94,6 +128,9 @@ measure() {  # name port pid
     local name=$1 port=$2 pid=$3 reqs ir
     wait_port "$port" "$pid"
     curl -sf -o /dev/null "http://127.0.0.1:$port$CG_PATH" || { echo "callgrind.sh: $name does not answer" >&2; exit 1; }
+    if [ "$CG_WARMUP" != 0s ] && [ "$CG_WARMUP" != 0 ]; then
+        wrk -t1 -c"$CG_CONNS" -d"$CG_WARMUP" "http://127.0.0.1:$port$CG_PATH" >/dev/null
+    fi
     callgrind_control -z "$pid" >/dev/null 2>&1
     callgrind_control -i on "$pid" >/dev/null 2>&1
     wrk -t1 -c"$CG_CONNS" -d"$CG_DURATION" "http://127.0.0.1:$port$CG_PATH" >"$TMP/wrk-$name.txt"
@@ -115,10 +152,11 @@ for s in $CG_SERVERS; do
     case $s in
     capproxy)
         port=$(free_port)
-        (cd "$REPO_ROOT" && exec env CAL_COM_BASE_URI="http://127.0.0.1:$UP_PORT" \
+        (cd "$REPO_ROOT" && exec env CAL_COM_BASE_URI="$CG_SCHEME://127.0.0.1:$UP_PORT" \
             CAL_COM_CLIENT_SECRET="$SECRET" CAPPROXY_REST_LISTEN="127.0.0.1:$port" \
             CAPPROXY_WORKERS=1 CAPPROXY_ACCESS_LOG=off CAPPROXY_MCP_LISTEN=127.0.0.1:0 \
-            CAPPROXY_ADMIN_LISTEN=127.0.0.1:0 "${VG[@]}" "$CAPPROXY_BIN") \
+            CAPPROXY_ADMIN_LISTEN=127.0.0.1:0 ${CAPPROXY_TLS[@]+"${CAPPROXY_TLS[@]}"} \
+            "${VG[@]}" "$CAPPROXY_BIN") \
             </dev/null >"$TMP/capproxy.log" 2>&1 &
         PIDS+=($!)
         measure capproxy "$port" "${PIDS[-1]}"
@@ -127,7 +165,8 @@ for s in $CG_SERVERS; do
         "$CC" -O2 -g -std=c11 -o "$TMP/ceiling" "$SCRIPT_DIR/ceiling/ceiling.c" \
             $(pkg-config --cflags --libs libevent libcurl) -lpthread
         port=$(free_port)
-        "${VG[@]}" "$TMP/ceiling" -l "$port" -u "http://127.0.0.1:$UP_PORT" -w 1 \
+        "${VG[@]}" "$TMP/ceiling" -l "$port" -u "$CG_SCHEME://127.0.0.1:$UP_PORT" -w 1 \
+            ${CEILING_TLS[@]+"${CEILING_TLS[@]}"} \
             -H "x-cal-secret-key: $SECRET" ${CG_CEILING_HEADERS[@]+"${CG_CEILING_HEADERS[@]}"} \
             </dev/null >"$TMP/ceiling.log" 2>&1 &
         PIDS+=($!)
