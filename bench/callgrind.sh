@@ -85,15 +85,8 @@ case $CG_SCHEME in
 http) ;;
 https)
     command -v openssl >/dev/null 2>&1 || { echo "callgrind.sh: openssl is needed" >&2; exit 1; }
-    (
-        mkdir -p "$TMP/tls" && cd "$TMP/tls"
-        openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=capproxy bench CA" \
-            -keyout ca.key -out ca.pem
-        openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout server.key -out server.csr
-        printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' >ext.cnf
-        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
-            -extfile ext.cnf -out server.pem
-    ) >"$TMP/openssl.log" 2>&1 || { echo "callgrind.sh: openssl failed" >&2; exit 1; }
+    bash "$SCRIPT_DIR/make-certs.sh" "$TMP/tls" 2>"$TMP/openssl.log" \
+        || { echo "callgrind.sh: openssl failed" >&2; exit 1; }
     UP_TLS="ssl; ssl_certificate $TMP/tls/server.pem; ssl_certificate_key $TMP/tls/server.key;
         ssl_session_cache shared:cg_up:1m; ssl_session_tickets on"
     CAPPROXY_TLS=(CAPPROXY_UPSTREAM_CA_FILE="$TMP/tls/ca.pem")

@@ -235,17 +235,8 @@ printf '%s' "$BODY" >"$TMP/expected-body.json"
 # each proxy verifies it with the CA (capproxy upstream.caFile, nginx proxy_ssl_trusted_certificate,
 # the ceiling CURLOPT_CAINFO).
 make_certs() {
-    local d=$TMP/tls
-    mkdir -p "$d"
-    (
-        cd "$d"
-        openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=capproxy bench CA" \
-            -keyout ca.key -out ca.pem
-        openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout server.key -out server.csr
-        printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' >ext.cnf
-        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
-            -extfile ext.cnf -out server.pem
-    ) >"$TMP/openssl.log" 2>&1 || die "openssl failed: $(tail -n 5 "$TMP/openssl.log")"
+    bash "$SCRIPT_DIR/make-certs.sh" "$TMP/tls" 2>"$TMP/openssl.log" \
+        || die "openssl failed: $(tail -n 5 "$TMP/openssl.log")"
 }
 make_certs
 
