@@ -123,7 +123,10 @@ static int strbuf_grow(struct strbuf *b, size_t extra)
 
 int strbuf_add(struct strbuf *b, const void *data, size_t len)
 {
-    if (strbuf_grow(b, len) < 0)
+    /* Room already (the usual case once a buffer has grown): no growth arithmetic. Written so
+     * that no sum can wrap: len < cap - b->len, and b->len <= max when max is set. */
+    bool room = len < b->cap - b->len && (!b->max || len <= b->max - b->len);
+    if (!room && strbuf_grow(b, len) < 0)
         return -1;
     if (len)
         memcpy(b->data + b->len, data, len);
@@ -134,6 +137,11 @@ int strbuf_add(struct strbuf *b, const void *data, size_t len)
 
 int strbuf_addc(struct strbuf *b, char c)
 {
+    if (b->cap - b->len > 1 && (!b->max || b->len < b->max)) {
+        b->data[b->len++] = c;
+        b->data[b->len] = '\0';
+        return 0;
+    }
     return strbuf_add(b, &c, 1);
 }
 
