@@ -900,7 +900,13 @@ struct path_ctx {
 static int path_lookup(void *arg, const char *name, size_t len, struct strbuf *out)
 {
     struct path_ctx *pc = arg;
-    char *n = xstrndup(name, len);
+    /* The name as a C string: on the stack when it fits (every placeholder of every request). */
+    char stack[128];
+    char *n = len < sizeof stack ? stack : xstrndup(name, len);
+    if (n == stack) {
+        memcpy(stack, name, len);
+        stack[len] = '\0';
+    }
     const struct val *v = resolved_find(pc->c, n, MODEL_IN_PATH);
     struct val in;
     int rc = 1;
@@ -923,7 +929,8 @@ static int path_lookup(void *arg, const char *name, size_t len, struct strbuf *o
             rc = strbuf_add(out, t, tlen);
         }
     }
-    free(n);
+    if (n != stack)
+        free(n);
     return rc;
 }
 
