@@ -17,7 +17,6 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
-#include <event2/http_struct.h> /* the request's HTTP version (add_content_length) */
 #include <event2/keyvalq_struct.h>
 
 #include "base/clock.h"
@@ -619,24 +618,6 @@ static void watch(struct exchange *x, bool now)
     }
 }
 
-/* The Content-Length evhttp_make_header_response adds to an HTTP/1.1 reply with a body, added
- * here the same way (last, after every other header, and only when neither it nor
- * Transfer-Encoding is set) but without evhttp's snprintf per reply. Other versions are left to
- * evhttp (HTTP/1.0 gets one only when kept alive, after a Connection header). */
-static void add_content_length(struct evhttp_request *req, struct evkeyvalq *h,
-                               struct evbuffer *body)
-{
-    if (req->major != 1 || req->minor < 1 || evhttp_find_header(h, "Transfer-Encoding") ||
-        evhttp_find_header(h, "Content-Length"))
-        return;
-    /* evhttp_send_reply appends <body> to the request's output buffer, then measures that. */
-    size_t len = evbuffer_get_length(evhttp_request_get_output_buffer(req)) +
-                 (body ? evbuffer_get_length(body) : 0);
-    char v[UTIL_LL_MAX];
-    util_fmt_ll((long long)len, v);
-    evhttp_add_header(h, "Content-Length", v);
-}
-
 void exchange_reply(struct exchange *x, int status, const char *ctype, struct evbuffer *body)
 {
     struct evhttp_request *req = x->req;
@@ -658,8 +639,6 @@ void exchange_reply(struct exchange *x, int status, const char *ctype, struct ev
         evhttp_add_header(h, "Date", clock_http_date());
     struct conn *c = x->conn; /* <x> may be gone once the reply is sent */
     x->bytes_out += body ? evbuffer_get_length(body) : 0;
-    if (!no_body)
-        add_content_length(req, h, body);
     evhttp_send_reply(req, status, httpstatus_text(status), body);
     conn_flush_later(c);
 }
