@@ -255,7 +255,11 @@ bool str_eq_ci(const char *a, const char *b)
 {
     if (!a || !b)
         return a == b;
-    for (; *a && *b; a++, b++) /* same bytes first: names mostly come in their usual case */
+    /* Names mostly come in their usual case: libc's word-wide strcmp answers those, and a
+     * mismatch it reports costs it a byte or two. */
+    if (strcmp(a, b) == 0)
+        return true;
+    for (; *a && *b; a++, b++)
         if (*a != *b && ascii_lower((unsigned char)*a) != ascii_lower((unsigned char)*b))
             return false;
     return *a == *b;

@@ -118,7 +118,7 @@ static void on_upstream(const struct upstream_result *res, void *arg)
     }
     struct evkeyvalq *out = evhttp_request_get_output_headers(req);
     for (size_t i = 0; i < res->nheaders; i++) {
-        if (str_eq_ci(res->headers[i].name, "content-type"))
+        if (str_eq_ci(res->headers[i].name, "Content-Type")) /* the usual case first */
             continue;
         if (evhttp_add_header(out, res->headers[i].name, res->headers[i].value) < 0)
             LOG_D("dropped an upstream header with an invalid value");

@@ -93,8 +93,8 @@ int framing_check_head(const char *p, size_t len, const struct framing_limits *l
      * the target. */
     for (uint64_t w, stop; s + 8 <= end; s += 8) {
         w = swar_load(s);
-        stop = swar_control(w) | swar_zero(w ^ (SWAR_ONES * ' ')) |
-               swar_zero(w ^ (SWAR_ONES * 0x7f));
+        stop =
+            swar_control(w) | swar_zero(w ^ (SWAR_ONES * ' ')) | swar_zero(w ^ (SWAR_ONES * 0x7f));
         if (stop) {
             s += swar_first(stop);
             break;

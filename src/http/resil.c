@@ -386,7 +386,7 @@ struct resil {
     struct lhost *hosts;
     struct resil_call *calls; /* live, for resil_free */
     uint64_t rng;
-    struct ratelimit *rl; /* resil_set_ratelimit; NULL: none */
+    struct ratelimit *rl;  /* resil_set_ratelimit; NULL: none */
     struct lapi *last_api; /* the API loop_api found last (apis live as long as <r>) */
 };
 

@@ -545,7 +545,7 @@ static size_t headers_finish(struct upstream_xfer *x, const char **content_type)
         char *value = x->hbuf + x->spans[i].value;
         if (x->conn_len && named_by_connection(x, name))
             continue;
-        if (!*content_type && str_eq_ci(name, "content-type"))
+        if (!*content_type && str_eq_ci(name, "Content-Type")) /* the usual case first */
             *content_type = value;
         x->out[n].name = name;
         x->out[n].value = value;
@@ -773,25 +773,11 @@ static int build_headers(struct upstream_xfer *x, const struct outreq *req, bool
 /* Bytes a path or query may hold for curl_url_set to take it as it is: curl lower-cases
  * percent-encodings it is handed as a part (it keeps them in a full URL), and removes dot
  * segments only from a full URL. Anything else goes through the full parse, as CURLOPT_URL did. */
-/* "-._~!$&'()*+,;=:@/?" as a switch (a bit test), not a strchr per '/' of every path. */
-static bool url_sub_ok(unsigned char c)
-{
-    switch (c) {
-    case '-': case '.': case '_': case '~': case '!': case '$': case '&': case '\'':
-    case '(': case ')': case '*': case '+': case ',': case ';': case '=': case ':':
-    case '@': case '/': case '?':
-        return true;
-    default:
-        return false;
-    }
-}
-
 static bool url_part_plain(const char *p, const char *end, bool path)
 {
     for (; p < end; p++) {
         unsigned char c = (unsigned char)*p;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              url_sub_ok(c)))
+        if (!(urlenc_class[c] & URLENC_C_URLPART))
             return false;
         if (path && c == '/' && p + 1 < end && p[1] == '.')
             return false;
