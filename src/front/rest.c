@@ -34,10 +34,22 @@
 struct scratch {
     char *v[ROUTER_MAX_CAPTURES];
     size_t n;
+    char buf[512]; /* path variables with nothing to decode, each NUL-terminated */
+    size_t used;
 };
 
 static const char *decode(struct scratch *s, const char *in, size_t len, size_t *outlen)
 {
+    /* No '%': the decoded text is the text itself (a path has no NUL). Copied to the stack,
+     * not the heap: most path variables are ids. */
+    if (len < sizeof s->buf - s->used && !memchr(in, '%', len)) {
+        char *r = s->buf + s->used;
+        memcpy(r, in, len);
+        r[len] = '\0';
+        s->used += len + 1;
+        *outlen = len;
+        return r;
+    }
     char *r = s->n < UTIL_ARRAY_LEN(s->v) ? urlenc_decode_dup(in, len, false, outlen) : NULL;
     if (r)
         s->v[s->n++] = r;
@@ -295,6 +307,7 @@ static void rest_serve(struct exchange *x, const struct rt_listener *lis)
     struct scratch sc;
     struct reqcheck_query query;
     sc.n = 0;
+    sc.used = 0;
     query.n = 0;
     query.nmem = 0;
     struct mapping_kv headers[REST_MAX_HEADERS], path[ROUTER_MAX_CAPTURES];

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "../harness.h"
+#include "harness.h"
 #include "spec/urlenc.h"
 
 static bool alnum(int c)
