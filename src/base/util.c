@@ -123,7 +123,10 @@ static int strbuf_grow(struct strbuf *b, size_t extra)
 
 int strbuf_add(struct strbuf *b, const void *data, size_t len)
 {
-    if (strbuf_grow(b, len) < 0)
+    /* Room already (the usual case once a buffer has grown): no growth arithmetic. Written so
+     * that no sum can wrap: len < cap - b->len, and b->len <= max when max is set. */
+    bool room = len < b->cap - b->len && (!b->max || len <= b->max - b->len);
+    if (!room && strbuf_grow(b, len) < 0)
         return -1;
     if (len)
         memcpy(b->data + b->len, data, len);
@@ -134,6 +137,11 @@ int strbuf_add(struct strbuf *b, const void *data, size_t len)
 
 int strbuf_addc(struct strbuf *b, char c)
 {
+    if (b->cap - b->len > 1 && (!b->max || b->len < b->max)) {
+        b->data[b->len++] = c;
+        b->data[b->len] = '\0';
+        return 0;
+    }
     return strbuf_add(b, &c, 1);
 }
 
@@ -247,7 +255,11 @@ bool str_eq_ci(const char *a, const char *b)
 {
     if (!a || !b)
         return a == b;
-    for (; *a && *b; a++, b++) /* same bytes first: names mostly come in their usual case */
+    /* Names mostly come in their usual case: libc's word-wide strcmp answers those, and a
+     * mismatch it reports costs it a byte or two. */
+    if (strcmp(a, b) == 0)
+        return true;
+    for (; *a && *b; a++, b++)
         if (*a != *b && ascii_lower((unsigned char)*a) != ascii_lower((unsigned char)*b))
             return false;
     return *a == *b;

@@ -9,6 +9,7 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,23 @@ struct ctx {
     size_t repeats;        /* how often the query parameter the last lookup found was given */
     char missing_ref[128]; /* a step's child: a {{<step>.<path>}} the scope does not have */
 };
+
+/* A zeroed context, but for res[] (kilobytes, read only below nres): this runs for every
+ * request. */
+static void ctx_init(struct ctx *c, const struct runtime *rt, const struct rt_call *call,
+                     const struct mapping_input *in, struct mapping_error *err)
+{
+    memset(c, 0, offsetof(struct ctx, res));
+    memset(&c->nres, 0, sizeof *c - offsetof(struct ctx, nres));
+    c->rt = rt;
+    c->call = call;
+    c->in = in;
+    c->err = err;
+    /* No error yet: what a caller reads of <err> (the strings stay empty until fail). */
+    err->status = 0;
+    err->param[0] = '\0';
+    err->detail[0] = '\0';
+}
 
 static int fail(struct ctx *c, int status, const char *param, const char *fmt, ...)
     UTIL_PRINTF(4, 5);
@@ -100,6 +118,14 @@ bool mapping_is_number_text(const char *s, size_t len, bool integer)
     char buf[64];
     if (len == 0 || len >= sizeof buf)
         return false;
+    /* Plain digits, signed or not (most path and query numbers): strtod would take them and
+     * find a finite whole number with no '.', 'e' or 'E', so the answer is known without it. */
+    size_t d0 = s[0] == '-' || s[0] == '+';
+    size_t i = d0;
+    while (i < len && s[i] >= '0' && s[i] <= '9')
+        i++;
+    if (i == len && i > d0)
+        return true;
     memcpy(buf, s, len);
     buf[len] = '\0';
     if (isspace((unsigned char)buf[0]))
@@ -109,7 +135,7 @@ bool mapping_is_number_text(const char *s, size_t len, bool integer)
     if (*end || !isfinite(d))
         return false;
     /* strtod also takes hex, inf and nan: allow only JSON-like decimal text. */
-    for (size_t i = 0; i < len; i++)
+    for (i = 0; i < len; i++)
         if (!isdigit((unsigned char)buf[i]) && !strchr("+-.eE", buf[i]))
             return false;
     return !integer || (fnum_is_whole(d) && !strpbrk(buf, ".eE"));
@@ -874,7 +900,13 @@ struct path_ctx {
 static int path_lookup(void *arg, const char *name, size_t len, struct strbuf *out)
 {
     struct path_ctx *pc = arg;
-    char *n = xstrndup(name, len);
+    /* The name as a C string: on the stack when it fits (every placeholder of every request). */
+    char stack[128];
+    char *n = len < sizeof stack ? stack : xstrndup(name, len);
+    if (n == stack) {
+        memcpy(stack, name, len);
+        stack[len] = '\0';
+    }
     const struct val *v = resolved_find(pc->c, n, MODEL_IN_PATH);
     struct val in;
     int rc = 1;
@@ -897,7 +929,8 @@ static int path_lookup(void *arg, const char *name, size_t len, struct strbuf *o
             rc = strbuf_add(out, t, tlen);
         }
     }
-    free(n);
+    if (n != stack)
+        free(n);
     return rc;
 }
 
@@ -1404,11 +1437,11 @@ bool mapping_call_idempotent(const struct rt_call *call)
 int mapping_build(const struct runtime *rt, const struct rt_call *call,
                   const struct mapping_input *in, struct outreq *out, struct mapping_error *err)
 {
-    struct ctx c = {.rt = rt, .call = call, .in = in, .err = err};
+    struct ctx c;
+    ctx_init(&c, rt, call, in, err);
     const struct model_operation *op = call->op;
     int rc = -1;
 
-    memset(err, 0, sizeof *err);
     /* A step's request reads the scope the orchestration built, checked when the call came in
      * (mapping_check_inputs). */
     if (!call->parent && (check_unknown(&c) < 0 || check_declared(&c) < 0))

@@ -34,10 +34,22 @@
 struct scratch {
     char *v[ROUTER_MAX_CAPTURES];
     size_t n;
+    char buf[512]; /* path variables with nothing to decode, each NUL-terminated */
+    size_t used;
 };
 
 static const char *decode(struct scratch *s, const char *in, size_t len, size_t *outlen)
 {
+    /* No '%': the decoded text is the text itself (a path has no NUL). Copied to the stack,
+     * not the heap: most path variables are ids. */
+    if (len < sizeof s->buf - s->used && !memchr(in, '%', len)) {
+        char *r = s->buf + s->used;
+        memcpy(r, in, len);
+        r[len] = '\0';
+        s->used += len + 1;
+        *outlen = len;
+        return r;
+    }
     char *r = s->n < UTIL_ARRAY_LEN(s->v) ? urlenc_decode_dup(in, len, false, outlen) : NULL;
     if (r)
         s->v[s->n++] = r;
@@ -118,7 +130,7 @@ static void on_upstream(const struct upstream_result *res, void *arg)
     }
     struct evkeyvalq *out = evhttp_request_get_output_headers(req);
     for (size_t i = 0; i < res->nheaders; i++) {
-        if (str_eq_ci(res->headers[i].name, "content-type"))
+        if (str_eq_ci(res->headers[i].name, "Content-Type")) /* the usual case first */
             continue;
         if (evhttp_add_header(out, res->headers[i].name, res->headers[i].value) < 0)
             LOG_D("dropped an upstream header with an invalid value");
@@ -290,8 +302,14 @@ static void rest_serve(struct exchange *x, const struct rt_listener *lis)
     struct evhttp_request *req = exchange_req(x);
     const struct runtime *rt = exchange_runtime(x);
 
-    struct scratch sc = {.n = 0};
-    struct reqcheck_query query = {.n = 0, .nmem = 0};
+    /* Only the counts are set: the arrays are read below them, and zeroing them all (a few
+     * kilobytes) on every request cost more than the rest of this function. */
+    struct scratch sc;
+    struct reqcheck_query query;
+    sc.n = 0;
+    sc.used = 0;
+    query.n = 0;
+    query.nmem = 0;
     struct mapping_kv headers[REST_MAX_HEADERS], path[ROUTER_MAX_CAPTURES];
     size_t nheaders = 0;
     cJSON *body = NULL;

@@ -89,6 +89,17 @@ int framing_check_head(const char *p, size_t len, const struct framing_limits *l
     if (!method_known(m, mlen))
         return refuse(why, 501, "method '%.*s' is not supported", (int)(mlen > 32 ? 32 : mlen), m);
     const char *target = ++s;
+    /* A word at a time first, as header values below: a space, a control byte or DEL ends
+     * the target. */
+    for (uint64_t w, stop; s + 8 <= end; s += 8) {
+        w = swar_load(s);
+        stop =
+            swar_control(w) | swar_zero(w ^ (SWAR_ONES * ' ')) | swar_zero(w ^ (SWAR_ONES * 0x7f));
+        if (stop) {
+            s += swar_first(stop);
+            break;
+        }
+    }
     while ((unsigned char)*s > 0x20 && *s != 0x7f)
         s++;
     if (s == target || *s != ' ')

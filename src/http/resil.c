@@ -386,7 +386,8 @@ struct resil {
     struct lhost *hosts;
     struct resil_call *calls; /* live, for resil_free */
     uint64_t rng;
-    struct ratelimit *rl; /* resil_set_ratelimit; NULL: none */
+    struct ratelimit *rl;  /* resil_set_ratelimit; NULL: none */
+    struct lapi *last_api; /* the API loop_api found last (apis live as long as <r>) */
 };
 
 enum cstate {
@@ -471,10 +472,13 @@ static uint32_t rng_next(struct resil *r)
 
 static struct lapi *loop_api(struct resil *r, const char *key)
 {
+    /* Calls mostly go to the API the last one went to: a strcmp, not a hash of the name. */
+    if (r->last_api && str_eq(r->last_api->key, key))
+        return r->last_api;
     uint64_t h = util_fnv1a(key, strlen(key));
     for (struct lapi *a = r->apis; a; a = a->next)
         if (a->hash == h && str_eq(a->key, key))
-            return a;
+            return r->last_api = a;
     struct sapi *s = shared_get(r->sh, false, key, h);
     if (!s)
         return NULL;
@@ -484,7 +488,7 @@ static struct lapi *loop_api(struct resil *r, const char *key)
     a->key = xstrdup(key);
     a->next = r->apis;
     r->apis = a;
-    return a;
+    return r->last_api = a;
 }
 
 /* "scheme://host:port" of absolute URL <url>, lower-cased, the default port made explicit, as

@@ -397,10 +397,13 @@ static bool is_dropped(const char *name, size_t len)
                 {"upgrade", 7},
                 {"content-length", 14},
                 {"server", 6}};
-    if (len >= 6 && strncasecmp(name, "proxy-", 6) == 0)
-        return true;
+    /* Every name listed starts with one of "ckptsu": most headers (Date, Content-Type, ...)
+     * are told apart by their first byte and length alone, without a strncasecmp. */
+    char c0 = (char)(name[0] | 0x20);
+    if (c0 == 'p')
+        return len >= 6 && strncasecmp(name, "proxy-", 6) == 0;
     for (size_t i = 0; i < UTIL_ARRAY_LEN(drop); i++)
-        if (drop[i].n == len && strncasecmp(name, drop[i].s, len) == 0)
+        if (drop[i].n == len && drop[i].s[0] == c0 && strncasecmp(name, drop[i].s, len) == 0)
             return true;
     return false;
 }
@@ -542,7 +545,7 @@ static size_t headers_finish(struct upstream_xfer *x, const char **content_type)
         char *value = x->hbuf + x->spans[i].value;
         if (x->conn_len && named_by_connection(x, name))
             continue;
-        if (!*content_type && str_eq_ci(name, "content-type"))
+        if (!*content_type && str_eq_ci(name, "Content-Type")) /* the usual case first */
             *content_type = value;
         x->out[n].name = name;
         x->out[n].value = value;
@@ -695,18 +698,28 @@ static long easy_num_connects(CURL *e)
 
 /* Add one curl header line to x->reqh_text; its offset in <*at>. curl drops "Name:" with an empty
  * value and sends "Name;" as the header with an empty value (CURLOPT_HTTPHEADER). */
-static void header_line(struct upstream_xfer *x, const char *name, const char *value, size_t len,
-                        size_t *at)
+static void header_line(struct upstream_xfer *x, const char *name, size_t nlen, const char *value,
+                        size_t len, size_t *at)
 {
-    *at = x->reqh_text.len;
-    strbuf_adds(&x->reqh_text, name); /* no printf: this runs for every header of every request */
+    /* One append of the whole line (no printf, no append per piece): this runs for every
+     * header of every request. The line is "Name: value" or "Name;", then its NUL, kept in
+     * the buffer (strbuf_add puts another NUL after it, outside the line). */
+    size_t line = nlen + (len ? 2 + len : 1) + 1;
+    char stack[256], *p = line <= sizeof stack ? stack : xmalloc(line), *w = p;
+    memcpy(w, name, nlen);
+    w += nlen;
     if (len) {
-        strbuf_add(&x->reqh_text, ": ", 2);
-        strbuf_add(&x->reqh_text, value, len);
+        memcpy(w, ": ", 2);
+        memcpy(w + 2, value, len);
+        w += 2 + len;
     } else {
-        strbuf_addc(&x->reqh_text, ';');
+        *w++ = ';';
     }
-    strbuf_add(&x->reqh_text, "", 1); /* the line's NUL, kept in the buffer */
+    *w = '\0';
+    *at = x->reqh_text.len;
+    strbuf_add(&x->reqh_text, p, line);
+    if (p != stack)
+        free(p);
 }
 
 /* Build the header list in the transfer's own node array: no curl_slist_append (two mallocs
@@ -727,19 +740,19 @@ static int build_headers(struct upstream_xfer *x, const struct outreq *req, bool
     bool have_ct = false;
     for (size_t i = 0; i < req->nheaders; i++) {
         const struct outreq_header *h = &req->headers[i];
+        size_t nlen = strcspn(h->name, "\r\n");
         /* curl does not sanitise CURLOPT_HTTPHEADER: never split a request */
-        if (strpbrk(h->name, "\r\n") || memchr(h->value, '\r', h->len) ||
-            memchr(h->value, '\n', h->len))
+        if (h->name[nlen] || memchr(h->value, '\r', h->len) || memchr(h->value, '\n', h->len))
             return -1;
-        have_ct = have_ct || str_eq_ci(h->name, "Content-Type");
-        header_line(x, h->name, h->value, h->len, &at[n++]);
+        have_ct = have_ct || (nlen == 12 && str_eq_ci(h->name, "Content-Type"));
+        header_line(x, h->name, nlen, h->value, h->len, &at[n++]);
     }
     size_t nlines = n;
     /* An empty "Expect:" removes curl's Expect: 100-continue (bodies over 1 MiB). */
     fixed[0] = "Expect:";
     if (!have_ct && has_body) {
         const char *ct = outreq_content_type(req);
-        header_line(x, "Content-Type", ct, strlen(ct), &at[n++]);
+        header_line(x, "Content-Type", 12, ct, strlen(ct), &at[n++]);
         nlines = n;
     } else if (!have_ct && empty_body) {
         /* POSTFIELDS would add x-www-form-urlencoded; an empty "Content-Type:" removes it. */
@@ -762,11 +775,9 @@ static int build_headers(struct upstream_xfer *x, const struct outreq *req, bool
  * segments only from a full URL. Anything else goes through the full parse, as CURLOPT_URL did. */
 static bool url_part_plain(const char *p, const char *end, bool path)
 {
-    static const char ok[] = "-._~!$&'()*+,;=:@/?";
     for (; p < end; p++) {
         unsigned char c = (unsigned char)*p;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              (c && strchr(ok, c))))
+        if (!(urlenc_class[c] & URLENC_C_URLPART))
             return false;
         if (path && c == '/' && p + 1 < end && p[1] == '.')
             return false;

@@ -37,32 +37,18 @@ bool urlenc_cookie_value_ok(const char *v, size_t len);
 /* Whether <name> is an HTTP field name: one or more RFC 9110 token characters. */
 bool urlenc_header_name_ok(const char *name);
 /* Whether byte <c> is RFC 3986 unreserved (A-Z a-z 0-9 - . _ ~): the bytes encoders keep. */
+/* Byte classes, as bits of urlenc_class[byte]: a token character (RFC 9110 5.6.2 tchar), and
+ * a byte curl takes as it is in a URL's path or query (letters, digits and
+ * "-._~!$&'()*+,;=:@/?"; see http/upstream.c url_part_plain). */
+#define URLENC_C_TCHAR   1u
+#define URLENC_C_URLPART 2u
+extern const unsigned char urlenc_class[256];
+
 /* Whether <c> is a token character (RFC 9110 5.6.2 tchar: header names, methods, auth-params).
- * Inline: the framing scan asks it for every byte of a header name. */
+ * Inline, one table load: the framing scan asks it for every byte of a header name. */
 static inline bool urlenc_is_tchar(unsigned char c)
 {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return true;
-    switch (c) { /* "!#$%&'*+-.^_`|~" without a memchr call per '-' of every header name */
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-        return true;
-    default:
-        return false;
-    }
+    return urlenc_class[c] & URLENC_C_TCHAR;
 }
 
 bool urlenc_is_unreserved(unsigned char c);
