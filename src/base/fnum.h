@@ -23,9 +23,12 @@ static inline bool fnum_is_whole(double d)
     return (double)(int64_t)d == d;
 }
 
-/* (int64_t)ceil(d) for 0 <= d < 2^63 (the range where that cast is defined). */
+/* (int64_t)ceil(d) for d >= 0, INT64_MAX from 2^63 on (where that cast is undefined: a
+ * token bucket's time to refill at a rate of 1 a day reaches it, see base/tbucket.c). */
 static inline int64_t fnum_ceil_i64(double d)
 {
+    if (d >= 9223372036854775808.0)
+        return INT64_MAX;
     int64_t t = (int64_t)d; /* truncation: floor for d >= 0, and d itself beyond 2^52 */
     return t + ((double)t < d);
 }

@@ -257,7 +257,8 @@ static void client_key(struct ratelimit *rl, struct evhttp_request *req,
 
 static long ceil_s(int64_t ns)
 {
-    return (long)((ns + TBUCKET_NS_PER_S - 1) / TBUCKET_NS_PER_S);
+    /* Not (ns + S - 1) / S: a reset time saturated at INT64_MAX (base/tbucket.c) would wrap. */
+    return (long)(ns / TBUCKET_NS_PER_S + (ns % TBUCKET_NS_PER_S > 0));
 }
 
 bool ratelimit_in(struct exchange *x, const struct rt_inbound *const *auth, size_t n)

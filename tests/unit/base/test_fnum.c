@@ -91,6 +91,11 @@ static void test_ceil_i64(void)
                 bad += fnum_ceil_i64(c[i]) != (int64_t)ceil(c[i]);
     }
     CHECK(bad == 0);
+    /* From 2^63 on, where the cast is undefined: saturated (a token bucket's refill time). */
+    CHECK(fnum_ceil_i64(nextafter(9223372036854775808.0, 0)) == 9223372036854774784LL);
+    CHECK(fnum_ceil_i64(9223372036854775808.0) == INT64_MAX);
+    CHECK(fnum_ceil_i64(8.64e22) == INT64_MAX);
+    CHECK(fnum_ceil_i64(INFINITY) == INT64_MAX);
 }
 
 int main(void)

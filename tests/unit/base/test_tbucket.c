@@ -97,6 +97,24 @@ static void test_clock_order(void)
     CHECK(tbucket_take(&b, 1.0, 5, 0, 0, &v) && v.remaining == 4);
 }
 
+/* The slowest rate the configuration allows (1 a day) and its largest burst (10^9): the time to
+ * refill an empty bucket, about 8.6e22 ns, is beyond int64_t. It saturates, never wraps to a
+ * negative RateLimit-Reset. */
+static void test_reset_beyond_int64(void)
+{
+    struct tbucket b;
+    struct tbucket_verdict v;
+    tbucket_init(&b, 1e9, 0);
+    b.tokens = 0;
+    CHECK(!tbucket_take(&b, 1.0 / 86400, 1e9, 0, 0, &v));
+    CHECK(v.wait_ns == 86400 * S); /* one token: a day */
+    CHECK(v.full_ns == INT64_MAX);
+    /* Just below the limit still exact. */
+    tbucket_init(&b, 9e9, 0);
+    b.tokens = 0;
+    CHECK(!tbucket_take(&b, 1.0, 9e9, 0, 0, &v) && v.full_ns == 9000000000LL * S);
+}
+
 int main(void)
 {
     RUN(test_burst());
@@ -104,5 +122,6 @@ int main(void)
     RUN(test_debt());
     RUN(test_refund());
     RUN(test_clock_order());
+    RUN(test_reset_beyond_int64());
     return harness_report();
 }

@@ -986,6 +986,68 @@ static void test_handle_reuse(void)
     upstream_free(u);
 }
 
+/* A transfer started while another waits on curl's timer (its 400 ms timeout): the start runs
+ * curl's timeout at the end of the loop pass (upstream.c timer_cb), dropping the pending timer;
+ * curl must have re-armed it after, or the hanging transfer would never time out. */
+static void test_start_keeps_pending_timeout(void)
+{
+    struct upstream *u = new_upstream(400, 0);
+    struct got hang, hello;
+    int seen = srv.hang_seen;
+    CHECK(start(u, "GET", url("/hang"), NULL, 0, NULL, 0, &hang) != NULL);
+    CHECK(run_until(&srv.hang_seen, seen + 1, 2000));
+    fetch(u, "GET", url("/hello"), NULL, 0, NULL, 0, &hello);
+    CHECK(hello.calls == 1 && hello.err == UPSTREAM_OK && hello.status == 200);
+    CHECK(hang.calls == 0);
+    CHECK(run_until(&hang.calls, 1, 3000));
+    CHECK(hang.err == UPSTREAM_ERR_TIMEOUT);
+    CHECK(hang.total_ms >= 390 && hang.total_ms < 2500);
+    upstream_free(u);
+}
+
+/* Each done callback starts the next transfer: the start comes from inside the curl timer's
+ * own callback (or a socket event's), which activates that timer again; every link of the
+ * chain must complete, none waiting for an unrelated wake-up. */
+struct chain {
+    struct upstream *u;
+    int left;
+    int ok;
+};
+
+static void on_chain(const struct upstream_result *r, void *arg)
+{
+    struct chain *c = arg;
+    c->ok += r->error == UPSTREAM_OK && r->status == 200;
+    if (--c->left > 0) {
+        struct outreq req;
+        req_make(&req, "GET", url("/hello"), NULL, 0, NULL, 0);
+        if (!upstream_start(c->u, &req, on_chain, c))
+            c->left = 0;
+        req_free(&req);
+    }
+}
+
+static void test_start_from_done(void)
+{
+    struct upstream *u = new_upstream(0, 0);
+    struct chain c = {u, 50, 0};
+    struct outreq req;
+    req_make(&req, "GET", url("/hello"), NULL, 0, NULL, 0);
+    CHECK(upstream_start(u, &req, on_chain, &c) != NULL);
+    req_free(&req);
+    double t0 = now_ms();
+    while (c.left > 0 && now_ms() < t0 + 5000)
+        event_base_loop(base, EVLOOP_ONCE);
+    CHECK(c.left == 0 && c.ok == 50);
+    CHECK(upstream_inflight(u) == 0);
+    /* Started, then freed before the loop ran the activated timer: nothing left behind. */
+    struct got g;
+    CHECK(start(u, "GET", url("/hello"), NULL, 0, NULL, 0, &g) != NULL);
+    upstream_free(u);
+    run_for(50);
+    CHECK(g.calls == 0);
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -1062,6 +1124,8 @@ int main(void)
     RUN(test_free_in_flight());
     RUN(test_retry());
     RUN(test_handle_reuse());
+    RUN(test_start_keeps_pending_timeout());
+    RUN(test_start_from_done());
 
     upstream_free(u);
     upstream_free(NULL);
