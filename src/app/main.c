@@ -263,6 +263,8 @@ int main(int argc, char **argv)
         curl_global_cleanup();
         goto out;
     }
+    /* Before the workers exist: mimalloc's options are plain globals they read. */
+    procmem_startup_end();
     evthread_use_pthreads(); /* the main thread wakes the workers with event_active */
     struct server srv;
     struct mcp_stdio_thread *stdio = NULL;
@@ -274,7 +276,6 @@ int main(int argc, char **argv)
         server_stop(&srv);
         rc = 1;
     } else {
-        procmem_startup_end();
         server_run(&srv);
         mcp_stdio_join(stdio);
         rt = srv.rt; /* the current one after reloads: the server's reference is ours now */

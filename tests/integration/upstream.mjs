@@ -199,7 +199,6 @@ export async function startUpstream({ host = '127.0.0.1', port = 0, log = false 
   return up;
 }
 
-/** A port on 127.0.0.1 that nothing listens on (bound, then released). */
 // A port nothing listens on, for "connection refused". It is taken below
 // the kernel's ephemeral range: a port that listen(0) handed out and gave
 // back can be handed out again at once, to the proxy under test when it
