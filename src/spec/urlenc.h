@@ -36,7 +36,6 @@ bool urlenc_header_value_ok(const char *v, size_t len);
 bool urlenc_cookie_value_ok(const char *v, size_t len);
 /* Whether <name> is an HTTP field name: one or more RFC 9110 token characters. */
 bool urlenc_header_name_ok(const char *name);
-/* Whether byte <c> is RFC 3986 unreserved (A-Z a-z 0-9 - . _ ~): the bytes encoders keep. */
 /* Byte classes, as bits of urlenc_class[byte]: a token character (RFC 9110 5.6.2 tchar), and
  * a byte curl takes as it is in a URL's path or query (letters, digits and
  * "-._~!$&'()*+,;=:@/?"; see http/upstream.c url_part_plain). */
@@ -51,6 +50,7 @@ static inline bool urlenc_is_tchar(unsigned char c)
     return urlenc_class[c] & URLENC_C_TCHAR;
 }
 
+/* Whether byte <c> is RFC 3986 unreserved (A-Z a-z 0-9 - . _ ~): the bytes encoders keep. */
 bool urlenc_is_unreserved(unsigned char c);
 /* Percent-encode <out>->data[vstart..len) in place as one path segment: every byte that is not
  * unreserved is escaped, as urlenc_segment does, but "." and ".." are kept as they are (callers
