@@ -136,8 +136,8 @@ bool mapping_is_number_text(const char *s, size_t len, bool integer)
         return false;
     /* strtod also takes hex, inf and nan: allow only JSON-like decimal text. */
     for (i = 0; i < len; i++)
-        if (!isdigit((unsigned char)buf[i]) && !strchr("+-.eE", buf[i]))
-            return false;
+        if (buf[i] == '\0' || (!isdigit((unsigned char)buf[i]) && !strchr("+-.eE", buf[i])))
+            return false; /* strchr finds the terminator: a NUL is refused first */
     return !integer || (fnum_is_whole(d) && !strpbrk(buf, ".eE"));
 }
 

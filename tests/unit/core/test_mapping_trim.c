@@ -25,6 +25,10 @@ static void test_number_text(void)
     CHECK(!num("-", false) && !num("+", false) && !num("+-1", false) && !num("--1", true));
     CHECK(!mapping_is_number_text("", 0, false));
     CHECK(!mapping_is_number_text("12", 0, true));
+    /* a NUL inside the value is no number (strtod stops there, strchr finds the terminator) */
+    CHECK(!mapping_is_number_text("5\0x", 3, false));
+    CHECK(!mapping_is_number_text("5\0", 2, true));
+    CHECK(!mapping_is_number_text("1.5\0", 4, false));
     /* Spaces either side, an embedded NUL past the digits. */
     CHECK(!num(" 1", true) && !num("1 ", true) && !num("1\t", false));
     /* The longest text taken (63 bytes) and one longer. */
