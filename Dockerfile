@@ -102,13 +102,10 @@ COPY config/ /app/config/
 # injects a configured credential is then reported at start: only publish the ports to callers
 # that may use that credential. MCP's Host allow-list only admits loopback names on port 9090:
 # name the others in CAPPROXY_MCP_ALLOWED_HOSTS (comma-separated) or mcp.allowedHosts.
-# GNUTLS_NO_IMPLICIT_INIT: libcurl's LDAP dependency loads GnuTLS, which initialises itself when
-# loaded (0.7 MiB resident); capproxy's TLS is OpenSSL's, so GnuTLS is never used.
 ENV CAPPROXY_REST_LISTEN=0.0.0.0:8080 \
     CAPPROXY_MCP_LISTEN=0.0.0.0:9090 \
     CAPPROXY_ADMIN_LISTEN=0.0.0.0:9901 \
-    CAPPROXY_LOG_FORMAT=json \
-    GNUTLS_NO_IMPLICIT_INIT=1
+    CAPPROXY_LOG_FORMAT=json
 
 # Numeric, so that Kubernetes' runAsNonRoot can verify it.
 USER 10001:10001
