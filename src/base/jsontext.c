@@ -153,6 +153,46 @@ static size_t escaped_len(const char *s, size_t len, bool *clean)
     return esc;
 }
 
+void jsontext_scan(const char *s, size_t len, struct jsontext_facts *f)
+{
+    uint64_t odd = 0, any = 0;
+    size_t quotes = 0, i = 0;
+    bool digits = false;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w = swar_load(s + i);
+        any |= w;
+        odd |= swar_control(w) | swar_zero(w ^ (SWAR_ONES * '\\'));
+        quotes += swar_count(swar_zero(w ^ (SWAR_ONES * '"')));
+        digits = digits || swar_digit(w) == SWAR_HIGHS;
+    }
+    for (; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        any |= c;
+        odd |= c < 0x20 || c == '\\';
+        quotes += c == '"';
+    }
+    f->plain = odd == 0;
+    f->ascii = !(any & SWAR_HIGHS);
+    f->digit_word = digits;
+    f->quotes = quotes;
+}
+
+size_t jsontext_literal_len(const char *s, size_t len, const struct jsontext_facts *f)
+{
+    if (!f->plain || (!f->ascii && !utf8_valid(s, len, NULL)))
+        return 0;
+    return len + f->quotes + 2;
+}
+
+char *jsontext_put_literal(char *p, const char *s, size_t len, size_t litlen)
+{
+    char *end = p + litlen;
+    *p++ = '"';
+    p = put_escaped(p, end - 1, s, len);
+    *p++ = '"';
+    return p;
+}
+
 char *jsontext_string(const char *s, size_t len, const char *before, const char *after,
                       size_t *outlen)
 {
@@ -186,23 +226,29 @@ char *jsontext_string(const char *s, size_t len, const char *before, const char 
 /* The printed string <s> (cJSON prints NULL as "") where <*pp> is, when it needs no escape
  * (cJSON writes such a string between quotes as it is); false otherwise, also for one with an
  * escape, which the caller's print handles. <plain>: the whole text has no backslash and no
- * control byte, so no string of it has a byte cJSON escapes but a quote, which would be \" in
- * the text. */
+ * control byte, so a string of it ends at its next quote and holds no byte cJSON escapes: one
+ * comparison with the text then, no length or escape check of <s> first. */
 static bool same_string(const char *s, const char **pp, const char *end, bool plain)
 {
     const char *p = *pp;
+    if (plain) {
+        /* the string in the text ends at the next quote; cJSON's must be those bytes (strncmp:
+         * it stops at a shorter string's NUL, the text has none) */
+        const char *q = p < end && *p == '"' ? memchr(p + 1, '"', (size_t)(end - p - 1)) : NULL;
+        size_t n = q ? (size_t)(q - p - 1) : 0;
+        const char *v = s ? s : "";
+        if (!q || (n && strncmp(p + 1, v, n) != 0) || v[n] != '\0')
+            return false;
+        *pp = q + 1;
+        return true;
+    }
     size_t n = s ? strlen(s) : 0;
     if ((size_t)(end - p) < n + 2 || p[0] != '"' || p[n + 1] != '"' ||
         (n && memcmp(p + 1, s, n) != 0))
         return false;
-    if (plain) {
-        if (n && memchr(s, '"', n)) /* not a tree parsed from this text */
+    for (size_t i = 0; i < n; i++)
+        if (esc_len[(unsigned char)s[i]] != 1)
             return false;
-    } else {
-        for (size_t i = 0; i < n; i++)
-            if (esc_len[(unsigned char)s[i]] != 1)
-                return false;
-    }
     *pp = p + n + 2;
     return true;
 }
@@ -262,16 +308,16 @@ static bool same_value(const cJSON *n, const char **pp, const char *end, bool pl
     }
 }
 
-bool jsontext_is_printed(const cJSON *doc, const char *src, size_t len)
+bool jsontext_is_printed_scanned(const cJSON *doc, const char *src, size_t len,
+                                 const struct jsontext_facts *f)
 {
     const char *p = src, *end = src + len;
-    size_t i = 0;
-    uint64_t any = 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t w = swar_load(src + i);
-        any |= swar_control(w) | swar_zero(w ^ (SWAR_ONES * '\\'));
-    }
-    for (; i < len; i++)
-        any |= (unsigned char)src[i] < 0x20 || src[i] == '\\';
-    return doc && same_value(doc, &p, end, any == 0) && p == end;
+    return doc && same_value(doc, &p, end, f->plain) && p == end;
+}
+
+bool jsontext_is_printed(const cJSON *doc, const char *src, size_t len)
+{
+    struct jsontext_facts f;
+    jsontext_scan(src, len, &f);
+    return jsontext_is_printed_scanned(doc, src, len, &f);
 }
