@@ -208,11 +208,7 @@ static bool has_long_digit_run(const char *s, size_t len)
      * digits there is none, and that is checked a word at a time (JSONNUM_MIN_DIGITS >= 15) */
     bool word = false;
     for (size_t i = 0; i + 8 <= len && !word; i += 8) {
-        uint64_t w = swar_load(s + i);
-        uint64_t high3 = swar_zero((w & (SWAR_ONES * 0xF0)) ^ (SWAR_ONES * 0x30));
-        /* a low nibble of 10 or more carries into bit 4 when 6 is added: moved to bit 7 */
-        uint64_t low_big = (((w & (SWAR_ONES * 0x0F)) + SWAR_ONES * 6) & (SWAR_ONES * 0x10)) << 3;
-        word = (high3 & ~low_big) == SWAR_HIGHS;
+        word = swar_digit(swar_load(s + i)) == SWAR_HIGHS;
     }
     if (!word)
         return false;
@@ -272,7 +268,7 @@ const char *jsonnum_token(const cJSON *doc, const cJSON *node, const char *src, 
     return r;
 }
 
-cJSON *jsonnum_parse_exact(const char *s, size_t len, size_t *bad_at)
+cJSON *jsonnum_parse_one(const char *s, size_t len, size_t *bad_at)
 {
     const char *end = NULL;
     if (bad_at)
@@ -288,6 +284,12 @@ cJSON *jsonnum_parse_exact(const char *s, size_t len, size_t *bad_at)
         cJSON_Delete(doc);
         return NULL;
     }
+    return doc;
+}
+
+cJSON *jsonnum_parse_exact(const char *s, size_t len, size_t *bad_at)
+{
+    cJSON *doc = jsonnum_parse_one(s, len, bad_at);
     jsonnum_keep_big_ints(doc, NULL, s, len);
     return doc;
 }

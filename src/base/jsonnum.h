@@ -39,6 +39,9 @@ const char *jsonnum_member(const char *s, size_t len, const char *name, size_t *
  * digits. A new cJSON (caller deletes), or NULL: then <*bad_at> (may be NULL) is the offset of
  * the bytes after a complete value, or <len> when the text is not JSON at all. */
 cJSON *jsonnum_parse_exact(const char *s, size_t len, size_t *bad_at);
+/* The same without keeping big integers' digits: for a caller that knows <s> has no run of 16
+ * digits (jsontext_scan's digit_word), or calls jsonnum_keep_big_ints itself. */
+cJSON *jsonnum_parse_one(const char *s, size_t len, size_t *bad_at);
 
 /* Whether <s>[0..len) is a number as RFC 8259 writes it (cJSON also takes "01" and "1."). */
 bool jsonnum_is_json_number(const char *s, size_t len);

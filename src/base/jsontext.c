@@ -153,6 +153,74 @@ static size_t escaped_len(const char *s, size_t len, bool *clean)
     return esc;
 }
 
+void jsontext_scan(const char *s, size_t len, struct jsontext_facts *f)
+{
+    uint64_t odd = 0, any = 0;
+    size_t quotes = 0, i = 0;
+    bool digits = false;
+    while (i + 8 <= len) {
+        /* quotes counted per byte lane (bit 0 of each), summed before the sum of the lanes,
+         * taken in the top byte, could reach 256: at most 8 a word, 31 words */
+        uint64_t lanes = 0;
+        for (size_t stop = i + 8 * 31; i + 8 <= len && i < stop; i += 8) {
+            uint64_t w = swar_load(s + i);
+            any |= w;
+            odd |= swar_control(w) | swar_zero(w ^ (SWAR_ONES * '\\'));
+            lanes += swar_zero(w ^ (SWAR_ONES * '"')) >> 7;
+            /* eight high nibbles of 3 first: rare in text, and cheaper than the whole test */
+            if ((w & (SWAR_ONES * 0xF0)) == SWAR_ONES * 0x30)
+                digits = digits || swar_digit(w) == SWAR_HIGHS;
+        }
+        quotes += (size_t)((lanes * SWAR_ONES) >> 56);
+    }
+    for (; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        any |= c;
+        odd |= c < 0x20 || c == '\\';
+        quotes += c == '"';
+    }
+    f->plain = odd == 0;
+    f->ascii = !(any & SWAR_HIGHS);
+    f->digit_word = digits;
+    f->quotes = quotes;
+}
+
+size_t jsontext_literal_len(const char *s, size_t len, const struct jsontext_facts *f)
+{
+    if (!f->plain || (!f->ascii && !utf8_valid(s, len, NULL)))
+        return 0;
+    return len + f->quotes + 2;
+}
+
+char *jsontext_put_literal(char *p, const char *s, size_t len, size_t litlen)
+{
+    char *end = p + litlen - 1; /* where the closing quote goes */
+    size_t i = 0;
+    *p++ = '"';
+    /* plain text (jsontext_literal_len said so): a quote is the only byte to escape. A word
+     * at a time while its store fits before <end>; the bytes after a quote are stored again
+     * from it on. */
+    while (i + 8 <= len && p + 16 <= end) {
+        uint64_t w = swar_load(s + i);
+        memcpy(p, &w, 8);
+        uint64_t q = swar_zero(w ^ (SWAR_ONES * '"'));
+        if (!q) {
+            p += 8, i += 8;
+            continue;
+        }
+        size_t k = swar_first(q);
+        p += k, i += k + 1;
+        *p++ = '\\', *p++ = '"';
+    }
+    for (; i < len; i++) {
+        if (s[i] == '"')
+            *p++ = '\\';
+        *p++ = s[i];
+    }
+    *p++ = '"';
+    return p;
+}
+
 char *jsontext_string(const char *s, size_t len, const char *before, const char *after,
                       size_t *outlen)
 {
@@ -186,24 +254,39 @@ char *jsontext_string(const char *s, size_t len, const char *before, const char 
 /* The printed string <s> (cJSON prints NULL as "") where <*pp> is, when it needs no escape
  * (cJSON writes such a string between quotes as it is); false otherwise, also for one with an
  * escape, which the caller's print handles. <plain>: the whole text has no backslash and no
- * control byte, so no string of it has a byte cJSON escapes but a quote, which would be \" in
- * the text. */
+ * control byte, so a string of it ends at its next quote and holds no byte cJSON escapes: one
+ * comparison with the text then, no length or escape check of <s> first. */
 static bool same_string(const char *s, const char **pp, const char *end, bool plain)
 {
     const char *p = *pp;
+    if (plain) {
+        /* the string in the text ends at the next quote; cJSON's must be those bytes (strncmp:
+         * it stops at a shorter string's NUL, the text has none) */
+        const char *q = p < end && *p == '"' ? memchr(p + 1, '"', (size_t)(end - p - 1)) : NULL;
+        size_t n = q ? (size_t)(q - p - 1) : 0;
+        const char *v = s ? s : "";
+        if (!q || (n && strncmp(p + 1, v, n) != 0) || v[n] != '\0')
+            return false;
+        *pp = q + 1;
+        return true;
+    }
     size_t n = s ? strlen(s) : 0;
     if ((size_t)(end - p) < n + 2 || p[0] != '"' || p[n + 1] != '"' ||
         (n && memcmp(p + 1, s, n) != 0))
         return false;
-    if (plain) {
-        if (n && memchr(s, '"', n)) /* not a tree parsed from this text */
+    for (size_t i = 0; i < n; i++)
+        if (esc_len[(unsigned char)s[i]] != 1)
             return false;
-    } else {
-        for (size_t i = 0; i < n; i++)
-            if (esc_len[(unsigned char)s[i]] != 1)
-                return false;
-    }
     *pp = p + n + 2;
+    return true;
+}
+
+/* One structural byte <c>: no memcmp call for it. */
+static inline bool same_byte(char c, const char **pp, const char *end)
+{
+    if (*pp >= end || **pp != c)
+        return false;
+    (*pp)++;
     return true;
 }
 
@@ -247,31 +330,31 @@ static bool same_value(const cJSON *n, const char **pp, const char *end, bool pl
     case cJSON_Array:
     case cJSON_Object: {
         bool obj = (n->type & 0xFF) == cJSON_Object;
-        if (!same_bytes(obj ? "{" : "[", 1, pp, end))
+        if (!same_byte(obj ? '{' : '[', pp, end))
             return false;
         for (const cJSON *c = n->child; c; c = c->next) {
-            if (obj && !(same_string(c->string, pp, end, plain) && same_bytes(":", 1, pp, end)))
+            if (obj && !(same_string(c->string, pp, end, plain) && same_byte(':', pp, end)))
                 return false;
-            if (!same_value(c, pp, end, plain) || (c->next && !same_bytes(",", 1, pp, end)))
+            if (!same_value(c, pp, end, plain) || (c->next && !same_byte(',', pp, end)))
                 return false;
         }
-        return same_bytes(obj ? "}" : "]", 1, pp, end);
+        return same_byte(obj ? '}' : ']', pp, end);
     }
     default:
         return false;
     }
 }
 
-bool jsontext_is_printed(const cJSON *doc, const char *src, size_t len)
+bool jsontext_is_printed_scanned(const cJSON *doc, const char *src, size_t len,
+                                 const struct jsontext_facts *f)
 {
     const char *p = src, *end = src + len;
-    size_t i = 0;
-    uint64_t any = 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t w = swar_load(src + i);
-        any |= swar_control(w) | swar_zero(w ^ (SWAR_ONES * '\\'));
-    }
-    for (; i < len; i++)
-        any |= (unsigned char)src[i] < 0x20 || src[i] == '\\';
-    return doc && same_value(doc, &p, end, any == 0) && p == end;
+    return doc && same_value(doc, &p, end, f->plain) && p == end;
+}
+
+bool jsontext_is_printed(const cJSON *doc, const char *src, size_t len)
+{
+    struct jsontext_facts f;
+    jsontext_scan(src, len, &f);
+    return jsontext_is_printed_scanned(doc, src, len, &f);
 }

@@ -14,6 +14,30 @@
 
 #include "base/util.h"
 
+/* What one pass over a text tells: the questions that the reading of an upstream body
+ * (json_text_refusal, jsonnum_keep_big_ints), the comparison with its print and the writing of
+ * it as a string literal each asked with a pass of their own. */
+struct jsontext_facts {
+    bool plain;      /* no control byte (NUL included) and no backslash: json_text_refusal has
+                      * nothing to refuse, and a string of it is the bytes between its quotes */
+    bool ascii;      /* no byte above 0x7F */
+    bool digit_word; /* eight digits that start at a multiple of 8: without one there is no run
+                      * of 16 digits, and jsonnum_keep_big_ints has nothing to keep */
+    size_t quotes;   /* how many '"' bytes */
+};
+
+/* The facts of <s>[0..len) (a word at a time). */
+void jsontext_scan(const char *s, size_t len, struct jsontext_facts *f);
+
+/* The length of the JSON string literal of <s>[0..len) (quotes included) when its facts <f>
+ * tell it without another pass: plain text that is valid UTF-8 (then every byte is itself but
+ * a quote, which is two). 0 otherwise: use jsontext_string. */
+size_t jsontext_literal_len(const char *s, size_t len, const struct jsontext_facts *f);
+
+/* Write that literal, <litlen> bytes (what jsontext_literal_len answered, not 0), at <p>, as
+ * jsontext_string would; returns its end (no NUL written). */
+char *jsontext_put_literal(char *p, const char *s, size_t len, size_t litlen);
+
 /* <s>[0..len) as a JSON string literal, quotes included, escaped exactly as cJSON prints
  * strings, between <before> and <after> (NULL: nothing); bytes that are not UTF-8 (NUL
  * included) become U+FFFD first, as utf8_sanitize does. A new string (one allocation of the
@@ -27,5 +51,8 @@ char *jsontext_string(const char *s, size_t len, const char *before, const char 
  * answer false for a text that would print the same (a string with an escape, a number that is
  * not an integer below 10^15): the caller then prints. */
 bool jsontext_is_printed(const cJSON *doc, const char *src, size_t len);
+/* The same with the facts <f> of <src> (jsontext_scan) already known: no pass of its own. */
+bool jsontext_is_printed_scanned(const cJSON *doc, const char *src, size_t len,
+                                 const struct jsontext_facts *f);
 
 #endif

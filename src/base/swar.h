@@ -39,6 +39,15 @@ static inline uint64_t swar_quote(uint64_t w)
     return swar_zero(w ^ (SWAR_ONES * '"')) | swar_zero(w ^ (SWAR_ONES * '\\'));
 }
 
+/* ASCII digits ('0'-'9'): a high nibble of 3 and a low one below 10 (a low nibble of 10 or
+ * more carries into bit 4 when 6 is added: moved to bit 7). */
+static inline uint64_t swar_digit(uint64_t w)
+{
+    uint64_t high3 = swar_zero((w & (SWAR_ONES * 0xF0)) ^ (SWAR_ONES * 0x30));
+    uint64_t low_big = (((w & (SWAR_ONES * 0x0F)) + SWAR_ONES * 6) & (SWAR_ONES * 0x10)) << 3;
+    return high3 & ~low_big;
+}
+
 /* How many bytes a mask flags (no popcount instruction in the x86-64 baseline; the builtin
  * would be a libgcc call): one bit per byte summed into the top byte. */
 static inline size_t swar_count(uint64_t m)

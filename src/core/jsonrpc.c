@@ -10,6 +10,7 @@
 
 #include "base/fnum.h"
 #include "base/jsonnum.h"
+#include "base/jsontext.h"
 #include "base/util.h"
 
 /* ---- JSON-RPC envelope ---- */
@@ -50,7 +51,11 @@ int jsonrpc_parse(const char *buf, size_t len, struct jsonrpc_msg *msg, cJSON **
     /* cJSON stops after the first value: anything but whitespace after it is malformed too. */
     const char *end = NULL;
     size_t at = 0;
-    const char *refused = json_text_refusal(buf, len, true, &at);
+    /* one pass answers the usual message's checks: no control byte nor backslash (nothing to
+     * refuse), ASCII (valid UTF-8), no digit word (no big integer among the arguments) */
+    struct jsontext_facts facts;
+    jsontext_scan(buf, len, &facts);
+    const char *refused = facts.plain ? NULL : json_text_refusal(buf, len, true, &at);
     if (refused) {
         char why[128];
         snprintf(why, sizeof why, "Parse error: %s at byte %zu is not accepted", refused, at);
@@ -58,7 +63,7 @@ int jsonrpc_parse(const char *buf, size_t len, struct jsonrpc_msg *msg, cJSON **
         return -1;
     }
     size_t bad_at = 0;
-    if (!utf8_valid(buf, len, &bad_at)) {
+    if (!(facts.plain && facts.ascii) && !utf8_valid(buf, len, &bad_at)) {
         char why_utf8[96];
         snprintf(why_utf8, sizeof why_utf8, "Parse error: invalid UTF-8 at byte %zu", bad_at);
         *error_reply = jsonrpc_error(NULL, JSONRPC_PARSE_ERROR, why_utf8);
@@ -130,7 +135,7 @@ int jsonrpc_parse(const char *buf, size_t len, struct jsonrpc_msg *msg, cJSON **
         const cJSON *args = cJSON_IsObject(params) && strcmp(msg->method, "tools/call") == 0
                                 ? cJSON_GetObjectItemCaseSensitive(params, "arguments")
                                 : NULL;
-        if (args)
+        if (args && facts.digit_word)
             jsonnum_keep_big_ints(doc, args, buf, len);
     } else {
         if (has_result == has_error || (!id && !null_ok)) {

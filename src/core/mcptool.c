@@ -354,14 +354,18 @@ char *mcptool_passthrough_text(const struct rt_call *call, long status, const ch
     if (status < 200 || status >= 300 || len == 0 || !call->passthrough || call->output_schema ||
         respmap_converts(call))
         return NULL;
-    cJSON *doc = respmap_apply(call, body, len, NULL, 0);
+    /* One pass over the body answers what reading it, comparing it and quoting it ask. */
+    struct jsontext_facts facts;
+    jsontext_scan(body, len, &facts);
+    /* what respmap_apply answers for a passthrough JSON call, given the facts */
+    cJSON *doc = respmap_parse_json_scanned(body, len, &facts);
     if (!cJSON_IsObject(doc)) {
         cJSON_Delete(doc);
         return NULL; /* not a JSON object: the general path says so */
     }
     /* An upstream's compact answer is already what cJSON would print for it: no second
      * print then (it costs as much as the parse), the body goes out as it came. */
-    bool same = jsontext_is_printed(doc, body, len);
+    bool same = jsontext_is_printed_scanned(doc, body, len, &facts);
     char *printed = same ? NULL : cJSON_PrintUnformatted(doc);
     cJSON_Delete(doc);
     if (!same && !printed)
@@ -371,7 +375,9 @@ char *mcptool_passthrough_text(const struct rt_call *call, long status, const ch
     char st[UTIL_LL_MAX];
     size_t stlen = util_fmt_ll(status, st);
     size_t blen = before ? strlen(before) : 0, alen = after ? strlen(after) : 0;
-    char *lit = jsontext_string(body, len, NULL, NULL, &litlen);
+    /* the literal is written in place when the facts tell its length, else made apart */
+    litlen = jsontext_literal_len(body, len, &facts);
+    char *lit = litlen ? NULL : jsontext_string(body, len, NULL, NULL, &litlen);
     size_t cap = blen + sizeof head - 1 + litlen + sizeof mid - 1 + sclen + sizeof meta - 1 +
                  stlen + 2 + alen + 1;
     char *r = xmalloc(cap), *p = r;
@@ -379,8 +385,12 @@ char *mcptool_passthrough_text(const struct rt_call *call, long status, const ch
     p += blen;
     memcpy(p, head, sizeof head - 1);
     p += sizeof head - 1;
-    memcpy(p, lit, litlen);
-    p += litlen;
+    if (lit) {
+        memcpy(p, lit, litlen);
+        p += litlen;
+    } else {
+        p = jsontext_put_literal(p, body, len, litlen);
+    }
     memcpy(p, mid, sizeof mid - 1);
     p += sizeof mid - 1;
     memcpy(p, sc, sclen);

@@ -278,6 +278,17 @@ cJSON *respmap_parse_json(const char *body, size_t len)
     return jsonnum_parse_exact(body, len, NULL);
 }
 
+cJSON *respmap_parse_json_scanned(const char *body, size_t len, const struct jsontext_facts *f)
+{
+    /* plain text has neither a NUL nor a backslash (so no \u0000): nothing to refuse */
+    if (!f->plain && json_text_refusal(body, len, false, NULL))
+        return NULL;
+    cJSON *doc = jsonnum_parse_one(body, len, NULL);
+    if (doc && f->digit_word)
+        jsonnum_keep_big_ints(doc, NULL, body, len);
+    return doc;
+}
+
 bool respmap_converts(const struct rt_call *call)
 {
     return call->op && call->op->output_format != MODEL_FORMAT_JSON;

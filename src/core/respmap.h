@@ -11,6 +11,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "base/jsontext.h"
 #include "core/runtime.h"
 
 /* Apply the call's output mapping to an upstream body (JSON, or converted to JSON first when the
@@ -25,6 +26,9 @@ cJSON *respmap_apply(const struct rt_call *call, const char *body, size_t len, c
  * NULL when it is not exactly one JSON value (a NUL, invalid JSON, bytes after the value:
  * `{"id":1} {"id":2}` is not read as its first half). */
 cJSON *respmap_parse_json(const char *body, size_t len);
+/* The same when the facts <f> of <body> (jsontext_scan) are known: the checks they answer are
+ * not made again. */
+cJSON *respmap_parse_json_scanned(const char *body, size_t len, const struct jsontext_facts *f);
 
 /* Apply outputParameters <outs>[0..n) to JSON document <doc>, or, when <doc> is NULL, build the
  * mock answer from their `const` and `value`s alone. Mustache `value`s render over <scope> (a

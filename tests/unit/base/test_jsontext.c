@@ -173,8 +173,88 @@ static void test_is_printed_lengths(void)
     }
 }
 
+/* jsontext_scan's facts, checked against a byte-by-byte reading of the same text. */
+static void facts_checked(const char *s, size_t len)
+{
+    struct jsontext_facts f;
+    jsontext_scan(s, len, &f);
+    bool plain = true, ascii = true, word = false;
+    size_t quotes = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        plain = plain && c >= 0x20 && c != '\\';
+        ascii = ascii && c < 0x80;
+        quotes += c == '"';
+    }
+    for (size_t i = 0; i + 8 <= len; i += 8) {
+        bool all = true;
+        for (size_t k = 0; k < 8; k++)
+            all = all && s[i + k] >= '0' && s[i + k] <= '9';
+        word = word || all;
+    }
+    CHECK(f.plain == plain);
+    CHECK(f.ascii == ascii);
+    CHECK(f.digit_word == word);
+    CHECK(f.quotes == quotes);
+    /* the literal written in place is jsontext_string's, when its length is known */
+    size_t litlen = jsontext_literal_len(s, len, &f), n = 0;
+    char *want = jsontext_string(s, len, NULL, NULL, &n);
+    if (plain && (ascii || utf8_valid(s, len, NULL))) {
+        CHECK(litlen == n);
+        char *got = xmalloc(litlen + 1);
+        char *end = jsontext_put_literal(got, s, len, litlen);
+        CHECK(end == got + litlen);
+        *end = '\0';
+        CHECK_STR(got, want);
+        free(got);
+    } else {
+        CHECK(litlen == 0);
+    }
+    free(want);
+}
+
+#define FACTS(lit) facts_checked(lit, sizeof lit - 1)
+
+static void test_scan(void)
+{
+    FACTS("");
+    FACTS("{\"a\":1}");
+    FACTS("{\"id\":12345678,\"x\":\"y\"}");     /* eight digits, not at a multiple of 8 */
+    FACTS("{\"id\":\"12345678901234567890\"}"); /* a digit word */
+    FACTS("01234567");
+    FACTS("0123456:"); /* ':' is 0x3A, just past '9' */
+    FACTS("/0123456"); /* '/' is 0x2F, just before '0' */
+    FACTS("{\"a\":\"b\\\\c\"}");
+    FACTS("tab\there");
+    FACTS("caf\xc3\xa9 \"quoted\" \xe2\x82\xac");
+    FACTS("bad \xff byte");
+    FACTS("nul\0byte");
+    /* every special byte at every offset, lengths around the word size */
+    static const char specials[] = {'"', '\\', '\n', '\0', '5', (char)0xc3, (char)0xff};
+    char s[40];
+    for (size_t len = 0; len <= 24; len++)
+        for (size_t at = 0; at < len; at++)
+            for (size_t k = 0; k < sizeof specials; k++) {
+                memset(s, 'x', len);
+                s[at] = specials[k];
+                facts_checked(s, len);
+                memset(s, '7', len); /* digit words, one byte changed */
+                s[at] = specials[k];
+                facts_checked(s, len);
+            }
+    /* many quotes: the per-lane count must not wrap (31 words of 8 quotes and more) */
+    static char q[8 * 80 + 5];
+    for (size_t len = 0; len < sizeof q; len += 37) {
+        memset(q, '"', len);
+        facts_checked(q, len);
+    }
+    memset(q, '"', sizeof q);
+    facts_checked(q, sizeof q);
+}
+
 int main(void)
 {
+    RUN(test_scan());
     RUN(test_is_printed_lengths());
     RUN(test_is_printed());
     RUN(test_is_printed_mutations());

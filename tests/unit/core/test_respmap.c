@@ -296,8 +296,50 @@ static void test_value_json_and_absent(void)
     cJSON_Delete(tj);
 }
 
+/* respmap_parse_json_scanned reads what respmap_parse_json reads, printed the same (big
+ * integers' digits kept, NUL forms refused, trailing bytes refused). */
+static void scanned_same(const char *s, size_t len)
+{
+    struct jsontext_facts f;
+    jsontext_scan(s, len, &f);
+    cJSON *a = respmap_parse_json(s, len), *b = respmap_parse_json_scanned(s, len, &f);
+    CHECK((a == NULL) == (b == NULL));
+    if (a && b) {
+        char *pa = cJSON_PrintUnformatted(a), *pb = cJSON_PrintUnformatted(b);
+        CHECK_STR(pa, pb);
+        cJSON_free(pa);
+        cJSON_free(pb);
+    }
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+}
+
+#define SCANNED(lit) scanned_same(lit, sizeof lit - 1)
+
+static void test_parse_scanned(void)
+{
+    SCANNED("{\"a\":1,\"b\":\"x\"}");
+    SCANNED("{\"id\":12345678901234567890,\"n\":1}"); /* kept digits */
+    SCANNED("{\"id\":1234567890123456789}");
+    SCANNED("[9007199254740993]");
+    SCANNED("{\"a\":\"x\\u0000y\"}"); /* refused */
+    SCANNED("{\"a\":\"x\0y\"}");      /* refused */
+    SCANNED("{\"a\":\"x\\\"y\"}");
+    SCANNED("{\"a\":1} {\"b\":2}");
+    SCANNED("not json");
+    SCANNED("");
+    cJSON *d = respmap_parse_json_scanned(
+        "{\"id\":12345678901234567890}", 27,
+        &(struct jsontext_facts){.plain = true, .ascii = true, .digit_word = true});
+    char *p = cJSON_PrintUnformatted(d);
+    CHECK_STR(p, "{\"id\":12345678901234567890}");
+    cJSON_free(p);
+    cJSON_Delete(d);
+}
+
 int main(void)
 {
+    RUN(test_parse_scanned());
     RUN(test_value_json_and_absent());
     RUN(test_root_stays_whole());
     RUN(test_named_and_unnamed());
