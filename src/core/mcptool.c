@@ -341,10 +341,12 @@ static cJSON *keep_output_contract(const struct rt_call *call, cJSON *r)
 /* A successful call whose output is the whole upstream document, which is a JSON object: the
  * whole result is written as text, in one buffer of its exact size, for the HTTP transport to
  * send without a result tree (content, structuredContent, _meta, as cJSON prints the general
- * path's tree). cJSON reads the document (respmap_apply, which keeps big integers' digits) and
- * prints structuredContent, unless the body already is that text (jsontext_is_printed); the
- * text content is the body's own text as a JSON string (jsontext_string writes what cJSON
- * would print for it, without a tree of its own). */
+ * path's tree). One scan of the body (jsontext_scan) tells what the steps need. cJSON reads the
+ * document (respmap_parse_json_scanned: what respmap_apply reads for a passthrough call, big
+ * integers' digits kept) and prints structuredContent, unless the body already is that text
+ * (jsontext_is_printed_scanned); the text content is the body's own text as a JSON string, what
+ * cJSON would print for it: written in place when the scan gives its length
+ * (jsontext_put_literal), else made by jsontext_string. */
 char *mcptool_passthrough_text(const struct rt_call *call, long status, const char *body,
                                size_t len, const char *before, const char *after, size_t *outlen)
 {
