@@ -55,6 +55,23 @@ static bool is_loopback_name(const char *host)
     return str_eq_ci(host, "localhost") || str_eq(host, "127.0.0.1") || str_eq_ci(host, "[::1]");
 }
 
+/* Whether Host value <v> is "127.0.0.1:<port>" or "localhost:<port>" (the usual local client)
+ * with <port> in plain digits: what host_ok accepts without splitting it. */
+static bool host_is_local_port(const char *v, int port)
+{
+    const char *p =
+        strncmp(v, "127.0.0.1:", 10) == 0 || strncmp(v, "localhost:", 10) == 0 ? v + 10 : NULL;
+    if (!p || *p < '1' || *p > '9')
+        return false;
+    long n = 0;
+    for (int i = 0; p[i]; i++) {
+        if (i == 5 || p[i] < '0' || p[i] > '9')
+            return false;
+        n = n * 10 + (p[i] - '0');
+    }
+    return n == port;
+}
+
 /* DNS-rebinding guard: the Host must name this listener (or an allowed host). */
 static bool host_ok(const struct rt_listener *l, int bound_port, const struct config *cfg,
                     const char *value)
@@ -63,6 +80,8 @@ static bool host_ok(const struct rt_listener *l, int bound_port, const struct co
     long port;
     if (!value)
         return true; /* HTTP/1.0 without Host: not a browser, nothing to rebind */
+    if (host_is_local_port(value, bound_port))
+        return true;
     if (!hostport_split(value, strlen(value), host, sizeof host, &port))
         return false;
     long eff = port < 0 ? 80 : port;
@@ -135,6 +154,10 @@ static bool accepts_media(const char *accept, const char *type, const char *any_
 /* Whether an Accept header admits application/json. */
 static bool accepts_json(const char *accept)
 {
+    /* The SDK clients' "application/json, text/event-stream": its first range says yes. */
+    if (strncmp(accept, "application/json", 16) == 0 &&
+        (accept[16] == ',' || accept[16] == ';' || accept[16] == '\0'))
+        return true;
     return accepts_media(accept, "application/json", "application/*");
 }
 
