@@ -167,6 +167,13 @@ struct mcp_hdrs {
     const char *host, *origin, *ctype, *accept, *session, *version;
 };
 
+/* Whether header name <k> is <want>, case aside: the first letters (bit 0x20 only folds case)
+ * tell most names apart before the full comparison. */
+static bool hdr_is(const char *k, const char *want)
+{
+    return (k[0] | 0x20) == (want[0] | 0x20) && str_eq_ci(k, want);
+}
+
 static void mcp_hdrs_read(const struct evkeyvalq *in, struct mcp_hdrs *h)
 {
     *h = (struct mcp_hdrs){0};
@@ -174,19 +181,19 @@ static void mcp_hdrs_read(const struct evkeyvalq *in, struct mcp_hdrs *h)
         const char *k = kv->key, **slot = NULL;
         switch (strlen(k)) {
         case 4:
-            slot = str_eq_ci(k, "Host") ? &h->host : NULL;
+            slot = hdr_is(k, "Host") ? &h->host : NULL;
             break;
         case 6:
-            slot = str_eq_ci(k, "Origin") ? &h->origin : str_eq_ci(k, "Accept") ? &h->accept : NULL;
+            slot = hdr_is(k, "Origin") ? &h->origin : hdr_is(k, "Accept") ? &h->accept : NULL;
             break;
         case 12:
-            slot = str_eq_ci(k, "Content-Type") ? &h->ctype : NULL;
+            slot = hdr_is(k, "Content-Type") ? &h->ctype : NULL;
             break;
         case sizeof MCP_SESSION_HDR - 1:
-            slot = str_eq_ci(k, MCP_SESSION_HDR) ? &h->session : NULL;
+            slot = hdr_is(k, MCP_SESSION_HDR) ? &h->session : NULL;
             break;
         case sizeof MCP_VERSION_HDR - 1:
-            slot = str_eq_ci(k, MCP_VERSION_HDR) ? &h->version : NULL;
+            slot = hdr_is(k, MCP_VERSION_HDR) ? &h->version : NULL;
             break;
         }
         if (slot && !*slot)
@@ -351,7 +358,9 @@ static void http_tools_call(struct exchange *x, const struct rt_mcp_endpoint *ep
     }
     struct http_call *hc = xcalloc(1, sizeof *hc);
     hc->call = call;
-    hc->id = cJSON_Duplicate(m->id, 1);
+    /* The id moves out of the message (freed when http_post returns) instead of a copy: <m->id>
+     * stays valid, as long as <hc>. */
+    hc->id = cJSON_DetachItemViaPointer(m->doc, (cJSON *)m->id);
     exchange_set_ctx(x, hc, http_call_free);
     hc->cancel = mcp_cancel_add(loop_base(exchange_loop(x)), sid, m->id, http_cancelled, x);
     if (call->kind != MODEL_CALL_SIMPLE) {
