@@ -24,6 +24,7 @@ struct mcp_cancel {
     char *key; /* session id, '\n', the request id as JSON */
     size_t bucket;
     struct event ev;
+    bool fired; /* <ev> was activated (under the lock): it must be taken off the loop */
     mcp_cancel_fn fn;
     void *arg;
     struct mcp_cancel *prev, *next;
@@ -112,8 +113,12 @@ void mcp_cancel_remove(struct mcp_cancel *c)
         buckets[c->bucket] = c->next;
     if (c->next)
         c->next->prev = c->prev;
+    /* Unlinked, <c> cannot be activated any more; one never activated is in no loop's
+     * queue (event_assign registers nothing), and needs no event_del. */
+    bool fired = c->fired;
     pthread_mutex_unlock(&lock);
-    event_del(&c->ev); /* an activation not yet run */
+    if (fired)
+        event_del(&c->ev); /* an activation not yet run */
     free(c->key);
     free(c);
 }
@@ -129,6 +134,7 @@ bool mcp_cancel_request(const char *sid, const cJSON *id)
     for (struct mcp_cancel *c = buckets[bucket]; c; c = c->next)
         if (str_eq(c->key, key)) {
             event_active(&c->ev, EV_TIMEOUT, 0);
+            c->fired = true;
             found = true;
             break;
         }
