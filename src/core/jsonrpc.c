@@ -146,11 +146,13 @@ int jsonrpc_parse(const char *buf, size_t len, struct jsonrpc_msg *msg, cJSON **
         msg->kind = id ? JSONRPC_REQUEST : JSONRPC_NOTIFICATION;
         msg->method = method->valuestring;
         msg->params = params;
-        /* Tool arguments go upstream: a 64-bit integer among them keeps its digits. */
-        const cJSON *args = cJSON_IsObject(params) && strcmp(msg->method, "tools/call") == 0
-                                ? cJSON_GetObjectItemCaseSensitive(params, "arguments")
-                                : NULL;
-        if (args && facts.digit_word)
+        /* Tool arguments go upstream: a 64-bit integer among them keeps its digits (only a
+         * text with a long digit word can have one: the arguments are not looked up else). */
+        const cJSON *args =
+            facts.digit_word && cJSON_IsObject(params) && strcmp(msg->method, "tools/call") == 0
+                ? cJSON_GetObjectItemCaseSensitive(params, "arguments")
+                : NULL;
+        if (args)
             jsonnum_keep_big_ints(doc, args, buf, len);
     } else {
         if (has_result == has_error || (!id && !null_ok)) {
