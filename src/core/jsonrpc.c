@@ -95,13 +95,28 @@ int jsonrpc_parse(const char *buf, size_t len, struct jsonrpc_msg *msg, cJSON **
      * first of a name counts, as for cJSON_GetObjectItemCaseSensitive. */
     cJSON *idv = NULL, *ver = NULL, *method = NULL, *params = NULL, *result = NULL, *error = NULL;
     for (cJSON *c = doc->child; c; c = c->next) {
-        cJSON **slot = str_eq(c->string, "id")        ? &idv
-                       : str_eq(c->string, "jsonrpc") ? &ver
-                       : str_eq(c->string, "method")  ? &method
-                       : str_eq(c->string, "params")  ? &params
-                       : str_eq(c->string, "result")  ? &result
-                       : str_eq(c->string, "error")   ? &error
-                                                      : NULL;
+        const char *k = c->string;
+        cJSON **slot = NULL;
+        switch (k[0]) { /* the first letter tells the names apart: one comparison each */
+        case 'i':
+            slot = str_eq(k, "id") ? &idv : NULL;
+            break;
+        case 'j':
+            slot = str_eq(k, "jsonrpc") ? &ver : NULL;
+            break;
+        case 'm':
+            slot = str_eq(k, "method") ? &method : NULL;
+            break;
+        case 'p':
+            slot = str_eq(k, "params") ? &params : NULL;
+            break;
+        case 'r':
+            slot = str_eq(k, "result") ? &result : NULL;
+            break;
+        case 'e':
+            slot = str_eq(k, "error") ? &error : NULL;
+            break;
+        }
         if (slot && !*slot)
             *slot = c;
     }
@@ -131,11 +146,13 @@ int jsonrpc_parse(const char *buf, size_t len, struct jsonrpc_msg *msg, cJSON **
         msg->kind = id ? JSONRPC_REQUEST : JSONRPC_NOTIFICATION;
         msg->method = method->valuestring;
         msg->params = params;
-        /* Tool arguments go upstream: a 64-bit integer among them keeps its digits. */
-        const cJSON *args = cJSON_IsObject(params) && strcmp(msg->method, "tools/call") == 0
-                                ? cJSON_GetObjectItemCaseSensitive(params, "arguments")
-                                : NULL;
-        if (args && facts.digit_word)
+        /* Tool arguments go upstream: a 64-bit integer among them keeps its digits (only a
+         * text with a long digit word can have one: the arguments are not looked up else). */
+        const cJSON *args =
+            facts.digit_word && cJSON_IsObject(params) && strcmp(msg->method, "tools/call") == 0
+                ? cJSON_GetObjectItemCaseSensitive(params, "arguments")
+                : NULL;
+        if (args)
             jsonnum_keep_big_ints(doc, args, buf, len);
     } else {
         if (has_result == has_error || (!id && !null_ok)) {
@@ -208,19 +225,25 @@ cJSON *jsonrpc_error(const cJSON *id, int code, const char *message)
 
 char *jsonrpc_result_head(const cJSON *id)
 {
+    static const char pre[] = "{\"jsonrpc\":\"2.0\",\"id\":", post[] = ",\"result\":";
+    if (cJSON_IsNumber(id) && id->valuestring) {
+        /* the text keep_id_text kept: no printing, and one allocation of the known size */
+        size_t n = strlen(id->valuestring);
+        char *r = xmalloc(sizeof pre - 1 + n + sizeof post);
+        memcpy(r, pre, sizeof pre - 1);
+        memcpy(r + sizeof pre - 1, id->valuestring, n);
+        memcpy(r + sizeof pre - 1 + n, post, sizeof post);
+        return r;
+    }
     struct strbuf b;
     strbuf_init(&b, 0);
-    strbuf_adds(&b, "{\"jsonrpc\":\"2.0\",\"id\":");
-    if (cJSON_IsNumber(id) && id->valuestring) {
-        strbuf_adds(&b, id->valuestring); /* the text keep_id_text kept: no printing */
-    } else {
-        cJSON *idc = id_copy(id);
-        char *ids = cJSON_PrintUnformatted(idc);
-        strbuf_adds(&b, ids ? ids : "null");
-        cJSON_free(ids);
-        cJSON_Delete(idc);
-    }
-    strbuf_adds(&b, ",\"result\":");
+    strbuf_adds(&b, pre);
+    cJSON *idc = id_copy(id);
+    char *ids = cJSON_PrintUnformatted(idc);
+    strbuf_adds(&b, ids ? ids : "null");
+    cJSON_free(ids);
+    cJSON_Delete(idc);
+    strbuf_adds(&b, post);
     return strbuf_detach(&b, NULL);
 }
 

@@ -53,6 +53,9 @@ struct ctx {
     cJSON *made;           /* values converted for a consumed parameter's type (owned) */
     size_t repeats;        /* how often the query parameter the last lookup found was given */
     char missing_ref[128]; /* a step's child: a {{<step>.<path>}} the scope does not have */
+    /* val_cstr's text of whole JSON numbers (tool arguments), and how much of it is used */
+    char nums[4 * UTIL_LL_MAX];
+    size_t nnums;
 };
 
 /* A zeroed context, but for res[] (kilobytes, read only below nres): this runs for every
@@ -145,8 +148,12 @@ bool mapping_is_number_text(const char *s, size_t len, bool integer)
 
 static bool kv_find(const struct mapping_kv *kv, size_t n, const char *name, bool ci, struct val *v)
 {
+    /* Case-insensitive: names whose first bytes differ even with bit 0x20 set (which only
+     * case folds) are told apart before the full comparison (a request has many headers). */
+    char c0 = (char)(name[0] | 0x20);
     for (size_t i = 0; i < n; i++)
-        if (ci ? str_eq_ci(kv[i].name, name) : str_eq(kv[i].name, name)) {
+        if (ci ? (char)(kv[i].name[0] | 0x20) == c0 && str_eq_ci(kv[i].name, name)
+               : str_eq(kv[i].name, name)) {
             *v = (struct val){VAL_TEXT, kv[i].value, kv[i].len, NULL};
             return true;
         }
@@ -388,6 +395,21 @@ static const char *val_cstr(struct ctx *c, const struct val *v, size_t *len)
     if (v->kind == VAL_TEXT && v->s[v->len] == '\0') {
         *len = v->len;
         return v->s;
+    }
+    /* A JSON string (a tool argument, most often) is its own text, and lives as long as the
+     * mapping: no copy. */
+    if (v->kind == VAL_JSON && (cJSON_IsString(v->j) || cJSON_IsRaw(v->j))) {
+        *len = strlen(v->j->valuestring);
+        return v->j->valuestring;
+    }
+    /* A whole number as number_text writes it, into the context's own room while it lasts. */
+    double d = v->kind == VAL_JSON && cJSON_IsNumber(v->j) ? v->j->valuedouble : 0.5;
+    if (fnum_is_whole(d) && fabs(d) < 9007199254740992.0 &&
+        c->nnums + UTIL_LL_MAX <= sizeof c->nums) {
+        char *t = c->nums + c->nnums;
+        *len = util_fmt_ll((long long)d, t);
+        c->nnums += *len + 1;
+        return t;
     }
     struct strbuf b;
     strbuf_init(&b, 0);

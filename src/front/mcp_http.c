@@ -55,6 +55,23 @@ static bool is_loopback_name(const char *host)
     return str_eq_ci(host, "localhost") || str_eq(host, "127.0.0.1") || str_eq_ci(host, "[::1]");
 }
 
+/* Whether Host value <v> is "127.0.0.1:<port>" or "localhost:<port>" (the usual local client)
+ * with <port> in plain digits: what host_ok accepts without splitting it. */
+static bool host_is_local_port(const char *v, int port)
+{
+    const char *p =
+        strncmp(v, "127.0.0.1:", 10) == 0 || strncmp(v, "localhost:", 10) == 0 ? v + 10 : NULL;
+    if (!p || *p < '1' || *p > '9')
+        return false;
+    long n = 0;
+    for (int i = 0; p[i]; i++) {
+        if (i == 5 || p[i] < '0' || p[i] > '9')
+            return false;
+        n = n * 10 + (p[i] - '0');
+    }
+    return n == port;
+}
+
 /* DNS-rebinding guard: the Host must name this listener (or an allowed host). */
 static bool host_ok(const struct rt_listener *l, int bound_port, const struct config *cfg,
                     const char *value)
@@ -63,6 +80,8 @@ static bool host_ok(const struct rt_listener *l, int bound_port, const struct co
     long port;
     if (!value)
         return true; /* HTTP/1.0 without Host: not a browser, nothing to rebind */
+    if (host_is_local_port(value, bound_port))
+        return true;
     if (!hostport_split(value, strlen(value), host, sizeof host, &port))
         return false;
     long eff = port < 0 ? 80 : port;
@@ -135,6 +154,10 @@ static bool accepts_media(const char *accept, const char *type, const char *any_
 /* Whether an Accept header admits application/json. */
 static bool accepts_json(const char *accept)
 {
+    /* The SDK clients' "application/json, text/event-stream": its first range says yes. */
+    if (strncmp(accept, "application/json", 16) == 0 &&
+        (accept[16] == ',' || accept[16] == ';' || accept[16] == '\0'))
+        return true;
     return accepts_media(accept, "application/json", "application/*");
 }
 
@@ -144,6 +167,13 @@ struct mcp_hdrs {
     const char *host, *origin, *ctype, *accept, *session, *version;
 };
 
+/* Whether header name <k> is <want>, case aside: the first letters (bit 0x20 only folds case)
+ * tell most names apart before the full comparison. */
+static bool hdr_is(const char *k, const char *want)
+{
+    return (k[0] | 0x20) == (want[0] | 0x20) && str_eq_ci(k, want);
+}
+
 static void mcp_hdrs_read(const struct evkeyvalq *in, struct mcp_hdrs *h)
 {
     *h = (struct mcp_hdrs){0};
@@ -151,19 +181,19 @@ static void mcp_hdrs_read(const struct evkeyvalq *in, struct mcp_hdrs *h)
         const char *k = kv->key, **slot = NULL;
         switch (strlen(k)) {
         case 4:
-            slot = str_eq_ci(k, "Host") ? &h->host : NULL;
+            slot = hdr_is(k, "Host") ? &h->host : NULL;
             break;
         case 6:
-            slot = str_eq_ci(k, "Origin") ? &h->origin : str_eq_ci(k, "Accept") ? &h->accept : NULL;
+            slot = hdr_is(k, "Origin") ? &h->origin : hdr_is(k, "Accept") ? &h->accept : NULL;
             break;
         case 12:
-            slot = str_eq_ci(k, "Content-Type") ? &h->ctype : NULL;
+            slot = hdr_is(k, "Content-Type") ? &h->ctype : NULL;
             break;
         case sizeof MCP_SESSION_HDR - 1:
-            slot = str_eq_ci(k, MCP_SESSION_HDR) ? &h->session : NULL;
+            slot = hdr_is(k, MCP_SESSION_HDR) ? &h->session : NULL;
             break;
         case sizeof MCP_VERSION_HDR - 1:
-            slot = str_eq_ci(k, MCP_VERSION_HDR) ? &h->version : NULL;
+            slot = hdr_is(k, MCP_VERSION_HDR) ? &h->version : NULL;
             break;
         }
         if (slot && !*slot)
@@ -328,7 +358,9 @@ static void http_tools_call(struct exchange *x, const struct rt_mcp_endpoint *ep
     }
     struct http_call *hc = xcalloc(1, sizeof *hc);
     hc->call = call;
-    hc->id = cJSON_Duplicate(m->id, 1);
+    /* The id moves out of the message (freed when http_post returns) instead of a copy: <m->id>
+     * stays valid, as long as <hc>. */
+    hc->id = cJSON_DetachItemViaPointer(m->doc, (cJSON *)m->id);
     exchange_set_ctx(x, hc, http_call_free);
     hc->cancel = mcp_cancel_add(loop_base(exchange_loop(x)), sid, m->id, http_cancelled, x);
     if (call->kind != MODEL_CALL_SIMPLE) {

@@ -171,7 +171,7 @@ static const char *const mcp_methods[] = {
 const char *mcpp_method_route(const char *method)
 {
     for (size_t i = 0; i < UTIL_ARRAY_LEN(mcp_methods); i++)
-        if (str_eq(method, mcp_methods[i]))
+        if (method[0] == mcp_methods[i][0] && str_eq(method, mcp_methods[i]))
             return mcp_methods[i];
     return "unknown-method";
 }
@@ -358,6 +358,8 @@ enum mcpp_action mcpp_dispatch(const struct rt_mcp_endpoint *ep, const struct js
                                struct mcpp_answer *a)
 {
     *a = (struct mcpp_answer){0};
+    if (str_eq(m->method, "tools/call")) /* the one method of every tool use: asked first */
+        return MCPP_TOOLS_CALL;
     if (str_eq(m->method, "initialize")) {
         a->msg = do_initialize(ep, m, &a->version);
         return MCPP_REPLY;
@@ -370,8 +372,6 @@ enum mcpp_action mcpp_dispatch(const struct rt_mcp_endpoint *ep, const struct js
         a->text = jsonrpc_result_text(m->id, catalog_tools_json(ep->catalog));
         return MCPP_REPLY_TEXT;
     }
-    if (str_eq(m->method, "tools/call"))
-        return MCPP_TOOLS_CALL;
     enum mcpp_action act = dispatch_extras(ep, m, a);
     if (act != MCPP_REPLY || a->msg)
         return act;

@@ -75,6 +75,9 @@ struct exchange {
     char upstream_ip[INET6_ADDRSTRLEN + 1];
     long upstream_port;
     int hop_resends;                          /* retries of the hop in flight so far */
+    /* The first X-Request-Id and User-Agent fields of the request (NULL: none), found by
+     * exchange_trace_begin's walk of the headers instead of a walk per name. */
+    const char *rid_in, *user_agent;
 };
 
 /* NUL-terminated copy of <src> into out[cap], cut to fit (cap > 0). */
@@ -141,6 +144,17 @@ static void exchange_trace_begin(struct exchange *x)
     struct strbuf joined;
     strbuf_init(&joined, 0);
     for (const struct evkeyval *h = in->tqh_first; h; h = h->next.tqe_next) {
+        /* One walk also finds the first X-Request-Id and User-Agent (what evhttp_find_header
+         * would return): the first letter sorts out the usual fields before any strcasecmp. */
+        char c0 = (char)(h->key[0] | 0x20);
+        if (c0 == 'x' || c0 == 'u') {
+            const char **first = c0 == 'x' ? &x->rid_in : &x->user_agent;
+            if (!*first && strcasecmp(h->key, c0 == 'x' ? "X-Request-Id" : "User-Agent") == 0)
+                *first = h->value;
+            continue;
+        }
+        if (c0 != 't')
+            continue;
         if (strcasecmp(h->key, "traceparent") == 0) {
             nparent++;
             parent = h->value;
@@ -288,7 +302,7 @@ static void on_complete(struct evhttp_request *req, void *arg)
             .bytes_out = x->bytes_out,
             .upstream_addr = x->upstream_addr[0] ? x->upstream_addr : NULL,
             .upstream_ms = x->upstream_ms,
-            .user_agent = evhttp_find_header(evhttp_request_get_input_headers(req), "User-Agent"),
+            .user_agent = x->user_agent,
             .trace_id = tid,
         };
         log_access(&rec);
@@ -299,9 +313,8 @@ static void on_complete(struct evhttp_request *req, void *arg)
 
 /* The caller's X-Request-Id when it is a plain token of sane length (it goes into logs and
  * upstream headers), else a new one: a random per-process prefix, the loop and a counter. */
-static void request_id(struct loop *l, struct evhttp_request *req, char *out)
+static void request_id(struct loop *l, const char *v, char *out)
 {
-    const char *v = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Request-Id");
     size_t n = v ? strlen(v) : 0;
     bool ok = n > 0 && n <= EXCHANGE_RID_MAX;
     for (size_t i = 0; ok && i < n; i++)
@@ -342,10 +355,10 @@ struct exchange *exchange_begin(struct loop *l, struct evhttp_request *req, cons
     struct conn *c = conn_of(l, req);
     struct exchange *x = xcalloc(1, sizeof *x);
     x->rt = loop_exchange_begin(l);
-    request_id(l, req, x->rid);
     x->l = l;
     x->req = req;
     exchange_trace_begin(x);
+    request_id(l, x->rid_in, x->rid);
     x->conn = c;
     x->adapter = adapter;
     x->upstream_status = -1;
@@ -568,9 +581,7 @@ int exchange_forward(struct exchange *x, upstream_done_fn done)
 {
     x->done = done;
     /* The trace continues upstream with a new span for this hop. */
-    loop_hop_headers(x->l, &x->out, &x->trace,
-                     evhttp_find_header(evhttp_request_get_input_headers(x->req), "User-Agent"),
-                     x->hop_span);
+    loop_hop_headers(x->l, &x->out, &x->trace, x->user_agent, x->hop_span);
     x->hop_start_ns = otlp_now_ns();
     if (rate_gate(x))
         return 0;
