@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/jsonnum.h"
 #include "base/swar.h"
 
 /* How many bytes each byte takes in a cJSON string literal. */
@@ -357,4 +358,118 @@ bool jsontext_is_printed(const cJSON *doc, const char *src, size_t len)
     struct jsontext_facts f;
     jsontext_scan(src, len, &f);
     return jsontext_is_printed_scanned(doc, src, len, &f);
+}
+
+/* ---- a compact text that needs no tree to compare ---- */
+
+static inline bool is_digit(char c)
+{
+    return (unsigned char)(c - '0') < 10;
+}
+
+/* The end of the number at <p> (a '-' or a digit outside strings) when "%1.15g" writes its
+ * value back as it is (cJSON 1.7.15's print_number: "%1.15g", "%1.17g" only when that does not
+ * read back, and a decimal of at most 15 significant digits always does: DBL_DIG); NULL
+ * otherwise, also for a number cJSON would not take the same way. */
+static const char *printed_number(const char *p, const char *end)
+{
+    const char *q = p + (*p == '-');
+    const char *int0 = q;
+    while (q < end && is_digit(*q))
+        q++;
+    size_t nint = (size_t)(q - int0), sig = nint;
+    if (nint == 0 || (nint > 1 && *int0 == '0'))
+        return NULL; /* "-", "-x", "01": not as printed */
+    bool zero = *int0 == '0';
+    if (q < end && *q == '.') {
+        const char *f0 = ++q;
+        while (q < end && is_digit(*q))
+            q++;
+        size_t nfrac = (size_t)(q - f0), lead = 0;
+        if (nfrac == 0 || q[-1] == '0')
+            return NULL; /* "1." or a trailing zero, which %g drops */
+        if (zero) {
+            while (f0[lead] == '0')
+                lead++;
+            /* %g writes a value below 10^-4 with an exponent */
+            if (lead > 3)
+                return NULL;
+            sig = nfrac - lead;
+        } else {
+            sig += nfrac;
+        }
+    } else if (zero && int0 != p) {
+        return NULL; /* -0 */
+    }
+    /* with an exponent or more digits than a double keeps (and %g then takes an exponent
+     * from 10^15 on): not as printed */
+    if (sig > 15 || (q < end && (*q == 'e' || *q == 'E' || *q == '.' || *q == '+' || *q == '-')))
+        return NULL;
+    return q;
+}
+
+/* What a byte outside strings is to a printed text: cJSON writes nothing else there. */
+enum { OUT_NO, OUT_SAME, OUT_QUOTE, OUT_NUMBER };
+static const unsigned char out_class[256] = {
+    ['{'] = OUT_SAME,   ['}'] = OUT_SAME,   ['['] = OUT_SAME,   [']'] = OUT_SAME,
+    [','] = OUT_SAME,   [':'] = OUT_SAME,   ['a'] = OUT_SAME,   ['e'] = OUT_SAME,
+    ['f'] = OUT_SAME,   ['l'] = OUT_SAME,   ['n'] = OUT_SAME,   ['r'] = OUT_SAME,
+    ['s'] = OUT_SAME,   ['t'] = OUT_SAME,   ['u'] = OUT_SAME,   ['"'] = OUT_QUOTE,
+    ['-'] = OUT_NUMBER, ['0'] = OUT_NUMBER, ['1'] = OUT_NUMBER, ['2'] = OUT_NUMBER,
+    ['3'] = OUT_NUMBER, ['4'] = OUT_NUMBER, ['5'] = OUT_NUMBER, ['6'] = OUT_NUMBER,
+    ['7'] = OUT_NUMBER, ['8'] = OUT_NUMBER, ['9'] = OUT_NUMBER,
+};
+
+/* The skeleton of plain text <s>[0..len) to <out> (room for 4 * <len> bytes: a one-digit
+ * number becomes null): every string emptied, every number null, the rest as it is; its
+ * length, or 0 when a byte outside strings is not as cJSON prints it. The letters of true,
+ * false and null pass: cJSON judges what they spell. */
+static size_t printed_skeleton(const char *s, size_t len, char *out)
+{
+    const char *p = s, *end = s + len;
+    char *o = out;
+    while (p < end) {
+        switch (out_class[(unsigned char)*p]) {
+        case OUT_SAME:
+            *o++ = *p++;
+            break;
+        case OUT_QUOTE: {
+            /* plain: the string ends at the next quote */
+            const char *q = memchr(p + 1, '"', (size_t)(end - p - 1));
+            if (!q)
+                return 0;
+            *o++ = '"', *o++ = '"';
+            p = q + 1;
+            break;
+        }
+        case OUT_NUMBER: {
+            /* a number printed_number takes is one cJSON takes too: null stands for it, a
+             * value cJSON reads without strtod */
+            const char *q = printed_number(p, end);
+            if (!q)
+                return 0;
+            memcpy(o, "null", 4);
+            o += 4, p = q;
+            break;
+        }
+        default:
+            return 0; /* white space, a byte-order mark, what cJSON refuses */
+        }
+    }
+    return (size_t)(o - out);
+}
+
+bool jsontext_is_printed_object(const char *s, size_t len, const struct jsontext_facts *f)
+{
+    if (!f->plain || len == 0)
+        return false;
+    char small[4096];
+    char *skel = len <= sizeof small / 4 ? small : xmalloc(4 * len);
+    size_t n = printed_skeleton(s, len, skel);
+    cJSON *doc = n ? jsonnum_parse_one(skel, n, NULL) : NULL;
+    bool ok = cJSON_IsObject(doc);
+    cJSON_Delete(doc);
+    if (skel != small)
+        free(skel);
+    return ok;
 }

@@ -359,19 +359,25 @@ char *mcptool_passthrough_text(const struct rt_call *call, long status, const ch
     /* One pass over the body answers what reading it, comparing it and quoting it ask. */
     struct jsontext_facts facts;
     jsontext_scan(body, len, &facts);
-    /* what respmap_apply answers for a passthrough JSON call, given the facts */
-    cJSON *doc = respmap_parse_json_scanned(body, len, &facts);
-    if (!cJSON_IsObject(doc)) {
-        cJSON_Delete(doc);
-        return NULL; /* not a JSON object: the general path says so */
-    }
     /* An upstream's compact answer is already what cJSON would print for it: no second
-     * print then (it costs as much as the parse), the body goes out as it came. */
-    bool same = jsontext_is_printed_scanned(doc, body, len, &facts);
-    char *printed = same ? NULL : cJSON_PrintUnformatted(doc);
-    cJSON_Delete(doc);
-    if (!same && !printed)
-        return NULL;
+     * print then (it costs as much as the parse), the body goes out as it came. Its bytes
+     * outside strings tell it, and cJSON reads its skeleton only (jsontext_is_printed_object),
+     * without a tree of the whole body. */
+    bool same = jsontext_is_printed_object(body, len, &facts);
+    char *printed = NULL;
+    if (!same) {
+        /* what respmap_apply answers for a passthrough JSON call, given the facts */
+        cJSON *doc = respmap_parse_json_scanned(body, len, &facts);
+        if (!cJSON_IsObject(doc)) {
+            cJSON_Delete(doc);
+            return NULL; /* not a JSON object: the general path says so */
+        }
+        same = jsontext_is_printed_scanned(doc, body, len, &facts);
+        printed = same ? NULL : cJSON_PrintUnformatted(doc);
+        cJSON_Delete(doc);
+        if (!same && !printed)
+            return NULL;
+    }
     const char *sc = same ? body : printed;
     size_t sclen = same ? len : strlen(sc), litlen = 0;
     char st[UTIL_LL_MAX];

@@ -51,12 +51,31 @@ static void check_facts(const char *in, size_t size)
     free(want);
 }
 
+/* jsontext_is_printed_object, which lets a compact upstream object through without a tree of
+ * it: whenever it answers yes, cJSON reads the whole text as one object (what the passthrough
+ * reads: one value, big integers' digits kept) and prints it byte for byte as it is. */
+static void check_object(const char *in, size_t size)
+{
+    struct jsontext_facts f;
+    jsontext_scan(in, size, &f);
+    if (!jsontext_is_printed_object(in, size, &f))
+        return;
+    cJSON *doc = jsonnum_parse_exact(in, size, NULL);
+    FUZZ_ASSERT(cJSON_IsObject(doc), "said a printed object, cJSON does not read one");
+    char *printed = cJSON_PrintUnformatted(doc);
+    FUZZ_ASSERT(printed && strlen(printed) == size && memcmp(printed, in, size) == 0,
+                "said a printed object, cJSON prints %s", printed ? printed : "(null)");
+    free(printed);
+    cJSON_Delete(doc);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *in = malloc(size + 1);
     memcpy(in, data, size);
     in[size] = '\0';
     check_facts(in, size);
+    check_object(in, size);
     const char *end = NULL;
     cJSON *doc = cJSON_ParseWithLengthOpts(in, size, &end, false);
     if (doc && end == in + size) {
