@@ -154,9 +154,10 @@ static bool accepts_media(const char *accept, const char *type, const char *any_
 /* Whether an Accept header admits application/json. */
 static bool accepts_json(const char *accept)
 {
-    /* The SDK clients' "application/json, text/event-stream": its first range says yes. */
-    if (strncmp(accept, "application/json", 16) == 0 &&
-        (accept[16] == ',' || accept[16] == ';' || accept[16] == '\0'))
+    /* The SDK clients' "application/json, text/event-stream": its first range says yes. Not
+     * with parameters (';'): accepts_media skips a range too long for its buffer, and the
+     * answer must stay the one it gives. */
+    if (strncmp(accept, "application/json", 16) == 0 && (accept[16] == ',' || accept[16] == '\0'))
         return true;
     return accepts_media(accept, "application/json", "application/*");
 }
