@@ -1,7 +1,7 @@
 // Review of issue 13's MCP request-side shortcuts: each fast path must answer exactly what the
 // general path it skips answers. Accept and Host fast paths against their general parsers, and a
 // tools/call's id (now moved out of the message instead of copied) echoed as written, for every
-// id shape. Run: cd tests/integration && node --test review14.test.mjs
+// id shape. Run: cd tests/integration && node --test mcp-fastpath.test.mjs
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,7 +23,7 @@ describe('MCP request fast paths answer as the general paths do', () => {
     px = await startProxy({
       upstream: up,
       args: SEED_ARGS,
-      env: { CAL_COM_CLIENT_SECRET: 'sk-review14-secret-0123456789abcdef' },
+      env: { CAL_COM_CLIENT_SECRET: 'sk-fastpath-secret-0123456789abcdef' },
     });
     assert.ok(px.mcp && px.mcp.port > 0, `mcp listening; stderr:\n${px.stderr()}`);
     S = await openSession(px);
