@@ -1,5 +1,5 @@
 /*
- * Review of jsontext_is_printed_object (issue 13): the skeleton argument at its edges. Each text
+ * jsontext_is_printed_object: the skeleton argument at its edges. Each text
  * is judged from an allocation of exactly its length (ASan sees a read past it), small (the
  * skeleton on the stack) and padded beyond 1024 bytes by a long string member (the skeleton on
  * the heap), and compared with what cJSON says of the whole text: one object that prints back
