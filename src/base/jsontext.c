@@ -421,9 +421,9 @@ static const unsigned char out_class[256] = {
 };
 
 /* The skeleton of plain text <s>[0..len) to <out> (room for 4 * <len> bytes: a one-digit
- * number becomes null): every string emptied, every number null, the rest as it is; its
- * length, or 0 when a byte outside strings is not as cJSON prints it. The letters of true,
- * false and null pass: cJSON judges what they spell. */
+ * number becomes null): every key emptied, every other string and every number null, the rest
+ * as it is; its length, or 0 when a byte outside strings is not as cJSON prints it. The letters
+ * of true, false and null pass: cJSON judges what they spell. */
 static size_t printed_skeleton(const char *s, size_t len, char *out)
 {
     const char *p = s, *end = s + len;
@@ -438,8 +438,16 @@ static size_t printed_skeleton(const char *s, size_t len, char *out)
             const char *q = memchr(p + 1, '"', (size_t)(end - p - 1));
             if (!q)
                 return 0;
-            *o++ = '"', *o++ = '"';
             p = q + 1;
+            /* A string not followed by ':' is a value, or misplaced: null, a value cJSON reads
+             * without allocating, stands for it (a key position takes only a string, so a
+             * misplaced one stays refused). A key stays an empty string. */
+            if (p < end && *p == ':') {
+                *o++ = '"', *o++ = '"';
+            } else {
+                memcpy(o, "null", 4);
+                o += 4;
+            }
             break;
         }
         case OUT_NUMBER: {

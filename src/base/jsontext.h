@@ -61,11 +61,12 @@ bool jsontext_is_printed_scanned(const cJSON *doc, const char *src, size_t len,
  * written as "%1.15g" writes it back (-?(0|[1-9][0-9]*)(.[0-9]*[1-9])?, at most 15 significant
  * digits, not -0, no exponent, none for %g either: at most 3 zeros after the point of a value
  * below 1). cJSON still judges that it is JSON, from its skeleton: the text with every string
- * emptied and every number (one of the form above, which cJSON takes) null: `{"id":"x","n":4}`
- * is read as `{"":"","":null}`. That is JSON exactly when the text is, since cJSON takes every
- * byte but a quote and a backslash inside a string and a plain text has neither there; reading
- * it costs cJSON a fraction of the whole text. false: unsure (the caller reads the text and
- * compares, jsontext_is_printed_scanned). */
+ * emptied when a ':' follows it (a key), else null (a value, or misplaced: a key position takes
+ * no null), and every number (one of the form above, which cJSON takes) null:
+ * `{"id":"x","n":4}` is read as `{"":null,"":null}`. That is JSON exactly when the text is,
+ * since cJSON takes every byte but a quote and a backslash inside a string and a plain text has
+ * neither there; reading it costs cJSON a fraction of the whole text. false: unsure (the caller
+ * reads the text and compares, jsontext_is_printed_scanned). */
 bool jsontext_is_printed_object(const char *s, size_t len, const struct jsontext_facts *f);
 
 #endif

@@ -125,6 +125,23 @@ static void test_adjacent_and_ends(void)
     edge("\"\"", false);
 }
 
+/* a string without ':' after it is null in the skeleton: a key position must still refuse it,
+ * a value position take it */
+static void test_strings_as_values(void)
+{
+    edge("{\"a\"}", false);
+    edge("{\"a\",\"b\":1}", false);
+    edge("{\"a\":\"b\":1}", false);
+    edge("{\"a\":[\"x\":1]}", false);
+    edge("{\"a\":{\"x\"}}", false);
+    edge("{\"a\":\"b\",}", false);
+    edge("{\"a\":\"b\"\"c\":1}", false);
+    edge("{\"a\":\"b\"null}", false);
+    edge("{\"a\":\"b\"}", true);
+    edge("{\"a\":[\"x\",\"y\",[\"z\"]],\"b\":{\"c\":\"d\"}}", true);
+    edge("{\"a\":\"\"}", true);
+}
+
 /* bodies of length 1 to 4 */
 static void test_short_bodies(void)
 {
@@ -181,6 +198,7 @@ int main(void)
     RUN(test_number_and_letters());
     RUN(test_minus_forms());
     RUN(test_adjacent_and_ends());
+    RUN(test_strings_as_values());
     RUN(test_short_bodies());
     RUN(test_stack_heap_edge());
     return harness_report();
