@@ -251,7 +251,7 @@ static inline unsigned char ascii_lower(unsigned char c)
     return c >= 'A' && c <= 'Z' ? (unsigned char)(c | 0x20) : c;
 }
 
-bool str_eq_ci(const char *a, const char *b)
+bool str_eq_ci_full(const char *a, const char *b)
 {
     if (!a || !b)
         return a == b;

@@ -60,8 +60,16 @@ void *arena_alloc(struct arena *a, size_t n); /* zeroed, aligned for any type */
 char *arena_strdup(struct arena *a, const char *s);
 char *arena_strndup(struct arena *a, const char *s, size_t n);
 
-bool str_eq(const char *a, const char *b);                   /* NULL-safe */
-bool str_eq_ci(const char *a, const char *b);                /* ASCII case-insensitive, NULL-safe */
+bool str_eq(const char *a, const char *b);         /* NULL-safe */
+bool str_eq_ci_full(const char *a, const char *b); /* str_eq_ci without the first-byte test */
+/* ASCII case-insensitive, NULL-safe. The first bytes with bit 0x20 set (which only folds case)
+ * tell most different names apart here, without a call: header names are looked up among many. */
+static inline bool str_eq_ci(const char *a, const char *b)
+{
+    if (a && b && (*a | 0x20) != (*b | 0x20))
+        return false;
+    return str_eq_ci_full(a, b);
+}
 bool str_eq_ci_n(const char *a, size_t alen, const char *b); /* a[0..alen) vs C string b */
 bool str_has_prefix(const char *s, const char *prefix);
 /* Why JSON text <s>[0..len) must not be handed to cJSON, or NULL when it may: cJSON reads a

@@ -148,12 +148,8 @@ bool mapping_is_number_text(const char *s, size_t len, bool integer)
 
 static bool kv_find(const struct mapping_kv *kv, size_t n, const char *name, bool ci, struct val *v)
 {
-    /* Case-insensitive: names whose first bytes differ even with bit 0x20 set (which only
-     * case folds) are told apart before the full comparison (a request has many headers). */
-    char c0 = (char)(name[0] | 0x20);
     for (size_t i = 0; i < n; i++)
-        if (ci ? (char)(kv[i].name[0] | 0x20) == c0 && str_eq_ci(kv[i].name, name)
-               : str_eq(kv[i].name, name)) {
+        if (ci ? str_eq_ci(kv[i].name, name) : str_eq(kv[i].name, name)) {
             *v = (struct val){VAL_TEXT, kv[i].value, kv[i].len, NULL};
             return true;
         }

@@ -168,13 +168,6 @@ struct mcp_hdrs {
     const char *host, *origin, *ctype, *accept, *session, *version;
 };
 
-/* Whether header name <k> is <want>, case aside: the first letters (bit 0x20 only folds case)
- * tell most names apart before the full comparison. */
-static bool hdr_is(const char *k, const char *want)
-{
-    return (k[0] | 0x20) == (want[0] | 0x20) && str_eq_ci(k, want);
-}
-
 static void mcp_hdrs_read(const struct evkeyvalq *in, struct mcp_hdrs *h)
 {
     *h = (struct mcp_hdrs){0};
@@ -182,19 +175,19 @@ static void mcp_hdrs_read(const struct evkeyvalq *in, struct mcp_hdrs *h)
         const char *k = kv->key, **slot = NULL;
         switch (strlen(k)) {
         case 4:
-            slot = hdr_is(k, "Host") ? &h->host : NULL;
+            slot = str_eq_ci(k, "Host") ? &h->host : NULL;
             break;
         case 6:
-            slot = hdr_is(k, "Origin") ? &h->origin : hdr_is(k, "Accept") ? &h->accept : NULL;
+            slot = str_eq_ci(k, "Origin") ? &h->origin : str_eq_ci(k, "Accept") ? &h->accept : NULL;
             break;
         case 12:
-            slot = hdr_is(k, "Content-Type") ? &h->ctype : NULL;
+            slot = str_eq_ci(k, "Content-Type") ? &h->ctype : NULL;
             break;
         case sizeof MCP_SESSION_HDR - 1:
-            slot = hdr_is(k, MCP_SESSION_HDR) ? &h->session : NULL;
+            slot = str_eq_ci(k, MCP_SESSION_HDR) ? &h->session : NULL;
             break;
         case sizeof MCP_VERSION_HDR - 1:
-            slot = hdr_is(k, MCP_VERSION_HDR) ? &h->version : NULL;
+            slot = str_eq_ci(k, MCP_VERSION_HDR) ? &h->version : NULL;
             break;
         }
         if (slot && !*slot)

@@ -72,6 +72,15 @@ static void test_str_eq_ci(void)
     /* ASCII letters only fold: not '@' with '`', nor bytes above 0x7f. */
     CHECK(!str_eq_ci("@", "`") && !str_eq_ci("[", "{"));
     CHECK(!str_eq_ci("caf\xc3\xa9", "caf\xe3\xa9") && str_eq_ci("CAF\xc3\xa9", "caf\xc3\xa9"));
+    /* The inline first-byte test answers as the full comparison does, for every pair of first
+     * bytes (NUL included: "" against " ", whose bytes differ only by 0x20). */
+    for (int a = 0; a < 256; a++)
+        for (int b = 0; b < 256; b++) {
+            char x[3] = {(char)a, 'k', '\0'}, y[3] = {(char)b, 'K', '\0'};
+            bool lower_eq = (a | 0x20) == (b | 0x20) && (a | 0x20) >= 'a' && (a | 0x20) <= 'z';
+            bool want = a == 0 ? b == 0 : (a == b || lower_eq);
+            CHECK(str_eq_ci(x, y) == want);
+        }
 }
 
 static void test_hex_pairs(void)
